@@ -1,0 +1,172 @@
+"""The nnctl command: assembles the commands and is the one place errors become exit codes.
+
+Exit codes (DESIGN.md section 6): 0 success, 1 bad input, 2 bad usage, 130 interrupted,
+143 terminated. A closed downstream pipe ends the process as it ends any Unix filter.
+"""
+from __future__ import annotations
+
+import os
+import re
+import signal
+import sys
+
+import typer
+
+try:  # typer >= 0.24 carries its own copy of click
+    from typer._click import exceptions as click_exceptions
+except ImportError:  # pragma: no cover - older typer on top of click
+    from click import exceptions as click_exceptions
+
+from nnctl import __version__
+from nnctl.cli import commands
+from nnctl.cli.console import error_line
+from nnctl.errors import NnctlError
+
+app = typer.Typer(
+    name="nnctl",
+    help="Build, inspect and run small neural networks written in Keras' vocabulary.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool):
+    if value:
+        print(f"nnctl {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                 help="Show the version and exit."),
+    debug: bool = typer.Option(False, "--debug", help="Show a traceback on errors."),
+):
+    """Build, inspect and run small neural networks written in Keras' vocabulary."""
+
+
+commands.register(app)
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised in the main thread so that cleanup (temporary files) runs."""
+
+
+def _on_sigterm(signum, frame):
+    raise Terminated()
+
+
+_NUMBER = re.compile(r"-(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$|-(inf|infinity|nan)$", re.IGNORECASE)
+
+
+def values_not_options(command, args: list[str]) -> list[str]:
+    """Let negative numbers be values: `nnctl act relu -1 2` (DESIGN.md section 5).
+
+    click reads `-1` as an unknown option. When a subcommand's arguments hold a token that
+    looks like a negative number and is not the value of the option before it, the options
+    stay in front and every positional value moves behind a `--`, in its order.
+    """
+    i = 0
+    while i < len(args) and args[i].startswith("-"):
+        i += 1
+    if i >= len(args) or not hasattr(command, "commands"):
+        return args
+    sub = command.commands.get(args[i])
+    if sub is None:
+        return args
+    takes_value = {opt for p in sub.params if p.param_type_name == "option"
+                   and not getattr(p, "is_flag", False) and not getattr(p, "count", False)
+                   for opt in p.opts}
+    options, positionals, negative = [], [], False
+    rest = args[i + 1:]
+    j = 0
+    while j < len(rest):
+        token = rest[j]
+        if token == "--":
+            positionals += rest[j + 1:]
+            break
+        if token in takes_value and j + 1 < len(rest):
+            options += rest[j:j + 2]
+            j += 2
+            continue
+        if _NUMBER.match(token):
+            negative = True
+            positionals.append(token)
+        elif token.startswith("-") and token != "-":
+            options.append(token)
+        else:
+            positionals.append(token)
+        j += 1
+    if not negative:
+        return args
+    return args[: i + 1] + options + ["--"] + positionals
+
+
+def run(args: list[str]) -> int:
+    """Run nnctl with these arguments; return the exit status. Never raises (but SIGPIPE)."""
+    debug = "--debug" in args[: args.index("--")] if "--" in args else "--debug" in args
+    command = typer.main.get_command(app)
+    try:
+        args = values_not_options(command, args)
+        result = command.main(args=args, prog_name="nnctl", standalone_mode=False)
+        sys.stdout.flush()
+        return result if isinstance(result, int) else 0
+    except typer.Exit as exc:
+        return exc.exit_code
+    except click_exceptions.NoArgsIsHelpError:
+        return 2  # the help was shown
+    except click_exceptions.UsageError as exc:
+        if debug:
+            raise
+        hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx else ""
+        error_line(exc.format_message().rstrip(".") + hint)
+        return 2
+    except typer.Abort:
+        return 130
+    except NnctlError as exc:
+        if debug:
+            raise
+        error_line(str(exc))
+        return exc.exit_code
+    except BrokenPipeError:
+        _die_of_sigpipe()
+    except KeyboardInterrupt:
+        return 130
+    except Terminated:
+        return 143
+    except MemoryError:
+        if debug:
+            raise
+        error_line("out of memory (try a smaller --batch-size or input)")
+        return 1
+    except OSError as exc:
+        if debug:
+            raise
+        where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+        error_line(f"{where}{exc.strerror or exc}")
+        return 1
+
+
+def _die_of_sigpipe():
+    """End as a C filter does when its reader goes away: killed by SIGPIPE, saying nothing."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except OSError:
+        pass
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    os.kill(os.getpid(), signal.SIGPIPE)
+    os._exit(141)  # not reached where SIGPIPE exists
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = list(sys.argv[1:] if argv is None else argv)
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    code = run(args)
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _die_of_sigpipe()
+    sys.exit(code)

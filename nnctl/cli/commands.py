@@ -1,0 +1,30 @@
+"""The list of commands: each lives in its own module and is registered here, in help order."""
+from __future__ import annotations
+
+import importlib
+
+# command name -> "module:function"; modules import their engine pieces inside the function,
+# so that `nnctl act relu 1` does not pay for YAML, rich or the model engine.
+COMMANDS = {
+    "summary": "nnctl.cli.summary:summary",
+    "validate": "nnctl.cli.validate:validate",
+    "init": "nnctl.cli.init:init",
+    "act": "nnctl.cli.act:act",
+    "build": "nnctl.cli.build:build",
+    "forward": "nnctl.cli.forward:forward",
+    "plot": "nnctl.cli.plot:plot",
+    "list": "nnctl.cli.listing:list_names",
+}
+
+
+def register(app) -> None:
+    for name, target in COMMANDS.items():
+        module_name, function_name = target.split(":")
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            continue  # not written yet
+        function = getattr(module, function_name)
+        app.command(name, help=function.__doc__)(function)

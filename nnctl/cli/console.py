@@ -1,0 +1,66 @@
+"""How nnctl talks to a terminal and to a pipe (DESIGN.md section 5), decided in one place.
+
+stdout carries data, stderr carries messages. Rich styling only where a person is looking:
+the stream is a terminal, NO_COLOR is unset and TERM is not dumb. rich is imported lazily,
+because start-up time is part of the product.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+
+def is_terminal(stream) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def stdout_is_terminal() -> bool:
+    return is_terminal(sys.stdout)
+
+
+def stderr_is_terminal() -> bool:
+    return is_terminal(sys.stderr)
+
+
+def color_allowed(stream) -> bool:
+    return (is_terminal(stream) and "NO_COLOR" not in os.environ
+            and os.environ.get("TERM") != "dumb")
+
+
+def rich_console(stderr: bool = False):
+    """A rich Console for stdout or stderr, plain (no color, no markup codes) when piped."""
+    from rich.console import Console
+
+    stream = sys.stderr if stderr else sys.stdout
+    terminal = is_terminal(stream)
+    return Console(file=stream, stderr=stderr, no_color=not color_allowed(stream),
+                   force_terminal=terminal, highlight=False, soft_wrap=not terminal,
+                   width=None if terminal else 76, emoji=False)
+
+
+def choose_format(requested: str | None, *, terminal: str, piped: str) -> str:
+    """The output format: what the user asked for, else by whether stdout is a terminal."""
+    if requested:
+        return requested
+    return terminal if stdout_is_terminal() else piped
+
+
+def message(text: str) -> None:
+    """A note for the person at the terminal (stderr); silent when stderr is not a terminal."""
+    if stderr_is_terminal():
+        print(f"nnctl: {text}", file=sys.stderr)
+
+
+def warn(text: str) -> None:
+    """A warning: always on stderr, piped or not."""
+    print(f"nnctl: warning: {text}", file=sys.stderr)
+
+
+def error_line(text: str) -> None:
+    if color_allowed(sys.stderr):
+        print(f"nnctl: \x1b[1;31merror:\x1b[0m {text}", file=sys.stderr)
+    else:
+        print(f"nnctl: error: {text}", file=sys.stderr)

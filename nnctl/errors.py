@@ -1,0 +1,63 @@
+"""The one exception family of nnctl: every failure a user can cause is an NnctlError.
+
+The CLI turns these into one line on stderr and an exit code (see nnctl.cli.app); the engine
+never prints. A position (file, line, column) is attached where the input has one.
+"""
+from __future__ import annotations
+
+
+class NnctlError(Exception):
+    """Bad input: a spec, data, weights, a value or a resource. Exit status 1."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, source: str | None = None,
+                 line: int | None = None, column: int | None = None):
+        super().__init__(message)
+        self.message = message
+        self.source = source
+        self.line = line
+        self.column = column
+
+    def at(self, source: str | None = None, line: int | None = None,
+           column: int | None = None) -> "NnctlError":
+        """Fill in a position that is not known yet (innermost position wins)."""
+        if self.source is None:
+            self.source = source
+        if self.line is None:
+            self.line, self.column = line, column
+        return self
+
+    @property
+    def location(self) -> str:
+        parts = [str(p) for p in (self.source, self.line, self.column) if p is not None]
+        return ":".join(parts)
+
+    def __str__(self) -> str:
+        return f"{self.location}: {self.message}" if self.location else self.message
+
+
+class SpecError(NnctlError):
+    """A network spec (YAML or a model file's __spec__) is malformed or inconsistent."""
+
+
+class DataError(NnctlError):
+    """An input data file or stream cannot be read as numbers of the right shape."""
+
+
+class WeightsError(NnctlError):
+    """A weights or model file is missing, corrupt, or does not fit the network."""
+
+
+class ParameterError(NnctlError):
+    """A name or argument (activation, initializer, --param, --shape, ...) is not valid."""
+
+
+class ResourceError(NnctlError):
+    """A request would need more memory or disk than is sensible; refused up front."""
+
+
+class UsageError(NnctlError):
+    """The command line itself is wrong (bad combination of options). Exit status 2."""
+
+    exit_code = 2

@@ -1,0 +1,66 @@
+"""Name lookup shared by every registry: Keras spellings, aliases, and did-you-mean."""
+from __future__ import annotations
+
+import difflib
+import re
+
+def normalize_key(name: str) -> str:
+    """The form names are compared in: lower case, no underscores or dashes.
+
+    Keras accepts both `glorot_uniform` and `GlorotUniform`; comparing on this key makes
+    `he_normal`, `HeNormal` and `henormal` the same name without a table of spellings.
+    """
+    return re.sub(r"[_\-\s]", "", name).lower()
+
+
+def did_you_mean(name: str, choices) -> str:
+    """A ` (did you mean 'x'?)` suffix, or '' when nothing is close."""
+    choices = sorted(set(choices))
+    by_key = {normalize_key(c): c for c in choices}
+    close = difflib.get_close_matches(normalize_key(name), list(by_key), n=1, cutoff=0.6)
+    if close:
+        return f" (did you mean '{by_key[close[0]]}'?)"
+    return ""
+
+
+class Registry:
+    """Names -> objects, looked up the way Keras does: case and underscores do not matter.
+
+    `kind` is what the objects are called in messages ("activation", "initializer").
+    """
+
+    def __init__(self, kind: str):
+        self.kind = kind
+        self._by_key: dict[str, object] = {}
+        self._canonical: dict[str, str] = {}  # key -> canonical name
+
+    def register(self, name: str, obj, aliases=()) -> None:
+        for n in (name, *aliases):
+            key = normalize_key(n)
+            self._by_key[key] = obj
+            self._canonical[key] = name
+
+    def names(self) -> list[str]:
+        """Canonical names, in registration order."""
+        return list(dict.fromkeys(self._canonical.values()))
+
+    def canonical(self, name: str) -> str:
+        return self._canonical[self._key_or_raise(name)]
+
+    def __contains__(self, name: str) -> bool:
+        return isinstance(name, str) and normalize_key(name) in self._by_key
+
+    def get(self, name: str):
+        return self._by_key[self._key_or_raise(name)]
+
+    def _key_or_raise(self, name) -> str:
+        from nnctl.errors import ParameterError
+
+        if not isinstance(name, str):
+            raise ParameterError(f"{self.kind} name must be a string, got {name!r}")
+        key = normalize_key(name)
+        if key not in self._by_key:
+            raise ParameterError(f"unknown {self.kind} '{name}'"
+                                 + (did_you_mean(name, self.names()) or
+                                    f" (known: {', '.join(self.names())})"))
+        return key
