@@ -1,0 +1,43 @@
+"""Refusing requests too large for memory before allocating anything (DESIGN.md section 6)."""
+from __future__ import annotations
+
+import math
+import os
+
+import numpy as np
+
+from nnctl.errors import ResourceError
+
+
+def available_memory() -> int:
+    """Bytes of memory the machine can give now (MemAvailable), or 8 GiB if unknown."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return 8 << 30
+
+
+def human_bytes(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB", "TB", "PB", "EB"):
+        if abs(n) < 1000 or unit == "EB":
+            return f"{n:.2f} {unit}" if unit != "B" else f"{int(n)} B"
+        n /= 1000
+    return f"{n:.2f} EB"
+
+
+def check_allocation(shape, dtype="float32", what: str = "array", copies: int = 1) -> None:
+    """Raise ResourceError when `copies` arrays of `shape` would not fit in half the free memory."""
+    size = math.prod(int(d) for d in shape)
+    needed = size * np.dtype(dtype).itemsize * copies
+    budget = available_memory() // 2
+    if needed > budget:
+        raise ResourceError(
+            f"{what} of shape {tuple(int(d) for d in shape)} needs {human_bytes(needed)}, "
+            f"more than the {human_bytes(budget)} this machine can spare")
