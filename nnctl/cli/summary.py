@@ -1,0 +1,72 @@
+"""nnctl summary: Keras' model.summary() table, and more (MACs, JSON, Markdown)."""
+from __future__ import annotations
+
+import sys
+from enum import Enum
+from typing import Annotated, Optional
+
+import typer
+
+
+class SummaryFormat(str, Enum):
+    table = "table"
+    json = "json"
+    markdown = "markdown"
+
+
+def summary(
+    model: Annotated[str, typer.Argument(help="A spec (.yaml/.yml) or a model file (.npz).")],
+    format: Annotated[Optional[SummaryFormat], typer.Option(
+        "--format", "-f", help="table (Keras' layout), json or markdown.")] = None,
+    show_trainable: Annotated[bool, typer.Option(
+        "--show-trainable", help="Add Keras' Trainable column (Y/N/-).")] = False,
+    macs: Annotated[bool, typer.Option(
+        "--macs", help="Add multiply-accumulates per layer and activation memory.")] = False,
+    batch: Annotated[int, typer.Option(
+        "--batch", min=1, help="Batch size for --macs totals and activation memory.")] = 1,
+):
+    """Print the Keras 3 model.summary() of a network: layers, output shapes, parameters.
+
+    When a layer of the spec is broken, the rows before it are printed, then the error.
+    """
+    from nnctl.cli.console import rich_console, stdout_is_terminal
+    from nnctl.cli.models import open_spec
+    from nnctl.errors import SpecError
+    from nnctl.model import GraphBuilder
+    from nnctl import summary as summaries
+
+    spec = open_spec(model)
+    builder = GraphBuilder(spec)
+    error = None
+    try:
+        builder.build()
+        built = builder.model()
+    except SpecError as exc:
+        error, built = exc, builder.partial_model()
+    data = summaries.summarize(built, error=str(error) if error else None)
+    fmt = (format.value if format else "table")
+    if error is not None and not data.rows:
+        raise error
+    if fmt == "json":
+        sys.stdout.write(summaries.to_json(data, macs=macs, batch=batch))
+    elif fmt == "markdown":
+        sys.stdout.write(summaries.to_markdown(data, show_trainable, macs, batch))
+    else:
+        import shutil
+
+        console = rich_console()
+        columns = shutil.get_terminal_size().columns if stdout_is_terminal() else 80
+        width = summaries.table_width(data, columns, show_trainable)
+        summaries.render_table(data, console, width=width, show_trainable=show_trainable,
+                               macs=macs, batch=batch)
+    if error is not None:
+        sys.stdout.flush()
+        raise error
+    _warn(built)
+
+
+def _warn(model) -> None:
+    from nnctl.cli.console import warn
+
+    for text in model.warnings:
+        warn(text)

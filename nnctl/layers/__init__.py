@@ -1,0 +1,45 @@
+"""The layer types a spec may use, by their Keras class names."""
+from __future__ import annotations
+
+import inspect
+import re
+
+from nnctl.layers.base import ArgError, Layer, WeightSpec, format_shape
+from nnctl.layers.core import Activation, Dense, Dropout
+from nnctl.layers.merging import (Add, Average, Concatenate, Maximum, Minimum, Multiply,
+                                  Subtract)
+from nnctl.layers.normalization import BatchNormalization, LayerNormalization
+from nnctl.layers.reshaping import Flatten, Reshape
+from nnctl.naming import Registry
+
+LAYERS = Registry("layer type")
+for _cls in (Dense, Activation, Dropout, Flatten, Reshape, Add, Subtract, Multiply, Average,
+             Maximum, Minimum, Concatenate, BatchNormalization, LayerNormalization):
+    LAYERS.register(_cls.__name__, _cls)
+
+
+def get(type_name: str) -> type[Layer]:
+    """The Layer class for a Keras class name (`Dense`, `dense` and `BatchNormalization`...)."""
+    return LAYERS.get(type_name)
+
+
+def default_name(cls: type[Layer]) -> str:
+    """Keras' default name stem: `Dense` -> `dense`, `BatchNormalization` -> `batch_normalization`."""
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", cls.__name__).lower()
+
+
+def catalog() -> list[dict]:
+    """Every layer type with its Keras arguments and defaults, for `nnctl list layers`."""
+    rows = []
+    for name in LAYERS.names():
+        cls = LAYERS.get(name)
+        params = {k: ("(required)" if v is inspect.Parameter.empty else v)
+                  for k, v in cls.arguments().items() if k not in cls.inert_args}
+        params.update({"name": "(auto)", "trainable": True})
+        rows.append({"name": name, "aliases": [], "params": params,
+                     "description": (cls.__doc__ or "").strip().splitlines()[0]})
+    return rows
+
+
+__all__ = ["Layer", "WeightSpec", "ArgError", "format_shape", "get", "default_name", "catalog",
+           "LAYERS"] + LAYERS.names()

@@ -1,0 +1,72 @@
+"""Flatten and Reshape: the same numbers, another shape."""
+from __future__ import annotations
+
+import math
+
+from nnctl.layers.base import ArgError, Layer
+
+
+class Flatten(Layer):
+    """Flattens each sample to one axis (C order)."""
+
+    def __init__(self, data_format=None, **common):
+        super().__init__(**common)
+        if data_format not in (None, "channels_last", "channels_first"):
+            raise ArgError("data_format", f"layer '{self.name}': `data_format` must be "
+                                          f"channels_last or channels_first, got {data_format!r}")
+        self.data_format = data_format
+
+    def output_shape(self, input_shapes):
+        (shape,) = input_shapes
+        return (None,) if None in shape else (math.prod(shape),)
+
+    def call(self, inputs, weights):
+        x = inputs[0]
+        if self.data_format == "channels_first" and x.ndim > 2:
+            x = x.transpose(0, *range(2, x.ndim), 1)  # Keras flattens channels last
+        return x.reshape(x.shape[0], -1)
+
+
+class Reshape(Layer):
+    """Reshapes each sample to `target_shape`; one dimension may be -1 (inferred)."""
+
+    def __init__(self, target_shape, **common):
+        super().__init__(**common)
+        if isinstance(target_shape, int) and not isinstance(target_shape, bool):
+            target_shape = [target_shape]
+        if not isinstance(target_shape, (list, tuple)) or not target_shape or any(
+                isinstance(d, bool) or not isinstance(d, int) or (d <= 0 and d != -1)
+                for d in target_shape):
+            raise ArgError("target_shape", f"layer '{self.name}': `target_shape` must be a list "
+                                           f"of positive integers (one may be -1), got "
+                                           f"{target_shape!r}")
+        if list(target_shape).count(-1) > 1:
+            raise ArgError("target_shape", f"layer '{self.name}': only one dimension of "
+                                           f"`target_shape` may be -1, got {list(target_shape)}")
+        self.target_shape = tuple(target_shape)
+
+    def output_shape(self, input_shapes):
+        (shape,) = input_shapes
+        target = list(self.target_shape)
+        if None in shape:
+            return tuple(None if d == -1 else d for d in target)
+        size = math.prod(shape)
+        known = math.prod(d for d in target if d != -1)
+        if -1 in target:
+            if size % known:
+                raise ArgError("target_shape", self._mismatch(shape))
+            target[target.index(-1)] = size // known
+        elif known != size:
+            raise ArgError("target_shape", self._mismatch(shape))
+        return tuple(target)
+
+    def _mismatch(self, shape):
+        return (f"layer '{self.name}': cannot reshape an input of shape {tuple(shape)} "
+                f"({math.prod(shape)} values) to target_shape {tuple(self.target_shape)}")
+
+    def call(self, inputs, weights):
+        x = inputs[0]
+        return x.reshape((x.shape[0],) + self.target_shape)
+
+    def config_value(self, key):
+        return list(self.target_shape)

@@ -1,0 +1,212 @@
+"""Network specs: YAML (or a model file's JSON) -> a checked ModelSpec, positions kept.
+
+The spec format is DESIGN.md section 1. This module checks the structure (keys, names,
+references, shapes of inputs); the layers check their own arguments (nnctl.layers) and the
+graph checks shapes (nnctl.model). Every error points at the YAML node it is about.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from nnctl.errors import NnctlError, SpecError
+from nnctl.naming import did_you_mean
+from nnctl.yamlpos import Located, load_yaml
+
+TOP_KEYS_SEQUENTIAL = ("name", "input", "layers", "dtype", "seed")
+TOP_KEYS_FUNCTIONAL = ("name", "inputs", "layers", "outputs", "dtype", "seed")
+DTYPES = ("float32", "float64")
+
+
+@dataclass
+class LayerSpec:
+    type: str                   # Keras class name as written (resolved by nnctl.layers)
+    config: dict                # the arguments, without type/name/inputs
+    name: str | None            # None: a Keras default name is given by the model
+    inbound: list[str] | None   # functional: names of the tensors it is called on
+    path: tuple                 # where it is in the document: ("layers", k)
+
+
+@dataclass
+class ModelSpec:
+    name: str
+    functional: bool
+    inputs: dict[str, tuple]          # input name -> shape of one sample (None for free dims)
+    layers: list[LayerSpec]
+    outputs: list[str] | None         # None: the last layer
+    dtype: str = "float32"
+    seed: int | None = None
+    doc: Located | None = field(default=None, repr=False)
+
+    def error(self, message: str, path=(), kind=SpecError) -> NnctlError:
+        """An error located at `path` of the document (file:line:col when known)."""
+        if self.doc is None:
+            return kind(message)
+        return self.doc.error(message, path, kind)
+
+    def locate(self, exc: NnctlError, path) -> NnctlError:
+        """Give an error raised deeper down (a layer, an initializer) this spec position."""
+        if self.doc is not None:
+            pos = self.doc.where(path)
+            exc.at(self.doc.source, pos.line if pos else None, pos.column if pos else None)
+        return exc
+
+
+def read_spec(path: str) -> ModelSpec:
+    """Read a spec from a YAML file, or the `__spec__` of an nnctl model file (.npz)."""
+    if str(path).endswith(".npz"):
+        from nnctl.weights import load_model_file
+
+        spec_dict, _ = load_model_file(path)
+        return parse_spec(Located(spec_dict, {}, str(path)))
+    return parse_spec(load_yaml(read_text(path), str(path)))
+
+
+def read_text(path: str) -> str:
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise SpecError("no such file", source=str(path)) from None
+    except IsADirectoryError:
+        raise SpecError("is a directory, not a spec file", source=str(path)) from None
+    except OSError as exc:
+        raise SpecError(exc.strerror or str(exc), source=str(path)) from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SpecError(f"not UTF-8 text (byte {exc.start})", source=str(path)) from None
+
+
+def spec_from_json(text: str, source: str) -> ModelSpec:
+    try:
+        return parse_spec(Located(json.loads(text), {}, source))
+    except json.JSONDecodeError as exc:
+        raise SpecError(f"invalid JSON: {exc.msg}", source=source, line=exc.lineno,
+                        column=exc.colno) from None
+
+
+def parse_spec(doc: Located) -> ModelSpec:
+    top = doc.value
+    if not isinstance(top, dict):
+        raise doc.error("a spec is a mapping with `layers` and `input` (Sequential) "
+                        "or `inputs` (Functional)")
+    functional = "inputs" in top
+    if functional and "input" in top:
+        raise doc.error("use either `input` (Sequential) or `inputs` (Functional), not both",
+                        ("input",))
+    allowed = TOP_KEYS_FUNCTIONAL if functional else TOP_KEYS_SEQUENTIAL
+    _check_keys(doc, top, allowed, (), "the spec")
+
+    name = top.get("name", "functional" if functional else "sequential")
+    if not isinstance(name, str) or not name:
+        raise doc.error(f"`name` must be a non-empty string, got {name!r}", ("name",))
+    dtype = top.get("dtype", "float32")
+    if dtype not in DTYPES:
+        raise doc.error(f"`dtype` must be one of {', '.join(DTYPES)}, got {dtype!r}",
+                        ("dtype",))
+    seed = top.get("seed")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
+        raise doc.error(f"`seed` must be a non-negative integer, got {seed!r}", ("seed",))
+
+    raw_layers = top.get("layers")
+    if raw_layers is None:
+        raise doc.error("the spec has no `layers`")
+    if not isinstance(raw_layers, list) or not raw_layers:
+        raise doc.error("`layers` must be a non-empty list of layers", ("layers",))
+
+    if functional:
+        inputs = _parse_inputs(doc, top["inputs"])
+    elif "input" in top:
+        inputs = {"input_layer": parse_shape(doc, top["input"], ("input",))}
+    else:
+        inputs = _input_from_first_layer(doc, raw_layers)
+
+    layers = [_parse_layer(doc, raw, ("layers", k), functional)
+              for k, raw in enumerate(raw_layers)]
+
+    outputs = None
+    if functional and "outputs" in top:
+        raw = top["outputs"]
+        outputs = [raw] if isinstance(raw, str) else raw
+        if not isinstance(outputs, list) or not outputs or \
+                not all(isinstance(o, str) for o in outputs):
+            raise doc.error("`outputs` must be a layer name or a list of layer names",
+                            ("outputs",))
+    return ModelSpec(name=name, functional=functional, inputs=inputs, layers=layers,
+                     outputs=outputs, dtype=dtype, seed=seed, doc=doc)
+
+
+def parse_shape(doc: Located, raw, path) -> tuple:
+    """`3` or `[3]` or `[null, 8]` -> a shape tuple of one sample."""
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        raw = [raw]
+    if not isinstance(raw, list) or not raw:
+        raise doc.error(f"a shape is a positive integer or a list of them, got {raw!r}", path)
+    for i, d in enumerate(raw):
+        if d is None:
+            continue
+        if isinstance(d, bool) or not isinstance(d, int) or d <= 0:
+            raise doc.error(f"shape dimensions must be positive integers (or null), "
+                            f"got {d!r}", path + (i,))
+    return tuple(raw)
+
+
+def _parse_inputs(doc, raw) -> dict[str, tuple]:
+    if not isinstance(raw, dict) or not raw:
+        raise doc.error("`inputs` maps each input's name to its shape, e.g. "
+                        "`inputs: {features: [8]}`", ("inputs",))
+    return {str(name): parse_shape(doc, shape, ("inputs", name)) for name, shape in raw.items()}
+
+
+def _input_from_first_layer(doc, raw_layers) -> dict[str, tuple]:
+    first = raw_layers[0]
+    if isinstance(first, dict) and "input_shape" in first:
+        return {"input_layer": parse_shape(doc, first["input_shape"], ("layers", 0, "input_shape"))}
+    raise doc.error("a Sequential spec needs `input: SHAPE` (the shape of one sample, "
+                    "e.g. `input: [3]`); a Functional one needs `inputs:`")
+
+
+def _parse_layer(doc, raw, path, functional) -> LayerSpec:
+    if not isinstance(raw, dict):
+        raise doc.error(f"a layer is a mapping like `{{type: Dense, units: 3}}`, got {raw!r}", path)
+    if "type" not in raw:
+        raise doc.error("the layer has no `type` (e.g. `type: Dense`)", path)
+    type_name = raw["type"]
+    if not isinstance(type_name, str):
+        raise doc.error(f"`type` must be a layer class name, got {type_name!r}", path + ("type",))
+    name = raw.get("name")
+    if name is not None and (not isinstance(name, str) or not name):
+        raise doc.error(f"`name` must be a non-empty string, got {name!r}", path + ("name",))
+    inbound = None
+    if "inputs" in raw:
+        if not functional:
+            raise doc.error("`inputs` on a layer belongs to Functional specs (top-level "
+                            "`inputs:`); a Sequential layer takes the previous layer",
+                            path + ("inputs",))
+        value = raw["inputs"]
+        inbound = [value] if isinstance(value, str) else value
+        if not isinstance(inbound, list) or not inbound or \
+                not all(isinstance(v, str) for v in inbound):
+            raise doc.error("`inputs` must be a name or a list of names of inputs or layers",
+                            path + ("inputs",))
+    config = {k: v for k, v in raw.items() if k not in ("type", "name", "inputs")}
+    if not functional and path[-1] == 0:
+        config.pop("input_shape", None)
+    return LayerSpec(type=type_name, config=config, name=name, inbound=inbound, path=path)
+
+
+def _check_keys(doc, mapping, allowed, path, what):
+    for key in mapping:
+        if key not in allowed:
+            hint = did_you_mean(str(key), allowed)
+            raise doc.error(f"unknown key '{key}' in {what}{hint}; allowed: "
+                            f"{', '.join(allowed)}", path + (key,))
+
+
+def check_keys(spec: ModelSpec, mapping, allowed, path, what) -> None:
+    """Unknown keys are errors that list the allowed ones (used by the layers too)."""
+    if spec.doc is not None:
+        _check_keys(spec.doc, mapping, allowed, path, what)
+    else:
+        _check_keys(Located(None, {}, None), mapping, allowed, path, what)

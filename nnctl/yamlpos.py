@@ -1,0 +1,115 @@
+"""YAML read safely, with the line and column of every value kept for error messages.
+
+Only YAML's standard tags are accepted (no Python objects), duplicate keys are errors, and
+alias expansion is bounded so that a "billion laughs" file is refused quickly.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import yaml
+
+from nnctl.errors import SpecError
+
+MAX_NODES = 100_000   # values after alias expansion; real specs have a few hundred
+MAX_DEPTH = 64
+
+_STANDARD_TAGS = {
+    "tag:yaml.org,2002:" + t for t in ("str", "int", "float", "bool", "null", "seq", "map")
+}
+
+
+@dataclass(frozen=True)
+class Position:
+    line: int    # 1-based
+    column: int  # 1-based
+
+
+class Located:
+    """A document's values plus a map from key paths to their position in the file.
+
+    A path is a tuple of keys and indexes: ("layers", 2, "units").
+    """
+
+    def __init__(self, value, positions: dict[tuple, Position], source: str):
+        self.value = value
+        self.positions = positions
+        self.source = source
+
+    def where(self, path: tuple) -> Position | None:
+        """The position of `path`, or of its nearest enclosing value that has one."""
+        path = tuple(path)
+        while path not in self.positions and path:
+            path = path[:-1]
+        return self.positions.get(path)
+
+    def error(self, message: str, path=(), kind=SpecError) -> SpecError:
+        pos = self.where(path)
+        return kind(message, source=self.source, line=pos.line if pos else None,
+                    column=pos.column if pos else None)
+
+
+def load_yaml(text: str, source: str) -> Located:
+    """Parse one YAML document into plain Python values with positions."""
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        problem = exc.problem or exc.context or "invalid YAML"
+        raise SpecError(f"invalid YAML: {problem}", source=source,
+                        line=mark.line + 1 if mark else None,
+                        column=mark.column + 1 if mark else None) from None
+    except yaml.YAMLError as exc:
+        raise SpecError(f"invalid YAML: {exc}", source=source) from None
+    if node is None:
+        raise SpecError("the spec is empty", source=source, line=1, column=1)
+    positions: dict[tuple, Position] = {}
+    builder = _Builder(source, positions)
+    return Located(builder.build(node, (), 0), positions, source)
+
+
+class _Builder:
+    def __init__(self, source, positions):
+        self.source = source
+        self.positions = positions
+        self.count = 0
+        self.constructor = yaml.SafeLoader("")  # its construct_object builds scalars safely
+
+    def fail(self, node, message):
+        return SpecError(message, source=self.source, line=node.start_mark.line + 1,
+                         column=node.start_mark.column + 1)
+
+    def build(self, node, path, depth):
+        self.count += 1
+        if self.count > MAX_NODES:
+            raise self.fail(node, f"the spec has more than {MAX_NODES:,} values "
+                                  "(an alias bomb?); refusing to expand it")
+        if depth > MAX_DEPTH:
+            raise self.fail(node, f"the spec is nested more than {MAX_DEPTH} levels deep")
+        if node.tag not in _STANDARD_TAGS:
+            raise self.fail(node, f"unsupported YAML tag '{node.tag}' "
+                                  "(only plain values, lists and mappings are allowed)")
+        self.positions[path] = Position(node.start_mark.line + 1, node.start_mark.column + 1)
+        if isinstance(node, yaml.MappingNode):
+            result = {}
+            for key_node, value_node in node.value:
+                if not isinstance(key_node, yaml.ScalarNode):
+                    raise self.fail(key_node, "mapping keys must be plain values")
+                key = self.scalar(key_node)
+                if isinstance(key, (list, dict)) or key is None:
+                    raise self.fail(key_node, "mapping keys must be plain values")
+                if key in result:
+                    raise self.fail(key_node, f"duplicate key '{key}'")
+                result[key] = self.build(value_node, path + (key,), depth + 1)
+            return result
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(item, path + (i,), depth + 1) for i, item in enumerate(node.value)]
+        return self.scalar(node)
+
+    def scalar(self, node):
+        if node.tag not in _STANDARD_TAGS:
+            raise self.fail(node, f"unsupported YAML tag '{node.tag}'")
+        try:
+            return self.constructor.construct_object(node, deep=True)
+        except yaml.YAMLError as exc:
+            raise self.fail(node, f"invalid value: {getattr(exc, 'problem', exc)}") from None
