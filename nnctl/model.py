@@ -242,7 +242,7 @@ class GraphBuilder:
                 layer = cls.from_config(name, ls.config)
             except ArgError as exc:
                 key_path = ls.path + ((exc.key,) if exc.key in ls.config else ())
-                raise spec.locate(SpecError(exc.message), key_path) from None
+                raise spec.locate(SpecError(exc.message), key_path, exc.unknown) from None
             if not spec.functional:
                 inbound = [previous or next(iter(spec.inputs))]
             elif ls.inbound is not None:

@@ -45,10 +45,10 @@ class ModelSpec:
             return kind(message)
         return self.doc.error(message, path, kind)
 
-    def locate(self, exc: NnctlError, path) -> NnctlError:
+    def locate(self, exc: NnctlError, path, key: bool = False) -> NnctlError:
         """Give an error raised deeper down (a layer, an initializer) this spec position."""
         if self.doc is not None:
-            pos = self.doc.where(path)
+            pos = self.doc.where(path, key)
             exc.at(self.doc.source, pos.line if pos else None, pos.column if pos else None)
         return exc
 
@@ -201,12 +201,4 @@ def _check_keys(doc, mapping, allowed, path, what):
         if key not in allowed:
             hint = did_you_mean(str(key), allowed)
             raise doc.error(f"unknown key '{key}' in {what}{hint}; allowed: "
-                            f"{', '.join(allowed)}", path + (key,))
-
-
-def check_keys(spec: ModelSpec, mapping, allowed, path, what) -> None:
-    """Unknown keys are errors that list the allowed ones (used by the layers too)."""
-    if spec.doc is not None:
-        _check_keys(spec.doc, mapping, allowed, path, what)
-    else:
-        _check_keys(Located(None, {}, None), mapping, allowed, path, what)
+                            f"{', '.join(allowed)}", path + (key,), key=True)

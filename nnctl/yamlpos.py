@@ -31,20 +31,25 @@ class Located:
     A path is a tuple of keys and indexes: ("layers", 2, "units").
     """
 
-    def __init__(self, value, positions: dict[tuple, Position], source: str):
+    def __init__(self, value, positions: dict[tuple, Position], source: str,
+                 key_positions: dict[tuple, Position] | None = None):
         self.value = value
         self.positions = positions
+        self.key_positions = key_positions or {}
         self.source = source
 
-    def where(self, path: tuple) -> Position | None:
-        """The position of `path`, or of its nearest enclosing value that has one."""
+    def where(self, path: tuple, key: bool = False) -> Position | None:
+        """The position of `path` (of its key, with key=True), or of the nearest enclosing
+        value that has one."""
         path = tuple(path)
+        if key and path in self.key_positions:
+            return self.key_positions[path]
         while path not in self.positions and path:
             path = path[:-1]
         return self.positions.get(path)
 
-    def error(self, message: str, path=(), kind=SpecError) -> SpecError:
-        pos = self.where(path)
+    def error(self, message: str, path=(), kind=SpecError, key: bool = False) -> SpecError:
+        pos = self.where(path, key)
         return kind(message, source=self.source, line=pos.line if pos else None,
                     column=pos.column if pos else None)
 
@@ -63,15 +68,16 @@ def load_yaml(text: str, source: str) -> Located:
         raise SpecError(f"invalid YAML: {exc}", source=source) from None
     if node is None:
         raise SpecError("the spec is empty", source=source, line=1, column=1)
-    positions: dict[tuple, Position] = {}
-    builder = _Builder(source, positions)
-    return Located(builder.build(node, (), 0), positions, source)
+    builder = _Builder(source)
+    value = builder.build(node, (), 0)
+    return Located(value, builder.positions, source, builder.key_positions)
 
 
 class _Builder:
-    def __init__(self, source, positions):
+    def __init__(self, source):
         self.source = source
-        self.positions = positions
+        self.positions: dict[tuple, Position] = {}
+        self.key_positions: dict[tuple, Position] = {}
         self.count = 0
         self.constructor = yaml.SafeLoader("")  # its construct_object builds scalars safely
 
@@ -100,6 +106,8 @@ class _Builder:
                     raise self.fail(key_node, "mapping keys must be plain values")
                 if key in result:
                     raise self.fail(key_node, f"duplicate key '{key}'")
+                self.key_positions[path + (key,)] = Position(key_node.start_mark.line + 1,
+                                                             key_node.start_mark.column + 1)
                 result[key] = self.build(value_node, path + (key,), depth + 1)
             return result
         if isinstance(node, yaml.SequenceNode):

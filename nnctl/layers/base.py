@@ -18,9 +18,10 @@ from nnctl.naming import did_you_mean
 class ArgError(SpecError):
     """A bad layer argument; `key` says which, so the spec can point at it."""
 
-    def __init__(self, key: str | None, message: str):
+    def __init__(self, key: str | None, message: str, unknown: bool = False):
         super().__init__(message)
         self.key = key
+        self.unknown = unknown   # the key itself is wrong (point at the key, not its value)
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,8 @@ class Layer:
                 hint = did_you_mean(str(key), list(allowed) + list(common))
                 raise ArgError(key, f"layer '{name}': unknown argument '{key}' for "
                                     f"{cls.__name__}{hint}; allowed: "
-                                    f"{', '.join(list(allowed) + list(common))}")
+                                    f"{', '.join(list(allowed) + list(common))}",
+                               unknown=True)
         for key, default in allowed.items():
             if default is inspect.Parameter.empty and key not in config:
                 raise ArgError(None, f"layer '{name}': {cls.__name__} needs `{key}`")

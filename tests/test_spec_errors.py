@@ -1,0 +1,247 @@
+"""Malformed specs: one error line, the right file:line:column, a helpful message, exit 1."""
+from __future__ import annotations
+
+import textwrap
+import time
+
+import pytest
+
+# (name, spec text, line, column, fragments the message must contain)
+CASES = [
+    ("unknown_top_key", """\
+        input: [3]
+        layer:
+          - {type: Dense, units: 2}
+        """, 2, 1, ["unknown key 'layer'", "did you mean 'layers'", "allowed:"]),
+    ("unknown_layer_arg", """\
+        input: [3]
+        layers:
+          - {type: Dense, units: 2, activaton: relu}
+        """, 3, 29, ["unknown argument 'activaton'", "did you mean 'activation'", "allowed:"]),
+    ("unknown_layer_type", """\
+        input: [3]
+        layers:
+          - {type: Dense, units: 2}
+          - {type: Desne, units: 2}
+        """, 4, 12, ["unknown layer type 'Desne'", "did you mean 'Dense'"]),
+    ("unknown_activation", """\
+        input: [3]
+        layers:
+          - {type: Dense, units: 2, activation: relux, name: layer2}
+        """, 3, 41, ["layer 'layer2'", "unknown activation 'relux'", "did you mean 'relu'"]),
+    ("unknown_initializer", """\
+        input: [3]
+        layers:
+          - type: Dense
+            units: 2
+            kernel_initializer: he_normall
+        """, 5, 25, ["unknown initializer 'he_normall'", "did you mean"]),
+    ("negative_units", """\
+        input: [3]
+        layers:
+          - type: Dense
+            units: -2
+        """, 4, 12, ["`units` must be a positive integer", "-2"]),
+    ("units_not_int", """\
+        input: [3]
+        layers:
+          - {type: Dense, units: two}
+        """, 3, 26, ["`units` must be a positive integer", "'two'"]),
+    ("missing_units", """\
+        input: [3]
+        layers:
+          - {type: Dense, activation: relu}
+        """, 3, 5, ["Dense needs `units`"]),
+    ("missing_type", """\
+        input: [3]
+        layers:
+          - {units: 3}
+        """, 3, 5, ["no `type`"]),
+    ("no_layers", """\
+        input: [3]
+        name: empty
+        """, 1, 1, ["no `layers`"]),
+    ("empty_layers", """\
+        input: [3]
+        layers: []
+        """, 2, 9, ["non-empty list"]),
+    ("no_input", """\
+        layers:
+          - {type: Dense, units: 2}
+        """, 1, 1, ["needs `input: SHAPE`"]),
+    ("bad_input_shape", """\
+        input: [3, 0]
+        layers:
+          - {type: Dense, units: 2}
+        """, 1, 12, ["positive integers", "0"]),
+    ("merge_shapes", """\
+        inputs: {a: [3], b: [4]}
+        layers:
+          - {name: da, type: Dense, units: 2, inputs: a}
+          - {name: m, type: Add, inputs: [da, b]}
+        """, 4, 34, ["incompatible shapes", "(None, 2)", "(None, 4)"]),
+    ("concat_shapes", """\
+        inputs: {a: [2, 3], b: [4, 5]}
+        layers:
+          - {name: c, type: Concatenate, axis: 1, inputs: [a, b]}
+        """, 3, 51, ["matching shapes except along axis 1", "(None, 2, 3)", "(None, 4, 5)"]),
+    ("cycle", """\
+        inputs: {x: [3]}
+        layers:
+          - {name: a, type: Dense, units: 3, inputs: b}
+          - {name: b, type: Dense, units: 3, inputs: a}
+        """, 3, 46, ["cycle", "a -> b -> a"]),
+    ("self_loop", """\
+        inputs: {x: [3]}
+        layers:
+          - {name: a, type: Dense, units: 3, inputs: a}
+        """, 3, 46, ["cycle", "a -> a"]),
+    ("dangling", """\
+        inputs: {x: [3]}
+        layers:
+          - {name: a, type: Dense, units: 3, inputs: x}
+          - {name: b, type: Dense, units: 3, inputs: aa}
+        """, 4, 46, ["'aa'", "neither an input nor a layer", "did you mean 'a'"]),
+    ("dangling_output", """\
+        inputs: {x: [3]}
+        layers:
+          - {name: a, type: Dense, units: 3}
+        outputs: [b]
+        """, 4, 11, ["`outputs` names 'b'"]),
+    ("duplicate_name", """\
+        input: [3]
+        layers:
+          - {type: Dense, units: 3, name: a}
+          - {type: Dense, units: 3, name: a}
+        """, 4, 35, ["duplicate layer name 'a'"]),
+    ("duplicate_key", """\
+        input: [3]
+        layers:
+          - {type: Dense, units: 3, units: 4}
+        """, 3, 29, ["duplicate key 'units'"]),
+    ("reshape_mismatch", """\
+        input: [12]
+        layers:
+          - {type: Reshape, target_shape: [5, -1]}
+        """, 3, 35, ["cannot reshape", "(12,)", "(5, -1)"]),
+    ("two_minus_ones", """\
+        input: [12]
+        layers:
+          - {type: Reshape, target_shape: [-1, -1]}
+        """, 3, 35, ["only one dimension"]),
+    ("dropout_rate", """\
+        input: [3]
+        layers:
+          - {type: Dropout, rate: 1.5}
+        """, 3, 27, ["`rate` must be <= 1", "1.5"]),
+    ("bad_axis", """\
+        input: [3]
+        layers:
+          - {type: BatchNormalization, axis: 3}
+        """, 3, 38, ["axis 3 is out of bounds"]),
+    ("sequential_with_inputs_key", """\
+        input: [3]
+        layers:
+          - {type: Dense, units: 2, inputs: x}
+        """, 3, 37, ["belongs to Functional specs"]),
+    ("both_inputs", """\
+        input: [3]
+        inputs: {x: [3]}
+        layers:
+          - {type: Dense, units: 2}
+        """, 1, 8, ["either `input`", "not both"]),
+    ("bad_dtype", """\
+        dtype: float16
+        input: [3]
+        layers:
+          - {type: Dense, units: 2}
+        """, 1, 8, ["`dtype` must be one of float32, float64"]),
+    ("merge_one_input", """\
+        inputs: {x: [3]}
+        layers:
+          - {name: s, type: Add, inputs: [x]}
+        """, 3, 5, ["at least 2 inputs"]),
+    ("dense_two_inputs", """\
+        inputs: {x: [3], y: [3]}
+        layers:
+          - {name: d, type: Dense, units: 2, inputs: [x, y]}
+        """, 3, 46, ["takes one input", "merge them first"]),
+    ("several_inputs_no_inputs_key", """\
+        inputs: {x: [3], y: [3]}
+        layers:
+          - {name: d, type: Dense, units: 2}
+        """, 3, 5, ["several inputs", "say which with `inputs:`"]),
+    ("python_tag", """\
+        input: [3]
+        layers: !!python/object/apply:os.system ["echo pwned"]
+        """, 2, 9, ["unsupported YAML tag"]),
+    ("yaml_syntax", """\
+        input: [3]
+        layers:
+          - {type: Dense, units: 3
+        """, 4, 1, ["invalid YAML"]),
+    ("not_a_mapping", """\
+        - just
+        - a list
+        """, 1, 1, ["a spec is a mapping"]),
+    ("trainable_not_bool", """\
+        input: [3]
+        layers:
+          - {type: Dense, units: 2, trainable: maybe}
+        """, 3, 40, ["`trainable` must be true or false"]),
+    ("activation_bad_param", """\
+        input: [3]
+        layers:
+          - {type: Dense, units: 2, activation: {type: leaky_relu, slope: 0.1}}
+        """, 3, 41, ["slope"]),
+]
+
+
+@pytest.mark.parametrize("name,text,line,column,fragments", CASES, ids=[c[0] for c in CASES])
+def test_malformed_spec(nnctl, tmp_path, name, text, line, column, fragments):
+    spec = tmp_path / f"{name}.yaml"
+    spec.write_text(textwrap.dedent(text))
+    r = nnctl("validate", spec)
+    assert r.code == 1, r.err
+    assert r.out == ""
+    assert r.err.count("\n") == 1 and "Traceback" not in r.err, r.err
+    location = str(spec) if line is None else f"{spec}:{line}:{column}"
+    assert r.err.startswith(f"nnctl: error: {location}: "), r.err
+    for fragment in fragments:
+        assert fragment in r.err, (fragment, r.err)
+
+
+def test_at_least_twenty_cases():
+    assert len(CASES) >= 20
+
+
+def test_alias_bomb_is_refused_quickly(nnctl, tmp_path):
+    lines = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    for prev, cur in zip("abcdefgh", "bcdefghi"):
+        lines.append(f"{cur}: &{cur} [" + ",".join([f"*{prev}"] * 9) + "]")
+    spec = tmp_path / "bomb.yaml"
+    spec.write_text("\n".join(lines) + "\n")
+    start = time.monotonic()
+    r = nnctl("validate", spec)
+    assert time.monotonic() - start < 10
+    assert r.code == 1 and "alias bomb" in r.err and r.err.count("\n") == 1
+
+
+def test_missing_file(nnctl, tmp_path):
+    r = nnctl("summary", tmp_path / "nope.yaml")
+    assert r.code == 1
+    assert r.err == f"nnctl: error: {tmp_path / 'nope.yaml'}: no such file\n"
+
+
+def test_debug_shows_traceback(nnctl, tmp_path):
+    spec = tmp_path / "bad.yaml"
+    spec.write_text("input: [3]\nlayers:\n  - {type: Dense, units: -1}\n")
+    r = nnctl("--debug", "validate", spec)
+    assert r.code == 1 and "Traceback" in r.err
+
+
+def test_yaml_float_strings_are_numbers(nnctl, tmp_path):
+    spec = tmp_path / "eps.yaml"
+    spec.write_text("input: [3]\nlayers:\n  - {type: BatchNormalization, epsilon: 1e-5}\n")
+    r = nnctl("validate", spec)
+    assert (r.code, r.err) == (0, "")

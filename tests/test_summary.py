@@ -1,0 +1,206 @@
+"""Summaries equal Keras 3's: facts and piped text, against goldens made with Keras."""
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+from rich.console import Console
+
+from conftest import CONFIGS, GOLDEN, SPECS
+from nnctl import summary as summaries
+from nnctl.model import GraphBuilder, build_model, load_model
+from nnctl.spec import read_spec
+
+SPEC_FILES = sorted(CONFIGS.glob("*.yaml")) + sorted(SPECS.glob("*.yaml"))
+IDS = [p.stem for p in SPEC_FILES]
+
+
+def golden(stem, suffix):
+    return (GOLDEN / "summaries" / f"{stem}{suffix}").read_text()
+
+
+def piped_table(path, **options) -> str:
+    data = summaries.summarize(load_model(str(path)))
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=80, force_terminal=False, no_color=True,
+                      highlight=False)
+    summaries.render_table(data, console, width=summaries.table_width(data, 80, options.get(
+        "show_trainable", False)), **options)
+    return buffer.getvalue()
+
+
+def test_there_are_enough_architectures():
+    assert len(SPEC_FILES) >= 16  # 6 configs + at least 10 more architectures
+
+
+@pytest.mark.parametrize("path", SPEC_FILES, ids=IDS)
+def test_facts_equal_keras(path):
+    want = json.loads(golden(path.stem, ".json"))
+    data = json.loads(summaries.to_json(summaries.summarize(load_model(str(path)))))
+    assert data["name"] == want["name"]
+    assert data["type"] == want["type"]
+    got_layers = [(r["name"], r["type"], r["output_shape"], r["params"], r["trainable_params"],
+                   r["non_trainable_params"]) for r in data["layers"]]
+    want_layers = [(r["name"], r["type"], r["output_shape"], r["params"], r["trainable_params"],
+                    r["non_trainable_params"]) for r in want["layers"]
+                   if not (want["type"] == "Sequential" and r["type"] == "InputLayer")]
+    assert got_layers == want_layers
+    for key in ("total_params", "trainable_params", "non_trainable_params"):
+        assert data[key] == want[key], key
+
+
+@pytest.mark.parametrize("path", SPEC_FILES, ids=IDS)
+def test_weight_names_and_shapes_equal_keras(path):
+    want = json.loads(golden(path.stem, ".json"))
+    expected = {f"{r['name']}/{w}": tuple(shape)
+                for r in want["layers"] for w, shape in r["weights"].items()}
+    got = {k: tuple(w.shape) for k, (_, w) in load_model(str(path)).weight_specs().items()}
+    assert got == expected
+
+
+@pytest.mark.parametrize("path", SPEC_FILES, ids=IDS)
+def test_piped_table_equals_keras(path):
+    assert piped_table(path) == golden(path.stem, ".txt")
+
+
+@pytest.mark.parametrize("path", SPEC_FILES, ids=IDS)
+def test_show_trainable_equals_keras(path):
+    assert piped_table(path, show_trainable=True) == golden(path.stem, ".trainable.txt")
+
+
+def test_article_sequential_cli(nnctl):
+    r = nnctl("summary", CONFIGS / "article_sequential.yaml")
+    assert r.code == 0, r.err
+    assert r.err == ""
+    assert r.out == golden("article_sequential", ".txt")
+    assert " Total params: 26 (104.00 B)\n" in r.out
+    assert " Trainable params: 26 (104.00 B)\n" in r.out
+    assert " Non-trainable params: 0 (0.00 B)\n" in r.out
+    assert "\x1b[" not in r.out  # no color when piped
+    assert max(len(line) for line in r.out.splitlines()) == 76
+
+
+def test_functional_cli_and_chain_rule(nnctl):
+    r = nnctl("summary", CONFIGS / "article_functional.yaml")
+    assert r.code == 0, r.err
+    assert r.out == golden("article_functional", ".txt")
+    assert "input (InputLayer)" in r.out and "Connected to" not in r.out
+    r = nnctl("summary", CONFIGS / "two_input.yaml")
+    assert "Connected to" in r.out and r.out == golden("two_input", ".txt")
+
+
+def test_json_format(nnctl):
+    r = nnctl("summary", CONFIGS / "two_input.yaml", "--format", "json")
+    assert r.code == 0, r.err
+    data = json.loads(r.out)
+    assert set(data) == {"name", "type", "layers", "total_params", "trainable_params",
+                         "non_trainable_params", "total_bytes"}
+    assert data["type"] == "Functional"
+    joined = next(layer for layer in data["layers"] if layer["name"] == "joined")
+    assert joined["connected_to"] == ["record_dense", "patch_dense"]
+    assert joined["output_shape"] == [None, 16]
+    assert set(joined) == {"name", "type", "output_shape", "params", "trainable_params",
+                           "non_trainable_params", "connected_to"}
+    assert data["total_bytes"] == data["total_params"] * 4
+
+
+def test_markdown_format(nnctl):
+    r = nnctl("summary", CONFIGS / "article_sequential.yaml", "--format", "markdown")
+    assert r.code == 0, r.err
+    assert "| layer1 (Dense) | (None, 3) | 12 |" in r.out
+    assert "- Total params: 26 (104.00 B)" in r.out
+
+
+def test_float64_bytes():
+    data = summaries.summarize(load_model(str(SPECS / "float64.yaml")))
+    assert data.total_bytes == data.total_params * 8
+
+
+def test_frozen_and_batchnorm_accounting():
+    data = summaries.summarize(load_model(str(SPECS / "frozen.yaml")))
+    rows = {r.name: r for r in data.rows}
+    assert rows["frozen_base"].trainable_params == 0
+    assert rows["frozen_base"].non_trainable_params == 8 * 16 + 16
+    bn = rows["batch_normalization"]
+    assert (bn.trainable_params, bn.non_trainable_params) == (32, 32)
+
+
+def test_macs_and_activation_memory(nnctl):
+    data = summaries.summarize(load_model(str(CONFIGS / "article_sequential.yaml")))
+    assert [r.macs for r in data.rows] == [9, 6, 4]
+    assert data.total_macs == 19
+    r = nnctl("summary", CONFIGS / "article_sequential.yaml", "--macs", "--batch", "10",
+              "--format", "json")
+    out = json.loads(r.out)
+    assert out["total_macs"] == 19 and out["batch"] == 10
+    assert out["activation_bytes"] == (3 + 2 + 2) * 4 * 10
+    r = nnctl("summary", CONFIGS / "softmax_classifier.yaml", "--macs")
+    assert r.code == 0, r.err
+    assert "Total MACs: 109,184 (batch of 1)" in r.out   # 784*128 + 128*64 + 64*10
+    assert "MACs" in r.out.splitlines()[2]
+
+
+def test_rank3_dense_macs():
+    model = load_model(str(SPECS / "rank3_dense.yaml"))
+    data = summaries.summarize(model)
+    assert data.rows[0].macs == 5 * 7 * 4
+
+
+def test_broken_spec_prints_rows_before_the_error(nnctl, tmp_path):
+    spec = tmp_path / "broken.yaml"
+    spec.write_text("name: broken\n"
+                    "input: [3]\n"
+                    "layers:\n"
+                    "  - {type: Dense, units: 4, name: ok1}\n"
+                    "  - {type: Dense, units: 2, name: ok2}\n"
+                    "  - {type: Dense, units: 2, activation: relux, name: bad}\n"
+                    "  - {type: Dense, units: 1}\n")
+    r = nnctl("summary", spec)
+    assert r.code == 1
+    assert "ok1 (Dense)" in r.out and "ok2 (Dense)" in r.out and "bad" not in r.out
+    assert r.err.count("\n") == 1
+    assert r.err.startswith(f"nnctl: error: {spec}:6:")
+    assert "relux" in r.err and "did you mean 'relu'" in r.err
+
+
+def test_validate_is_silent_on_valid_specs(nnctl):
+    for path in sorted(CONFIGS.glob("*.yaml")):
+        r = nnctl("validate", path)
+        assert (r.code, r.out, r.err) == (0, "", ""), path
+
+
+def test_layer_order_follows_keras_depth_rule():
+    model = build_model(read_spec(str(SPECS / "diamond.yaml")))
+    assert [n.name for n in model.layers] == ["x", "left1", "left2", "right1", "left3",
+                                             "join", "skip", "total", "out"]
+
+
+def test_unused_layer_is_left_out_with_a_warning(nnctl, tmp_path):
+    spec = tmp_path / "unused.yaml"
+    spec.write_text("inputs: {x: [2]}\nlayers:\n"
+                    "  - {name: a, type: Dense, units: 2, inputs: x}\n"
+                    "  - {name: b, type: Dense, units: 2, inputs: x}\n"
+                    "outputs: [b]\n")
+    r = nnctl("summary", spec, "--format", "json")
+    assert r.code == 0
+    assert [layer["name"] for layer in json.loads(r.out)["layers"]] == ["x", "b"]
+    assert "layer 'a' does not lead to any output" in r.err
+
+
+def test_partial_builder_keeps_built_nodes():
+    import textwrap
+
+    from nnctl.spec import parse_spec
+    from nnctl.yamlpos import load_yaml
+
+    doc = load_yaml(textwrap.dedent("""\
+        inputs: {x: [3]}
+        layers:
+          - {name: a, type: Dense, units: 2}
+          - {name: b, type: Add, inputs: [a, x]}
+        """), "t.yaml")
+    builder = GraphBuilder(parse_spec(doc))
+    with pytest.raises(Exception):
+        builder.build()
+    assert list(builder.partial_model().nodes) == ["x", "a"]
