@@ -1,0 +1,278 @@
+"""nnctl init: sample an initializer, as tf.keras.initializers.NAME()(shape=...) does."""
+from __future__ import annotations
+
+import sys
+from enum import Enum
+from typing import Annotated, Optional
+
+import typer
+
+
+class InitFormat(str, Enum):
+    text = "text"
+    csv = "csv"
+    tsv = "tsv"
+    json = "json"
+    npy = "npy"
+
+
+class FloatType(str, Enum):
+    float32 = "float32"
+    float64 = "float64"
+
+
+def init(
+    name: Annotated[str, typer.Argument(
+        help="Initializer: he_normal, HeNormal, glorot_uniform, normal, ... "
+             "(see 'nnctl list initializers').", show_default=False)],
+    shape: Annotated[str, typer.Option(
+        "--shape", help="Shape of the tensor: 9,1 (a Dense kernel, inputs x units), 9, or "
+                        "3,3,16,32 (a conv kernel: fans include the receptive field).",
+        show_default=False)],
+    seed: Annotated[Optional[int], typer.Option(
+        "--seed", help="Seed: the same seed gives the same values on every machine (and "
+                       "Keras' own values under its NumPy backend). Default: a random one.",
+        show_default=False)] = None,
+    param: Annotated[Optional[list[str]], typer.Option(
+        "--param", "-p", help="Argument of the initializer, KEY=VALUE, repeatable: "
+                              "--param stddev=0.1 --param mode=fan_avg.",
+        show_default=False)] = None,
+    dtype: Annotated[FloatType, typer.Option("--dtype", help="Float type of the values.")]
+    = FloatType.float32,
+    format: Annotated[Optional[InitFormat], typer.Option(
+        "--format", "-f", help="text (tf.Tensor(...), the default on a terminal), csv (the "
+                               "default when piped), tsv, json (nested lists) or npy. With "
+                               "--stats: text, csv, tsv or json.", show_default=False)] = None,
+    stats: Annotated[bool, typer.Option(
+        "--stats", help="Print statistics of the sample instead of the values: mean, std, "
+                        "min and max beside the theoretical mean, std, bounds and the "
+                        "fan_in/fan_out used.")] = False,
+    plot: Annotated[bool, typer.Option(
+        "--plot", help="Draw a histogram of the sample with the theoretical density over it "
+                       "instead of the values (after the statistics with --stats).")] = False,
+):
+    """Sample an initializer: the tensor tf.keras.initializers.NAME()(shape=SHAPE) gives.
+
+    On a terminal the values print as TensorFlow prints a tensor; piped, as CSV (one row per
+    line, higher ranks flattened after the first axis).
+
+    Examples:
+
+      nnctl init he_normal --shape 9,1 --seed 0
+
+      nnctl init variance_scaling --shape 784,10 -p scale=2 -p distribution=uniform --stats
+
+      nnctl init glorot_normal --shape 3,3,16,32 --plot
+    """
+    import numpy as np
+
+    from nnctl import initializers
+    from nnctl.cli.console import choose_format, message
+    from nnctl.errors import UsageError
+
+    dims = parse_shape(shape)
+    args = parse_params(param or [])
+    cls = initializers.INITIALIZERS.get(name)
+    seed, drawn = _resolve_seed(cls, args, seed)
+    if seed is not None:
+        args["seed"] = seed
+    initializer = initializers.get({"type": cls.name, **args})
+    if (stats or plot) and format == InitFormat.npy:
+        raise UsageError("--stats and --plot print text; --format npy writes only the values")
+    if plot and format is not None and not stats:
+        raise UsageError("--plot draws a chart; --format applies to the values or --stats")
+
+    theory = initializer.theory(dims)  # shape errors (identity 3-D, ...) before sampling
+    values = initializer(dims, dtype=dtype.value)
+    if drawn:
+        message(f"seed {seed} (pass --seed {seed} to draw the same values again)")
+
+    if not stats and not plot:
+        from nnctl.cli.output import write_array
+
+        write_array(values, choose_format(format.value if format else None,
+                                          terminal="text", piped="csv"))
+        return
+    report = stats_report(initializer, dims, np.dtype(dtype.value), seed, values, theory)
+    if stats:
+        fmt = format.value if format else "text"
+        if fmt == "json":
+            import json
+
+            sys.stdout.write(json.dumps(report, indent=2) + "\n")
+        elif fmt in ("csv", "tsv"):
+            sys.stdout.write(stats_delimited(report, "," if fmt == "csv" else "\t"))
+        else:
+            render_stats(report)
+    if plot:
+        sys.stdout.write(plot_text(values, theory, report["title"]) + "\n")
+
+
+def parse_shape(text: str) -> tuple[int, ...]:
+    """`9,1` -> (9, 1); `9` -> (9,); `(3, 3, 16, 32)` and `[9,1]` too; `()` is a scalar."""
+    from nnctl.errors import ParameterError
+    from nnctl.floatfmt import parse_int
+
+    body = text.strip()
+    if body[:1] in "([" and body[-1:] in ")]" and body:
+        body = body[1:-1]
+    pieces = [p.strip() for p in body.split(",")]
+    if pieces and pieces[-1] == "":  # `9,` as Python writes a 1-tuple; `` for a scalar
+        pieces.pop()
+    dims = tuple(parse_int(p, f"--shape {text}") for p in pieces)
+    bad = [d for d in dims if d <= 0]
+    if bad:
+        raise ParameterError(f"--shape {text}: dimensions must be positive integers, got {bad[0]}")
+    return dims
+
+
+def parse_params(items: list[str]) -> dict:
+    """`--param k=v` values: JSON where it parses (2, 0.5, null, [0, 1]), a float ("inf"),
+    else the text itself (fan_avg)."""
+    import json
+
+    from nnctl.errors import ParameterError
+
+    args = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ParameterError(f"--param {item!r}: expected KEY=VALUE, e.g. --param stddev=0.1")
+        text = text.strip()
+        try:
+            value = json.loads(text)
+        except ValueError:
+            try:
+                value = float(text)
+            except ValueError:
+                value = text
+        args[key] = value
+    return args
+
+
+def _resolve_seed(cls, args: dict, seed):
+    """(seed, drawn): --seed, --param seed=..., or a fresh random one (drawn=True)."""
+    from nnctl import initializers
+    from nnctl.errors import ParameterError
+
+    if "seed" not in initializers.parameters(cls):
+        return None, False  # a deterministic initializer: nothing to seed
+    given = args.pop("seed", None)
+    if seed is not None and given is not None and given != seed:
+        raise ParameterError(f"--seed {seed} and --param seed={given} disagree")
+    seed = seed if seed is not None else given
+    if seed is not None:
+        return seed, False
+    import secrets
+
+    return secrets.randbelow(2 ** 32), True
+
+
+def stats_report(initializer, shape, dtype, seed, values, theory) -> dict:
+    """The sample's statistics beside the theory, as data (rendered by render_stats)."""
+    import numpy as np
+
+    flat = values.astype(np.float64).ravel()
+    sample = {"count": int(flat.size), "mean": float(flat.mean()), "std": float(flat.std()),
+              "min": float(flat.min()), "max": float(flat.max())}
+    config = initializer.get_config()
+    title = (f"{config['type']}, shape {tuple(shape)}, {dtype.name}"
+             + (f", seed {seed}" if seed is not None else ""))
+    return {"title": title, "initializer": config, "shape": list(shape), "dtype": dtype.name,
+            "seed": seed, "sample": sample, "theory": theory}
+
+
+def stats_rows(report: dict) -> list[tuple[str, str, str]]:
+    """(statistic, sample, theory) rows, as text."""
+    sample, theory = report["sample"], report["theory"]
+    low, high = theory["bounds"] if theory["bounds"] is not None else (-float("inf"), float("inf"))
+    rows = [("distribution", "", theory["family"].replace("_", " ")),
+            ("values", str(sample["count"]), ""),
+            ("mean", _num(sample["mean"]), _num(theory["mean"])),
+            ("std", _num(sample["std"]), _num(theory["std"])),
+            ("min", _num(sample["min"]), _num(low)),
+            ("max", _num(sample["max"]), _num(high))]
+    if theory["family"] == "truncated_normal":
+        rows.append(("sigma before the cut", "", _num(theory["scale"])))
+    rows += [("fan_in", "", str(theory["fan_in"])), ("fan_out", "", str(theory["fan_out"]))]
+    if "mode" in theory:
+        rows.append((f"n = {theory['mode']}", "", _num(theory["n"])))
+    if theory["family"] == "orthogonal":
+        rows.append(("dim", "", str(theory["dim"])))
+    return rows
+
+
+def _num(x: float) -> str:
+    text = f"{x:.6g}"
+    return "0" if text == "-0" else text
+
+
+def stats_delimited(report: dict, sep: str) -> str:
+    lines = [sep.join(("statistic", "sample", "theory"))]
+    lines += [sep.join(row) for row in stats_rows(report)]
+    return "\n".join(lines) + "\n"
+
+
+def render_stats(report: dict) -> None:
+    """A rich table on a terminal; plain aligned columns when piped."""
+    from rich import box
+    from rich.table import Table
+
+    from nnctl.cli.console import rich_console, stdout_is_terminal
+
+    terminal = stdout_is_terminal()
+    table = Table(title=report["title"], box=box.SIMPLE_HEAD if terminal else None,
+                  title_justify="left", show_edge=False)
+    table.add_column("statistic")
+    table.add_column("sample", justify="right")
+    table.add_column("theory", justify="right")
+    for row in stats_rows(report):
+        table.add_row(*row)
+    rich_console().print(table)
+
+
+def plot_text(values, theory: dict, title: str) -> str:
+    """A histogram of the values (as a density) with the theoretical density curve over it."""
+    import math
+    import shutil
+
+    import numpy as np
+    import plotext
+
+    from nnctl.cli.console import color_allowed, stdout_is_terminal
+    from nnctl.initializers import density
+
+    flat = values.astype(np.float64).ravel()
+    # The x range: the bounds, but no wider than 5 std around the mean (an orthogonal
+    # matrix's entries are bounded by the gain, yet rarely come near it), nor narrower than
+    # the sample.
+    mean, std = theory["mean"], theory["std"]
+    low, high = theory["bounds"] or (-math.inf, math.inf)
+    span = (min(max(low, mean - 5 * std), flat.min()), max(min(high, mean + 5 * std), flat.max()))
+    if span[1] <= span[0]:  # fixed values
+        span = (span[0] - 0.5, span[1] + 0.5)
+    bins = int(min(60, max(10, round(np.sqrt(flat.size)))))
+    counts, edges = np.histogram(flat, bins=bins, range=span, density=True)
+    centers = (edges[:-1] + edges[1:]) / 2
+
+    if stdout_is_terminal():
+        size = shutil.get_terminal_size()
+        width, height = min(size.columns, 100), max(12, min(size.lines - 4, 24))
+    else:
+        width, height = 76, 20
+    figure = plotext.figure
+    figure.clear()
+    figure.plot_size(width, height)
+    figure.draw(figure.bar(centers.tolist(), counts.tolist(), width=1.0))
+    xs = np.linspace(span[0], span[1], 4 * width)
+    pdf = density(theory, xs)
+    if pdf is not None:
+        pdf = np.minimum(pdf, 1.5 * max(counts.max(), 1e-300) + 1)  # keep spikes on the canvas
+        figure.draw(figure.signal(xs.tolist(), pdf.tolist()))
+        caption = f"{title}: histogram of the sample (bars), theoretical density (line)"
+    else:
+        caption = f"{title}: histogram of the sample (fixed values, no density)"
+    # The caption goes above the chart, not in it: plotext drops titles wider than the plot.
+    chart = figure.build().string(colorless=not color_allowed(sys.stdout)).rstrip("\n")
+    return caption + "\n" + chart
