@@ -24,19 +24,19 @@ class FloatType(str, Enum):
 def init(
     name: Annotated[str, typer.Argument(
         help="Initializer: he_normal, HeNormal, glorot_uniform, normal, ... "
-             "(see 'nnctl list initializers').", show_default=False)],
+             "(see 'nnctl list initializers').", metavar="NAME", show_default=False)],
     shape: Annotated[str, typer.Option(
         "--shape", help="Shape of the tensor: 9,1 (a Dense kernel, inputs x units), 9, or "
                         "3,3,16,32 (a conv kernel: fans include the receptive field).",
-        show_default=False)],
+        metavar="DIMS", show_default=False)],
     seed: Annotated[Optional[int], typer.Option(
         "--seed", help="Seed: the same seed gives the same values on every machine (and "
                        "Keras' own values under its NumPy backend). Default: a random one.",
-        show_default=False)] = None,
+        metavar="N", show_default=False)] = None,
     param: Annotated[Optional[list[str]], typer.Option(
         "--param", "-p", help="Argument of the initializer, KEY=VALUE, repeatable: "
                               "--param stddev=0.1 --param mode=fan_avg.",
-        show_default=False)] = None,
+        metavar="KEY=VALUE", show_default=False)] = None,
     dtype: Annotated[FloatType, typer.Option("--dtype", help="Float type of the values.")]
     = FloatType.float32,
     format: Annotated[Optional[InitFormat], typer.Option(
@@ -51,7 +51,7 @@ def init(
         "--plot", help="Draw a histogram of the sample with the theoretical density over it "
                        "instead of the values (after the statistics with --stats).")] = False,
 ):
-    """Sample an initializer: the tensor tf.keras.initializers.NAME()(shape=SHAPE) gives.
+    """Sample an initializer: the tensor tf.keras.initializers.NAME()(shape=DIMS) gives.
 
     On a terminal the values print as TensorFlow prints a tensor; piped, as CSV (one row per
     line, higher ranks flattened after the first axis).
