@@ -147,6 +147,12 @@ def run(args: list[str]) -> int:
         where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
         error_line(f"{where}{exc.strerror or exc}")
         return 1
+    except Exception as exc:  # a bug of ours: still one line, the traceback with --debug
+        if debug:
+            raise
+        error_line(f"internal error: {type(exc).__name__}: {exc} (run with --debug for the "
+                   "traceback, and please report it)")
+        return 1
 
 
 def _die_of_sigpipe():

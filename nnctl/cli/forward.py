@@ -1,0 +1,66 @@
+"""nnctl forward: run a network over every row of a data file or stdin, streaming."""
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+
+def forward(
+    model: Annotated[str, typer.Argument(help="A spec (.yaml/.yml) or a model file (.npz).")],
+    input: Annotated[str, typer.Argument(
+        help="Rows of data: CSV, TSV, JSON Lines, .npy, Parquet or .npz (default: stdin).")] = "-",
+    weights: Annotated[Optional[str], typer.Option(
+        "--weights", help="Weights .npz with LAYER/WEIGHT arrays (Keras names).")] = None,
+    seed: Annotated[Optional[int], typer.Option(
+        "--seed", min=0, help="Seed for the initializers when there are no weights.")] = None,
+    output: Annotated[str, typer.Option(
+        "--output", "-o", help="Where to write the rows (default: stdout); atomic for files.")] = "-",
+    input_format: Annotated[Optional[str], typer.Option(
+        "--input-format", help="csv, tsv, jsonl, npy, parquet (default: by extension/content).")] = None,
+    output_format: Annotated[Optional[str], typer.Option(
+        "--output-format", help="csv, tsv, jsonl, npy, parquet (default: by extension, else csv).")] = None,
+    batch_size: Annotated[int, typer.Option(
+        "--batch-size", min=1, help="Rows per batch; memory is bounded by it.")] = 16384,
+    header: Annotated[Optional[bool], typer.Option(
+        "--header/--no-header", help="Whether the input has a header row (default: detect).")] = None,
+    tap: Annotated[Optional[list[str]], typer.Option(
+        "--tap", help="Write this layer's output instead of the model's (repeatable).")] = None,
+):
+    """Run MODEL over every row of INPUT; one output row per input row, in order.
+
+    One row is one sample flattened in C order; several inputs take their columns in input
+    order (or an .npz with one array per input name).
+    """
+    import itertools
+
+    import numpy as np
+
+    from nnctl import forward as engine
+    from nnctl import tabular
+    from nnctl.cli.progress import progress_for
+    from nnctl.cli.weights_source import model_and_weights
+
+    built, values = model_and_weights(model, weights, seed)
+    wanted = engine.check_taps(built, tap) if tap else built.outputs
+    n_columns = sum(engine.input_widths(built).values())
+    out_columns = engine.output_columns(built, wanted)
+    if str(input).endswith(".npz") and input_format in (None, "npz"):
+        reader, rows = None, engine.npz_rows(input, built, batch_size)
+    else:
+        reader = tabular.read_batches(input, input_format, batch_size=batch_size, header=header,
+                                      n_columns=n_columns, dtype=np.dtype(built.dtype))
+        rows = (batch.array for batch in reader)
+    try:
+        first = next(rows, None)  # opens the input: its format and header are known after this
+        header_out = out_columns if reader is not None and reader.columns is not None else None
+        rows = itertools.chain([first], rows) if first is not None else iter(())
+        with tabular.open_writer(output, output_format, dtype=built.dtype, columns=header_out,
+                                 n_columns=len(out_columns)) as writer, \
+                progress_for(reader) as advance:
+            for out in engine.run(built, values, rows, wanted):
+                writer.write(out)
+                advance()
+    finally:
+        if reader is not None:
+            reader.close()

@@ -1,0 +1,25 @@
+"""Where a command's weights come from: a model file, --weights, or the spec's initializers."""
+from __future__ import annotations
+
+
+def model_and_weights(model_path: str, weights_path: str | None, seed: int | None):
+    """(Model, weights) for MODEL: its own weights if it is a model file, else --weights, else
+    drawn from the spec's initializers with --seed (the spec's `seed:`, else 0)."""
+    from nnctl.cli.console import message
+    from nnctl.cli.models import open_model
+
+    model = open_model(model_path)
+    if weights_path is not None:
+        from nnctl.weights import load_weights
+
+        return model, model.check_weights(load_weights(weights_path), source=weights_path)
+    if str(model_path).endswith(".npz") and seed is None:
+        from nnctl.weights import load_model_file
+
+        _, weights = load_model_file(model_path)
+        return model, model.check_weights(weights, source=model_path)
+    if seed is None:
+        seed = model.spec.seed if model.spec.seed is not None else 0
+        message(f"no weights given: using the spec's initializers with seed {seed} "
+                "(--weights FILE or nnctl build to fix them)")
+    return model, model.init_weights(seed)

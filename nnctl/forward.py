@@ -1,0 +1,104 @@
+"""Running a model over rows of data: flat rows in, flat rows out, batch by batch.
+
+One input row is one sample flattened in C order; a model with several inputs takes their
+columns one input after the other (DESIGN.md section 4). Output rows are the outputs (or the
+tapped layers) flattened and joined the same way.
+"""
+from __future__ import annotations
+
+import math
+from typing import Iterable, Iterator
+
+import numpy as np
+
+from nnctl.errors import DataError, SpecError
+from nnctl.model import Model
+
+
+def input_widths(model: Model) -> dict[str, int]:
+    """Input name -> number of columns it takes in a flat row."""
+    widths = {}
+    for name, shape in model.input_shapes().items():
+        if None in shape:
+            raise SpecError(f"input '{name}' has a free dimension {tuple(shape)}; rows of data "
+                            "need every dimension known")
+        widths[name] = math.prod(shape)
+    return widths
+
+
+def output_columns(model: Model, names: list[str]) -> list[str]:
+    """Header names for the flat output: `layer3_0, layer3_1`, or `layer` for one value."""
+    columns = []
+    for name in names:
+        size = math.prod(d or 1 for d in model.nodes[name].shape)
+        columns += [name] if size == 1 else [f"{name}_{k}" for k in range(size)]
+    return columns
+
+
+def split_inputs(model: Model, rows: np.ndarray) -> dict[str, np.ndarray]:
+    """Flat rows (batch, total columns) -> input name -> (batch, *shape)."""
+    result, start = {}, 0
+    for name, width in input_widths(model).items():
+        shape = model.nodes[name].shape
+        result[name] = rows[:, start:start + width].reshape((len(rows),) + tuple(shape))
+        start += width
+    return result
+
+
+def join_outputs(outputs: dict[str, np.ndarray]) -> np.ndarray:
+    """Output name -> (batch, ...) arrays -> flat rows (batch, total columns)."""
+    flat = [y.reshape(len(y), -1) for y in outputs.values()]
+    return flat[0] if len(flat) == 1 else np.concatenate(flat, axis=1)
+
+
+def run(model: Model, weights: dict[str, np.ndarray], batches: Iterable[np.ndarray],
+        taps: list[str] | None = None) -> Iterator[np.ndarray]:
+    """Flat input rows -> flat output rows, one batch at a time, in order."""
+    wanted = taps or model.outputs
+    for rows in batches:
+        yield join_outputs(model.forward(split_inputs(model, rows), weights, wanted))
+
+
+def check_taps(model: Model, taps: list[str]) -> list[str]:
+    from nnctl.errors import ParameterError
+    from nnctl.naming import did_you_mean
+
+    for name in taps:
+        if name not in model.nodes:
+            raise ParameterError(f"--tap: no layer named '{name}' in the model"
+                                 f"{did_you_mean(name, model.nodes)}")
+    return taps
+
+
+def npz_rows(path: str, model: Model, batch_size: int) -> Iterator[np.ndarray]:
+    """An .npz with one array per input name -> flat rows, batch by batch."""
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except Exception as exc:  # a corrupt archive can fail in many ways inside NumPy
+        raise DataError(f"cannot read as .npz: {exc}", source=path) from None
+    with archive:
+        arrays = {}
+        for name in model.input_names:
+            if name not in archive.files:
+                raise DataError(f"no array for input '{name}' (the archive has "
+                                f"{', '.join(archive.files) or 'nothing'})", source=path)
+            try:
+                array = archive[name]
+            except ValueError as exc:
+                raise DataError(f"array '{name}': {exc}", source=path) from None
+            if array.dtype.kind not in "fiub":
+                raise DataError(f"array '{name}' holds {array.dtype}, not numbers", source=path)
+            shape = model.nodes[name].shape
+            if array.shape[1:] != tuple(shape) and array.reshape(len(array), -1).shape[1] != \
+                    math.prod(shape):
+                raise DataError(f"array '{name}' has shape {array.shape}, expected "
+                                f"(rows, {', '.join(map(str, shape))})", source=path)
+            arrays[name] = array.reshape(len(array), -1)
+        counts = {len(a) for a in arrays.values()}
+        if len(counts) > 1:
+            raise DataError("the input arrays have different numbers of rows: " + ", ".join(
+                f"{n}: {len(a)}" for n, a in arrays.items()), source=path)
+        total = counts.pop() if counts else 0
+        for start in range(0, total, batch_size):
+            yield np.concatenate([a[start:start + batch_size] for a in arrays.values()],
+                                 axis=1).astype(model.dtype, copy=False)
