@@ -1,0 +1,264 @@
+"""The backward pass agrees with central finite differences, in float64, for every layer type
+and every activation; gradients from several consumers add up."""
+from __future__ import annotations
+
+import textwrap
+
+import numpy as np
+import pytest
+
+from conftest import CONFIGS, SPECS
+from nnctl import activations
+from nnctl.backprop import BACKWARD, backward, run, unbroadcast
+from nnctl.layers import LAYERS
+from nnctl.model import build_model
+from nnctl.spec import parse_spec, read_spec
+from nnctl.yamlpos import load_yaml
+
+EPS = 1e-6          # central differences: truncation ~EPS^2, rounding ~1e-16/EPS
+RTOL, ATOL = 1e-6, 1e-7
+
+
+def model_from(text: str):
+    return build_model(parse_spec(load_yaml(textwrap.dedent(text), "<test>")))
+
+
+def float64(spec):
+    spec.dtype = "float64"
+    return spec
+
+
+def random_weights(model, rng):
+    """Weights far from the initializers' special values (zero biases, unit gammas)."""
+    weights = {}
+    for key, (_, w) in model.weight_specs().items():
+        if w.name == "moving_variance":
+            weights[key] = rng.uniform(0.5, 2.0, w.shape)
+        else:
+            weights[key] = rng.standard_normal(w.shape)
+    return weights
+
+
+def random_inputs(model, rng, batch=3, scale=1.5):
+    return {name: scale * rng.standard_normal((batch, *model.nodes[name].shape))
+            for name in model.input_names}
+
+
+def finite_difference(f, array):
+    """d f / d array by central differences, element by element (array is changed in place
+    and restored)."""
+    grad = np.zeros_like(array)
+    flat, out = array.reshape(-1), grad.reshape(-1)
+    for i in range(flat.size):
+        keep = flat[i]
+        flat[i] = keep + EPS
+        up = f()
+        flat[i] = keep - EPS
+        down = f()
+        flat[i] = keep
+        out[i] = (up - down) / (2 * EPS)
+    return grad
+
+
+def check_gradients(model, seed=0, batch=3, scale=1.5):
+    """Backprop of L = sum_o <R_o, y_o> (random R) against finite differences of L."""
+    assert model.dtype == "float64"
+    rng = np.random.default_rng(seed)
+    weights = random_weights(model, rng)
+    inputs = random_inputs(model, rng, batch, scale)
+    trace = run(model, inputs, weights)
+    directions = {o: rng.standard_normal(trace.values[o].shape) for o in model.outputs}
+
+    def loss():
+        outs = model.forward(inputs, weights)
+        return sum(float(np.sum(outs[o] * directions[o])) for o in model.outputs)
+
+    grads = backward(model, trace, weights, directions)
+    assert set(grads.weights) == set(weights)
+    for name in model.input_names:
+        want = finite_difference(loss, inputs[name])
+        np.testing.assert_allclose(grads.nodes[name], want, rtol=RTOL, atol=ATOL,
+                                   err_msg=f"input {name}")
+    for key in weights:
+        want = finite_difference(loss, weights[key])
+        np.testing.assert_allclose(grads.weights[key], want, rtol=RTOL, atol=ATOL,
+                                   err_msg=f"weight {key}")
+    return grads
+
+
+# --- every activation, in a Dense layer and as an Activation layer -----------------------------
+
+# Activations whose arguments have no default get these.
+REQUIRED_ARGS = {"threshold": {"threshold": 0.2, "default_value": -0.5}}
+
+
+def activation_spec(name):
+    definition = activations.ACTIVATIONS.get(name)
+    required = [a for a, d in definition.params.items() if d is activations.REQUIRED]
+    if required:
+        assert name in REQUIRED_ARGS, f"give {name} its required arguments {required}"
+        return {"type": name, **REQUIRED_ARGS[name]}
+    return name
+
+
+def flow(value):
+    import json
+    return json.dumps(value)
+
+
+@pytest.mark.parametrize("name", activations.names())
+def test_dense_with_every_activation(name):
+    model = model_from(f"""
+        dtype: float64
+        input: [5]
+        layers:
+          - {{type: Dense, units: 4, activation: {flow(activation_spec(name))}}}
+    """)
+    check_gradients(model, seed=1, scale=0.8)
+
+
+@pytest.mark.parametrize("name", activations.names())
+def test_activation_layer_with_every_activation(name):
+    model = model_from(f"""
+        dtype: float64
+        input: [2, 4]
+        layers:
+          - {{type: Activation, activation: {flow(activation_spec(name))}}}
+    """)
+    check_gradients(model, seed=2)
+
+
+# --- every layer type ---------------------------------------------------------------------------
+
+LAYER_CASES = {
+    "dense": """
+        input: [5]
+        layers: [{type: Dense, units: 3, activation: tanh}]""",
+    "dense_no_bias_rank3": """
+        input: [2, 5]
+        layers: [{type: Dense, units: 3, use_bias: false, activation: softmax}]""",
+    "activation": """
+        input: [4]
+        layers: [{type: Dense, units: 3}, {type: Activation, activation: elu}]""",
+    "dropout": """
+        input: [4]
+        layers: [{type: Dropout, rate: 0.5}, {type: Dense, units: 2}]""",
+    "flatten": """
+        input: [2, 3]
+        layers: [{type: Flatten}, {type: Dense, units: 2}]""",
+    "flatten_channels_first": """
+        input: [2, 3, 2]
+        layers: [{type: Flatten, data_format: channels_first}, {type: Dense, units: 2}]""",
+    "reshape": """
+        input: [6]
+        layers: [{type: Reshape, target_shape: [2, 3]}, {type: Dense, units: 2},
+                 {type: Reshape, target_shape: [-1]}]""",
+    "merges": """
+        inputs: {x: [4]}
+        layers:
+          - {name: a, type: Dense, units: 3, inputs: x}
+          - {name: b, type: Dense, units: 3, inputs: x}
+          - {name: c, type: Dense, units: 3, activation: tanh, inputs: x}
+          - {name: added, type: Add, inputs: [a, b, c]}
+          - {name: diff, type: Subtract, inputs: [a, b]}
+          - {name: prod, type: Multiply, inputs: [added, diff, c]}
+          - {name: mean, type: Average, inputs: [prod, c, a]}
+          - {name: hi, type: Maximum, inputs: [mean, a, b]}
+          - {name: lo, type: Minimum, inputs: [hi, b, c]}
+          - {name: cat, type: Concatenate, inputs: [lo, a]}
+          - {name: out, type: Dense, units: 2}""",
+    "concatenate_axis1": """
+        inputs: {p: [2, 3], q: [1, 3]}
+        layers:
+          - {name: cat, type: Concatenate, axis: 1, inputs: [p, q]}
+          - {name: out, type: Dense, units: 2}""",
+    "broadcast_merges": """
+        inputs: {seq: [4, 3], ctx: [3]}
+        layers:
+          - {name: row, type: Reshape, target_shape: [1, 3], inputs: ctx}
+          - {name: mixed, type: Add, inputs: [seq, row]}
+          - {name: scaled, type: Multiply, inputs: [mixed, row]}
+          - {name: top, type: Maximum, inputs: [scaled, row]}
+          - {name: gap, type: Subtract, inputs: [row, top]}""",
+    "batch_normalization": """
+        input: [4]
+        layers: [{type: BatchNormalization}, {type: Dense, units: 2}]""",
+    "batch_normalization_axis1_options": """
+        input: [3, 4]
+        layers:
+          - {type: BatchNormalization, axis: 1, epsilon: 0.01}
+          - {type: BatchNormalization, center: false}
+          - {type: BatchNormalization, scale: false}""",
+    "layer_normalization": """
+        input: [5]
+        layers: [{type: LayerNormalization}, {type: Dense, units: 2}]""",
+    "layer_normalization_axes_options": """
+        input: [3, 4]
+        layers:
+          - {type: LayerNormalization, axis: [1, 2]}
+          - {type: LayerNormalization, axis: 1, center: false, epsilon: 0.01}
+          - {type: LayerNormalization, scale: false}""",
+}
+
+
+def case_model(text):
+    return model_from("dtype: float64\n" + textwrap.dedent(text).strip() + "\n")
+
+
+@pytest.mark.parametrize("case", list(LAYER_CASES))
+def test_layer_gradients(case):
+    check_gradients(case_model(LAYER_CASES[case]), seed=3)
+
+
+def test_every_layer_type_has_a_backward_function_and_a_case():
+    assert set(LAYERS.names()) <= set(BACKWARD)
+    covered = {node.type_name for text in LAYER_CASES.values()
+               for node in case_model(text).layers}
+    assert set(LAYERS.names()) <= covered
+
+
+SPEC_FILES = [CONFIGS / "residual_mlp.yaml", CONFIGS / "two_input.yaml",
+              CONFIGS / "batchnorm_mlp.yaml", SPECS / "diamond.yaml",
+              SPECS / "two_outputs.yaml", SPECS / "normalization_axes.yaml",
+              SPECS / "rank3_dense.yaml"]
+
+
+@pytest.mark.parametrize("path", SPEC_FILES, ids=[p.stem for p in SPEC_FILES])
+def test_whole_networks(path):
+    """Skip connections, fan-out, several inputs and outputs: the gradients add up."""
+    check_gradients(build_model(float64(read_spec(str(path)))), seed=4, batch=2)
+
+
+# --- details ------------------------------------------------------------------------------------
+
+def test_ties_go_to_the_first_input():
+    model = model_from("""
+        dtype: float64
+        inputs: {a: [2], b: [2]}
+        layers:
+          - {name: hi, type: Maximum, inputs: [a, b]}
+    """)
+    x = {"a": np.array([[1.0, 2.0]]), "b": np.array([[1.0, 3.0]])}
+    grads = backward(model, run(model, x, {}), {}, {"hi": np.ones((1, 2))})
+    np.testing.assert_array_equal(grads.nodes["a"], [[1.0, 0.0]])
+    np.testing.assert_array_equal(grads.nodes["b"], [[0.0, 1.0]])
+
+
+def test_unbroadcast_sums_broadcast_axes():
+    g = np.arange(24.0).reshape(2, 3, 4)
+    np.testing.assert_array_equal(unbroadcast(g, (3, 1)), g.sum(axis=(0, 2))[:, None])
+    np.testing.assert_array_equal(unbroadcast(g, (2, 3, 4)), g)
+
+
+def test_float32_model_gives_float32_gradients():
+    model = model_from("""
+        input: [3]
+        layers: [{type: Dense, units: 2, activation: relu}, {type: LayerNormalization}]
+    """)
+    weights = model.init_weights(0)
+    x = {"input_layer": np.ones((4, 3), np.float32)}
+    trace = run(model, x, weights)
+    out = model.outputs[0]
+    grads = backward(model, trace, weights, {out: np.ones_like(trace.values[out])})
+    assert all(g.dtype == np.float32 for g in grads.weights.values())
+    assert grads.nodes["input_layer"].dtype == np.float32
