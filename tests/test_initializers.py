@@ -173,11 +173,12 @@ def test_samples_follow_the_exact_distribution(index, draw):
         assert theory["bounds"] == pytest.approx([low, high], rel=1e-12)
 
 
-@pytest.mark.parametrize("identifier, shape, dist", RANDOM_CASES, ids=[_case_id(c) for c in RANDOM_CASES])
+BOUNDED = [c for c in RANDOM_CASES if math.isfinite(c[2].support()[0])]
+
+
+@pytest.mark.parametrize("identifier, shape, dist", BOUNDED, ids=[_case_id(c) for c in BOUNDED])
 def test_bounded_samples_stay_in_bounds_in_float32(identifier, shape, dist):
     low, high = dist.support()
-    if math.isinf(low):
-        pytest.skip("unbounded")
     values = I.get(identifier)(shape, "float32", rng=np.random.default_rng(3))
     assert values.dtype == np.float32
     assert values.min() >= np.float32(low) and values.max() <= np.float32(high)
