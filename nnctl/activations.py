@@ -1,0 +1,719 @@
+"""Activation functions of Keras 3, with their derivatives, and the registry `get()` reads.
+
+Names, aliases, arguments and defaults are Keras 3's (`keras.activations.*`). Each function
+keeps the input's dtype (float32 in, float32 out) and is computed so that no input, however
+large or small, produces an overflow warning or a NaN that the mathematics does not have:
+sigmoid(-1000) is 0, softmax([1000, 1000]) is [0.5, 0.5], softplus(100) is 100.
+
+    >>> act = get({"type": "leaky_relu", "negative_slope": 0.1})
+    >>> act(np.array([-1.0, 2.0], np.float32))
+    array([-0.1,  2. ], dtype=float32)
+
+Every bound activation has:
+    act(x)                 the function
+    act.derivative(x)      d act(x) / dx element-wise (for the few that are not element-wise,
+                           see DERIVATIVE_NOTES: softmax, log_softmax, sparsemax, glu)
+    act.backward(x, g)     the exact vector-Jacobian product g^T J, for backpropagation
+    act.get_config()       {"type": name, **arguments that differ from the defaults}
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from nnctl.errors import DataError, ParameterError
+from nnctl.naming import Registry, did_you_mean
+
+
+class _Required:
+    """The default of an argument that has none (Keras' threshold(x, threshold, default_value))."""
+
+    def __repr__(self):
+        return "<required>"
+
+
+REQUIRED = _Required()
+
+# What `derivative(x)` returns for the activations that are not element-wise.
+DERIVATIVE_NOTES = {
+    "softmax": "the Jacobian's diagonal, dy_i/dx_i = y_i (1 - y_i)",
+    "log_softmax": "the Jacobian's diagonal, dy_i/dx_i = 1 - softmax(x)_i",
+    "sparsemax": "the Jacobian's diagonal, 1 - 1/k on the k-element support, 0 off it",
+    "glu": "the gradient of sum(glu(x)) with respect to x (same shape as x): "
+           "sigmoid(b) for the a half, a sigmoid'(b) for the b half",
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# Numerically stable building blocks (x is a float array; results keep its dtype)
+
+def _sigmoid(x):
+    # exp(-|x|) lies in (0, 1]: no overflow for any x, and no cancellation on either side.
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+
+
+def _softplus(x):
+    return np.logaddexp(x, 0)
+
+
+def _sech2(x):
+    # sech(x)^2 = 4 e^{-2|x|} / (1 + e^{-2|x|})^2, finite for every x (1 - tanh^2 rounds to 0).
+    e = np.exp(-2 * np.abs(x))
+    return 4 * e / ((1 + e) * (1 + e))
+
+
+def _normal_cdf(x64):
+    """Phi(x) for a float64 array. NOTE: NumPy has no erf; math.erfc is exact to the last bit
+    and costs about 0.1 us a value, which is fine at the sizes nnctl works with."""
+    flat = [0.5 * math.erfc(-v / math.sqrt(2.0)) for v in x64.ravel().tolist()]
+    return np.array(flat, dtype=np.float64).reshape(x64.shape)
+
+
+def _normal_pdf(x64):
+    xc = np.clip(x64, -40.0, 40.0)  # exp(-800) is already 0; clipping keeps x*x finite
+    return np.exp(-0.5 * xc * xc) / math.sqrt(2 * math.pi)
+
+
+# x - tanh(x) = x^3/3 - 2x^5/15 + ... : the first terms of the series (Bernoulli numbers), used
+# where the subtraction would cancel. Nine terms reach double precision for |x| < 0.2.
+_TANH_SHRINK_SERIES = (1 / 3, -2 / 15, 17 / 315, -62 / 2835, 1382 / 155925,
+                       -21844 / 6081075, 929569 / 638512875, -6404582 / 10854718875,
+                       443861162 / 1856156927625)
+
+
+def _tanh_shrink64(x64):
+    small = np.abs(x64) < 0.2
+    xs = np.where(small, x64, 0.0)
+    x2 = xs * xs
+    series = np.zeros_like(xs)
+    for c in reversed(_TANH_SHRINK_SERIES):
+        series = series * x2 + c
+    return np.where(small, series * x2 * xs, x64 - np.tanh(x64))
+
+
+def _as_float(x) -> np.ndarray:
+    """A float array: floats keep their dtype; ints and bools become float32 (Keras' floatx)."""
+    x = np.asarray(x)
+    if x.dtype.kind != "f":
+        x = x.astype(np.float32)
+    return x
+
+
+def _axis(x, axis: int) -> int:
+    if not -x.ndim <= axis < x.ndim:
+        raise DataError(f"axis {axis} is out of range for an input of shape {x.shape}")
+    return axis
+
+
+# ---------------------------------------------------------------------------------------------
+# The functions. Each takes a float array and the activation's arguments.
+
+def _relu(x, negative_slope, max_value, threshold):
+    # Keras' ReLU.static_call, branch for branch, so that values match at thresholds too.
+    if negative_slope != 0 and max_value is None and threshold == 0:
+        return np.maximum(x, negative_slope * x)
+    y = np.where(x > threshold, x, 0) if threshold != 0 else np.maximum(x, 0)
+    if max_value is not None:
+        y = np.clip(y, 0, max_value)
+    if negative_slope != 0:
+        y = y - negative_slope * np.maximum(threshold - x, 0)
+    return y
+
+
+def _relu_derivative(x, negative_slope, max_value, threshold):
+    if negative_slope != 0 and max_value is None and threshold == 0:
+        return np.where(x > negative_slope * x, 1, negative_slope).astype(x.dtype)
+    if threshold != 0:
+        slope = (x > threshold).astype(x.dtype)
+        if max_value is not None:  # the clip to [0, max_value] holds the output flat
+            slope = np.where((x >= max_value) | (x < 0), 0, slope)
+    else:
+        slope = (x > 0).astype(x.dtype)
+        if max_value is not None:
+            slope = np.where(x >= max_value, 0, slope)
+    return slope + negative_slope * (x < threshold)
+
+
+def _leaky_relu(x, negative_slope):
+    return np.maximum(x, negative_slope * x)
+
+
+def _leaky_relu_derivative(x, negative_slope):
+    return np.where(x > negative_slope * x, 1, negative_slope).astype(x.dtype)
+
+
+def _elu(x, alpha):
+    return np.where(x >= 0, x, alpha * np.expm1(np.minimum(x, 0)))
+
+
+def _elu_derivative(x, alpha):
+    return np.where(x >= 0, 1, alpha * np.exp(np.minimum(x, 0)))
+
+
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def _celu(x, alpha):
+    return np.maximum(x, 0) + alpha * np.expm1(np.minimum(x, 0) / alpha)
+
+
+def _celu_derivative(x, alpha):
+    return np.where(x >= 0, 1, np.exp(np.minimum(x, 0) / alpha))
+
+
+_GELU_C = math.sqrt(2 / math.pi)
+_GELU_K = 0.044715
+
+
+def _gelu(x, approximate):
+    if approximate:
+        # 0.5 x (1 + tanh(u)) = x sigmoid(2u): the same function, without 1 + tanh cancelling.
+        # Beyond |x| = 1e4 the sigmoid is saturated; clipping keeps x^3 finite.
+        xc = np.clip(x, -1e4, 1e4)
+        u = _GELU_C * (xc + _GELU_K * xc * xc * xc)
+        return x * _sigmoid(2 * u)
+    x64 = x.astype(np.float64)
+    return (x64 * _normal_cdf(x64)).astype(x.dtype)
+
+
+def _gelu_derivative(x, approximate):
+    if approximate:
+        xc = np.clip(x, -1e4, 1e4)
+        u = _GELU_C * (xc + _GELU_K * xc * xc * xc)
+        du = _GELU_C * (1 + 3 * _GELU_K * xc * xc)
+        s, t = _sigmoid(2 * u), _sigmoid(-2 * u)
+        return s + 2 * xc * s * t * du
+    x64 = x.astype(np.float64)
+    return (_normal_cdf(x64) + x64 * _normal_pdf(x64)).astype(x.dtype)
+
+
+def _silu(x):
+    return x * _sigmoid(x)
+
+
+def _silu_derivative(x):
+    # sigmoid(x) (1 + x (1 - sigmoid(x))), with 1 - sigmoid(x) taken as sigmoid(-x).
+    return _sigmoid(x) * (1 + x * _sigmoid(-x))
+
+
+def _hard_sigmoid(x):
+    # Keras computes x/6 + 0.5 and then clips: the same operations keep float32 bit-for-bit.
+    y = x / 6 + 0.5
+    return np.where(y <= 0, 0, np.where(y >= 1, 1, y)).astype(x.dtype)
+
+
+def _hard_sigmoid_derivative(x):
+    y = x / 6 + 0.5
+    return np.where((y > 0) & (y < 1), 1 / 6, 0).astype(x.dtype)
+
+
+def _hard_silu_derivative(x):
+    y = x / 6 + 0.5
+    return np.where(y <= 0, 0, np.where(y >= 1, 1, (2 * x + 3) / 6)).astype(x.dtype)
+
+
+def _mish(x):
+    return x * np.tanh(_softplus(x))
+
+
+def _mish_derivative(x):
+    sp = _softplus(x)
+    return np.tanh(sp) + x * _sech2(sp) * _sigmoid(x)
+
+
+def _softsign_derivative(x):
+    r = 1 / (1 + np.abs(x))
+    return r * r  # (1/(1+|x|))^2 rather than 1/(1+|x|)^2: the square cannot overflow
+
+
+def _sparse_sigmoid(x):
+    return np.where(x <= -1, 0, np.where(x >= 1, 1, 0.5 * (x + 1))).astype(x.dtype)
+
+
+def _sparse_plus(x):
+    xc = np.clip(x, -1, 1)  # the quadratic only matters on (-1, 1); clipping keeps it finite
+    return np.where(x <= -1, 0, np.where(x < 1, 0.25 * (xc + 1) * (xc + 1), x)).astype(x.dtype)
+
+
+def _sparse_plus_derivative(x):
+    return np.where(x <= -1, 0, np.where(x < 1, 0.5 * (x + 1), 1)).astype(x.dtype)
+
+
+def _squareplus(x, b):
+    # (x + sqrt(x^2 + b)) / 2. hypot keeps x^2 from overflowing; for x < 0 the sum cancels,
+    # so it is rewritten as b / (2 (h - x)) = (b/h) / (2 (1 - x/h)).
+    h = np.hypot(x, math.sqrt(b))
+    positive = x >= 0
+    # safe operands where the negative branch is not used (no 0/0 to warn about)
+    hs, xs = np.where(positive, 1, h), np.where(positive, -1, x)
+    return np.where(positive, x / 2 + h / 2, (b / hs) / (2 * (1 - xs / hs))).astype(x.dtype)
+
+
+def _squareplus_derivative(x, b):
+    # (1 + x/h) / 2, and for x < 0 the cancellation-free b / (2 h^2 (1 - x/h)).
+    h = np.hypot(x, math.sqrt(b))
+    hs = np.where(h > 0, h, 1)
+    ratio = np.where(h > 0, x / hs, 0)  # b = 0 at x = 0: the kink of relu, slope 1/2
+    positive = x >= 0
+    negative = (b / hs / hs) / (2 * (1 - np.where(positive, -1, ratio)))
+    return np.where(positive, (1 + ratio) / 2, negative).astype(x.dtype)
+
+
+def _tanh_shrink(x):
+    return _tanh_shrink64(x.astype(np.float64)).astype(x.dtype)
+
+
+def _hard_shrink(x, threshold):
+    return np.where(np.abs(x) > threshold, x, 0).astype(x.dtype)
+
+
+def _shrink_derivative(x, threshold):
+    # with threshold 0 both shrinks are the identity, x = 0 included
+    return ((np.abs(x) > threshold) | (threshold == 0)).astype(x.dtype)
+
+
+def _soft_shrink(x, threshold):
+    return np.where(x > threshold, x - threshold,
+                    np.where(x < -threshold, x + threshold, 0)).astype(x.dtype)
+
+
+def _threshold(x, threshold, default_value):
+    return np.where(x > threshold, x, default_value).astype(x.dtype)
+
+
+def _threshold_derivative(x, threshold, default_value):
+    return (x > threshold).astype(x.dtype)
+
+
+# Functions along an axis. A 0-d input is treated as a vector of one value.
+
+def _softmax(x, axis):
+    e = np.exp(x - np.max(x, axis=axis, keepdims=True))
+    return e / np.sum(e, axis=axis, keepdims=True)
+
+
+def _softmax_complement(x, axis):
+    """1 - softmax(x), without the cancellation where softmax(x) is close to 1: that happens
+    only at the maximum, where 1 - s = (sum of the other exponentials) / (sum of all)."""
+    e = np.exp(x - np.max(x, axis=axis, keepdims=True))
+    total = np.sum(e, axis=axis, keepdims=True)
+    top = np.argmax(x, axis=axis, keepdims=True)
+    others = e.copy()
+    np.put_along_axis(others, top, 0, axis=axis)
+    rest = np.sum(others, axis=axis, keepdims=True)
+    complement = 1 - e / total
+    np.put_along_axis(complement, top, rest / total, axis=axis)
+    return complement
+
+
+def _softmax_backward(x, g, axis):
+    s = _softmax(x, axis)
+    return s * (g - np.sum(g * s, axis=axis, keepdims=True))
+
+
+def _log_softmax(x, axis):
+    # log sum exp(shifted) = log(1 + the rest): one maximum contributes exactly 1, and log1p
+    # keeps the rest's digits where log(1 + tiny) would round them away (the top log-prob).
+    shifted = x - np.max(x, axis=axis, keepdims=True)
+    e = np.exp(shifted)
+    np.put_along_axis(e, np.argmax(x, axis=axis, keepdims=True), 0, axis=axis)
+    return shifted - np.log1p(np.sum(e, axis=axis, keepdims=True))
+
+
+def _log_softmax_backward(x, g, axis):
+    return g - _softmax(x, axis) * np.sum(g, axis=axis, keepdims=True)
+
+
+def _sparsemax_support(x, axis):
+    """x shifted to a maximum of 0, its sparsemax threshold tau and support size k along axis.
+
+    Martins & Astudillo (2016), Algorithm 1: with z sorted in decreasing order, k is the
+    largest j with 1 + j z_j > z_1 + ... + z_j, and tau = (z_1 + ... + z_k - 1) / k.
+    NOTE: Keras 3.15 sums every cumulative sum in the support instead of taking the k-th
+    (keras-team/keras#23425, fixed by #23469); this follows the paper and the fixed Keras.
+    """
+    # sparsemax(x + c) = sparsemax(x): with the maximum at 0, the first element is always in
+    # the support (1 + 0 > 0), however large x is.
+    x = x - np.max(x, axis=axis, keepdims=True)
+    z = -np.sort(-x, axis=axis)
+    cumsum = np.cumsum(z, axis=axis)
+    shape = [1] * x.ndim
+    shape[axis] = -1
+    r = np.arange(1, x.shape[axis] + 1, dtype=x.dtype).reshape(shape)
+    support = 1 + r * z > cumsum
+    k = np.sum(support, axis=axis, keepdims=True)
+    total = np.sum(np.where(support, z, 0), axis=axis, keepdims=True)
+    return x, (total - 1) / k.astype(x.dtype), k
+
+
+def _sparsemax(x, axis):
+    shifted, tau, _ = _sparsemax_support(x, axis)
+    return np.maximum(shifted - tau, 0)
+
+
+def _sparsemax_derivative(x, axis):
+    shifted, tau, k = _sparsemax_support(x, axis)
+    return np.where(shifted > tau, 1 - 1 / k.astype(x.dtype), 0).astype(x.dtype)
+
+
+def _sparsemax_backward(x, g, axis):
+    shifted, tau, k = _sparsemax_support(x, axis)
+    inside = shifted > tau
+    mean = np.sum(np.where(inside, g, 0), axis=axis, keepdims=True) / k.astype(x.dtype)
+    return np.where(inside, g - mean, 0).astype(x.dtype)
+
+
+def _glu_halves(x, axis):
+    if x.shape[axis] % 2:
+        raise DataError(f"glu splits axis {axis} in two halves, but it has {x.shape[axis]} "
+                        "values (an odd number)")
+    return np.split(x, 2, axis=axis)
+
+
+def _glu(x, axis):
+    a, b = _glu_halves(x, axis)
+    return a * _sigmoid(b)
+
+
+def _glu_backward(x, g, axis):
+    a, b = _glu_halves(x, axis)
+    s = _sigmoid(b)
+    return np.concatenate([g * s, g * a * s * _sigmoid(-b)], axis=axis)
+
+
+def _glu_derivative(x, axis):
+    return _glu_backward(x, np.ones_like(_glu_halves(x, axis)[0]), axis)
+
+
+# ---------------------------------------------------------------------------------------------
+# Argument checks: Keras' own where it has them (the ReLU and LeakyReLU layers), else the
+# domain of the formula.
+
+def _non_negative(*names):
+    def check(name, params):
+        for arg in names:
+            value = params[arg]
+            if value is not None and value < 0:
+                raise ParameterError(f"activation '{name}': {arg} must not be negative, "
+                                     f"got {arg}={value}")
+    return check
+
+
+def _non_zero(arg):
+    def check(name, params):
+        if params[arg] == 0:
+            raise ParameterError(f"activation '{name}': {arg} must not be 0 "
+                                 f"(it divides x), got {arg}=0")
+    return check
+
+
+# ---------------------------------------------------------------------------------------------
+# The registry
+
+@dataclass(frozen=True)
+class Definition:
+    """One activation function: its maths, its Keras arguments and what to say about it."""
+
+    name: str
+    forward: Callable
+    derivative: Callable
+    formula: str
+    advice: str
+    params: dict = field(default_factory=dict)  # argument -> Keras default (or REQUIRED)
+    aliases: tuple = ()
+    backward: Callable | None = None            # None: element-wise, g * derivative(x)
+    check: Callable | None = None
+    elementwise: bool = True
+
+
+ACTIVATIONS = Registry("activation")
+
+# Argument kinds: how a value given in a spec or on the command line is checked.
+_KINDS = {"approximate": "bool", "axis": "int", "max_value": "number or null"}
+
+
+def _define(name, forward, derivative, formula, advice="", **kwargs):
+    definition = Definition(name, forward, derivative, formula, advice, **kwargs)
+    ACTIVATIONS.register(name, definition, definition.aliases)
+
+
+def _ones(x, **_):
+    return np.ones_like(x)
+
+
+_define("relu", _relu, _relu_derivative,
+        "max(x, 0); with arguments: x > threshold ? min(x, max_value) "
+        ": negative_slope * (x - threshold)",
+        "hidden layers: the first choice (cheap, no vanishing gradient for x > 0)",
+        params={"negative_slope": 0.0, "max_value": None, "threshold": 0.0},
+        check=_non_negative("negative_slope", "max_value", "threshold"))
+_define("leaky_relu", _leaky_relu, _leaky_relu_derivative,
+        "max(x, negative_slope * x)",
+        "hidden layers, when relu units die (stay at 0 and stop learning)",
+        params={"negative_slope": 0.2}, check=_non_negative("negative_slope"))
+_define("relu6", lambda x: np.minimum(np.maximum(x, 0), 6),
+        lambda x: ((x > 0) & (x < 6)).astype(x.dtype),
+        "min(max(x, 0), 6)", "hidden layers of mobile networks (relu capped at 6)")
+_define("elu", _elu, _elu_derivative,
+        "x >= 0 ? x : alpha * (exp(x) - 1)",
+        "hidden layers: like relu, with negative outputs that pull the mean towards 0",
+        params={"alpha": 1.0})
+_define("selu", lambda x: _SELU_SCALE * _elu(x, _SELU_ALPHA),
+        lambda x: _SELU_SCALE * _elu_derivative(x, _SELU_ALPHA),
+        "1.0507 * (x >= 0 ? x : 1.6733 * (exp(x) - 1))",
+        "hidden layers of self-normalizing networks, with the lecun_normal initializer")
+_define("celu", _celu, _celu_derivative,
+        "max(x, 0) + alpha * (exp(min(x, 0) / alpha) - 1)",
+        "hidden layers: elu made continuously differentiable for any alpha",
+        params={"alpha": 1.0}, check=_non_zero("alpha"))
+_define("gelu", _gelu, _gelu_derivative,
+        "x * Phi(x) (normal CDF); approximate: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))",
+        "hidden layers of transformers",
+        params={"approximate": False})
+_define("silu", _silu, _silu_derivative, "x * sigmoid(x)",
+        "hidden layers: a smooth relu (also called swish)", aliases=("swish",))
+_define("hard_silu", lambda x: x * _hard_sigmoid(x), _hard_silu_derivative,
+        "x * hard_sigmoid(x)", "hidden layers of mobile networks: a cheap silu",
+        aliases=("hard_swish",))
+_define("mish", _mish, _mish_derivative, "x * tanh(softplus(x))",
+        "hidden layers: a smooth, non-monotonic relu")
+_define("softplus", _softplus, lambda x: _sigmoid(x), "log(exp(x) + 1)",
+        "a smooth relu; outputs that must be positive (a variance, a rate)")
+_define("softsign", lambda x: x / (1 + np.abs(x)), _softsign_derivative, "x / (|x| + 1)",
+        "a tanh that saturates polynomially rather than exponentially")
+_define("sigmoid", _sigmoid, lambda x: _sigmoid(x) * _sigmoid(-x), "1 / (1 + exp(-x))",
+        "output layer for binary classification; avoid in hidden layers "
+        "(vanishing gradients, not zero-centred)")
+_define("hard_sigmoid", _hard_sigmoid, _hard_sigmoid_derivative,
+        "clip(x / 6 + 0.5, 0, 1)", "a cheap piecewise-linear sigmoid")
+_define("log_sigmoid", lambda x: -_softplus(-x), lambda x: _sigmoid(-x),
+        "log(1 / (1 + exp(-x)))", "log-probabilities of a binary output")
+_define("sparse_sigmoid", _sparse_sigmoid,
+        lambda x: np.where((x > -1) & (x < 1), 0.5, 0).astype(x.dtype),
+        "clip(0.5 * (x + 1), 0, 1)", "a sigmoid that reaches exactly 0 and 1")
+_define("tanh", np.tanh, _sech2, "(exp(x) - exp(-x)) / (exp(x) + exp(-x))",
+        "hidden layers, rather than sigmoid (zero-centred, steeper)")
+_define("hard_tanh", lambda x: np.clip(x, -1, 1),
+        lambda x: ((x > -1) & (x < 1)).astype(x.dtype),
+        "clip(x, -1, 1)", "a cheap piecewise-linear tanh")
+_define("tanh_shrink", _tanh_shrink, lambda x: np.tanh(x) ** 2, "x - tanh(x)",
+        "small inputs shrunk towards 0 (sparse coding)")
+_define("hard_shrink", _hard_shrink, _shrink_derivative,
+        "|x| > threshold ? x : 0", "zeroes small values (denoising, sparse coding)",
+        params={"threshold": 0.5}, check=_non_negative("threshold"))
+_define("soft_shrink", _soft_shrink, _shrink_derivative,
+        "x > threshold ? x - threshold : x < -threshold ? x + threshold : 0",
+        "shrinks values towards 0 by threshold (sparse coding)",
+        params={"threshold": 0.5}, check=_non_negative("threshold"))
+_define("sparse_plus", _sparse_plus, _sparse_plus_derivative,
+        "x <= -1 ? 0 : x < 1 ? (x + 1)^2 / 4 : x", "a softplus that reaches exactly 0")
+_define("squareplus", _squareplus, _squareplus_derivative, "(x + sqrt(x^2 + b)) / 2",
+        "a softplus from square roots; b sets the smoothness",
+        params={"b": 4}, check=_non_negative("b"))
+_define("exponential", np.exp, np.exp, "exp(x)",
+        "outputs that must be positive and grow fast (a rate, a scale)")
+_define("linear", lambda x: x, _ones, "x",
+        "output layer for regression (identity; also the default: no activation)")
+_define("threshold", _threshold, _threshold_derivative,
+        "x > threshold ? x : default_value", "replaces values at or below a threshold",
+        params={"threshold": REQUIRED, "default_value": REQUIRED})
+_define("glu", _glu, _glu_derivative,
+        "a * sigmoid(b), where x = [a, b] is split in halves along axis",
+        "gated layers: half the units gate the other half (the axis halves)",
+        params={"axis": -1}, backward=_glu_backward, elementwise=False)
+_define("softmax", _softmax, lambda x, axis: _softmax(x, axis) * _softmax_complement(x, axis),
+        "exp(x) / sum(exp(x)) along axis",
+        "output layer for multi-class classification (probabilities that sum to 1)",
+        params={"axis": -1}, backward=_softmax_backward, elementwise=False)
+_define("log_softmax", _log_softmax, _softmax_complement,
+        "x - log(sum(exp(x))) along axis",
+        "log-probabilities of a multi-class output (with a negative log-likelihood loss)",
+        params={"axis": -1}, backward=_log_softmax_backward, elementwise=False)
+_define("sparsemax", _sparsemax, _sparsemax_derivative,
+        "max(x - tau(x), 0) along axis, tau such that the outputs sum to 1",
+        "multi-class output with exact zeros (sparse probabilities)",
+        params={"axis": -1}, backward=_sparsemax_backward, elementwise=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# Bound activations
+
+def _check_kind(name: str, arg: str, value, default):
+    kind = _KINDS.get(arg, "number")
+    if kind == "bool":
+        if not isinstance(value, (bool, np.bool_)):
+            raise ParameterError(f"activation '{name}': {arg} must be true or false, "
+                                 f"got {arg}={value!r}")
+        return bool(value)
+    if kind == "int":
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+            if isinstance(value, float) and value.is_integer():
+                return int(value)
+            raise ParameterError(f"activation '{name}': {arg} must be an integer, "
+                                 f"got {arg}={value!r}")
+        return int(value)
+    if value is None and kind == "number or null":
+        return None
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)):
+        what = "a number or null" if kind == "number or null" else "a number"
+        raise ParameterError(f"activation '{name}': {arg} must be {what}, got {arg}={value!r}")
+    if not math.isfinite(value):
+        raise ParameterError(f"activation '{name}': {arg} must be finite, got {arg}={value}")
+    if isinstance(default, int) and not isinstance(default, bool) and float(value).is_integer():
+        return int(value)
+    return float(value)
+
+
+def _same(a, b) -> bool:
+    """Equal as argument values: 0 and 0.0 are, False and 0 are not, None is only None."""
+    if a is None or b is None or isinstance(a, bool) or isinstance(b, bool):
+        return a is b
+    return a == b
+
+
+class Activation:
+    """An activation function with its arguments bound; see the module docstring."""
+
+    def __init__(self, definition: Definition, params: dict):
+        self.definition = definition
+        self.name = definition.name
+        self.params = dict(params)
+        self.elementwise = definition.elementwise
+
+    # The arrays: float in the input's dtype; float16 is computed in float32.
+    def _run(self, function, x, *extra):
+        x = _as_float(x)
+        work = x.astype(np.float32) if x.dtype == np.float16 else x
+        if not self.elementwise:
+            scalar = work.ndim == 0
+            work = work.reshape(1) if scalar else work
+            _axis(work, self.params["axis"])
+            extra = tuple(np.asarray(e, work.dtype).reshape(-1 if scalar else np.shape(e))
+                          for e in extra)
+        # A result beyond the float range (selu(3e38), exp(1000)) is inf, as IEEE says; every
+        # formula above is arranged so that no intermediate overflow spoils a finite result.
+        with np.errstate(over="ignore", under="ignore"):
+            y = np.asarray(function(work, *extra, **self.params), dtype=x.dtype)
+        return y.reshape(()) if x.ndim == 0 and not self.elementwise else y
+
+    def __call__(self, x) -> np.ndarray:
+        return self._run(self.definition.forward, x)
+
+    def derivative(self, x) -> np.ndarray:
+        """d act(x) / dx element-wise; for softmax & co. see DERIVATIVE_NOTES."""
+        return self._run(self.definition.derivative, x)
+
+    def backward(self, x, grad_out) -> np.ndarray:
+        """The vector-Jacobian product: the gradient with respect to x, given grad_out =
+        dL/d act(x). Exact for every activation, softmax along its axis included."""
+        if self.definition.backward is None:
+            grad_out = np.asarray(grad_out)
+            return self._run(self.definition.derivative, x) * grad_out.astype(
+                _as_float(x).dtype, copy=False)
+        return self._run(self.definition.backward, x, grad_out)
+
+    def get_config(self) -> dict:
+        """{"type": name, **arguments that differ from Keras' defaults}: `get()` reads it back."""
+        config = {"type": self.name}
+        for arg, default in self.definition.params.items():
+            value = self.params[arg]
+            if default is REQUIRED or not _same(value, default):
+                config[arg] = value
+        return config
+
+    def spec(self):
+        """The shortest spec form: the name alone, or the mapping when arguments differ."""
+        config = self.get_config()
+        return config["type"] if len(config) == 1 else config
+
+    def __eq__(self, other):
+        return (isinstance(other, Activation) and other.name == self.name
+                and other.params == self.params)
+
+    def __hash__(self):
+        return hash((self.name, tuple(sorted(self.params.items()))))
+
+    def __repr__(self):
+        args = "".join(f", {k}={v!r}" for k, v in self.get_config().items() if k != "type")
+        return f"Activation({self.name}{args})"
+
+
+def bind(name: str, params: dict | None = None) -> Activation:
+    """The activation `name` with these arguments (Keras defaults for the rest), validated."""
+    definition = ACTIVATIONS.get(name)
+    name = definition.name
+    params = dict(params or {})
+    allowed = list(definition.params)
+    for arg in params:
+        if arg not in definition.params:
+            if not allowed:
+                raise ParameterError(f"activation '{name}' takes no arguments, got '{arg}'")
+            raise ParameterError(f"activation '{name}' has no argument '{arg}'"
+                                 + did_you_mean(arg, allowed)
+                                 + f"; its arguments: {', '.join(allowed)}")
+    bound = {}
+    for arg, default in definition.params.items():
+        if arg not in params:
+            if default is REQUIRED:
+                missing = [a for a, d in definition.params.items()
+                           if d is REQUIRED and a not in params]
+                raise ParameterError(f"activation '{name}' needs the argument"
+                                     f"{'s' if len(missing) > 1 else ''} "
+                                     f"{' and '.join(missing)}")
+            bound[arg] = default
+        else:
+            bound[arg] = _check_kind(name, arg, params[arg], default)
+    if definition.check is not None:
+        definition.check(name, bound)
+    return Activation(definition, bound)
+
+
+def get(identifier) -> Activation:
+    """An activation from a spec: a name, None (linear), a mapping {type: name, arg: value}
+    or an Activation (returned as is)."""
+    if identifier is None:
+        return bind("linear")
+    if isinstance(identifier, Activation):
+        return identifier
+    if isinstance(identifier, str):
+        return bind(identifier)
+    if isinstance(identifier, dict):
+        params = dict(identifier)
+        name = params.pop("type", None)
+        if name is None:
+            raise ParameterError("an activation mapping needs a 'type' key "
+                                 f"(e.g. {{type: leaky_relu, negative_slope: 0.1}}), "
+                                 f"got keys {', '.join(map(str, identifier)) or 'none'}")
+        return bind(name, params)
+    raise ParameterError("an activation is a name or a mapping with a 'type' key, "
+                         f"got {identifier!r}")
+
+
+def names() -> list[str]:
+    """Canonical names, in registration order."""
+    return ACTIVATIONS.names()
+
+
+def catalog() -> list[dict]:
+    """Every activation as data for `nnctl list activations`: name, aliases, params
+    {arg: default} (None for a required argument, listed in `required`), formula, advice."""
+    rows = []
+    for name in ACTIVATIONS.names():
+        d = ACTIVATIONS.get(name)
+        row = {
+            "name": d.name,
+            "aliases": list(d.aliases),
+            "params": {k: (None if v is REQUIRED else v) for k, v in d.params.items()},
+            "required": [k for k, v in d.params.items() if v is REQUIRED],
+            "formula": d.formula,
+            "advice": d.advice,
+        }
+        if d.name in DERIVATIVE_NOTES:
+            row["derivative"] = DERIVATIVE_NOTES[d.name]
+        rows.append(row)
+    return rows
