@@ -1,0 +1,79 @@
+"""Writing a file all at once or not at all (DESIGN.md section 2: "Files are written atomically").
+
+The data goes to a hidden temporary file in the destination's directory (so the final rename
+stays on one file system and is atomic); on success it is flushed, fsynced and renamed over the
+destination. On any exception, Ctrl-C (KeyboardInterrupt) and SIGTERM (nnctl.cli.app raises a
+BaseException for it) included, the temporary file is removed and the previous file, if any,
+is untouched. A reader of the destination sees the old file or the whole new one, never half.
+"""
+from __future__ import annotations
+
+import os
+import stat
+import tempfile
+from contextlib import contextmanager
+
+
+def _umask() -> int:
+    # Reading the umask via os.umask() briefly changes it for every thread; Linux shows it.
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _is_special(path: str) -> bool:
+    """A device, FIFO or socket: renaming over it would replace it (think /dev/null as root)."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return not stat.S_ISREG(mode)
+
+
+@contextmanager
+def atomic_write(path: str | os.PathLike, mode: str = "wb", *, durable: bool = True):
+    """Yield a file object; on leaving the block without an exception it becomes `path`.
+
+    `durable`: fsync before the rename, so that a power cut cannot leave an empty file behind a
+    completed rename. Paths that are not regular files (/dev/null, a FIFO) are written in place:
+    there is nothing to keep there and renaming over them would be wrong.
+
+        with atomic_write("model.npz") as f:
+            np.savez(f, **arrays)
+    """
+    path = os.fspath(path)
+    if _is_special(path):
+        with open(path, mode) as f:
+            yield f
+        return
+    target = os.path.realpath(path)  # write through a symlink, do not replace the link
+    directory, name = os.path.split(target)
+    try:
+        permissions = stat.S_IMODE(os.stat(target).st_mode)
+    except OSError:
+        permissions = 0o666 & ~_umask()
+    try:
+        fd, temporary = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory or ".")
+    except OSError as exc:  # name the file the user gave, not our temporary one
+        raise OSError(exc.errno, exc.strerror, path) from None
+    try:
+        os.fchmod(fd, permissions)
+        with os.fdopen(fd, mode) as f:
+            yield f
+            f.flush()
+            if durable:
+                os.fsync(f.fileno())
+        os.replace(temporary, target)
+    except BaseException:
+        try:
+            os.unlink(temporary)
+        except OSError:
+            pass
+        raise

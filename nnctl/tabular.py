@@ -1,0 +1,914 @@
+"""Streaming tables of numbers in and out: CSV, TSV, JSON Lines, .npy and Parquet (DESIGN.md 4).
+
+`read_batches(source)` yields the rows of a file or of stdin ("-") as 2-D arrays of a fixed
+number of rows; `open_writer(dest)` writes such arrays to a file (atomically) or to stdout.
+Memory stays bounded by a batch plus one block of text, whatever the size of the input.
+
+Which library does the work is decided here and nowhere else (measured by benchmarks/io.py):
+
+- CSV, TSV, JSON Lines: polars parses blocks of a few MB with its multi-threaded parser (correctly
+  rounded to float32/float64) and formats floats as the shortest text that reads back to the
+  same value in the array's dtype. Blocks are cut at line ends by this module, so every row keeps
+  its physical line number: a block the fast parser refuses is re-read line by line to find and
+  name the bad cell, after the good rows before it were handed out.
+- .npy: NumPy; memory-mapped for files, read in row blocks from stdin.
+- Parquet: pyarrow, imported only when a Parquet file is read or written.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import os
+import queue
+import re
+import sys
+import tempfile
+import threading
+from typing import Iterator, NamedTuple
+
+import numpy as np
+
+from nnctl.errors import DataError
+from nnctl.naming import Registry
+
+DEFAULT_BATCH_SIZE = 16384
+BLOCK_BYTES = 4 << 20  # text is parsed in blocks of about this size (cut at a line end)
+CAREFUL_BYTES = 16 << 10  # an unclean stretch of a block is checked line by line at this size
+
+FORMATS = Registry("data format")
+FORMATS.register("csv", "csv")
+FORMATS.register("tsv", "tsv", aliases=("tab",))
+FORMATS.register("jsonl", "jsonl", aliases=("ndjson", "json", "jsonlines"))
+FORMATS.register("npy", "npy", aliases=("numpy",))
+FORMATS.register("parquet", "parquet", aliases=("pq",))
+
+EXTENSIONS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl",
+              ".ndjson": "jsonl", ".npy": "npy", ".parquet": "parquet", ".pq": "parquet"}
+
+NPY_MAGIC = b"\x93NUMPY"
+PARQUET_MAGIC = b"PAR1"
+STDIN_NAME = "<stdin>"
+STDOUT_NAME = "<stdout>"
+
+# What counts as a number in a text cell: exactly what the fast parser accepts (tested), so
+# that the line-by-line check and the fast path agree. ASCII only: bytes pattern.
+NUMBER = re.compile(rb"\s*[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|nan|inf|infinity)\s*",
+                    re.IGNORECASE)
+_SEPARATORS = {"csv": ",", "tsv": "\t", "jsonl": ","}
+
+
+class Batch(NamedTuple):
+    """Rows of the input: `array` is (rows, columns), C-contiguous, in the reader's dtype.
+
+    `first_line` is the physical line (1-based, counting a header) of the first row in a text
+    file, or the 1-based row number in a binary one (.npy, Parquet).
+    """
+    array: np.ndarray
+    first_line: int
+
+
+def format_for(path: str | None, fmt: str | None = None) -> str | None:
+    """The canonical format: `fmt` if given (any alias), else by extension, else None."""
+    if fmt:
+        return FORMATS.canonical(fmt)
+    if path and path != "-":
+        return EXTENSIONS.get(os.path.splitext(path)[1].lower())
+    return None
+
+
+def display_name(path: str, stdin: bool = True) -> str:
+    return (STDIN_NAME if stdin else STDOUT_NAME) if path == "-" else str(path)
+
+
+# --- reading --------------------------------------------------------------------------------
+
+class _Input:
+    """A binary stream we can peek into without losing bytes (stdin is not seekable)."""
+
+    def __init__(self, raw):
+        self.raw = raw
+        self.pending = b""
+        self.bytes_read = 0
+
+    def peek(self, n: int) -> bytes:
+        while len(self.pending) < n:
+            more = self.raw.read(max(n - len(self.pending), 1 << 16))
+            if not more:
+                break
+            self.pending += more
+        return self.pending[:n]
+
+    def read(self, n: int) -> bytes:
+        """Up to n bytes; fewer only at the end of the stream."""
+        if self.pending:
+            data, self.pending = self.pending[:n], self.pending[n:]
+            if len(data) < n:
+                data += self._read_raw(n - len(data))
+        else:
+            data = self._read_raw(n)
+        self.bytes_read += len(data)
+        return data
+
+    def _read_raw(self, n: int) -> bytes:
+        parts, size = [], 0
+        while size < n:  # a pipe returns what it has; keep reading until n or the end
+            more = self.raw.read(n - size)
+            if not more:
+                break
+            parts.append(more)
+            size += len(more)
+        return b"".join(parts)
+
+
+def read_batches(source, fmt: str | None = None, *, batch_size: int = DEFAULT_BATCH_SIZE,
+                 header: bool | None = None, n_columns: int | None = None,
+                 dtype=np.float32, prefetch: bool = True) -> "TableReader":
+    """Open `source` (a path, or "-" for stdin) and return an iterable of Batch.
+
+    fmt: csv, tsv, jsonl, npy or parquet; default by extension, else by content (.npy and
+    Parquet magic bytes, a JSON array), else CSV. header: None detects it (a first line with no
+    number in it is a header), True/False forces it. n_columns: the number of values a row must
+    have; default: as many as the first row. Errors (DataError) name the file, the physical
+    line and the column, and come after every good row before them was yielded.
+
+        for batch in read_batches("data.csv", batch_size=1024):
+            process(batch.array)
+    """
+    return TableReader(source, fmt, batch_size=batch_size, header=header,
+                       n_columns=n_columns, dtype=dtype, prefetch=prefetch)
+
+
+class TableReader:
+    """An open table: `columns` (header names or None), `n_columns`, `format`; iterate it once.
+
+    Progress: `bytes_read` of `total_bytes` (None when unknown, as on stdin).
+    """
+
+    def __init__(self, source, fmt=None, *, batch_size=DEFAULT_BATCH_SIZE, header=None,
+                 n_columns=None, dtype=np.float32, prefetch=True):
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be positive, got {batch_size}")
+        self.source = source
+        self.name = display_name(str(source))
+        self.batch_size = int(batch_size)
+        self.dtype = np.dtype(dtype)
+        self.columns: list[str] | None = None
+        self.n_columns = n_columns
+        self.total_bytes: int | None = None
+        self.total_rows: int | None = None
+        self._prefetch = prefetch
+        self._header = header
+        self._raw = None
+        self._npy = None
+        self._parquet = None
+        self._spool = None
+        self.format = format_for(str(source), fmt)
+        self._open()
+
+    # -- opening and sniffing --
+    def _open(self) -> None:
+        if self.source == "-":
+            self._raw = sys.stdin.buffer
+        else:
+            try:
+                self._raw = open(self.source, "rb")
+                size = os.fstat(self._raw.fileno()).st_size
+            except IsADirectoryError:
+                raise DataError("is a directory, not a data file", source=self.name) from None
+            except OSError as exc:
+                raise DataError(f"cannot open: {exc.strerror}", source=self.name) from None
+            self.total_bytes = size or None
+        self._input = _Input(self._raw)
+        if self.format is None:
+            self.format = self._sniff()
+        if self.format in ("csv", "tsv", "jsonl"):
+            self._start_text()
+        elif self.format == "npy":
+            self._start_npy()
+        else:
+            self._start_parquet()
+
+    def _sniff(self) -> str:
+        start = self._input.peek(64)
+        if start.startswith(NPY_MAGIC):
+            return "npy"
+        if start.startswith(PARQUET_MAGIC):
+            return "parquet"
+        if start.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"["):
+            return "jsonl"
+        return "csv"
+
+    @property
+    def bytes_read(self) -> int:
+        if self._npy is not None and self.source != "-":
+            return self._npy_done
+        return self._input.bytes_read
+
+    def close(self) -> None:
+        self._closed = True
+        for f in (self._spool, self._raw if self.source != "-" else None):
+            if f is not None:
+                f.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __iter__(self) -> Iterator[Batch]:
+        parts = self._parts()
+        if self._prefetch:
+            parts = _prefetched(parts)
+        return self._batched(parts)
+
+    def _batched(self, parts) -> Iterator[Batch]:
+        """Cut parts (array, lines) into batches of exactly batch_size rows (the last: fewer)."""
+        size = self.batch_size
+        pieces, rows, first = [], 0, 0
+        try:
+            for array, lines in parts:
+                offset = 0
+                while offset < len(array):
+                    take = min(size - rows, len(array) - offset)
+                    if rows == 0:
+                        first = _line_at(lines, offset)
+                    pieces.append(array[offset:offset + take])
+                    rows += take
+                    offset += take
+                    if rows == size:
+                        yield Batch(_joined(pieces), first)
+                        pieces, rows = [], 0
+        except DataError:
+            if rows:  # the good rows before the bad one go out first
+                yield Batch(_joined(pieces), first)
+            raise
+        if rows:
+            yield Batch(_joined(pieces), first)
+
+    # -- text: CSV, TSV, JSON Lines --
+    def _start_text(self) -> None:
+        self._sep = _SEPARATORS[self.format]
+        self._line = 1  # physical line number of the next unread byte
+        if self._input.peek(3) == b"\xef\xbb\xbf":
+            self._input.read(3)  # a UTF-8 byte order mark is not data
+        first = self._peek_first_line()
+        if first is None:
+            return
+        end, count, text = first
+        cells = self._split_cells(text)
+        names = [_cell_text(c) for c in cells]
+        if self.format == "jsonl":
+            json_names = _json_names(text)
+            detected = json_names is not None
+            names = json_names if detected else names
+        else:
+            detected = not any(NUMBER.fullmatch(c) for c in cells)
+        if not (detected if self._header is None else self._header):
+            if self.n_columns is None:
+                self.n_columns = len(cells)
+            return
+        self._input.read(end)
+        self._line += count
+        self.columns = names
+        if self.n_columns is None:
+            self.n_columns = len(names)
+        elif len(names) != self.n_columns:
+            raise DataError(f"expected {self.n_columns} columns, got {len(names)} in the "
+                            f"header", source=self.name, line=count)
+
+    def _peek_first_line(self):
+        """(bytes up to its end, physical lines up to it, the first non-blank line), or None.
+
+        Nothing is consumed: the caller decides whether that line is a header.
+        """
+        want = 1 << 16
+        while True:
+            data = self._input.peek(want)
+            at_end = len(data) < want
+            offset = 0
+            for count, line in enumerate(data.split(b"\n"), 1):
+                end = offset + len(line) + 1
+                if end > len(data) and not at_end:
+                    break  # this line may go on beyond what we peeked
+                if line.strip():
+                    return min(end, len(data)), count, line.strip()
+                offset = end
+            if at_end:
+                return None
+            want *= 4
+
+    def _split_cells(self, text: bytes) -> list[bytes]:
+        if self.format == "jsonl":
+            if not (text.startswith(b"[") and text.endswith(b"]")):
+                return [text]
+            inner = text[1:-1].strip()
+            return [c.strip() for c in inner.split(b",")] if inner else []
+        if b'"' in text:
+            row = next(csv.reader([text.decode("utf-8", "replace")], delimiter=self._sep))
+            return [c.strip().encode() for c in row]
+        return [c.strip() for c in text.split(self._sep.encode())]
+
+    def _text_blocks(self) -> Iterator[tuple[bytes, int, int]]:
+        """Blocks of whole lines: (block, line number of its first line, newlines in it)."""
+        pending = b""
+        while True:
+            data = self._input.read(BLOCK_BYTES)
+            if not data:
+                if pending:
+                    yield pending, self._line, pending.count(b"\n")
+                return
+            if pending:
+                data = pending + data
+            cut = data.rfind(b"\n") + 1
+            if cut == 0:
+                pending = data  # a line longer than a block: keep reading
+                continue
+            block, pending = (data, b"") if cut == len(data) else (data[:cut], data[cut:])
+            newlines = block.count(b"\n")
+            yield block, self._line, newlines
+            self._line += newlines
+
+    def _parts(self):
+        if self.format == "npy":
+            return self._npy_parts()
+        if self.format == "parquet":
+            return self._parquet_parts()
+        return self._text_parts()
+
+    def _text_parts(self):
+        if self.n_columns is None:  # no data at all
+            return
+        parser = _TextParser(self.format, self.n_columns, self.dtype)
+        for block, line, newlines in self._text_blocks():
+            array = parser.fast(block, newlines)
+            if array is not None:
+                yield array, line
+            else:
+                yield from self._unclean_block(parser, block, line)
+
+    def _unclean_block(self, parser, block: bytes, line: int):
+        """A block the fast parser refused: narrow down where, look there line by line.
+
+        Halving with the fast parser finds the first unclean stretch of lines in a few steps,
+        so a bad row late in a block of a million short lines costs milliseconds, not seconds.
+        """
+        start = 0
+        while start < len(block):
+            low, high = start, len(block)
+            while high - low > CAREFUL_BYTES:
+                middle = block.rfind(b"\n", low, (low + high) // 2) + 1
+                if middle <= low:
+                    break
+                newlines = block.count(b"\n", low, middle)
+                array = parser.fast(block[low:middle], newlines)
+                if array is None:
+                    high = middle
+                    continue
+                yield array, line
+                line += newlines
+                low = middle
+            array, lines, error = parser.careful(block[low:high], line, self)
+            if len(array):
+                yield array, lines
+            if error is not None:
+                raise error
+            line += block.count(b"\n", low, high)
+            start = high
+            if start < len(block):
+                newlines = block.count(b"\n", start)
+                array = parser.fast(block[start:], newlines)
+                if array is not None:
+                    yield array, line
+                    return
+
+    # -- .npy --
+    def _start_npy(self) -> None:
+        from numpy.lib import format as npformat
+
+        self._npy_done = 0
+        if self.source != "-":  # a file: read its header from the start, then map it
+            self._raw.close()
+            self._raw = open(self.source, "rb")
+            self._input = _Input(self._raw)
+        try:
+            version = npformat.read_magic(self._input)
+            read_header = (npformat.read_array_header_1_0 if version == (1, 0)
+                           else npformat.read_array_header_2_0)
+            shape, fortran, dtype = read_header(self._input, max_header_size=1 << 20)
+        except (ValueError, EOFError) as exc:
+            raise DataError(f"not a valid .npy file ({exc})", source=self.name) from None
+        if dtype.hasobject:
+            raise DataError("holds Python objects (a pickle), which nnctl never loads",
+                            source=self.name)
+        self._npy = (shape, fortran, dtype)
+        if self.source != "-":
+            self._raw.close()
+            try:
+                self._npy = np.load(self.source, mmap_mode="r", allow_pickle=False)
+            except (ValueError, EOFError, OSError) as exc:
+                raise DataError(f"not a valid .npy file ({exc})", source=self.name) from None
+        if dtype.kind not in "biuf":
+            raise DataError(f"holds {dtype} values, not numbers", source=self.name)
+        if len(shape) == 0:
+            raise DataError("holds a single number, not rows of numbers", source=self.name)
+        width = int(np.prod(shape[1:], dtype=np.int64))
+        self.total_rows = int(shape[0])
+        if self.n_columns is None:
+            self.n_columns = width
+        elif width != self.n_columns:
+            raise DataError(f"rows have {width} values (shape {tuple(shape)}), expected "
+                            f"{self.n_columns}", source=self.name)
+
+    def _npy_parts(self):
+        rows, width, step = self.total_rows, self.n_columns, self.batch_size
+        if isinstance(self._npy, np.ndarray):
+            array = self._npy
+            row_bytes = width * array.dtype.itemsize
+            for start in range(0, rows, step):
+                part = np.array(array[start:start + step], dtype=self.dtype, order="C")
+                self._npy_done = (start + len(part)) * row_bytes
+                yield part.reshape(len(part), width), start + 1
+            return
+        shape, fortran, dtype = self._npy
+        if fortran and len(shape) > 1:  # rows are not contiguous: it has to be read whole
+            from nnctl.limits import check_allocation
+
+            check_allocation(shape, dtype, what=f"{self.name} (a Fortran-ordered .npy)")
+            data = self._input.read(int(np.prod(shape)) * dtype.itemsize)
+            if len(data) < int(np.prod(shape)) * dtype.itemsize:
+                raise DataError(f"truncated .npy: shape {tuple(shape)} announced, "
+                                f"{len(data)} bytes of data", source=self.name)
+            whole = np.frombuffer(data, dtype=dtype).reshape(shape, order="F")
+            for start in range(0, rows, step):
+                part = np.array(whole[start:start + step], dtype=self.dtype, order="C")
+                yield part.reshape(len(part), width), start + 1
+            return
+        row_bytes = width * dtype.itemsize
+        for start in range(0, rows, step):
+            want = min(step, rows - start)
+            data = self._input.read(want * row_bytes)
+            got = len(data) // row_bytes if row_bytes else want
+            if got:
+                part = np.frombuffer(data, dtype=dtype, count=got * width)
+                yield part.astype(self.dtype).reshape(got, width), start + 1
+            if got < want:
+                raise DataError(f"truncated .npy: {rows} rows announced, {start + got} "
+                                f"found", source=self.name)
+
+    # -- Parquet --
+    def _start_parquet(self) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        if self.source == "-":  # Parquet keeps its index at the end: spool stdin to disk
+            self._spool = tempfile.TemporaryFile()
+            while True:
+                data = self._input.read(BLOCK_BYTES)
+                if not data:
+                    break
+                self._spool.write(data)
+            self._spool.seek(0)
+            target = self._spool
+        else:
+            target = self._raw
+        try:
+            self._parquet = pq.ParquetFile(target)
+        except (pa.ArrowException, OSError) as exc:
+            raise DataError(f"not a valid Parquet file ({exc})", source=self.name) from None
+        schema = self._parquet.schema_arrow
+        for k, field in enumerate(schema, 1):
+            if not (pa.types.is_floating(field.type) or pa.types.is_integer(field.type)
+                    or pa.types.is_boolean(field.type)):
+                raise DataError(f"column {k} ('{field.name}') holds {field.type}, not numbers",
+                                source=self.name)
+        self.columns = list(schema.names)
+        self.total_rows = self._parquet.metadata.num_rows
+        if self.n_columns is None:
+            self.n_columns = len(self.columns)
+        elif len(self.columns) != self.n_columns:
+            raise DataError(f"expected {self.n_columns} columns, got {len(self.columns)}",
+                            source=self.name)
+
+    def _parquet_parts(self):
+        import pyarrow as pa
+
+        start = 0
+        try:
+            batches = self._parquet.iter_batches(batch_size=self.batch_size)
+            for record in batches:
+                columns = []
+                for k, column in enumerate(record.columns, 1):
+                    if column.null_count:
+                        bad = int(np.flatnonzero(column.is_null().to_numpy(
+                            zero_copy_only=False))[0])
+                        good = [c.to_numpy(zero_copy_only=False)[:bad] for c in record.columns]
+                        if bad:
+                            yield _stacked(good, self.dtype), start + 1
+                        raise DataError(f"row {start + bad + 1}: column {k}: missing value",
+                                        source=self.name)
+                    columns.append(column.to_numpy(zero_copy_only=False))
+                yield _stacked(columns, self.dtype), start + 1
+                start += record.num_rows
+        except (pa.ArrowException, OSError) as exc:
+            raise DataError(f"cannot read Parquet data ({exc})", source=self.name) from None
+
+
+def _stacked(columns, dtype) -> np.ndarray:
+    out = np.empty((len(columns[0]) if columns else 0, len(columns)), dtype=dtype)
+    for k, column in enumerate(columns):
+        out[:, k] = column
+    return out
+
+
+def _line_at(lines, index: int) -> int:
+    return lines + index if isinstance(lines, int) else int(lines[index])
+
+
+def _joined(pieces) -> np.ndarray:
+    return pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
+
+
+def _cell_text(cell: bytes) -> str:
+    return cell.decode("utf-8", "replace")
+
+
+def _json_names(text: bytes) -> list[str] | None:
+    """The names in a JSON Lines header (an array of strings), else None."""
+    import json
+
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+        return value
+    return None
+
+
+def _quoted(cell: bytes) -> str:
+    text = _cell_text(cell)
+    if len(text) > 40:
+        text = text[:37] + "..."
+    return repr(text) if "'" not in text else f'"{text}"'
+
+
+class _TextParser:
+    """Blocks of text lines -> arrays: fast (polars) when the block is clean, else careful."""
+
+    def __init__(self, fmt: str, n_columns: int, dtype: np.dtype):
+        import polars as pl
+
+        self._pl = pl
+        self.format = fmt
+        self.sep = _SEPARATORS[fmt]
+        self.n_columns = n_columns
+        self.dtype = dtype
+        kind = pl.Float64 if dtype == np.float64 else pl.Float32
+        self.schema = {f"c{k}": kind for k in range(n_columns)}
+
+    def _polars(self, text: bytes, sep: str):
+        return self._pl.read_csv(text, has_header=False, schema=self.schema, separator=sep,
+                                 quote_char='"', raise_if_empty=False, infer_schema=False)
+
+    def fast(self, block: bytes, newlines: int) -> np.ndarray | None:
+        """The rows of a clean block, or None when the block needs a careful look."""
+        if self.n_columns == 0:
+            return None
+        rows = newlines + (not block.endswith(b"\n"))
+        if self.format == "jsonl":
+            if not _json_lines_shape(block, rows):
+                return None
+            block = block.translate(None, b"[]")
+        try:
+            frame = self._polars(block, self.sep)
+        except Exception:  # noqa: BLE001 - any refusal sends the block to the careful path
+            return None
+        if frame.height != rows or frame.null_count().sum_horizontal().item():
+            return None  # blank lines, empty cells or short rows
+        return self._array(frame)
+
+    def _array(self, frame) -> np.ndarray:
+        array = frame.to_numpy(order="c")
+        return array if array.dtype == self.dtype else array.astype(self.dtype)
+
+    def careful(self, block: bytes, first_line: int, reader):
+        """(good rows, their line numbers, the first error or None), line by line."""
+        good, numbers, error = [], [], None
+        lines = block.split(b"\n")
+        if block.endswith(b"\n"):
+            lines.pop()
+        for i, raw in enumerate(lines):
+            text = raw.strip()
+            if not text:
+                continue  # blank lines are not rows
+            line = first_line + i
+            if self.format == "jsonl" and not (text.startswith(b"[") and text.endswith(b"]")):
+                error = DataError(f"not a JSON array: {_quoted(text)}", source=reader.name,
+                                  line=line)
+                break
+            cells = reader._split_cells(text)
+            if len(cells) != self.n_columns:
+                error = DataError(f"expected {self.n_columns} columns, got {len(cells)}",
+                                  source=reader.name, line=line)
+                break
+            bad = next((k for k, c in enumerate(cells) if not NUMBER.fullmatch(c)), None)
+            if bad is not None:
+                error = DataError(f"column {bad + 1}: {_quoted(cells[bad])} is not a number",
+                                  source=reader.name, line=line)
+                break
+            good.append(b",".join(cells))
+            numbers.append(line)
+        if not good:
+            return np.empty((0, self.n_columns), self.dtype), np.empty(0, np.int64), error
+        text = b"\n".join(good) + b"\n"
+        try:
+            array = self._array(self._polars(text, ","))
+        except Exception:  # noqa: BLE001 - not expected: NUMBER accepts what polars accepts
+            array = np.array([[float(c) for c in g.split(b",")] for g in good]).astype(self.dtype)
+        return array, np.array(numbers, dtype=np.int64), error
+
+
+def _json_lines_shape(block: bytes, rows: int) -> bool:
+    """Every line is `[...]` with no other bracket in it (checked without a Python loop)."""
+    if block.count(b"[") != rows or block.count(b"]") != rows:
+        return False
+    data = np.frombuffer(block, dtype=np.uint8)
+    ends = np.flatnonzero(data == 10)
+    starts = np.concatenate(([0], ends + 1))
+    starts = starts[starts < len(data)]
+    if len(starts) != rows or not np.all(data[starts] == ord("[")):
+        return False
+    if not block.endswith(b"\n"):
+        ends = np.append(ends, len(data))
+    last = ends - 1
+    last = np.where(data[np.maximum(last, 0)] == 13, last - 1, last)  # CRLF
+    return bool(np.all(last >= 0) and np.all(data[last] == ord("]")))
+
+
+def _prefetched(parts, depth: int = 2):
+    """Run the `parts` generator in a thread, `depth` items ahead (parsing overlaps the model).
+
+    polars and NumPy release the GIL, so on two cores the next block is parsed while the
+    caller computes and writes the current one. Errors arrive in order, after the items
+    before them.
+    """
+    items: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    done = object()
+
+    def work():
+        try:
+            for item in parts:
+                while not stop.is_set():
+                    try:
+                        items.put((item, None), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            items.put((done, None))
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, re-raised there
+            items.put((None, exc))
+
+    worker = threading.Thread(target=work, name="nnctl-reader", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item, exc = items.get()
+            if exc is not None:
+                raise exc
+            if item is done:
+                return
+            yield item
+    finally:
+        stop.set()
+
+
+# --- writing --------------------------------------------------------------------------------
+
+def open_writer(dest, fmt: str | None = None, *, dtype=None, columns=None,
+                n_rows: int | None = None, n_columns: int | None = None,
+                durable: bool = True) -> "TableWriter":
+    """A context manager with .write(array2d): rows to `dest` (a path, or "-" for stdout).
+
+    A path is written atomically: nothing appears there unless the block ends without an
+    exception, and a previous file stays whole until then. fmt: as read_batches (default by
+    extension, else CSV). dtype: the precision of the numbers written (default: the array's,
+    float32 for non-float arrays); floats are written in the shortest text that reads back to
+    the same value in that dtype. columns: header names (CSV/TSV header line, Parquet column
+    names). n_rows: the number of rows, if known, lets an .npy go to stdout without spooling.
+
+        with open_writer("out.csv") as out:
+            for batch in read_batches("in.csv"):
+                out.write(model(batch.array))
+    """
+    return TableWriter(dest, fmt, dtype=dtype, columns=columns, n_rows=n_rows,
+                       n_columns=n_columns, durable=durable)
+
+
+class TableWriter:
+    def __init__(self, dest, fmt=None, *, dtype=None, columns=None, n_rows=None,
+                 n_columns=None, durable=True):
+        self.dest = dest
+        self.name = display_name(str(dest), stdin=False)
+        self.format = format_for(str(dest), fmt) or "csv"
+        self.dtype = np.dtype(dtype) if dtype is not None else None
+        self.columns = list(columns) if columns is not None else None
+        self.n_rows = n_rows
+        self.n_columns = n_columns if columns is None else len(self.columns)
+        self.rows = 0
+        self._started = False
+        self._closed = False
+        self._spool = None
+        self._parquet = None
+        self._header_at = None
+        if dest == "-":
+            sys.stdout.flush()
+            self._atomic = None
+            self._out = sys.stdout.buffer
+        else:
+            from nnctl.atomic import atomic_write
+
+            self._atomic = atomic_write(dest, "wb", durable=durable)
+            self._out = self._atomic.__enter__()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, value, traceback):
+        if kind is None:
+            self.close()
+        else:
+            self.abort(kind, value, traceback)
+        return False
+
+    def write(self, array) -> None:
+        """Append rows: a 2-D array (a 1-D array is one column; more axes are flattened)."""
+        array = np.asarray(array)
+        if array.ndim == 1:
+            array = array.reshape(-1, 1)
+        elif array.ndim != 2:
+            array = array.reshape(len(array), -1)
+        if self.dtype is None:
+            self.dtype = array.dtype if array.dtype.kind == "f" else np.dtype(np.float32)
+        if array.dtype != self.dtype:
+            array = array.astype(self.dtype)
+        if not self._started:
+            if self.n_columns is None:
+                self.n_columns = array.shape[1]
+            self._start()
+        if array.shape[1] != self.n_columns:
+            raise ValueError(f"{self.name}: rows of {array.shape[1]} values written to a table "
+                             f"of {self.n_columns} columns")
+        if self.format == "npy":
+            (self._spool or self._out).write(
+                np.ascontiguousarray(array, dtype=self.dtype.newbyteorder("<")).data)
+        elif self.format == "parquet":
+            self._write_parquet(array)
+        else:
+            step = max(1, (8 << 20) // (12 * max(1, array.shape[1])))
+            for start in range(0, len(array), step):
+                self._out.write(format_rows(array[start:start + step], self.format))
+        self.rows += len(array)
+
+    def _start(self) -> None:
+        self._started = True
+        if self.dtype is None:
+            self.dtype = np.dtype(np.float32)
+        if self.n_columns is None:
+            self.n_columns = 0
+        if self.format in ("csv", "tsv") and self.columns is not None:
+            line = io.StringIO()
+            csv.writer(line, delimiter=_SEPARATORS[self.format], lineterminator="\n"
+                       ).writerow(self.columns)
+            self._out.write(line.getvalue().encode())
+        elif self.format == "npy":
+            if self._atomic is not None and self._out.seekable():
+                self._header_at = self._out.tell()
+                self._out.write(_npy_header(self.dtype, self.n_columns, None))
+            elif self.n_rows is not None:
+                self._out.write(_npy_header(self.dtype, self.n_columns, self.n_rows))
+            else:  # stdout and a row count we do not know yet: the header waits for the end
+                self._spool = tempfile.TemporaryFile()
+        elif self.format == "parquet":
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            names = self.columns or [str(k) for k in range(self.n_columns)]
+            kind = pa.float64() if self.dtype == np.float64 else pa.float32()
+            self._schema = pa.schema([(n, kind) for n in names])
+            self._parquet = pq.ParquetWriter(self._out, self._schema)
+
+    def _write_parquet(self, array) -> None:
+        import pyarrow as pa
+
+        columns = [pa.array(np.ascontiguousarray(array[:, k])) for k in range(array.shape[1])]
+        self._parquet.write_table(pa.Table.from_arrays(columns, schema=self._schema))
+
+    def close(self) -> None:
+        """Finish the file (npy header, Parquet footer) and put it in place."""
+        if self._closed:
+            return
+        if not self._started:
+            self._start()
+        if self.format == "npy":
+            header = _npy_header(self.dtype, self.n_columns, self.rows)
+            if self._header_at is not None:
+                end = self._out.tell()
+                self._out.seek(self._header_at)
+                self._out.write(header)
+                self._out.seek(end)
+            elif self._spool is not None:
+                self._out.write(header)
+                self._spool.seek(0)
+                while chunk := self._spool.read(BLOCK_BYTES):
+                    self._out.write(chunk)
+                self._spool.close()
+            elif self.rows != self.n_rows:
+                raise ValueError(f"{self.name}: {self.rows} rows written, {self.n_rows} "
+                                 f"announced in the .npy header")
+        elif self._parquet is not None:
+            self._parquet.close()
+        self._closed = True
+        if self._atomic is not None:
+            self._atomic.__exit__(None, None, None)
+        else:
+            self._out.flush()
+
+    def abort(self, kind=None, value=None, traceback=None) -> None:
+        """Give up: a file destination is left as it was before (no partial file)."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._spool is not None:
+            self._spool.close()
+        if self._parquet is not None:
+            try:  # before its file goes away, or pyarrow complains when it is collected
+                self._parquet.close()
+            except Exception:  # noqa: BLE001 - the file is being thrown away anyway
+                pass
+        if self._atomic is not None:
+            if value is None:
+                kind, value = KeyboardInterrupt, KeyboardInterrupt()
+            try:
+                self._atomic.__exit__(kind, value, traceback)
+            except BaseException as exc:  # noqa: BLE001 - the cleanup re-raises `value`
+                if exc is not value:
+                    raise
+
+
+def _npy_header(dtype: np.dtype, width: int, rows: int | None) -> bytes:
+    """A version 1.0 .npy header for (rows, width); rows=None reserves room for any count.
+
+    Every header is padded to the same length, so the final one overwrites the placeholder.
+    """
+    from numpy.lib import format as npformat
+
+    shape = f"({rows if rows is not None else 0}, {width})"
+    text = ("{'descr': %r, 'fortran_order': False, 'shape': %s, }"
+            % (npformat.dtype_to_descr(np.dtype(dtype).newbyteorder("<")), shape))
+    room = len(f"({10 ** 19}, {width})")
+    text += " " * (room - len(shape))
+    total = 10 + len(text) + 1
+    text += " " * (-total % 64) + "\n"
+    return NPY_MAGIC + b"\x01\x00" + len(text).to_bytes(2, "little") + text.encode("latin1")
+
+
+# Floats as text: polars writes the shortest round-trip form in the array's dtype (ryu), but
+# `2.0` and `NaN` where nnctl writes `2` and `nan` (nnctl.floatfmt): fixed up, only in batches
+# that hold such values (a cheap check on the numbers, not the text).
+_FIXES = {
+    "csv": [(b".0,", b","), (b".0\n", b"\n")],
+    "tsv": [(b".0\t", b"\t"), (b".0\n", b"\n")],
+    "jsonl": [(b".0,", b","), (b".0\n", b"\n")],
+}
+
+
+def format_rows(array: np.ndarray, fmt: str = "csv") -> bytes:
+    """Rows of a 2-D float array as CSV/TSV/JSON Lines text, one line per row."""
+    import polars as pl
+
+    rows, width = array.shape
+    if rows == 0:
+        return b""
+    if width == 0:
+        return (b"[]\n" if fmt == "jsonl" else b"\n") * rows
+    sep = "\t" if fmt == "tsv" else ","
+    sink = io.BytesIO()
+    pl.from_numpy(array).write_csv(sink, include_header=False, separator=sep,
+                                   quote_style="never")
+    text = sink.getvalue()
+    with np.errstate(invalid="ignore"):  # signalling NaNs
+        integral = np.any(array == np.trunc(array))  # integral values (and infinities)
+    if integral:
+        for old, new in _FIXES[fmt]:
+            text = text.replace(old, new)
+    if fmt == "jsonl":
+        text = b"[" + text[:-1].replace(b"\n", b"]\n[") + b"]\n"
+        if not np.isfinite(array).all():
+            text = text.replace(b"inf", b"Infinity")  # JSON spellings Python's json reads
+    elif np.isnan(array).any():
+        text = text.replace(b"NaN", b"nan")
+    return text

@@ -1,0 +1,171 @@
+"""Weights and model files (DESIGN.md section 2): NumPy `.npz` archives, read without pickles.
+
+A weights file maps `LAYER/WEIGHT` (Keras names: `dense/kernel`, `batch_normalization/gamma`)
+to arrays. A model file is the same with one more entry, `__spec__`: the spec as UTF-8 JSON
+bytes in a uint8 array, so that the file alone can rebuild the network.
+
+Reading never unpickles (allow_pickle=False, always) and checks each array's declared size
+against free memory before reading it, so a hostile or broken file gives a WeightsError that
+names the file, not a crash. Writing goes through nnctl.atomic: all or nothing.
+"""
+from __future__ import annotations
+
+import json
+import os
+import zipfile
+import zlib
+
+import numpy as np
+
+from nnctl.errors import WeightsError
+from nnctl.limits import check_allocation
+from nnctl.naming import did_you_mean, normalize_key
+
+SPEC_KEY = "__spec__"
+
+
+def _read_arrays(path) -> dict[str, np.ndarray]:
+    """Every array of an .npz, by name, in file order; WeightsError for anything else."""
+    from numpy.lib import format as npformat
+
+    name = os.fspath(path)
+    if not os.path.exists(name):
+        raise WeightsError("no such file", source=name)
+    if os.path.isdir(name):
+        raise WeightsError("is a directory, not an .npz file", source=name)
+    try:
+        with open(name, "rb") as f:
+            magic = f.read(6)
+    except OSError as exc:
+        raise WeightsError(f"cannot open: {exc.strerror}", source=name) from None
+    if magic == b"\x93NUMPY":
+        raise WeightsError("is a single .npy array; weights come in an .npz archive of "
+                           "named arrays (numpy.savez)", source=name)
+    arrays: dict[str, np.ndarray] = {}
+    try:
+        with zipfile.ZipFile(name) as archive:
+            for info in archive.infolist():
+                if info.is_dir():
+                    continue
+                key = info.filename[:-4] if info.filename.endswith(".npy") else info.filename
+                with archive.open(info) as member:
+                    version = npformat.read_magic(member)
+                    read_header = (npformat.read_array_header_1_0 if version == (1, 0)
+                                   else npformat.read_array_header_2_0)
+                    shape, _, dtype = read_header(member, max_header_size=1 << 16)
+                if dtype.hasobject:
+                    raise WeightsError(f"entry '{key}' holds Python objects (a pickle); nnctl "
+                                       f"never loads those", source=name)
+                check_allocation(shape, dtype, what=f"{name}: entry '{key}'")
+                with archive.open(info) as member:
+                    arrays[key] = npformat.read_array(member, allow_pickle=False)
+    except WeightsError:
+        raise
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, ValueError,
+            KeyError, OSError, NotImplementedError) as exc:
+        what = str(exc) or type(exc).__name__
+        raise WeightsError(f"not a valid .npz file ({what})", source=name) from None
+    return arrays
+
+
+def load_weights(path) -> dict[str, np.ndarray]:
+    """`LAYER/WEIGHT` -> array from a weights or model file (its `__spec__` left out)."""
+    arrays = _read_arrays(path)
+    arrays.pop(SPEC_KEY, None)
+    return _numeric(arrays, os.fspath(path))
+
+
+def _numeric(arrays: dict[str, np.ndarray], name: str) -> dict[str, np.ndarray]:
+    for key, array in arrays.items():
+        if array.dtype.kind not in "fiu":
+            raise WeightsError(f"weight '{key}' holds {array.dtype} values, not numbers",
+                               source=name)
+    return arrays
+
+
+def load_model_file(path) -> tuple[dict, dict[str, np.ndarray]]:
+    """(spec as a dict, weights) from a model file written by save_model / `nnctl build`."""
+    name = os.fspath(path)
+    arrays = _read_arrays(path)
+    raw = arrays.pop(SPEC_KEY, None)
+    if raw is None:
+        raise WeightsError(f"not a model file: no '{SPEC_KEY}' entry (a weights-only file "
+                           f"goes with a spec: --weights FILE)", source=name)
+    if raw.dtype != np.uint8 or raw.ndim != 1:
+        raise WeightsError(f"'{SPEC_KEY}' must be UTF-8 JSON bytes (a 1-D uint8 array), got "
+                           f"{raw.dtype} of shape {raw.shape}", source=name)
+    try:
+        spec = json.loads(raw.tobytes().decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise WeightsError(f"'{SPEC_KEY}' is not valid UTF-8 JSON ({exc})", source=name) \
+            from None
+    if not isinstance(spec, dict):
+        raise WeightsError(f"'{SPEC_KEY}' must hold a JSON object, got "
+                           f"{type(spec).__name__}", source=name)
+    return spec, _numeric(arrays, name)
+
+
+def spec_bytes(spec: dict) -> np.ndarray:
+    """The `__spec__` entry for a spec: its UTF-8 JSON as a uint8 array."""
+    text = json.dumps(spec, ensure_ascii=False, separators=(",", ":"))
+    return np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
+
+
+def save_weights(path, weights: dict[str, np.ndarray], spec: dict | None = None) -> None:
+    """Write `weights` (and `spec` as `__spec__`, if given) to an .npz, atomically."""
+    from nnctl.atomic import atomic_write
+
+    if SPEC_KEY in weights:
+        raise ValueError(f"'{SPEC_KEY}' is reserved for the spec, not a weight name")
+    arrays = {key: np.asarray(value) for key, value in weights.items()}
+    if spec is not None:
+        arrays[SPEC_KEY] = spec_bytes(spec)
+    with atomic_write(path) as f:
+        np.savez(f, **arrays)
+
+
+def save_model(path, spec: dict, weights: dict[str, np.ndarray]) -> None:
+    """A self-contained model file: the weights plus the spec (DESIGN.md section 2)."""
+    save_weights(path, weights, spec=spec)
+
+
+def _closest(key: str, candidates: list[str]) -> str | None:
+    """The candidate a user most likely meant for `key` (a renamed layer), if any is close."""
+    import difflib
+
+    keys = {normalize_key(c): c for c in candidates}
+    close = difflib.get_close_matches(normalize_key(key), list(keys), n=1, cutoff=0.6)
+    return keys[close[0]] if close else None
+
+
+def _shape_text(shape) -> str:
+    return str(tuple(int(d) for d in shape))
+
+
+def check_weights(expected: dict[str, tuple], given: dict[str, np.ndarray],
+                  source: str | None = None) -> None:
+    """Raise WeightsError unless `given` has exactly the `expected` keys and shapes.
+
+    expected: `LAYER/WEIGHT` -> shape, in the model's layer order; the first problem in that
+    order is reported, naming the layer, the weight and both shapes.
+    """
+    for key, shape in expected.items():
+        layer, _, weight = key.partition("/")
+        if key not in given:
+            stray = _closest(key, [k for k in given if k not in expected])
+            hint = f"; the file has '{stray}' instead" if stray else ""
+            raise WeightsError(f"layer '{layer}': weight '{weight}' is missing (expected shape "
+                               f"{_shape_text(shape)}){hint}", source=source)
+        got = np.shape(given[key])
+        if tuple(got) != tuple(shape):
+            raise WeightsError(f"layer '{layer}': weight '{weight}' has shape "
+                               f"{_shape_text(got)}, expected {_shape_text(shape)}",
+                               source=source)
+    extra = [k for k in given if k not in expected]
+    if extra:
+        key = extra[0]
+        layer, _, weight = key.partition("/")
+        more = f" (and {len(extra) - 1} more)" if len(extra) > 1 else ""
+        raise WeightsError(f"layer '{layer}': weight '{weight}' (shape "
+                           f"{_shape_text(np.shape(given[key]))}) is not in the model"
+                           f"{did_you_mean(key, list(expected))}{more}", source=source)

@@ -1,0 +1,547 @@
+"""Streaming data in and out (nnctl.tabular): formats, exact floats, headers, errors, atomicity."""
+from __future__ import annotations
+
+import io
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from nnctl.errors import DataError, ParameterError
+from nnctl.floatfmt import float_text
+from nnctl.tabular import (FORMATS, format_for, format_rows, open_writer, read_batches)
+
+TEXT_FORMATS = ["csv", "tsv", "jsonl"]
+ALL_FORMATS = TEXT_FORMATS + ["npy", "parquet"]
+EXT = {"csv": ".csv", "tsv": ".tsv", "jsonl": ".jsonl", "npy": ".npy", "parquet": ".parquet"}
+
+
+def read_all(source, **kwargs) -> np.ndarray:
+    batches = [b.array for b in read_batches(source, **kwargs)]
+    width = kwargs.get("n_columns") or (batches[0].shape[1] if batches else 0)
+    return np.concatenate(batches) if batches else np.empty((0, width), np.float32)
+
+
+def same_floats(a: np.ndarray, b: np.ndarray) -> bool:
+    """Equal values, NaN where NaN, and the sign of zero kept (-0 reads back as -0)."""
+    numbers = ~np.isnan(b)
+    return (a.shape == b.shape and a.dtype == b.dtype
+            and np.array_equal(a, b, equal_nan=True)
+            and np.array_equal(np.signbit(a[numbers]), np.signbit(b[numbers])))
+
+
+def extreme_values(dtype) -> np.ndarray:
+    info = np.finfo(dtype)
+    values = [0.0, -0.0, 1.0, -1.0, 2.0, 100.0, 1e7, 123456789.0, 0.1, 1e-5, 1.5e-5,
+              float(info.max), -float(info.max), float(info.tiny), float(info.smallest_subnormal),
+              -float(info.smallest_subnormal), float(info.eps), np.inf, -np.inf, np.nan,
+              0.021671522, 3.4e-7, 16777217.0, 1e16, 1.0000001]
+    return np.array(values, dtype=dtype)
+
+
+def random_table(rows, columns, dtype=np.float32, seed=0) -> np.ndarray:
+    """Normal values, wild values from random bit patterns, and the extremes, mixed."""
+    rng = np.random.default_rng(seed)
+    normal = rng.standard_normal((rows, columns)).astype(dtype)
+    uint = np.uint32 if np.dtype(dtype).itemsize == 4 else np.uint64
+    bits = rng.integers(0, np.iinfo(uint).max, size=(rows, columns), dtype=uint, endpoint=True)
+    wild = bits.view(dtype)
+    table = np.where(rng.random((rows, columns)) < 0.5, normal, wild)
+    extremes = extreme_values(dtype)
+    table.flat[:len(extremes)] = extremes
+    return table
+
+
+# --- round trips ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("fmt", ALL_FORMATS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_round_trip_through_every_format_is_exact(tmp_path, fmt, dtype):
+    table = random_table(1000, 7, dtype)
+    path = tmp_path / f"data{EXT[fmt]}"
+    with open_writer(str(path)) as out:
+        for start in range(0, len(table), 300):  # several writes, uneven sizes
+            out.write(table[start:start + 300])
+    back = read_all(str(path), dtype=dtype, batch_size=128)
+    assert same_floats(back, table)
+
+
+@pytest.mark.parametrize("fmt", ALL_FORMATS)
+def test_explicit_format_beats_the_extension(tmp_path, fmt):
+    table = random_table(50, 3)
+    path = tmp_path / "data.txt"
+    with open_writer(str(path), fmt=fmt) as out:
+        out.write(table)
+    assert same_floats(read_all(str(path), fmt=fmt), table)
+
+
+def test_format_names_and_extensions():
+    assert format_for("a.CSV") == "csv" and format_for("b.tsv") == "tsv"
+    assert format_for("c.ndjson") == "jsonl" and format_for("d.parquet") == "parquet"
+    assert format_for("e.npy") == "npy" and format_for("f.dat") is None
+    assert format_for("-") is None and format_for("x.csv", "NPY") == "npy"
+    assert FORMATS.canonical("json") == "jsonl"
+    with pytest.raises(ParameterError, match="unknown data format 'parqet' .*'parquet'"):
+        format_for("x", "parqet")
+
+
+def test_batches_have_the_asked_size_and_their_first_line(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text("a,b\n" + "".join(f"{i},{-i}\n" for i in range(10)))
+    batches = list(read_batches(str(path), batch_size=3))
+    assert [len(b.array) for b in batches] == [3, 3, 3, 1]
+    assert [b.first_line for b in batches] == [2, 5, 8, 11]
+    assert all(b.array.flags.c_contiguous and b.array.dtype == np.float32 for b in batches)
+    assert batches[1].array.tolist() == [[3, -3], [4, -4], [5, -5]]
+
+
+def test_batches_span_text_blocks_without_losing_or_reordering_rows(tmp_path, monkeypatch):
+    import nnctl.tabular as tabular
+
+    monkeypatch.setattr(tabular, "BLOCK_BYTES", 1000)  # many blocks, rows cut across them
+    table = random_table(5000, 4)
+    path = tmp_path / "t.csv"
+    with open_writer(str(path)) as out:
+        out.write(table)
+    for batch_size in (1, 7, 4096, 100000):
+        assert same_floats(read_all(str(path), batch_size=batch_size), table)
+
+
+# --- floats as text -------------------------------------------------------------------------
+
+def significant_digits(text: str) -> str:
+    mantissa = text.lower().lstrip("-").split("e")[0].replace(".", "")
+    return mantissa.strip("0")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_written_floats_are_the_shortest_round_trip_text(dtype):
+    table = random_table(2000, 5, dtype, seed=3)
+    lines = format_rows(table, "csv").decode().splitlines()
+    cells = [line.split(",") for line in lines]
+    assert len(cells) == len(table)
+    flat = [c for row in cells for c in row]
+    values = table.ravel()
+    back = np.array([dtype(float(c)) for c in flat], dtype=dtype)
+    assert same_floats(back, values)  # reads back exactly, even through Python's float()
+    for text, value in zip(flat, values.tolist()):
+        reference = float_text(value, dtype)  # NumPy's shortest repr (Dragon4)
+        assert significant_digits(text) == significant_digits(reference), (text, reference)
+        if np.isfinite(value) and value == int(value):
+            assert not text.endswith(".0"), text  # `2`, not `2.0`, as nnctl writes it
+
+
+def test_special_values_are_spelled_like_nnctl_everywhere():
+    row = np.array([[2.0, -0.0, np.nan, np.inf, -np.inf, 0.5]], np.float32)
+    assert format_rows(row, "csv") == b"2,-0,nan,inf,-inf,0.5\n"
+    assert format_rows(row, "tsv") == b"2\t-0\tnan\tinf\t-inf\t0.5\n"
+    assert format_rows(row, "jsonl") == b"[2,-0,NaN,Infinity,-Infinity,0.5]\n"
+    import json
+
+    assert json.loads(format_rows(row[:, [0, 5]], "jsonl")) == [2, 0.5]
+
+
+def test_float64_text_keeps_float64_precision():
+    row = np.array([[0.1, 1 / 3, 2.0]], np.float64)
+    assert format_rows(row, "csv") == b"0.1,0.3333333333333333,2\n"
+    assert format_rows(row.astype(np.float32), "csv") == b"0.1,0.33333334,2\n"
+
+
+def test_writer_precision_is_the_dtype_asked_for(tmp_path):
+    path = tmp_path / "o.csv"
+    with open_writer(str(path), dtype=np.float32) as out:
+        out.write(np.array([[1 / 3]], np.float64))
+    assert path.read_text() == "0.33333334\n"
+
+
+# --- headers --------------------------------------------------------------------------------
+
+def test_header_is_detected_and_kept_as_column_names(tmp_path):
+    path = tmp_path / "h.csv"
+    path.write_text("x1,x2,\"x,3\"\n1,2,3\n")
+    reader = read_batches(str(path))
+    assert reader.columns == ["x1", "x2", "x,3"] and reader.n_columns == 3
+    assert [b.array.tolist() for b in reader] == [[[1, 2, 3]]]
+
+
+def test_numeric_first_line_is_data(tmp_path):
+    path = tmp_path / "n.csv"
+    path.write_text("1,2\n3,4\n")
+    reader = read_batches(str(path))
+    assert reader.columns is None
+    assert read_all(str(path)).tolist() == [[1, 2], [3, 4]]
+
+
+def test_forced_header_and_forced_no_header(tmp_path):
+    path = tmp_path / "f.csv"
+    path.write_text("1,2\n3,4\n")
+    reader = read_batches(str(path), header=True)
+    assert reader.columns == ["1", "2"]
+    assert [b.array.tolist() for b in reader] == [[[3, 4]]]
+    named = tmp_path / "named.csv"
+    named.write_text("a,b\n1,2\n")
+    with pytest.raises(DataError, match=r"named.csv:1: column 1: 'a' is not a number"):
+        read_all(str(named), header=False)
+
+
+def test_a_first_line_with_one_bad_cell_is_an_error_not_a_header(tmp_path):
+    path = tmp_path / "typo.csv"
+    path.write_text("1,2o,3\n4,5,6\n")
+    with pytest.raises(DataError, match=r"typo.csv:1: column 2: '2o' is not a number"):
+        read_all(str(path))
+
+
+def test_header_written_and_read_back(tmp_path):
+    for fmt in ("csv", "tsv", "parquet"):
+        path = tmp_path / f"h{EXT[fmt]}"
+        with open_writer(str(path), columns=["out_0", "out 1"]) as out:
+            out.write(np.array([[1.5, 2]], np.float32))
+        reader = read_batches(str(path))
+        assert reader.columns == ["out_0", "out 1"]
+        assert [b.array.tolist() for b in reader] == [[[1.5, 2]]]
+    assert (tmp_path / "h.csv").read_text() == "out_0,out 1\n1.5,2\n"
+
+
+def test_byte_order_mark_blank_lines_crlf_quotes_and_spaces(tmp_path):
+    path = tmp_path / "messy.csv"
+    path.write_bytes(b"\xef\xbb\xbfa,b\r\n\r\n1, 2\r\n\"3\",4 \r\n  \r\n5,6")
+    reader = read_batches(str(path), batch_size=2)
+    assert reader.columns == ["a", "b"]
+    batches = list(reader)
+    assert [b.array.tolist() for b in batches] == [[[1, 2], [3, 4]], [[5, 6]]]
+    assert [b.first_line for b in batches] == [3, 6]
+
+
+def test_tsv_and_json_lines(tmp_path):
+    tsv = tmp_path / "t.tsv"
+    tsv.write_text("a\tb\n1\t-2.5\n")
+    assert read_all(str(tsv)).tolist() == [[1, -2.5]]
+    jsonl = tmp_path / "t.jsonl"
+    jsonl.write_text('["a", "b"]\n[1, -2.5]\n[NaN, Infinity]\n\n[1e3,-Infinity]\n')
+    reader = read_batches(str(jsonl))
+    assert reader.columns == ["a", "b"]
+    back = np.concatenate([b.array for b in reader])
+    assert same_floats(back, np.array([[1, -2.5], [np.nan, np.inf], [1000, -np.inf]],
+                                      np.float32))
+
+
+def test_empty_inputs(tmp_path):
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    reader = read_batches(str(empty))
+    assert list(reader) == [] and reader.n_columns is None
+    header_only = tmp_path / "header.csv"
+    header_only.write_text("a,b,c\n")
+    reader = read_batches(str(header_only))
+    assert list(reader) == [] and reader.n_columns == 3 and reader.columns == ["a", "b", "c"]
+
+
+# --- errors ---------------------------------------------------------------------------------
+
+def collect_until_error(source, **kwargs):
+    rows = []
+    with pytest.raises(DataError) as info:
+        for batch in read_batches(source, **kwargs):
+            rows.extend(batch.array.tolist())
+    return rows, str(info.value)
+
+
+@pytest.mark.parametrize("fmt,body,message", [
+    ("csv", "1,2,3\n4,5,6\n7,abc,9\n10,11,12\n", "3: column 2: 'abc' is not a number"),
+    ("csv", "1,2,3\n4,5,6\n7,8\n", "3: expected 3 columns, got 2"),
+    ("csv", "1,2,3\n4,5,6\n7,8,9,10\n", "3: expected 3 columns, got 4"),
+    ("csv", "1,2,3\n4,5,6\n7,,9\n", "3: column 2: '' is not a number"),
+    ("csv", "1,2,3\n\n4,5,6\n1 2,3,4\n", "4: column 1: '1 2' is not a number"),
+    ("tsv", "1\t2\t3\n4\t5\t6\n7\t8\tx\n", "3: column 3: 'x' is not a number"),
+    ("jsonl", "[1,2,3]\n[4,5,6]\n[7,null,9]\n", "3: column 2: 'null' is not a number"),
+    ("jsonl", "[1,2,3]\n[4,5,6]\n{\"a\": 1}\n", "3: not a JSON array: '{\"a\": 1}'"),
+    ("jsonl", "[1,2,3]\n[4,5,6]\n[7,8]\n", "3: expected 3 columns, got 2"),
+])
+def test_bad_rows_name_file_line_and_column_after_the_good_rows(tmp_path, fmt, body, message):
+    path = tmp_path / f"bad{EXT[fmt]}"
+    path.write_text(body)
+    rows, error = collect_until_error(str(path), batch_size=1000)
+    assert error == f"{path}:{message}"
+    assert rows == [[1, 2, 3], [4, 5, 6]]
+
+
+def test_long_bad_cells_are_shortened_in_the_message(tmp_path):
+    path = tmp_path / "long.csv"
+    path.write_text("1,2\n3," + "x" * 500 + "\n")
+    _, error = collect_until_error(str(path))
+    assert error == f"{path}:2: column 2: '{'x' * 37}...' is not a number"
+
+
+def test_a_bad_row_at_line_1000001_is_reported_with_that_line(tmp_path):
+    path = tmp_path / "big.csv"
+    path.write_bytes(b"0.5,1\n" * 1_000_000 + b"2,oops\n" + b"3,4\n" * 5)
+    count = 0
+    with pytest.raises(DataError) as info:
+        for batch in read_batches(str(path), batch_size=65536):
+            count += len(batch.array)
+    assert str(info.value) == f"{path}:1000001: column 2: 'oops' is not a number"
+    assert count == 1_000_000
+
+
+def test_wrong_width_against_the_expected_number_of_columns(tmp_path):
+    path = tmp_path / "w.csv"
+    path.write_text("1,2\n3,4\n")
+    with pytest.raises(DataError, match=r"w.csv:1: expected 3 columns, got 2"):
+        read_all(str(path), n_columns=3)
+    npy = tmp_path / "w.npy"
+    np.save(npy, np.zeros((4, 2), np.float32))
+    with pytest.raises(DataError, match=r"w.npy: rows have 2 values .* expected 3"):
+        read_all(str(npy), n_columns=3)
+
+
+def test_unreadable_sources(tmp_path):
+    with pytest.raises(DataError, match=r"nope.csv: cannot open: No such file"):
+        read_batches(str(tmp_path / "nope.csv"))
+    with pytest.raises(DataError, match="is a directory"):
+        read_batches(str(tmp_path))
+    bad = tmp_path / "bad.npy"
+    bad.write_bytes(b"\x93NUMPY\x01\x00garbage")
+    with pytest.raises(DataError, match=r"bad.npy: not a valid .npy file"):
+        read_batches(str(bad))
+    objects = tmp_path / "objects.npy"
+    np.save(objects, np.array([{}, []], dtype=object), allow_pickle=True)
+    with pytest.raises(DataError, match=r"objects.npy: holds Python objects .*never loads"):
+        read_batches(str(objects))
+    words = tmp_path / "words.npy"
+    np.save(words, np.array([["a", "b"]]))
+    with pytest.raises(DataError, match=r"words.npy: holds <U1 values, not numbers"):
+        read_batches(str(words))
+    not_parquet = tmp_path / "x.parquet"
+    not_parquet.write_text("1,2\n")
+    with pytest.raises(DataError, match=r"x.parquet: not a valid Parquet file"):
+        read_batches(str(not_parquet))
+
+
+def test_parquet_missing_values_are_reported_by_row(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "nulls.parquet"
+    pq.write_table(pa.table({"a": [1.0, 2.0, 3.0], "b": [4.0, None, 6.0]}), path)
+    rows, error = collect_until_error(str(path))
+    assert rows == [[1, 4]]
+    assert error == f"{path}: row 2: column 2: missing value"
+
+
+# --- npy ------------------------------------------------------------------------------------
+
+def test_npy_rows_are_flattened_and_cast(tmp_path):
+    path = tmp_path / "cube.npy"
+    cube = np.arange(24, dtype=np.int64).reshape(4, 3, 2)
+    np.save(path, cube)
+    reader = read_batches(str(path), batch_size=3)
+    assert reader.n_columns == 6 and reader.total_rows == 4
+    assert read_all(str(path)).tolist() == cube.reshape(4, 6).astype(np.float32).tolist()
+    fortran = tmp_path / "fortran.npy"
+    np.save(fortran, np.asfortranarray(cube.reshape(4, 6).astype(np.float64)))
+    assert read_all(str(fortran), batch_size=3).tolist() == cube.reshape(4, 6).tolist()
+    column = tmp_path / "column.npy"
+    np.save(column, np.array([1.5, 2.5], np.float32))
+    assert read_all(str(column)).tolist() == [[1.5], [2.5]]
+
+
+def test_npy_written_to_a_file_has_the_right_header(tmp_path):
+    path = tmp_path / "o.npy"
+    with open_writer(str(path)) as out:
+        out.write(np.ones((3, 2), np.float32))
+        out.write(np.zeros((2, 2), np.float32))
+    loaded = np.load(path)
+    assert loaded.shape == (5, 2) and loaded.dtype == np.float32
+    assert (os.path.getsize(path) - loaded.nbytes) % 64 == 0  # header stays aligned
+    with open_writer(str(path), n_columns=4) as out:
+        pass
+    assert np.load(path).shape == (0, 4)
+
+
+# --- stdin and stdout -----------------------------------------------------------------------
+
+def run_python(code: str, stdin: bytes = b"") -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], input=stdin,
+                          capture_output=True, timeout=120)
+
+
+READ_STDIN = """
+    import sys, numpy as np
+    from nnctl.tabular import read_batches
+    reader = read_batches("-", batch_size=2)
+    rows = np.concatenate([b.array for b in reader])
+    print(reader.format, reader.columns, rows.tolist())
+"""
+
+
+@pytest.mark.parametrize("data,expected", [
+    (b"a,b\n1,2\n3,4\n5,6\n", "csv ['a', 'b'] [[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]"),
+    (b"[1,2]\n[3,4]\n", "jsonl None [[1.0, 2.0], [3.0, 4.0]]"),
+])
+def test_text_on_stdin(data, expected):
+    result = run_python(READ_STDIN, data)
+    assert result.returncode == 0, result.stderr.decode()
+    assert result.stdout.decode().strip() == expected
+
+
+def test_npy_on_stdin_is_recognized_by_its_magic_bytes():
+    buffer = io.BytesIO()
+    np.save(buffer, np.arange(10, dtype=np.float64).reshape(5, 2))
+    result = run_python(READ_STDIN, buffer.getvalue())
+    assert result.returncode == 0, result.stderr.decode()
+    expected = "npy None " + str(np.arange(10.0).reshape(5, 2).tolist())
+    assert result.stdout.decode().strip() == expected
+
+
+def test_parquet_on_stdin_and_truncated_npy_on_stdin(tmp_path):
+    path = tmp_path / "p.parquet"
+    with open_writer(str(path), columns=["u", "v"]) as out:
+        out.write(np.array([[1, 2], [3, 4], [5, 6]], np.float32))
+    result = run_python(READ_STDIN, path.read_bytes())
+    assert result.stdout.decode().strip() == "parquet ['u', 'v'] " \
+        "[[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]"
+    buffer = io.BytesIO()
+    np.save(buffer, np.ones((4, 2), np.float32))
+    result = run_python("""
+        from nnctl.tabular import read_batches
+        from nnctl.errors import DataError
+        rows = 0
+        try:
+            for b in read_batches("-", batch_size=1):
+                rows += len(b.array)
+        except DataError as e:
+            print(rows, e)
+    """, buffer.getvalue()[:-10])
+    assert result.stdout.decode().strip() == "2 <stdin>: truncated .npy: 4 rows announced, 2 found"
+
+
+def test_error_on_stdin_names_stdin():
+    result = run_python("""
+        from nnctl.tabular import read_batches
+        from nnctl.errors import DataError
+        try:
+            for b in read_batches("-"):
+                pass
+        except DataError as e:
+            print(e)
+    """, b"1,2\n3,x\n")
+    assert result.stdout.decode().strip() == "<stdin>:2: column 2: 'x' is not a number"
+
+
+WRITE_STDOUT = """
+    import sys, numpy as np
+    from nnctl.tabular import open_writer
+    fmt, n_rows = sys.argv[1], (int(sys.argv[2]) if len(sys.argv) > 2 else None)
+    with open_writer("-", fmt=fmt, n_rows=n_rows, columns=["a", "b"]) as out:
+        out.write(np.array([[1.5, -2], [3, 4]], np.float32))
+        out.write(np.array([[5, 6]], np.float32))
+"""
+
+
+@pytest.mark.parametrize("fmt,known", [("npy", None), ("npy", 3), ("parquet", None),
+                                       ("csv", None), ("jsonl", None)])
+def test_writing_to_stdout(tmp_path, fmt, known):
+    args = [sys.executable, "-c", textwrap.dedent(WRITE_STDOUT), fmt]
+    if known is not None:
+        args.append(str(known))
+    result = subprocess.run(args, capture_output=True, timeout=120)
+    assert result.returncode == 0, result.stderr.decode()
+    path = tmp_path / f"out{EXT[fmt]}"
+    path.write_bytes(result.stdout)
+    assert read_all(str(path)).tolist() == [[1.5, -2], [3, 4], [5, 6]]
+    if fmt == "csv":
+        assert result.stdout == b"a,b\n1.5,-2\n3,4\n5,6\n"
+
+
+# --- atomic writes --------------------------------------------------------------------------
+
+def leftovers(directory) -> list[str]:
+    return sorted(p.name for p in directory.iterdir() if p.name.startswith("."))
+
+
+@pytest.mark.parametrize("fmt", ALL_FORMATS)
+@pytest.mark.parametrize("failure", [RuntimeError, KeyboardInterrupt])
+def test_an_error_mid_write_leaves_the_previous_file(tmp_path, fmt, failure):
+    path = tmp_path / f"out{EXT[fmt]}"
+    path.write_bytes(b"previous")
+    with pytest.raises(failure):
+        with open_writer(str(path)) as out:
+            out.write(np.ones((1000, 3), np.float32))
+            raise failure()
+    assert path.read_bytes() == b"previous"
+    assert leftovers(tmp_path) == []
+    fresh = tmp_path / f"fresh{EXT[fmt]}"
+    with pytest.raises(failure):
+        with open_writer(str(fresh)) as out:
+            out.write(np.ones((10, 3), np.float32))
+            raise failure()
+    assert not fresh.exists() and leftovers(tmp_path) == []
+
+
+def test_nothing_is_visible_until_the_writer_closes(tmp_path):
+    path = tmp_path / "o.csv"
+    with open_writer(str(path)) as out:
+        out.write(np.ones((10, 2), np.float32))
+        assert not path.exists()
+    assert path.read_text() == "1,1\n" * 10
+
+
+def test_sigterm_mid_write_leaves_no_partial_file(tmp_path):
+    path = tmp_path / "o.csv"
+    path.write_text("previous\n")
+    script = textwrap.dedent(f"""
+        import signal, sys, numpy as np
+        from nnctl.cli.app import _on_sigterm
+        from nnctl.tabular import open_writer
+        signal.signal(signal.SIGTERM, _on_sigterm)
+        with open_writer({str(path)!r}) as out:
+            out.write(np.ones((1000, 8), np.float32))
+            print("writing", flush=True)
+            while True:
+                out.write(np.ones((1000, 8), np.float32))
+    """)
+    process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE)
+    assert process.stdout.readline() == b"writing\n"
+    process.send_signal(signal.SIGTERM)
+    process.wait(timeout=60)
+    assert process.returncode != 0
+    assert path.read_text() == "previous\n"
+    assert leftovers(tmp_path) == []
+
+
+def test_special_files_are_written_in_place(tmp_path):
+    with open_writer(os.devnull) as out:
+        out.write(np.ones((3, 2), np.float32))
+    assert not os.path.isfile(os.devnull)  # still the device, not replaced by a file
+
+
+def test_written_files_get_ordinary_permissions_and_follow_symlinks(tmp_path):
+    path = tmp_path / "o.csv"
+    with open_writer(str(path)) as out:
+        out.write(np.ones((1, 1), np.float32))
+    umask = os.umask(0)
+    os.umask(umask)
+    assert os.stat(path).st_mode & 0o777 == 0o666 & ~umask
+    os.chmod(path, 0o640)
+    link = tmp_path / "link.csv"
+    link.symlink_to(path)
+    with open_writer(str(link)) as out:
+        out.write(np.zeros((1, 1), np.float32))
+    assert link.is_symlink() and path.read_text() == "0\n"
+    assert os.stat(path).st_mode & 0o777 == 0o640
+
+
+def test_leaving_a_loop_early_stops_the_reader(tmp_path):
+    path = tmp_path / "t.csv"
+    with open_writer(str(path)) as out:
+        out.write(np.ones((100000, 4), np.float32))
+    reader = read_batches(str(path), batch_size=10)
+    for batch in reader:
+        break
+    reader.close()
+    assert batch.array.shape == (10, 4)
