@@ -14,6 +14,8 @@ COMMANDS = {
     "forward": "nnctl.cli.forward:forward",
     "plot": "nnctl.cli.plot:plot",
     "list": "nnctl.cli.listing:list_names",
+    "inspect": "nnctl.cli.inspect:inspect",
+    "lint": "nnctl.cli.lint:lint",
 }
 
 

@@ -1,0 +1,220 @@
+"""A network at initialization, measured layer by layer: what `nnctl inspect` reports.
+
+One forward and one backward pass over a batch give, for every layer:
+
+- `mean`, `std`: of all the values the layer outputs for the batch;
+- `dead`: for relu and relu6, the fraction of units (every value of one sample's output) whose
+  slope is 0 for every sample of the batch: no gradient reaches their weights, so they cannot
+  come back to life (a relu unit with x <= 0 throughout, or relu6 stuck at 6). None for other
+  activations;
+- `saturated`: for sigmoid, tanh and their hard/soft variants (SATURATING), the fraction of
+  output values where the activation's slope is below SATURATION_SLOPE (5 %) of its slope at
+  0: a gradient passing there is cut at least 20-fold. For sigmoid that is an output below
+  0.0127 or above 0.9873 (|x| > 4.36); for tanh |output| > 0.975 (|x| > 2.18). None for
+  other activations;
+- `grad_norm`: the L2 norm of dL/dW over the layer's trainable weights together, and per weight
+  in `weights`; `output_grad_norm`: the L2 norm of dL/d(output).
+
+The loss L is the mean square of the outputs by default (a stand-in that makes every output
+value matter) or, with a target, the mean squared error against it; with several outputs the
+per-output losses add up, as Keras adds them. Statistics are computed in float64 whatever the
+model's dtype, so that a float32 network that overflows shows inf rather than an error.
+
+`compare` runs the same batch through the same network with every Dense kernel drawn from
+another initializer (same seed, same names): Glorot and He measured on the user's network.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from nnctl import backprop
+from nnctl.errors import DataError, ParameterError, SpecError
+
+SATURATION_SLOPE = 0.05
+SATURATING = ("sigmoid", "tanh", "hard_sigmoid", "hard_tanh", "softsign", "sparse_sigmoid")
+DYING = ("relu", "relu6")  # relu with a negative_slope does not die
+DEFAULT_BATCH = 256
+
+
+@dataclass
+class WeightStats:
+    name: str
+    shape: list
+    trainable: bool
+    std: float            # of the weight's values
+    grad_norm: float      # L2 norm of dL/d(weight)
+
+
+@dataclass
+class LayerStats:
+    name: str
+    type: str
+    activation: str | None      # for layers that apply one (Dense, Activation)
+    output_shape: list           # with the batch axis as None, as summary prints it
+    mean: float
+    std: float
+    dead: float | None
+    saturated: float | None
+    grad_norm: float | None      # over the trainable weights; None without any
+    output_grad_norm: float
+    weights: list[WeightStats] = field(default_factory=list)
+
+
+@dataclass
+class Report:
+    model: str
+    batch: int
+    loss: str                    # "mean_square" or "mse"
+    loss_value: float
+    kernel_initializer: str | None   # set by compare(): the initializer every Dense kernel used
+    layers: list[LayerStats]
+
+    def layer(self, name: str) -> LayerStats:
+        return next(s for s in self.layers if s.name == name)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+# --- inputs and targets ---------------------------------------------------------------------------
+
+def random_inputs(model, batch: int, seed: int) -> dict[str, np.ndarray]:
+    """A standard-normal batch for every input, from the seed (independent of the weights')."""
+    from nnctl.initializers import weight_rng
+    from nnctl.limits import check_allocation
+
+    inputs = {}
+    for name in model.input_names:
+        shape = model.nodes[name].shape
+        if None in shape:
+            raise SpecError(f"input '{name}' has a free dimension {tuple(shape)}; give an "
+                            "INPUT file to inspect it")
+        full = (batch, *shape)
+        check_allocation(full, model.dtype, what=f"a batch for input '{name}'")
+        rng = weight_rng(seed, "<inspect>", name)
+        inputs[name] = rng.standard_normal(full).astype(model.dtype)
+    return inputs
+
+
+def split_outputs(model, rows: np.ndarray, source: str | None = None) -> dict[str, np.ndarray]:
+    """Flat target rows (batch, columns) -> output name -> (batch, *shape)."""
+    widths = {o: math.prod(d or 1 for d in model.nodes[o].shape) for o in model.outputs}
+    if rows.ndim != 2 or rows.shape[1] != sum(widths.values()):
+        raise DataError(f"a target row needs {sum(widths.values())} values (the outputs "
+                        f"{', '.join(model.outputs)} flattened), got {rows.shape[-1]}",
+                        source=source)
+    result, start = {}, 0
+    for name, width in widths.items():
+        shape = model.nodes[name].shape
+        result[name] = rows[:, start:start + width].reshape((len(rows), *shape))
+        start += width
+    return result
+
+
+# --- the measurements -----------------------------------------------------------------------------
+
+def loss_gradients(outputs: dict[str, np.ndarray], targets: dict[str, np.ndarray] | None):
+    """(loss value, output name -> dL/d output) for the mean square or the MSE."""
+    total, grads = 0.0, {}
+    for name, y in outputs.items():
+        error = y if targets is None else y - targets[name].astype(y.dtype, copy=False)
+        e64 = error.astype(np.float64)
+        total += float(np.mean(e64 * e64))
+        grads[name] = (2.0 / error.size) * error
+    return total, grads
+
+
+def _norm(array) -> float:
+    return float(np.linalg.norm(np.asarray(array, dtype=np.float64).ravel()))
+
+
+def _activation_stats(layer, z: np.ndarray, batch: int):
+    """(dead fraction, saturated fraction) of an activation applied to z, None where n/a."""
+    activation = layer.activation
+    name = activation.name
+    dying = name in DYING and not activation.params.get("negative_slope")
+    if not dying and name not in SATURATING:
+        return None, None
+    slope = np.abs(activation.derivative(z)).reshape(batch, -1)
+    if dying:
+        return float(np.mean(np.all(slope == 0, axis=0))), None
+    peak = float(np.abs(activation.derivative(np.zeros(1, dtype=z.dtype)))[0])
+    return None, float(np.mean(slope < SATURATION_SLOPE * peak))
+
+
+def inspect(model, inputs: dict[str, np.ndarray], weights: dict[str, np.ndarray],
+            targets: dict[str, np.ndarray] | None = None,
+            kernel_initializer: str | None = None) -> Report:
+    """One forward and backward pass over `inputs`; the statistics of every layer."""
+    batch = len(next(iter(inputs.values())))
+    trace = backprop.run(model, inputs, weights)
+    outputs = {o: trace.values[o] for o in model.outputs}
+    with np.errstate(over="ignore", invalid="ignore"):
+        loss, grad_outputs = loss_gradients(outputs, targets)
+        grads = backprop.backward(model, trace, weights, grad_outputs)
+    rows = []
+    for node in model.layers:
+        if node.layer is None:
+            continue
+        y = trace.values[node.name].astype(np.float64)
+        dead = saturated = None
+        activation = getattr(node.layer, "activation", None)
+        if activation is not None:
+            z = backprop.pre_activation(node.layer, backprop.node_inputs(node, trace),
+                                        backprop.layer_weights(node, weights))
+            dead, saturated = _activation_stats(node.layer, z, batch)
+        weight_rows = [WeightStats(w.name, list(w.shape), w.trainable,
+                                   float(np.std(weights[f"{node.name}/{w.name}"],
+                                                dtype=np.float64)),
+                                   _norm(grads.weights[f"{node.name}/{w.name}"]))
+                       for w in node.weights]
+        trainable = [w.grad_norm for w in weight_rows if w.trainable]
+        rows.append(LayerStats(
+            name=node.name, type=node.type_name,
+            activation=activation.name if activation is not None else None,
+            output_shape=[None, *node.shape],
+            mean=float(np.mean(y)), std=float(np.std(y)), dead=dead, saturated=saturated,
+            grad_norm=math.sqrt(sum(g * g for g in trainable)) if trainable else None,
+            output_grad_norm=_norm(grads.nodes[node.name]),
+            weights=weight_rows))
+    return Report(model=model.name, batch=batch, loss="mean_square" if targets is None else "mse",
+                  loss_value=loss, kernel_initializer=kernel_initializer, layers=rows)
+
+
+# --- other initializers ---------------------------------------------------------------------------
+
+def dense_kernels(model) -> list:
+    return [node for node in model.layers if node.type_name == "Dense"]
+
+
+def with_kernel_initializer(model, weights: dict[str, np.ndarray], initializer,
+                            seed: int) -> dict[str, np.ndarray]:
+    """The weights with every Dense kernel redrawn from `initializer` (a name or mapping),
+    each from the generator its name and the seed give (as Model.init_weights draws it)."""
+    from nnctl import initializers
+
+    init = initializers.get(initializer)
+    result = dict(weights)
+    for node in dense_kernels(model):
+        shape = next(w.shape for w in node.weights if w.name == "kernel")
+        rng = initializers.weight_rng(seed, node.name, "kernel")
+        result[f"{node.name}/kernel"] = np.asarray(init(shape, dtype=node.dtype, rng=rng),
+                                                   dtype=node.dtype)
+    return result
+
+
+def compare(model, inputs, weights, names: list[str], seed: int,
+            targets=None) -> list[Report]:
+    """The same batch through the network with every Dense kernel from each initializer."""
+    from nnctl import initializers
+
+    if not dense_kernels(model):
+        raise ParameterError("--compare-init replaces Dense kernels, and the model has no "
+                             "Dense layer")
+    canonical = [initializers.INITIALIZERS.canonical(n) for n in names]
+    return [inspect(model, inputs, with_kernel_initializer(model, weights, name, seed), targets,
+                    kernel_initializer=name)
+            for name in canonical]
