@@ -1,0 +1,281 @@
+"""The seed article's advice on activations and initialization, as rules checked on a model.
+
+Each rule is data (RULES: id, level, what it checks and why); `lint(model)` returns Findings,
+each with the rule, its level, a message, a fix, the layer and the position in the spec
+(file:line:col). The levels: an `error` is a network that cannot do what it looks meant to do
+(a softmax over one unit is the constant 1.0; sigmoids stacked five deep pass at most 1/1024
+of the gradient, whatever the initialization); a `warning` is advice the article gives; an
+`info` asks a question (a sigmoid output over several units is multi-label: meant?).
+
+What the rules count:
+- "deep": the longest path from an input to an output crosses DEEP_LAYERS (4) or more Dense
+  layers; a sigmoid/tanh layer is "hidden" when a Dense layer follows it on the way to an
+  output.
+- "relu family": RELU_FAMILY. A "small" random kernel: random_normal, truncated_normal or
+  random_uniform whose standard deviation is below half of He's sqrt(2 / fan_in) for that
+  layer (so each layer shrinks the activations at least twofold).
+- "non-linearity": an activation other than linear, or a layer that is not affine
+  (Multiply, Maximum, Minimum, LayerNormalization).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+LEVELS = ("error", "warning", "info")
+DEEP_LAYERS = 4
+SIGMOID_STACK = 5
+RELU_FAMILY = ("relu", "leaky_relu", "relu6", "elu", "celu", "gelu", "silu", "hard_silu",
+               "mish")
+SMALL_RANDOM = ("random_normal", "truncated_normal", "random_uniform")
+GLOROT = ("glorot_uniform", "glorot_normal")
+NON_AFFINE_LAYERS = ("Multiply", "Maximum", "Minimum", "LayerNormalization")
+ONE_HOT_ACTIVATIONS = {"softmax": "1.0", "sparsemax": "1.0", "log_softmax": "0.0"}
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    level: str
+    summary: str
+
+
+RULES = {r.id: r for r in (
+    Rule("softmax-one-unit", "error",
+         "softmax over a single unit: the output is always 1.0"),
+    Rule("sigmoid-stack", "error",
+         f"{SIGMOID_STACK} or more sigmoid layers on one path: the gradient vanishes "
+         "(sigmoid' <= 1/4 per layer)"),
+    Rule("saturating-hidden", "warning",
+         "sigmoid or tanh in a hidden layer of a deep network: vanishing gradients; "
+         "prefer relu"),
+    Rule("relu-init", "warning",
+         "relu-family activation with a Glorot or small random kernel initializer; "
+         "prefer He"),
+    Rule("linear-network", "warning",
+         "no non-linearity anywhere: stacked Dense layers compute one linear map"),
+    Rule("sigmoid-multi-unit", "info",
+         "sigmoid output over several units: independent probabilities (multi-label)"),
+)}
+
+
+@dataclass
+class Finding:
+    rule: str
+    level: str
+    message: str
+    fix: str
+    layer: str | None
+    source: str | None
+    line: int | None
+    column: int | None
+
+    @property
+    def location(self) -> str:
+        return ":".join(str(p) for p in (self.source, self.line, self.column) if p is not None)
+
+    def text(self) -> str:
+        """`FILE:LINE:COL: level: message (fix: ...) [rule-id]`."""
+        where = f"{self.location}: " if self.location else ""
+        return f"{where}{self.level}: {self.message} (fix: {self.fix}) [{self.rule}]"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def lint(model) -> list[Finding]:
+    """Every finding of every rule, in spec order."""
+    checker = _Checker(model)
+    for check in (checker.softmax_one_unit, checker.sigmoid_stack, checker.saturating_hidden,
+                  checker.relu_init, checker.linear_network, checker.sigmoid_multi_unit):
+        check()
+    order = {name: i for i, name in enumerate(model.order)}
+    return sorted(checker.findings, key=lambda f: (f.line or 0, f.column or 0,
+                                                   order.get(f.layer, -1), f.rule))
+
+
+def counts(findings: list[Finding]) -> dict[str, int]:
+    return {level: sum(f.level == level for f in findings) for level in LEVELS}
+
+
+def activation_name(node) -> str | None:
+    """The activation a layer applies (None for layers without one; 'linear' for none given)."""
+    activation = getattr(node.layer, "activation", None) if node.layer is not None else None
+    return activation.name if activation is not None else None
+
+
+class _Checker:
+    def __init__(self, model):
+        self.model = model
+        self.findings: list[Finding] = []
+        self.consumers: dict[str, list[str]] = {name: [] for name in model.nodes}
+        for node in model.nodes.values():
+            for i in node.inbound:
+                self.consumers[i].append(node.name)
+
+    # --- helpers -------------------------------------------------------------------------------
+    def report(self, rule_id: str, node, message: str, fix: str, key: str | None = None):
+        rule = RULES[rule_id]
+        spec = self.model.spec
+        source = line = column = None
+        if spec.doc is not None:
+            source = spec.doc.source
+            path = tuple(node.path) + ((key,) if key else ())
+            pos = spec.doc.where(path)
+            if pos is not None:
+                line, column = pos.line, pos.column
+        self.findings.append(Finding(rule.id, rule.level, f"layer '{node.name}': {message}", fix,
+                                     node.name, source, line, column))
+
+    def layer_config(self, node) -> dict:
+        """The arguments the spec gives this layer (defaults left out)."""
+        return next((ls.config for ls in self.model.spec.layers if ls.path == node.path), {})
+
+    def layer_nodes(self):
+        return [n for n in (self.model.nodes[name] for name in self.model.order)
+                if n.layer is not None]
+
+    def is_output(self, node) -> bool:
+        return node.name in self.model.outputs
+
+    def dense_downstream(self, name: str) -> bool:
+        """Whether some Dense layer reads this node's output, directly or further on."""
+        stack, seen = list(self.consumers[name]), set()
+        while stack:
+            current = stack.pop()
+            if current in seen:
+                continue
+            seen.add(current)
+            if self.model.nodes[current].type_name == "Dense":
+                return True
+            stack.extend(self.consumers[current])
+        return False
+
+    def longest(self, counts_node) -> tuple[int, list[str]]:
+        """The most nodes with counts_node(node) on one path from an input to an output."""
+        best: dict[str, tuple[int, list[str]]] = {}
+        for name in self.model.order:  # topological
+            node = self.model.nodes[name]
+            before = max((best[i] for i in node.inbound), default=(0, []),
+                         key=lambda b: b[0])
+            mine = counts_node(node)
+            best[name] = (before[0] + 1, before[1] + [name]) if mine else before
+        return max((best[o] for o in self.model.outputs), default=(0, []), key=lambda b: b[0])
+
+    # --- the rules ------------------------------------------------------------------------------
+    def softmax_one_unit(self):
+        for node in self.layer_nodes():
+            name = activation_name(node)
+            if name not in ONE_HOT_ACTIVATIONS:
+                continue
+            axis = node.layer.activation.params.get("axis", -1)
+            shape = node.shape
+            size = shape[axis] if axis < 0 else (shape[axis - 1] if 0 < axis <= len(shape)
+                                                 else None)
+            if size == 1:
+                value = ONE_HOT_ACTIVATIONS[name]
+                self.report("softmax-one-unit", node,
+                            f"{name} over 1 unit is always {value}, whatever the input",
+                            "for a binary output use 1 unit with activation: sigmoid; for N "
+                            "classes use N units with softmax", "activation")
+
+    def sigmoid_stack(self):
+        count, path = self.longest(lambda n: activation_name(n) == "sigmoid")
+        if count >= SIGMOID_STACK:
+            first = self.model.nodes[path[0]]
+            self.report("sigmoid-stack", first,
+                        f"{count} sigmoid layers on one path ({_names(path)}): at most "
+                        f"1/{4 ** count:,} of the output's gradient gets back here "
+                        "(sigmoid' <= 1/4)",
+                        "relu with kernel_initializer: he_normal in the hidden layers; "
+                        "sigmoid only for a binary output", "activation")
+
+    def saturating_hidden(self):
+        depth, _ = self.longest(lambda n: n.type_name == "Dense")
+        if depth < DEEP_LAYERS:
+            return
+        for node in self.layer_nodes():
+            name = activation_name(node)
+            if name in ("sigmoid", "tanh") and self.dense_downstream(node.name):
+                why = ("passes at most 1/4 of the gradient" if name == "sigmoid"
+                       else "saturates for |x| > 2")
+                self.report("saturating-hidden", node,
+                            f"hidden {name} in a network {depth} Dense layers deep: it {why}, "
+                            "so gradients vanish towards the input",
+                            "activation: relu, kernel_initializer: he_normal", "activation")
+
+    def relu_init(self):
+        for node in self.layer_nodes():
+            dense, relu = self._relu_kernel(node)
+            if dense is None:
+                continue
+            init = dense.layer.kernel_initializer
+            kernel = next(w for w in dense.weights if w.name == "kernel")
+            fan_in = kernel.shape[0]
+            he_std = math.sqrt(2.0 / max(1, fan_in))
+            where = relu if dense is node else f"{relu} (in '{node.name}')"
+            name = getattr(init, "name", None)
+            given = "kernel_initializer" in self.layer_config(dense)
+            kernels = f"{name} kernels" + ("" if given else " (the default)")
+            if name in GLOROT:
+                message = (f"{where} after {kernels}: Glorot suits linear and tanh units; "
+                           f"{relu} drops about half the variance, so activations shrink "
+                           "layer by layer")
+            elif name in SMALL_RANDOM:
+                std = init.theory(kernel.shape)["std"]
+                if not std < he_std / 2:
+                    continue
+                message = (f"{where} after {kernels} of std {std:.3g}: He's is "
+                           f"{he_std:.3g} for fan_in {fan_in}, so activations shrink about "
+                           f"{he_std / std:.3g}-fold per layer")
+            else:
+                continue
+            self.report("relu-init", dense, message, "kernel_initializer: he_normal",
+                        "kernel_initializer")
+
+    def _relu_kernel(self, node):
+        """(the Dense layer whose kernel feeds this relu-family activation, its name)."""
+        name = activation_name(node)
+        if name not in RELU_FAMILY:
+            return None, None
+        if node.type_name == "Dense":
+            return node, name
+        if node.type_name == "Activation" and len(node.inbound) == 1:
+            before = self.model.nodes[node.inbound[0]]
+            if before.type_name == "Dense" and activation_name(before) == "linear":
+                return before, name
+        return None, None
+
+    def linear_network(self):
+        nodes = self.layer_nodes()
+        for node in nodes:
+            name = activation_name(node)
+            if (name is not None and name != "linear") or node.type_name in NON_AFFINE_LAYERS:
+                return
+        depth, path = self.longest(lambda n: n.type_name == "Dense")
+        if depth < 2:
+            return  # one Dense layer is a linear model, and may well be meant
+        first = self.model.nodes[path[0]]
+        self.report("linear-network", first,
+                    f"the network is linear: {depth} Dense layers ({_names(path)}) and no "
+                    "non-linear activation compute a single matrix product",
+                    "give the hidden layers an activation, e.g. activation: relu", "activation")
+
+    def sigmoid_multi_unit(self):
+        for name in self.model.outputs:
+            node = self.model.nodes[name]
+            if activation_name(node) != "sigmoid":
+                continue
+            units = node.shape[-1]
+            if units is not None and units > 1:
+                self.report("sigmoid-multi-unit", node,
+                            f"sigmoid over {units} output units: {units} independent "
+                            "probabilities (multi-label), not one class out of "
+                            f"{units}: meant?",
+                            "activation: softmax for one class out of several; keep sigmoid "
+                            "when several labels can be true", "activation")
+
+
+def _names(path: list[str]) -> str:
+    """Layer names of a path, the middle elided when long."""
+    return ", ".join(path) if len(path) <= 4 else f"{path[0]}, {path[1]} ... {path[-1]}"
