@@ -334,3 +334,18 @@ def test_terminal_shows_a_chart():
     assert "output std and weight-gradient norm per layer (log scales)" in out
     assert "█" in out
     assert max(len(line) for line in out.splitlines()) <= 80
+
+
+def test_terminal_compare_tables_wrap_to_the_width():
+    from nnctl.cli.inspect import terminal_tables
+
+    model = mlp("relu", "glorot_uniform", depth=3, width=8, inputs=5)
+    names = ["he_normal", "glorot_uniform", "random_normal", "lecun_normal"]
+    reports = inspection.compare(model, inspection.random_inputs(model, 16, 0),
+                                 model.init_weights(0), names, 0)
+    tables = terminal_tables(reports, True, 80)
+    assert [t.groups[1][0] for t in tables] == ["he_normal", "lecun_normal"]
+    assert [len(t.groups) - 1 for t in tables] == [3, 1]
+    assert all(len(line) <= 80 for t in tables for line in t.lines())
+    [wide] = terminal_tables(reports, True, 120)
+    assert len(wide.groups) == 5

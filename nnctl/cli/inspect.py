@@ -154,6 +154,20 @@ class Table:
             start += span
         return widths
 
+    def fit(self, columns: int) -> "Table":
+        """The table with its first column's long names cut short ("…") to fit `columns`."""
+        widths = self.widths()
+        room = columns - (sum(widths[1:]) + 2 * (len(widths) - 1))
+        room = max(room, 8)
+        if widths[0] <= room:
+            return self
+
+        def cut(text):
+            return text if len(text) <= room else text[:room - 1] + "…"
+
+        rows = [[cut(r[0]), *r[1:]] for r in self.rows]
+        return Table([cut(self.headers[0]), *self.headers[1:]], rows, self.align, self.groups)
+
     def lines(self) -> list[str]:
         """Header lines (group labels first), then one line per row."""
         widths = self.widths()
@@ -177,12 +191,15 @@ class Table:
         return "\n".join(self.lines()) + "\n"
 
 
+SHORT_TYPES = {"BatchNormalization": "BatchNorm", "LayerNormalization": "LayerNorm"}
+
+
 def layer_table(report) -> Table:
     """One report: a row per layer, and a row per further trainable weight."""
     headers = ["layer", "act/type", "mean", "std", "dead", "sat", "weight", "grad norm"]
     rows = []
     for s in report.layers:
-        kind = s.activation if s.activation is not None else s.type
+        kind = s.activation if s.activation is not None else SHORT_TYPES.get(s.type, s.type)
         trained = [w for w in s.weights if w.trainable] or [None]
         for i, w in enumerate(trained):
             weight = [w.name, number_text(w.grad_norm)] if w is not None else ["-", "-"]
@@ -268,28 +285,45 @@ def chart_lines(reports, columns: int) -> list[tuple[str, list[tuple[str, str]]]
     return lines[:-1]
 
 
+def terminal_tables(reports, compared: bool, columns: int) -> list[Table]:
+    """The tables for a terminal `columns` wide: initializers side by side as many as fit."""
+    if not compared:
+        return [layer_table(reports[0]).fit(columns)]
+    groups, current = [], []
+    for r in reports:
+        trial = compare_table(current + [r])
+        if current and max(len(line) for line in trial.fit(columns).lines()) > columns:
+            groups.append(current)
+            current = [r]
+        else:
+            current.append(r)
+    groups.append(current)
+    return [compare_table(g).fit(columns) for g in groups]
+
+
 def _print(reports, compared: bool) -> None:
     import shutil
 
     from nnctl.cli.console import rich_console, stdout_is_terminal
 
-    table = compare_table(reports) if compared else layer_table(reports[0])
     if not stdout_is_terminal():
+        table = compare_table(reports) if compared else layer_table(reports[0])
         sys.stdout.write(table.text())
         return
     from rich.text import Text
 
     console = rich_console()
+    columns = min(shutil.get_terminal_size().columns, 120)
     first = reports[0]
     loss = "MSE against the target" if first.loss == "mse" else "mean square of the outputs"
     console.print(Text(f"{first.model}: a batch of {first.batch}, loss = {loss}", style="bold"))
-    lines = table.lines()
-    depth = len(lines) - len(table.rows)
-    for k, line in enumerate(lines):
-        console.print(Text(line, style="bold" if k < depth else ""), no_wrap=True,
-                      overflow="crop")
-    console.print()
-    columns = min(shutil.get_terminal_size().columns, 120)
+    for table in terminal_tables(reports, compared, columns):
+        lines = table.lines()
+        depth = len(lines) - len(table.rows)
+        for k, line in enumerate(lines):
+            console.print(Text(line, style="bold" if k < depth else ""), no_wrap=True,
+                          overflow="crop")
+        console.print()
     for pieces in chart_lines(reports, columns):
         text = Text()
         for piece, style in pieces:
