@@ -17,8 +17,10 @@ One forward and one backward pass over a batch give, for every layer:
 
 The loss L is the mean square of the outputs by default (a stand-in that makes every output
 value matter) or, with a target, the mean squared error against it; with several outputs the
-per-output losses add up, as Keras adds them. Statistics are computed in float64 whatever the
-model's dtype, so that a float32 network that overflows shows inf rather than an error.
+per-output losses add up, as Keras adds them. The passes run in float64 whatever the model's
+dtype (on the same input and weight values): the measure should not saturate before the network
+does, so gradients that would underflow float32 (a deep sigmoid stack) or overflow it (an
+exploding initialization) still show as numbers.
 
 `compare` runs the same batch through the same network with every Dense kernel drawn from
 another initializer (same seed, same names): Glorot and He measured on the user's network.
@@ -79,7 +81,7 @@ class Report:
         return asdict(self)
 
 
-# --- inputs and targets ---------------------------------------------------------------------------
+# --- inputs and targets --------------------------------------------------------------------------
 
 def random_inputs(model, batch: int, seed: int) -> dict[str, np.ndarray]:
     """A standard-normal batch for every input, from the seed (independent of the weights')."""
@@ -114,7 +116,7 @@ def split_outputs(model, rows: np.ndarray, source: str | None = None) -> dict[st
     return result
 
 
-# --- the measurements -----------------------------------------------------------------------------
+# --- the measurements ----------------------------------------------------------------------------
 
 def loss_gradients(outputs: dict[str, np.ndarray], targets: dict[str, np.ndarray] | None):
     """(loss value, output name -> dL/d output) for the mean square or the MSE."""
@@ -150,6 +152,11 @@ def inspect(model, inputs: dict[str, np.ndarray], weights: dict[str, np.ndarray]
             kernel_initializer: str | None = None) -> Report:
     """One forward and backward pass over `inputs`; the statistics of every layer."""
     batch = len(next(iter(inputs.values())))
+    model = in_float64(model)
+    inputs = {k: np.asarray(v, dtype=np.float64) for k, v in inputs.items()}
+    weights = {k: np.asarray(v, dtype=np.float64) for k, v in weights.items()}
+    if targets is not None:
+        targets = {k: np.asarray(v, dtype=np.float64) for k, v in targets.items()}
     trace = backprop.run(model, inputs, weights)
     outputs = {o: trace.values[o] for o in model.outputs}
     with np.errstate(over="ignore", invalid="ignore"):
@@ -184,7 +191,20 @@ def inspect(model, inputs: dict[str, np.ndarray], weights: dict[str, np.ndarray]
                   loss_value=loss, kernel_initializer=kernel_initializer, layers=rows)
 
 
-# --- other initializers ---------------------------------------------------------------------------
+def in_float64(model):
+    """The same network computing in float64 (the spec with every dtype set to float64)."""
+    from dataclasses import replace
+
+    from nnctl.model import build_model
+
+    if all(node.dtype == "float64" for node in model.nodes.values()):
+        return model
+    layers = [replace(ls, config={k: v for k, v in ls.config.items() if k != "dtype"})
+              for ls in model.spec.layers]
+    return build_model(replace(model.spec, dtype="float64", layers=layers))
+
+
+# --- other initializers --------------------------------------------------------------------------
 
 def dense_kernels(model) -> list:
     return [node for node in model.layers if node.type_name == "Dense"]

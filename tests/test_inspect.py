@@ -41,7 +41,7 @@ def inspect_at_init(model, seed=0, batch=256):
                               model.init_weights(seed))
 
 
-# --- the article's claims, measured ----------------------------------------------------------------
+# --- the article's claims, measured --------------------------------------------------------------
 
 SMALL_NORMAL = "{type: random_normal, stddev: 0.05}"
 
@@ -66,6 +66,16 @@ def test_relu_glorot_lets_the_activation_std_shrink():
     """The contrast that makes the He test meaningful: Glorot halves the variance per layer."""
     stds = [s.std for s in inspect_at_init(mlp("relu", "glorot_uniform")).layers]
     assert stds[0] / stds[-1] > 8, stds
+
+
+def test_exploding_float32_network_still_shows_numbers():
+    """Measured in float64: gradients float32 cannot hold (here about 1e45) are not inf/nan."""
+    model = mlp("relu", "{type: random_normal, stddev: 50}")
+    assert model.dtype == "float32"
+    report = inspect_at_init(model, batch=32)
+    norms = [s.grad_norm for s in report.layers]
+    assert all(np.isfinite(norms)) and min(norms) > 1e38
+    assert report.layers[-1].std > 1e20
 
 
 # --- the statistics, on hand-made values -------------------------------------------------------
@@ -179,7 +189,7 @@ def test_compare_needs_a_dense_layer():
         inspection.compare(model, inspection.random_inputs(model, 4, 0), {}, ["he_normal"], 0)
 
 
-# --- rendering --------------------------------------------------------------------------------------
+# --- rendering -----------------------------------------------------------------------------------
 
 def test_number_and_percent_texts():
     assert [number_text(v) for v in (None, 0.0, 0.82634, 1.5e-10, 12.34, float("inf"))] == \
@@ -207,7 +217,7 @@ def test_chart_fits_80_columns_and_shows_vanishing():
     assert grad_bar(rows[0]) < grad_bar(rows[-1]) / 5
 
 
-# --- the command ------------------------------------------------------------------------------------
+# --- the command ---------------------------------------------------------------------------------
 
 ARTICLE = CONFIGS / "article_sequential.yaml"
 
@@ -334,6 +344,7 @@ def test_terminal_shows_a_chart():
     assert "output std and weight-gradient norm per layer (log scales)" in out
     assert "█" in out
     assert max(len(line) for line in out.splitlines()) <= 80
+    assert "\x1b[" not in out  # NO_COLOR: no escape codes
 
 
 def test_terminal_compare_tables_wrap_to_the_width():

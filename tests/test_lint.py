@@ -77,14 +77,17 @@ CASES = {
                   ("""
                    input: [64]
                    layers:
-                     - {type: Dense, units: 16, kernel_initializer: {type: random_normal, stddev: 0.05}}
+                     - type: Dense
+                       units: 16
+                       kernel_initializer: {type: random_normal, stddev: 0.05}
                      - {type: Activation, activation: relu}
                      - {type: Dense, units: 1, kernel_initializer: he_normal}
                    """, 1)],
         "quiet": [dense_stack(["relu", "linear"], initializer="he_normal"),
                   dense_stack(["relu", "linear"], initializer="he_uniform"),
                   # random_normal of std 0.5: He asks for sqrt(2/8) = 0.5
-                  dense_stack(["relu", "linear"], initializer="{type: random_normal, stddev: 0.5}"),
+                  dense_stack(["relu", "linear"],
+                              initializer="{type: random_normal, stddev: 0.5}"),
                   dense_stack(["tanh", "linear"], initializer="glorot_uniform")],
     },
     "linear-network": {
@@ -177,7 +180,7 @@ def test_the_articles_networks():
                                                  ("sigmoid-multi-unit", "layer3")]
 
 
-# --- the command ------------------------------------------------------------------------------------
+# --- the command ---------------------------------------------------------------------------------
 
 def write(tmp_path, text, name="net.yaml"):
     path = tmp_path / name

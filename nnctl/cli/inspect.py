@@ -36,16 +36,14 @@ def inspect(
     format: Annotated[Optional[InspectFormat], typer.Option(
         "--format", "-f", help="table (with a chart on a terminal) or json.")] = None,
 ):
-    """Run one forward and backward pass and report every layer: mean and std of its outputs,
-    dead relu units, saturated sigmoid/tanh units, gradient norm of each weight.
+    """Report every layer at initialization: output mean and std, dead relu units,
+    saturated sigmoid/tanh units and the gradient norm of each weight.
 
-    Dead: a relu/relu6 unit with zero slope for every sample. Saturated: a sigmoid/tanh-like
-    output where the slope is below 5% of its slope at 0. The loss is the mean square of the
-    outputs, or the MSE against --target. On a terminal a log-scale chart of output std and
-    gradient norm per layer shows vanishing or exploding at a glance.
+    Dead: a relu/relu6 unit whose slope is 0 for every sample of the batch.
+    Saturated: a sigmoid/tanh-like output whose slope is below 5% of its slope at 0.
+    Loss: the mean square of the outputs, or the MSE against --target (in float64).
+    On a terminal, a log-scale chart shows vanishing or exploding at a glance.
     """
-    import numpy as np
-
     from nnctl import inspection
     from nnctl.cli.console import choose_format
     from nnctl.cli.weights_source import model_and_weights
@@ -86,14 +84,17 @@ def inspect(
 
 def _initializer_names(text: str) -> list[str]:
     from nnctl import initializers
-    from nnctl.errors import UsageError
+    from nnctl.errors import NnctlError, ParameterError, UsageError
 
     names = [n.strip() for n in text.split(",") if n.strip()]
     if not names:
         raise UsageError("--compare-init needs initializer names, e.g. "
                          "--compare-init he_normal,glorot_uniform")
     for n in names:
-        initializers.INITIALIZERS.get(n)  # unknown names fail here, with a suggestion
+        try:
+            initializers.INITIALIZERS.get(n)
+        except NnctlError as exc:
+            raise ParameterError(f"--compare-init: {exc.message}") from None
     return names
 
 
@@ -118,7 +119,7 @@ def _read_rows(path: str, model, n_columns: int, limit: int, npz: bool = True):
     return first
 
 
-# --- rendering ------------------------------------------------------------------------------------
+# --- rendering -----------------------------------------------------------------------------------
 
 def number_text(value) -> str:
     """Three significant digits: 0.826, 1.5e-10, 12.3; '-' for none."""
@@ -304,7 +305,7 @@ def terminal_tables(reports, compared: bool, columns: int) -> list[Table]:
 def _print(reports, compared: bool) -> None:
     import shutil
 
-    from nnctl.cli.console import rich_console, stdout_is_terminal
+    from nnctl.cli.console import color_allowed, rich_console, stdout_is_terminal
 
     if not stdout_is_terminal():
         table = compare_table(reports) if compared else layer_table(reports[0])
@@ -313,21 +314,23 @@ def _print(reports, compared: bool) -> None:
     from rich.text import Text
 
     console = rich_console()
+    styled = color_allowed(sys.stdout)  # NO_COLOR: no escape codes at all, bold included
     columns = min(shutil.get_terminal_size().columns, 120)
     first = reports[0]
     loss = "MSE against the target" if first.loss == "mse" else "mean square of the outputs"
-    console.print(Text(f"{first.model}: a batch of {first.batch}, loss = {loss}", style="bold"))
+    console.print(Text(f"{first.model}: a batch of {first.batch}, loss = {loss}",
+                       style="bold" if styled else ""))
     for table in terminal_tables(reports, compared, columns):
         lines = table.lines()
         depth = len(lines) - len(table.rows)
         for k, line in enumerate(lines):
-            console.print(Text(line, style="bold" if k < depth else ""), no_wrap=True,
-                          overflow="crop")
+            style = "bold" if k < depth and styled else ""
+            console.print(Text(line, style=style), no_wrap=True, overflow="crop")
         console.print()
     for pieces in chart_lines(reports, columns):
         text = Text()
         for piece, style in pieces:
-            text.append(piece, style=style or None)
+            text.append(piece, style=(style or None) if styled else None)
         console.print(text, no_wrap=True, overflow="crop")
 
 
