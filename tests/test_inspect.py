@@ -360,3 +360,18 @@ def test_terminal_compare_tables_wrap_to_the_width():
     assert all(len(line) <= 80 for t in tables for line in t.lines())
     [wide] = terminal_tables(reports, True, 120)
     assert len(wide.groups) == 5
+
+
+def test_weights_from_a_model_file_or_weights_option(nnctl, tmp_path):
+    model_file = tmp_path / "article.npz"
+    assert nnctl("build", ARTICLE, "--seed", "7", "-o", model_file).code == 0
+    from_file = nnctl("inspect", model_file, "-f", "json", "--batch", "16")
+    with_option = nnctl("inspect", ARTICLE, "--weights", model_file, "-f", "json",
+                        "--batch", "16")
+    from_seed = nnctl("inspect", ARTICLE, "--seed", "7", "-f", "json", "--batch", "16")
+    assert from_file.code == with_option.code == from_seed.code == 0, from_file.err
+    layers = lambda r: json.loads(r.out)["layers"]  # noqa: E731
+    # the same weights (seed 7); the random batch comes from the seed (0 unless given)
+    assert layers(from_file) == layers(with_option)
+    assert [w["std"] for layer in layers(from_file) for w in layer["weights"]] == \
+        [w["std"] for layer in layers(from_seed) for w in layer["weights"]]
