@@ -36,7 +36,10 @@ def rich_console(stderr: bool = False):
 
     stream = sys.stderr if stderr else sys.stdout
     terminal = is_terminal(stream)
-    return Console(file=stream, stderr=stderr, no_color=not color_allowed(stream),
+    styled = color_allowed(stream)
+    # NO_COLOR (or a pipe, or TERM=dumb): no escape codes at all, bold and italics included
+    return Console(file=stream, stderr=stderr, no_color=not styled,
+                   color_system="auto" if styled else None,
                    force_terminal=terminal, highlight=False, soft_wrap=not terminal,
                    width=None if terminal else 76, emoji=False)
 
