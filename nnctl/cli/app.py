@@ -132,6 +132,12 @@ def run(args: list[str]) -> int:
         return exc.exit_code
     except BrokenPipeError:
         _die_of_sigpipe()
+    except SystemExit:
+        # typer meets a closed stdout (EPIPE) with a silent exit(1), after wrapping
+        # sys.stdout in click's PacifyFlushWrapper: end as a filter does instead
+        if type(sys.stdout).__name__ == "PacifyFlushWrapper":
+            _die_of_sigpipe()
+        raise
     except KeyboardInterrupt:
         return 130
     except Terminated:

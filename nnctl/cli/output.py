@@ -68,4 +68,18 @@ def write_array(array: np.ndarray, fmt: str) -> None:
         text = json_text(array)
     else:
         text = delimited_text(array, "\t" if fmt == "tsv" else ",")
-    sys.stdout.write(text)
+    write_text(text)
+
+
+def write_text(text: str) -> None:
+    """Write `text` to stdout in pieces no larger than its buffer.
+
+    NOTE: CPython passes one large write straight to the pipe; when the reader has gone
+    (`| head -1`), the partial write ends it without a BrokenPipeError, the rest is dropped
+    and nnctl would exit 0. Through the buffer, the error comes, and nnctl ends as a filter.
+    """
+    import io
+
+    step = io.DEFAULT_BUFFER_SIZE
+    for start in range(0, len(text), step):
+        sys.stdout.write(text[start:start + step])

@@ -1,0 +1,406 @@
+"""nnctl act: evaluate an activation function on values, a range, or rows on stdin."""
+from __future__ import annotations
+
+import sys
+from enum import Enum
+from typing import Annotated, Optional
+
+import typer
+
+
+class ActFormat(str, Enum):
+    text = "text"
+    csv = "csv"
+    tsv = "tsv"
+    json = "json"
+    npy = "npy"
+
+
+class FloatType(str, Enum):
+    float32 = "float32"
+    float64 = "float64"
+
+
+def act(
+    name: Annotated[str, typer.Argument(
+        help="Activation: relu, sigmoid, softmax, leaky_relu, ... (Keras names; see "
+             "'nnctl list activations').", metavar="NAME", show_default=False)],
+    values: Annotated[Optional[list[str]], typer.Argument(
+        help="Values to evaluate at (negative numbers welcome: -1 2). Without values or "
+             "--range, rows of numbers are read from stdin.", metavar="X",
+        show_default=False)] = None,
+    range_: Annotated[Optional[str], typer.Option(
+        "--range", help="Evaluate at --num evenly spaced points from A to B, like "
+                        "np.linspace(A, B, N): --range -10,10.", metavar="A,B",
+        show_default=False)] = None,
+    num: Annotated[Optional[int], typer.Option(
+        "--num", "-n", help="Number of points of --range (default 100).", metavar="N",
+        show_default=False)] = None,
+    param: Annotated[Optional[list[str]], typer.Option(
+        "--param", "-p", help="Argument of the activation, KEY=VALUE, repeatable: "
+                              "-p negative_slope=0.1, -p approximate=true, -p axis=0.",
+        metavar="KEY=VALUE", show_default=False)] = None,
+    derivative: Annotated[bool, typer.Option(
+        "--derivative", "-d", help="Print the derivative instead (softmax, log_softmax, "
+                                   "sparsemax: the Jacobian's diagonal; glu: d sum(glu)/dx). "
+                                   "With --plot: draw both.")] = False,
+    plot: Annotated[bool, typer.Option(
+        "--plot", help="Draw the curve in the terminal (default range -10,10) instead of "
+                       "printing the values.")] = False,
+    dtype: Annotated[FloatType, typer.Option("--dtype", help="Float type of the values.")]
+    = FloatType.float32,
+    format: Annotated[Optional[ActFormat], typer.Option(
+        "--format", "-f", help="text (as TensorFlow prints a tensor; the default on a "
+                               "terminal), csv (the default when piped: one value per line, "
+                               "one row per stdin row), tsv, json or npy.",
+        show_default=False)] = None,
+):
+    """Evaluate an activation function: tf.keras.activations.NAME(x).
+
+    Values come from the arguments, or from --range A,B (--num points, 100
+    by default), or else from stdin: rows of numbers (commas or spaces
+    between them), one output row per input row; softmax and the other
+    vector functions work on each row.
+
+    Examples:
+
+      nnctl act softmax 0.2 0.02 0.15 1.3 0.5 0.06 1.1 0.05 3.75
+
+      nnctl act relu -1 2
+
+      nnctl act leaky_relu --range -5,5 --num 11 -p negative_slope=0.1
+
+      seq -5 5 | nnctl act sigmoid
+
+      nnctl act sigmoid --range -10,10 --plot --derivative
+    """
+    import numpy as np
+
+    from nnctl import activations
+    from nnctl.cli.console import choose_format, is_terminal
+    from nnctl.errors import UsageError
+
+    params = parse_params(param or [])
+    if "type" in params:
+        raise UsageError(f"--param type={params['type']}: the activation is NAME ('{name}')")
+    activation = activations.get({"type": name, **params})
+    if values and range_ is not None:
+        raise UsageError("give values or --range, not both")
+    if num is not None and range_ is None:
+        raise UsageError("--num goes with --range A,B")
+    if plot and format is not None:
+        raise UsageError("--plot draws a chart; --format applies to the values")
+    np_dtype = np.dtype(dtype.value)
+
+    if values:
+        x = to_array(values, np_dtype)
+    elif range_ is not None:
+        x = linspace(range_, 100 if num is None else num, np_dtype)
+    elif plot and is_terminal(sys.stdin):
+        x = np.linspace(-10, 10, 100, dtype=np_dtype)  # the article's np.linspace(-10, 10, 100)
+    elif is_terminal(sys.stdin):
+        raise UsageError("nothing to evaluate: give values (nnctl act relu -1 2), "
+                         "--range A,B, or pipe rows of numbers to stdin")
+    elif plot:  # the numbers on stdin, else the article's range
+        x = np.concatenate([row for chunk in read_rows(sys.stdin.fileno(), np_dtype)
+                            for row in chunk] or [np.zeros(0, np_dtype)])
+        if x.size == 0:
+            x = np.linspace(-10, 10, 100, dtype=np_dtype)
+    else:
+        fmt = choose_format(format.value if format else None, terminal="text", piped="csv")
+        if fmt == "npy":
+            raise UsageError("--format npy writes one array: give values or --range "
+                             "(rows on stdin are written row by row)")
+        stream_rows(row_activation(activation), derivative, np_dtype, fmt)
+        return
+
+    if plot:
+        sys.stdout.write(plot_text(activation, x, derivative) + "\n")
+        return
+    from nnctl.cli.output import write_array
+
+    y = activation.derivative(x) if derivative else activation(x)
+    write_array(y, choose_format(format.value if format else None, terminal="text",
+                                 piped="csv"))
+
+
+# ---------------------------------------------------------------------------------------------
+# Command-line values
+
+def parse_params(items: list[str]) -> dict:
+    """`--param k=v` items -> {k: v}: true/false, null, integers and floats become themselves,
+    anything else stays text."""
+    from nnctl.errors import ParameterError
+
+    args = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        key, text = key.strip(), text.strip()
+        if not sep or not key:
+            raise ParameterError(f"--param '{item}': expected KEY=VALUE, "
+                                 "e.g. --param negative_slope=0.1")
+        args[key] = parse_value(text)
+    return args
+
+
+def parse_value(text: str):
+    lowered = text.lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    if lowered in ("null", "none"):
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def parse_number(text: str) -> float | None:
+    """A float, or None when `text` is not a number."""
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def number_problem(text: str, value, dtype) -> str | None:
+    """Why `text` (read as `value`) cannot be a value of `dtype`, or None when it can."""
+    import math
+
+    import numpy as np
+
+    if value is None:
+        return f"'{text}' is not a number"
+    top = float(np.finfo(dtype).max)
+    if math.isfinite(value) and abs(value) > top:
+        return f"'{text}' is out of range for {np.dtype(dtype).name} (largest {top:.8g})"
+    return None
+
+
+def to_array(texts: list[str], dtype, what: str = "value"):
+    """Command-line numbers -> a 1-D array of `dtype`; a clear error for the first bad one."""
+    import numpy as np
+
+    from nnctl.errors import DataError
+
+    numbers = [parse_number(t) for t in texts]
+    for text, value in zip(texts, numbers):
+        problem = number_problem(text, value, dtype)
+        if problem:
+            raise DataError(f"{what} {problem}")
+    return np.array(numbers, dtype=np.float64).astype(dtype)
+
+
+def linspace(text: str, num: int, dtype):
+    import math
+
+    import numpy as np
+
+    from nnctl.errors import ParameterError
+    from nnctl.limits import check_allocation
+
+    pieces = [p.strip() for p in text.split(",")]
+    ends = [parse_number(p) for p in pieces]
+    if len(ends) != 2 or None in ends or not all(math.isfinite(e) for e in ends):
+        raise ParameterError(f"--range '{text}': expected A,B, two finite numbers "
+                             "(e.g. --range -10,10)")
+    if num < 1:
+        raise ParameterError(f"--num must be at least 1, got {num}")
+    check_allocation((num,), dtype, "--num")
+    to_array(pieces, dtype, what="--range end")  # each end must fit the dtype
+    # computed in float64 and rounded once, as np.linspace(A, B, N, dtype=...) does
+    return np.linspace(ends[0], ends[1], num, dtype=dtype)
+
+
+# ---------------------------------------------------------------------------------------------
+# Rows on stdin
+
+def row_activation(activation):
+    """The activation applied to one row: a vector function's axis must be the row's."""
+    from nnctl import activations
+    from nnctl.errors import ParameterError
+
+    if activation.elementwise:
+        return activation
+    axis = activation.params["axis"]
+    if axis not in (0, -1):
+        raise ParameterError(f"axis={axis}: on stdin each row is one vector, so the axis "
+                             "of activation '{activation.name}' can only be 0 or -1")
+    return activations.get({**activation.get_config(), "axis": -1})
+
+
+def read_rows(fd: int, dtype):
+    """Chunks of rows (1-D arrays) from a file descriptor, as the bytes arrive: a slow
+    producer gets its answers line by line, a fast one in large chunks.
+
+    A row is numbers separated by commas, or else by white space; an empty line is an
+    empty row. A cell that is not a number is an error at its line and column.
+    """
+    import os
+
+    number = 0
+    pending = b""
+    while True:
+        data = os.read(fd, 1 << 16)
+        if data:
+            pending += data
+            *lines, pending = pending.split(b"\n")
+        else:
+            lines, pending = ([pending] if pending else []), b""
+        if lines:
+            rows = []
+            for line in lines:
+                number += 1
+                rows.append(parse_row(line.decode("utf-8", "replace").rstrip("\r"), number,
+                                      dtype))
+            yield rows
+        if not data:
+            return
+
+
+def parse_row(line: str, number: int, dtype):
+    import numpy as np
+
+    from nnctl.errors import DataError
+
+    cells = []  # (column, text)
+    if "," in line:
+        start = 0
+        for piece in line.split(","):
+            cells.append((start + len(piece) - len(piece.lstrip()) + 1, piece.strip()))
+            start += len(piece) + 1
+    else:
+        import re
+
+        cells = [(m.start() + 1, m.group()) for m in re.finditer(r"\S+", line)]
+    numbers = []
+    for column, text in cells:
+        value = parse_number(text)
+        problem = "empty value" if not text else number_problem(text, value, dtype)
+        if problem:
+            raise DataError(problem, source="<stdin>", line=number, column=column)
+        numbers.append(value)
+    return np.array(numbers, dtype=np.float64).astype(dtype)
+
+
+def stream_rows(activation, derivative: bool, dtype, fmt: str) -> None:
+    """One output row per input row, written as each chunk of input arrives."""
+    import numpy as np
+
+    apply = activation.derivative if derivative else activation
+    from nnctl.cli.output import write_text
+
+    render = row_renderer(fmt)
+    for rows in read_rows(sys.stdin.fileno(), dtype):
+        lengths = [len(r) for r in rows]
+        if activation.elementwise:  # one call for the whole chunk
+            flat = apply(np.concatenate(rows)) if sum(lengths) else np.zeros(0, dtype)
+            results = np.split(flat, np.cumsum(lengths)[:-1])
+        elif len(set(lengths)) == 1 and lengths[0]:  # a rectangle: one call along the rows
+            results = list(apply(np.stack(rows)))
+        else:
+            results = [apply(r) if len(r) else r for r in rows]
+        write_text("".join(render(y) for y in results))
+        sys.stdout.flush()
+
+
+def row_renderer(fmt: str):
+    import numpy as np
+
+    from nnctl.cli.output import json_text
+    from nnctl.floatfmt import float_texts
+
+    if fmt == "json":
+        return json_text  # JSON Lines: one array per line
+    if fmt in ("csv", "tsv"):
+        sep = "," if fmt == "csv" else "\t"
+        return lambda y: sep.join(float_texts(y)) + "\n"
+    # text: as NumPy prints the row, on one line, without brackets
+    return lambda y: np.array2string(y, max_line_width=sys.maxsize)[1:-1].strip() + "\n"
+
+
+# ---------------------------------------------------------------------------------------------
+# The chart
+
+def plot_text(activation, x, derivative: bool) -> str:
+    """The curve y = act(x) (and its derivative) as a chart with axes and a grid, like the
+    article's plt.plot(x, y); plt.grid()."""
+    import shutil
+
+    import numpy as np
+    import plotext
+
+    from nnctl.cli.console import color_allowed, stdout_is_terminal
+    from nnctl.errors import UsageError
+
+    if activation.name == "glu":
+        raise UsageError("glu maps 2n values to n: it has no curve y(x) to plot")
+    if x.size == 0:
+        raise UsageError("nothing to plot: no values")
+    x = np.sort(x)  # the vector functions are permutation-equivariant: sorting is harmless
+    series = [(f"{activation.name}(x)", activation(x), "hd")]
+    if derivative:
+        series.append((f"derivative of {activation.name}", activation.derivative(x), "braille"))
+    keep = np.all([np.isfinite(y) for _, y, _ in series], axis=0)
+    if not keep.any():
+        raise UsageError(f"{activation.name} has no finite values to plot on this range")
+
+    if stdout_is_terminal():
+        size = shutil.get_terminal_size()
+        width, height = min(size.columns, 100), max(12, min(size.lines - 3, 25))
+    else:
+        width, height = 80, 24
+    figure = plotext.figure
+    figure.clear()
+    figure.plot_size(width, height)
+    xs = x[keep].astype(np.float64)
+    low, high = np.inf, -np.inf
+    for label, y, marker in series:
+        ys = y[keep].astype(np.float64)
+        low, high = min(low, ys.min()), max(high, ys.max())
+        signal = figure.signal(xs.tolist(), ys.tolist(), marker=marker)
+        signal.lines()
+        signal.label(label)
+        figure.draw(signal)
+    figure.ruler('both').grid()
+    for axis, (a, b), count in (("x", (xs.min(), xs.max()), max(3, width // 10)),
+                                ("y", (low, high), max(3, height // 4))):
+        # round ticks, allowed a hair outside the data (sigmoid's 0 and 1), and the axis
+        # widened to show them
+        margin = 0.02 * (b - a)
+        ticks = nice_ticks(a - margin, b + margin, (b - a) / max(1, count - 1))
+        if len(ticks) >= 2:
+            figure.ruler(axis).ticks(ticks, [tick_label(t) for t in ticks])
+            figure.ruler(axis).lim(min(a, ticks[0]), max(b, ticks[-1]))
+    params = ", ".join(f"{k}={v}" for k, v in activation.get_config().items() if k != "type")
+    caption = (f"{activation.name}({'x, ' + params if params else 'x'})"
+               + (" and its derivative" if derivative else "")
+               + f", x from {tick_label(x[0])} to {tick_label(x[-1])}"
+               + f", {x.size} point{'s' if x.size != 1 else ''}")
+    # The caption goes above the chart: plotext drops titles wider than the plot.
+    chart = figure.build().string(colorless=not color_allowed(sys.stdout)).rstrip("\n")
+    return caption + "\n" + chart
+
+
+def nice_ticks(low: float, high: float, spacing: float) -> list[float]:
+    """Round tick positions in [low, high], about `spacing` apart: the step is 1, 2, 2.5 or 5
+    times a power of ten, as matplotlib picks them (-10, -7.5, ..., 10 for the article's plot)."""
+    import math
+
+    if not (math.isfinite(low) and math.isfinite(high) and spacing > 0) or high <= low:
+        return []
+    power = 10 ** math.floor(math.log10(spacing))
+    step = min((m * power for m in (1, 2, 2.5, 5, 10)),
+               key=lambda s: abs(math.log(s / spacing)))
+    first = math.ceil(low / step - 1e-9)
+    last = math.floor(high / step + 1e-9)
+    return [round(k * step, 12) + 0.0 for k in range(first, last + 1)]
+
+
+def tick_label(value: float) -> str:
+    text = f"{value:.6g}"
+    return "0" if text in ("-0", "0") else text
