@@ -245,28 +245,32 @@ def _link_path(x0, y0, x1, y1, lanes, starts, depths) -> str:
 # --- DOT -----------------------------------------------------------------------------------
 
 def render_neurons_dot(graph: NeuronGraph) -> str:
-    """The same picture for Graphviz: a cluster per layer, a circle per unit shown."""
+    """The same picture for Graphviz: a column per layer, its label on top, a circle per unit.
+
+    NOTE: no clusters: Graphviz ignores the order of nodes inside a cluster's rank, and a
+    column must read unit 0, 1, 2, ... from the top; an invisible chain in a `rank=same`
+    subgraph keeps that order.
+    """
     out = [f"digraph {_q(graph.name)} {{",
            '  graph [rankdir=LR, splines=line, nodesep=0.12, ranksep=1.6, fontname="Helvetica"];',
            '  node [shape=circle, label="", width=0.32, fixedsize=true, style=filled, '
-           f'color="{COLORS["stroke"]}", penwidth=1.4];',
+           f'color="{COLORS["stroke"]}", penwidth=1.4, fontname="Helvetica"];',
            f'  edge [arrowhead=none, color="{COLORS["line"]}", penwidth=0.8];']
-    for i, column in enumerate(graph.columns):
+    for column in graph.columns:
         label = (f"<<b>{_html(column.name)}</b><br/>{_html(column.caption())}<br/>"
                  f"{_html(column.count())}>")
-        out.append(f"  subgraph cluster_{i} {{")
-        out.append(f'    label={label}; color="white"; fontname="Helvetica"; fontsize=12;')
+        head = _q(column.name + "/label")
+        out.append(f"  {head} [shape=plaintext, fixedsize=false, style=\"\", fontsize=12, "
+                   f"label={label}];")
+        ids = [head]
         for unit in column.shown:
             if unit is None:
-                out.append(f'    {_q(column.name + "/...")} [shape=plaintext, label="⋮", '
-                           'fontsize=20, style=""];')
+                ids.append(_q(column.name + "/..."))
+                out.append(f'  {ids[-1]} [shape=plaintext, label="⋮", fontsize=20, style=""];')
             else:
-                out.append(f'    {_q(f"{column.name}/{unit}")} '
-                           f'[fillcolor="{COLORS[column.role]}"];')
-        ids = [_q(column.name + ("/..." if u is None else f"/{u}")) for u in column.shown]
-        if len(ids) > 1:     # one column, the units in order from top to bottom
-            out.append(f"    {{rank=same; {' -> '.join(ids)} [style=invis];}}")
-        out.append("  }")
+                ids.append(_q(f"{column.name}/{unit}"))
+                out.append(f'  {ids[-1]} [fillcolor="{COLORS[column.role]}"];')
+        out.append(f"  {{rank=same; {' -> '.join(ids)} [style=invis];}}")
     for (a, b), pairs in graph.links.items():
         for s, d in pairs:
             out.append(f"  {_q(f'{a}/{s}')} -> {_q(f'{b}/{d}')};")

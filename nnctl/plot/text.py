@@ -174,7 +174,8 @@ def _route(layered: Layered, direction: str) -> _Canvas:
     in_ports = layered.in_ports(integer=True)
     depth = layered.band_depth
     plans = [_plan_gap(layered, r, in_ports) for r in range(len(layered.ranks) - 1)]
-    gaps = [plan["tracks"] + 1 for plan in plans]
+    # a row for the arrowheads; across the page, a column of line before them too
+    gaps = [plan["tracks"] + (1 if direction == "TB" else 2) for plan in plans]
     starts = layered.band_starts(gaps)
     total_depth = int(starts[-1] + depth[-1]) if starts else 0
     canvas = _Canvas(direction, int(layered.breadth), total_depth)
@@ -192,7 +193,7 @@ def _route(layered: Layered, direction: str) -> _Canvas:
                 canvas.run_depth(("stub", slot.key), column, bottom + 1, band_end)
     for r, plan in enumerate(plans):
         first = int(starts[r] + depth[r])            # first row of the gap
-        arrow_row = first + plan["tracks"]
+        arrow_row = first + gaps[r] - 1
         for net in plan["nets"]:
             src, targets, track = net["source"], net["targets"], net["track"]
             key = net["key"]

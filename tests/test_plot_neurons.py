@@ -1,0 +1,139 @@
+"""--neurons: the article's picture. Circles per unit (an ellipsis for wide layers), lines
+that are the layer's real connections, between the right circles."""
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import xml.etree.ElementTree as ET
+
+import numpy as np
+import pytest
+
+from conftest import CONFIGS, SPECS
+from nnctl.model import load_model
+from nnctl.plot.neurons import (connected, neuron_graph, render_neurons_dot,
+                                render_neurons_svg, shown_units)
+
+NS = {"svg": "http://www.w3.org/2000/svg"}
+SPEC_FILES = sorted(CONFIGS.glob("*.yaml")) + sorted(SPECS.glob("*.yaml"))
+
+
+def test_shown_units():
+    assert shown_units(3) == [0, 1, 2]
+    assert shown_units(7) == list(range(7))
+    assert shown_units(8) == [0, 1, 2, 3, None, 6, 7]
+    assert shown_units(1000) == [0, 1, 2, 3, None, 998, 999]
+
+
+def test_article_picture():
+    """input 3 -> Dense 3 relu -> Dense 2 relu -> Dense 2 sigmoid: 10 circles, 19 lines."""
+    model = load_model(str(CONFIGS / "article_sequential.yaml"))
+    root = ET.fromstring(render_neurons_svg(neuron_graph(model)))
+    layers = {g.get("data-layer"): g for g in root.iterfind(".//svg:g[@class='layer']", NS)}
+    assert list(layers) == ["input_layer", "layer1", "layer2", "layer3"]
+    assert [len(g.findall("svg:circle", NS)) for g in layers.values()] == [3, 3, 2, 2]
+    words = {name: " ".join("".join(t.itertext()) for t in g.iterfind("svg:text", NS))
+             for name, g in layers.items()}
+    assert "layer1" in words["layer1"] and "relu" in words["layer1"]
+    assert "sigmoid" in words["layer3"]
+    links = root.findall(".//svg:path[@class='link']", NS)
+    assert len(links) == 3 * 3 + 3 * 2 + 2 * 2
+    centers = {(g.get("data-layer"), c.get("data-unit")): (float(c.get("cx")), float(c.get("cy")))
+               for g in layers.values() for c in g.iterfind("svg:circle", NS)}
+    for link in links:
+        numbers = [float(v) for v in re.findall(r"-?\d+(?:\.\d+)?", link.get("d"))]
+        start, end = tuple(numbers[:2]), tuple(numbers[-2:])
+        assert start == centers[tuple(link.get("data-from").split("/"))]
+        assert end == centers[tuple(link.get("data-to").split("/"))]
+    # columns left to right in layer order
+    xs = [centers[(name, "0")][0] for name in layers]
+    assert xs == sorted(xs) and len(set(xs)) == 4
+
+
+@pytest.mark.parametrize("spec", SPEC_FILES, ids=lambda p: p.stem)
+def test_every_layer_a_column(spec):
+    model = load_model(str(spec))
+    graph = neuron_graph(model)
+    root = ET.fromstring(render_neurons_svg(graph))
+    groups = root.findall(".//svg:g[@class='layer']", NS)
+    assert sorted(g.get("data-layer") for g in groups) == sorted(model.nodes)
+    for g in groups:
+        units = int(g.get("data-units"))
+        circles = len(g.findall("svg:circle", NS))
+        ellipses = len(g.findall("svg:text[@class='ellipsis']", NS))
+        assert (circles, ellipses) == ((units, 0) if units <= 7 else (6, 1))
+    links = root.findall(".//svg:path[@class='link']", NS)
+    assert len(links) == sum(len(v) for v in graph.links.values())
+    # every layer is fed by each of its inputs through at least one line
+    fed = {(l.get("data-from").split("/")[0], l.get("data-to").split("/")[0]) for l in links}
+    assert fed == {(i, n.name) for n in model.nodes.values() for i in n.inbound}
+
+
+def test_wide_layers_show_the_ellipsis():
+    model = load_model(str(SPECS / "mappings.yaml"))
+    graph = neuron_graph(model)
+    assert [c.shown for c in graph.columns][1] == [0, 1, 2, 3, None, 998, 999]
+    assert "⋮" in render_neurons_svg(graph)
+
+
+def _dependencies(model, node_name, index):
+    """Which input units change which output units: probed through the real forward pass."""
+    node = model.nodes[node_name]
+    rng = np.random.default_rng(0)
+    weights = model.init_weights(seed=1)
+    inputs = {name: rng.normal(size=(1, *model.nodes[name].shape)) for name in model.input_names}
+    # run up to the node's inputs, then perturb one input unit at a time through the layer
+    args = model.forward(inputs, weights, outputs=list(node.inbound))
+    layer_weights = {w.name: weights[f"{node_name}/{w.name}"] for w in node.weights}
+    base = node.layer.call([args[i] for i in node.inbound], layer_weights).reshape(-1)
+    source = args[node.inbound[index]]
+    deps = set()
+    for s in range(source.size):
+        bumped = source.copy().reshape(-1)
+        bumped[s] += 0.5
+        call_args = [args[i] for i in node.inbound]
+        call_args[index] = bumped.reshape(source.shape)
+        out = node.layer.call(call_args, layer_weights).reshape(-1)
+        deps |= {(s, d) for d in np.flatnonzero(np.abs(out - base) > 1e-12)}
+    return deps
+
+
+@pytest.mark.parametrize("spec,layer", [
+    ("concat_axis", "stacked"), ("concat_axis", "side"), ("broadcast_merge", "mixed"),
+    ("broadcast_merge", "scaled"), ("broadcast_merge", "proj"), ("rank3_dense", "dense"),
+    ("reshapes", "reshape_1"), ("two_input", "joined"), ("residual_mlp", "block1_add"),
+])
+def test_connections_match_the_forward_pass(spec, layer):
+    """The lines drawn are exactly the input units each output unit depends on."""
+    path = CONFIGS / f"{spec}.yaml"
+    model = load_model(str(path if path.exists() else SPECS / f"{spec}.yaml"))
+    node = model.nodes[layer]
+    for index, source in enumerate(node.inbound):
+        n_in = int(np.prod(model.nodes[source].shape))
+        n_out = int(np.prod(node.shape))
+        drawn = {(s, d) for s in range(n_in) for d in range(n_out)
+                 if connected(model, node, index, s, d)}
+        assert drawn == _dependencies(model, layer, index)
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz' dot is not installed")
+@pytest.mark.parametrize("spec", ["article_sequential", "two_input", "residual_mlp"])
+def test_neurons_dot_renders(spec):
+    graph = neuron_graph(load_model(str(CONFIGS / f"{spec}.yaml")))
+    done = subprocess.run(["dot", "-Tsvg"], input=render_neurons_dot(graph).encode(),
+                          capture_output=True, timeout=60)
+    assert done.returncode == 0 and not done.stderr.strip(), done.stderr.decode()
+    root = ET.fromstring(done.stdout)
+    edges = root.findall(".//svg:g[@class='edge']", NS)
+    assert len(edges) == sum(len(v) for v in graph.links.values())   # invisible ones not drawn
+    # each layer a column: its label on top, then its units in order, top to bottom
+    heights: dict = {}
+    for g in root.iterfind(".//svg:g[@class='node']", NS):
+        layer, _, unit = g.find("svg:title", NS).text.rpartition("/")
+        shape = g.find("svg:ellipse", NS)
+        y = float(shape.get("cy")) if shape is not None else float(g.find("svg:text", NS).get("y"))
+        heights.setdefault(layer, []).append((y, unit))
+    for column in graph.columns:
+        drawn = [unit for _, unit in sorted(heights[column.name])]
+        assert drawn == ["label"] + ["..." if u is None else str(u) for u in column.shown]
