@@ -50,9 +50,9 @@ PARQUET_MAGIC = b"PAR1"
 STDIN_NAME = "<stdin>"
 STDOUT_NAME = "<stdout>"
 
-# What counts as a number in a text cell: exactly what the fast parser accepts (tested), so
-# that the line-by-line check and the fast path agree. ASCII only: bytes pattern.
-NUMBER = re.compile(rb"\s*[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|nan|inf|infinity)\s*",
+# What counts as a number in a (stripped) text cell: exactly what the fast parser accepts
+# (tested), so that the line-by-line check and the fast path agree. ASCII only: bytes.
+NUMBER = re.compile(rb"[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|nan|inf|infinity)",
                     re.IGNORECASE)
 _SEPARATORS = {"csv": ",", "tsv": "\t", "jsonl": ","}
 
@@ -106,6 +106,12 @@ class _Input:
                 data += self._read_raw(n - len(data))
         else:
             data = self._read_raw(n)
+        self.bytes_read += len(data)
+        return data
+
+    def take(self) -> bytes:
+        """What was peeked and not read yet; the caller reads the raw stream from there on."""
+        data, self.pending = self.pending, b""
         self.bytes_read += len(data)
         return data
 
@@ -310,24 +316,39 @@ class TableReader:
         return [c.strip() for c in text.split(self._sep.encode())]
 
     def _text_blocks(self) -> Iterator[tuple[bytes, int, int]]:
-        """Blocks of whole lines: (block, line number of its first line, newlines in it)."""
-        pending = b""
+        """Blocks of whole lines: (block, line number of its first line, newlines in it).
+
+        One buffer is filled in place (readinto) and each block copied out once: the copies
+        and counting here cost about a tenth of the parsing, so they are kept few.
+        """
+        pending = self._input.take()
+        buffer = bytearray(max(2 * BLOCK_BYTES, 2 * len(pending)))
+        view = memoryview(buffer)
+        fill = len(pending)
+        buffer[:fill] = pending
         while True:
-            data = self._input.read(BLOCK_BYTES)
-            if not data:
-                if pending:
-                    yield pending, self._line, pending.count(b"\n")
+            if len(buffer) - fill < BLOCK_BYTES:  # a line longer than a block: grow
+                view.release()
+                buffer = buffer[:fill] + bytearray(max(len(buffer), BLOCK_BYTES))
+                view = memoryview(buffer)
+            got = self._raw.readinto(view[fill:fill + BLOCK_BYTES]) or 0
+            self._input.bytes_read += got
+            fill += got
+            if got == 0:  # the end: what is left is the last line, without its newline
+                if fill:
+                    block = bytes(view[:fill])
+                    yield block, self._line, _count_newlines(block)
                 return
-            if pending:
-                data = pending + data
-            cut = data.rfind(b"\n") + 1
+            cut = buffer.rfind(b"\n", 0, fill) + 1
             if cut == 0:
-                pending = data  # a line longer than a block: keep reading
-                continue
-            block, pending = (data, b"") if cut == len(data) else (data[:cut], data[cut:])
-            newlines = block.count(b"\n")
+                continue  # no complete line yet
+            block = bytes(view[:cut])
+            newlines = _count_newlines(block)
             yield block, self._line, newlines
             self._line += newlines
+            tail = bytes(view[cut:fill])
+            buffer[:len(tail)] = tail
+            fill = len(tail)
 
     def _parts(self):
         if self.format == "npy":
@@ -521,6 +542,10 @@ def _stacked(columns, dtype) -> np.ndarray:
     return out
 
 
+def _count_newlines(block: bytes) -> int:
+    return int(np.count_nonzero(np.frombuffer(block, dtype=np.uint8) == 10))
+
+
 def _line_at(lines, index: int) -> int:
     return lines + index if isinstance(lines, int) else int(lines[index])
 
@@ -584,7 +609,7 @@ class _TextParser:
             frame = self._polars(block, self.sep)
         except Exception:  # noqa: BLE001 - any refusal sends the block to the careful path
             return None
-        if frame.height != rows or frame.null_count().sum_horizontal().item():
+        if frame.height != rows or any(column.null_count() for column in frame.get_columns()):
             return None  # blank lines, empty cells or short rows
         return self._array(frame)
 
@@ -690,7 +715,7 @@ def _prefetched(parts, depth: int = 2):
 
 def open_writer(dest, fmt: str | None = None, *, dtype=None, columns=None,
                 n_rows: int | None = None, n_columns: int | None = None,
-                durable: bool = True) -> "TableWriter":
+                durable: bool = True, background: bool | None = None) -> "TableWriter":
     """A context manager with .write(array2d): rows to `dest` (a path, or "-" for stdout).
 
     A path is written atomically: nothing appears there unless the block ends without an
@@ -699,18 +724,21 @@ def open_writer(dest, fmt: str | None = None, *, dtype=None, columns=None,
     float32 for non-float arrays); floats are written in the shortest text that reads back to
     the same value in that dtype. columns: header names (CSV/TSV header line, Parquet column
     names). n_rows: the number of rows, if known, lets an .npy go to stdout without spooling.
+    background: format text in a thread while the caller computes the next rows (default:
+    when there is more than one core); the arrays given to write() must not change afterwards.
+    Errors of that thread (a full disk, a closed pipe) come out of the next write() or close().
 
         with open_writer("out.csv") as out:
             for batch in read_batches("in.csv"):
                 out.write(model(batch.array))
     """
     return TableWriter(dest, fmt, dtype=dtype, columns=columns, n_rows=n_rows,
-                       n_columns=n_columns, durable=durable)
+                       n_columns=n_columns, durable=durable, background=background)
 
 
 class TableWriter:
     def __init__(self, dest, fmt=None, *, dtype=None, columns=None, n_rows=None,
-                 n_columns=None, durable=True):
+                 n_columns=None, durable=True, background=None):
         self.dest = dest
         self.name = display_name(str(dest), stdin=False)
         self.format = format_for(str(dest), fmt) or "csv"
@@ -724,6 +752,10 @@ class TableWriter:
         self._spool = None
         self._parquet = None
         self._header_at = None
+        if background is None:
+            background = (os.cpu_count() or 1) > 1
+        self._background = background and self.format in ("csv", "tsv", "jsonl")
+        self._worker = None
         if dest == "-":
             sys.stdout.flush()
             self._atomic = None
@@ -767,11 +799,18 @@ class TableWriter:
                 np.ascontiguousarray(array, dtype=self.dtype.newbyteorder("<")).data)
         elif self.format == "parquet":
             self._write_parquet(array)
+        elif self._background:
+            if self._worker is None:
+                self._worker = _BackgroundWriter(self._write_text)
+            self._worker.submit(array)
         else:
-            step = max(1, (8 << 20) // (12 * max(1, array.shape[1])))
-            for start in range(0, len(array), step):
-                self._out.write(format_rows(array[start:start + step], self.format))
+            self._write_text(array)
         self.rows += len(array)
+
+    def _write_text(self, array) -> None:
+        step = max(1, (8 << 20) // (12 * max(1, array.shape[1])))
+        for start in range(0, len(array), step):
+            self._out.write(format_rows(array[start:start + step], self.format))
 
     def _start(self) -> None:
         self._started = True
@@ -811,6 +850,20 @@ class TableWriter:
         """Finish the file (npy header, Parquet footer) and put it in place."""
         if self._closed:
             return
+        try:
+            self._finish()
+        except BaseException as exc:
+            self.abort(type(exc), exc, exc.__traceback__)
+            raise
+        self._closed = True
+        if self._atomic is not None:
+            self._atomic.__exit__(None, None, None)
+        else:
+            self._out.flush()
+
+    def _finish(self) -> None:
+        if self._worker is not None:
+            self._worker.finish()  # raises what went wrong in the thread, if anything
         if not self._started:
             self._start()
         if self.format == "npy":
@@ -831,17 +884,15 @@ class TableWriter:
                                  f"announced in the .npy header")
         elif self._parquet is not None:
             self._parquet.close()
-        self._closed = True
-        if self._atomic is not None:
-            self._atomic.__exit__(None, None, None)
-        else:
-            self._out.flush()
+            self._parquet = None
 
     def abort(self, kind=None, value=None, traceback=None) -> None:
         """Give up: a file destination is left as it was before (no partial file)."""
         if self._closed:
             return
         self._closed = True
+        if self._worker is not None:
+            self._worker.cancel()
         if self._spool is not None:
             self._spool.close()
         if self._parquet is not None:
@@ -857,6 +908,63 @@ class TableWriter:
             except BaseException as exc:  # noqa: BLE001 - the cleanup re-raises `value`
                 if exc is not value:
                     raise
+
+
+class _BackgroundWriter:
+    """One thread that runs `write(array)` for each submitted array, in order.
+
+    polars formats without the GIL, so text is produced while the caller computes. The queue
+    is short (memory stays bounded); a failure stops the writing, and the thread keeps
+    draining the queue so that submit() never blocks on a dead thread.
+    """
+
+    _STOP = object()
+
+    def __init__(self, write):
+        self._write = write
+        self._queue: queue.Queue = queue.Queue(maxsize=2)
+        self._failure: BaseException | None = None
+        self._cancelled = False
+        self._thread = threading.Thread(target=self._run, name="nnctl-writer", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is self._STOP:
+                return
+            if self._failure is None and not self._cancelled:
+                try:
+                    self._write(item)
+                except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+                    self._failure = exc
+
+    def _raise_failure(self) -> None:
+        if self._failure is not None:
+            failure, self._failure = self._failure, None
+            self._cancelled = True
+            raise failure
+
+    def submit(self, array) -> None:
+        self._raise_failure()
+        self._queue.put(array)
+
+    def finish(self) -> None:
+        """Wait until everything submitted is written; raise the thread's error if any."""
+        self._queue.put(self._STOP)
+        self._thread.join()
+        self._raise_failure()
+
+    def cancel(self) -> None:
+        """Stop writing (what is queued is dropped) and wait briefly for the thread."""
+        self._cancelled = True
+        for _ in range(100):  # a thread stuck on a stalled pipe is left behind (daemon)
+            try:
+                self._queue.put(self._STOP, timeout=0.1)
+                break
+            except queue.Full:
+                pass
+        self._thread.join(timeout=10)
 
 
 def _npy_header(dtype: np.dtype, width: int, rows: int | None) -> bytes:

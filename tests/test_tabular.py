@@ -109,6 +109,8 @@ def test_batches_span_text_blocks_without_losing_or_reordering_rows(tmp_path, mo
         out.write(table)
     for batch_size in (1, 7, 4096, 100000):
         assert same_floats(read_all(str(path), batch_size=batch_size), table)
+    monkeypatch.setattr(tabular, "BLOCK_BYTES", 16)  # every line longer than a block
+    assert same_floats(read_all(str(path), batch_size=999), table)
 
 
 # --- floats as text -------------------------------------------------------------------------
@@ -545,3 +547,47 @@ def test_leaving_a_loop_early_stops_the_reader(tmp_path):
         break
     reader.close()
     assert batch.array.shape == (10, 4)
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+@pytest.mark.parametrize("background", [True, False])
+def test_a_full_disk_is_an_error_from_write_or_close(background):
+    import errno
+
+    with pytest.raises(OSError) as info:
+        with open_writer("/dev/full", background=background) as out:
+            for _ in range(5):
+                out.write(np.ones((20000, 8), np.float32))
+    assert info.value.errno == errno.ENOSPC
+
+
+def test_background_and_foreground_writers_write_the_same_bytes(tmp_path):
+    table = random_table(30000, 6)
+    for background in (True, False):
+        with open_writer(str(tmp_path / f"{background}.csv"), background=background) as out:
+            for start in range(0, len(table), 1000):
+                out.write(table[start:start + 1000])
+    assert (tmp_path / "True.csv").read_bytes() == (tmp_path / "False.csv").read_bytes()
+
+
+CELLS = ["1", "+1", "-1", "1.", "-.5", ".5", "1e5", "1E5", "1e+5", "1e-5", "1.5e5", "1.e5",
+         ".5e1", "e5", "1e", "1e+", "+.5", "-.", ".", "nan", "NaN", "-nan", "+nan", "inf",
+         "+inf", "-inf", "Inf", "INF", "infinity", "Infinity", "-Infinity", "+infinity",
+         "infin", "in", "na", "1d5", "0x1", "1_0", "١", "１", "0001", "-0", "+-1", "1e0005",
+         "1e-400", "00.5e-0", "1.5f", "--1", "true", "null", "1,5"]
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_the_careful_path_accepts_exactly_what_the_fast_path_accepts(cell):
+    """A cell is a number for the line-by-line check iff the fast parser reads it."""
+    import polars as pl
+
+    from nnctl.tabular import NUMBER
+
+    try:
+        frame = pl.read_csv(f'"{cell}"\n'.encode(), has_header=False,
+                            schema={"a": pl.Float32})
+        fast = frame["a"].null_count() == 0
+    except Exception:  # noqa: BLE001 - a refusal
+        fast = False
+    assert bool(NUMBER.fullmatch(cell.encode())) == fast
