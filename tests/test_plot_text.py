@@ -174,3 +174,16 @@ def test_ascii_only():
     text = draw(load_model(str(CONFIGS / "two_input.yaml")), "text", PlotOptions(),
                 ascii_only=True)
     assert text.isascii() and "v" in text and "+--" in text
+
+
+def test_wide_characters_keep_the_boxes_square(tmp_path):
+    from nnctl.plot.text import display_width
+
+    spec = tmp_path / "net.yaml"
+    spec.write_text('inputs: {"输入": [3]}\nlayers:\n'
+                    '  - {name: "隐藏层", type: Dense, units: 2, inputs: "输入"}\n',
+                    encoding="utf-8")
+    lines = draw(load_model(str(spec)), "text", PlotOptions()).splitlines()
+    first = [line for line in lines[:4]]                      # the input's box
+    assert len({display_width(line.rstrip()) for line in first}) == 1
+    assert "输入 (InputLayer)" in lines[1]

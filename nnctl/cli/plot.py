@@ -54,7 +54,7 @@ def plot(
     import shutil
     import sys
 
-    from nnctl.cli.console import stdout_is_terminal, warn
+    from nnctl.cli.console import message, stdout_is_terminal, warn
     from nnctl.cli.models import open_model
     from nnctl.errors import UsageError
     from nnctl.plot import PlotOptions, draw, format_for_path
@@ -90,10 +90,22 @@ def plot(
             sys.stdout.buffer.flush()
         else:
             sys.stdout.write(picture)
+            from nnctl.plot.text import display_width
+
+            widest = max(map(display_width, picture.splitlines()), default=0)
+            if fmt == "text" and widest > width:
+                message(f"the drawing is {widest} columns wide; -o {_stem(model)}.svg draws "
+                        "it for a browser")
     else:
         _write_file(output, data)
     for text in built.warnings:
         warn(text)
+
+
+def _stem(path: str) -> str:
+    import os
+
+    return os.path.splitext(os.path.basename(path))[0] or "model"
 
 
 def _can_draw_lines(stream) -> bool:

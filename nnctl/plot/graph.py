@@ -75,9 +75,6 @@ class Graph:
     edges: list[tuple[str, str]]        # (from, to) box names, no duplicates
     options: PlotOptions = field(default_factory=PlotOptions)
 
-    def box(self, name: str) -> Box:
-        return next(b for b in self.boxes if b.name == name)
-
 
 def model_graph(model, options: PlotOptions | None = None) -> Graph:
     """The boxes and edges of plot_model for a built nnctl Model."""

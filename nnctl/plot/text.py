@@ -8,6 +8,8 @@ With --rankdir LR the same drawing is turned: ranks are columns, arrows point ri
 """
 from __future__ import annotations
 
+import unicodedata
+
 from nnctl.layers.base import format_shape
 from nnctl.plot.graph import Box, Graph
 from nnctl.plot.layout import Layered, Slot, layered_layout, middle_cell
@@ -60,6 +62,11 @@ def box_lines(box: Box, options, level: int = 0) -> list[str]:
     return lines
 
 
+def display_width(text: str) -> int:
+    """Terminal columns: East Asian wide characters (e.g. CJK names) take two."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
 def _inputs_text(box: Box) -> str:
     """Keras' input shape text, shortened when every input has the same shape: `2 × (None, 8)`."""
     shapes = box.input_shapes
@@ -72,7 +79,7 @@ def render_text(graph: Graph, width: int | None = None, ascii_only: bool = False
     """The whole drawing, one string ending in a newline; as narrow as `width` allows."""
     for level in range(LEVELS):
         text = _render(graph, level)
-        if width is None or max(map(len, text.splitlines()), default=0) <= width:
+        if width is None or max(map(display_width, text.splitlines()), default=0) <= width:
             break
     return text.translate(_ASCII) if ascii_only else text
 
@@ -87,7 +94,7 @@ def _render(graph: Graph, level: int) -> str:
 
     def size(name):
         lines = labels[name]
-        width, height = max(len(line) for line in lines) + 4, len(lines) + 2
+        width, height = max(display_width(line) for line in lines) + 4, len(lines) + 2
         if direction == "TB":
             return max(width, 2 * in_degree[name] + 3), height
         # a side needs a row per arriving edge, corners excluded
@@ -97,7 +104,7 @@ def _render(graph: Graph, level: int) -> str:
                              dummy_breadth=1, dummy_gap=DUMMY_GAP, integer=True)
     canvas = _route(layered, direction)
     for box in graph.boxes:
-        canvas.box(layered.slots[box.name], labels[box.name])
+        canvas.label(box.name, labels[box.name])
     return canvas.text()
 
 
@@ -109,7 +116,9 @@ class _Canvas:
         self.breadth, self.depth = breadth, depth
         self.lines: dict = {}        # (b, d) -> list of (net, set of abstract directions)
         self.glyphs: dict = {}       # (b, d) -> a character that wins over lines
-        self.boxes: list = []        # (slot, label lines, depth start)
+        self.frames: dict = {}       # box name -> (breadth start, depth start, breadth, depth)
+        self.ports: dict = {}        # box name -> (b, d) of the cell where its edges leave
+        self.labels: dict = {}       # box name -> lines of text
 
     def line(self, net, b: int, d: int, dirs: str) -> None:
         for owner, have in self.lines.setdefault((b, d), []):
@@ -123,8 +132,11 @@ class _Canvas:
         for d in range(d0, d1 + 1):
             self.line(net, b, d, "UD")
 
-    def box(self, slot: Slot, lines: list[str]) -> None:
-        self.boxes.append((slot, lines))
+    def frame(self, name: str, b: int, d: int, breadth: int, depth: int) -> None:
+        self.frames[name] = (b, d, breadth, depth)
+
+    def label(self, name: str, lines: list[str]) -> None:
+        self.labels[name] = lines
 
     def _screen(self, b: int, d: int) -> tuple[int, int]:
         return (d, b) if self.direction == "TB" else (b, d)       # (row, column)
@@ -144,16 +156,16 @@ class _Canvas:
         for (b, d), glyph in self.glyphs.items():
             r, c = self._screen(b, d)
             grid[r][c] = glyph
-        for slot, lines in self.boxes:
-            self._draw_box(grid, slot, lines)
+        for name, frame in self.frames.items():
+            self._draw_box(grid, frame, self.labels.get(name, []), self.ports.get(name))
         return "".join("".join(row).rstrip() + "\n" for row in grid)
 
-    def _draw_box(self, grid, slot, lines) -> None:
-        b0, d0 = int(slot.low), slot.top
+    def _draw_box(self, grid, frame, lines, port) -> None:
+        b0, d0, breadth, depth = frame
         if self.direction == "TB":
-            x, y, w, h = b0, d0, int(slot.breadth), int(slot.depth)
+            x, y, w, h = b0, d0, breadth, depth
         else:
-            x, y, w, h = d0, b0, int(slot.depth), int(slot.breadth)
+            x, y, w, h = d0, b0, depth, breadth
         grid[y][x:x + w] = list("┌" + "─" * (w - 2) + "┐")
         grid[y + h - 1][x:x + w] = list("└" + "─" * (w - 2) + "┘")
         for r in range(y + 1, y + h - 1):
@@ -161,17 +173,21 @@ class _Canvas:
             grid[r][x + 1:x + w - 1] = [" "] * (w - 2)
         top = y + 1 + (h - 2 - len(lines)) // 2
         for i, line in enumerate(lines):
-            left = x + 1 + (w - 2 - len(line)) // 2
-            grid[top + i][left:left + len(line)] = list(line)
-        if slot.port is not None:      # where the edges leave
-            pb, pd = slot.port
-            r, c = self._screen(pb, pd)
+            at = x + 1 + (w - 2 - display_width(line)) // 2
+            for ch in line:
+                grid[top + i][at] = ch
+                if display_width(ch) == 2:     # the next cell is the right half of ch
+                    grid[top + i][at + 1] = ""
+                    at += 1
+                at += 1
+        if port is not None:           # where the edges leave
+            r, c = self._screen(*port)
             grid[r][c] = _PORT[self.direction]
 
 
 def _route(layered: Layered, direction: str) -> _Canvas:
     """Tracks for every gap between ranks, then the band positions, then every line."""
-    in_ports = layered.in_ports(integer=True)
+    in_ports = _spread_ports(layered, layered.in_ports(integer=True))
     depth = layered.band_depth
     plans = [_plan_gap(layered, r, in_ports) for r in range(len(layered.ranks) - 1)]
     # a row for the arrowheads; across the page, a column of line before them too
@@ -181,15 +197,16 @@ def _route(layered: Layered, direction: str) -> _Canvas:
     canvas = _Canvas(direction, int(layered.breadth), total_depth)
     for r, rank in enumerate(layered.ranks):
         band_end = int(starts[r] + depth[r]) - 1
+        leaving = {a.key for a, _, _ in layered.segments(r)}
         for slot in rank:
-            slot.top = int(starts[r])
-            slot.port = None
-            column = _out_port(slot)
+            top, column = int(starts[r]), _out_port(slot)
             if slot.dummy:
-                canvas.run_depth(("dummy", slot.key), column, slot.top, band_end)
-            elif any(a is slot for a, _, _ in layered.segments(r)):
-                bottom = slot.top + int(slot.depth) - 1
-                slot.port = (column, bottom)
+                canvas.run_depth(("dummy", slot.key), column, top, band_end)
+                continue
+            canvas.frame(slot.key, int(slot.low), top, int(slot.breadth), int(slot.depth))
+            if slot.key in leaving:   # down from the box to the end of the band
+                bottom = top + int(slot.depth) - 1
+                canvas.ports[slot.key] = (column, bottom)
                 canvas.run_depth(("stub", slot.key), column, bottom + 1, band_end)
     for r, plan in enumerate(plans):
         first = int(starts[r] + depth[r])            # first row of the gap
@@ -218,6 +235,42 @@ def _route(layered: Layered, direction: str) -> _Canvas:
 
 def _out_port(slot: Slot) -> int:
     return middle_cell(slot)
+
+
+def _spread_ports(layered: Layered, ports: dict) -> dict:
+    """Move arrowheads off columns where another line comes down, and apart from each other:
+    side by side, two lines read as one."""
+    ports = dict(ports)
+    for r in range(1, len(layered.ranks)):
+        upper = {}                                    # out-port column -> upper slot key
+        for a, _, _ in layered.segments(r - 1):
+            upper[_out_port(a)] = a.key
+        by_target: dict = {}
+        for a, b, edge in layered.segments(r - 1):
+            if not b.dummy:
+                by_target.setdefault(b.key, []).append((ports[edge], a, edge))
+        taken = {_out_port(s) for s in layered.ranks[r] if s.dummy}
+        for key, arriving in by_target.items():
+            slot = layered.slots[key]
+            low, high = int(slot.low) + 1, int(slot.low + slot.breadth) - 2
+            chosen, previous = {}, low - 2
+            for ideal, source, edge in sorted(arriving, key=lambda item: item[0]):
+                def clear(c, source=source, previous=previous):
+                    return (c > previous + 1 and c not in taken
+                            and all(abs(c - col) > 1 for col, k in upper.items()
+                                    if k != source.key))
+                mine = _out_port(source)
+                if len(arriving) > 1 and low <= mine <= high and clear(mine):
+                    ideal = mine                     # straight down, when it keeps the order
+                choice = next((c for c in sorted(range(low, high + 1),
+                                                 key=lambda c: (abs(c - ideal), c))
+                               if clear(c) and abs(c - ideal) <= 3), None)
+                if choice is None:                   # no room: keep the even spread
+                    break
+                chosen[edge] = previous = choice
+            else:
+                ports.update(chosen)
+    return ports
 
 
 def _plan_gap(layered: Layered, r: int, in_ports: dict) -> dict:
