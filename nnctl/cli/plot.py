@@ -47,9 +47,11 @@ def plot(
 ):
     """Draw a network, as keras.utils.plot_model(show_shapes=True) does.
 
-    On a terminal (or piped) the graph is drawn as text: boxes and arrows, branches side by side.
+    By default the graph is drawn as text: boxes and arrows, branches side by side.
 
-    --format svg (or -o net.svg) writes an SVG laid out by nnctl itself, no Graphviz needed; dot and mermaid write graph text for other tools; png needs Graphviz' dot.
+    -o net.svg (or -f svg): an SVG laid out by nnctl itself, no Graphviz needed.
+
+    dot and mermaid: graph text for other tools; png: needs Graphviz' dot.
     """
     import shutil
     import sys

@@ -160,7 +160,7 @@ def _box(index: int, box: Box, label: BoxLabel, x: float, y: float) -> list[str]
            f'data-type={quoteattr(box.type)}>',
            f'<rect class="box" x="{num(x)}" y="{num(y)}" width="{num(w)}" height="{num(h)}" '
            f'rx="6" fill="{COLORS["body"]}"/>',
-           f'<path d="{_rounded(x, y, w, TITLE_HEIGHT, 6, 6)}" fill="{title_fill}"/>',
+           f'<path d="{_title_shape(x, y, w, h)}" fill="{title_fill}"/>',
            _text(x + w / 2, y + TITLE_HEIGHT / 2, TITLE_SIZE, label.title, COLORS["title_text"],
                  COLORS["title_text"], bold_first=True)]
     row = y + TITLE_HEIGHT
@@ -227,10 +227,17 @@ def _rule(x1, y1, x2, y2) -> str:
             f'stroke="{COLORS["rule"]}" stroke-width="1"/>')
 
 
+def _title_shape(x, y, w, h) -> str:
+    """The title bar: the box's rounded top corners, and its bottom ones when it is all."""
+    bottom = 6 if h <= TITLE_HEIGHT else 0
+    return _rounded(x, y, w, TITLE_HEIGHT, 6, 6, bottom, bottom)
+
+
 def _rounded(x, y, w, h, top_left=0.0, top_right=0.0, bottom_right=0.0, bottom_left=0.0):
     """A rectangle path with some corners rounded (to fill the corners of a rounded box)."""
     return (f"M{num(x)},{num(y + top_left)} Q{num(x)},{num(y)} {num(x + top_left)},{num(y)} "
-            f"L{num(x + w - top_right)},{num(y)} Q{num(x + w)},{num(y)} {num(x + w)},{num(y + top_right)} "
+            f"L{num(x + w - top_right)},{num(y)} Q{num(x + w)},{num(y)} "
+            f"{num(x + w)},{num(y + top_right)} "
             f"L{num(x + w)},{num(y + h - bottom_right)} Q{num(x + w)},{num(y + h)} "
             f"{num(x + w - bottom_right)},{num(y + h)} L{num(x + bottom_left)},{num(y + h)} "
             f"Q{num(x)},{num(y + h)} {num(x)},{num(y + h - bottom_left)} z")
