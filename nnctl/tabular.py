@@ -985,8 +985,9 @@ def _npy_header(dtype: np.dtype, width: int, rows: int | None) -> bytes:
 
 
 # Floats as text: polars writes the shortest round-trip form in the array's dtype (ryu), but
-# `2.0` and `NaN` where nnctl writes `2` and `nan` (nnctl.floatfmt): fixed up, only in batches
-# that hold such values (a cheap check on the numbers, not the text).
+# `2.0` and `NaN` where nnctl writes `2` and `nan` (nnctl.floatfmt). Zeros, the common case
+# (ReLU), are written as polars' null text "0"; other integral values and NaN are fixed up in
+# the text, only in batches that hold them (checked on the numbers, which is cheaper).
 _FIXES = {
     "csv": [(b".0,", b","), (b".0\n", b"\n")],
     "tsv": [(b".0\t", b"\t"), (b".0\n", b"\n")],
@@ -1003,20 +1004,27 @@ def format_rows(array: np.ndarray, fmt: str = "csv") -> bytes:
         return b""
     if width == 0:
         return (b"[]\n" if fmt == "jsonl" else b"\n") * rows
-    sep = "\t" if fmt == "tsv" else ","
-    sink = io.BytesIO()
-    pl.from_numpy(array).write_csv(sink, include_header=False, separator=sep,
-                                   quote_style="never")
-    text = sink.getvalue()
     with np.errstate(invalid="ignore"):  # signalling NaNs
-        integral = np.any(array == np.trunc(array))  # integral values (and infinities)
-    if integral:
+        integral = array == np.trunc(array)  # infinities too: harmless
+    nan = bool(np.isnan(array).any())
+    zeros = integral & (array == 0) & ~np.signbit(array)
+    if not nan and zeros.any():
+        frame = pl.DataFrame(np.where(zeros, array.dtype.type(np.nan), array), orient="row",
+                             nan_to_null=True)
+        integral &= ~zeros
+    else:
+        frame = pl.from_numpy(array, orient="row")
+    sink = io.BytesIO()
+    frame.write_csv(sink, include_header=False, separator="\t" if fmt == "tsv" else ",",
+                    quote_style="never", null_value="0")
+    text = sink.getvalue()
+    if integral.any():
         for old, new in _FIXES[fmt]:
             text = text.replace(old, new)
     if fmt == "jsonl":
         text = b"[" + text[:-1].replace(b"\n", b"]\n[") + b"]\n"
-        if not np.isfinite(array).all():
+        if nan or not np.isfinite(array).all():
             text = text.replace(b"inf", b"Infinity")  # JSON spellings Python's json reads
-    elif np.isnan(array).any():
+    elif nan:
         text = text.replace(b"NaN", b"nan")
     return text

@@ -591,3 +591,18 @@ def test_the_careful_path_accepts_exactly_what_the_fast_path_accepts(cell):
     except Exception:  # noqa: BLE001 - a refusal
         fast = False
     assert bool(NUMBER.fullmatch(cell.encode())) == fast
+
+
+@pytest.mark.parametrize("fmt", TEXT_FORMATS)
+def test_zeros_and_square_batches(tmp_path, fmt):
+    """Zeros take a shortcut in the writer (ReLU outputs are full of them); -0 keeps its sign."""
+    table = np.array([[0, 1.5, -0.0], [2, 0, np.nan], [0, 0, 0]], np.float32)  # square
+    expected = {"csv": b"0,1.5,-0\n2,0,nan\n0,0,0\n", "tsv": b"0\t1.5\t-0\n2\t0\tnan\n0\t0\t0\n",
+                "jsonl": b"[0,1.5,-0]\n[2,0,NaN]\n[0,0,0]\n"}[fmt]
+    assert format_rows(table, fmt) == expected
+    assert format_rows(table[[0, 2]], fmt) == b"".join(expected.splitlines(True)[i] for i in (0, 2))
+    relu = np.maximum(random_table(3000, 3000 // 1000 + 2, seed=5), 0)
+    path = tmp_path / f"relu{EXT[fmt]}"
+    with open_writer(str(path)) as out:
+        out.write(relu)
+    assert same_floats(read_all(str(path)), relu)
