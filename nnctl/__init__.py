@@ -4,8 +4,13 @@ The public Python API is loaded on first use, so that `nnctl` on the command lin
 """
 __version__ = "0.1.0"
 
-# name -> module that defines it; resolved by __getattr__ on first access.
-_LAZY = {}
+# name -> module that defines it (or the module itself); resolved by __getattr__ on first access.
+_LAZY = {
+    "Input": "nnctl.api", "Model": "nnctl.api", "Sequential": "nnctl.api",
+    "from_spec": "nnctl.api", "load_model": "nnctl.api",
+    "layers": "nnctl.layers", "activations": "nnctl.activations",
+    "initializers": "nnctl.initializers",
+}
 
 
 def __getattr__(name):
@@ -14,6 +19,8 @@ def __getattr__(name):
         raise AttributeError(f"module 'nnctl' has no attribute {name!r}")
     import importlib
 
-    value = getattr(importlib.import_module(module), name)
+    value = importlib.import_module(module)
+    if module != f"{__name__}.{name}":   # a name defined in the module, not the module itself
+        value = getattr(value, name)
     globals()[name] = value
     return value

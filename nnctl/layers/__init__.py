@@ -4,18 +4,27 @@ from __future__ import annotations
 import inspect
 import re
 
+from nnctl.layers import core, merging, normalization, reshaping
 from nnctl.layers.base import ArgError, Layer, WeightSpec, format_shape
-from nnctl.layers.core import Activation, Dense, Dropout
-from nnctl.layers.merging import (Add, Average, Concatenate, Maximum, Minimum, Multiply,
-                                  Subtract)
-from nnctl.layers.normalization import BatchNormalization, LayerNormalization
-from nnctl.layers.reshaping import Flatten, Reshape
 from nnctl.naming import Registry
 
 LAYERS = Registry("layer type")
-for _cls in (Dense, Activation, Dropout, Flatten, Reshape, Add, Subtract, Multiply, Average,
-             Maximum, Minimum, Concatenate, BatchNormalization, LayerNormalization):
+for _cls in (core.Dense, core.Activation, core.Dropout, reshaping.Flatten, reshaping.Reshape,
+             merging.Add, merging.Subtract, merging.Multiply, merging.Average, merging.Maximum,
+             merging.Minimum, merging.Concatenate, normalization.BatchNormalization,
+             normalization.LayerNormalization):
     LAYERS.register(_cls.__name__, _cls)
+
+
+def __getattr__(name):
+    # `nnctl.layers.Dense(3, activation="relu")` is the Python API's layer (nnctl.api.layers),
+    # which records a spec entry; the engine's classes are reached with get("Dense") or from
+    # their modules (nnctl.layers.core.Dense). Loaded on first use: the engine needs no API.
+    if name in LAYERS.names() or name in ("Input", "InputLayer"):
+        from nnctl.api import layers as api_layers
+
+        return getattr(api_layers, name)
+    raise AttributeError(f"module 'nnctl.layers' has no attribute {name!r}")
 
 
 def get(type_name: str) -> type[Layer]:

@@ -1,0 +1,406 @@
+"""The Python API: the article's three ways give one network; specs round-trip; numbers match.
+
+Keras facts come from tests/golden (tools/golden/api_models.py, forward.py, summaries.py).
+"""
+from __future__ import annotations
+
+import json
+import runpy
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import nnctl
+from conftest import CONFIGS, GOLDEN, ROOT, SPECS, run_nnctl
+from nnctl.errors import DataError, SpecError, WeightsError
+from nnctl.model import build_model, load_model as engine_load
+from nnctl.spec import parse_spec, read_spec
+from nnctl.yamlpos import Located
+
+EXAMPLES = ROOT / "examples"
+SPEC_FILES = sorted(CONFIGS.glob("*.yaml")) + sorted(SPECS.glob("*.yaml"))
+IDS = [p.stem for p in SPEC_FILES]
+L = nnctl.layers
+
+
+def example(stem) -> dict:
+    return runpy.run_path(str(EXAMPLES / f"{stem}.py"), run_name="example")
+
+
+def facts(engine) -> tuple:
+    """What makes two built networks the same: names, types, wiring, shapes, configs."""
+    return (engine.name, engine.functional, engine.dtype, engine.input_shapes(),
+            engine.outputs,
+            [(n.name, n.type_name, n.inbound, n.shape, n.dtype,
+              [(w.name, w.shape, w.trainable) for w in n.weights],
+              n.layer.get_config() if n.layer else None) for n in engine.layers])
+
+
+def build_mapping(mapping):
+    return build_model(parse_spec(Located(mapping, {}, "test")))
+
+
+# --- the article's three models ----------------------------------------------------------------
+
+def run_example(stem) -> str:
+    proc = subprocess.run([sys.executable, str(EXAMPLES / f"{stem}.py")], capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""
+    return proc.stdout
+
+
+def layer_rows(text) -> list[str]:
+    return [line for line in text.splitlines() if line.startswith("│ layer")]
+
+
+def totals(text) -> list[str]:
+    return [line for line in text.splitlines() if "params:" in line]
+
+
+def test_sequential_example_prints_keras_summary():
+    golden = (GOLDEN / "summaries" / "article_sequential.txt").read_text()
+    assert run_example("article_sequential") == golden
+
+
+@pytest.mark.parametrize("stem", ["article_functional", "article_subclass"])
+def test_functional_and_subclass_examples_have_the_same_rows(stem):
+    golden = (GOLDEN / "summaries" / "article_sequential.txt").read_text()
+    text = run_example(stem)
+    assert text.startswith('Model: "my_model"\n')
+    assert layer_rows(text) == layer_rows(golden)
+    assert len(layer_rows(golden)) == 3
+    assert totals(text) == totals(golden)
+    assert " Total params: 26 (104.00 B)" in totals(text)
+    inputs = [line for line in text.splitlines() if "(InputLayer)" in line]
+    assert len(inputs) == 1 and "(None, 3)" in inputs[0]
+
+
+def graph(model) -> list[tuple]:
+    """Layers with their type, units, activation, shape, params and what they are called on
+    (the model input, whatever its name, as '<input>')."""
+    engine = model.engine
+    inputs = set(engine.input_names)
+    return [(n.name, n.type_name, n.layer.units, n.layer.activation.name, n.shape, n.params,
+             ["<input>" if i in inputs else i for i in n.inbound])
+            for n in engine.layers if n.layer is not None]
+
+
+def test_three_ways_build_the_same_graph():
+    sequential = example("article_sequential")["model"]
+    functional = example("article_functional")["model"]
+    subclass = example("article_subclass")
+    want = graph(sequential)
+    assert [row[0] for row in want] == ["layer1", "layer2", "layer3"]
+    assert graph(functional) == want
+    assert graph(subclass["model"]) == want
+    assert graph(subclass["MyModel"]()) == want      # traced from layer1's input_shape
+    assert sequential.count_params() == functional.count_params() == 26
+
+
+def test_subclass_keeps_the_article_initializers():
+    seq = example("article_sequential")["model"].to_spec()
+    sub = example("article_subclass")["model"].to_spec()
+    assert [ls["kernel_initializer"] for ls in sub["layers"]] == ["he_normal"] * 3
+    assert [ls["kernel_initializer"] for ls in seq["layers"]] == ["he_normal"] * 3
+    fun = example("article_functional")["model"].to_spec()
+    assert all("kernel_initializer" not in ls for ls in fun["layers"])   # Keras' default
+
+
+def test_subclass_output_equals_the_sequential_one_on_the_same_weights():
+    sequential = example("article_sequential")["model"]
+    subclass = example("article_subclass")["model"]
+    x = np.random.default_rng(1).normal(size=(9, 3)).astype(np.float32)
+    subclass.set_weights(sequential.get_weights())
+    np.testing.assert_array_equal(subclass.predict(x), sequential.predict(x))
+
+
+# --- Keras' names, shapes and weight order for models written in Python -----------------------
+
+KERAS_MODELS = json.loads((GOLDEN / "api" / "models.json").read_text())
+
+
+@pytest.mark.parametrize("scenario", sorted(KERAS_MODELS))
+def test_python_models_equal_keras(scenario):
+    want = KERAS_MODELS[scenario]
+    scope = {"Input": nnctl.Input, "Model": nnctl.Model, "Sequential": nnctl.Sequential,
+             "layers": nnctl.layers}
+    exec(want["code"], scope)
+    model = scope["model"]
+    assert model.name == want["name"]
+    rows = [{"name": n.name, "type": n.type_name, "output_shape": [None, *n.shape],
+             "params": n.params} for n in model.engine.layers]
+    assert rows == want["layers"]
+    assert [layer.name for layer in model.layers] == [r["name"] for r in want["layers"]]
+    # Keras' weight paths are LAYER/WEIGHT, under the model's name for Sequential models
+    prefix = want["name"] + "/"
+    keras_order = [p[len(prefix):] if p.startswith(prefix) else p for p in want["weights"]]
+    assert list(model.weights) == keras_order
+
+
+# --- YAML -> Python -> YAML ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("path", SPEC_FILES, ids=IDS)
+def test_spec_round_trips(path, tmp_path):
+    model = nnctl.from_spec(path)
+    original = engine_load(str(path))
+    mapping = model.to_spec()
+    assert facts(build_mapping(mapping)) == facts(original)
+    assert facts(model.engine) == facts(original)
+    # a fixed point: the same mapping again from the model it gives
+    assert nnctl.Model.from_spec(mapping).to_spec() == mapping
+    # and through YAML text
+    (tmp_path / "again.yaml").write_text(model.to_yaml())
+    assert facts(engine_load(str(tmp_path / "again.yaml"))) == facts(original)
+
+
+def test_round_trip_keeps_a_spec_in_its_own_words():
+    path = SPECS / "default_names.yaml"
+    mapping = nnctl.from_spec(path).to_spec()
+    assert mapping["layers"] == read_spec(str(path)).doc.value["layers"]
+    assert mapping["name"] == "sequential"      # the default name, written out
+    mapping = nnctl.from_spec(CONFIGS / "two_input.yaml").to_spec()
+    assert mapping["inputs"] == {"record": [6], "patch": [4, 4]}
+    assert mapping["outputs"] == ["score"]
+
+
+def test_python_model_round_trips_through_yaml(tmp_path):
+    inputs = nnctl.Input(shape=(4,), name="x")
+    he = nnctl.initializers.get({"type": "he_uniform", "seed": 3})   # an object: its config
+    a = L.Dense(5, activation={"type": "leaky_relu", "negative_slope": 0.2},
+                kernel_initializer=he)(inputs)
+    b = L.Dense(5, activation="tanh", name="side")(inputs)
+    out = L.Dense(2)(L.Concatenate()([a, b]) * L.Dense(10)(inputs))
+    model = nnctl.Model(inputs, out, name="mixed", seed=4)
+    (tmp_path / "m.yaml").write_text(model.to_yaml())
+    again = nnctl.from_spec(tmp_path / "m.yaml")
+    assert facts(again.engine) == facts(model.engine)
+    assert again.seed == 4
+    x = np.random.default_rng(0).normal(size=(5, 4))
+    np.testing.assert_array_equal(again.predict(x), model.predict(x))
+
+
+# --- numbers -----------------------------------------------------------------------------------
+
+def sample_inputs(engine, n, seed=0) -> dict:
+    rng = np.random.default_rng(seed)
+    return {name: rng.normal(size=(n, *shape)).astype(engine.dtype)
+            for name, shape in engine.input_shapes().items()}
+
+
+@pytest.mark.parametrize("path", SPEC_FILES, ids=IDS)
+def test_predict_equals_the_engine_forward(path):
+    model = nnctl.from_spec(path)
+    engine = engine_load(str(path))
+    feeds = sample_inputs(engine, 10)
+    want = engine.forward(feeds, engine.init_weights(0))
+    whole = model(feeds)                          # one batch: the engine's very numbers
+    batched = model.predict(feeds, batch_size=3)  # batches of 3: BLAS may round differently
+    whole, batched = [r if isinstance(r, list) else [r] for r in (whole, batched)]
+    assert len(whole) == len(batched) == len(engine.outputs)
+    for name, one, many in zip(engine.outputs, whole, batched):
+        assert one.dtype == many.dtype == want[name].dtype
+        np.testing.assert_array_equal(one, want[name])
+        np.testing.assert_allclose(many, want[name], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("stem", sorted(p.stem for p in (GOLDEN / "forward").glob("*.npz")))
+def test_set_weights_in_keras_order_gives_keras_outputs(stem):
+    """The golden's weights are stored in Keras' model.weights order: get_weights' order."""
+    path = CONFIGS / f"{stem}.yaml"
+    path = path if path.exists() else SPECS / f"{stem}.yaml"
+    golden = np.load(GOLDEN / "forward" / f"{stem}.npz")
+    weights = [golden[k] for k in golden.files if k.startswith("weights/")]
+    model = nnctl.from_spec(path)
+    model.set_weights(weights)
+    inputs = {k[len("inputs/"):]: golden[k] for k in golden.files if k.startswith("inputs/")}
+    outputs = [golden[k] for k in golden.files if k.startswith("outputs/")]
+    got = model.predict(inputs)
+    got = got if isinstance(got, list) else [got]
+    for array, want in zip(got, outputs):
+        # NOTE: Keras 3 (numpy backend) computes float64 models in float32, and its golden
+        # outputs are float32: checked at float32's tolerance, as in test_forward_engine.
+        tol = dict(rtol=1e-5, atol=1e-6) if want.dtype == np.float32 else dict(rtol=1e-12)
+        np.testing.assert_allclose(array, want, **tol)
+
+
+def test_call_and_predict_take_lists_and_dicts():
+    model = nnctl.from_spec(CONFIGS / "two_input.yaml")
+    feeds = sample_inputs(model.engine, 4)
+    by_list = model([feeds["record"], feeds["patch"]])
+    by_dict = model.predict(feeds, batch_size=1)
+    np.testing.assert_allclose(by_list, by_dict, rtol=1e-6)
+    two = nnctl.from_spec(SPECS / "two_outputs.yaml")
+    a, b = two(np.ones((2, 5)))
+    assert a.shape == (2, 3) and b.shape == (2, 1)
+
+
+def test_weights_are_seeded_and_settable():
+    model = nnctl.from_spec(CONFIGS / "article_sequential.yaml")
+    engine = model.engine
+    assert all(np.array_equal(model.weights[k], v) for k, v in engine.init_weights(0).items())
+    seeded = nnctl.Model.from_spec(CONFIGS / "article_sequential.yaml", seed=7)
+    assert seeded.to_spec()["seed"] == 7
+    assert all(np.array_equal(seeded.weights[k], v) for k, v in engine.init_weights(7).items())
+    shapes = [w.shape for w in model.get_weights()]
+    assert shapes == [(3, 3), (3,), (3, 2), (2,), (2, 2), (2,)]
+    new = [np.full(s, i, np.float32) for i, s in enumerate(shapes)]
+    model.set_weights(new)
+    assert all(np.array_equal(a, b) for a, b in zip(model.get_weights(), new))
+    with pytest.raises(WeightsError, match="has 6 weight arrays .* got 5"):
+        model.set_weights(new[:5])
+    with pytest.raises(WeightsError, match=r"layer 'layer2': weight 'kernel' has shape \(2, 3\), "
+                                           r"expected \(3, 2\)"):
+        model.set_weights(new[:2] + [np.zeros((2, 3))] + new[3:])
+
+
+def test_save_and_load_model_file(tmp_path):
+    model = nnctl.from_spec(CONFIGS / "residual_mlp.yaml", seed=3)
+    x = np.random.default_rng(2).normal(size=(6, 16)).astype(np.float32)
+    model.save(tmp_path / "m.npz")
+    loaded = nnctl.load_model(tmp_path / "m.npz")
+    assert all(np.array_equal(loaded.weights[k], v) for k, v in model.weights.items())
+    np.testing.assert_array_equal(loaded.predict(x), model.predict(x))
+    np.savetxt(tmp_path / "x.csv", x, delimiter=",")
+    result = run_nnctl("forward", tmp_path / "m.npz", tmp_path / "x.csv")
+    assert result.code == 0, result.err
+    cli = np.loadtxt(result.out.splitlines(), delimiter=",", dtype=np.float32, ndmin=2)
+    np.testing.assert_array_equal(cli, model.predict(np.loadtxt(tmp_path / "x.csv",
+                                                                delimiter=",", ndmin=2)))
+
+
+def test_predict_equals_nnctl_forward_on_the_same_weights(tmp_path):
+    model = example("article_sequential")["model"]
+    x = np.random.default_rng(5).normal(size=(11, 3)).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    (tmp_path / "net.yaml").write_text(model.to_yaml())
+    result = run_nnctl("forward", tmp_path / "net.yaml", tmp_path / "x.npy", "--seed", "0")
+    assert result.code == 0, result.err
+    cli = np.loadtxt(result.out.splitlines(), delimiter=",", dtype=np.float32, ndmin=2)
+    np.testing.assert_array_equal(cli, model.predict(x))
+
+
+# --- building: Sequential, deferred shapes, subclassing ------------------------------------------
+
+def test_sequential_from_an_input_or_deferred():
+    with_input = nnctl.Sequential([nnctl.Input(shape=(3,)), L.Dense(2)], name="a")
+    assert with_input.to_spec() == {"name": "a", "input": [3],
+                                    "layers": [{"type": "Dense", "units": 2}]}
+    deferred = nnctl.Sequential([L.Dense(2), L.Dense(1)])
+    assert not deferred.built
+    with pytest.raises(SpecError, match="not built"):
+        deferred.summary()
+    out = deferred(np.ones((4, 7)))
+    assert out.shape == (4, 1) and deferred.to_spec()["input"] == [7]
+    built = nnctl.Sequential([L.Dense(2)])
+    built.build((None, 5))
+    assert built.engine.input_shapes() == {"input_layer": (5,)}
+    built.add(L.Dense(4))
+    assert [n.shape for n in built.engine.layers] == [(2,), (4,)]
+    assert built.pop().units == 4 and len(built.layers) == 1
+
+
+def test_subclass_traced_with_arithmetic_and_several_inputs():
+    class Residual(nnctl.Model):
+        def __init__(self):
+            super().__init__(name="res")
+            self.inner = L.Dense(4, activation="relu")
+            self.project = L.Dense(4)
+            self.out = L.Dense(1)
+
+        def call(self, features):
+            return self.out(self.inner(features) + self.project(features))
+
+    model = Residual()
+    model.build((None, 4))
+    spec = model.to_spec()
+    assert spec["inputs"] == {"features": [4]}
+    assert [ls["type"] for ls in spec["layers"]] == ["Dense", "Dense", "Add", "Dense"]
+    assert model.engine.nodes["add"].inbound == ["dense", "dense_1"]
+
+    class TwoIn(nnctl.Model):
+        def __init__(self):
+            super().__init__()
+            self.cat = L.Concatenate()
+            self.head = L.Dense(2)
+
+        def call(self, inputs):
+            return self.head(self.cat([inputs["a"], inputs["b"]]))
+
+    two = TwoIn()
+    y = two({"a": np.ones((3, 2)), "b": np.ones((3, 5))})
+    assert y.shape == (3, 2) and two.name == "two_in"
+    assert two.engine.input_shapes() == {"a": (2,), "b": (5,)}
+
+
+def test_float64_models():
+    inputs = nnctl.Input(shape=(3,), dtype="float64")
+    model = nnctl.Model(inputs, L.Dense(2)(inputs))
+    assert model.to_spec()["dtype"] == "float64"
+    assert model.predict(np.ones((2, 3))).dtype == np.float64
+
+
+# --- mistakes: clear errors, early ---------------------------------------------------------------
+
+def test_layer_arguments_are_checked_when_made():
+    with pytest.raises(SpecError, match=r"unknown argument 'activaton' for Dense "
+                                        r"\(did you mean 'activation'\?\)"):
+        L.Dense(3, activaton="relu")
+    with pytest.raises(SpecError, match="`units` must be a positive integer, got 0"):
+        L.Dense(0)
+    with pytest.raises(SpecError, match="unknown activation 'relux'"):
+        L.Dense(3, activation="relux")
+    with pytest.raises(TypeError, match=r"Dense\(\) takes 5 positional arguments"):
+        L.Dense(3, None, True, "zeros", "zeros", 1)
+
+
+def test_shapes_are_checked_when_layers_are_called():
+    a, b = nnctl.Input(shape=(3,)), nnctl.Input(shape=(4,))
+    with pytest.raises(SpecError, match=r"incompatible shapes \(None, 3\) and \(None, 4\)"):
+        L.Add()([a, b])
+    with pytest.raises(SpecError, match="takes one tensor"):
+        L.Dense(2)([a, b])
+    with pytest.raises(TypeError, match="called on a ndarray"):
+        L.Dense(2)(np.ones((1, 3)))
+
+
+def test_graph_mistakes():
+    x = nnctl.Input(shape=(3,))
+    dense = L.Dense(3)
+    with pytest.raises(SpecError, match="called more than once"):
+        nnctl.Model(x, dense(dense(x)))
+    other = nnctl.Input(shape=(3,), name="other")
+    with pytest.raises(SpecError, match="depend on an input .*other.* not in `inputs`"):
+        nnctl.Model(x, L.Add()([x, other]))
+    with pytest.raises(TypeError, match="needs `inputs` and `outputs`"):
+        nnctl.Model()
+
+    class NoShape(nnctl.Model):
+        def __init__(self):
+            super().__init__()
+            self.d = L.Dense(2)
+
+        def call(self, x):
+            return self.d(x)
+
+    with pytest.raises(SpecError, match="the input shape is not known yet"):
+        NoShape().summary()
+
+
+def test_data_mistakes():
+    model = nnctl.from_spec(CONFIGS / "article_functional.yaml")
+    with pytest.raises(DataError, match=r"input 'input': expected an array of shape "
+                                        r"\(None, 3\), got \(2, 4\)"):
+        model.predict(np.ones((2, 4)))
+    two = nnctl.from_spec(CONFIGS / "two_input.yaml")
+    with pytest.raises(DataError, match="has 2 inputs"):
+        two.predict(np.ones((2, 6)))
+
+
+def test_import_nnctl_stays_light():
+    code = ("import sys, nnctl; print(sorted(m for m in sys.modules "
+            "if m.startswith('nnctl.') or m in ('numpy', 'yaml', 'rich')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout
+    assert out.strip() == "[]"
