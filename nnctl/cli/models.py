@@ -1,9 +1,33 @@
-"""Where a MODEL argument comes from: a YAML spec or an nnctl model file (.npz)."""
+"""Where a MODEL argument comes from: a YAML spec, an nnctl model file (.npz), or Python.
+
+`path/to/file.py:NAME` imports the file (as a module, not as __main__, so its
+`if __name__ == "__main__":` block does not run) and takes NAME from it: an nnctl model, or a
+function (or Model subclass) called with no arguments that returns one. Whatever the module
+prints while it is imported goes to stderr: stdout carries the command's data.
+
+The weights of a Python model are the model's own, as model.predict() would use them: those
+given with set_weights() or loaded by nnctl.load_model(), else drawn with its `seed=`
+(default 0). As with a model file, --weights FILE or --seed N replaces them.
+"""
 from __future__ import annotations
+
+import re
+
+_PYTHON = re.compile(r"^(?P<file>.+\.py)(?::(?P<name>[^:]*))?$")
+_loaded: dict[str, object] = {}   # MODEL argument -> API model (a file is imported once)
+
+
+def is_python_model(path: str) -> bool:
+    return bool(_PYTHON.match(str(path)))
 
 
 def open_spec(path: str):
     """The ModelSpec of MODEL (the CLI's one way of reading it)."""
+    if is_python_model(path):
+        from nnctl.spec import parse_spec
+        from nnctl.yamlpos import Located
+
+        return parse_spec(Located(python_model(path).to_spec(), {}, str(path)))
     from nnctl.spec import read_spec
 
     return read_spec(path)
@@ -14,3 +38,145 @@ def open_model(path: str):
     from nnctl.model import build_model
 
     return build_model(open_spec(path))
+
+
+def open_weights(path: str) -> dict | None:
+    """The weights MODEL carries (a model file's, a Python model's own), or None for a spec:
+    then they are drawn from its initializers with a seed."""
+    if is_python_model(path):
+        return dict(python_model(path).weights)
+    if str(path).endswith(".npz"):
+        from nnctl.weights import load_model_file
+
+        return dict(load_model_file(path)[1])
+    return None
+
+
+def python_model(path: str):
+    """The nnctl.Model named by `file.py:NAME` (imported once per process)."""
+    if path not in _loaded:
+        _loaded[path] = _load_python_model(path)
+    return _loaded[path]
+
+
+def _load_python_model(arg: str):
+    from pathlib import Path
+
+    from nnctl.api import Model
+    from nnctl.errors import SpecError
+    from nnctl.naming import did_you_mean
+
+    match = _PYTHON.match(arg)
+    file, name = match["file"], match["name"]
+    if not Path(file).is_file():
+        raise SpecError("no such file" if not Path(file).exists() else "not a file",
+                        source=file)
+    module = _import_file(file)
+    if not name:
+        found = [k for k, v in vars(module).items() if not k.startswith("_") and
+                 (isinstance(v, Model) or (isinstance(v, type) and issubclass(v, Model)
+                                           and v.__module__ == module.__name__))]
+        example = found[0] if found else "NAME"
+        raise SpecError(f"name the model after a colon, e.g. {file}:{example}"
+                        + (f" (models here: {', '.join(found)})" if found else ""), source=file)
+    if not hasattr(module, name):
+        names = [k for k in vars(module) if not k.startswith("_")]
+        raise SpecError(f"no '{name}' in the module{did_you_mean(name, names)}", source=file)
+    obj = getattr(module, name)
+    what = f"'{name}'"
+    if not isinstance(obj, Model):
+        if not callable(obj) or (isinstance(obj, type) and not issubclass(obj, Model)):
+            raise SpecError(f"{what} is {_a(obj)}, not an nnctl model (nnctl.Sequential, "
+                            "nnctl.Model, or a function that returns one)", source=file)
+        _check_no_arguments(obj, what, file)
+        try:
+            obj = obj()
+        except Exception as exc:  # the user's code: report it in one line
+            raise _error_from(exc, f"{name}() failed", file) from exc
+        what = f"{name}()"
+        if not isinstance(obj, Model):
+            raise SpecError(f"{what} returned {_a(obj)}, not an nnctl model", source=file)
+    try:
+        obj.to_spec()   # a subclassed model is traced here, if it has not been yet
+    except Exception as exc:
+        raise _error_from(exc, f"{what}: cannot build the model", file) from exc
+    return obj
+
+
+def _import_file(file: str):
+    """Run a Python file as a fresh module; any failure becomes one SpecError line."""
+    import contextlib
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    from nnctl.errors import SpecError
+
+    stem = re.sub(r"\W", "_", Path(file).stem)
+    module_name = f"_nnctl_model_{stem}_{len(_loaded)}"
+    loader_spec = importlib.util.spec_from_file_location(module_name, file)
+    if loader_spec is None or loader_spec.loader is None:
+        raise SpecError("cannot be imported as a Python module", source=file)
+    module = importlib.util.module_from_spec(loader_spec)
+    sys.modules[module_name] = module          # dataclasses and pickling look modules up
+    directory = str(Path(file).resolve().parent)
+    sys.path.insert(0, directory)              # its own imports work as with `python file.py`
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            loader_spec.loader.exec_module(module)
+    except SyntaxError as exc:
+        raise SpecError(f"cannot import: SyntaxError: {exc.msg}", source=file,
+                        line=exc.lineno, column=exc.offset) from None
+    except SystemExit as exc:
+        raise SpecError(f"cannot import: the module called sys.exit({exc.code!r})",
+                        source=file) from None
+    except Exception as exc:
+        raise _error_from(exc, "cannot import", file) from exc
+    finally:
+        with contextlib.suppress(ValueError):
+            sys.path.remove(directory)
+    return module
+
+
+def _error_from(exc: Exception, doing: str, file: str):
+    """One line for an exception raised by the user's code, at its line in `file`."""
+    import os
+
+    from nnctl.errors import NnctlError, SpecError
+
+    line = None
+    tb = exc.__traceback__
+    target = os.path.realpath(file)
+    while tb is not None:
+        if os.path.realpath(tb.tb_frame.f_code.co_filename) == target:
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    if isinstance(exc, NnctlError):
+        return exc.at(file, line)   # an nnctl error in the user's code: its own message
+    text = str(exc).strip().splitlines()
+    detail = f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+    return SpecError(f"{doing}: {detail}", source=file, line=line)
+
+
+def _check_no_arguments(obj, what: str, file: str) -> None:
+    import inspect
+
+    from nnctl.errors import SpecError
+
+    try:
+        signature = inspect.signature(obj)
+    except (TypeError, ValueError):
+        return
+    required = [p.name for p in signature.parameters.values()
+                if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD,
+                                                       p.KEYWORD_ONLY)]
+    if required:
+        raise SpecError(f"{what} needs arguments ({', '.join(required)}); NAME must be a model "
+                        "or a function of no arguments that returns one", source=file)
+
+
+def _a(obj) -> str:
+    if isinstance(obj, type):
+        return f"a class ({obj.__name__})"
+    kind = type(obj).__name__
+    return f"{'an' if kind[:1].lower() in 'aeiou' else 'a'} {kind}"

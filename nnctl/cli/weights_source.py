@@ -13,11 +13,12 @@ def model_and_weights(model_path: str, weights_path: str | None, seed: int | Non
         from nnctl.weights import load_weights
 
         return model, model.check_weights(load_weights(weights_path), source=weights_path)
-    if str(model_path).endswith(".npz") and seed is None:
-        from nnctl.weights import load_model_file
+    if seed is None:
+        from nnctl.cli.models import open_weights
 
-        _, weights = load_model_file(model_path)
-        return model, model.check_weights(weights, source=model_path)
+        carried = open_weights(model_path)   # a model file's, or a Python model's own
+        if carried is not None:
+            return model, model.check_weights(carried, source=model_path)
     if seed is None:
         seed = model.spec.seed if model.spec.seed is not None else 0
         message(f"no weights given: using the spec's initializers with seed {seed} "
