@@ -18,7 +18,7 @@ except ImportError:  # pragma: no cover - older typer on top of click
     from click import exceptions as click_exceptions
 
 from nnctl import __version__
-from nnctl.cli import commands
+from nnctl.cli import commands, fastparams
 from nnctl.cli.console import error_line
 from nnctl.errors import NnctlError
 
@@ -48,6 +48,7 @@ def _root(
 
 
 commands.register(app)
+fastparams.install()  # plain option values without pydantic: start-up time (see the module)
 
 
 class Terminated(BaseException):

@@ -1,0 +1,102 @@
+"""Command-line values without pydantic, for start-up time.
+
+typer 0.29 turns every parameter value into its Python type through a pydantic TypeAdapter;
+importing pydantic and building the adapters costs about as much as importing NumPy, on every
+run of every command. nnctl's commands take plain values (str, int, float, bool, Enum choices
+and lists of them): those are converted here, with typer's own choice matching and the same
+messages; anything else (paths, files, ranges, custom parsers) still goes to typer.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any, get_args, get_origin
+
+
+def install() -> None:
+    """Put the fast path in front of typer's coercion (idempotent)."""
+    from typer import core
+
+    if getattr(core.build_runtime_param, "_nnctl_fast", False):
+        return
+    typer_build = core.build_runtime_param
+    fast_class = _fast_class()
+
+    def build(descriptor):
+        if _simple(descriptor):
+            return fast_class(parameter_info=descriptor.parameter_info,
+                              annotation=descriptor.annotation, descriptor=descriptor,
+                              typer_build=typer_build)
+        return typer_build(descriptor)
+
+    build._nnctl_fast = True
+    core.build_runtime_param = build
+
+
+def _simple(descriptor) -> bool:
+    info = descriptor.parameter_info
+    if descriptor.file_annotation is not None or info.parser is not None:
+        return False
+    if getattr(info, "click_type", None) is not None or info.min is not None \
+            or info.max is not None:
+        return False
+    annotation = descriptor.annotation
+    if get_origin(annotation) is list:
+        (annotation,) = get_args(annotation) or (None,)
+    return annotation in (str, int, float, bool) or (
+        isinstance(annotation, type) and issubclass(annotation, Enum))
+
+
+_NOT_MINE = object()
+_NUMBER_MESSAGES = {
+    int: "Input should be a valid integer, unable to parse string as an integer",
+    float: "Input should be a valid number, unable to parse string as a number",
+}
+
+
+def _fast_class():
+    from typer._click.exceptions import BadParameter
+    from typer._coercion import RuntimeParam
+    from typer._param_types import coerce_cli_choice
+
+    @dataclass(frozen=True)
+    class FastRuntimeParam(RuntimeParam):
+        descriptor: Any = None
+        typer_build: Any = None
+
+        def _coerce_value(self, value, param, ctx):
+            annotation = self.annotation
+            if get_origin(annotation) is list:
+                (item_type,) = get_args(annotation)
+                items = value if isinstance(value, (list, tuple)) else [value]
+                result = [self._one(item_type, item, param, ctx) for item in items]
+                mine = all(item is not _NOT_MINE for item in result)
+            else:
+                result = self._one(annotation, value, param, ctx)
+                mine = result is not _NOT_MINE
+            if mine:
+                return result
+            # anything unusual (bytes, a bool from an environment variable, ...): typer's way
+            return self.typer_build(self.descriptor)._coerce_value(value, param, ctx)
+
+        def _one(self, annotation, value, param, ctx):
+            if annotation in (str, bool):
+                return value if isinstance(value, annotation) else _NOT_MINE
+            if annotation in (int, float):
+                if type(value) in (int, float):
+                    return annotation(value)
+                if not isinstance(value, str):
+                    return _NOT_MINE
+                try:
+                    return annotation(value)
+                except ValueError:
+                    raise BadParameter(_NUMBER_MESSAGES[annotation], ctx=ctx,
+                                       param=param) from None
+            try:  # an Enum: typer's own matching of the choices
+                return coerce_cli_choice(value, choices=list(annotation),
+                                         case_sensitive=self.parameter_info.case_sensitive,
+                                         ctx=ctx)
+            except ValueError as exc:
+                raise BadParameter(f"Value error, {exc}", ctx=ctx, param=param) from None
+
+    return FastRuntimeParam
