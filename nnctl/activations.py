@@ -595,9 +595,11 @@ class Activation:
             _axis(work, self.params["axis"])
             extra = tuple(np.asarray(e, work.dtype).reshape(-1 if scalar else np.shape(e))
                           for e in extra)
-        # A result beyond the float range (selu(3e38), exp(1000)) is inf, as IEEE says; every
-        # formula above is arranged so that no intermediate overflow spoils a finite result.
-        with np.errstate(over="ignore", under="ignore"):
+        # A result beyond the float range (selu(3e38), exp(1000)) is inf, and an undefined
+        # one (softmax([1, inf])) nan, as IEEE says, without warnings. Every formula above is
+        # arranged so that finite inputs never meet an overflow that spoils a finite result,
+        # nor make a nan (tests/test_activations.py checks both on extremes).
+        with np.errstate(all="ignore"):
             y = np.asarray(function(work, *extra, **self.params), dtype=x.dtype)
         return y.reshape(()) if x.ndim == 0 and not self.elementwise else y
 

@@ -237,6 +237,24 @@ def test_extremes_give_no_warning_and_keep_the_dtype(name, dtype):
     assert not np.isnan(y).any() and not np.isnan(d).any() and not np.isnan(b).any()
 
 
+@pytest.mark.parametrize("name", activations.names())
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_formulas_make_no_invalid_operation_on_finite_extremes(name, dtype):
+    # The bound activation silences IEEE warnings (for inf and nan inputs); its formulas
+    # themselves must not divide by zero or make a nan from finite numbers.
+    definition = activations.ACTIVATIONS.get(name)
+    params = {"threshold": 0.5, "default_value": -1.0} if name == "threshold" else {}
+    params = activations.get({"type": name, **params}).params
+    x = np.array(EXTREMES + [-0.0], dtype=dtype)
+    x = x[: len(x) // 2 * 2]
+    with np.errstate(invalid="raise", divide="raise", over="ignore", under="ignore"):
+        definition.forward(x, **params)
+        definition.derivative(x, **params)
+        if definition.backward is not None:
+            g = np.ones_like(definition.forward(x, **params))
+            definition.backward(x, g, **params)
+
+
 def test_the_issue_examples():
     assert activations.get("sigmoid")(np.float32(-1000)) == 0
     assert activations.get("sigmoid")(np.float32(1000)) == 1
