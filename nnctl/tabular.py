@@ -1,7 +1,7 @@
 """Streaming tables of numbers in and out: CSV, TSV, JSON Lines, .npy and Parquet (DESIGN.md 4).
 
-`read_batches(source)` yields the rows of a file or of stdin ("-") as 2-D arrays of a fixed
-number of rows; `open_writer(dest)` writes such arrays to a file (atomically) or to stdout.
+`read_batches(source)` yields the rows of a file or of stdin ("-") as 2-D arrays of
+`batch_size` rows (fewer at the end, or when rows trickle in through a pipe); `open_writer(dest)` writes such arrays to a file (atomically) or to stdout.
 Memory stays bounded by a batch plus one block of text, whatever the size of the input.
 
 Which library does the work is decided here and nowhere else (measured by benchmarks/io.py):
@@ -21,9 +21,11 @@ import io
 import os
 import queue
 import re
+import select
 import sys
 import tempfile
 import threading
+import time
 from typing import Iterator, NamedTuple
 
 import numpy as np
@@ -55,6 +57,9 @@ STDOUT_NAME = "<stdout>"
 NUMBER = re.compile(rb"[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|nan|inf|infinity)",
                     re.IGNORECASE)
 _SEPARATORS = {"csv": ",", "tsv": "\t", "jsonl": ","}
+
+
+_FLUSH = object()  # in a stream of parts: hand out the rows gathered so far
 
 
 class Batch(NamedTuple):
@@ -90,8 +95,13 @@ class _Input:
         self.pending = b""
         self.bytes_read = 0
 
-    def peek(self, n: int) -> bytes:
-        while len(self.pending) < n:
+    def peek(self, n: int, enough=None) -> bytes:
+        """Up to n bytes ahead, without consuming them; stops early once `enough(data)`.
+
+        Reading from a pipe blocks until its writer sends more, so the caller says when
+        what arrived suffices (a slow producer's first row need not wait for 64 KB).
+        """
+        while len(self.pending) < n and not (enough and enough(self.pending)):
             more = self.raw.read(max(n - len(self.pending), 1 << 16))
             if not more:
                 break
@@ -173,11 +183,13 @@ class TableReader:
 
     # -- opening and sniffing --
     def _open(self) -> None:
+        # Unbuffered streams: blocks are read in place, rows that arrive slowly on a pipe are
+        # handled as they come, and no buffer lock is held by the reading thread at exit.
         if self.source == "-":
-            self._raw = sys.stdin.buffer
+            self._raw = getattr(sys.stdin.buffer, "raw", sys.stdin.buffer)
         else:
             try:
-                self._raw = open(self.source, "rb")
+                self._raw = open(self.source, "rb", buffering=0)
                 size = os.fstat(self._raw.fileno()).st_size
             except IsADirectoryError:
                 raise DataError("is a directory, not a data file", source=self.name) from None
@@ -195,7 +207,14 @@ class TableReader:
             self._start_parquet()
 
     def _sniff(self) -> str:
-        start = self._input.peek(64)
+        def enough(data: bytes) -> bool:  # a magic number, or what rules them out
+            if len(data) >= 8:
+                return True
+            text = data.lstrip(b"\xef\xbb\xbf \t\r\n")
+            return bool(text) and not (NPY_MAGIC.startswith(data[:6])
+                                       or PARQUET_MAGIC.startswith(data[:4]))
+
+        start = self._input.peek(64, enough)
         if start.startswith(NPY_MAGIC):
             return "npy"
         if start.startswith(PARQUET_MAGIC):
@@ -229,11 +248,21 @@ class TableReader:
         return self._batched(parts)
 
     def _batched(self, parts) -> Iterator[Batch]:
-        """Cut parts (array, lines) into batches of exactly batch_size rows (the last: fewer)."""
+        """Cut parts (array, lines) into batches of batch_size rows.
+
+        Batches are shorter at the end, and when rows arrive slowly on a pipe: a filter
+        should not sit on rows it has while its input pauses (`tail -f log | nnctl ...`).
+        """
         size = self.batch_size
         pieces, rows, first = [], 0, 0
         try:
-            for array, lines in parts:
+            for part in parts:
+                if part is _FLUSH:
+                    if rows:
+                        yield Batch(_joined(pieces), first)
+                        pieces, rows = [], 0
+                    continue
+                array, lines = part
                 offset = 0
                 while offset < len(array):
                     take = min(size - rows, len(array) - offset)
@@ -256,7 +285,8 @@ class TableReader:
     def _start_text(self) -> None:
         self._sep = _SEPARATORS[self.format]
         self._line = 1  # physical line number of the next unread byte
-        if self._input.peek(3) == b"\xef\xbb\xbf":
+        if self._input.peek(3, lambda d: not b"\xef\xbb\xbf".startswith(d[:3])) == \
+                b"\xef\xbb\xbf":
             self._input.read(3)  # a UTF-8 byte order mark is not data
         first = self._peek_first_line()
         if first is None:
@@ -290,17 +320,13 @@ class TableReader:
         """
         want = 1 << 16
         while True:
-            data = self._input.peek(want)
-            at_end = len(data) < want
-            offset = 0
-            for count, line in enumerate(data.split(b"\n"), 1):
-                end = offset + len(line) + 1
-                if end > len(data) and not at_end:
-                    break  # this line may go on beyond what we peeked
-                if line.strip():
-                    return min(end, len(data)), count, line.strip()
-                offset = end
-            if at_end:
+            data = self._input.peek(want, lambda d: _first_line(d) is not None)
+            found = _first_line(data)
+            if found is not None:
+                return found
+            if len(data) < want:  # the end of the input, with no line or a last one
+                if data.strip():
+                    return len(data), data.count(b"\n") + 1, data.strip().split(b"\n")[-1]
                 return None
             want *= 4
 
@@ -315,8 +341,8 @@ class TableReader:
             return [c.strip().encode() for c in row]
         return [c.strip() for c in text.split(self._sep.encode())]
 
-    def _text_blocks(self) -> Iterator[tuple[bytes, int, int]]:
-        """Blocks of whole lines: (block, line number of its first line, newlines in it).
+    def _text_blocks(self) -> Iterator[tuple[bytes, int, int, bool]]:
+        """Blocks of whole lines: (block, its first line's number, newlines, input paused).
 
         One buffer is filled in place (readinto) and each block copied out once: the copies
         and counting here cost about a tenth of the parsing, so they are kept few.
@@ -326,26 +352,29 @@ class TableReader:
         view = memoryview(buffer)
         fill = len(pending)
         buffer[:fill] = pending
+        end = False
         while True:
-            if len(buffer) - fill < BLOCK_BYTES:  # a line longer than a block: grow
-                view.release()
-                buffer = buffer[:fill] + bytearray(max(len(buffer), BLOCK_BYTES))
-                view = memoryview(buffer)
-            got = self._raw.readinto(view[fill:fill + BLOCK_BYTES]) or 0
-            self._input.bytes_read += got
-            fill += got
-            if got == 0:  # the end: what is left is the last line, without its newline
-                if fill:
-                    block = bytes(view[:fill])
-                    yield block, self._line, _count_newlines(block)
+            # Read while no line is complete, or while the block is short and data flows (a
+            # pipe gives 64 KB at a time); rows that trickle in go out within about 0.1 s.
+            started = time.monotonic()
+            while not end and (buffer.rfind(b"\n", 0, fill) < 0 or
+                               fill < BLOCK_BYTES and _more_to_read(self._raw, started)):
+                if len(buffer) - fill < BLOCK_BYTES:  # a line longer than a block: grow
+                    view.release()
+                    buffer = buffer[:fill] + bytearray(max(len(buffer), BLOCK_BYTES))
+                    view = memoryview(buffer)
+                got = self._raw.readinto(view[fill:fill + BLOCK_BYTES]) or 0
+                self._input.bytes_read += got
+                fill += got
+                end = got == 0
+            cut = fill if end else buffer.rfind(b"\n", 0, fill) + 1
+            if cut:
+                block = bytes(view[:cut])
+                newlines = _count_newlines(block)
+                yield block, self._line, newlines, not end and fill < BLOCK_BYTES
+                self._line += newlines
+            if end:
                 return
-            cut = buffer.rfind(b"\n", 0, fill) + 1
-            if cut == 0:
-                continue  # no complete line yet
-            block = bytes(view[:cut])
-            newlines = _count_newlines(block)
-            yield block, self._line, newlines
-            self._line += newlines
             tail = bytes(view[cut:fill])
             buffer[:len(tail)] = tail
             fill = len(tail)
@@ -361,12 +390,14 @@ class TableReader:
         if self.n_columns is None:  # no data at all
             return
         parser = _TextParser(self.format, self.n_columns, self.dtype)
-        for block, line, newlines in self._text_blocks():
+        for block, line, newlines, paused in self._text_blocks():
             array = parser.fast(block, newlines)
             if array is not None:
                 yield array, line
             else:
                 yield from self._unclean_block(parser, block, line)
+            if paused:
+                yield _FLUSH  # the input is slow: hand out the rows we have, do not wait
 
     def _unclean_block(self, parser, block: bytes, line: int):
         """A block the fast parser refused: narrow down where, look there line by line.
@@ -540,6 +571,31 @@ def _stacked(columns, dtype) -> np.ndarray:
     for k, column in enumerate(columns):
         out[:, k] = column
     return out
+
+
+def _first_line(data: bytes):
+    """(end offset, line number, text) of the first complete non-blank line, or None."""
+    offset = 0
+    for number, line in enumerate(data.split(b"\n")[:-1], 1):
+        offset += len(line) + 1
+        if line.strip():
+            return offset, number, line.strip()
+    return None
+
+
+PIPE_PAUSE = 0.01  # s: a pipe silent this long has paused (a fast writer refills it sooner)
+PIPE_LATENCY = 0.1  # s: rows waiting for a block to fill go out after this long anyway
+
+
+def _more_to_read(stream, started: float) -> bool:
+    """Will `stream` give more bytes soon? Files: yes; a pipe: if it has some in PIPE_PAUSE."""
+    wait = min(PIPE_PAUSE, started + PIPE_LATENCY - time.monotonic())
+    if wait < 0:
+        return False
+    try:
+        return bool(select.select([stream], [], [], wait)[0])
+    except (OSError, ValueError, TypeError, io.UnsupportedOperation):
+        return True
 
 
 def _count_newlines(block: bytes) -> int:

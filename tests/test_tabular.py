@@ -606,3 +606,28 @@ def test_zeros_and_square_batches(tmp_path, fmt):
     with open_writer(str(path)) as out:
         out.write(relu)
     assert same_floats(read_all(str(path)), relu)
+
+
+def test_rows_that_trickle_in_are_handed_out_without_waiting_for_more():
+    """A filter in a live pipe (`tail -f log | ...`) must not sit on the rows it has."""
+    import select
+
+    script = textwrap.dedent("""
+        from nnctl.tabular import read_batches
+        for batch in read_batches("-", batch_size=1000):
+            print(len(batch.array), batch.first_line, flush=True)
+    """)
+    process = subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        process.stdin.write(b"a,b\n1,2\n3,4\n5,6\n")
+        process.stdin.flush()  # and the input stays open
+        ready, _, _ = select.select([process.stdout], [], [], 60)
+        assert ready, "no rows came out while the input was open"
+        assert process.stdout.readline() == b"3 2\n"
+        process.stdin.write(b"7,8\n")
+        process.stdin.close()
+        assert process.stdout.read() == b"1 5\n"
+    finally:
+        process.kill()
+        process.wait()
