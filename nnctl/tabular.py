@@ -816,6 +816,11 @@ class TableWriter:
             sys.stdout.flush()
             self._atomic = None
             self._out = sys.stdout.buffer
+            if self._background:
+                # Straight to the file descriptor: a thread blocked on a slow reader must not
+                # hold the lock of sys.stdout's buffer when the interpreter exits.
+                self._out.flush()
+                self._out = _DescriptorWriter(self._out.fileno())
         else:
             from nnctl.atomic import atomic_write
 
@@ -964,6 +969,21 @@ class TableWriter:
             except BaseException as exc:  # noqa: BLE001 - the cleanup re-raises `value`
                 if exc is not value:
                     raise
+
+
+class _DescriptorWriter:
+    """write() straight to a file descriptor, all of the data (pipes may take it in parts)."""
+
+    def __init__(self, fd: int):
+        self.fd = fd
+
+    def write(self, data) -> None:
+        view = memoryview(data).cast("B")
+        while view:
+            view = view[os.write(self.fd, view):]
+
+    def flush(self) -> None:
+        pass
 
 
 class _BackgroundWriter:
