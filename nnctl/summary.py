@@ -175,11 +175,14 @@ def _shape(shape) -> str:
     return "(" + ", ".join(str(d) for d in shape) + ")"
 
 
-def table_width(summary: Summary, terminal_columns: int, show_trainable: bool) -> int:
-    """Keras: 88 columns (108 with "Connected to"), +12 with Trainable, at most terminal - 4."""
+def table_width(summary: Summary, terminal_columns: int, show_trainable: bool,
+                macs: bool = False) -> int:
+    """Keras: 88 columns (108 with "Connected to"), +12 with Trainable, at most terminal - 4.
+
+    nnctl's MACs column adds 12 more, within the same limit.
+    """
     width = 88 if summary.chain else 108
-    if show_trainable:
-        width += 12
+    width += 12 * show_trainable + 12 * macs
     return min(width, terminal_columns - 4)
 
 
@@ -210,7 +213,6 @@ def render_table(summary: Summary, console, *, width: int, show_trainable=False,
         positions = [p * 0.88 for p in positions] + [1.0]
         header.append("MACs")
         align.append("right")
-        width += 12
     widths, current = [], 0
     for pos in positions:
         widths.append(int(pos * width) - current)

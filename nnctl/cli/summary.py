@@ -15,7 +15,7 @@ class SummaryFormat(str, Enum):
 
 
 def summary(
-    model: Annotated[str, typer.Argument(help="A spec (.yaml/.yml) or a model file (.npz).")],
+    model: Annotated[str, typer.Argument(help="A spec (.yaml/.yml), a model file (.npz) or file.py:NAME.")],
     format: Annotated[Optional[SummaryFormat], typer.Option(
         "--format", "-f", help="table (Keras' layout), json or markdown.")] = None,
     show_trainable: Annotated[bool, typer.Option(
@@ -56,7 +56,7 @@ def summary(
 
         console = rich_console()
         columns = shutil.get_terminal_size().columns if stdout_is_terminal() else 80
-        width = summaries.table_width(data, columns, show_trainable)
+        width = summaries.table_width(data, columns, show_trainable, macs)
         summaries.render_table(data, console, width=width, show_trainable=show_trainable,
                                macs=macs, batch=batch)
     if error is not None:
