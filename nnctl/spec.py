@@ -79,11 +79,17 @@ def read_text(path: str) -> str:
 
 
 def spec_from_json(text: str, source: str) -> ModelSpec:
+    from nnctl.yamlpos import check_depth
+
     try:
-        return parse_spec(Located(json.loads(text), {}, source))
+        value = json.loads(text)
     except json.JSONDecodeError as exc:
         raise SpecError(f"invalid JSON: {exc.msg}", source=source, line=exc.lineno,
                         column=exc.colno) from None
+    except RecursionError:
+        raise SpecError("the spec is nested too deeply", source=source) from None
+    check_depth(value, source)
+    return parse_spec(Located(value, {}, source))
 
 
 def parse_spec(doc: Located) -> ModelSpec:

@@ -64,13 +64,68 @@ def load_yaml(text: str, source: str) -> Located:
         raise SpecError(f"invalid YAML: {problem}", source=source,
                         line=mark.line + 1 if mark else None,
                         column=mark.column + 1 if mark else None) from None
+    except yaml.reader.ReaderError as exc:  # a control character: its str() is two lines
+        line = text.count("\n", 0, exc.position) + 1
+        column = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
+        char = exc.character if isinstance(exc.character, int) else ord(exc.character)
+        raise SpecError(f"invalid YAML: character U+{char:04X} is not allowed in YAML text",
+                        source=source, line=line, column=column) from None
     except yaml.YAMLError as exc:
-        raise SpecError(f"invalid YAML: {exc}", source=source) from None
+        detail = " ".join(str(exc).split())
+        raise SpecError(f"invalid YAML: {detail}", source=source) from None
+    except RecursionError:  # PyYAML composes recursively: a few hundred levels exhaust it
+        raise SpecError(f"the spec is nested more than {MAX_DEPTH} levels deep",
+                        source=source) from None
     if node is None:
         raise SpecError("the spec is empty", source=source, line=1, column=1)
+    _check_expansion(node, source)
     builder = _Builder(source)
     value = builder.build(node, (), 0)
     return Located(value, builder.positions, source, builder.key_positions)
+
+
+def _check_expansion(root, source: str) -> None:
+    """Refuse an alias bomb before expanding anything: the number of values each node stands
+    for, counted once per node (aliases share their node), in time linear in the file."""
+    sizes: dict[int, int] = {}
+    open_nodes: set[int] = set()
+    stack = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        if id(node) in sizes:
+            continue
+        children = ([n for pair in node.value for n in pair] if isinstance(node, yaml.MappingNode)
+                    else node.value if isinstance(node, yaml.SequenceNode) else [])
+        if done:
+            open_nodes.discard(id(node))
+            sizes[id(node)] = 1 + sum(sizes[id(c)] for c in children)
+            if sizes[id(node)] > MAX_NODES:
+                raise SpecError(f"the spec has more than {MAX_NODES:,} values (an alias bomb?); "
+                                "refusing to expand it", source=source,
+                                line=node.start_mark.line + 1, column=node.start_mark.column + 1)
+            continue
+        open_nodes.add(id(node))
+        stack.append((node, True))
+        for child in children:
+            if id(child) in open_nodes:  # `&a [*a]`: a list that contains itself
+                raise SpecError("an alias refers to a value that contains it (a cycle)",
+                                source=source, line=child.start_mark.line + 1,
+                                column=child.start_mark.column + 1)
+            if id(child) not in sizes:
+                stack.append((child, False))
+
+
+def check_depth(value, source: str, limit: int = MAX_DEPTH) -> None:
+    """Refuse a document (read from JSON) nested deeper than a YAML spec may be."""
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            raise SpecError(f"the spec is nested more than {limit} levels deep", source=source)
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item)
 
 
 class _Builder:

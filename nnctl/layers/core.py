@@ -18,6 +18,8 @@ def _activation(value, layer):
 def _initializer(value, key, layer):
     from nnctl import initializers
 
+    if value is None:  # `kernel_initializer: null`: Keras' add_weight falls back to this
+        value = "glorot_uniform"
     return resolve(initializers.get, value, key, layer)
 
 

@@ -13,6 +13,13 @@ def _batched(shape):
     return format_shape((None,) + tuple(shape))
 
 
+def _same_rank(inputs):
+    """Lower-rank inputs get axes of 1 after the batch axis, as Keras' Merge.call does, so
+    that samples broadcast against samples (not against the batch axis)."""
+    rank = max(x.ndim for x in inputs)
+    return [x.reshape(x.shape[:1] + (1,) * (rank - x.ndim) + x.shape[1:]) for x in inputs]
+
+
 class Merge(Layer):
     """Element-wise merges: shapes must match, a 1 broadcasts against anything."""
 
@@ -47,7 +54,7 @@ class Merge(Layer):
         return tuple(out)
 
     def call(self, inputs, weights):
-        return reduce(self.combine, inputs)
+        return reduce(self.combine, _same_rank(inputs))
 
     def macs(self, input_shapes, output_shape):
         return 0
@@ -95,7 +102,7 @@ class Average(Merge):
     """The element-wise mean of the inputs."""
 
     def call(self, inputs, weights):
-        total = reduce(lambda a, b: a + b, inputs)
+        total = reduce(lambda a, b: a + b, _same_rank(inputs))
         return total / np.asarray(len(inputs), dtype=total.dtype)
 
 
