@@ -8,6 +8,7 @@ is untouched. A reader of the destination sees the old file or the whole new one
 """
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import tempfile
@@ -37,6 +38,20 @@ def _is_special(path: str) -> bool:
     return not stat.S_ISREG(mode)
 
 
+_WRITE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EROFS}
+
+
+@contextmanager
+def _naming(path: str):
+    """A failed write (a full disk: /dev/full) names the file the user gave."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.filename is None and exc.errno in _WRITE_ERRORS:
+            raise OSError(exc.errno, exc.strerror, path) from None
+        raise
+
+
 @contextmanager
 def atomic_write(path: str | os.PathLike, mode: str = "wb", *, durable: bool = True):
     """Yield a file object; on leaving the block without an exception it becomes `path`.
@@ -50,7 +65,7 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb", *, durable: bool = T
     """
     path = os.fspath(path)
     if _is_special(path):
-        with open(path, mode) as f:
+        with _naming(path), open(path, mode) as f:
             yield f
         return
     target = os.path.realpath(path)  # write through a symlink, do not replace the link
@@ -64,13 +79,14 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb", *, durable: bool = T
     except OSError as exc:  # name the file the user gave, not our temporary one
         raise OSError(exc.errno, exc.strerror, path) from None
     try:
-        os.fchmod(fd, permissions)
-        with os.fdopen(fd, mode) as f:
-            yield f
-            f.flush()
-            if durable:
-                os.fsync(f.fileno())
-        os.replace(temporary, target)
+        with _naming(path):
+            os.fchmod(fd, permissions)
+            with os.fdopen(fd, mode) as f:
+                yield f
+                f.flush()
+                if durable:
+                    os.fsync(f.fileno())
+            os.replace(temporary, target)
     except BaseException:
         try:
             os.unlink(temporary)

@@ -11,6 +11,7 @@ names the file, not a crash. Writing goes through nnctl.atomic: all or nothing.
 from __future__ import annotations
 
 import json
+import lzma
 import os
 import zipfile
 import zlib
@@ -61,8 +62,9 @@ def _read_arrays(path) -> dict[str, np.ndarray]:
                     arrays[key] = npformat.read_array(member, allow_pickle=False)
     except WeightsError:
         raise
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, ValueError,
-            KeyError, OSError, NotImplementedError) as exc:
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, lzma.LZMAError, EOFError,
+            ValueError, KeyError, OSError, NotImplementedError, RuntimeError) as exc:
+        # RuntimeError: an encrypted member; OSError: also a damaged bzip2 stream
         what = str(exc) or type(exc).__name__
         raise WeightsError(f"not a valid .npz file ({what})", source=name) from None
     return arrays
@@ -99,6 +101,12 @@ def load_model_file(path) -> tuple[dict, dict[str, np.ndarray]]:
     except (UnicodeDecodeError, ValueError) as exc:
         raise WeightsError(f"'{SPEC_KEY}' is not valid UTF-8 JSON ({exc})", source=name) \
             from None
+    except RecursionError:  # json recurses once per level: "[[[[...]]]]" runs out of stack
+        raise WeightsError(f"'{SPEC_KEY}' is nested too deeply to be a spec", source=name) \
+            from None
+    from nnctl.yamlpos import check_depth
+
+    check_depth(spec, name)
     if not isinstance(spec, dict):
         raise WeightsError(f"'{SPEC_KEY}' must hold a JSON object, got "
                            f"{type(spec).__name__}", source=name)
@@ -112,7 +120,8 @@ def spec_bytes(spec: dict) -> np.ndarray:
 
 
 def save_weights(path, weights: dict[str, np.ndarray], spec: dict | None = None) -> None:
-    """Write `weights` (and `spec` as `__spec__`, if given) to an .npz, atomically."""
+    """Write `weights` (and `spec` as `__spec__`, if given) to an .npz, atomically;
+    "-" writes it to stdout."""
     from nnctl.atomic import atomic_write
 
     if SPEC_KEY in weights:
@@ -120,8 +129,33 @@ def save_weights(path, weights: dict[str, np.ndarray], spec: dict | None = None)
     arrays = {key: np.asarray(value) for key, value in weights.items()}
     if spec is not None:
         arrays[SPEC_KEY] = spec_bytes(spec)
+    if os.fspath(path) == "-" or not _regular_or_new(path):
+        # stdout, /dev/null, a FIFO: zipfile's offsets need a file that seeks and tells, so
+        # the archive is made in memory, then written whole
+        import io
+        import sys
+
+        archive = io.BytesIO()
+        np.savez(archive, **arrays)
+        if os.fspath(path) == "-":
+            sys.stdout.flush()
+            sys.stdout.buffer.write(archive.getvalue())
+            sys.stdout.buffer.flush()
+            return
+        with atomic_write(path) as f:
+            f.write(archive.getvalue())
+        return
     with atomic_write(path) as f:
         np.savez(f, **arrays)
+
+
+def _regular_or_new(path) -> bool:
+    import stat
+
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return True
 
 
 def save_model(path, spec: dict, weights: dict[str, np.ndarray]) -> None:
