@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import os
 import queue
 import re
@@ -25,6 +26,7 @@ import select
 import sys
 import tempfile
 import threading
+import tokenize
 import time
 from typing import Iterator, NamedTuple
 
@@ -57,6 +59,9 @@ STDOUT_NAME = "<stdout>"
 NUMBER = re.compile(rb"[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|nan|inf|infinity)",
                     re.IGNORECASE)
 _SEPARATORS = {"csv": ",", "tsv": "\t", "jsonl": ","}
+# numpy.lib.format parses a header with ast and tokenize: a damaged one fails in these ways
+NPY_HEADER_ERRORS = (ValueError, EOFError, SyntaxError, OverflowError, TypeError,
+                     tokenize.TokenError)
 
 
 _FLUSH = object()  # in a stream of parts: hand out the rows gathered so far
@@ -337,8 +342,11 @@ class TableReader:
             inner = text[1:-1].strip()
             return [c.strip() for c in inner.split(b",")] if inner else []
         if b'"' in text:
-            row = next(csv.reader([text.decode("utf-8", "replace")], delimiter=self._sep))
-            return [c.strip().encode() for c in row]
+            try:
+                row = next(csv.reader([text.decode("utf-8", "replace")], delimiter=self._sep))
+                return [c.strip().encode() for c in row]
+            except csv.Error:  # a carriage return inside the line: not a quoted cell then
+                pass
         return [c.strip() for c in text.split(self._sep.encode())]
 
     def _text_blocks(self) -> Iterator[tuple[bytes, int, int, bool]]:
@@ -448,8 +456,12 @@ class TableReader:
             read_header = (npformat.read_array_header_1_0 if version == (1, 0)
                            else npformat.read_array_header_2_0)
             shape, fortran, dtype = read_header(self._input, max_header_size=1 << 20)
-        except (ValueError, EOFError) as exc:
-            raise DataError(f"not a valid .npy file ({exc})", source=self.name) from None
+        except NPY_HEADER_ERRORS as exc:
+            raise DataError(f"not a valid .npy file ({_detail(exc)})", source=self.name) \
+                from None
+        if any(d < 0 for d in shape) or math.prod(shape) * dtype.itemsize >= 1 << 62:
+            raise DataError(f"not a valid .npy file (impossible shape {tuple(shape)})",
+                            source=self.name)
         if dtype.hasobject:
             raise DataError("holds Python objects (a pickle), which nnctl never loads",
                             source=self.name)
@@ -459,7 +471,8 @@ class TableReader:
             try:
                 self._npy = np.load(self.source, mmap_mode="r", allow_pickle=False)
             except (ValueError, EOFError, OSError) as exc:
-                raise DataError(f"not a valid .npy file ({exc})", source=self.name) from None
+                raise DataError(f"not a valid .npy file ({_detail(exc)})", source=self.name) \
+                    from None
         if dtype.kind not in "biuf":
             raise DataError(f"holds {dtype} values, not numbers", source=self.name)
         if len(shape) == 0:
@@ -496,6 +509,10 @@ class TableReader:
                 part = np.array(whole[start:start + step], dtype=self.dtype, order="C")
                 yield part.reshape(len(part), width), start + 1
             return
+        from nnctl.limits import check_allocation
+
+        check_allocation((min(step, rows), width), dtype, what=f"{self.name}: a batch of rows",
+                         copies=2)
         row_bytes = width * dtype.itemsize
         for start in range(0, rows, step):
             want = min(step, rows - start)
@@ -527,7 +544,8 @@ class TableReader:
         try:
             self._parquet = pq.ParquetFile(target)
         except (pa.ArrowException, OSError) as exc:
-            raise DataError(f"not a valid Parquet file ({exc})", source=self.name) from None
+            raise DataError(f"not a valid Parquet file ({_detail(exc)})", source=self.name) \
+                from None
         schema = self._parquet.schema_arrow
         for k, field in enumerate(schema, 1):
             if not (pa.types.is_floating(field.type) or pa.types.is_integer(field.type)
@@ -563,7 +581,13 @@ class TableReader:
                 yield _stacked(columns, self.dtype), start + 1
                 start += record.num_rows
         except (pa.ArrowException, OSError) as exc:
-            raise DataError(f"cannot read Parquet data ({exc})", source=self.name) from None
+            raise DataError(f"cannot read Parquet data ({_detail(exc)})", source=self.name) \
+                from None
+
+
+def _detail(exc: BaseException) -> str:
+    """A library's error message on one line (pyarrow's and NumPy's can run over several)."""
+    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 def _stacked(columns, dtype) -> np.ndarray:
@@ -649,8 +673,15 @@ class _TextParser:
         self.schema = {f"c{k}": kind for k in range(n_columns)}
 
     def _polars(self, text: bytes, sep: str):
-        return self._pl.read_csv(text, has_header=False, schema=self.schema, separator=sep,
-                                 quote_char='"', raise_if_empty=False, infer_schema=False)
+        # NOTE: polars 2.1 panics (a BaseException, and a message on stderr) on a quote
+        # opening the last cell of text that does not end with a newline: always end with one.
+        if not text.endswith(b"\n"):
+            text += b"\n"
+        try:
+            return self._pl.read_csv(text, has_header=False, schema=self.schema, separator=sep,
+                                     quote_char='"', raise_if_empty=False, infer_schema=False)
+        except self._pl.exceptions.PanicException as exc:  # any other panic: a refusal too
+            raise ValueError(str(exc)) from None
 
     def fast(self, block: bytes, newlines: int) -> np.ndarray | None:
         """The rows of a clean block, or None when the block needs a careful look."""
@@ -700,8 +731,9 @@ class _TextParser:
                 break
             good.append(b",".join(cells))
             numbers.append(line)
-        if not good:
-            return np.empty((0, self.n_columns), self.dtype), np.empty(0, np.int64), error
+        if not good or self.n_columns == 0:  # rows of no values (`[]`) need no parsing
+            return (np.empty((len(good), self.n_columns), self.dtype),
+                    np.array(numbers, dtype=np.int64), error)
         text = b"\n".join(good) + b"\n"
         try:
             array = self._array(self._polars(text, ","))
