@@ -62,7 +62,18 @@ def warn(text: str) -> None:
     print(f"nnctl: warning: {text}", file=sys.stderr)
 
 
+def one_line(text: str) -> str:
+    """`text` with control characters escaped (`\\n`, `\\x1e`): a name or value echoed from
+    the user's input cannot break the one error line into several, nor move the cursor."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape",
+                                                       "backslashreplace").decode("ascii")
+                   for c in text)
+
+
 def error_line(text: str) -> None:
+    text = one_line(text)
     if color_allowed(sys.stderr):
         print(f"nnctl: \x1b[1;31merror:\x1b[0m {text}", file=sys.stderr)
     else:

@@ -142,7 +142,7 @@ def parse_params(items: list[str]) -> dict:
         text = text.strip()
         try:
             value = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):
             try:
                 value = float(text)
             except ValueError:
