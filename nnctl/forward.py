@@ -51,12 +51,29 @@ def join_outputs(outputs: dict[str, np.ndarray]) -> np.ndarray:
     return flat[0] if len(flat) == 1 else np.concatenate(flat, axis=1)
 
 
+class NumpyRunner:
+    """The reference engine: `runner(rows)` is one batch of flat rows through Model.forward.
+    Other engines (nnctl.engines) take and give the same rows."""
+
+    name = "numpy"
+
+    def __init__(self, model: Model, weights: dict[str, np.ndarray],
+                 outputs: list[str] | None = None):
+        self.model, self.weights = model, weights
+        self.outputs = list(outputs or model.outputs)
+
+    def __call__(self, rows: np.ndarray) -> np.ndarray:
+        return join_outputs(self.model.forward(split_inputs(self.model, rows), self.weights,
+                                               self.outputs))
+
+
 def run(model: Model, weights: dict[str, np.ndarray], batches: Iterable[np.ndarray],
-        taps: list[str] | None = None) -> Iterator[np.ndarray]:
-    """Flat input rows -> flat output rows, one batch at a time, in order."""
-    wanted = taps or model.outputs
+        taps: list[str] | None = None, runner=None) -> Iterator[np.ndarray]:
+    """Flat input rows -> flat output rows, one batch at a time, in order; `runner` computes a
+    batch (default: NumpyRunner; see nnctl.engines)."""
+    step = runner or NumpyRunner(model, weights, taps)
     for rows in batches:
-        yield join_outputs(model.forward(split_inputs(model, rows), weights, wanted))
+        yield step(rows)
 
 
 def check_taps(model: Model, taps: list[str]) -> list[str]:

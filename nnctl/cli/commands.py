@@ -12,6 +12,7 @@ COMMANDS = {
     "act": "nnctl.cli.act:act",
     "build": "nnctl.cli.build:build",
     "forward": "nnctl.cli.forward:forward",
+    "export": "nnctl.cli.export:export",
     "plot": "nnctl.cli.plot:plot",
     "list": "nnctl.cli.listing:list_names",
     "inspect": "nnctl.cli.inspect:inspect",

@@ -1,9 +1,16 @@
 """nnctl forward: run a network over every row of a data file or stdin, streaming."""
 from __future__ import annotations
 
+from enum import Enum
 from typing import Annotated, Optional
 
 import typer
+
+
+class Engine(str, Enum):
+    auto = "auto"
+    numpy = "numpy"
+    onnxruntime = "onnxruntime"
 
 
 def forward(
@@ -26,6 +33,9 @@ def forward(
         "--header/--no-header", help="Whether the input has a header row (default: detect).")] = None,
     tap: Annotated[Optional[list[str]], typer.Option(
         "--tap", help="Write this layer's output instead of the model's (repeatable).")] = None,
+    engine_choice: Annotated[Engine, typer.Option(
+        "--engine", help="numpy (the reference), onnxruntime (pip install 'nnctl\\[onnx]'), or "
+                         "auto: onnxruntime for large inputs when it is installed.")] = Engine.auto,
 ):
     """Run MODEL over every row of INPUT; one output row per input row, in order.
 
@@ -55,12 +65,33 @@ def forward(
         first = next(rows, None)  # opens the input: its format and header are known after this
         header_out = out_columns if reader is not None and reader.columns is not None else None
         rows = itertools.chain([first], rows) if first is not None else iter(())
+        runner = _runner(engine_choice.value, built, values, wanted, reader, first, input)
         with tabular.open_writer(output, output_format, dtype=built.dtype, columns=header_out,
                                  n_columns=len(out_columns)) as writer, \
                 progress_for(reader) as advance:
-            for out in engine.run(built, values, rows, wanted):
+            for out in engine.run(built, values, rows, wanted, runner=runner):
                 writer.write(out)
                 advance()
     finally:
         if reader is not None:
             reader.close()
+
+
+def _runner(engine, model, weights, outputs, reader, first, path):
+    """The batch runner of --engine; auto says on a terminal when it takes onnxruntime."""
+    import numpy as np
+
+    from nnctl import engines
+
+    if engine != "auto":
+        return engines.make_runner(engine, model, weights, outputs)
+    if first is None:
+        return engines.make_runner("numpy", model, weights, outputs)
+    rows = engines.estimate_rows(reader, len(first), path, first.shape[1],
+                                 np.dtype(model.dtype).itemsize)
+    runner, note = engines.auto_runner(model, weights, outputs, rows)
+    if note:
+        from nnctl.cli.console import message
+
+        message(note)
+    return runner

@@ -1,0 +1,49 @@
+"""nnctl export: the network as an ONNX model, for ONNX Runtime, C++, mobile or the browser."""
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+
+def export(
+    model: Annotated[str, typer.Argument(help="A spec (.yaml/.yml) or a model file (.npz).")],
+    output: Annotated[str, typer.Option(
+        "--output", "-o", help="The .onnx file to write (atomically); '-' is stdout.")],
+    weights: Annotated[Optional[str], typer.Option(
+        "--weights", help="Weights .npz with LAYER/WEIGHT arrays (Keras names).")] = None,
+    seed: Annotated[Optional[int], typer.Option(
+        "--seed", help="Seed for the initializers when there are no weights.")] = None,
+    opset: Annotated[Optional[int], typer.Option(
+        "--opset", help="ONNX opset version (default 17; 13 and later).")] = None,
+):
+    """Write MODEL with its weights as an ONNX model of standard operators.
+
+    Inputs and outputs keep the spec's names, the batch axis is dynamic,
+    and the spec's name and nnctl's version are in the model's metadata.
+    Needs the onnx package (pip install 'nnctl\\[onnx]').
+    """
+    from nnctl.errors import ParameterError, UsageError
+    from nnctl.onnx import require
+
+    if seed is not None and seed < 0:
+        raise ParameterError(f"--seed must be 0 or more, got {seed}")
+    if output == "-":
+        from nnctl.cli.console import stdout_is_terminal
+
+        if stdout_is_terminal():
+            raise UsageError("an ONNX model is binary: write it to a file with -o FILE.onnx, "
+                             "or pipe stdout")
+    require(("onnx",), "nnctl export")
+    from nnctl.cli.console import message
+    from nnctl.cli.weights_source import model_and_weights
+    from nnctl.onnx.export import DEFAULT_OPSET, check_opset, to_onnx, write_onnx
+
+    opset = check_opset(DEFAULT_OPSET if opset is None else opset)
+    built, values = model_and_weights(model, weights, seed)
+    proto = to_onnx(built, values, opset=opset)
+    write_onnx(proto, output)
+    if output != "-":
+        params = sum(v.size for v in values.values())
+        message(f"wrote {output}: opset {opset}, inputs {', '.join(built.input_names)}, "
+                f"outputs {', '.join(built.outputs)}, {params:,} parameters")

@@ -1,0 +1,90 @@
+"""ONNX Runtime as an engine for `nnctl forward`: the model exported in memory, run per batch.
+
+    runner = OnnxRuntimeRunner(model, weights)     # outputs= for taps
+    out_rows = runner(rows)                        # flat rows in, flat rows out
+
+It takes and gives the same flat rows as nnctl.forward.NumpyRunner (one sample per row, the
+inputs' columns one after the other; the outputs flattened and joined), so the two engines are
+interchangeable batch by batch.
+"""
+from __future__ import annotations
+
+import math
+import re
+
+import numpy as np
+
+from nnctl.errors import DataError, NnctlError
+from nnctl.onnx import require
+
+
+class OnnxRuntimeRunner:
+    """One ONNX Runtime session for the model; `runner(rows)` computes one batch."""
+
+    name = "onnxruntime"
+
+    def __init__(self, model, weights: dict[str, np.ndarray], outputs: list[str] | None = None):
+        require(("onnxruntime",), "--engine onnxruntime")
+        import onnxruntime as ort
+
+        from nnctl.onnx.graph import build_graph
+        from nnctl.onnx.proto import serialize
+
+        self.model = model
+        # a dict, as Model.forward returns: a layer tapped twice comes out once
+        self.outputs = list(dict.fromkeys(outputs or model.outputs))
+        model_bytes = serialize(build_graph(model, weights, outputs=self.outputs))
+        options = ort.SessionOptions()
+        options.log_severity_level = 3    # errors only: no warnings on the user's stderr
+        # Between batches ORT's threads would spin, waiting for work, on the cores that the
+        # reading and writing threads of `nnctl forward` need (measured: 0.1 s of CPU saved
+        # on 1,000,000 rows, and no slower).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        try:
+            self.session = ort.InferenceSession(model_bytes, options,
+                                                providers=["CPUExecutionProvider"])
+        except Exception as exc:  # ORT raises its own exception types, one per status code
+            raise _session_error(exc, model) from None
+        self.dtype = np.dtype(model.dtype)
+        self.inputs, start = [], 0
+        for name in model.input_names:
+            shape = tuple(model.nodes[name].shape)
+            width = math.prod(shape)
+            self.inputs.append((name, start, start + width, shape))
+            start += width
+
+    def __call__(self, rows: np.ndarray) -> np.ndarray:
+        n = len(rows)
+        feeds = {}
+        for name, start, stop, shape in self.inputs:
+            part = rows if len(self.inputs) == 1 else rows[:, start:stop]
+            # ORT reads a C-contiguous array in place; anything else it would copy anyway
+            feeds[name] = np.ascontiguousarray(part, dtype=self.dtype).reshape((n,) + shape)
+        try:
+            outs = self.session.run(None, feeds)
+        except Exception as exc:
+            raise DataError(f"onnxruntime: {_first_line(exc)}") from None
+        flat = [y.reshape(n, -1) for y in outs]
+        return flat[0] if len(flat) == 1 else np.concatenate(flat, axis=1)
+
+    def __repr__(self):
+        return f"OnnxRuntimeRunner(model={self.model.name!r}, outputs={self.outputs})"
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _session_error(exc: Exception, model) -> NnctlError:
+    """ORT's refusal as one line; when it names a node, name the layer it belongs to."""
+    text = _first_line(exc)
+    found = re.search(r"implementation for (\w+)\(\d+\) node with name '([^']*)'", text)
+    if found:
+        op, node = found.groups()
+        layer = next((n for n in sorted(model.nodes, key=len, reverse=True)
+                      if node == n or node.startswith(n + "/")), None)
+        if layer is not None:
+            return NnctlError(f"layer '{layer}': onnxruntime has no {model.nodes[layer].dtype} "
+                              f"kernel for {op}; use --engine numpy")
+    return NnctlError(f"onnxruntime cannot load the model: {text}")

@@ -1,0 +1,346 @@
+"""ONNX export and the ONNX Runtime engine give the NumPy engine's numbers.
+
+For every config and test architecture (with the Keras golden weights and inputs), and for
+every activation with its arguments on inputs from 0 to 1e30: the exported model passes
+onnx.checker's full check, and ONNX Runtime's outputs equal the NumPy engine's.
+"""
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+
+onnx = pytest.importorskip("onnx")
+ort = pytest.importorskip("onnxruntime")
+
+from conftest import CONFIGS, GOLDEN, SPECS  # noqa: E402
+from nnctl import activations  # noqa: E402
+from nnctl.errors import NnctlError, ResourceError, SpecError  # noqa: E402
+from nnctl.forward import NumpyRunner  # noqa: E402
+from nnctl.model import build_model, load_model  # noqa: E402
+from nnctl.onnx.export import ACTIVATIONS, MIN_OPSET, to_onnx  # noqa: E402
+from nnctl.onnx.runtime import OnnxRuntimeRunner  # noqa: E402
+from nnctl.spec import parse_spec  # noqa: E402
+from nnctl.yamlpos import Located  # noqa: E402
+
+SPEC_FILES = sorted(CONFIGS.glob("*.yaml")) + sorted(SPECS.glob("*.yaml"))
+
+
+def golden(stem):
+    data = np.load(GOLDEN / "forward" / f"{stem}.npz", allow_pickle=False)
+    groups = {"weights": {}, "inputs": {}, "outputs": {}}
+    for key in data.files:
+        group, _, name = key.partition("/")
+        groups[group][name] = data[key]
+    return groups
+
+
+def tolerance(dtype):
+    # float32: matrix products summed in another order (MLAS vs OpenBLAS) differ by an ulp or
+    # two of the largest terms, which shows as a relative difference on outputs close to 0
+    # (a softmax probability of 1e-20): rtol 1e-5 with an absolute floor, as for the Keras
+    # goldens. float64 leaves room for nothing but rounding.
+    if np.dtype(dtype) == np.float32:
+        return dict(rtol=1e-5, atol=1e-6)
+    return dict(rtol=1e-11, atol=1e-13)
+
+
+def session(proto):
+    return ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+
+
+def model_from(spec: dict):
+    return build_model(parse_spec(Located(spec, {}, "test.yaml")))
+
+
+@pytest.mark.parametrize("path", SPEC_FILES, ids=[p.stem for p in SPEC_FILES])
+def test_exported_model_equals_numpy_engine(path):
+    g = golden(path.stem)
+    model = load_model(str(path))
+    weights = model.check_weights(g["weights"])
+    proto = to_onnx(model, weights)
+    onnx.checker.check_model(proto, full_check=True)
+
+    graph = proto.graph
+    assert [i.name for i in graph.input] == model.input_names
+    assert [o.name for o in graph.output] == model.outputs
+    element = {np.float32: onnx.TensorProto.FLOAT, np.float64: onnx.TensorProto.DOUBLE}
+    for value in list(graph.input) + list(graph.output):
+        tensor = value.type.tensor_type
+        assert tensor.elem_type == element[np.dtype(model.dtype).type]
+        assert tensor.shape.dim[0].dim_param == "batch"
+    for value, name in zip(graph.input, model.input_names):
+        assert [d.dim_value for d in value.type.tensor_type.shape.dim[1:]] == \
+            list(model.nodes[name].shape)
+    meta = {p.key: p.value for p in proto.metadata_props}
+    from nnctl import __version__
+
+    assert meta == {"name": model.name, "nnctl_version": __version__}
+    assert graph.name == model.name and proto.producer_name == "nnctl"
+    dense = {k for k, (node, _) in model.weight_specs().items() if node.type_name == "Dense"}
+    assert {i.name for i in graph.initializer} >= dense   # Keras' LAYER/WEIGHT names
+
+    inputs = {k: v.astype(model.dtype) for k, v in g["inputs"].items()}
+    got = session(proto).run(None, inputs)
+    want = model.forward(inputs, weights)
+    assert len(got) == len(want)
+    for y, (name, ref) in zip(got, want.items()):
+        assert y.dtype == ref.dtype and y.shape == ref.shape, name
+        np.testing.assert_allclose(y, ref, **tolerance(model.dtype))
+
+
+def test_batch_axis_is_dynamic():
+    g = golden("two_input")
+    model = load_model(str(CONFIGS / "two_input.yaml"))
+    weights = model.check_weights(g["weights"])
+    runner = session(to_onnx(model, weights))
+    for n in (1, 3, 300):
+        inputs = {k: np.resize(v, (n,) + v.shape[1:]) for k, v in g["inputs"].items()}
+        (y,) = runner.run(None, inputs)
+        np.testing.assert_allclose(y, model.forward(inputs, weights)["score"], rtol=1e-5,
+                                   atol=1e-6)
+
+
+# --- activations --------------------------------------------------------------------------
+
+# Every activation with its defaults, and the arguments that change the formula.
+ACTIVATION_CASES = [{"type": n} for n in activations.names() if n != "threshold"] + [
+    {"type": "relu", "negative_slope": 0.1},
+    {"type": "relu", "max_value": 3.0},
+    {"type": "relu", "threshold": 0.5},
+    {"type": "relu", "negative_slope": 0.2, "max_value": 4.0, "threshold": 1.0},
+    {"type": "leaky_relu", "negative_slope": 0.1},
+    {"type": "elu", "alpha": 0.5},
+    {"type": "celu", "alpha": 2.0},
+    {"type": "gelu", "approximate": True},
+    {"type": "threshold", "threshold": 0.3, "default_value": -2.0},
+    {"type": "softmax", "axis": 1},
+    {"type": "log_softmax", "axis": -2},
+    {"type": "glu", "axis": 1},
+    {"type": "sparsemax", "axis": 1},
+    {"type": "squareplus", "b": 0},
+    {"type": "hard_shrink", "threshold": 0},
+    {"type": "soft_shrink", "threshold": 1.5},
+]
+
+# Values around every kink and threshold above, tiny ones (cancellation) and huge ones
+# (overflow in a square or an exponential), laid out as samples of shape (4, 6).
+EDGES = [0.0, -0.0, 1e-8, -1e-8, 1e-3, -1e-3, 0.2, -0.2, 0.19999, 0.5, -0.5, 1, -1, 1.5, -1.5,
+         3, -3, 6, -6, 18, -18, 50, -50, 88, -88, 100, -100, 1e4, -1e4, 3e7, -3e7, 1e30, -1e30]
+
+
+def activation_inputs(dtype):
+    values = np.concatenate([np.linspace(-12, 12, 97), EDGES])
+    values = np.resize(values, -(-len(values) // 24) * 24)
+    return values.reshape(-1, 4, 6).astype(dtype)
+
+
+def case_id(case):
+    return "-".join(f"{v}" for k, v in case.items())
+
+
+def test_every_activation_has_an_onnx_form():
+    assert set(activations.names()) <= set(ACTIVATIONS)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("case", ACTIVATION_CASES, ids=case_id)
+def test_activation_equals_numpy_engine(case, dtype):
+    model = model_from({"name": "act", "dtype": dtype, "input": [4, 6],
+                        "layers": [{"type": "Activation", "activation": case, "name": "f"}]})
+    proto = to_onnx(model, {})
+    onnx.checker.check_model(proto, full_check=True)
+    x = activation_inputs(dtype)
+    with np.errstate(all="ignore"):
+        want = model.forward({"input_layer": x}, {})["f"]
+    if dtype == "float64" and case == {"type": "gelu"}:
+        # NOTE: ONNX Runtime has no float64 Erf kernel: the engine says so, naming the layer.
+        with pytest.raises(NnctlError, match=r"^layer 'f': onnxruntime has no float64 kernel "
+                                             r"for Erf; use --engine numpy$"):
+            OnnxRuntimeRunner(model, {})
+        return
+    (got,) = session(proto).run(None, {"input_layer": x})
+    assert got.dtype == want.dtype and got.shape == want.shape
+    np.testing.assert_allclose(got, want, equal_nan=True, **tolerance(dtype))
+
+
+@pytest.mark.parametrize("opset", [MIN_OPSET, 17, 18, 21])
+@pytest.mark.parametrize("case", [{"type": "glu", "axis": 1}, {"type": "sparsemax", "axis": 1},
+                                  {"type": "softmax", "axis": -2}], ids=case_id)
+def test_opset_dependent_operators(case, opset):
+    """Split and the reductions changed form at opset 18; LayerNormalization came at 17."""
+    model = model_from({"name": "ops", "input": [4, 6], "layers": [
+        {"type": "LayerNormalization", "axis": [-2, -1]},
+        {"type": "LayerNormalization", "axis": 1},
+        {"type": "Activation", "activation": case}]})
+    weights = model.init_weights(seed=1)
+    if opset > onnx.defs.onnx_opset_version():
+        pytest.skip(f"onnx {onnx.__version__} knows opsets up to {onnx.defs.onnx_opset_version()}")
+    proto = to_onnx(model, weights, opset=opset)
+    assert proto.opset_import[0].version == opset
+    onnx.checker.check_model(proto, full_check=True)
+    x = np.random.default_rng(4).standard_normal((9, 4, 6)).astype(np.float32) * 3
+    (got,) = session(proto).run(None, {"input_layer": x})
+    want = model.forward({"input_layer": x}, weights)[model.outputs[0]]
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+def test_layer_normalization_uses_the_operator_where_it_can():
+    model = load_model(str(CONFIGS / "residual_mlp.yaml"))
+    weights = model.init_weights(seed=0)
+    ops = {n.op_type for n in to_onnx(model, weights, opset=17).graph.node}
+    assert "LayerNormalization" in ops
+    ops = {n.op_type for n in to_onnx(model, weights, opset=13).graph.node}
+    assert "LayerNormalization" not in ops and "ReduceMean" in ops
+
+
+def test_batch_normalization_is_folded_into_scale_and_shift():
+    model = load_model(str(CONFIGS / "batchnorm_mlp.yaml"))
+    proto = to_onnx(model, model.init_weights(seed=0))
+    names = {i.name for i in proto.graph.initializer}
+    assert {"batch_normalization/scale", "batch_normalization/shift"} <= names
+    assert "BatchNormalization" not in {n.op_type for n in proto.graph.node}
+
+
+def test_layers_in_another_dtype_are_cast():
+    model = model_from({"name": "mixed", "input": [3], "layers": [
+        {"type": "Dense", "units": 4, "activation": "tanh", "dtype": "float64"},
+        {"type": "Dense", "units": 2, "activation": "softmax"}]})
+    weights = model.init_weights(seed=2)
+    proto = to_onnx(model, weights)
+    onnx.checker.check_model(proto, full_check=True)
+    assert "Cast" in {n.op_type for n in proto.graph.node}
+    x = np.random.default_rng(0).standard_normal((5, 3)).astype(np.float32)
+    (got,) = session(proto).run(None, {"input_layer": x})
+    np.testing.assert_allclose(got, model.forward({"input_layer": x}, weights)["dense_1"],
+                               rtol=1e-5, atol=1e-6)
+
+
+# --- the bytes the runtime engine writes without onnx ----------------------------------------
+
+@pytest.mark.parametrize("opset", [13, 17, 18])
+@pytest.mark.parametrize("path", SPEC_FILES, ids=[p.stem for p in SPEC_FILES])
+def test_runtime_bytes_are_the_onnx_helper_model(path, opset):
+    from nnctl.onnx.export import to_proto
+    from nnctl.onnx.graph import build_graph
+    from nnctl.onnx.proto import serialize
+
+    model = load_model(str(path))
+    graph = build_graph(model, model.init_weights(seed=0), opset=opset)
+    assert onnx.ModelProto.FromString(serialize(graph)) == to_proto(graph)
+
+
+@pytest.mark.parametrize("case", [{"type": "glu"}, {"type": "sparsemax"}, {"type": "selu"}],
+                         ids=case_id)
+def test_runtime_bytes_of_activations(case):
+    from nnctl.onnx.export import to_proto
+    from nnctl.onnx.graph import build_graph
+    from nnctl.onnx.proto import serialize
+
+    model = model_from({"input": [2, 6], "layers": [
+        {"type": "Flatten", "data_format": "channels_first"}, {"type": "Reshape",
+                                                               "target_shape": [3, -1]},
+        {"type": "Activation", "activation": case}]})
+    for opset in (13, 18):
+        graph = build_graph(model, {}, opset=opset)
+        assert onnx.ModelProto.FromString(serialize(graph)) == to_proto(graph)
+
+
+def test_ir_versions_are_onnx_helpers():
+    from nnctl.onnx.proto import _IR_VERSION
+
+    known = onnx.defs.onnx_opset_version()
+    for opset, ir in _IR_VERSION.items():
+        if opset <= known:
+            assert ir == onnx.helper.find_min_ir_version_for([onnx.helper.make_opsetid("", opset)])
+
+
+# --- what cannot be exported ---------------------------------------------------------------
+
+def test_an_unexportable_layer_is_one_error_naming_the_layer(tmp_path):
+    spec = tmp_path / "net.yaml"
+    spec.write_text("input: [4]\nlayers:\n  - {type: Dense, units: 4}\n"
+                    "  - {type: Activation, activation: {type: sparsemax, axis: 0}, "
+                    "name: pick}\n")
+    model = load_model(str(spec))
+    with pytest.raises(SpecError) as caught:
+        to_onnx(model, model.init_weights(0))
+    text = str(caught.value)
+    assert text == (f"{spec}:4:5: layer 'pick': sparsemax along axis 0 needs that axis' size, "
+                    "which is only known at run time (no ONNX export)")
+
+
+def test_an_activation_without_onnx_form_names_the_layer(monkeypatch):
+    from nnctl.onnx import export
+
+    monkeypatch.delitem(export.ACTIVATIONS, "mish")
+    model = model_from({"input": [3], "layers": [
+        {"type": "Dense", "units": 2, "activation": "mish", "name": "hidden"}]})
+    with pytest.raises(SpecError, match=r"^test.yaml(:\d+:\d+)?: layer 'hidden': nnctl cannot "
+                                        r"export the activation 'mish' to ONNX"):
+        to_onnx(model, model.init_weights(0))
+
+
+def test_opset_out_of_range():
+    from nnctl.errors import ParameterError
+
+    model = load_model(str(CONFIGS / "article_sequential.yaml"))
+    with pytest.raises(ParameterError, match=r"--opset 12: nnctl exports opsets 13 to \d+"):
+        to_onnx(model, model.init_weights(0), opset=12)
+
+
+# --- the runner: flat rows, taps, missing packages -----------------------------------------
+
+@pytest.mark.parametrize("stem,taps", [
+    ("two_input", None), ("two_outputs", None), ("three_inputs", ["da", "a", "abc"]),
+    ("diamond", ["left1", "skip", "left1"]), ("rank3_dense", ["dense", "input_layer"]),
+])
+def test_runner_rows_equal_numpy_runner(stem, taps):
+    path = CONFIGS / f"{stem}.yaml" if (CONFIGS / f"{stem}.yaml").exists() else \
+        SPECS / f"{stem}.yaml"
+    g = golden(stem)
+    model = load_model(str(path))
+    weights = model.check_weights(g["weights"])
+    from nnctl.forward import input_widths
+
+    width = sum(input_widths(model).values())
+    rows = np.random.default_rng(3).standard_normal((257, width)).astype(model.dtype)
+    want = NumpyRunner(model, weights, taps)(rows)
+    got = OnnxRuntimeRunner(model, weights, taps)(rows)
+    assert got.shape == want.shape and got.dtype == want.dtype
+    np.testing.assert_allclose(got, want, **tolerance(model.dtype))
+
+
+def test_missing_onnxruntime_is_one_clear_error(monkeypatch):
+    from nnctl import engines
+
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # `import onnxruntime` fails
+    model = load_model(str(CONFIGS / "article_sequential.yaml"))
+    weights = model.init_weights(0)
+    with pytest.raises(ResourceError) as caught:
+        engines.make_runner("onnxruntime", model, weights)
+    assert str(caught.value) == ("--engine onnxruntime needs the onnxruntime package, which is "
+                                 "not installed: pip install 'nnctl[onnx]' (or pip install onnx "
+                                 "onnxruntime)")
+    # auto falls back to the reference engine, and says why
+    runner, note = engines.auto_runner(model, weights, None, rows=10 ** 12)
+    assert runner.name == "numpy"
+    assert note.startswith("engine: numpy (onnxruntime is not installed: pip install")
+
+
+def test_auto_takes_onnxruntime_for_large_work_only():
+    from nnctl import engines
+
+    model = load_model(str(SPECS / "mappings.yaml"))
+    weights = model.init_weights(0)
+    per_row = engines.macs_per_row(model)
+    assert per_row == 9 * 1000 + 1000 * 500 + 500 * 10
+    runner, note = engines.auto_runner(model, weights, None, rows=10)
+    assert runner.name == "numpy" and note is None
+    runner, note = engines.auto_runner(model, weights, None, rows=None)
+    assert runner.name == "numpy" and note is None
+    rows = -(-engines.AUTO_MIN_WORK // per_row)
+    runner, note = engines.auto_runner(model, weights, None, rows=rows)
+    assert runner.name == "onnxruntime"
+    assert note == f"engine: onnxruntime ({rows:,} rows x {per_row:,} multiply-adds)"
