@@ -203,6 +203,22 @@ def test_batch_normalization_is_folded_into_scale_and_shift():
     assert "BatchNormalization" not in {n.op_type for n in proto.graph.node}
 
 
+@pytest.mark.parametrize("merge", ["Add", "Multiply", "Average", "Maximum", "Minimum"])
+def test_merges_of_different_ranks_broadcast_samples(merge):
+    """As Keras: a lower-rank input gets axes of 1 after the batch axis (not before it)."""
+    model = model_from({"name": "ranks", "inputs": {"a": [4, 3], "b": [3], "c": [2, 1, 3]},
+                        "layers": [{"name": "m", "type": merge, "inputs": ["a", "b", "c"]}]})
+    proto = to_onnx(model, {})
+    onnx.checker.check_model(proto, full_check=True)
+    rng = np.random.default_rng(5)
+    inputs = {n: rng.standard_normal((5, *model.nodes[n].shape)).astype(np.float32)
+              for n in model.input_names}
+    (got,) = session(proto).run(None, inputs)
+    want = model.forward(inputs, {})["m"]
+    assert got.shape == want.shape == (5, 2, 4, 3)
+    np.testing.assert_allclose(got, want, rtol=1e-6)
+
+
 def test_layers_in_another_dtype_are_cast():
     model = model_from({"name": "mixed", "input": [3], "layers": [
         {"type": "Dense", "units": 4, "activation": "tanh", "dtype": "float64"},

@@ -449,14 +449,23 @@ def _reshape(g, node, inputs, weights, shapes):
     return g.op("Reshape", inputs[0], g.ints([0, *target]))
 
 
+def _same_rank(g, inputs, shapes):
+    """Lower-rank inputs get axes of 1 after the batch axis, as Keras' Merge.call (and
+    nnctl.layers.merging) does: samples broadcast against samples, not against the batch."""
+    rank = max(len(s) for s in shapes)
+    return [x if len(s) == rank else
+            g.op("Unsqueeze", x, g.ints(range(1, rank - len(s) + 1)))
+            for x, s in zip(inputs, shapes)]
+
+
 def _merge(op_type):
     def emit(g, node, inputs, weights, shapes):
-        return reduce(lambda a, b: g.op(op_type, a, b), inputs)
+        return reduce(lambda a, b: g.op(op_type, a, b), _same_rank(g, inputs, shapes))
     return emit
 
 
 def _average(g, node, inputs, weights, shapes):
-    return g.div(reduce(g.add, inputs), len(inputs))
+    return g.div(reduce(g.add, _same_rank(g, inputs, shapes)), len(inputs))
 
 
 def _concatenate(g, node, inputs, weights, shapes):
