@@ -219,6 +219,23 @@ def test_merges_of_different_ranks_broadcast_samples(merge):
     np.testing.assert_allclose(got, want, rtol=1e-6)
 
 
+def test_an_input_among_the_outputs():
+    model = model_from({"name": "io", "inputs": {"x": [3]}, "layers": [
+        {"name": "d", "type": "Dense", "units": 2, "inputs": "x"},
+        {"name": "drop", "type": "Dropout", "rate": 0.5}], "outputs": ["drop", "x"]})
+    weights = model.init_weights(seed=0)
+    proto = to_onnx(model, weights)
+    onnx.checker.check_model(proto, full_check=True)
+    shapes = [[d.dim_param or d.dim_value for d in o.type.tensor_type.shape.dim]
+              for o in proto.graph.output]
+    assert shapes == [["batch", 2], ["batch", 3]]
+    x = np.arange(6, dtype=np.float32).reshape(2, 3)
+    got = session(proto).run(None, {"x": x})
+    want = model.forward({"x": x}, weights)
+    np.testing.assert_allclose(got[0], want["drop"], rtol=1e-6)
+    np.testing.assert_array_equal(got[1], x)
+
+
 def test_layers_in_another_dtype_are_cast():
     model = model_from({"name": "mixed", "input": [3], "layers": [
         {"type": "Dense", "units": 4, "activation": "tanh", "dtype": "float64"},

@@ -76,9 +76,16 @@ def write_onnx(proto: onnx.ModelProto, path: str) -> None:
 
 def _declare_output_shapes(proto) -> None:
     """Give each graph output the shape ONNX infers for it, the batch axis named `batch`."""
-    inferred = onnx.shape_inference.infer_shapes(proto)
-    known = {v.name: v for v in list(inferred.graph.value_info) + list(inferred.graph.output)
-             + list(inferred.graph.input)}
+    # NOTE: ONNX's shape inference leaves every output without a shape when one of them is
+    # a graph input (a spec may list an input among its outputs): infer without those.
+    inputs = {v.name: v for v in proto.graph.input}
+    probe = onnx.ModelProto()
+    probe.CopyFrom(proto)
+    del probe.graph.output[:]
+    probe.graph.output.extend(v for v in proto.graph.output if v.name not in inputs)
+    inferred = onnx.shape_inference.infer_shapes(probe)
+    known = {v.name: v for v in list(inferred.graph.value_info) + list(inferred.graph.output)}
+    known.update(inputs)
     for output in proto.graph.output:
         info = known.get(output.name)
         if info is None or not info.type.tensor_type.HasField("shape"):
