@@ -7,7 +7,7 @@ tapped layers) flattened and joined the same way.
 from __future__ import annotations
 
 import math
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
@@ -68,12 +68,55 @@ class NumpyRunner:
 
 
 def run(model: Model, weights: dict[str, np.ndarray], batches: Iterable[np.ndarray],
-        taps: list[str] | None = None, runner=None) -> Iterator[np.ndarray]:
+        taps: list[str] | None = None, runner=None,
+        warn: Callable[[str], None] | None = None) -> Iterator[np.ndarray]:
     """Flat input rows -> flat output rows, one batch at a time, in order; `runner` computes a
-    batch (default: NumpyRunner; see nnctl.engines)."""
+    batch (default: NumpyRunner; see nnctl.engines).
+
+    NaN and Inf propagate as IEEE arithmetic has them (NumPy's floating-point warnings are
+    silenced); `warn`, if given, is told once, the first time one reaches the outputs.
+    """
     step = runner or NumpyRunner(model, weights, taps)
+    watch = NonFinite(weights, warn, np.dtype(model.dtype).name) if warn else None
+    done = 0
     for rows in batches:
-        yield step(rows)
+        with np.errstate(all="ignore"):
+            out = step(rows)
+        if watch is not None:
+            watch.check(rows, out, done)
+        done += len(rows)
+        yield out
+
+
+class NonFinite:
+    """One warning per run about NaN or Inf (DESIGN.md: they propagate, with one warning):
+    about the weights if any holds one, else about the first output row that does, saying
+    whether its input row had one or the arithmetic overflowed."""
+
+    def __init__(self, weights: dict[str, np.ndarray], warn: Callable[[str], None],
+                 dtype: str = "float32"):
+        self.warn, self.dtype, self.told = warn, dtype, False
+        for key, value in weights.items():
+            if not np.isfinite(value).all():
+                self._tell(f"weight '{key}' holds NaN or Inf values; they propagate to the "
+                           "outputs")
+                break
+
+    def _tell(self, text: str) -> None:
+        self.told = True
+        self.warn(text)
+
+    def check(self, rows: np.ndarray, out: np.ndarray, first: int) -> None:
+        """`rows` and their `out`puts, `first` being the number of rows before them."""
+        if self.told or np.isfinite(out).all():
+            return
+        k = int(np.flatnonzero(~np.isfinite(out).all(axis=tuple(range(1, out.ndim))))[0])
+        if not np.isfinite(rows[k]).all():
+            self._tell(f"row {first + k + 1} of the input holds NaN or Inf, which propagate "
+                       "to its outputs (reported once)")
+        else:
+            self._tell(f"row {first + k + 1}: the outputs overflowed to NaN or Inf (beyond "
+                       f"{self.dtype}'s range); they are written as they are (reported once)")
 
 
 def check_taps(model: Model, taps: list[str]) -> list[str]:

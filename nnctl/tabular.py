@@ -985,7 +985,17 @@ class TableWriter:
             return
         self._closed = True
         if self._worker is not None:
-            self._worker.cancel()
+            from nnctl.errors import NnctlError
+
+            if self._atomic is None and isinstance(value, NnctlError):
+                # a stream gives out the rows before a bad one (then the error): let the
+                # thread write what it was given; a closed pipe or Ctrl-C drops it instead
+                try:
+                    self._worker.finish()
+                except Exception:  # noqa: BLE001 - the error being raised matters more
+                    pass
+            else:
+                self._worker.cancel()
         if self._spool is not None:
             self._spool.close()
         if self._parquet is not None:

@@ -48,6 +48,7 @@ def forward(
 
     from nnctl import forward as engine
     from nnctl import tabular
+    from nnctl.cli.console import warn
     from nnctl.cli.progress import progress_for
     from nnctl.cli.weights_source import model_and_weights
 
@@ -69,7 +70,7 @@ def forward(
         with tabular.open_writer(output, output_format, dtype=built.dtype, columns=header_out,
                                  n_columns=len(out_columns)) as writer, \
                 progress_for(reader) as advance:
-            for out in engine.run(built, values, rows, wanted, runner=runner):
+            for out in engine.run(built, values, rows, wanted, runner=runner, warn=warn):
                 writer.write(out)
                 advance()
     finally:
