@@ -1,0 +1,242 @@
+"""nnctl forward and build: Keras' numbers through files, stdin and every format; pipeline manners."""
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import CONFIGS, GOLDEN, ROOT, SPECS, run_nnctl
+from nnctl.model import load_model
+
+SPEC_FILES = sorted(CONFIGS.glob("*.yaml")) + sorted(SPECS.glob("*.yaml"))
+
+
+def golden(stem):
+    data = np.load(GOLDEN / "forward" / f"{stem}.npz", allow_pickle=False)
+    groups = {"weights": {}, "inputs": {}, "outputs": {}}
+    for key in data.files:
+        group, _, name = key.partition("/")
+        groups[group][name] = data[key]
+    return groups
+
+
+def flat(arrays: dict) -> np.ndarray:
+    return np.concatenate([a.reshape(len(a), -1) for a in arrays.values()], axis=1)
+
+
+def write_weights(tmp_path, weights) -> str:
+    path = tmp_path / "weights.npz"
+    np.savez(path, **weights)
+    return str(path)
+
+
+def read_csv(text: str) -> np.ndarray:
+    rows = [line.split(",") for line in text.splitlines() if line]
+    return np.array(rows, dtype=np.float64)
+
+
+def csv_text(rows: np.ndarray) -> str:
+    return "".join(",".join(repr(float(v)) if rows.dtype == np.float64 else str(v)
+                            for v in row) + "\n" for row in rows)
+
+
+@pytest.mark.parametrize("path", SPEC_FILES, ids=[p.stem for p in SPEC_FILES])
+def test_forward_csv_file_equals_keras(tmp_path, path):
+    g = golden(path.stem)
+    data = tmp_path / "x.csv"
+    data.write_text(csv_text(flat(g["inputs"])))
+    r = run_nnctl("forward", path, data, "--weights", write_weights(tmp_path, g["weights"]))
+    assert r.code == 0, r.err
+    assert r.err == ""
+    np.testing.assert_allclose(read_csv(r.out), flat(g["outputs"]), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("stem", ["article_sequential", "batchnorm_mlp", "residual_mlp"])
+@pytest.mark.parametrize("fmt", ["csv", "tsv", "jsonl", "npy", "parquet"])
+def test_forward_stdin_every_format(tmp_path, stem, fmt):
+    g = golden(stem)
+    x = flat(g["inputs"])
+    if fmt == "npy":
+        buffer = io.BytesIO()
+        np.save(buffer, x)
+        data = buffer.getvalue()
+        args = []   # recognized by its magic bytes
+    elif fmt == "parquet":
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        buffer = io.BytesIO()
+        pq.write_table(pa.table({f"c{k}": x[:, k] for k in range(x.shape[1])}), buffer)
+        data = buffer.getvalue()
+        args = ["--input-format", "parquet"]
+    else:
+        sep = "\t" if fmt == "tsv" else ","
+        lines = ["[" + ",".join(map(str, row)) + "]" if fmt == "jsonl" else
+                 sep.join(map(str, row)) for row in x]
+        data = ("\n".join(lines) + "\n").encode()
+        args = ["--input-format", fmt]
+    spec = next(p for p in SPEC_FILES if p.stem == stem)
+    r = run_nnctl("forward", spec, "-", "--weights", write_weights(tmp_path, g["weights"]),
+                  "--output-format", fmt, *args, input=data)
+    assert r.code == 0, r.err
+    if fmt == "npy":
+        got = np.load(io.BytesIO(r.out_bytes))
+        assert got.dtype == np.float32
+    elif fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        got = np.column_stack([c.to_numpy() for c in pq.read_table(io.BytesIO(r.out_bytes)).columns])
+    elif fmt == "jsonl":
+        got = np.array([json.loads(line) for line in r.out.splitlines()])
+    else:
+        got = np.array([line.split("\t" if fmt == "tsv" else ",") for line in r.out.splitlines()],
+                       dtype=np.float64)
+    np.testing.assert_allclose(got, flat(g["outputs"]), rtol=1e-5, atol=1e-6)
+
+
+def test_two_inputs_from_npz(tmp_path):
+    g = golden("two_input")
+    npz = tmp_path / "inputs.npz"
+    np.savez(npz, **g["inputs"])
+    r = run_nnctl("forward", CONFIGS / "two_input.yaml", npz, "--weights",
+                  write_weights(tmp_path, g["weights"]))
+    assert r.code == 0, r.err
+    np.testing.assert_allclose(read_csv(r.out), flat(g["outputs"]), rtol=1e-5, atol=1e-6)
+
+
+def test_float64_output_round_trips(tmp_path):
+    g = golden("float64")
+    r = run_nnctl("forward", SPECS / "float64.yaml", "-", "--weights",
+                  write_weights(tmp_path, g["weights"]), input=csv_text(flat(g["inputs"])))
+    assert r.code == 0, r.err
+    model = load_model(str(SPECS / "float64.yaml"))
+    want = model.forward(g["inputs"], model.check_weights(g["weights"]))["dense_1"]
+    assert np.array_equal(read_csv(r.out), want)   # shortest float64 text reads back exactly
+
+
+def test_float32_output_round_trips_exactly(tmp_path):
+    g = golden("article_sequential")
+    r = run_nnctl("forward", CONFIGS / "article_sequential.yaml", "-", "--weights",
+                  write_weights(tmp_path, g["weights"]), input=csv_text(flat(g["inputs"])))
+    model = load_model(str(CONFIGS / "article_sequential.yaml"))
+    want = model.forward({"input_layer": flat(g["inputs"]).astype(np.float32)},
+                         model.check_weights(g["weights"]))["layer3"]
+    got = np.array([line.split(",") for line in r.out.splitlines()], dtype=np.float32)
+    assert np.array_equal(got, want)
+
+
+def test_build_then_forward_with_the_model_file(tmp_path):
+    model_file = tmp_path / "model.npz"
+    r = run_nnctl("build", CONFIGS / "residual_mlp.yaml", "--seed", "5", "-o", model_file)
+    assert (r.code, r.out, r.err) == (0, "", "")
+    with np.load(model_file, allow_pickle=False) as archive:
+        assert "__spec__" in archive.files and "stem/kernel" in archive.files
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(20, 16)).astype(np.float32)
+    text = csv_text(x)
+    from_file = run_nnctl("forward", model_file, input=text)
+    from_spec = run_nnctl("forward", CONFIGS / "residual_mlp.yaml", "--seed", "5", input=text)
+    assert from_file.code == 0 and from_file.out == from_spec.out
+    assert run_nnctl("summary", model_file).out == run_nnctl("summary",
+                                                             CONFIGS / "residual_mlp.yaml").out
+    other = run_nnctl("forward", CONFIGS / "residual_mlp.yaml", "--seed", "6", input=text)
+    assert other.out != from_spec.out
+
+
+def test_spec_without_weights_uses_seed_zero():
+    a = run_nnctl("forward", CONFIGS / "article_sequential.yaml", input="1,2,3\n")
+    b = run_nnctl("forward", CONFIGS / "article_sequential.yaml", "--seed", "0", input="1,2,3\n")
+    assert a.code == 0 and a.out == b.out and a.err == ""  # the note is for terminals only
+
+
+def test_header_in_header_out():
+    r = run_nnctl("forward", CONFIGS / "article_sequential.yaml", input="a,b,c\n1,2,3\n4,5,6\n")
+    assert r.code == 0, r.err
+    lines = r.out.splitlines()
+    assert lines[0] == "layer3_0,layer3_1" and len(lines) == 3
+
+
+def test_tap_writes_a_layers_output(tmp_path):
+    g = golden("diamond")
+    r = run_nnctl("forward", SPECS / "diamond.yaml", "--tap", "left1", "--tap", "skip",
+                  "--weights", write_weights(tmp_path, g["weights"]),
+                  input=csv_text(flat(g["inputs"])))
+    assert r.code == 0, r.err
+    assert read_csv(r.out).shape == (7, 4 + 8)
+    r = run_nnctl("forward", SPECS / "diamond.yaml", "--tap", "left9", input="1,2,3,4,5,6\n")
+    assert r.code == 1 and "no layer named 'left9'" in r.err and "did you mean" in r.err
+
+
+def test_bad_row_reports_line_and_column_after_good_rows():
+    r = run_nnctl("forward", CONFIGS / "article_sequential.yaml",
+                  input="1,2,3\n4,5,6\n7,oops,9\n1,1,1\n")
+    assert r.code == 1
+    assert len(r.out.splitlines()) == 2
+    assert r.err == "nnctl: error: <stdin>:3: column 2: 'oops' is not a number\n"
+
+
+def test_wrong_number_of_columns():
+    r = run_nnctl("forward", CONFIGS / "article_sequential.yaml", input="1,2,3\n1,2\n")
+    assert r.code == 1 and len(r.out.splitlines()) == 1
+    assert r.err.startswith("nnctl: error: <stdin>:2:") and "3" in r.err
+
+
+def test_bad_row_at_line_1000001(tmp_path):
+    data = tmp_path / "big.csv"
+    with open(data, "w") as f:
+        f.write("1,2,3\n" * 1_000_000)
+        f.write("1,2,x\n")
+    r = run_nnctl("forward", CONFIGS / "article_sequential.yaml", data, "-o", tmp_path / "out.csv",
+                  timeout=120)
+    assert r.code == 1
+    assert r.err == f"nnctl: error: {data}:1000001: column 3: 'x' is not a number\n"
+    assert not (tmp_path / "out.csv").exists()   # -o: nothing half-written
+    assert [p.name for p in tmp_path.iterdir()] == ["big.csv"]
+
+
+def test_failed_output_keeps_the_previous_file(tmp_path):
+    out = tmp_path / "out.csv"
+    out.write_text("previous\n")
+    r = run_nnctl("forward", CONFIGS / "article_sequential.yaml", "-o", out, input="1,2,3\nx,1,1\n")
+    assert r.code == 1
+    assert out.read_text() == "previous\n"
+    r = run_nnctl("forward", CONFIGS / "article_sequential.yaml", "-o", out, input="1,2,3\n")
+    assert r.code == 0 and len(out.read_text().splitlines()) == 1
+
+
+def test_closed_pipe_is_quiet(tmp_path):
+    data = tmp_path / "big.csv"
+    data.write_text("1,2,3\n" * 300_000)
+    cmd = (f"cat {data} | {sys.executable} -m nnctl forward "
+           f"{CONFIGS / 'article_sequential.yaml'} | head -1")
+    proc = subprocess.run(["bash", "-o", "pipefail", "-c", cmd], capture_output=True, text=True,
+                          timeout=60)
+    assert proc.stderr == ""
+    assert len(proc.stdout.splitlines()) == 1
+    assert proc.returncode in (0, 141)
+
+
+def test_rows_keep_their_order_across_batches(tmp_path):
+    model = CONFIGS / "article_sequential.yaml"
+    x = np.random.default_rng(1).normal(size=(1000, 3)).astype(np.float32)
+    text = csv_text(x)
+    small = run_nnctl("forward", model, "--batch-size", "7", input=text)
+    whole = run_nnctl("forward", model, "--batch-size", "5000", input=text)
+    assert small.code == 0 and small.out == whole.out
+    assert len(small.out.splitlines()) == 1000
+
+
+def test_missing_weights_file_and_mismatch(tmp_path):
+    r = run_nnctl("forward", CONFIGS / "article_sequential.yaml", "--weights",
+                  tmp_path / "none.npz", input="1,2,3\n")
+    assert r.code == 1 and r.err.startswith("nnctl: error: ") and r.err.count("\n") == 1
+    bad = {"layer1/kernel": np.zeros((3, 4), np.float32)}
+    r = run_nnctl("forward", CONFIGS / "article_sequential.yaml", "--weights",
+                  write_weights(tmp_path, bad), input="1,2,3\n")
+    assert r.code == 1
+    assert "layer 'layer1': weight 'kernel' has shape (3, 4), expected (3, 3)" in r.err
