@@ -235,7 +235,6 @@ class TableReader:
         return self._input.bytes_read
 
     def close(self) -> None:
-        self._closed = True
         for f in (self._spool, self._raw if self.source != "-" else None):
             if f is not None:
                 f.close()
@@ -543,10 +542,10 @@ class TableReader:
             target = self._raw
         try:
             self._parquet = pq.ParquetFile(target)
-        except (pa.ArrowException, OSError) as exc:
+            schema = self._parquet.schema_arrow
+        except (pa.ArrowException, OSError, ValueError) as exc:  # column names not UTF-8 too
             raise DataError(f"not a valid Parquet file ({_detail(exc)})", source=self.name) \
                 from None
-        schema = self._parquet.schema_arrow
         for k, field in enumerate(schema, 1):
             if not (pa.types.is_floating(field.type) or pa.types.is_integer(field.type)
                     or pa.types.is_boolean(field.type)):
@@ -580,7 +579,7 @@ class TableReader:
                     columns.append(column.to_numpy(zero_copy_only=False))
                 yield _stacked(columns, self.dtype), start + 1
                 start += record.num_rows
-        except (pa.ArrowException, OSError) as exc:
+        except (pa.ArrowException, OSError, ValueError) as exc:
             raise DataError(f"cannot read Parquet data ({_detail(exc)})", source=self.name) \
                 from None
 
@@ -770,20 +769,23 @@ def _prefetched(parts, depth: int = 2):
     stop = threading.Event()
     done = object()
 
+    def hand_over(entry) -> bool:
+        while not stop.is_set():  # the consumer may have stopped listening
+            try:
+                items.put(entry, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
     def work():
         try:
             for item in parts:
-                while not stop.is_set():
-                    try:
-                        items.put((item, None), timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
+                if not hand_over((item, None)):
                     return
-            items.put((done, None))
+            hand_over((done, None))
         except BaseException as exc:  # noqa: BLE001 - handed to the consumer, re-raised there
-            items.put((None, exc))
+            hand_over((None, exc))
 
     worker = threading.Thread(target=work, name="nnctl-reader", daemon=True)
     worker.start()
