@@ -210,8 +210,15 @@ atexit.register(_report_peak)
 """
 
 
-def run_process(script: str, source: str, dest: str) -> tuple[float, float]:
-    """(wall seconds, peak RSS in MB) of a fresh Python process running `script`."""
+def run_process(script: str, source: str, dest: str) -> tuple[float, float, float]:
+    """(wall seconds, peak RSS in MB, CPU seconds) of a fresh Python process running `script`.
+
+    CPU time (user + system, all threads) says what the work costs on a machine that others
+    share; wall time says what a user waits.
+    """
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     with tempfile.NamedTemporaryFile("r", suffix=".peak") as peak_file:
         env = dict(os.environ, PEAK_FILE=peak_file.name, PYTHONPATH=os.pathsep.join(
             [os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")]
@@ -223,7 +230,9 @@ def run_process(script: str, source: str, dest: str) -> tuple[float, float]:
         if result.returncode:
             raise RuntimeError(f"benchmark process failed ({result.returncode})")
         peak_kb = int(peak_file.read() or 0)
-    return wall, peak_kb / 1024
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, peak_kb / 1024, cpu
 
 
 def run_processes(csv_path, npy_path, workdir, repeat):
@@ -241,12 +250,13 @@ def run_processes(csv_path, npy_path, workdir, repeat):
         dest = os.path.join(workdir, "copy.npy" if npy else "copy.csv")
         runs = 1 if name.startswith(("pandas", "numpy loadtxt")) else repeat
         timings = [run_process(script, source, dest) for _ in range(runs)]
-        wall = min(t for t, _ in timings)
-        peak = max(m for _, m in timings)
+        wall = min(t for t, _, _ in timings)
+        peak = max(m for _, m, _ in timings)
+        cpu = min(c for _, _, c in timings)
         results[name] = wall
         mb = npy_size if npy else size
-        print(f"  {name:36s} {wall:6.2f} s {mb / wall:7.0f} MB/s   peak {peak:5.0f} MB",
-              flush=True)
+        print(f"  {name:36s} {wall:6.2f} s {mb / wall:7.0f} MB/s   cpu {cpu:5.2f} s   "
+              f"peak {peak:5.0f} MB", flush=True)
     if "pandas read_csv -> to_csv" in results:
         ratio = results["pandas read_csv -> to_csv"] / results["nnctl read_batches -> open_writer"]
         print(f"  nnctl CSV copy is {ratio:.1f}x the pandas way")
@@ -269,9 +279,11 @@ def run_big(workdir, gigabytes: float):
     print(f"\nStreaming a {size / 1e9:.2f} GB CSV (made in {time.perf_counter() - start:.0f} s) "
           f"through read_batches -> open_writer in a fresh process:")
     dest = os.path.join(workdir, "big_copy.csv")
-    wall, peak = run_process(PROCESS_SCRIPTS["nnctl read_batches -> open_writer"], path, dest)
+    wall, peak, cpu = run_process(PROCESS_SCRIPTS["nnctl read_batches -> open_writer"], path,
+                                  dest)
     same = os.path.getsize(dest) == size
-    print(f"  {wall:.1f} s, {size / 1e6 / wall:.0f} MB/s, peak resident memory {peak:.0f} MB"
+    print(f"  {wall:.1f} s, {size / 1e6 / wall:.0f} MB/s, cpu {cpu:.1f} s, peak resident memory "
+          f"{peak:.0f} MB"
           f"{'' if same else '  (OUTPUT SIZE DIFFERS)'}")
     os.remove(path)
     os.remove(dest)
@@ -285,7 +297,8 @@ def main():
     parser.add_argument("--big-gb", type=float, default=1.0,
                         help="size of the memory run's CSV in GB (0: skip)")
     args = parser.parse_args()
-    print(f"Python {sys.version.split()[0]}, numpy {np.__version__}, {os.cpu_count()} cores")
+    print(f"Python {sys.version.split()[0]}, numpy {np.__version__}, {os.cpu_count()} cores, "
+          f"load average {os.getloadavg()[0]:.2f} (others' work slows the wall times)")
     for module in ("polars", "pyarrow", "pandas"):
         if have(module):
             print(f"  {module} {__import__(module).__version__}")
