@@ -256,3 +256,26 @@ def test_a_quote_opening_the_last_cell_does_not_panic_polars(tmp_path, capfd):
     with pytest.raises(DataError, match=r"q.csv:2: column 2"):
         read_all(path, n_columns=2)
     assert "panicked" not in capfd.readouterr().err
+
+
+def test_parquet_column_names_that_are_not_utf8_are_a_data_error(tmp_path):
+    """pyarrow raised UnicodeDecodeError (found by NNCTL_FUZZ=deep)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    sink = io.BytesIO()
+    pq.write_table(pa.table({"colx": [1.0, 2.0]}), sink)
+    path = tmp_path / "names.parquet"
+    path.write_bytes(sink.getvalue().replace(b"colx", b"\xe3\x28\xa1x"))
+    with pytest.raises(DataError, match=r"names.parquet: not a valid Parquet file"):
+        read_all(path)
+
+
+def test_act_plot_leaves_out_infinite_x():
+    """hard_sigmoid(inf) is 1, finite, but x = inf broke plotext's ruler (found by
+    NNCTL_FUZZ=deep)."""
+    result = run_nnctl("act", "hard_sigmoid", "inf", "--plot")
+    assert one_error_line(result, code=2).endswith("hard_sigmoid has no finite values to plot "
+                                                   "on this range")
+    result = run_nnctl("act", "hard_sigmoid", "inf", "1", "2", "--plot")
+    assert result.code == 0 and result.err == "" and "1.8" in result.out

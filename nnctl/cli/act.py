@@ -345,7 +345,7 @@ def plot_text(activation, x, derivative: bool) -> str:
     series = [(f"{activation.name}(x)", activation(x), "hd")]
     if derivative:
         series.append((f"derivative of {activation.name}", activation.derivative(x), "braille"))
-    keep = np.all([np.isfinite(y) for _, y, _ in series], axis=0)
+    keep = np.all([np.isfinite(x)] + [np.isfinite(y) for _, y, _ in series], axis=0)
     if not keep.any():
         raise UsageError(f"{activation.name} has no finite values to plot on this range")
 
