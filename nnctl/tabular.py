@@ -589,6 +589,86 @@ def _detail(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
 
 
+def read_npz_inputs(path, names, *, batch_size: int = DEFAULT_BATCH_SIZE,
+                    dtype=np.float32) -> Iterator[dict[str, np.ndarray]]:
+    """Batches of a model's several inputs from an .npz holding one array per input name.
+
+    Yields {name: (rows, values per row)} for batch_size rows at a time, each array read in
+    row blocks from the archive (compressed or not), so memory stays bounded by the batch.
+    Checked up front: every name present, numbers only (no pickles), equal row counts.
+    """
+    import zipfile
+    import zlib
+
+    from numpy.lib import format as npformat
+
+    name = str(path)
+    broken = (zipfile.BadZipFile, zlib.error, EOFError, ValueError, OSError, KeyError)
+    try:
+        archive = zipfile.ZipFile(name)
+    except FileNotFoundError:
+        raise DataError("cannot open: No such file or directory", source=name) from None
+    except broken as exc:
+        raise DataError(f"not a valid .npz file ({exc})", source=name) from None
+    members, layouts = {}, {}
+    try:
+        available = [m[:-4] for m in archive.namelist() if m.endswith(".npy")]
+        for key in names:
+            if key not in available:
+                from nnctl.naming import did_you_mean
+
+                raise DataError(f"no array for input '{key}' (the archive has "
+                                f"{', '.join(available) or 'nothing'})"
+                                f"{did_you_mean(key, available)}", source=name)
+            member = archive.open(f"{key}.npy")
+            version = npformat.read_magic(member)
+            read_header = (npformat.read_array_header_1_0 if version == (1, 0)
+                           else npformat.read_array_header_2_0)
+            shape, fortran, kind = read_header(member, max_header_size=1 << 20)
+            if kind.hasobject or kind.kind not in "biuf":
+                raise DataError(f"array '{key}' holds {kind}, not numbers", source=name)
+            if len(shape) == 0:
+                raise DataError(f"array '{key}' is a single number, not rows", source=name)
+            if fortran and len(shape) > 1:  # rows not contiguous: read it whole
+                from nnctl.limits import check_allocation
+
+                check_allocation(shape, kind, what=f"{name}: array '{key}'")
+                member = io.BytesIO(np.ascontiguousarray(
+                    npformat.read_array(member, allow_pickle=False)).tobytes())
+            members[key] = member
+            layouts[key] = (int(shape[0]), int(np.prod(shape[1:], dtype=np.int64)), kind)
+    except DataError:
+        archive.close()
+        raise
+    except broken as exc:
+        archive.close()
+        raise DataError(f"not a valid .npz file ({exc})", source=name) from None
+    counts = {rows for rows, _, _ in layouts.values()}
+    if len(counts) > 1:
+        archive.close()
+        raise DataError("the input arrays have different numbers of rows: " + ", ".join(
+            f"{key}: {rows}" for key, (rows, _, _) in layouts.items()), source=name)
+    total = counts.pop() if counts else 0
+
+    def batches():
+        with archive:
+            for start in range(0, total, batch_size):
+                take = min(batch_size, total - start)
+                batch = {}
+                for key, (_, width, kind) in layouts.items():
+                    try:
+                        data = members[key].read(take * width * kind.itemsize)
+                    except broken as exc:
+                        raise DataError(f"array '{key}': {exc}", source=name) from None
+                    if len(data) < take * width * kind.itemsize:
+                        raise DataError(f"array '{key}' is truncated", source=name)
+                    batch[key] = np.frombuffer(data, dtype=kind).astype(dtype).reshape(
+                        take, width)
+                yield batch
+
+    return batches()
+
+
 def _stacked(columns, dtype) -> np.ndarray:
     out = np.empty((len(columns[0]) if columns else 0, len(columns)), dtype=dtype)
     for k, column in enumerate(columns):

@@ -631,3 +631,30 @@ def test_rows_that_trickle_in_are_handed_out_without_waiting_for_more():
     finally:
         process.kill()
         process.wait()
+
+
+def test_npz_inputs_come_in_batches_by_name(tmp_path):
+    from nnctl.tabular import read_npz_inputs
+
+    a = np.arange(20, dtype=np.float64).reshape(10, 2)
+    b = np.arange(30, dtype=np.int32).reshape(10, 3, 1)
+    for save in (np.savez, np.savez_compressed):
+        path = tmp_path / "inputs.npz"
+        save(path, b=b, a=a, extra=np.zeros(3))
+        batches = list(read_npz_inputs(str(path), ["a", "b"], batch_size=4))
+        assert [len(x["a"]) for x in batches] == [4, 4, 2]
+        assert np.concatenate([x["a"] for x in batches]).tolist() == a.tolist()
+        assert np.concatenate([x["b"] for x in batches]).tolist() == b.reshape(10, 3).tolist()
+        assert all(x["a"].dtype == np.float32 for x in batches)
+    with pytest.raises(DataError, match=r"inputs.npz: no array for input 'c' \(the archive "
+                                        r"has b, a, extra\)"):
+        read_npz_inputs(str(path), ["a", "c"])
+    np.savez(path, a=a, b=b[:5])
+    with pytest.raises(DataError, match="different numbers of rows: a: 10, b: 5"):
+        read_npz_inputs(str(path), ["a", "b"])
+    np.savez(path, a=np.array([{}], dtype=object), b=b)
+    with pytest.raises(DataError, match="array 'a' holds object, not numbers"):
+        read_npz_inputs(str(path), ["a"])
+    path.write_bytes(b"not a zip")
+    with pytest.raises(DataError, match="not a valid .npz file"):
+        read_npz_inputs(str(path), ["a"])
