@@ -235,3 +235,30 @@ def test_float64_gelu_on_onnxruntime_names_the_layer(tmp_path):
                      "use --engine numpy\n")
     r = run_nnctl("forward", spec, "--engine", "numpy", input="1,2,3\n")
     assert r.code == 0 and len(r.out.split(",")) == 2
+
+
+def test_forward_on_onnxruntime_imports_neither_onnx_nor_pydantic(tmp_path):
+    """Start-up time: the engine writes the model's bytes itself (nnctl/onnx/proto.py), and
+    --seed/--batch-size ranges are checked without typer's pydantic path."""
+    import subprocess
+    import sys
+
+    np.save(tmp_path / "x.npy", np.zeros((3, 3), np.float32))
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "nnctl", "forward",
+                           str(CONFIGS / "article_sequential.yaml"), str(tmp_path / "x.npy"),
+                           "--engine", "onnxruntime", "--seed", "1", "--batch-size", "2"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and len(proc.stdout.splitlines()) == 3
+    imported = {line.split("|")[2].strip() for line in proc.stderr.splitlines()
+                if line.startswith("import time:") and line.count("|") == 2}
+    assert any(m.startswith("onnxruntime.") for m in imported)
+    for heavy in ("onnx", "pydantic"):
+        assert not any(m == heavy or m.startswith(heavy + ".") for m in imported), heavy
+
+
+@pytest.mark.parametrize("option,value,bound", [("--batch-size", "0", 1), ("--seed", "-1", 0)])
+def test_forward_option_ranges(option, value, bound):
+    r = run_nnctl("forward", CONFIGS / "article_sequential.yaml", option, value, input="1,2,3\n")
+    assert (r.code, r.out) == (2, "")
+    assert r.err == (f"nnctl: error: Invalid value for '{option}': Input should be greater than "
+                     f"or equal to {bound} (see 'nnctl forward --help')\n")

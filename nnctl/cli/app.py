@@ -105,10 +105,23 @@ def values_not_options(command, args: list[str]) -> list[str]:
     return args[: i + 1] + options + ["--"] + positionals
 
 
+def _click_group(args: list[str]):
+    """The click group of the app, with only the command being run when args name one: typer
+    builds a command by introspecting its function, about 1 ms each, on every run."""
+    name = next((a for a in args if not a.startswith("-")), None)
+    everything = app.registered_commands
+    if name in commands.COMMANDS:
+        app.registered_commands = [c for c in everything if c.name == name]
+    try:
+        return typer.main.get_command(app)
+    finally:
+        app.registered_commands = everything
+
+
 def run(args: list[str]) -> int:
     """Run nnctl with these arguments; return the exit status. Never raises (but SIGPIPE)."""
     debug = "--debug" in args[: args.index("--")] if "--" in args else "--debug" in args
-    command = typer.main.get_command(app)
+    command = _click_group(args)
     try:
         args = values_not_options(command, args)
         result = command.main(args=args, prog_name="nnctl", standalone_mode=False)

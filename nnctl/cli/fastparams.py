@@ -4,7 +4,8 @@ typer 0.29 turns every parameter value into its Python type through a pydantic T
 importing pydantic and building the adapters costs about as much as importing NumPy, on every
 run of every command. nnctl's commands take plain values (str, int, float, bool, Enum choices
 and lists of them): those are converted here, with typer's own choice matching and the same
-messages; anything else (paths, files, ranges, custom parsers) still goes to typer.
+messages, min=/max= ranges included; anything else (paths, files, clamped ranges, custom
+parsers) still goes to typer.
 """
 from __future__ import annotations
 
@@ -37,8 +38,7 @@ def _simple(descriptor) -> bool:
     info = descriptor.parameter_info
     if descriptor.file_annotation is not None or info.parser is not None:
         return False
-    if getattr(info, "click_type", None) is not None or info.min is not None \
-            or info.max is not None:
+    if getattr(info, "click_type", None) is not None or getattr(info, "clamp", False):
         return False
     annotation = descriptor.annotation
     if get_origin(annotation) is list:
@@ -84,19 +84,31 @@ def _fast_class():
                 return value if isinstance(value, annotation) else _NOT_MINE
             if annotation in (int, float):
                 if type(value) in (int, float):
-                    return annotation(value)
+                    return self._in_range(annotation(value), param, ctx)
                 if not isinstance(value, str):
                     return _NOT_MINE
                 try:
-                    return annotation(value)
+                    number = annotation(value)
                 except ValueError:
                     raise BadParameter(_NUMBER_MESSAGES[annotation], ctx=ctx,
                                        param=param) from None
+                return self._in_range(number, param, ctx)
             try:  # an Enum: typer's own matching of the choices
                 return coerce_cli_choice(value, choices=list(annotation),
                                          case_sensitive=self.parameter_info.case_sensitive,
                                          ctx=ctx)
             except ValueError as exc:
                 raise BadParameter(f"Value error, {exc}", ctx=ctx, param=param) from None
+
+        def _in_range(self, number, param, ctx):
+            # typer's min=/max= (pydantic's ge/le), with pydantic's words
+            low, high = self.parameter_info.min, self.parameter_info.max
+            if low is not None and number < low:
+                raise BadParameter(f"Input should be greater than or equal to {low}", ctx=ctx,
+                                   param=param)
+            if high is not None and number > high:
+                raise BadParameter(f"Input should be less than or equal to {high}", ctx=ctx,
+                                   param=param)
+            return number
 
     return FastRuntimeParam
