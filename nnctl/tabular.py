@@ -490,7 +490,9 @@ class TableReader:
             array = self._npy
             row_bytes = width * array.dtype.itemsize
             for start in range(0, rows, step):
-                part = np.array(array[start:start + step], dtype=self.dtype, order="C")
+                # rows of a C-order file in the model's dtype are used where they lie, in the
+                # read-only map (no engine writes into its input); others are converted
+                part = np.ascontiguousarray(array[start:start + step], dtype=self.dtype)
                 self._npy_done = (start + len(part)) * row_bytes
                 yield part.reshape(len(part), width), start + 1
             return

@@ -109,11 +109,12 @@ def _click_group(args: list[str]):
     """The click group of the app, with only the command being run when args name one: typer
     builds a command by introspecting its function, about 1 ms each, on every run."""
     name = next((a for a in args if not a.startswith("-")), None)
-    everything = app.registered_commands
-    if name in commands.COMMANDS:
-        app.registered_commands = [c for c in everything if c.name == name]
-    try:
+    if name not in commands.COMMANDS:  # --help, --version, a misspelt command: all of them
         return typer.main.get_command(app)
+    everything = app.registered_commands
+    app.registered_commands = [c for c in everything if c.name == name]
+    try:
+        return typer.main.get_group(app)   # what get_command builds for an app with a callback
     finally:
         app.registered_commands = everything
 
