@@ -5,7 +5,6 @@ temporary file, and a previous file is intact; no traceback; exit 1, 130, 143, o
 SIGPIPE as a Unix filter."""
 from __future__ import annotations
 
-import os
 import resource
 import signal
 import subprocess
@@ -14,7 +13,6 @@ import threading
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from conftest import CONFIGS, ROOT, run_nnctl

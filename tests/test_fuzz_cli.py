@@ -7,7 +7,6 @@ Most cases run in this process (fuzzing.run_inprocess); a few run `python -m nnc
 (start-up, signals, the real stdout and stderr encodings)."""
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -18,7 +17,7 @@ import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
-from fuzzing import (CASE_SECONDS, CONFIGS, ROOT, SPECS, Run, check_run, fuzz_cases,  # noqa: F401
+from fuzzing import (CASE_SECONDS, CONFIGS, SPECS, Run, check_run, fuzz_cases,  # noqa: F401
                      fuzz_settings, run_inprocess)
 
 SKIPPED_OPTIONS = {"--debug"}  # --debug shows a traceback on purpose
@@ -57,7 +56,8 @@ def make_workdir(root: Path) -> None:
     save_weights(root / "nan_weights.npz", nan_weights)
     other = load_model(str(CONFIGS / "two_input.yaml"))
     save_weights(root / "other_weights.npz", other.init_weights(seed=0))
-    (root / "broken.yaml").write_text("name: x\ninput: [3]\nlayers:\n  - {type: Dense, units: -2}\n")
+    (root / "broken.yaml").write_text(
+        "name: x\ninput: [3]\nlayers:\n  - {type: Dense, units: -2}\n")
     (root / "bomb.yaml").write_text("a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
         f"{c}: &{c} [*{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}]\n"
         for p, c in zip("abcdefg", "bcdefgh")))
@@ -67,7 +67,8 @@ def make_workdir(root: Path) -> None:
     (root / "pymodel.py").write_text(
         "import nnctl\n"
         "def build():\n"
-        "    return nnctl.Sequential([nnctl.layers.Dense(2, activation='relu', input_shape=(3,))])\n"
+        "    return nnctl.Sequential(\n"
+        "        [nnctl.layers.Dense(2, activation='relu', input_shape=(3,))])\n"
         "def broken():\n"
         "    raise RuntimeError('no')\n")
     rng = np.random.default_rng(0)
@@ -162,8 +163,9 @@ def values_for(command: str, param, hostile: bool) -> st.SearchStrategy:
     known = st.sampled_from(pool) if pool else st.sampled_from(JUNK)
     if not hostile:
         return known
-    return st.one_of(known, st.sampled_from(JUNK + POOLS.get(param.name, [])), st.text(max_size=6).filter(
-        lambda t: "\x00" not in t))  # argv cannot hold NUL
+    # argv cannot hold NUL; no "/" keeps junk output paths inside the work directory
+    junk_text = st.text(max_size=6).filter(lambda t: "\x00" not in t and "/" not in t)
+    return st.one_of(known, st.sampled_from(JUNK + POOLS.get(param.name, [])), junk_text)
 
 
 @st.composite
@@ -224,10 +226,13 @@ def test_random_command_lines(fuzz_cases, workdir, name):
     fuzz()
 
 
+TOP_WORDS = COMMAND_NAMES + ["--version", "--help", "-h", "nope", "", "--debugx", "ACT", "summ",
+                             "-"]
+
+
 @fuzz_settings(200)
-@given(args=st.lists(st.sampled_from(COMMAND_NAMES + ["--version", "--help", "-h", "nope", "",
-                                                      "--debugx", "ACT", "summ", "-"]) | st.text(max_size=5),
-                     max_size=3))
+@given(args=st.lists(st.sampled_from(TOP_WORDS) | st.text(max_size=5).filter(
+    lambda t: "/" not in t), max_size=3))
 def test_random_top_level_words(fuzz_cases, workdir, args):
     fuzz_cases.add("cli")
     args = [a for a in args if "\x00" not in a and a != "--debug"]

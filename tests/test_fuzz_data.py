@@ -10,7 +10,6 @@ import tempfile
 import threading
 
 import numpy as np
-import pytest
 from hypothesis import given, strategies as st
 
 from fuzzing import engine_case, fuzz_cases, fuzz_settings  # noqa: F401

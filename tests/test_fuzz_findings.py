@@ -7,17 +7,14 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import subprocess
-import sys
 import time
 import zipfile
 
 import numpy as np
 import pytest
 
-from conftest import CONFIGS, ROOT, run_nnctl
-from nnctl.errors import DataError, NnctlError, ResourceError, SpecError, WeightsError
+from conftest import CONFIGS, run_nnctl
+from nnctl.errors import DataError, NnctlError, SpecError, WeightsError
 
 
 def one_error_line(result, code=1) -> str:

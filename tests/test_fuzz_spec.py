@@ -9,7 +9,6 @@ import re
 import tempfile
 
 import numpy as np
-import pytest
 import yaml
 from hypothesis import given, strategies as st
 
@@ -30,7 +29,8 @@ LAYER_TYPES = ["Dense", "Activation", "Dropout", "Flatten", "Reshape", "Add", "S
                "LayerNormalization", "InputLayer", "Conv2D", "dense", "batch_normalization"]
 NAMES = ["relu", "sigmoid", "softmax", "tanh", "gelu", "leaky_relu", "he_normal", "glorot_uniform",
          "zeros", "ones", "orthogonal", "variance_scaling", "constant", "linear", "elu", "selu",
-         "hard_sigmoid", "log_softmax", "relux", "identity", "truncated_normal", "fan_in", "fan_avg",
+         "hard_sigmoid", "log_softmax", "relux", "identity", "truncated_normal", "fan_in",
+         "fan_avg",
          "uniform", "normal", "float16", "float64", "float32", "input", "layer1", "dense", "cat"]
 # YAML scalars and fragments that are numbers, specials, or break the syntax
 TOKENS = ["0", "1", "2", "3", "-1", "-3", "16", "0.5", "-0.0", "1e-7", "1e308", "1e999",

@@ -11,7 +11,6 @@ import tempfile
 import zipfile
 
 import numpy as np
-import pytest
 from hypothesis import given, strategies as st
 
 from fuzzing import CONFIGS, engine_case, fuzz_cases, fuzz_settings  # noqa: F401

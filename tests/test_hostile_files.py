@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import io
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -17,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import CONFIGS, ROOT, Result, run_nnctl
+from conftest import CONFIGS, Result, run_nnctl
 from fuzzing import run_inprocess
 
 SEQUENTIAL = CONFIGS / "article_sequential.yaml"   # input 3, output 2
