@@ -131,34 +131,15 @@ def check_taps(model: Model, taps: list[str]) -> list[str]:
 
 
 def npz_rows(path: str, model: Model, batch_size: int) -> Iterator[np.ndarray]:
-    """An .npz with one array per input name -> flat rows, batch by batch."""
-    try:
-        archive = np.load(path, allow_pickle=False)
-    except Exception as exc:  # a corrupt archive can fail in many ways inside NumPy
-        raise DataError(f"cannot read as .npz: {exc}", source=path) from None
-    with archive:
-        arrays = {}
-        for name in model.input_names:
-            if name not in archive.files:
-                raise DataError(f"no array for input '{name}' (the archive has "
-                                f"{', '.join(archive.files) or 'nothing'})", source=path)
-            try:
-                array = archive[name]
-            except ValueError as exc:
-                raise DataError(f"array '{name}': {exc}", source=path) from None
-            if array.dtype.kind not in "fiub":
-                raise DataError(f"array '{name}' holds {array.dtype}, not numbers", source=path)
-            shape = model.nodes[name].shape
-            if array.shape[1:] != tuple(shape) and array.reshape(len(array), -1).shape[1] != \
-                    math.prod(shape):
-                raise DataError(f"array '{name}' has shape {array.shape}, expected "
-                                f"(rows, {', '.join(map(str, shape))})", source=path)
-            arrays[name] = array.reshape(len(array), -1)
-        counts = {len(a) for a in arrays.values()}
-        if len(counts) > 1:
-            raise DataError("the input arrays have different numbers of rows: " + ", ".join(
-                f"{n}: {len(a)}" for n, a in arrays.items()), source=path)
-        total = counts.pop() if counts else 0
-        for start in range(0, total, batch_size):
-            yield np.concatenate([a[start:start + batch_size] for a in arrays.values()],
-                                 axis=1).astype(model.dtype, copy=False)
+    """An .npz with one array per input name -> flat rows, batch by batch (streamed)."""
+    from nnctl.tabular import read_npz_inputs
+
+    widths = input_widths(model)
+    for arrays in read_npz_inputs(path, list(widths), batch_size=batch_size,
+                                  dtype=np.dtype(model.dtype)):
+        for name, width in widths.items():
+            if arrays[name].shape[1] != width:
+                raise DataError(f"array '{name}' has {arrays[name].shape[1]} values per row, "
+                                f"input '{name}' takes {width} "
+                                f"(shape {tuple(model.nodes[name].shape)})", source=str(path))
+        yield np.concatenate([arrays[name] for name in widths], axis=1)

@@ -240,3 +240,42 @@ def test_missing_weights_file_and_mismatch(tmp_path):
                   write_weights(tmp_path, bad), input="1,2,3\n")
     assert r.code == 1
     assert "layer 'layer1': weight 'kernel' has shape (3, 4), expected (3, 3)" in r.err
+
+
+def test_model_spec_from_stdin(tmp_path):
+    spec = (CONFIGS / "article_sequential.yaml").read_text()
+    r = run_nnctl("summary", "-", input=spec)
+    assert r.code == 0 and " Total params: 26 (104.00 B)" in r.out
+    data = tmp_path / "x.csv"
+    data.write_text("1,2,3\n")
+    r = run_nnctl("forward", "-", data, input=spec)
+    assert r.code == 0 and r.out == run_nnctl("forward", CONFIGS / "article_sequential.yaml",
+                                              data).out
+    r = run_nnctl("forward", "-", input=spec)
+    assert r.code == 2 and "cannot both be stdin" in r.err
+
+
+def test_seed_on_a_model_file_warns_that_it_redraws(tmp_path):
+    model_file = tmp_path / "m.npz"
+    assert run_nnctl("build", CONFIGS / "article_sequential.yaml", "--seed", "1",
+                     "-o", model_file).code == 0
+    own = run_nnctl("forward", model_file, input="1,2,3\n")
+    assert own.err == ""
+    redrawn = run_nnctl("forward", model_file, "--seed", "0", input="1,2,3\n")
+    assert redrawn.code == 0 and "drawing new weights" in redrawn.err
+    assert redrawn.out == run_nnctl("forward", CONFIGS / "article_sequential.yaml", "--seed", "0",
+                                    input="1,2,3\n").out
+
+
+def test_debug_after_the_command_is_the_debug_flag():
+    r = run_nnctl("act", "relu", "1", "--debug")
+    assert (r.code, r.out.strip()) == (0, "1")
+    r = run_nnctl("act", "relux", "1", "--debug")
+    assert r.code == 1 and "Traceback" in r.err
+
+
+def test_npz_scalar_array_is_a_clear_error(tmp_path):
+    npz = tmp_path / "bad.npz"
+    np.savez(npz, record=np.float32(3), patch=np.zeros((2, 4, 4), np.float32))
+    r = run_nnctl("forward", CONFIGS / "two_input.yaml", npz)
+    assert r.code == 1 and r.err.count("\n") == 1 and "internal error" not in r.err

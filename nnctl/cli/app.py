@@ -121,7 +121,10 @@ def _click_group(args: list[str]):
 
 def run(args: list[str]) -> int:
     """Run nnctl with these arguments; return the exit status. Never raises (but SIGPIPE)."""
-    debug = "--debug" in args[: args.index("--")] if "--" in args else "--debug" in args
+    # --debug is taken anywhere before a `--`, before or after the command name
+    end = args.index("--") if "--" in args else len(args)
+    debug = "--debug" in args[:end]
+    args = [a for a in args[:end] if a != "--debug"] + args[end:]
     command = _click_group(args)
     try:
         args = values_not_options(command, args)

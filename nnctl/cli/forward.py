@@ -52,6 +52,10 @@ def forward(
     from nnctl.cli.progress import progress_for
     from nnctl.cli.weights_source import model_and_weights
 
+    if model == "-" and input == "-":
+        from nnctl.errors import UsageError
+
+        raise UsageError("MODEL and INPUT cannot both be stdin ('-'): give the data as a file")
     built, values = model_and_weights(model, weights, seed)
     wanted = engine.check_taps(built, tap) if tap else built.outputs
     n_columns = sum(engine.input_widths(built).values())

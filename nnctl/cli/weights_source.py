@@ -13,12 +13,16 @@ def model_and_weights(model_path: str, weights_path: str | None, seed: int | Non
         from nnctl.weights import load_weights
 
         return model, model.check_weights(load_weights(weights_path), source=weights_path)
-    if seed is None:
-        from nnctl.cli.models import open_weights
+    from nnctl.cli.models import open_weights
 
-        carried = open_weights(model_path)   # a model file's, or a Python model's own
-        if carried is not None:
+    carried = open_weights(model_path)   # a model file's, or a Python model's own
+    if carried is not None:
+        if seed is None:
             return model, model.check_weights(carried, source=model_path)
+        from nnctl.cli.console import warn
+
+        warn(f"--seed {seed}: drawing new weights from the initializers instead of the ones "
+             f"{model_path} carries")
     if seed is None:
         seed = model.spec.seed if model.spec.seed is not None else 0
         message(f"no weights given: using the spec's initializers with seed {seed} "
