@@ -41,20 +41,37 @@ def run_fast(*args, input: bytes | str = b"", cwd=None) -> Result:
     return Result(run.code, run.out.decode("utf-8", "replace"), run.err, run.out)
 
 
+# NOTE: Linux carries a process's peak RSS over fork and exec, so a child of pytest (hundreds
+# of MB by the end of the suite) would report at least pytest's peak. A small reaper process
+# forks the command instead; wait4 in the reaper gives the command's own peak.
+_REAPER = """
+import os, sys
+pid = os.fork()
+if pid == 0:
+    os.execv(sys.argv[1], sys.argv[1:])
+_, status, usage = os.wait4(pid, 0)
+os.write(2, b"\\nMAXRSS %d\\n" % usage.ru_maxrss)
+if os.WIFSIGNALED(status):  # end the same way, so the caller sees the signal
+    import signal
+    signal.signal(os.WTERMSIG(status), signal.SIG_DFL)
+    os.kill(os.getpid(), os.WTERMSIG(status))
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
 def run_measured(*args, input: bytes = b"", cwd=None) -> tuple[Result, int]:
-    """run_nnctl, plus the child's peak resident memory in KB (from wait4)."""
+    """run_nnctl, plus the command's peak resident memory in KB (from wait4, via a reaper)."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
             tempfile.TemporaryFile() as stdin:
         stdin.write(input)
         stdin.seek(0)
-        proc = subprocess.Popen([sys.executable, "-m", "nnctl", *map(str, args)], stdin=stdin,
-                                stdout=out, stderr=err, cwd=cwd)
-        _, status, usage = os.wait4(proc.pid, 0)
-        proc.returncode = os.waitstatus_to_exitcode(status)
+        proc = subprocess.run([sys.executable, "-c", _REAPER, sys.executable, "-m", "nnctl",
+                               *map(str, args)], stdin=stdin, stdout=out, stderr=err, cwd=cwd)
         out.seek(0)
         err.seek(0)
         data, text = out.read(), err.read().decode("utf-8", "replace")
-    return Result(proc.returncode, data.decode("utf-8", "replace"), text, data), usage.ru_maxrss
+    text, _, peak = text.rpartition("\nMAXRSS ")
+    return Result(proc.returncode, data.decode("utf-8", "replace"), text, data), int(peak)
 
 
 # --- YAML ------------------------------------------------------------------------------------
