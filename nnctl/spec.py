@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from nnctl.errors import NnctlError, SpecError
 from nnctl.naming import did_you_mean
@@ -63,15 +62,21 @@ def read_spec(path: str) -> ModelSpec:
     return parse_spec(load_yaml(read_text(path), str(path)))
 
 
+MAX_SPEC_BYTES = 16 << 20  # specs are small; /dev/zero or a mistaken big file is refused
+
+
 def read_text(path: str) -> str:
     try:
-        data = Path(path).read_bytes()
+        with open(path, "rb") as f:
+            data = f.read(MAX_SPEC_BYTES + 1)
     except FileNotFoundError:
         raise SpecError("no such file", source=str(path)) from None
     except IsADirectoryError:
         raise SpecError("is a directory, not a spec file", source=str(path)) from None
     except OSError as exc:
         raise SpecError(exc.strerror or str(exc), source=str(path)) from None
+    if len(data) > MAX_SPEC_BYTES:
+        raise SpecError(f"larger than {MAX_SPEC_BYTES >> 20} MB: not a spec", source=str(path))
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:

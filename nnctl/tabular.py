@@ -38,6 +38,9 @@ from nnctl.naming import Registry
 DEFAULT_BATCH_SIZE = 16384
 BLOCK_BYTES = 4 << 20  # text is parsed in blocks of about this size (cut at a line end)
 CAREFUL_BYTES = 16 << 10  # an unclean stretch of a block is checked line by line at this size
+# A text row longer than this (or 256 bytes a column, if more) is not a row of numbers: reading
+# /dev/zero or a binary file as CSV must end in an error, not in all the memory there is.
+MAX_LINE_BYTES = 64 << 20
 
 FORMATS = Registry("data format")
 FORMATS.register("csv", "csv")
@@ -106,11 +109,20 @@ class _Input:
         Reading from a pipe blocks until its writer sends more, so the caller says when
         what arrived suffices (a slow producer's first row need not wait for 64 KB).
         """
-        while len(self.pending) < n and not (enough and enough(self.pending)):
-            more = self.raw.read(max(n - len(self.pending), 1 << 16))
+        chunks, size, checked = [self.pending], len(self.pending), -1
+        while size < n:
+            # enough() looks at everything peeked: asked again only once that has doubled
+            # (or is still small), so that peeking far ahead stays linear, not quadratic
+            if enough and (size < 1 << 16 or size >= 2 * checked):
+                chunks, checked = [b"".join(chunks)], size
+                if enough(chunks[0]):
+                    break
+            more = self.raw.read(max(n - size, 1 << 16))
             if not more:
                 break
-            self.pending += more
+            chunks.append(more)
+            size += len(more)
+        self.pending = b"".join(chunks)
         return self.pending[:n]
 
     def read(self, n: int) -> bytes:
@@ -332,7 +344,19 @@ class TableReader:
                 if data.strip():
                     return len(data), data.count(b"\n") + 1, data.strip().split(b"\n")[-1]
                 return None
+            if want >= self._max_line():
+                if b"\n" in data:
+                    raise DataError(f"no row in the first {want >> 20} MB (only blank lines)",
+                                    source=self.name, line=data.count(b"\n") + 1)
+                raise self._line_too_long(1)
             want *= 4
+
+    def _max_line(self) -> int:
+        return max(MAX_LINE_BYTES, 256 * (self.n_columns or 0))
+
+    def _line_too_long(self, line: int) -> DataError:
+        return DataError(f"no line end in {self._max_line() >> 20} MB: not a table of numbers "
+                         "(a binary file? give --input-format)", source=self.name, line=line)
 
     def _split_cells(self, text: bytes) -> list[bytes]:
         if self.format == "jsonl":
@@ -367,6 +391,8 @@ class TableReader:
             while not end and (buffer.rfind(b"\n", 0, fill) < 0 or
                                fill < BLOCK_BYTES and _more_to_read(self._raw, started)):
                 if len(buffer) - fill < BLOCK_BYTES:  # a line longer than a block: grow
+                    if fill >= self._max_line() and buffer.rfind(b"\n", 0, fill) < 0:
+                        raise self._line_too_long(self._line)
                     view.release()
                     buffer = buffer[:fill] + bytearray(max(len(buffer), BLOCK_BYTES))
                     view = memoryview(buffer)
@@ -411,9 +437,19 @@ class TableReader:
 
         Halving with the fast parser finds the first unclean stretch of lines in a few steps,
         so a bad row late in a block of a million short lines costs milliseconds, not seconds.
+        Good rows the fast parser refuses all along (blank lines between rows, say) would make
+        every stretch cost a parse of the rest of the block: after two such stretches, the
+        rest is read line by line at once.
         """
-        start = 0
+        start, clean_refusals = 0, 0
         while start < len(block):
+            if clean_refusals >= 2:
+                array, lines, error = parser.careful(block[start:], line, self)
+                if len(array):
+                    yield array, lines
+                if error is not None:
+                    raise error
+                return
             low, high = start, len(block)
             while high - low > CAREFUL_BYTES:
                 middle = block.rfind(b"\n", low, (low + high) // 2) + 1
@@ -434,6 +470,7 @@ class TableReader:
                 raise error
             line += block.count(b"\n", low, high)
             start = high
+            clean_refusals += 1
             if start < len(block):
                 newlines = block.count(b"\n", start)
                 array = parser.fast(block[start:], newlines)
@@ -678,14 +715,19 @@ def _stacked(columns, dtype) -> np.ndarray:
     return out
 
 
+_NON_BLANK = re.compile(rb"[^ \t\r\n\x0b\x0c]")  # what bytes.strip() does not strip
+
+
 def _first_line(data: bytes):
     """(end offset, line number, text) of the first complete non-blank line, or None."""
-    offset = 0
-    for number, line in enumerate(data.split(b"\n")[:-1], 1):
-        offset += len(line) + 1
-        if line.strip():
-            return offset, number, line.strip()
-    return None
+    found = _NON_BLANK.search(data)
+    if found is None:
+        return None
+    start = data.rfind(b"\n", 0, found.start()) + 1
+    end = data.find(b"\n", found.start())
+    if end < 0:
+        return None
+    return end + 1, data.count(b"\n", 0, start) + 1, data[start:end].strip()
 
 
 PIPE_PAUSE = 0.01  # s: a pipe silent this long has paused (a fast writer refills it sooner)

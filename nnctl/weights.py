@@ -34,6 +34,9 @@ def _read_arrays(path) -> dict[str, np.ndarray]:
         raise WeightsError("no such file", source=name)
     if os.path.isdir(name):
         raise WeightsError("is a directory, not an .npz file", source=name)
+    if not _regular_or_new(name):  # zipfile reads a device such as /dev/zero to its "end"
+        raise WeightsError("is not a regular file (an .npz archive is read from a file)",
+                           source=name)
     try:
         with open(name, "rb") as f:
             magic = f.read(6)

@@ -276,3 +276,50 @@ def test_act_plot_leaves_out_infinite_x():
                                                    "on this range")
     result = run_nnctl("act", "hard_sigmoid", "inf", "1", "2", "--plot")
     assert result.code == 0 and result.err == "" and "1.8" in result.out
+
+
+@pytest.mark.parametrize("args", [
+    ("summary", "/dev/zero"), ("validate", "/dev/urandom"),
+    ("forward", CONFIGS / "article_sequential.yaml", "/dev/zero"),
+    ("forward", CONFIGS / "article_sequential.yaml", "/dev/full"),
+    ("inspect", CONFIGS / "article_sequential.yaml", "/dev/zero"),
+    ("build", CONFIGS / "article_sequential.yaml", "--weights", "/dev/zero", "-o", "/dev/null"),
+])
+def test_endless_files_are_refused_not_read_into_memory(args):
+    """`nnctl build /dev/full -o x` (the fuzzer's arguments, reordered) read /dev/full until
+    the machine ran out of memory: specs are read up to 16 MB, text rows up to 64 MB."""
+    import resource
+
+    start = time.monotonic()
+    result = run_nnctl(*args, timeout=60)
+    one_error_line(result)
+    assert time.monotonic() - start < 30
+    assert resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss < 2_000_000
+
+
+def test_endless_stdin_is_refused():
+    with open("/dev/zero", "rb") as zeros:
+        import subprocess
+        import sys
+
+        proc = subprocess.run([sys.executable, "-m", "nnctl", "act", "relu"], stdin=zeros,
+                              capture_output=True, timeout=60)
+    assert proc.returncode == 1
+    assert proc.stderr == (b"nnctl: error: <stdin>:1: no line end in 64 MB: not rows of "
+                           b"numbers\n")
+
+
+def test_blank_lines_between_rows_cost_linear_time(tmp_path):
+    """Every stretch of a block was unclean for the fast parser yet valid, and each cost a
+    parse of the rest of the block: double-spaced rows took 5 s for 300,000."""
+    path = tmp_path / "double.csv"
+    path.write_bytes(b"1,2,3\n\n" * 300_000 + b"4,5,6\n")
+    start = time.perf_counter()
+    rows = read_all(path)
+    assert time.perf_counter() - start < 3
+    assert sum(len(a) for a in rows) == 300_001
+    path.write_bytes(b"\n" * (1 << 20) + b"1,2,3\n")
+    assert [a.tolist() for a in read_all(path)] == [[[1, 2, 3]]]
+    path.write_bytes(b"\n" * (65 << 20))
+    with pytest.raises(DataError, match=r"no row in the first 64 MB \(only blank lines\)"):
+        read_all(path)

@@ -233,6 +233,9 @@ def row_activation(activation):
     return activations.get({**activation.get_config(), "axis": -1})
 
 
+MAX_LINE_BYTES = 64 << 20
+
+
 def read_rows(fd: int, dtype):
     """Chunks of rows (1-D arrays) from a file descriptor, as the bytes arrive: a slow
     producer gets its answers line by line, a fast one in large chunks.
@@ -242,15 +245,27 @@ def read_rows(fd: int, dtype):
     """
     import os
 
+    from nnctl.errors import DataError
+
     number = 0
-    pending = b""
+    parts, size = [], 0  # the line being read, in pieces (joining each time is quadratic)
     while True:
         data = os.read(fd, 1 << 16)
+        if data and b"\n" not in data:
+            parts.append(data)
+            size += len(data)
+            if size > MAX_LINE_BYTES:  # /dev/zero, a binary file: not rows of numbers
+                raise DataError(f"no line end in {MAX_LINE_BYTES >> 20} MB: not rows of numbers",
+                                source="<stdin>", line=number + 1)
+            continue
+        text = b"".join(parts) + data
+        parts, size = [], 0
         if data:
-            pending += data
-            *lines, pending = pending.split(b"\n")
+            *lines, rest = text.split(b"\n")
+            if rest:
+                parts, size = [rest], len(rest)
         else:
-            lines, pending = ([pending] if pending else []), b""
+            lines = [text] if text else []
         if lines:
             rows = []
             for line in lines:
