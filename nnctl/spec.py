@@ -53,22 +53,30 @@ class ModelSpec:
 
 
 def read_spec(path: str) -> ModelSpec:
-    """Read a spec from a YAML file, or the `__spec__` of an nnctl model file (.npz)."""
+    """Read a spec from a YAML file ("-": stdin), or the `__spec__` of a model file (.npz)."""
     if str(path).endswith(".npz"):
         from nnctl.weights import load_model_file
 
         spec_dict, _ = load_model_file(path)
         return parse_spec(Located(spec_dict, {}, str(path)))
-    return parse_spec(load_yaml(read_text(path), str(path)))
+    source = "<stdin>" if str(path) == "-" else str(path)
+    return parse_spec(load_yaml(read_text(path), source))
 
 
 MAX_SPEC_BYTES = 16 << 20  # specs are small; /dev/zero or a mistaken big file is refused
 
 
 def read_text(path: str) -> str:
+    """The UTF-8 text of a spec file, or of stdin for "-"."""
+    source = "<stdin>" if str(path) == "-" else str(path)
     try:
-        with open(path, "rb") as f:
-            data = f.read(MAX_SPEC_BYTES + 1)
+        if source == "<stdin>":
+            import sys
+
+            data = sys.stdin.buffer.read(MAX_SPEC_BYTES + 1)
+        else:
+            with open(path, "rb") as f:
+                data = f.read(MAX_SPEC_BYTES + 1)
     except FileNotFoundError:
         raise SpecError("no such file", source=str(path)) from None
     except IsADirectoryError:
@@ -76,11 +84,11 @@ def read_text(path: str) -> str:
     except OSError as exc:
         raise SpecError(exc.strerror or str(exc), source=str(path)) from None
     if len(data) > MAX_SPEC_BYTES:
-        raise SpecError(f"larger than {MAX_SPEC_BYTES >> 20} MB: not a spec", source=str(path))
+        raise SpecError(f"larger than {MAX_SPEC_BYTES >> 20} MB: not a spec", source=source)
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise SpecError(f"not UTF-8 text (byte {exc.start})", source=str(path)) from None
+        raise SpecError(f"not UTF-8 text (byte {exc.start})", source=source) from None
 
 
 def spec_from_json(text: str, source: str) -> ModelSpec:

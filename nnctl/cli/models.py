@@ -28,13 +28,6 @@ def open_spec(path: str):
         from nnctl.yamlpos import Located
 
         return parse_spec(Located(python_model(path).to_spec(), {}, str(path)))
-    if str(path) == "-":   # a YAML spec on stdin
-        import sys
-
-        from nnctl.spec import parse_spec
-        from nnctl.yamlpos import load_yaml
-
-        return parse_spec(load_yaml(sys.stdin.read(), "<stdin>"))
     from nnctl.spec import read_spec
 
     return read_spec(path)
