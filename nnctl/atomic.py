@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import errno
 import os
+import secrets
 import stat
-import tempfile
 from contextlib import contextmanager
 
 
@@ -74,11 +74,17 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb", *, durable: bool = T
         permissions = stat.S_IMODE(os.stat(target).st_mode)
     except OSError:
         permissions = 0o666 & ~_umask()
+    # NOTE: the temporary name is chosen before the file is made, and the file is made inside
+    # the try below: a signal (KeyboardInterrupt, SIGTERM) that lands right after the file
+    # appears still finds its name to remove. The pid and 64 random bits make it ours alone.
+    temporary = os.path.join(directory or ".",
+                             f".{name}.{os.getpid()}.{secrets.token_hex(8)}.tmp")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
     try:
-        fd, temporary = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory or ".")
-    except OSError as exc:  # name the file the user gave, not our temporary one
-        raise OSError(exc.errno, exc.strerror, path) from None
-    try:
+        try:
+            fd = os.open(temporary, flags, 0o600)
+        except OSError as exc:  # name the file the user gave, not our temporary one
+            raise OSError(exc.errno, exc.strerror, path) from None
         with _naming(path):
             os.fchmod(fd, permissions)
             with os.fdopen(fd, mode) as f:
