@@ -194,6 +194,11 @@ def _die_of_sigpipe():
 def main(argv: list[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     signal.signal(signal.SIGTERM, _on_sigterm)
+    if "--debug" not in args:
+        # An interrupt inside a library's constructor (zipfile, when Ctrl-C lands in np.savez)
+        # leaves a half-made object whose __del__ fails later; Python would print that
+        # "Exception ignored" traceback. The interrupt itself is already reported by its exit code.
+        sys.unraisablehook = lambda unraisable: None
     code = run(args)
     try:
         sys.stdout.flush()
