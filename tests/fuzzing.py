@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import resource
 import signal
 import sys
 import tempfile
@@ -33,7 +34,8 @@ SPECS = ROOT / "tests" / "specs"
 SPEC_FILES = sorted(CONFIGS.glob("*.yaml")) + sorted(SPECS.glob("*.yaml"))
 
 DEEP = os.environ.get("NNCTL_FUZZ") == "deep"
-CASE_SECONDS = 10.0   # the time bound of one case (a hang or a runaway allocation fails it)
+CASE_SECONDS = 10.0   # the time bound of one case (a hang fails it)
+CASE_MEMORY = 4 << 30  # the memory bound of one case (a runaway allocation fails it)
 MIN_CASES = 10_000    # what the whole fuzz suite must generate (checked in the summary)
 
 settings.register_profile(
@@ -99,11 +101,27 @@ class CaseTimeout(BaseException):
     """A case ran past its time bound (a BaseException: nnctl's catch-alls must not eat it)."""
 
 
+def _virtual_memory() -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmSize:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
 @contextlib.contextmanager
-def time_limit(seconds: float = CASE_SECONDS):
+def time_limit(seconds: float = CASE_SECONDS, memory: int = CASE_MEMORY):
+    """The case's bounds: `seconds` (SIGALRM), and `memory` bytes more address space than
+    now, so that a runaway allocation (reading /dev/zero whole) is a MemoryError that fails
+    the case, not the machine's memory taken away from CI."""
     def expire(signum, frame):
         raise CaseTimeout(f"the case ran longer than {seconds} s")
 
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    limit = _virtual_memory() + memory
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
     previous = signal.signal(signal.SIGALRM, expire)
     signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
@@ -111,6 +129,7 @@ def time_limit(seconds: float = CASE_SECONDS):
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
 
 
 # --- nnctl in this process -------------------------------------------------------------------
@@ -203,6 +222,7 @@ def check_run(run: Run, allowed=(0, 1, 2)) -> Run:
         assert run.err.endswith("\n") and errors[0] == run.err.splitlines()[-1], \
             f"{where}: the error is not the last line\n{run.err}"
     assert "internal error" not in run.err, f"{where}: an internal error\n{run.err}"
+    assert "out of memory" not in run.err, f"{where}: more than {CASE_MEMORY >> 30} GB\n{run.err}"
     assert run.seconds < CASE_SECONDS, f"{where}: took {run.seconds:.1f} s"
     return run
 

@@ -214,10 +214,10 @@ STDIN = [b"", b"1,2,3\n4,5,6\n", b"1 2 3\n", b"nan,inf,-inf\n", b"x\n", b"1,2\n3
 
 @pytest.mark.parametrize("name", COMMAND_NAMES)
 def test_random_command_lines(fuzz_cases, workdir, name):
-    """~300 command lines per command (the loop is inside, so each command gets its own
+    """200 command lines per command (the loop is inside, so each command gets its own
     budget whatever the number of commands)."""
 
-    @fuzz_settings(300)
+    @fuzz_settings(200)
     @given(args=command_line(name), stdin=st.sampled_from(STDIN) | st.binary(max_size=40))
     def fuzz(args, stdin):
         fuzz_cases.add("cli")
@@ -258,13 +258,39 @@ def run_subprocess(args, stdin: bytes, cwd) -> Run:
 def test_random_command_lines_in_real_processes(fuzz_cases, workdir, name):
     """A few per command: the real encodings, start-up and exit path (no in-process shortcut)."""
 
-    @fuzz_settings(8)
+    @fuzz_settings(3)
     @given(args=command_line(name), stdin=st.sampled_from(STDIN))
     def fuzz(args, stdin):
         fuzz_cases.add("cli-subprocess")
         check_run(run_subprocess(args, stdin, workdir))
 
     fuzz()
+
+
+CHOSEN = [
+    ["validate", "\udcff.yaml"],                        # a file name that is not UTF-8
+    ["summary", "\udcff", "--format", "json"],
+    ["act", "relux\n", "1"],
+    ["act", "relu", "-1", "nan", "1e309", "--format", "json"],
+    ["init", "he_normal", "--shape", "1e9,1e9"],
+    ["forward", "article_sequential.yaml", "bad.csv"],
+    ["forward", "model.npz", "data.npy", "-o", "out.parquet"],
+    ["forward", "article_sequential.yaml", "--weights", "nan_weights.npz"],
+    ["plot", "two_input.yaml", "--format", "png", "-o", "out.png"],
+    ["lint", "tagged.yaml"],
+    ["list", "nope"],
+    ["inspect", "article_sequential.yaml", "--weights", "nan_weights.npz"],
+    ["build", "bomb.yaml", "-o", "out.npz"],
+    ["export", "article_sequential.yaml", "-o", "-"],
+    ["nope"], [], ["--version"], ["forward"],
+]
+
+
+@pytest.mark.parametrize("args", CHOSEN, ids=lambda a: " ".join(a).encode("unicode_escape")
+                         .decode() or "nothing")
+def test_chosen_command_lines_in_real_processes(workdir, args):
+    """Hostile command lines picked by hand, through the real start-up and exit path."""
+    check_run(run_subprocess(args, b"1,2,3\nnan,inf,-inf\n", workdir))
 
 
 def test_the_fuzz_budget_is_at_least_ten_thousand_cases():
