@@ -19,6 +19,7 @@ import io
 import os
 import resource
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -239,3 +240,39 @@ def engine_case(function, *args, **kwargs):
             # characters a message may echo from the input)
             assert isinstance(exc.message, str) and exc.message.strip(), repr(exc)
             return exc
+
+
+# --- peak memory of a real process -----------------------------------------------------------
+
+# NOTE: Linux carries a process's peak RSS over fork and exec, so a child of pytest (hundreds
+# of MB by the end of the suite) would report at least pytest's peak. A small reaper process
+# forks the command instead; wait4 in the reaper gives the command's own peak.
+_REAPER = """
+import os, sys
+pid = os.fork()
+if pid == 0:
+    os.execv(sys.argv[1], sys.argv[1:])
+_, status, usage = os.wait4(pid, 0)
+os.write(2, b"\\nMAXRSS %d\\n" % usage.ru_maxrss)
+if os.WIFSIGNALED(status):  # end the same way, so the caller sees the signal
+    import signal
+    signal.signal(os.WTERMSIG(status), signal.SIG_DFL)
+    os.kill(os.getpid(), os.WTERMSIG(status))
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
+def measured(args, input: bytes = b"", cwd=None, timeout: float = 120):
+    """Run `python -m nnctl ARGS`: (exit code, stdout bytes, stderr text, peak RSS in KB)."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
+            tempfile.TemporaryFile() as stdin:
+        stdin.write(input)
+        stdin.seek(0)
+        proc = subprocess.run([sys.executable, "-c", _REAPER, sys.executable, "-m", "nnctl",
+                               *map(str, args)], stdin=stdin, stdout=out, stderr=err, cwd=cwd,
+                              timeout=timeout)
+        out.seek(0)
+        err.seek(0)
+        data, text = out.read(), err.read().decode("utf-8", "replace")
+    text, _, peak = text.rpartition("\nMAXRSS ")
+    return proc.returncode, data, text, int(peak)

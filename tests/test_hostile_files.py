@@ -6,10 +6,6 @@ before allocating (the child's peak memory is measured); NaN and Inf in weights 
 from __future__ import annotations
 
 import io
-import os
-import subprocess
-import sys
-import tempfile
 import zipfile
 from pathlib import Path
 
@@ -17,7 +13,7 @@ import numpy as np
 import pytest
 
 from conftest import CONFIGS, Result, run_nnctl
-from fuzzing import run_inprocess
+from fuzzing import measured, run_inprocess
 
 SEQUENTIAL = CONFIGS / "article_sequential.yaml"   # input 3, output 2
 TWO_INPUT = CONFIGS / "two_input.yaml"             # inputs record (6) and patch (4, 4)
@@ -34,44 +30,17 @@ def one_error_line(result: Result, *fragments) -> str:
     return lines[0]
 
 
+def run_measured(*args, input: bytes = b"", cwd=None) -> tuple[Result, int]:
+    """run_nnctl, plus the command's peak resident memory in KB (fuzzing.measured)."""
+    code, out, err, peak = measured(args, input, cwd)
+    return Result(code, out.decode("utf-8", "replace"), err, out), peak
+
+
 def run_fast(*args, input: bytes | str = b"", cwd=None) -> Result:
     """The command in this process (fuzzing.run_inprocess): for loops over many damaged
     files; each kind of file also goes through one real process."""
     run = run_inprocess(args, input.encode() if isinstance(input, str) else input, cwd=cwd)
     return Result(run.code, run.out.decode("utf-8", "replace"), run.err, run.out)
-
-
-# NOTE: Linux carries a process's peak RSS over fork and exec, so a child of pytest (hundreds
-# of MB by the end of the suite) would report at least pytest's peak. A small reaper process
-# forks the command instead; wait4 in the reaper gives the command's own peak.
-_REAPER = """
-import os, sys
-pid = os.fork()
-if pid == 0:
-    os.execv(sys.argv[1], sys.argv[1:])
-_, status, usage = os.wait4(pid, 0)
-os.write(2, b"\\nMAXRSS %d\\n" % usage.ru_maxrss)
-if os.WIFSIGNALED(status):  # end the same way, so the caller sees the signal
-    import signal
-    signal.signal(os.WTERMSIG(status), signal.SIG_DFL)
-    os.kill(os.getpid(), os.WTERMSIG(status))
-sys.exit(os.waitstatus_to_exitcode(status))
-"""
-
-
-def run_measured(*args, input: bytes = b"", cwd=None) -> tuple[Result, int]:
-    """run_nnctl, plus the command's peak resident memory in KB (from wait4, via a reaper)."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
-            tempfile.TemporaryFile() as stdin:
-        stdin.write(input)
-        stdin.seek(0)
-        proc = subprocess.run([sys.executable, "-c", _REAPER, sys.executable, "-m", "nnctl",
-                               *map(str, args)], stdin=stdin, stdout=out, stderr=err, cwd=cwd)
-        out.seek(0)
-        err.seek(0)
-        data, text = out.read(), err.read().decode("utf-8", "replace")
-    text, _, peak = text.rpartition("\nMAXRSS ")
-    return Result(proc.returncode, data.decode("utf-8", "replace"), text, data), int(peak)
 
 
 # --- YAML ------------------------------------------------------------------------------------
