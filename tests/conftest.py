@@ -15,6 +15,22 @@ SPECS = ROOT / "tests" / "specs"
 GOLDEN = ROOT / "tests" / "golden"
 
 
+SPEC_FILES = sorted(CONFIGS.glob("*.yaml")) + sorted(SPECS.glob("*.yaml"))
+
+
+def forward_golden(stem: str) -> dict[str, dict]:
+    """Keras' forward golden of a spec: {"weights": {LAYER/WEIGHT: array}, "inputs": {...},
+    "outputs": {...}} (made by tools/golden/forward.py)."""
+    import numpy as np
+
+    data = np.load(GOLDEN / "forward" / f"{stem}.npz", allow_pickle=False)
+    groups = {"weights": {}, "inputs": {}, "outputs": {}}
+    for key in data.files:
+        group, _, name = key.partition("/")
+        groups[group][name] = data[key]
+    return groups
+
+
 @dataclass
 class Result:
     code: int

@@ -3,26 +3,15 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import subprocess
 import sys
 
 import numpy as np
 import pytest
 
-from conftest import CONFIGS, GOLDEN, ROOT, SPECS, run_nnctl
+from conftest import CONFIGS, SPECS, SPEC_FILES, run_nnctl, forward_golden as golden
 from nnctl.model import load_model
 
-SPEC_FILES = sorted(CONFIGS.glob("*.yaml")) + sorted(SPECS.glob("*.yaml"))
-
-
-def golden(stem):
-    data = np.load(GOLDEN / "forward" / f"{stem}.npz", allow_pickle=False)
-    groups = {"weights": {}, "inputs": {}, "outputs": {}}
-    for key in data.files:
-        group, _, name = key.partition("/")
-        groups[group][name] = data[key]
-    return groups
 
 
 def flat(arrays: dict) -> np.ndarray:

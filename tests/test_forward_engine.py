@@ -4,19 +4,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import CONFIGS, GOLDEN, SPECS
+from conftest import CONFIGS, SPECS, SPEC_FILES, forward_golden as golden
 from nnctl.model import load_model
 
-SPEC_FILES = sorted(CONFIGS.glob("*.yaml")) + sorted(SPECS.glob("*.yaml"))
-
-
-def golden(stem):
-    data = np.load(GOLDEN / "forward" / f"{stem}.npz", allow_pickle=False)
-    groups = {"weights": {}, "inputs": {}, "outputs": {}}
-    for key in data.files:
-        group, _, name = key.partition("/")
-        groups[group][name] = data[key]
-    return groups
 
 
 def tolerance(dtype):

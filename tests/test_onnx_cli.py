@@ -9,17 +9,8 @@ import pytest
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 
-from conftest import CONFIGS, GOLDEN, SPECS, run_nnctl  # noqa: E402
+from conftest import CONFIGS, SPECS, run_nnctl, forward_golden as golden  # noqa: E402
 from nnctl.model import load_model  # noqa: E402
-
-
-def golden(stem):
-    data = np.load(GOLDEN / "forward" / f"{stem}.npz", allow_pickle=False)
-    groups = {"weights": {}, "inputs": {}, "outputs": {}}
-    for key in data.files:
-        group, _, name = key.partition("/")
-        groups[group][name] = data[key]
-    return groups
 
 
 def spec_path(stem):

@@ -14,7 +14,7 @@ import pytest
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 
-from conftest import CONFIGS, GOLDEN, SPECS  # noqa: E402
+from conftest import CONFIGS, SPECS, SPEC_FILES, forward_golden as golden  # noqa: E402
 from nnctl import activations  # noqa: E402
 from nnctl.errors import NnctlError, ResourceError, SpecError  # noqa: E402
 from nnctl.forward import NumpyRunner  # noqa: E402
@@ -24,16 +24,6 @@ from nnctl.onnx.runtime import OnnxRuntimeRunner  # noqa: E402
 from nnctl.spec import parse_spec  # noqa: E402
 from nnctl.yamlpos import Located  # noqa: E402
 
-SPEC_FILES = sorted(CONFIGS.glob("*.yaml")) + sorted(SPECS.glob("*.yaml"))
-
-
-def golden(stem):
-    data = np.load(GOLDEN / "forward" / f"{stem}.npz", allow_pickle=False)
-    groups = {"weights": {}, "inputs": {}, "outputs": {}}
-    for key in data.files:
-        group, _, name = key.partition("/")
-        groups[group][name] = data[key]
-    return groups
 
 
 def tolerance(dtype):
