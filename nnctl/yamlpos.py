@@ -176,3 +176,6 @@ class _Builder:
             return self.constructor.construct_object(node, deep=True)
         except yaml.YAMLError as exc:
             raise self.fail(node, f"invalid value: {getattr(exc, 'problem', exc)}") from None
+        except (ValueError, IndexError, KeyError, TypeError, OverflowError):  # `!!int` on text
+            tag = node.tag.replace("tag:yaml.org,2002:", "!!")
+            raise self.fail(node, f"invalid value for {tag}: {node.value!r}") from None

@@ -324,3 +324,16 @@ def test_blank_lines_between_rows_cost_linear_time(tmp_path):
     path.write_bytes(b"\n" * (65 << 20))
     with pytest.raises(DataError, match=r"no row in the first 64 MB \(only blank lines\)"):
         read_all(path)
+
+
+@pytest.mark.parametrize("text,tag", [("!!int", "!!int: ''"), ("a: !!int abc", "!!int: 'abc'"),
+                                      ("a: !!float x", "!!float: 'x'"),
+                                      ("a: !!bool x", "!!bool: 'x'")])
+def test_a_standard_tag_on_a_wrong_value_is_a_spec_error(tmp_path, text, tag):
+    """PyYAML's constructors raised IndexError/ValueError/KeyError (found by NNCTL_FUZZ=deep)."""
+    from nnctl.spec import read_spec
+
+    path = tmp_path / "t.yaml"
+    path.write_text(text)
+    with pytest.raises(SpecError, match=f"invalid value for {tag}"):
+        read_spec(str(path))
