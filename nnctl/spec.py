@@ -92,7 +92,7 @@ def read_text(path: str) -> str:
 
 
 def spec_from_json(text: str, source: str) -> ModelSpec:
-    from nnctl.yamlpos import check_depth
+    from nnctl.yamlpos import check_document
 
     try:
         value = json.loads(text)
@@ -101,7 +101,7 @@ def spec_from_json(text: str, source: str) -> ModelSpec:
                         column=exc.colno) from None
     except RecursionError:
         raise SpecError("the spec is nested too deeply", source=source) from None
-    check_depth(value, source)
+    check_document(value, source)
     return parse_spec(Located(value, {}, source))
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import lzma
 import os
+import tokenize
 import zipfile
 import zlib
 
@@ -66,9 +67,11 @@ def _read_arrays(path) -> dict[str, np.ndarray]:
     except WeightsError:
         raise
     except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, lzma.LZMAError, EOFError,
-            ValueError, KeyError, OSError, NotImplementedError, RuntimeError) as exc:
-        # RuntimeError: an encrypted member; OSError: also a damaged bzip2 stream
-        what = str(exc) or type(exc).__name__
+            ValueError, KeyError, OSError, NotImplementedError, RuntimeError, SyntaxError,
+            tokenize.TokenError, OverflowError, TypeError) as exc:
+        # RuntimeError: an encrypted member; OSError: also a damaged bzip2 stream; SyntaxError,
+        # TokenError, OverflowError: NumPy parses a damaged array header with ast and tokenize
+        what = " ".join(str(exc).split()) or type(exc).__name__
         raise WeightsError(f"not a valid .npz file ({what})", source=name) from None
     return arrays
 
@@ -107,9 +110,9 @@ def load_model_file(path) -> tuple[dict, dict[str, np.ndarray]]:
     except RecursionError:  # json recurses once per level: "[[[[...]]]]" runs out of stack
         raise WeightsError(f"'{SPEC_KEY}' is nested too deeply to be a spec", source=name) \
             from None
-    from nnctl.yamlpos import check_depth
+    from nnctl.yamlpos import check_document
 
-    check_depth(spec, name)
+    check_document(spec, name)
     if not isinstance(spec, dict):
         raise WeightsError(f"'{SPEC_KEY}' must hold a JSON object, got "
                            f"{type(spec).__name__}", source=name)

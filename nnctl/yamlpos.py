@@ -115,17 +115,31 @@ def _check_expansion(root, source: str) -> None:
                 stack.append((child, False))
 
 
-def check_depth(value, source: str, limit: int = MAX_DEPTH) -> None:
-    """Refuse a document (read from JSON) nested deeper than a YAML spec may be."""
+def _is_text(value: str) -> bool:
+    """False for a lone surrogate ("\\ud800" in YAML or JSON): not a character, and it cannot
+    be printed or written as UTF-8 later."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def check_document(value, source: str, limit: int = MAX_DEPTH) -> None:
+    """Refuse a document read from JSON (a model file's spec) that a YAML spec could not be:
+    nested deeper than `limit`, or holding strings that are not text."""
     stack = [(value, 0)]
     while stack:
         item, depth = stack.pop()
         if depth > limit:
             raise SpecError(f"the spec is nested more than {limit} levels deep", source=source)
         if isinstance(item, dict):
+            stack.extend((k, depth + 1) for k in item)
             stack.extend((v, depth + 1) for v in item.values())
         elif isinstance(item, list):
             stack.extend((v, depth + 1) for v in item)
+        elif isinstance(item, str) and not _is_text(item):
+            raise SpecError(f"{item!r} is not text (a lone surrogate)", source=source)
 
 
 class _Builder:
@@ -173,9 +187,12 @@ class _Builder:
         if node.tag not in _STANDARD_TAGS:
             raise self.fail(node, f"unsupported YAML tag '{node.tag}'")
         try:
-            return self.constructor.construct_object(node, deep=True)
+            value = self.constructor.construct_object(node, deep=True)
         except yaml.YAMLError as exc:
             raise self.fail(node, f"invalid value: {getattr(exc, 'problem', exc)}") from None
         except (ValueError, IndexError, KeyError, TypeError, OverflowError):  # `!!int` on text
             tag = node.tag.replace("tag:yaml.org,2002:", "!!")
             raise self.fail(node, f"invalid value for {tag}: {node.value!r}") from None
+        if isinstance(value, str) and not _is_text(value):
+            raise self.fail(node, f"{value!r} is not text (a lone surrogate)")
+        return value

@@ -337,3 +337,32 @@ def test_a_standard_tag_on_a_wrong_value_is_a_spec_error(tmp_path, text, tag):
     path.write_text(text)
     with pytest.raises(SpecError, match=f"invalid value for {tag}"):
         read_spec(str(path))
+
+
+def test_a_lone_surrogate_in_a_spec_is_refused(tmp_path):
+    """YAML's "\\ud800" (or JSON's, in a model file) made a name that could not be printed:
+    summary and plot failed with UnicodeEncodeError (found by NNCTL_FUZZ=deep)."""
+    from nnctl.spec import read_spec
+
+    path = tmp_path / "s.yaml"
+    path.write_text('name: x\ninput: [3]\nlayers:\n  - {name: "\\ud800", type: Dense, units: 3}\n')
+    with pytest.raises(SpecError, match=r"s.yaml:4:12: '\\ud800' is not text"):
+        read_spec(str(path))
+    spec = {"name": "x", "input": [3], "layers": [{"type": "Dense", "units": 2,
+                                                     "name": "\ud800"}]}
+    np.savez(tmp_path / "m.npz", __spec__=np.frombuffer(json.dumps(spec).encode(), np.uint8))
+    with pytest.raises(SpecError, match=r"m.npz: '\\ud800' is not text"):
+        read_spec(str(tmp_path / "m.npz"))
+
+
+def test_a_damaged_array_header_in_weights_is_a_weights_error(tmp_path):
+    """NumPy's header parser raised tokenize.TokenError (found by NNCTL_FUZZ=deep)."""
+    from nnctl.weights import load_weights
+
+    header = b"{'descr': '<f4', 'fortran_order': False, 'sha\xfb\xc2, 32), }"
+    header += b" " * (-(len(header) + 11) % 64) + b"\n"
+    member = b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header
+    with zipfile.ZipFile(tmp_path / "w.npz", "w") as archive:
+        archive.writestr("dense/kernel.npy", member + b"\x00" * 64)
+    with pytest.raises(WeightsError, match=r"w.npz: not a valid .npz file"):
+        load_weights(tmp_path / "w.npz")
