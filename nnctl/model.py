@@ -111,7 +111,8 @@ class Model:
             raise WeightsError(f"unexpected weight '{extra[0]}' (layer '{layer}', weight "
                                f"'{weight}', shape {tuple(np.shape(weights[extra[0]]))}) not "
                                f"in the model{hint}", source=source)
-        return {k: np.asarray(weights[k], dtype=expected[k][0].dtype) for k in expected}
+        with np.errstate(over="ignore"):  # float64 weights beyond float32 become inf, silently
+            return {k: np.asarray(weights[k], dtype=expected[k][0].dtype) for k in expected}
 
     # --- running -------------------------------------------------------------------------
     def forward(self, inputs: dict[str, np.ndarray], weights: dict[str, np.ndarray],

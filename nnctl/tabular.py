@@ -529,7 +529,8 @@ class TableReader:
             for start in range(0, rows, step):
                 # rows of a C-order file in the model's dtype are used where they lie, in the
                 # read-only map (no engine writes into its input); others are converted
-                part = np.ascontiguousarray(array[start:start + step], dtype=self.dtype)
+                with np.errstate(over="ignore"):  # float64 beyond float32 is inf, silently
+                    part = np.ascontiguousarray(array[start:start + step], dtype=self.dtype)
                 self._npy_done = (start + len(part)) * row_bytes
                 yield part.reshape(len(part), width), start + 1
             return
@@ -544,7 +545,8 @@ class TableReader:
                                 f"{len(data)} bytes of data", source=self.name)
             whole = np.frombuffer(data, dtype=dtype).reshape(shape, order="F")
             for start in range(0, rows, step):
-                part = np.array(whole[start:start + step], dtype=self.dtype, order="C")
+                with np.errstate(over="ignore"):
+                    part = np.array(whole[start:start + step], dtype=self.dtype, order="C")
                 yield part.reshape(len(part), width), start + 1
             return
         from nnctl.limits import check_allocation
@@ -558,7 +560,9 @@ class TableReader:
             got = len(data) // row_bytes if row_bytes else want
             if got:
                 part = np.frombuffer(data, dtype=dtype, count=got * width)
-                yield part.astype(self.dtype).reshape(got, width), start + 1
+                with np.errstate(over="ignore"):
+                    part = part.astype(self.dtype)
+                yield part.reshape(got, width), start + 1
             if got < want:
                 raise DataError(f"truncated .npy: {rows} rows announced, {start + got} "
                                 f"found", source=self.name)
@@ -701,8 +705,9 @@ def read_npz_inputs(path, names, *, batch_size: int = DEFAULT_BATCH_SIZE,
                         raise DataError(f"array '{key}': {exc}", source=name) from None
                     if len(data) < take * width * kind.itemsize:
                         raise DataError(f"array '{key}' is truncated", source=name)
-                    batch[key] = np.frombuffer(data, dtype=kind).astype(dtype).reshape(
-                        take, width)
+                    with np.errstate(over="ignore"):  # beyond float32: inf, silently
+                        batch[key] = np.frombuffer(data, dtype=kind).astype(dtype).reshape(
+                            take, width)
                 yield batch
 
     return batches()
@@ -710,8 +715,9 @@ def read_npz_inputs(path, names, *, batch_size: int = DEFAULT_BATCH_SIZE,
 
 def _stacked(columns, dtype) -> np.ndarray:
     out = np.empty((len(columns[0]) if columns else 0, len(columns)), dtype=dtype)
-    for k, column in enumerate(columns):
-        out[:, k] = column
+    with np.errstate(over="ignore"):  # float64 beyond float32 is inf, silently
+        for k, column in enumerate(columns):
+            out[:, k] = column
     return out
 
 

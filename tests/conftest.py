@@ -42,6 +42,9 @@ class Result:
 def run_nnctl(*args, input: str | bytes | None = None, cwd=None, env=None, timeout=60) -> Result:
     """Run `python -m nnctl ARGS` piped (not a terminal), as a script or a pipeline would."""
     full_env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+    # this checkout's nnctl, whatever the cwd (an installed copy may be older)
+    full_env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
     full_env.update(env or {})
     if isinstance(input, str):
         input = input.encode()

@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -142,6 +143,11 @@ class Run:
     out: bytes
     err: str
     seconds: float
+    warnings: list = None   # Python warnings a real run would print on stderr
+
+
+# Warnings Python does not show by default outside __main__: not seen by a user
+QUIET_WARNINGS = (DeprecationWarning, PendingDeprecationWarning, ResourceWarning, ImportWarning)
 
 
 _COMMAND = None
@@ -186,7 +192,9 @@ def run_inprocess(args, stdin: bytes = b"", cwd: str | os.PathLike | None = None
         sys.stdin, sys.stdout, sys.stderr = new_in, new_out, new_err
         start = time.perf_counter()
         try:
-            with contextlib.chdir(cwd) if cwd else contextlib.nullcontext():
+            with contextlib.chdir(cwd) if cwd else contextlib.nullcontext(), \
+                    warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
                 with time_limit():
                     try:
                         code = app.run(args)
@@ -205,7 +213,9 @@ def run_inprocess(args, stdin: bytes = b"", cwd: str | os.PathLike | None = None
         out = stdout_file.read()
     err = new_err.getvalue()
     err.encode("utf-8", "backslashreplace")
-    return Run(args, code, out, err, seconds)
+    shown = [f"{w.filename}:{w.lineno}: {w.category.__name__}: {w.message}" for w in caught
+             if not issubclass(w.category, QUIET_WARNINGS)]
+    return Run(args, code, out, err, seconds, shown)
 
 
 def check_run(run: Run, allowed=(0, 1, 2)) -> Run:
@@ -223,6 +233,7 @@ def check_run(run: Run, allowed=(0, 1, 2)) -> Run:
         assert run.err.endswith("\n") and errors[0] == run.err.splitlines()[-1], \
             f"{where}: the error is not the last line\n{run.err}"
     assert "internal error" not in run.err, f"{where}: an internal error\n{run.err}"
+    assert not run.warnings, f"{where}: Python warnings on stderr\n" + "\n".join(run.warnings)
     assert "out of memory" not in run.err, f"{where}: more than {CASE_MEMORY >> 30} GB\n{run.err}"
     assert run.seconds < CASE_SECONDS, f"{where}: took {run.seconds:.1f} s"
     return run
@@ -232,14 +243,19 @@ def engine_case(function, *args, **kwargs):
     """Call an engine function; it may return or raise an NnctlError, nothing else."""
     from nnctl.errors import NnctlError
 
-    with time_limit():
+    with time_limit(), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         try:
-            return function(*args, **kwargs)
+            result = function(*args, **kwargs)
         except NnctlError as exc:
             # the CLI prints it on one line (nnctl.cli.console.one_line escapes the control
             # characters a message may echo from the input)
             assert isinstance(exc.message, str) and exc.message.strip(), repr(exc)
-            return exc
+            result = exc
+    shown = [f"{w.filename}:{w.lineno}: {w.category.__name__}: {w.message}" for w in caught
+             if not issubclass(w.category, QUIET_WARNINGS)]
+    assert not shown, "Python warnings (a run prints them on stderr):\n" + "\n".join(shown)
+    return result
 
 
 # --- peak memory of a real process -----------------------------------------------------------
@@ -262,6 +278,14 @@ sys.exit(os.waitstatus_to_exitcode(status))
 """
 
 
+def checkout_env(env: dict | None = None) -> dict:
+    """os.environ with this checkout first on PYTHONPATH: `python -m nnctl` run from another
+    directory runs this nnctl, not an installed copy that may be older."""
+    full = dict(os.environ, **(env or {}))
+    full["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), full.get("PYTHONPATH")) if p)
+    return full
+
+
 def measured(args, input: bytes = b"", cwd=None, timeout: float = 120):
     """Run `python -m nnctl ARGS`: (exit code, stdout bytes, stderr text, peak RSS in KB)."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
@@ -270,7 +294,7 @@ def measured(args, input: bytes = b"", cwd=None, timeout: float = 120):
         stdin.seek(0)
         proc = subprocess.run([sys.executable, "-c", _REAPER, sys.executable, "-m", "nnctl",
                                *map(str, args)], stdin=stdin, stdout=out, stderr=err, cwd=cwd,
-                              timeout=timeout)
+                              timeout=timeout, env=checkout_env())
         out.seek(0)
         err.seek(0)
         data, text = out.read(), err.read().decode("utf-8", "replace")

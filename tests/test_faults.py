@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from conftest import CONFIGS, ROOT, run_nnctl
+from fuzzing import checkout_env
 
 SEQUENTIAL = CONFIGS / "article_sequential.yaml"
 ROW_BLOCK = b"0.25,-1.5,3\n" * 20_000   # 240 KB of rows for article_sequential (3 columns)
@@ -38,7 +39,7 @@ def nnctl_process(*args, cwd=None, stdin=subprocess.PIPE, stdout=subprocess.PIPE
                   preexec_fn=None) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "nnctl", *map(str, args)], stdin=stdin,
                             stdout=stdout, stderr=subprocess.PIPE, cwd=cwd,
-                            preexec_fn=preexec_fn)
+                            preexec_fn=preexec_fn, env=checkout_env())
 
 
 # --- a full disk -----------------------------------------------------------------------------
@@ -79,7 +80,8 @@ STDOUT_COMMANDS = [
 def test_stdout_on_a_full_disk(args):
     with open("/dev/full", "wb") as full:
         proc = subprocess.run([sys.executable, "-m", "nnctl", *map(str, args)],
-                              input=ROW_BLOCK, stdout=full, stderr=subprocess.PIPE, timeout=60)
+                              input=ROW_BLOCK, stdout=full, stderr=subprocess.PIPE, timeout=60,
+                              env=checkout_env())
     assert proc.returncode == 1, proc.stderr
     quiet_error(proc.stderr.decode(), "No space left on device")
 

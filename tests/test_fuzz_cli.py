@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
-from fuzzing import (CASE_SECONDS, CONFIGS, SPECS, Run, check_run, fuzz_cases,  # noqa: F401
-                     fuzz_settings, run_inprocess)
+from fuzzing import (CASE_SECONDS, CONFIGS, SPECS, Run, check_run, checkout_env,  # noqa: F401
+                     fuzz_cases, fuzz_settings, run_inprocess)
 
 SKIPPED_OPTIONS = {"--debug"}  # --debug shows a traceback on purpose
 
@@ -242,7 +242,8 @@ def test_random_top_level_words(fuzz_cases, workdir, args):
 # --- real processes --------------------------------------------------------------------------
 
 def run_subprocess(args, stdin: bytes, cwd) -> Run:
-    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES", "NNCTL_FUZZ")}
+    env = {k: v for k, v in checkout_env().items()
+           if k not in ("COLUMNS", "LINES", "NNCTL_FUZZ")}
     import time
 
     start = time.perf_counter()

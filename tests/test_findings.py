@@ -303,8 +303,10 @@ def test_endless_stdin_is_refused():
         import subprocess
         import sys
 
+        from fuzzing import checkout_env
+
         proc = subprocess.run([sys.executable, "-m", "nnctl", "act", "relu"], stdin=zeros,
-                              capture_output=True, timeout=60)
+                              capture_output=True, timeout=60, env=checkout_env())
     assert proc.returncode == 1
     assert proc.stderr == (b"nnctl: error: <stdin>:1: no line end in 64 MB: not rows of "
                            b"numbers\n")
@@ -366,3 +368,34 @@ def test_a_damaged_array_header_in_weights_is_a_weights_error(tmp_path):
         archive.writestr("dense/kernel.npy", member + b"\x00" * 64)
     with pytest.raises(WeightsError, match=r"w.npz: not a valid .npz file"):
         load_weights(tmp_path / "w.npz")
+
+
+def test_float64_beyond_float32_becomes_inf_without_python_warnings(tmp_path):
+    """NumPy printed 'RuntimeWarning: overflow encountered in cast' (two lines on stderr) when
+    float64 data or weights beyond float32's range were cast (found by the fuzzer's check for
+    Python warnings); they become inf, and nnctl's own one warning says so when it matters."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from nnctl.model import load_model
+    from nnctl.weights import save_weights
+
+    spec = CONFIGS / "article_sequential.yaml"
+    big = np.array([[1e300, 1, 2], [1, 2, 3]])
+    np.save(tmp_path / "big.npy", big)
+    np.save(tmp_path / "bigf.npy", np.asfortranarray(big))
+    pq.write_table(pa.table({"a": big[:, 0], "b": big[:, 1], "c": big[:, 2]}),
+                   tmp_path / "big.parquet")
+    np.savez(tmp_path / "inputs.npz", record=np.full((2, 6), 1e300), patch=np.ones((2, 4, 4)))
+    weights = {k: v.astype(np.float64) for k, v in load_model(str(spec)).init_weights(0).items()}
+    weights["layer1/kernel"][0, 0] = 1e300
+    save_weights(tmp_path / "w64.npz", weights)
+    runs = [(spec, "big.npy"), (spec, "big.parquet"), (spec, "bigf.npy"),
+            (CONFIGS / "two_input.yaml", "inputs.npz"), (spec, "--weights", "w64.npz")]
+    for args in runs:
+        result = run_nnctl("forward", *args, input="1,2,3\n", cwd=tmp_path)
+        assert result.code == 0 and "RuntimeWarning" not in result.err, (args, result.err)
+        assert len(result.err.splitlines()) <= 1
+    for name in ("big.npy", "bigf.npy"):
+        result = run_nnctl("forward", spec, input=(tmp_path / name).read_bytes())
+        assert result.code == 0 and result.err == "", result.err
