@@ -6,8 +6,9 @@
 For each row count, rows are generated on the fly into nnctl's stdin (never stored: a few
 distinct blocks of random rows, written over and over) and its stdout is read and counted.
 The peak resident memory of the nnctl process is its VmHWM, read from /proc/PID/status
-while it runs and, exactly, from wait4's ru_maxrss when it ends; its VmRSS is sampled along
-the way. Printed side by side for every row count, with the ratio of the largest run's peak
+while it runs and, exactly, from wait4's ru_maxrss when it ends (NOTE: Linux carries a
+parent's peak RSS into a forked child; this script stays near 55 MB, below any nnctl peak,
+and the two figures agree); its VmRSS is sampled along the way. Printed side by side for every row count, with the ratio of the largest run's peak
 to the smallest's: flat memory is a ratio near 1. Exit status 1 if a row was lost, the
 command failed, or the peak grew by more than --max-growth (default 1.25).
 """
