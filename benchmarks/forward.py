@@ -19,7 +19,6 @@ import subprocess
 import sys
 import tempfile
 import textwrap
-import time
 
 import numpy as np
 
@@ -88,27 +87,29 @@ def have(module: str) -> bool:
 # NOTE: Linux carries a process's peak RSS over fork and exec, so a child of this (large)
 # process would report at least our own peak. A small reaper process forks the command
 # instead: its child starts from the reaper's few MB, and wait4 gives the child's true peak.
+# The reaper also times the command, from fork to exit: its own Python start-up (~30 ms) is
+# not the command's.
 REAPER = """
-import os, sys
+import os, sys, time
+start = time.perf_counter()
 pid = os.fork()
 if pid == 0:
     os.execvp(sys.argv[1], sys.argv[1:])
 _, status, usage = os.wait4(pid, 0)
-os.write(2, b"\\nMAXRSS %d\\n" % usage.ru_maxrss)
+os.write(2, b"\\nMAXRSS %d %.6f\\n" % (usage.ru_maxrss, time.perf_counter() - start))
 sys.exit(os.waitstatus_to_exitcode(status))
 """
 
 
 def run_process(argv, stdin=None, stdout=None) -> tuple[float, int]:
     """(wall seconds, peak RSS bytes) of one child process."""
-    start = time.perf_counter()
     proc = subprocess.run([sys.executable, "-c", REAPER, *argv], stdin=stdin,
                           stdout=stdout or subprocess.DEVNULL, stderr=subprocess.PIPE)
-    elapsed = time.perf_counter() - start
-    err, _, peak = proc.stderr.decode().rpartition("\nMAXRSS ")
+    err, _, figures = proc.stderr.decode().rpartition("\nMAXRSS ")
     if proc.returncode != 0:
         raise RuntimeError(f"{argv[:4]} failed ({proc.returncode}): {err}")
-    return elapsed, int(peak) * 1024
+    peak, elapsed = figures.split()
+    return float(elapsed), int(peak) * 1024
 
 
 def best(argv, repeat, **kw) -> tuple[float, int]:
@@ -130,6 +131,11 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     nnctl = [sys.executable, "-m", "nnctl"]
+    # An installed nnctl is byte-compiled by pip; a checkout may not be (PYTHONDONTWRITEBYTECODE)
+    import nnctl as package
+
+    subprocess.run([sys.executable, "-m", "compileall", "-q", os.path.dirname(package.__file__)],
+                   check=True, stdout=subprocess.DEVNULL)
     tmp = tempfile.mkdtemp(prefix="nnctl-bench-")
     spec = os.path.join(tmp, "mlp.yaml")
     with open(spec, "w") as f:
@@ -143,9 +149,14 @@ def main() -> None:
     rng = np.random.default_rng(0)
     x = rng.standard_normal((args.rows, 32)).astype(np.float32)
     csv = os.path.join(tmp, "x.csv")
-    np.savetxt(csv, x, delimiter=",", fmt="%.7g")
+    np.savetxt(csv, x, delimiter=",", fmt="%.9g")  # 9 digits read back every float32 exactly
     csv_bytes = os.path.getsize(csv)
+    os.sync()  # the kernel writing back the new file would be timed with the first runs
     out_csv = os.path.join(tmp, "out.csv")
+    import polars
+
+    print(f"Python {sys.version.split()[0]}, NumPy {np.__version__}, polars {polars.__version__}, "
+          f"{os.cpu_count()} cores\n")
     print(f"CSV in -> CSV out: {args.rows:,} x 32 float32 rows, {csv_bytes / 1e6:.1f} MB "
           f"(whole processes, best of {args.repeat}; ratio = time / nnctl's)")
     t_nnctl, m = best(nnctl + ["forward", model, csv, "-o", out_csv, "--engine", "numpy"],
@@ -162,11 +173,15 @@ def main() -> None:
     if have("pandas"):
         t, m = best([sys.executable, "-c", PANDAS_PROCESS, weights, csv, out_csv], args.repeat)
         row("pandas read_csv -> NumPy -> to_csv", t, m, csv_bytes, args.rows, t_nnctl)
+        print(f"  -> pandas / nnctl = {t / t_nnctl:.2f} (target: at least 4)")
+    print(f"  -> nnctl: {csv_bytes / t_nnctl / 1e6:.0f} MB/s of CSV as a whole process "
+          "(target: at least 150)")
 
     xn = rng.standard_normal((args.npy_rows, 32)).astype(np.float32)
     npy = os.path.join(tmp, "x.npy")
     np.save(npy, xn)
     npy_bytes = os.path.getsize(npy)
+    os.sync()
     out_npy = os.path.join(tmp, "out.npy")
     print(f"\n.npy in -> .npy out: {args.npy_rows:,} x 32 float32 rows, {npy_bytes / 1e6:.1f} MB")
     t_npy, m = best(nnctl + ["forward", model, npy, "-o", out_npy, "--engine", "numpy"],
@@ -202,6 +217,7 @@ def main() -> None:
             while written < target:
                 f.write(block)
                 written += len(block)
+        os.sync()
         rows = written // csv_bytes * args.rows
         print(f"\nStreaming {written / 1e9:.2f} GB of CSV ({rows:,} rows) to /dev/null")
         t, m = run_process(nnctl + ["forward", model, big, "-o", "/dev/null",

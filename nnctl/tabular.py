@@ -49,6 +49,8 @@ FORMATS.register("jsonl", "jsonl", aliases=("ndjson", "json", "jsonlines"))
 FORMATS.register("npy", "npy", aliases=("numpy",))
 FORMATS.register("parquet", "parquet", aliases=("pq",))
 
+TEXT = ("csv", "tsv", "jsonl")  # the formats parsed and formatted as text
+
 EXTENSIONS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl",
               ".ndjson": "jsonl", ".npy": "npy", ".parquet": "parquet", ".pq": "parquet"}
 
@@ -216,7 +218,7 @@ class TableReader:
         self._input = _Input(self._raw)
         if self.format is None:
             self.format = self._sniff()
-        if self.format in ("csv", "tsv", "jsonl"):
+        if self.format in TEXT:
             self._start_text()
         elif self.format == "npy":
             self._start_npy()
@@ -974,7 +976,7 @@ class TableWriter:
         self._header_at = None
         if background is None:
             background = (os.cpu_count() or 1) > 1
-        self._background = background and self.format in ("csv", "tsv", "jsonl")
+        self._background = background and self.format in TEXT
         self._worker = None
         if dest == "-":
             sys.stdout.flush()

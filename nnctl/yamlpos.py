@@ -7,8 +7,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import yaml
-
 from nnctl.errors import SpecError
 
 MAX_NODES = 100_000   # values after alias expansion; real specs have a few hundred
@@ -56,6 +54,8 @@ class Located:
 
 def load_yaml(text: str, source: str) -> Located:
     """Parse one YAML document into plain Python values with positions."""
+    import yaml  # here, not at the top: model files (JSON) need no PyYAML, ~10 ms of start-up
+
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
@@ -87,6 +87,8 @@ def load_yaml(text: str, source: str) -> Located:
 def _check_expansion(root, source: str) -> None:
     """Refuse an alias bomb before expanding anything: the number of values each node stands
     for, counted once per node (aliases share their node), in time linear in the file."""
+    import yaml
+
     sizes: dict[int, int] = {}
     open_nodes: set[int] = set()
     stack = [(root, False)]
@@ -144,6 +146,9 @@ def check_document(value, source: str, limit: int = MAX_DEPTH) -> None:
 
 class _Builder:
     def __init__(self, source):
+        import yaml
+
+        self.yaml = yaml
         self.source = source
         self.positions: dict[tuple, Position] = {}
         self.key_positions: dict[tuple, Position] = {}
@@ -165,6 +170,7 @@ class _Builder:
             raise self.fail(node, f"unsupported YAML tag '{node.tag}' "
                                   "(only plain values, lists and mappings are allowed)")
         self.positions[path] = Position(node.start_mark.line + 1, node.start_mark.column + 1)
+        yaml = self.yaml
         if isinstance(node, yaml.MappingNode):
             result = {}
             for key_node, value_node in node.value:
@@ -188,7 +194,7 @@ class _Builder:
             raise self.fail(node, f"unsupported YAML tag '{node.tag}'")
         try:
             value = self.constructor.construct_object(node, deep=True)
-        except yaml.YAMLError as exc:
+        except self.yaml.YAMLError as exc:
             raise self.fail(node, f"invalid value: {getattr(exc, 'problem', exc)}") from None
         except (ValueError, IndexError, KeyError, TypeError, OverflowError):  # `!!int` on text
             tag = node.tag.replace("tag:yaml.org,2002:", "!!")

@@ -83,7 +83,7 @@ def test_stdout_on_a_full_disk(args):
                               input=ROW_BLOCK, stdout=full, stderr=subprocess.PIPE, timeout=60,
                               env=checkout_env())
     assert proc.returncode == 1, proc.stderr
-    quiet_error(proc.stderr.decode(), "No space left on device")
+    quiet_error(proc.stderr.decode(), "<stdout>: No space left on device")
 
 
 def limit_file_size(limit: int):

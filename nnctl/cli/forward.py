@@ -46,6 +46,7 @@ def forward(
 
     import numpy as np
 
+    from nnctl import engines
     from nnctl import forward as engine
     from nnctl import tabular
     from nnctl.cli.console import warn
@@ -74,6 +75,10 @@ def forward(
         with tabular.open_writer(output, output_format, dtype=built.dtype, columns=header_out,
                                  n_columns=len(out_columns)) as writer, \
                 progress_for(reader) as advance:
+            if runner.name == "numpy":
+                text_values = (n_columns if reader is not None and reader.format in tabular.TEXT
+                               else 0) + (len(out_columns) if writer.format in tabular.TEXT else 0)
+                engines.limit_blas_threads(engines.blas_threads(built, wanted, text_values))
             for out in engine.run(built, values, rows, wanted, runner=runner, warn=warn):
                 writer.write(out)
                 advance()

@@ -1,0 +1,89 @@
+"""Choices made for speed (benchmarks/forward.py) keep what users see: one BLAS thread only where
+text is the work, no PyYAML for model files, and a fast exit that still delivers every byte."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import ROOT, run_nnctl
+from nnctl import engines
+from nnctl.model import build_model
+from nnctl.spec import parse_spec
+from nnctl.yamlpos import Located
+
+
+def mlp(width: int):
+    return build_model(parse_spec(Located({
+        "input": [32],
+        "layers": [{"type": "Dense", "units": width, "activation": "relu"},
+                   {"type": "Dense", "units": width, "activation": "relu"},
+                   {"type": "Dense", "units": 10}]}, {}, "mlp.yaml")))
+
+
+def test_one_blas_thread_where_text_costs_more_than_arithmetic():
+    small, large = mlp(64), mlp(1024)
+    assert engines.macs_per_row(small) == 32 * 64 + 64 * 64 + 64 * 10
+    # CSV in and out: 32 + 10 values of text per row against 6,784 multiply-adds
+    assert engines.blas_threads(small, None, text_values=42) == 1
+    # 1.1 million multiply-adds per row: arithmetic is the work, BLAS keeps its threads
+    assert engines.blas_threads(large, None, text_values=42) is None
+    # .npy in and out: no text at all
+    assert engines.blas_threads(small, None, text_values=0) is None
+    # the boundary is TEXT_VALUE_MACS multiply-adds per value of text
+    per_row = engines.macs_per_row(small)
+    values = per_row // engines.TEXT_VALUE_MACS
+    assert engines.blas_threads(small, None, values) is None
+    assert engines.blas_threads(small, None, values + 1) == 1
+
+
+def test_limiting_blas_threads_takes_effect():
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    controller = threadpoolctl.ThreadpoolController()
+    blas = controller.select(user_api="blas")
+    if not blas.lib_controllers:
+        pytest.skip("NumPy here has no BLAS that threadpoolctl knows")
+    before = [c.num_threads for c in blas.lib_controllers]
+    try:
+        engines.limit_blas_threads(1)
+        assert [c.num_threads for c in controller.select(user_api="blas").lib_controllers] == \
+            [1] * len(before)
+        engines.limit_blas_threads(None)  # None leaves it as it is
+        assert [c.num_threads for c in controller.select(user_api="blas").lib_controllers] == \
+            [1] * len(before)
+    finally:
+        for lib, threads in zip(blas.lib_controllers, before):
+            lib.set_num_threads(threads)
+
+
+def test_a_model_file_needs_no_yaml(tmp_path):
+    """PyYAML costs ~10 ms of start-up; a model file's spec is JSON."""
+    spec = tmp_path / "net.yaml"
+    spec.write_text("input: [3]\nlayers:\n  - {type: Dense, units: 2}\n")
+    model = tmp_path / "net.npz"
+    assert run_nnctl("build", spec, "-o", model).code == 0
+    code = ("import sys; from nnctl.cli.weights_source import model_and_weights; "
+            f"model_and_weights({str(model)!r}, None, None); "
+            "print('yaml' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=ROOT, check=True).stdout
+    assert out.strip() == "False"
+
+
+def test_the_fast_exit_delivers_all_output_through_a_pipe(tmp_path):
+    """nnctl ends with os._exit after flushing: 100,000 rows through a pipe all arrive, and the
+    warning on stderr too."""
+    spec = tmp_path / "net.yaml"
+    spec.write_text("input: [2]\nlayers:\n  - {type: Dense, units: 3, kernel_initializer: ones}\n")
+    rows = np.arange(200_000, dtype=np.float32).reshape(-1, 2)
+    rows[-1, 0] = np.nan
+    data = "".join(f"{a:g},{b:g}\n" for a, b in rows).encode()
+    result = run_nnctl("forward", spec, input=data, timeout=120)
+    assert result.code == 0, result.err
+    lines = result.out.splitlines()
+    assert len(lines) == 100_000
+    assert lines[0] == "1,1,1" and lines[-2] == f"{rows[-2].sum():g}," * 2 + f"{rows[-2].sum():g}"
+    assert lines[-1] == "nan,nan,nan"
+    assert "row 100000 of the input holds NaN" in result.err
