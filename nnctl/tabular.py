@@ -41,6 +41,9 @@ CAREFUL_BYTES = 16 << 10  # an unclean stretch of a block is checked line by lin
 # A text row longer than this (or 256 bytes a column, if more) is not a row of numbers: reading
 # /dev/zero or a binary file as CSV must end in an error, not in all the memory there is.
 MAX_LINE_BYTES = 64 << 20
+# A durable output file has the kernel start writing it to disk every this many bytes, so that
+# the fsync at the end has little left to wait for.
+WRITEBACK_BYTES = 4 << 20
 
 FORMATS = Registry("data format")
 FORMATS.register("csv", "csv")
@@ -974,6 +977,7 @@ class TableWriter:
         self._spool = None
         self._parquet = None
         self._header_at = None
+        self._unsynced = None
         if background is None:
             background = (os.cpu_count() or 1) > 1
         self._background = background and self.format in TEXT
@@ -992,6 +996,7 @@ class TableWriter:
 
             self._atomic = atomic_write(dest, "wb", durable=durable)
             self._out = self._atomic.__enter__()
+            self._unsynced = 0 if durable else None  # bytes written since the last writeback
 
     def __enter__(self):
         return self
@@ -1037,7 +1042,15 @@ class TableWriter:
     def _write_text(self, array) -> None:
         step = max(1, (8 << 20) // (12 * max(1, array.shape[1])))
         for start in range(0, len(array), step):
-            self._out.write(format_rows(array[start:start + step], self.format))
+            text = format_rows(array[start:start + step], self.format)
+            self._out.write(text)
+            if self._unsynced is not None:
+                self._unsynced += len(text)
+                if self._unsynced >= WRITEBACK_BYTES:
+                    from nnctl.atomic import start_writeback
+
+                    start_writeback(self._out)
+                    self._unsynced = 0
 
     def _start(self) -> None:
         self._started = True
