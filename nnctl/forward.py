@@ -90,8 +90,9 @@ def run(model: Model, weights: dict[str, np.ndarray], batches: Iterable[np.ndarr
 
 class NonFinite:
     """One warning per run about NaN or Inf (DESIGN.md: they propagate, with one warning):
-    about the weights if any holds one, else about the first output row that does, saying
-    whether its input row had one or the arithmetic overflowed."""
+    about the weights if any holds one, else about the first input row that holds one (saying
+    whether it reached the outputs: relu(-inf) is 0), else about the first output row that
+    overflowed."""
 
     def __init__(self, weights: dict[str, np.ndarray], warn: Callable[[str], None],
                  dtype: str = "float32"):
@@ -108,15 +109,22 @@ class NonFinite:
 
     def check(self, rows: np.ndarray, out: np.ndarray, first: int) -> None:
         """`rows` and their `out`puts, `first` being the number of rows before them."""
-        if self.told or np.isfinite(out).all():
+        if self.told:
             return
-        k = int(np.flatnonzero(~np.isfinite(out).all(axis=tuple(range(1, out.ndim))))[0])
-        if not np.isfinite(rows[k]).all():
-            self._tell(f"row {first + k + 1} of the input holds NaN or Inf, which propagate "
-                       "to its outputs (reported once)")
-        else:
+        if not np.isfinite(rows).all():  # said even where the model maps them to numbers
+            k = _first_row_not_finite(rows)
+            effect = (", which propagate to its outputs" if not np.isfinite(out[k]).all()
+                      else "; its outputs are finite all the same")
+            self._tell(f"row {first + k + 1} of the input holds NaN or Inf{effect} "
+                       "(reported once)")
+        elif not np.isfinite(out).all():
+            k = _first_row_not_finite(out)
             self._tell(f"row {first + k + 1}: the outputs overflowed to NaN or Inf (beyond "
                        f"{self.dtype}'s range); they are written as they are (reported once)")
+
+
+def _first_row_not_finite(array: np.ndarray) -> int:
+    return int(np.flatnonzero(~np.isfinite(array).all(axis=tuple(range(1, array.ndim))))[0])
 
 
 def check_taps(model: Model, taps: list[str]) -> list[str]:

@@ -412,6 +412,17 @@ def test_an_overflow_to_inf_is_warned_once(tmp_path):
                                    "are (reported once)"]
 
 
+def test_inf_in_data_is_warned_even_where_the_outputs_are_finite(tmp_path):
+    """relu(-inf) is 0: the output hides it, the warning does not."""
+    (tmp_path / "r.yaml").write_text("input: [2]\nlayers:\n  - {type: Dense, units: 1, "
+                                     "activation: relu, kernel_initializer: ones}\n")
+    result = run_nnctl("forward", "r.yaml", cwd=tmp_path, input="1,2\n-inf,-3\nnan,1\n")
+    assert result.code == 0
+    assert result.out == "3\n0\nnan\n"
+    assert warnings_of(result) == ["nnctl: warning: row 2 of the input holds NaN or Inf; its "
+                                   "outputs are finite all the same (reported once)"]
+
+
 def test_finite_data_and_weights_give_no_warning():
     rows, _ = clean_and_dirty_rows()
     result = run_nnctl("forward", SEQUENTIAL, input=csv_text(rows))
