@@ -100,16 +100,16 @@ def test_batches_have_the_asked_size_and_their_first_line(tmp_path):
 
 
 def test_batches_span_text_blocks_without_losing_or_reordering_rows(tmp_path, monkeypatch):
-    import nnctl.tabular as tabular
+    import nnctl.tabular.text as text
 
-    monkeypatch.setattr(tabular, "BLOCK_BYTES", 1000)  # many blocks, rows cut across them
+    monkeypatch.setattr(text, "BLOCK_BYTES", 1000)  # many blocks, rows cut across them
     table = random_table(5000, 4)
     path = tmp_path / "t.csv"
     with open_writer(str(path)) as out:
         out.write(table)
     for batch_size in (1, 7, 4096, 100000):
         assert same_floats(read_all(str(path), batch_size=batch_size), table)
-    monkeypatch.setattr(tabular, "BLOCK_BYTES", 16)  # every line longer than a block
+    monkeypatch.setattr(text, "BLOCK_BYTES", 16)  # every line longer than a block
     assert same_floats(read_all(str(path), batch_size=999), table)
 
 

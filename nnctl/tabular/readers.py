@@ -1,0 +1,304 @@
+"""Reading tables: `read_batches` (any format, in batches of rows) and `read_npz_inputs`.
+
+A TableReader opens the source, finds its format (option, extension, else the first bytes),
+and turns the parts its format yields (arrays of rows with their line numbers) into batches
+of `batch_size` rows. The formats' own code is mixed in from nnctl.tabular.text (CSV, TSV,
+JSON Lines), .npy and .parquet. Parts are produced in a thread a little ahead of the caller
+(`_prefetched`), so that parsing overlaps the model.
+"""
+from __future__ import annotations
+
+import io
+import os
+import queue
+import sys
+import threading
+from typing import Iterator, NamedTuple
+
+import numpy as np
+
+from nnctl.errors import DataError
+from nnctl.tabular.formats import TEXT, display_name, format_for, sniff
+from nnctl.tabular.npy import NpyReading
+from nnctl.tabular.parquet import ParquetReading
+from nnctl.tabular.streams import FLUSH, PeekableInput
+from nnctl.tabular.text import TextReading
+
+DEFAULT_BATCH_SIZE = 16384
+
+
+class Batch(NamedTuple):
+    """Rows of the input: `array` is (rows, columns), C-contiguous, in the reader's dtype.
+
+    `first_line` is the physical line (1-based, counting a header) of the first row in a text
+    file, or the 1-based row number in a binary one (.npy, Parquet).
+    """
+    array: np.ndarray
+    first_line: int
+
+
+def read_batches(source, fmt: str | None = None, *, batch_size: int = DEFAULT_BATCH_SIZE,
+                 header: bool | None = None, n_columns: int | None = None,
+                 dtype=np.float32, prefetch: bool = True) -> "TableReader":
+    """Open `source` (a path, or "-" for stdin) and return an iterable of Batch.
+
+    fmt: csv, tsv, jsonl, npy or parquet; default by extension, else by content (.npy and
+    Parquet magic bytes, a JSON array), else CSV. header: None detects it (a first line with no
+    number in it is a header), True/False forces it. n_columns: the number of values a row must
+    have; default: as many as the first row. Errors (DataError) name the file, the physical
+    line and the column, and come after every good row before them was yielded.
+
+        for batch in read_batches("data.csv", batch_size=1024):
+            process(batch.array)
+    """
+    return TableReader(source, fmt, batch_size=batch_size, header=header,
+                       n_columns=n_columns, dtype=dtype, prefetch=prefetch)
+
+
+class TableReader(TextReading, NpyReading, ParquetReading):
+    """An open table: `columns` (header names or None), `n_columns`, `format`; iterate it once.
+
+    Progress: `bytes_read` of `total_bytes` (None when unknown, as on stdin). Each family of
+    formats brings its `_start_*` (header, width) and `_*_parts` (rows) methods as a mixin.
+    """
+
+    def __init__(self, source, fmt=None, *, batch_size=DEFAULT_BATCH_SIZE, header=None,
+                 n_columns=None, dtype=np.float32, prefetch=True):
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be positive, got {batch_size}")
+        self.source = source
+        self.name = display_name(str(source))
+        self.batch_size = int(batch_size)
+        self.dtype = np.dtype(dtype)
+        self.columns: list[str] | None = None
+        self.n_columns = n_columns
+        self.total_bytes: int | None = None
+        self.total_rows: int | None = None
+        self._prefetch = prefetch
+        self._header = header
+        self._raw = None
+        self._npy = None
+        self._parquet = None
+        self._spool = None
+        self.format = format_for(str(source), fmt)
+        self._open()
+
+    def _open(self) -> None:
+        # Unbuffered streams: blocks are read in place, rows that arrive slowly on a pipe are
+        # handled as they come, and no buffer lock is held by the reading thread at exit.
+        if self.source == "-":
+            self._raw = getattr(sys.stdin.buffer, "raw", sys.stdin.buffer)
+        else:
+            try:
+                self._raw = open(self.source, "rb", buffering=0)
+                size = os.fstat(self._raw.fileno()).st_size
+            except IsADirectoryError:
+                raise DataError("is a directory, not a data file", source=self.name) from None
+            except OSError as exc:
+                raise DataError(f"cannot open: {exc.strerror}", source=self.name) from None
+            self.total_bytes = size or None
+        self._input = PeekableInput(self._raw)
+        if self.format is None:
+            self.format = sniff(self._input)
+        if self.format in TEXT:
+            self._start_text()
+        elif self.format == "npy":
+            self._start_npy()
+        else:
+            self._start_parquet()
+
+    @property
+    def bytes_read(self) -> int:
+        if self._npy is not None and self.source != "-":
+            return self._npy_done
+        return self._input.bytes_read
+
+    def close(self) -> None:
+        for f in (self._spool, self._raw if self.source != "-" else None):
+            if f is not None:
+                f.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __iter__(self) -> Iterator[Batch]:
+        parts = self._parts()
+        if self._prefetch:
+            parts = _prefetched(parts)
+        return self._batched(parts)
+
+    def _parts(self):
+        if self.format == "npy":
+            return self._npy_parts()
+        if self.format == "parquet":
+            return self._parquet_parts()
+        return self._text_parts()
+
+    def _batched(self, parts) -> Iterator[Batch]:
+        """Cut parts (array, lines) into batches of batch_size rows.
+
+        Batches are shorter at the end, and when rows arrive slowly on a pipe: a filter
+        should not sit on rows it has while its input pauses (`tail -f log | nnctl ...`).
+        """
+        size = self.batch_size
+        pieces, rows, first = [], 0, 0
+        try:
+            for part in parts:
+                if part is FLUSH:
+                    if rows:
+                        yield Batch(_joined(pieces), first)
+                        pieces, rows = [], 0
+                    continue
+                array, lines = part
+                offset = 0
+                while offset < len(array):
+                    take = min(size - rows, len(array) - offset)
+                    if rows == 0:
+                        first = _line_at(lines, offset)
+                    pieces.append(array[offset:offset + take])
+                    rows += take
+                    offset += take
+                    if rows == size:
+                        yield Batch(_joined(pieces), first)
+                        pieces, rows = [], 0
+        except DataError:
+            if rows:  # the good rows before the bad one go out first
+                yield Batch(_joined(pieces), first)
+            raise
+        if rows:
+            yield Batch(_joined(pieces), first)
+
+
+def read_npz_inputs(path, names, *, batch_size: int = DEFAULT_BATCH_SIZE,
+                    dtype=np.float32) -> Iterator[dict[str, np.ndarray]]:
+    """Batches of a model's several inputs from an .npz holding one array per input name.
+
+    Yields {name: (rows, values per row)} for batch_size rows at a time, each array read in
+    row blocks from the archive (compressed or not), so memory stays bounded by the batch.
+    Checked up front: every name present, numbers only (no pickles), equal row counts.
+    """
+    import zipfile
+    import zlib
+
+    from numpy.lib import format as npformat
+
+    name = str(path)
+    broken = (zipfile.BadZipFile, zlib.error, EOFError, ValueError, OSError, KeyError)
+    try:
+        archive = zipfile.ZipFile(name)
+    except FileNotFoundError:
+        raise DataError("cannot open: No such file or directory", source=name) from None
+    except broken as exc:
+        raise DataError(f"not a valid .npz file ({exc})", source=name) from None
+    members, layouts = {}, {}
+    try:
+        available = [m[:-4] for m in archive.namelist() if m.endswith(".npy")]
+        for key in names:
+            if key not in available:
+                from nnctl.naming import did_you_mean
+
+                raise DataError(f"no array for input '{key}' (the archive has "
+                                f"{', '.join(available) or 'nothing'})"
+                                f"{did_you_mean(key, available)}", source=name)
+            member = archive.open(f"{key}.npy")
+            version = npformat.read_magic(member)
+            read_header = (npformat.read_array_header_1_0 if version == (1, 0)
+                           else npformat.read_array_header_2_0)
+            shape, fortran, kind = read_header(member, max_header_size=1 << 20)
+            if kind.hasobject or kind.kind not in "biuf":
+                raise DataError(f"array '{key}' holds {kind}, not numbers", source=name)
+            if len(shape) == 0:
+                raise DataError(f"array '{key}' is a single number, not rows", source=name)
+            if fortran and len(shape) > 1:  # rows not contiguous: read it whole
+                from nnctl.limits import check_allocation
+
+                check_allocation(shape, kind, what=f"{name}: array '{key}'")
+                member = io.BytesIO(np.ascontiguousarray(
+                    npformat.read_array(member, allow_pickle=False)).tobytes())
+            members[key] = member
+            layouts[key] = (int(shape[0]), int(np.prod(shape[1:], dtype=np.int64)), kind)
+    except DataError:
+        archive.close()
+        raise
+    except broken as exc:
+        archive.close()
+        raise DataError(f"not a valid .npz file ({exc})", source=name) from None
+    counts = {rows for rows, _, _ in layouts.values()}
+    if len(counts) > 1:
+        archive.close()
+        raise DataError("the input arrays have different numbers of rows: " + ", ".join(
+            f"{key}: {rows}" for key, (rows, _, _) in layouts.items()), source=name)
+    total = counts.pop() if counts else 0
+
+    def batches():
+        with archive:
+            for start in range(0, total, batch_size):
+                take = min(batch_size, total - start)
+                batch = {}
+                for key, (_, width, kind) in layouts.items():
+                    try:
+                        data = members[key].read(take * width * kind.itemsize)
+                    except broken as exc:
+                        raise DataError(f"array '{key}': {exc}", source=name) from None
+                    if len(data) < take * width * kind.itemsize:
+                        raise DataError(f"array '{key}' is truncated", source=name)
+                    with np.errstate(over="ignore"):  # beyond float32: inf, silently
+                        batch[key] = np.frombuffer(data, dtype=kind).astype(dtype).reshape(
+                            take, width)
+                yield batch
+
+    return batches()
+
+
+def _line_at(lines, index: int) -> int:
+    return lines + index if isinstance(lines, int) else int(lines[index])
+
+
+def _joined(pieces) -> np.ndarray:
+    return pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
+
+
+def _prefetched(parts, depth: int = 2):
+    """Run the `parts` generator in a thread, `depth` items ahead (parsing overlaps the model).
+
+    polars and NumPy release the GIL, so on two cores the next block is parsed while the
+    caller computes and writes the current one. Errors arrive in order, after the items
+    before them.
+    """
+    items: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    done = object()
+
+    def hand_over(entry) -> bool:
+        while not stop.is_set():  # the consumer may have stopped listening
+            try:
+                items.put(entry, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def work():
+        try:
+            for item in parts:
+                if not hand_over((item, None)):
+                    return
+            hand_over((done, None))
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, re-raised there
+            hand_over((None, exc))
+
+    worker = threading.Thread(target=work, name="nnctl-reader", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item, exc = items.get()
+            if exc is not None:
+                raise exc
+            if item is done:
+                return
+            yield item
+    finally:
+        stop.set()

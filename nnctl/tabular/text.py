@@ -1,0 +1,402 @@
+"""CSV, TSV and JSON Lines: text cut into blocks of whole lines, parsed fast or line by line.
+
+polars parses blocks of a few MB with its multi-threaded parser (correctly rounded to
+float32/float64). Blocks are cut at line ends here, so every row keeps its physical line
+number: a block the fast parser refuses is narrowed down and re-read line by line to find and
+name the bad cell, after the good rows before it were handed out. `format_rows` writes floats
+as the shortest text that reads back to the same value in the array's dtype.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import re
+import time
+from typing import Iterator
+
+import numpy as np
+
+from nnctl.errors import DataError
+from nnctl.tabular.formats import SEPARATORS
+from nnctl.tabular.streams import BLOCK_BYTES, FLUSH, more_to_read
+
+CAREFUL_BYTES = 16 << 10  # an unclean stretch of a block is checked line by line at this size
+# A text row longer than this (or 256 bytes a column, if more) is not a row of numbers: reading
+# /dev/zero or a binary file as CSV must end in an error, not in all the memory there is.
+MAX_LINE_BYTES = 64 << 20
+
+# What counts as a number in a (stripped) text cell: exactly what the fast parser accepts
+# (tested), so that the line-by-line check and the fast path agree. ASCII only: bytes.
+NUMBER = re.compile(rb"[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|nan|inf|infinity)",
+                    re.IGNORECASE)
+
+
+class TextReading:
+    """The text half of TableReader (nnctl.tabular.readers), mixed into it.
+
+    Its methods use the reader's attributes: `_input` and `_raw` (the stream), `name`,
+    `format`, `n_columns`, `dtype`, `columns` and `_header`.
+    """
+
+    def _start_text(self) -> None:
+        self._sep = SEPARATORS[self.format]
+        self._line = 1  # physical line number of the next unread byte
+        if self._input.peek(3, lambda d: not b"\xef\xbb\xbf".startswith(d[:3])) == \
+                b"\xef\xbb\xbf":
+            self._input.read(3)  # a UTF-8 byte order mark is not data
+        first = self._peek_first_line()
+        if first is None:
+            return
+        end, count, text = first
+        cells = self._split_cells(text)
+        names = [_cell_text(c) for c in cells]
+        if self.format == "jsonl":
+            json_names = _json_names(text)
+            detected = json_names is not None
+            names = json_names if detected else names
+        else:
+            detected = not any(NUMBER.fullmatch(c) for c in cells)
+        if not (detected if self._header is None else self._header):
+            if self.n_columns is None:
+                self.n_columns = len(cells)
+            return
+        self._input.read(end)
+        self._line += count
+        self.columns = names
+        if self.n_columns is None:
+            self.n_columns = len(names)
+        elif len(names) != self.n_columns:
+            raise DataError(f"expected {self.n_columns} columns, got {len(names)} in the "
+                            f"header", source=self.name, line=count)
+
+    def _peek_first_line(self):
+        """(bytes up to its end, physical lines up to it, the first non-blank line), or None.
+
+        Nothing is consumed: the caller decides whether that line is a header.
+        """
+        want = 1 << 16
+        while True:
+            data = self._input.peek(want, lambda d: _first_line(d) is not None)
+            found = _first_line(data)
+            if found is not None:
+                return found
+            if len(data) < want:  # the end of the input, with no line or a last one
+                if data.strip():
+                    return len(data), data.count(b"\n") + 1, data.strip().split(b"\n")[-1]
+                return None
+            if want >= self._max_line():
+                if b"\n" in data:
+                    raise DataError(f"no row in the first {want >> 20} MB (only blank lines)",
+                                    source=self.name, line=data.count(b"\n") + 1)
+                raise self._line_too_long(1)
+            want *= 4
+
+    def _max_line(self) -> int:
+        return max(MAX_LINE_BYTES, 256 * (self.n_columns or 0))
+
+    def _line_too_long(self, line: int) -> DataError:
+        return DataError(f"no line end in {self._max_line() >> 20} MB: not a table of numbers "
+                         "(a binary file? give --input-format)", source=self.name, line=line)
+
+    def _split_cells(self, text: bytes) -> list[bytes]:
+        if self.format == "jsonl":
+            if not (text.startswith(b"[") and text.endswith(b"]")):
+                return [text]
+            inner = text[1:-1].strip()
+            return [c.strip() for c in inner.split(b",")] if inner else []
+        if b'"' in text:
+            try:
+                row = next(csv.reader([text.decode("utf-8", "replace")], delimiter=self._sep))
+                return [c.strip().encode() for c in row]
+            except csv.Error:  # a carriage return inside the line: not a quoted cell then
+                pass
+        return [c.strip() for c in text.split(self._sep.encode())]
+
+    def _text_blocks(self) -> Iterator[tuple[bytes, int, int, bool]]:
+        """Blocks of whole lines: (block, its first line's number, newlines, input paused).
+
+        One buffer is filled in place (readinto) and each block copied out once: the copies
+        and counting here cost about a tenth of the parsing, so they are kept few.
+        """
+        pending = self._input.take()
+        buffer = bytearray(max(2 * BLOCK_BYTES, 2 * len(pending)))
+        view = memoryview(buffer)
+        fill = len(pending)
+        buffer[:fill] = pending
+        end = False
+        while True:
+            # Read while no line is complete, or while the block is short and data flows (a
+            # pipe gives 64 KB at a time); rows that trickle in go out within about 0.1 s.
+            started = time.monotonic()
+            while not end and (buffer.rfind(b"\n", 0, fill) < 0 or
+                               fill < BLOCK_BYTES and more_to_read(self._raw, started)):
+                if len(buffer) - fill < BLOCK_BYTES:  # a line longer than a block: grow
+                    if fill >= self._max_line() and buffer.rfind(b"\n", 0, fill) < 0:
+                        raise self._line_too_long(self._line)
+                    view.release()
+                    buffer = buffer[:fill] + bytearray(max(len(buffer), BLOCK_BYTES))
+                    view = memoryview(buffer)
+                got = self._raw.readinto(view[fill:fill + BLOCK_BYTES]) or 0
+                self._input.bytes_read += got
+                fill += got
+                end = got == 0
+            cut = fill if end else buffer.rfind(b"\n", 0, fill) + 1
+            if cut:
+                block = bytes(view[:cut])
+                newlines = _count_newlines(block)
+                yield block, self._line, newlines, not end and fill < BLOCK_BYTES
+                self._line += newlines
+            if end:
+                return
+            tail = bytes(view[cut:fill])
+            buffer[:len(tail)] = tail
+            fill = len(tail)
+
+    def _text_parts(self):
+        if self.n_columns is None:  # no data at all
+            return
+        parser = TextParser(self.format, self.n_columns, self.dtype)
+        for block, line, newlines, paused in self._text_blocks():
+            array = parser.fast(block, newlines)
+            if array is not None:
+                yield array, line
+            else:
+                yield from self._unclean_block(parser, block, line)
+            if paused:
+                yield FLUSH  # the input is slow: hand out the rows we have, do not wait
+
+    def _unclean_block(self, parser, block: bytes, line: int):
+        """A block the fast parser refused: narrow down where, look there line by line.
+
+        Halving with the fast parser finds the first unclean stretch of lines in a few steps,
+        so a bad row late in a block of a million short lines costs milliseconds, not seconds.
+        Good rows the fast parser refuses all along (blank lines between rows, say) would make
+        every stretch cost a parse of the rest of the block: after two such stretches, the
+        rest is read line by line at once.
+        """
+        start, clean_refusals = 0, 0
+        while start < len(block):
+            if clean_refusals >= 2:
+                array, lines, error = parser.careful(block[start:], line, self)
+                if len(array):
+                    yield array, lines
+                if error is not None:
+                    raise error
+                return
+            low, high = start, len(block)
+            while high - low > CAREFUL_BYTES:
+                middle = block.rfind(b"\n", low, (low + high) // 2) + 1
+                if middle <= low:
+                    break
+                newlines = block.count(b"\n", low, middle)
+                array = parser.fast(block[low:middle], newlines)
+                if array is None:
+                    high = middle
+                    continue
+                yield array, line
+                line += newlines
+                low = middle
+            array, lines, error = parser.careful(block[low:high], line, self)
+            if len(array):
+                yield array, lines
+            if error is not None:
+                raise error
+            line += block.count(b"\n", low, high)
+            start = high
+            clean_refusals += 1
+            if start < len(block):
+                newlines = block.count(b"\n", start)
+                array = parser.fast(block[start:], newlines)
+                if array is not None:
+                    yield array, line
+                    return
+
+
+_NON_BLANK = re.compile(rb"[^ \t\r\n\x0b\x0c]")  # what bytes.strip() does not strip
+
+
+def _first_line(data: bytes):
+    """(end offset, line number, text) of the first complete non-blank line, or None."""
+    found = _NON_BLANK.search(data)
+    if found is None:
+        return None
+    start = data.rfind(b"\n", 0, found.start()) + 1
+    end = data.find(b"\n", found.start())
+    if end < 0:
+        return None
+    return end + 1, data.count(b"\n", 0, start) + 1, data[start:end].strip()
+
+
+def _count_newlines(block: bytes) -> int:
+    return int(np.count_nonzero(np.frombuffer(block, dtype=np.uint8) == 10))
+
+
+def _cell_text(cell: bytes) -> str:
+    return cell.decode("utf-8", "replace")
+
+
+def _json_names(text: bytes) -> list[str] | None:
+    """The names in a JSON Lines header (an array of strings), else None."""
+    import json
+
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+        return value
+    return None
+
+
+def _quoted(cell: bytes) -> str:
+    text = _cell_text(cell)
+    if len(text) > 40:
+        text = text[:37] + "..."
+    return repr(text) if "'" not in text else f'"{text}"'
+
+
+class TextParser:
+    """Blocks of text lines -> arrays: fast (polars) when the block is clean, else careful."""
+
+    def __init__(self, fmt: str, n_columns: int, dtype: np.dtype):
+        import polars as pl
+
+        self._pl = pl
+        self.format = fmt
+        self.sep = SEPARATORS[fmt]
+        self.n_columns = n_columns
+        self.dtype = dtype
+        kind = pl.Float64 if dtype == np.float64 else pl.Float32
+        self.schema = {f"c{k}": kind for k in range(n_columns)}
+
+    def _polars(self, text: bytes, sep: str):
+        # NOTE: polars 2.1 panics (a BaseException, and a message on stderr) on a quote
+        # opening the last cell of text that does not end with a newline: always end with one.
+        if not text.endswith(b"\n"):
+            text += b"\n"
+        try:
+            return self._pl.read_csv(text, has_header=False, schema=self.schema, separator=sep,
+                                     quote_char='"', raise_if_empty=False, infer_schema=False)
+        except self._pl.exceptions.PanicException as exc:  # any other panic: a refusal too
+            raise ValueError(str(exc)) from None
+
+    def fast(self, block: bytes, newlines: int) -> np.ndarray | None:
+        """The rows of a clean block, or None when the block needs a careful look."""
+        if self.n_columns == 0:
+            return None
+        rows = newlines + (not block.endswith(b"\n"))
+        if self.format == "jsonl":
+            if not _json_lines_shape(block, rows):
+                return None
+            block = block.translate(None, b"[]")
+        try:
+            frame = self._polars(block, self.sep)
+        except Exception:  # noqa: BLE001 - any refusal sends the block to the careful path
+            return None
+        if frame.height != rows or any(column.null_count() for column in frame.get_columns()):
+            return None  # blank lines, empty cells or short rows
+        return self._array(frame)
+
+    def _array(self, frame) -> np.ndarray:
+        array = frame.to_numpy(order="c")
+        return array if array.dtype == self.dtype else array.astype(self.dtype)
+
+    def careful(self, block: bytes, first_line: int, reader):
+        """(good rows, their line numbers, the first error or None), line by line."""
+        good, numbers, error = [], [], None
+        lines = block.split(b"\n")
+        if block.endswith(b"\n"):
+            lines.pop()
+        for i, raw in enumerate(lines):
+            text = raw.strip()
+            if not text:
+                continue  # blank lines are not rows
+            line = first_line + i
+            if self.format == "jsonl" and not (text.startswith(b"[") and text.endswith(b"]")):
+                error = DataError(f"not a JSON array: {_quoted(text)}", source=reader.name,
+                                  line=line)
+                break
+            cells = reader._split_cells(text)
+            if len(cells) != self.n_columns:
+                error = DataError(f"expected {self.n_columns} columns, got {len(cells)}",
+                                  source=reader.name, line=line)
+                break
+            bad = next((k for k, c in enumerate(cells) if not NUMBER.fullmatch(c)), None)
+            if bad is not None:
+                error = DataError(f"column {bad + 1}: {_quoted(cells[bad])} is not a number",
+                                  source=reader.name, line=line)
+                break
+            good.append(b",".join(cells))
+            numbers.append(line)
+        if not good or self.n_columns == 0:  # rows of no values (`[]`) need no parsing
+            return (np.empty((len(good), self.n_columns), self.dtype),
+                    np.array(numbers, dtype=np.int64), error)
+        text = b"\n".join(good) + b"\n"
+        try:
+            array = self._array(self._polars(text, ","))
+        except Exception:  # noqa: BLE001 - not expected: NUMBER accepts what polars accepts
+            array = np.array([[float(c) for c in g.split(b",")] for g in good]).astype(self.dtype)
+        return array, np.array(numbers, dtype=np.int64), error
+
+
+def _json_lines_shape(block: bytes, rows: int) -> bool:
+    """Every line is `[...]` with no other bracket in it (checked without a Python loop)."""
+    if block.count(b"[") != rows or block.count(b"]") != rows:
+        return False
+    data = np.frombuffer(block, dtype=np.uint8)
+    ends = np.flatnonzero(data == 10)
+    starts = np.concatenate(([0], ends + 1))
+    starts = starts[starts < len(data)]
+    if len(starts) != rows or not np.all(data[starts] == ord("[")):
+        return False
+    if not block.endswith(b"\n"):
+        ends = np.append(ends, len(data))
+    last = ends - 1
+    last = np.where(data[np.maximum(last, 0)] == 13, last - 1, last)  # CRLF
+    return bool(np.all(last >= 0) and np.all(data[last] == ord("]")))
+
+
+# Floats as text: polars writes the shortest round-trip form in the array's dtype (ryu), but
+# `2.0` and `NaN` where nnctl writes `2` and `nan` (nnctl.floatfmt). Zeros, the common case
+# (ReLU), are written as polars' null text "0"; other integral values and NaN are fixed up in
+# the text, only in batches that hold them (checked on the numbers, which is cheaper).
+_FIXES = {
+    "csv": [(b".0,", b","), (b".0\n", b"\n")],
+    "tsv": [(b".0\t", b"\t"), (b".0\n", b"\n")],
+    "jsonl": [(b".0,", b","), (b".0\n", b"\n")],
+}
+
+
+def format_rows(array: np.ndarray, fmt: str = "csv") -> bytes:
+    """Rows of a 2-D float array as CSV/TSV/JSON Lines text, one line per row."""
+    import polars as pl
+
+    rows, width = array.shape
+    if rows == 0:
+        return b""
+    if width == 0:
+        return (b"[]\n" if fmt == "jsonl" else b"\n") * rows
+    with np.errstate(invalid="ignore"):  # signalling NaNs
+        integral = array == np.trunc(array)  # infinities too: harmless
+    nan = bool(np.isnan(array).any())
+    zeros = integral & (array == 0) & ~np.signbit(array)
+    if not nan and zeros.any():
+        frame = pl.DataFrame(np.where(zeros, array.dtype.type(np.nan), array), orient="row",
+                             nan_to_null=True)
+        integral &= ~zeros
+    else:
+        frame = pl.from_numpy(array, orient="row")
+    sink = io.BytesIO()
+    frame.write_csv(sink, include_header=False, separator="\t" if fmt == "tsv" else ",",
+                    quote_style="never", null_value="0")
+    text = sink.getvalue()
+    if integral.any():
+        for old, new in _FIXES[fmt]:
+            text = text.replace(old, new)
+    if fmt == "jsonl":
+        text = b"[" + text[:-1].replace(b"\n", b"]\n[") + b"]\n"
+        if nan or not np.isfinite(array).all():
+            text = text.replace(b"inf", b"Infinity")  # JSON spellings Python's json reads
+    elif nan:
+        text = text.replace(b"NaN", b"nan")
+    return text
