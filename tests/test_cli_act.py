@@ -108,8 +108,21 @@ def test_params_match_keras(args, case, x):
     np.testing.assert_allclose(np.float32(r.out), keras_value(case, x), rtol=1e-6)
 
 
-def test_param_null_and_defaults():
-    assert run_nnctl("act", "relu", "-p", "max_value=null", "7").out == "7\n"
+@pytest.mark.parametrize("none", ["None", "none", "null", "NULL"])
+def test_param_none_is_keras_none(none):
+    """max_value=None is relu's default (no cap), as in keras.activations.relu(x, max_value=None)."""
+    r = run_nnctl("act", "relu", "-p", f"max_value={none}", "7", "-1")
+    assert (r.code, r.out, r.err) == (0, "7\n0\n", "")
+    assert run_nnctl("act", "relu", "-p", "max_value=5", "7").out == "5\n"  # a cap does cap
+
+
+def test_param_values_are_typed_the_same_as_init_does():
+    # true/false in any case, numbers, and text: the same reader as `nnctl init -p`
+    assert run_nnctl("act", "gelu", "-p", "approximate=TRUE", "1").out == \
+        run_nnctl("act", "gelu", "-p", "approximate=true", "1").out
+    assert run_nnctl("act", "leaky_relu", "-p", "negative_slope=1e-1", "-10").out == "-1\n"
+    r = run_nnctl("act", "relu", "-p", "max_value='6'", "7")  # quotes are text, not a number
+    assert r.code == 1 and "max_value must be a number or null" in r.err
 
 
 def test_float64():
@@ -207,13 +220,26 @@ def test_stdin_is_streamed():
     (["relu", "--range", "1"], None, 1, r"--range '1': expected A,B"),
     (["relu", "--range", "a,b"], None, 1, r"--range 'a,b': expected A,B"),
     (["relu", "--range", "0,inf"], None, 1, r"--range '0,inf': expected A,B, two finite"),
-    (["relu", "--range", "0,1", "--num", "0"], None, 1, r"--num must be at least 1"),
     (["relu", "--range", "0,1", "--num", "99999999999999"], None, 1, r"needs .* more than"),
     (["glu", "1", "2", "3"], None, 1, r"glu splits axis -1 in two halves, but it has 3"),
     (["threshold", "1"], None, 1, r"needs the arguments threshold and default_value"),
-    (["relu"], "1 2\n3 x 4\n", 1, r"^nnctl: error: <stdin>:2:3: 'x' is not a number$"),
-    (["relu"], "1,2\n3,,4\n", 1, r"<stdin>:2:3: empty value"),
-    (["relu"], "1\n2\n 1e40\n", 1, r"<stdin>:3:2: '1e40' is out of range for float32"),
+    (["relu"], "1 2\n3 x 4\n", 1, r"^nnctl: error: <stdin>:2: column 2: 'x' is not a number$"),
+    (["relu"], "1,2\n3,,4\n", 1, r"^nnctl: error: <stdin>:2: column 2: empty value$"),
+    (["relu"], "1\n2\n 1e40\n", 1,
+     r"^nnctl: error: <stdin>:3: column 1: '1e40' is out of range for float32 \(largest "),
+    (["relu"], "1   2    x\n", 1, r"^nnctl: error: <stdin>:1: column 3: 'x' is not a number$"),
+    (["relu"], "1, 2,\t it's\n", 1, r"^nnctl: error: <stdin>:1: column 3: \"it's\" is not a "),
+    (["relu"], "0\n" + "9" * 50 + "z\n", 1,
+     r"^nnctl: error: <stdin>:2: column 1: '9{37}\.\.\.' is not a number$"),
+    (["relu", "1", "-p", "type=elu"], None, 1,
+     r"^nnctl: error: --param type=elu: the activation is NAME \('relu'\), not a --param$"),
+    (["relu", "1", "-p", "max_value=[1,"], None, 1, r"--param max_value=\[1,: not valid JSON"),
+    (["relu", "--range", "0,1", "--num", "0"], None, 2,
+     r"^nnctl: error: Invalid value for '--num' / '-n': Input should be greater than or "
+     r"equal to 1 \(see 'nnctl act --help'\)$"),
+    (["relu", "--range", "-1,1", "--num", "-3"], None, 2, r"Invalid value for '--num' / '-n'"),
+    (["relux", "1", "--range", "0,1"], None, 2, r"give values or --range, not both"),
+    (["relu", "1", "--dtype", "float16"], None, 2, r"Invalid value for '--dtype'"),
     (["relu", "--num", "5"], None, 2, r"--num goes with --range"),
     (["relu", "1", "--range", "0,1"], None, 2, r"give values or --range, not both"),
     (["relu", "1", "--format", "xml"], None, 2, r"Invalid value for '--format'"),

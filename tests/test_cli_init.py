@@ -223,7 +223,11 @@ def test_terminal_stats_is_a_rich_table():
     (["variance_scaling", "--shape", "9", "-p", "scale=0"], "scale must be positive, got scale=0.0"),
     (["random_normal", "--shape", "9", "-p", "stdev=1"], "unknown argument 'stdev' (did you mean 'stddev'?)"),
     (["he_normal", "--shape", "9", "-p", "seed"], "expected KEY=VALUE"),
-    (["he_normal", "--shape", "9", "--seed", "-1"], "seed must be a non-negative integer, got seed=-1"),
+    (["he_normal", "--shape", "9", "-p", "seed=-1"], "seed must be a non-negative integer, got seed=-1"),
+    (["he_normal", "--shape", "9", "-p", "type=zeros"],
+     "--param type=zeros: the initializer is NAME ('he_normal'), not a --param"),
+    (["random_normal", "--shape", "9", "-p", "stddev=None"], "stddev must be a number, got None"),
+    (["he_normal", "--shape", "9", "-p", "input_axes=[0"], "--param input_axes=[0: not valid JSON"),
     (["he_normal", "--shape", "9", "--seed", "1", "-p", "seed=2"], "--seed 1 and --param seed=2 disagree"),
     (["identity", "--shape", "3,3,3"], "only 2-D shapes"),
     (["orthogonal", "--shape", "5"], "at least 2-D"),
@@ -251,11 +255,45 @@ def test_too_large_shape_is_refused_before_allocating():
     assert elapsed < 10
 
 
-@pytest.mark.parametrize("args", [["--shape", "9", "--dtype", "float16"], ["--format", "csv"],
-                                  ["--shape", "9", "--stats", "-f", "npy"]])
-def test_usage_errors_exit_2(args):
+@pytest.mark.parametrize("args, message", [
+    (["--shape", "9", "--dtype", "float16"], "Invalid value for '--dtype'"),
+    (["--format", "csv"], "Missing option '--shape'"),
+    (["--shape", "9", "--stats", "-f", "npy"], "--format npy writes only the values"),
+    (["--shape", "9", "--seed", "-1"], "Invalid value for '--seed': Input should be greater than "
+                                       "or equal to 0 (see 'nnctl init --help')"),
+    # the usage is checked before the values: a bad --shape does not hide it
+    (["--shape", "0", "--plot", "-f", "csv"], "--plot draws a chart"),
+])
+def test_usage_errors_exit_2(args, message):
     result = run("he_normal", *args)
-    assert result.returncode == 2 and result.stderr.decode().startswith("nnctl: error: ")
+    err = result.stderr.decode()
+    assert result.returncode == 2 and result.stdout == b""
+    assert err.count("\n") == 1 and err.startswith("nnctl: error: ") and message in err, err
+
+
+def test_param_none_is_keras_none():
+    """-p seed=None is HeNormal(seed=None): no seed of its own, so --seed decides (or a random
+    one is drawn); input_axes=None is the default fans."""
+    seeded = run("he_normal", "--shape", "3,2", "--seed", 1).stdout
+    assert run("he_normal", "--shape", "3,2", "--seed", 1, "-p", "seed=None").stdout == seeded
+    assert run("he_normal", "--shape", "3,2", "--seed", 1, "-p", "seed=null").stdout == seeded
+    assert run("he_normal", "--shape", "3,2", "--seed", 1, "-p", "input_axes=None").stdout == seeded
+    drawn = run("he_normal", "--shape", "3,2", "-p", "seed=None")
+    assert drawn.returncode == 0 and len(drawn.stdout.decode().splitlines()) == 3
+
+
+def test_param_json_lists_and_numbers():
+    seeded = run("he_normal", "--shape", "3,2", "--seed", 1).stdout
+    # the default fans of a 2-D kernel, spelt out as JSON lists: the same values
+    same = run("he_normal", "--shape", "3,2", "--seed", 1, "-p", "input_axes=[0]",
+               "-p", "output_axes=[1]")
+    assert same.returncode == 0 and same.stdout == seeded
+    swapped = run("he_normal", "--shape", "3,2", "--seed", 1, "-p", "input_axes=[1]",
+                  "-p", "output_axes=[0]")
+    assert swapped.returncode == 0 and swapped.stdout != seeded
+    # numbers in the forms act reads too
+    assert run("constant", "--shape", "1", "-p", "value=1e-1").stdout == b"0.1\n"
+    assert run("constant", "--shape", "1", "-p", "value=.5").stdout == b"0.5\n"
 
 
 def test_closed_pipe_is_quiet():

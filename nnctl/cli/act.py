@@ -2,23 +2,11 @@
 from __future__ import annotations
 
 import sys
-from enum import Enum
 from typing import Annotated, Optional
 
 import typer
 
-
-class ActFormat(str, Enum):
-    text = "text"
-    csv = "csv"
-    tsv = "tsv"
-    json = "json"
-    npy = "npy"
-
-
-class FloatType(str, Enum):
-    float32 = "float32"
-    float64 = "float64"
+from nnctl.cli.params import PARAM_VALUES, ArrayFormat, FloatType, parse_params
 
 
 def act(
@@ -34,11 +22,11 @@ def act(
                         "np.linspace(A, B, N): --range -10,10.", metavar="A,B",
         show_default=False)] = None,
     num: Annotated[Optional[int], typer.Option(
-        "--num", "-n", help="Number of points of --range (default 100).", metavar="N",
-        show_default=False)] = None,
+        "--num", "-n", min=1, help="Number of points of --range (default 100).",
+        metavar="N", show_default=False)] = None,
     param: Annotated[Optional[list[str]], typer.Option(
-        "--param", "-p", help="Argument of the activation, KEY=VALUE, repeatable: "
-                              "-p negative_slope=0.1, -p approximate=true, -p axis=0.",
+        "--param", "-p", help="Argument of the activation, repeatable: -p negative_slope=0.1 "
+                              "-p max_value=None -p approximate=true. " + PARAM_VALUES,
         metavar="KEY=VALUE", show_default=False)] = None,
     derivative: Annotated[bool, typer.Option(
         "--derivative", "-d", help="Print the derivative instead (softmax, log_softmax, "
@@ -49,7 +37,7 @@ def act(
                        "printing the values.")] = False,
     dtype: Annotated[FloatType, typer.Option("--dtype", help="Float type of the values.")]
     = FloatType.float32,
-    format: Annotated[Optional[ActFormat], typer.Option(
+    format: Annotated[Optional[ArrayFormat], typer.Option(
         "--format", "-f", help="text (as TensorFlow prints a tensor; the default on a "
                                "terminal), csv (the default when piped: one value per line, "
                                "one row per stdin row), tsv, json or npy.",
@@ -80,16 +68,14 @@ def act(
     from nnctl.cli.console import choose_format, is_terminal
     from nnctl.errors import UsageError
 
-    params = parse_params(param or [])
-    if "type" in params:
-        raise UsageError(f"--param type={params['type']}: the activation is NAME ('{name}')")
-    activation = activations.get({"type": name, **params})
     if values and range_ is not None:
         raise UsageError("give values or --range, not both")
     if num is not None and range_ is None:
         raise UsageError("--num goes with --range A,B")
     if plot and format is not None:
         raise UsageError("--plot draws a chart; --format applies to the values")
+    params = parse_params(param or [], kind="activation", name=name)
+    activation = activations.get({"type": name, **params})
     np_dtype = np.dtype(dtype.value)
 
     if values:
@@ -127,38 +113,6 @@ def act(
 # ---------------------------------------------------------------------------------------------
 # Command-line values
 
-def parse_params(items: list[str]) -> dict:
-    """`--param k=v` items -> {k: v}: true/false, null, integers and floats become themselves,
-    anything else stays text."""
-    from nnctl.errors import ParameterError
-
-    args = {}
-    for item in items:
-        key, sep, text = item.partition("=")
-        key, text = key.strip(), text.strip()
-        if not sep or not key:
-            raise ParameterError(f"--param '{item}': expected KEY=VALUE, "
-                                 "e.g. --param negative_slope=0.1")
-        args[key] = parse_value(text)
-    return args
-
-
-def parse_value(text: str):
-    lowered = text.lower()
-    if lowered in ("true", "false"):
-        return lowered == "true"
-    if lowered in ("null", "none"):
-        return None
-    try:
-        return int(text)
-    except ValueError:
-        pass
-    try:
-        return float(text)
-    except ValueError:
-        return text
-
-
 def parse_number(text: str) -> float | None:
     """A float, or None when `text` is not a number."""
     try:
@@ -174,11 +128,18 @@ def number_problem(text: str, value, dtype) -> str | None:
     import numpy as np
 
     if value is None:
-        return f"'{text}' is not a number"
+        return f"{quoted(text)} is not a number"
     top = float(np.finfo(dtype).max)
     if math.isfinite(value) and abs(value) > top:
-        return f"'{text}' is out of range for {np.dtype(dtype).name} (largest {top:.8g})"
+        return f"{quoted(text)} is out of range for {np.dtype(dtype).name} (largest {top:.8g})"
     return None
+
+
+def quoted(text: str) -> str:
+    """A value echoed in an error, quoted and cut as forward's reader does it."""
+    if len(text) > 40:
+        text = text[:37] + "..."
+    return repr(text) if "'" not in text else f'"{text}"'
 
 
 def to_array(texts: list[str], dtype, what: str = "value"):
@@ -208,8 +169,6 @@ def linspace(text: str, num: int, dtype):
     if len(ends) != 2 or None in ends or not all(math.isfinite(e) for e in ends):
         raise ParameterError(f"--range '{text}': expected A,B, two finite numbers "
                              "(e.g. --range -10,10)")
-    if num < 1:
-        raise ParameterError(f"--num must be at least 1, got {num}")
     check_allocation((num,), dtype, "--num")
     to_array(pieces, dtype, what="--range end")  # each end must fit the dtype
     # computed in float64 and rounded once, as np.linspace(A, B, N, dtype=...) does
@@ -229,7 +188,7 @@ def row_activation(activation):
     axis = activation.params["axis"]
     if axis not in (0, -1):
         raise ParameterError(f"axis={axis}: on stdin each row is one vector, so the axis "
-                             "of activation '{activation.name}' can only be 0 or -1")
+                             f"of activation '{activation.name}' can only be 0 or -1")
     return activations.get({**activation.get_config(), "axis": -1})
 
 
@@ -240,8 +199,13 @@ def read_rows(fd: int, dtype):
     """Chunks of rows (1-D arrays) from a file descriptor, as the bytes arrive: a slow
     producer gets its answers line by line, a fast one in large chunks.
 
-    A row is numbers separated by commas, or else by white space; an empty line is an
-    empty row. A cell that is not a number is an error at its line and column.
+    A row is numbers separated by commas, or else by white space; rows may differ in length
+    and an empty line is an empty row. A field that is not a number is an error at its line
+    and field number, as forward's reader words it: `<stdin>:2: column 3: 'x' is not a number`.
+
+    NOTE: not nnctl.tabular.read_batches: that reads a table (every row as wide as the first,
+    blank lines skipped, CSV or TSV but not numbers between spaces), while `seq` or a person
+    typing gives rows of any width, one answer each.
     """
     import os
 
@@ -278,26 +242,19 @@ def read_rows(fd: int, dtype):
 
 
 def parse_row(line: str, number: int, dtype):
+    """One line of stdin -> a 1-D array; a bad field is a DataError at the line, naming the
+    field by its number (counted from 1)."""
     import numpy as np
 
     from nnctl.errors import DataError
 
-    cells = []  # (column, text)
-    if "," in line:
-        start = 0
-        for piece in line.split(","):
-            cells.append((start + len(piece) - len(piece.lstrip()) + 1, piece.strip()))
-            start += len(piece) + 1
-    else:
-        import re
-
-        cells = [(m.start() + 1, m.group()) for m in re.finditer(r"\S+", line)]
+    fields = [f.strip() for f in line.split(",")] if "," in line else line.split()
     numbers = []
-    for column, text in cells:
+    for k, text in enumerate(fields, start=1):
         value = parse_number(text)
         problem = "empty value" if not text else number_problem(text, value, dtype)
         if problem:
-            raise DataError(problem, source="<stdin>", line=number, column=column)
+            raise DataError(f"column {k}: {problem}", source="<stdin>", line=number)
         numbers.append(value)
     return np.array(numbers, dtype=np.float64).astype(dtype)
 
@@ -350,7 +307,7 @@ def plot_text(activation, x, derivative: bool) -> str:
     import plotext
 
     from nnctl.cli.console import color_allowed, stdout_is_terminal
-    from nnctl.errors import UsageError
+    from nnctl.errors import DataError, UsageError
 
     if activation.name == "glu":
         raise UsageError("glu maps 2n values to n: it has no curve y(x) to plot")
@@ -362,7 +319,7 @@ def plot_text(activation, x, derivative: bool) -> str:
         series.append((f"derivative of {activation.name}", activation.derivative(x), "braille"))
     keep = np.all([np.isfinite(x)] + [np.isfinite(y) for _, y, _ in series], axis=0)
     if not keep.any():
-        raise UsageError(f"{activation.name} has no finite values to plot on this range")
+        raise DataError(f"{activation.name} has no finite values to plot on this range")
 
     if stdout_is_terminal():
         size = shutil.get_terminal_size()

@@ -2,23 +2,11 @@
 from __future__ import annotations
 
 import sys
-from enum import Enum
 from typing import Annotated, Optional
 
 import typer
 
-
-class InitFormat(str, Enum):
-    text = "text"
-    csv = "csv"
-    tsv = "tsv"
-    json = "json"
-    npy = "npy"
-
-
-class FloatType(str, Enum):
-    float32 = "float32"
-    float64 = "float64"
+from nnctl.cli.params import PARAM_VALUES, ArrayFormat, FloatType, parse_params
 
 
 def init(
@@ -30,16 +18,16 @@ def init(
                         "3,3,16,32 (a conv kernel: fans include the receptive field).",
         metavar="DIMS", show_default=False)],
     seed: Annotated[Optional[int], typer.Option(
-        "--seed", help="Seed: the same seed gives the same values on every machine (and "
-                       "Keras' own values under its NumPy backend). Default: a random one.",
+        "--seed", min=0, help="Seed: the same seed gives the same values on every machine (and "
+                              "Keras' own values under its NumPy backend). Default: a random one.",
         metavar="N", show_default=False)] = None,
     param: Annotated[Optional[list[str]], typer.Option(
-        "--param", "-p", help="Argument of the initializer, KEY=VALUE, repeatable: "
-                              "--param stddev=0.1 --param mode=fan_avg.",
+        "--param", "-p", help="Argument of the initializer, repeatable: -p stddev=0.1 "
+                              "-p mode=fan_avg -p seed=None. " + PARAM_VALUES,
         metavar="KEY=VALUE", show_default=False)] = None,
     dtype: Annotated[FloatType, typer.Option("--dtype", help="Float type of the values.")]
     = FloatType.float32,
-    format: Annotated[Optional[InitFormat], typer.Option(
+    format: Annotated[Optional[ArrayFormat], typer.Option(
         "--format", "-f", help="text (tf.Tensor(...), the default on a terminal), csv (the "
                                "default when piped), tsv, json (nested lists) or npy. With "
                                "--stats: text, csv, tsv or json.", show_default=False)] = None,
@@ -70,17 +58,17 @@ def init(
     from nnctl.cli.console import choose_format, message
     from nnctl.errors import UsageError
 
+    if (stats or plot) and format == ArrayFormat.npy:
+        raise UsageError("--stats and --plot print text; --format npy writes only the values")
+    if plot and format is not None and not stats:
+        raise UsageError("--plot draws a chart; --format applies to the values or --stats")
     dims = parse_shape(shape)
-    args = parse_params(param or [])
+    args = parse_params(param or [], kind="initializer", name=name)
     cls = initializers.INITIALIZERS.get(name)
     seed, drawn = _resolve_seed(cls, args, seed)
     if seed is not None:
         args["seed"] = seed
     initializer = initializers.get({"type": cls.name, **args})
-    if (stats or plot) and format == InitFormat.npy:
-        raise UsageError("--stats and --plot print text; --format npy writes only the values")
-    if plot and format is not None and not stats:
-        raise UsageError("--plot draws a chart; --format applies to the values or --stats")
 
     theory = initializer.theory(dims)  # shape errors (identity 3-D, ...) before sampling
     values = initializer(dims, dtype=dtype.value)
@@ -124,31 +112,6 @@ def parse_shape(text: str) -> tuple[int, ...]:
     if bad:
         raise ParameterError(f"--shape {text}: dimensions must be positive integers, got {bad[0]}")
     return dims
-
-
-def parse_params(items: list[str]) -> dict:
-    """`--param k=v` values: JSON where it parses (2, 0.5, null, [0, 1]), a float ("inf"),
-    else the text itself (fan_avg)."""
-    import json
-
-    from nnctl.errors import ParameterError
-
-    args = {}
-    for item in items:
-        key, sep, text = item.partition("=")
-        key = key.strip()
-        if not sep or not key:
-            raise ParameterError(f"--param {item!r}: expected KEY=VALUE, e.g. --param stddev=0.1")
-        text = text.strip()
-        try:
-            value = json.loads(text)
-        except (ValueError, RecursionError):
-            try:
-                value = float(text)
-            except ValueError:
-                value = text
-        args[key] = value
-    return args
 
 
 def _resolve_seed(cls, args: dict, seed):
