@@ -3,6 +3,7 @@ line, --debug, colors only on terminals and never with NO_COLOR, quiet closed pi
 version. Terminals are real pseudo-terminals; pipes are real shell pipelines."""
 from __future__ import annotations
 
+import math
 import os
 import pty
 import re
@@ -212,3 +213,94 @@ def test_act_imports_nothing_heavy():
     assert "numpy" in imported
     for heavy in ("pydantic", "rich", "yaml", "plotext", "pyarrow", "scipy", "nnctl.model"):
         assert not any(m == heavy or m.startswith(heavy + ".") for m in imported), heavy
+
+
+# ---------------------------------------------------------------------------------------------
+# Option values (DESIGN.md section 6): outside the set or range --help states, bad usage (2);
+# data and catalogue names (activations, initializers, numbers, --shape, --param), bad input (1)
+
+SPEC = ROOT / "configs" / "article_sequential.yaml"
+
+
+@pytest.mark.parametrize("args,code,named", [
+    (["summary", SPEC, "--format", "xml"], 2, "Invalid value for '--format' / '-f'"),
+    (["summary", SPEC, "--batch", "0"], 2, "Invalid value for '--batch'"),
+    (["plot", SPEC, "-f", "foo"], 2, "Invalid value for '--format' / '-f'"),
+    (["plot", SPEC, "--rankdir", "XY"], 2, "Invalid value for '--rankdir'"),
+    (["plot", SPEC, "-o", "net.xyz"], 2, "cannot tell the format from the file name 'net.xyz'"),
+    (["lint", SPEC, "-f", "xml"], 2, "Invalid value for '--format' / '-f'"),
+    (["list", "-f", "xml"], 2, "Invalid value for '--format' / '-f'"),
+    (["list", "activatons"], 2, "unknown kind 'activatons' (did you mean 'activations'?)"),
+    (["inspect", SPEC, "--batch", "0"], 2, "Invalid value for '--batch'"),
+    (["inspect", SPEC, "--seed", "-1"], 2, "Invalid value for '--seed'"),
+    (["inspect", SPEC, "-f", "tabel"], 2, "Invalid value for '--format' / '-f'"),
+    (["init", "he_normal", "--shape", "9", "--seed", "-1"], 2, "Invalid value for '--seed'"),
+    (["init", "he_normal", "--shape", "9", "--dtype", "float16"], 2, "Invalid value for '--dtype'"),
+    (["init", "he_normal", "--shape", "9", "-f", "xml"], 2, "Invalid value for '--format' / '-f'"),
+    (["act", "relu", "1", "-f", "xml"], 2, "Invalid value for '--format' / '-f'"),
+    (["act", "relu", "1", "--dtype", "f16"], 2, "Invalid value for '--dtype'"),
+    (["act", "relu", "--range", "-1,1", "--num", "-3"], 2, "Invalid value for '--num' / '-n'"),
+    (["build", SPEC, "-o", "m.npz", "--seed", "-1"], 2, "Invalid value for '--seed'"),
+    (["forward", SPEC, "--input-format", "xml"], 2, "Invalid value for '--input-format'"),
+    (["forward", SPEC, "--input-format", "cvs"], 2, "(did you mean 'csv'?)"),
+    (["forward", SPEC, "--output-format", "cvs"], 2, "Invalid value for '--output-format'"),
+    (["forward", SPEC, "--batch-size", "-5"], 2, "Invalid value for '--batch-size'"),
+    (["forward", SPEC, "--seed", "-1"], 2, "Invalid value for '--seed'"),
+    (["forward", SPEC, "--engine", "foo"], 2, "Invalid value for '--engine'"),
+    (["export", SPEC, "-o", "m.onnx", "--seed", "-1"], 2, "Invalid value for '--seed'"),
+    # data and catalogue names: bad input
+    (["act", "relux", "1"], 1, "unknown activation 'relux' (did you mean 'relu'?)"),
+    (["act", "relu", "abc"], 1, "value 'abc' is not a number"),
+    (["act", "relu", "--range", "a,b"], 1, "--range 'a,b': expected A,B"),
+    (["act", "relu", "1", "-p", "max_value=x"], 1, "max_value must be a number or null"),
+    (["act", "relu", "1", "-p", "type=elu"], 1, "--param type=elu"),
+    (["init", "he_nromal", "--shape", "9"], 1, "unknown initializer 'he_nromal'"),
+    (["init", "he_normal", "--shape", "0"], 1, "--shape 0: dimensions must be positive"),
+    (["init", "he_normal", "--shape", "9", "-p", "seed=-1"], 1, "seed=-1"),
+    (["inspect", SPEC, "--compare-init", "he_nromal"], 1, "--compare-init: unknown initializer"),
+    (["forward", SPEC, "--tap", "nosuch"], 1, "--tap: no layer named 'nosuch'"),
+])
+def test_option_values_follow_one_rule(tmp_path, args, code, named):
+    r = run_nnctl(*args, input="1,2,3\n", cwd=tmp_path)
+    assert r.code == code, r.err
+    lines = r.err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("nnctl: error: "), r.err
+    assert named in lines[0] and "Traceback" not in r.err
+    assert r.out == "" and list(tmp_path.iterdir()) == []  # nothing written
+
+
+def test_act_and_forward_word_a_bad_number_on_stdin_alike():
+    rows = "1,2,3\n4,x,6\n"
+    forward = run_nnctl("forward", SPEC, input=rows)
+    act = run_nnctl("act", "relu", input=rows)
+    assert forward.code == act.code == 1
+    want = "nnctl: error: <stdin>:2: column 2: 'x' is not a number\n"
+    assert forward.err == act.err == want
+
+
+@pytest.mark.parametrize("text,value", [
+    ("None", None), ("none", None), ("null", None), ("TRUE", True), ("false", False),
+    ("3", 3), ("-3", -3), (" 2 ", 2), ("0.5", 0.5), ("1e-3", 0.001), ("-Infinity", -math.inf),
+    ("[0, 1]", [0, 1]), ('"none"', "none"), ("fan_avg", "fan_avg"), ("1_000", "1_000"),
+    ("9" * 5000, math.inf),
+])
+def test_param_values_one_reading_for_every_command(text, value):
+    from nnctl.cli.params import parse_value
+
+    got = parse_value(text)
+    assert got == value and type(got) is type(value)
+
+
+def test_param_items():
+    from nnctl.cli.params import parse_params
+    from nnctl.errors import ParameterError
+
+    got = parse_params(["a=1", " b = x ", "a=2"], kind="activation", name="relu")
+    assert got == {"a": 2, "b": "x"}  # the last of a repeated key wins
+    with pytest.raises(ParameterError, match=r"^--param 'a': expected KEY=VALUE, e\.g\. "
+                                             r"--param stddev=0\.1$"):
+        parse_params(["a"], kind="initializer", name="he_normal")
+    with pytest.raises(ParameterError, match=r"the initializer is NAME \('he_normal'\)"):
+        parse_params(["type=zeros"], kind="initializer", name="he_normal")
+    with pytest.raises(ParameterError, match=r"nested too deeply"):
+        parse_params(["a=" + "[" * 5000 + "]" * 5000], kind="activation", name="relu")

@@ -268,3 +268,49 @@ def test_npz_scalar_array_is_a_clear_error(tmp_path):
     np.savez(npz, record=np.float32(3), patch=np.zeros((2, 4, 4), np.float32))
     r = run_nnctl("forward", CONFIGS / "two_input.yaml", npz)
     assert r.code == 1 and r.err.count("\n") == 1 and "internal error" not in r.err
+
+
+# ---------------------------------------------------------------------------------------------
+# Format options: a name outside the list --help gives is bad usage (exit 2), not bad input
+
+@pytest.mark.parametrize("args,message", [
+    (["--input-format", "cvs"], "Invalid value for '--input-format': unknown data format 'cvs' "
+                                "(did you mean 'csv'?) (see 'nnctl forward --help')"),
+    (["--input-format", "xml"], "Invalid value for '--input-format': unknown data format 'xml' "
+                                "(known: csv, tsv, jsonl, npy, parquet, npz) "
+                                "(see 'nnctl forward --help')"),
+    (["--output-format", "jsnl"], "Invalid value for '--output-format': unknown data format "
+                                  "'jsnl' (did you mean 'jsonl'?) (see 'nnctl forward --help')"),
+    (["--output-format", "npz"], "Invalid value for '--output-format': unknown data format "
+                                 "'npz' (did you mean 'npy'?) (see 'nnctl forward --help')"),
+    (["--input-format", "npz"], "--input-format npz reads an .npz file, not stdin: give INPUT "
+                                "as a file"),
+])
+def test_unknown_format_is_a_usage_error(tmp_path, args, message):
+    out = tmp_path / "out.csv"
+    r = run_nnctl("forward", CONFIGS / "article_sequential.yaml", "-o", out, *args,
+                  input="1,2,3\n")
+    assert (r.code, r.out, r.err) == (2, "", f"nnctl: error: {message}\n")
+    assert not out.exists()
+
+
+def test_format_names_keep_their_aliases_and_any_case():
+    want = run_nnctl("forward", CONFIGS / "article_sequential.yaml", input="1,2,3\n")
+    assert want.code == 0, want.err
+    r = run_nnctl("forward", CONFIGS / "article_sequential.yaml", "--input-format", "CSV",
+                  "--output-format", "tab", input="1,2,3\n")
+    assert (r.code, r.out, r.err) == (0, want.out.replace(",", "\t"), "")
+    r = run_nnctl("forward", CONFIGS / "article_sequential.yaml", "--input-format", "json",
+                  "--output-format", "ndjson", input="[1,2,3]\n")
+    assert r.code == 0 and json.loads(r.out) == [float(v) for v in want.out.split(",")]
+
+
+def test_input_format_npz_reads_any_file_name(tmp_path):
+    g = golden("two_input")
+    data = tmp_path / "inputs.data"
+    with open(data, "wb") as f:
+        np.savez(f, **g["inputs"])
+    r = run_nnctl("forward", CONFIGS / "two_input.yaml", data, "--input-format", "NPZ",
+                  "--weights", write_weights(tmp_path, g["weights"]))
+    assert r.code == 0, r.err
+    np.testing.assert_allclose(read_csv(r.out), flat(g["outputs"]), rtol=1e-5, atol=1e-6)

@@ -92,13 +92,15 @@ def test_export_to_stdout(tmp_path):
 
 @pytest.mark.parametrize("args,message", [
     (["--opset", "12"], r"nnctl: error: --opset 12: nnctl exports opsets 13 to \d+ "),
-    (["--seed", "-1"], r"nnctl: error: --seed must be 0 or more, got -1"),
+    (["--opset", "999"], r"nnctl: error: --opset 999: nnctl exports opsets 13 to \d+ "),
+    (["--seed", "-1"], r"nnctl: error: Invalid value for '--seed': Input should be greater than "
+                       r"or equal to 0 \(see 'nnctl export --help'\)$"),
 ])
-def test_export_bad_values(tmp_path, args, message):
+def test_export_option_values_outside_their_range_are_usage_errors(tmp_path, args, message):
     import re
 
     r = run_nnctl("export", CONFIGS / "article_sequential.yaml", "-o", tmp_path / "m.onnx", *args)
-    assert r.code == 1 and r.out == ""
+    assert r.code == 2 and r.out == ""
     assert len(r.err.splitlines()) == 1 and re.match(message, r.err), r.err
     assert not (tmp_path / "m.onnx").exists()
 

@@ -13,7 +13,7 @@ def export(
     weights: Annotated[Optional[str], typer.Option(
         "--weights", help="Weights .npz with LAYER/WEIGHT arrays (Keras names).")] = None,
     seed: Annotated[Optional[int], typer.Option(
-        "--seed", help="Seed for the initializers when there are no weights.")] = None,
+        "--seed", min=0, help="Seed for the initializers when there are no weights.")] = None,
     opset: Annotated[Optional[int], typer.Option(
         "--opset", help="ONNX opset version (default 17; 13 and later).")] = None,
 ):
@@ -26,8 +26,6 @@ def export(
     from nnctl.errors import ParameterError, UsageError
     from nnctl.onnx import require
 
-    if seed is not None and seed < 0:
-        raise ParameterError(f"--seed must be 0 or more, got {seed}")
     if output == "-":
         from nnctl.cli.console import stdout_is_terminal
 
@@ -39,7 +37,10 @@ def export(
     from nnctl.cli.weights_source import model_and_weights
     from nnctl.onnx.export import DEFAULT_OPSET, check_opset, to_onnx, write_onnx
 
-    opset = check_opset(DEFAULT_OPSET if opset is None else opset)
+    try:
+        opset = check_opset(DEFAULT_OPSET if opset is None else opset)
+    except ParameterError as exc:  # outside the range --help states: bad usage
+        raise UsageError(exc.message) from None
     built, values = model_and_weights(model, weights, seed)
     proto = to_onnx(built, values, opset=opset)
     write_onnx(proto, output)

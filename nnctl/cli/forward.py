@@ -6,6 +6,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from nnctl.cli import params
+
 
 class Engine(str, Enum):
     auto = "auto"
@@ -24,9 +26,11 @@ def forward(
     output: Annotated[str, typer.Option(
         "--output", "-o", help="Where to write the rows (default: stdout); atomic for files.")] = "-",
     input_format: Annotated[Optional[str], typer.Option(
-        "--input-format", help="csv, tsv, jsonl, npy, parquet (default: by extension/content).")] = None,
+        "--input-format", callback=params.input_format,
+        help="csv, tsv, jsonl, npy, parquet or npz (default: by extension, else by content).")] = None,
     output_format: Annotated[Optional[str], typer.Option(
-        "--output-format", help="csv, tsv, jsonl, npy, parquet (default: by extension, else csv).")] = None,
+        "--output-format", callback=params.output_format,
+        help="csv, tsv, jsonl, npy or parquet (default: by extension, else csv).")] = None,
     batch_size: Annotated[int, typer.Option(
         "--batch-size", min=1, help="Rows per batch; memory is bounded by it.")] = 16384,
     header: Annotated[Optional[bool], typer.Option(
@@ -52,16 +56,17 @@ def forward(
     from nnctl.cli.console import warn
     from nnctl.cli.progress import progress_for
     from nnctl.cli.weights_source import model_and_weights
+    from nnctl.errors import UsageError
 
     if model == "-" and input == "-":
-        from nnctl.errors import UsageError
-
         raise UsageError("MODEL and INPUT cannot both be stdin ('-'): give the data as a file")
+    if input == "-" and input_format == "npz":
+        raise UsageError("--input-format npz reads an .npz file, not stdin: give INPUT as a file")
     built, values = model_and_weights(model, weights, seed)
     wanted = engine.check_taps(built, tap) if tap else built.outputs
     n_columns = sum(engine.input_widths(built).values())
     out_columns = engine.output_columns(built, wanted)
-    if str(input).endswith(".npz") and input_format in (None, "npz"):
+    if input_format == "npz" or (input_format is None and str(input).endswith(".npz")):
         reader, rows = None, engine.npz_rows(input, built, batch_size)
     else:
         reader = tabular.read_batches(input, input_format, batch_size=batch_size, header=header,
