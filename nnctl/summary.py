@@ -1,13 +1,14 @@
-"""Model summaries as data (rows and totals), and their renderings: Keras' table, JSON, Markdown.
+"""Model summaries as data (rows and totals), and their plain-text forms: JSON and Markdown.
 
-The table follows keras/src/utils/summary_utils.py to the character: the same columns,
-widths, rich box drawing and totals lines, so `nnctl summary` piped equals Keras' output.
+Keras' table is drawn from this data by nnctl.render (with rich), for `nnctl summary` and
+Model.summary() alike; this module knows nothing of rich or terminals. table_width() is Keras'
+rule for the table's width, kept here because it is arithmetic on the data.
 """
 from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -160,11 +161,12 @@ def to_markdown(summary: Summary, show_trainable=False, macs=False, batch=None) 
               f"- Non-trainable params: {summary.non_trainable_params:,} "
               f"({readable_bytes(summary.non_trainable_bytes)})"]
     if macs:
-        lines += _mac_lines(summary, batch, prefix="- ")
+        lines += mac_lines(summary, batch, prefix="- ")
     return "\n".join(lines) + "\n"
 
 
-def _mac_lines(summary: Summary, batch, prefix=" ") -> list[str]:
+def mac_lines(summary: Summary, batch, prefix=" ") -> list[str]:
+    """The MAC totals: multiply-accumulates and activation memory for a batch of `batch`."""
     batch = batch or 1
     act = sum(r.activation_bytes for r in summary.rows) * batch
     return [f"{prefix}Total MACs: {summary.total_macs * batch:,} (batch of {batch})",
@@ -175,69 +177,13 @@ def _shape(shape) -> str:
     return "(" + ", ".join(str(d) for d in shape) + ")"
 
 
-def table_width(summary: Summary, terminal_columns: int, show_trainable: bool,
+def table_width(summary: Summary, columns: int, show_trainable: bool,
                 macs: bool = False) -> int:
-    """Keras: 88 columns (108 with "Connected to"), +12 with Trainable, at most terminal - 4.
+    """Keras: 88 columns (108 with "Connected to"), +12 with Trainable, at most columns - 4.
 
+    `columns`: the width of the terminal (80 when there is none, as Keras' piped output).
     nnctl's MACs column adds 12 more, within the same limit.
     """
     width = 88 if summary.chain else 108
     width += 12 * show_trainable + 12 * macs
-    return min(width, terminal_columns - 4)
-
-
-def render_table(summary: Summary, console, *, width: int, show_trainable=False, macs=False,
-                 batch=None) -> None:
-    """Print Keras' summary table on a rich console (colored when the console has color)."""
-    import rich.markup
-    import rich.table
-
-    esc = rich.markup.escape
-
-    def num(x):
-        return f"[color({45 if x is None else 34})]{x}[/]"
-
-    if summary.chain:
-        positions = [0.45, 0.80, 1.0]
-        header = ["Layer (type)", "Output Shape", "Param #"]
-        align = ["left", "left", "right"]
-    else:
-        positions = [0.3, 0.56, 0.74, 1.0]
-        header = ["Layer (type)", "Output Shape", "Param #", "Connected to"]
-        align = ["left", "left", "right", "left"]
-    if show_trainable:
-        positions = [p * 0.90 for p in positions] + [1.0]
-        header.append("Trainable")
-        align.append("center")
-    if macs:
-        positions = [p * 0.88 for p in positions] + [1.0]
-        header.append("MACs")
-        align.append("right")
-    widths, current = [], 0
-    for pos in positions:
-        widths.append(int(pos * width) - current)
-        current += widths[-1]
-    columns = [rich.table.Column(h, justify=a, width=w) for h, a, w in zip(header, align, widths)]
-    table = rich.table.Table(*columns, width=width, show_lines=True)
-    for r in summary.rows:
-        shape = "(" + ", ".join(num(d) for d in r.output_shape) + ")"
-        cells = [f"{esc(r.name)} ([color(33)]{esc(r.type)}[/])", shape, num(f"{r.params:,}")]
-        if not summary.chain:
-            cells.append(", ".join(f"{esc(c)}[{num(0)}][{num(0)}]"
-                                   for c in r.connected_to) or "-")
-        if show_trainable:
-            cells.append({"Y": "[bold][color(34)]Y[/][/]", "N": "[bold][color(9)]N[/][/]"}
-                         .get(r.trainable, "[bold]-[/]"))
-        if macs:
-            cells.append(num(f"{r.macs * (batch or 1):,}"))
-        table.add_row(*cells)
-    console.print(f'[bold]Model: "{esc(summary.name)}"[/]')
-    console.print(table)
-    for label, count, nbytes in (
-            ("Total params", summary.total_params, summary.total_bytes),
-            ("Trainable params", summary.trainable_params, summary.trainable_bytes),
-            ("Non-trainable params", summary.non_trainable_params, summary.non_trainable_bytes)):
-        console.print(f"[bold] {label}: [/]{num(f'{count:,}')} ({readable_bytes(nbytes)})")
-    if macs:
-        for line in _mac_lines(summary, batch):
-            console.print(line)
+    return min(width, columns - 4)

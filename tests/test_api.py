@@ -5,6 +5,7 @@ Keras facts come from tests/golden (tools/golden/api_models.py, forward.py, summ
 from __future__ import annotations
 
 import json
+import re
 import runpy
 import subprocess
 import sys
@@ -76,6 +77,56 @@ def test_functional_and_subclass_examples_have_the_same_rows(stem):
     assert " Total params: 26 (104.00 B)" in totals(text)
     inputs = [line for line in text.splitlines() if "(InputLayer)" in line]
     assert len(inputs) == 1 and "(None, 3)" in inputs[0]
+
+
+@pytest.mark.parametrize("stem", ["article_sequential", "two_input"])
+def test_summary_print_fn_gets_the_keras_text_once(stem):
+    model = nnctl.from_spec(CONFIGS / f"{stem}.yaml")
+    calls = []
+    model.summary(print_fn=calls.append)
+    assert len(calls) == 1
+    assert calls[0] + "\n" == (GOLDEN / "summaries" / f"{stem}.txt").read_text()
+    calls.clear()
+    model.summary(show_trainable=True, print_fn=calls.append)
+    assert calls[0] + "\n" == (GOLDEN / "summaries" / f"{stem}.trainable.txt").read_text()
+
+
+class FakeTerminal:
+    """A stdout that says it is a terminal (rich asks isatty)."""
+
+    def __init__(self):
+        self.text = ""
+
+    def write(self, text):
+        self.text += text
+        return len(text)
+
+    def flush(self):
+        pass
+
+    def isatty(self):
+        return True
+
+
+def test_summary_on_stdout_is_plain_when_piped_and_styled_on_a_terminal(capsys, monkeypatch):
+    golden = (GOLDEN / "summaries" / "two_input.txt").read_text()
+    model = nnctl.from_spec(CONFIGS / "two_input.yaml")
+    model.summary()
+    assert capsys.readouterr().out == golden          # captured stdout is not a terminal
+    for name in ("NO_COLOR", "FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("TERM", "xterm-256color")
+    monkeypatch.setenv("COLUMNS", "80")
+    terminal = FakeTerminal()
+    monkeypatch.setattr(sys, "stdout", terminal)
+    model.summary()
+    assert "\x1b[" in terminal.text
+    assert re.sub(r"\x1b\[[0-9;]*m", "", terminal.text) == golden
+    monkeypatch.setenv("NO_COLOR", "1")              # no escape codes at all, bold included
+    terminal = FakeTerminal()
+    monkeypatch.setattr(sys, "stdout", terminal)
+    model.summary()
+    assert terminal.text == golden
 
 
 def graph(model) -> list[tuple]:

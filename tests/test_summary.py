@@ -10,6 +10,7 @@ from rich.console import Console
 from conftest import CONFIGS, GOLDEN, SPECS
 from nnctl import summary as summaries
 from nnctl.model import GraphBuilder, build_model, load_model
+from nnctl.render import print_summary_table
 from nnctl.spec import read_spec
 
 SPEC_FILES = sorted(CONFIGS.glob("*.yaml")) + sorted(SPECS.glob("*.yaml"))
@@ -25,7 +26,7 @@ def piped_table(path, **options) -> str:
     buffer = io.StringIO()
     console = Console(file=buffer, width=80, force_terminal=False, no_color=True,
                       highlight=False)
-    summaries.render_table(data, console, width=summaries.table_width(data, 80, options.get(
+    print_summary_table(data, console, width=summaries.table_width(data, 80, options.get(
         "show_trainable", False)), **options)
     return buffer.getvalue()
 

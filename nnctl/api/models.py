@@ -170,24 +170,23 @@ class Model:
 
     # --- inspecting --------------------------------------------------------------------------
     def summary(self, show_trainable: bool = False, print_fn=None) -> None:
-        """Print Keras' summary table (the same as `nnctl summary`)."""
-        import shutil
+        """Print Keras' summary table (the same as `nnctl summary`), as Keras does: on
+        sys.stdout through rich (styled on a terminal; piped, plain at 76 columns), or with
+        `print_fn`, once, as plain text of 76 columns (`model.summary(print_fn=log.info)`)."""
+        from nnctl.render import print_summary_table
+        from nnctl.summary import summarize, table_width
 
-        from rich.console import Console
-
-        from nnctl import summary as summaries
-        from nnctl.cli.console import rich_console, stdout_is_terminal
-
-        data = summaries.summarize(self.engine)
+        data = summarize(self.engine)
         if print_fn is None:
-            console = rich_console()
-            columns = shutil.get_terminal_size().columns if stdout_is_terminal() else 80
+            console, columns = _stdout_console()
         else:
+            from rich.console import Console
+
             console = Console(record=True, width=76, no_color=True, force_terminal=False,
                               highlight=False, emoji=False, file=_Discard())
             columns = 80
-        width = summaries.table_width(data, columns, show_trainable)
-        summaries.render_table(data, console, width=width, show_trainable=show_trainable)
+        print_summary_table(data, console, width=table_width(data, columns, show_trainable),
+                            show_trainable=show_trainable)
         if print_fn is not None:
             print_fn(console.export_text().rstrip("\n"))
 
@@ -659,6 +658,24 @@ def _without_batch(shape) -> tuple:
     if not shape:
         raise ValueError("build() takes an input shape with the batch axis, e.g. (None, 3)")
     return shape[1:]
+
+
+def _stdout_console():
+    """(console, columns) for a summary on sys.stdout, as Keras makes it: rich's Console, which
+    tells a terminal and honours TERM=dumb and FORCE_COLOR; NO_COLOR drops every escape code
+    (as the CLI does). Piped: plain, at Keras' 76 columns (80 - 4), lines never wrapped."""
+    import os
+    import shutil
+    import sys
+
+    from rich.console import Console
+
+    console = Console(file=sys.stdout, highlight=False, emoji=False,
+                      color_system=None if "NO_COLOR" in os.environ else "auto")
+    if console.is_terminal:
+        return console, shutil.get_terminal_size().columns
+    return Console(file=sys.stdout, width=76, soft_wrap=True, color_system=None,
+                   highlight=False, emoji=False), 80
 
 
 class _Discard:

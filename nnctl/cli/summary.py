@@ -54,11 +54,12 @@ def summary(
     else:
         import shutil
 
-        console = rich_console()
+        from nnctl.render import print_summary_table
+
         columns = shutil.get_terminal_size().columns if stdout_is_terminal() else 80
-        width = summaries.table_width(data, columns, show_trainable, macs)
-        summaries.render_table(data, console, width=width, show_trainable=show_trainable,
-                               macs=macs, batch=batch)
+        print_summary_table(data, rich_console(),
+                            width=summaries.table_width(data, columns, show_trainable, macs),
+                            show_trainable=show_trainable, macs=macs, batch=batch)
     if error is not None:
         sys.stdout.flush()
         raise error
