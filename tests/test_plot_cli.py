@@ -6,7 +6,6 @@ import os
 import shutil
 import sys
 import xml.etree.ElementTree as ET
-from pathlib import Path
 
 import pytest
 
@@ -115,6 +114,16 @@ def test_neurons(tmp_path):
     for fmt in ("text", "mermaid"):
         bad = run_nnctl("plot", CONFIGS / "article_sequential.yaml", "--neurons", "-f", fmt)
         assert bad.code == 2 and bad.err.startswith("nnctl: error: --neurons draws")
+
+
+def test_png_without_graphviz_is_one_line(tmp_path):
+    result = run_nnctl("plot", RESIDUAL, "-o", tmp_path / "net.png",
+                       env={"PATH": "/nonexistent"})
+    assert (result.code, result.out) == (1, "")
+    assert result.err == ("nnctl: error: --format png needs Graphviz' `dot` program, which is "
+                          "not installed (not on PATH); use --format svg, which nnctl draws by "
+                          "itself\n")
+    assert not (tmp_path / "net.png").exists()
 
 
 def test_bad_spec_is_one_line(tmp_path):

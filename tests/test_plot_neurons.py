@@ -137,3 +137,16 @@ def test_neurons_dot_renders(spec):
     for column in graph.columns:
         drawn = [unit for _, unit in sorted(heights[column.name])]
         assert drawn == ["label"] + ["..." if u is None else str(u) for u in column.shown]
+
+
+@pytest.mark.parametrize("fmt", ["text", "mermaid"])
+def test_draw_refuses_other_formats_without_naming_cli_options(fmt):
+    """The engine's error says what is wrong; `nnctl plot` phrases it with --neurons."""
+    from nnctl.errors import ParameterError
+    from nnctl.plot import draw
+
+    model = load_model(str(CONFIGS / "article_sequential.yaml"))
+    with pytest.raises(ParameterError) as caught:
+        draw(model, fmt, neurons=True)
+    assert str(caught.value) == f"the neurons picture is drawn as svg, dot, png, not {fmt}"
+    assert caught.value.exit_code == 1

@@ -58,8 +58,8 @@ def plot(
 
     from nnctl.cli.console import message, stdout_is_terminal, warn
     from nnctl.cli.models import open_model
-    from nnctl.errors import UsageError
-    from nnctl.plot import PlotOptions, draw, format_for_path
+    from nnctl.errors import NnctlError, UsageError
+    from nnctl.plot import NEURON_FORMATS, PlotOptions, draw, format_for_path
 
     to_stdout = output in (None, "-")
     fmt = format.value if format else None
@@ -73,8 +73,17 @@ def plot(
             raise UsageError("--neurons draws svg, dot or png: add -o FILE.svg, or "
                              "--format svg to print the SVG")
         fmt = "svg" if neurons else "text"
+    if neurons and fmt not in NEURON_FORMATS:
+        raise UsageError(f"--neurons draws {', '.join(NEURON_FORMATS)}, not {fmt}")
     if fmt == "png" and to_stdout and stdout_is_terminal():
         raise UsageError("will not write PNG bytes to a terminal: add -o FILE.png or pipe it")
+    if fmt == "png":
+        from nnctl.plot.dot import graphviz_dot
+
+        if graphviz_dot() is None:
+            raise NnctlError("--format png needs Graphviz' `dot` program, which is not "
+                             "installed (not on PATH); use --format svg, which nnctl draws "
+                             "by itself")
 
     built = open_model(model)
     options = PlotOptions(show_shapes=show_shapes, show_dtype=show_dtype,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 
-from nnctl.errors import UsageError
+from nnctl.errors import ParameterError
 from nnctl.plot.graph import Box, Graph, PlotOptions, model_graph
 
 FORMATS = ("text", "dot", "mermaid", "svg", "png")
@@ -32,12 +32,13 @@ def draw(model, fmt: str, options: PlotOptions | None = None, *, neurons: bool =
     mermaid, svg (str), or png (bytes; needs Graphviz). `neurons`: the circles picture."""
     options = options or PlotOptions()
     if fmt not in FORMATS:
-        raise UsageError(f"unknown plot format '{fmt}' (use {', '.join(FORMATS)})")
+        raise ParameterError(f"unknown plot format '{fmt}' (use {', '.join(FORMATS)})")
     if neurons:
         from nnctl.plot.neurons import neuron_graph, render_neurons_dot, render_neurons_svg
 
         if fmt not in NEURON_FORMATS:
-            raise UsageError(f"--neurons draws {', '.join(NEURON_FORMATS)}, not {fmt}")
+            raise ParameterError(f"the neurons picture is drawn as "
+                                 f"{', '.join(NEURON_FORMATS)}, not {fmt}")
         graph = neuron_graph(model)
         if fmt == "svg":
             return render_neurons_svg(graph)

@@ -74,12 +74,17 @@ def html(text: str) -> str:
     return escape(text, {'"': "&quot;"})
 
 
+def graphviz_dot() -> str | None:
+    """The path of Graphviz' `dot` program, or None when it is not installed."""
+    return shutil.which("dot")
+
+
 def render_png(dot_text: str) -> bytes:
     """The PNG of a DOT graph, drawn by Graphviz' `dot`; a clear error when it is missing."""
-    program = shutil.which("dot")
+    program = graphviz_dot()
     if program is None:
-        raise NnctlError("--format png needs Graphviz' `dot` program, which is not installed "
-                         "(not on PATH); use --format svg, which nnctl draws by itself")
+        raise NnctlError("PNG needs Graphviz' `dot` program, which is not installed (not on "
+                         "PATH); SVG is drawn by nnctl itself")
     try:
         done = subprocess.run([program, "-Tpng", f"-Gdpi={PNG_DPI}"], input=dot_text.encode(),
                               capture_output=True, timeout=120)
