@@ -21,13 +21,12 @@ COMMANDS = {
 
 
 def register(app) -> None:
+    """Add every command to the typer app.
+
+    A command module that fails to import is a bug of nnctl: its ImportError propagates,
+    rather than the command quietly missing from `nnctl --help`.
+    """
     for name, target in COMMANDS.items():
         module_name, function_name = target.split(":")
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name != module_name:
-                raise
-            continue  # not written yet
-        function = getattr(module, function_name)
+        function = getattr(importlib.import_module(module_name), function_name)
         app.command(name, help=function.__doc__)(function)
