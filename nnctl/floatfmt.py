@@ -26,15 +26,6 @@ def float_texts(array: np.ndarray) -> list[str]:
     return [float_text(v, scalar) for v in array.ravel().tolist()]
 
 
-def parse_float(text: str, what: str = "value") -> float:
-    """A number from the command line; a clear error naming `what` otherwise."""
-    try:
-        value = float(text)
-    except (TypeError, ValueError):
-        raise ParameterError(f"{what}: '{text}' is not a number") from None
-    return value
-
-
 def parse_int(text: str, what: str = "value") -> int:
     try:
         value = float(text)

@@ -6,7 +6,6 @@ graph checks shapes (nnctl.model). Every error points at the YAML node it is abo
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 
 from nnctl.errors import NnctlError, SpecError
@@ -89,20 +88,6 @@ def read_text(path: str) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise SpecError(f"not UTF-8 text (byte {exc.start})", source=source) from None
-
-
-def spec_from_json(text: str, source: str) -> ModelSpec:
-    from nnctl.yamlpos import check_document
-
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise SpecError(f"invalid JSON: {exc.msg}", source=source, line=exc.lineno,
-                        column=exc.colno) from None
-    except RecursionError:
-        raise SpecError("the spec is nested too deeply", source=source) from None
-    check_document(value, source)
-    return parse_spec(Located(value, {}, source))
 
 
 def parse_spec(doc: Located) -> ModelSpec:
