@@ -31,6 +31,7 @@ SMALL_RANDOM = ("random_normal", "truncated_normal", "random_uniform")
 GLOROT = ("glorot_uniform", "glorot_normal")
 NON_AFFINE_LAYERS = ("Multiply", "Maximum", "Minimum", "LayerNormalization")
 ONE_HOT_ACTIVATIONS = {"softmax": "1.0", "sparsemax": "1.0", "log_softmax": "0.0"}
+SATURATING = {"sigmoid": "passes at most 1/4 of the gradient", "tanh": "saturates for |x| > 2"}
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,8 @@ class Finding:
     level: str
     message: str
     fix: str
-    layer: str | None
+    layer: str | None             # where it is reported (the first of `layers`)
+    layers: list[str]             # every layer it is about: a path, or the layers to change
     source: str | None
     line: int | None
     column: int | None
@@ -114,7 +116,9 @@ class _Checker:
                 self.consumers[i].append(node.name)
 
     # --- helpers -------------------------------------------------------------------------------
-    def report(self, rule_id: str, node, message: str, fix: str, key: str | None = None):
+    def report(self, rule_id: str, node, message: str, fix: str, key: str | None = None,
+               layers: list[str] | None = None):
+        """A finding at `node` (its argument `key`), about `layers` (default: `node` alone)."""
         rule = RULES[rule_id]
         spec = self.model.spec
         source = line = column = None
@@ -124,8 +128,10 @@ class _Checker:
             pos = spec.doc.where(path)
             if pos is not None:
                 line, column = pos.line, pos.column
-        self.findings.append(Finding(rule.id, rule.level, f"layer '{node.name}': {message}", fix,
-                                     node.name, source, line, column))
+        self.findings.append(Finding(
+            rule=rule.id, level=rule.level, message=f"layer '{node.name}': {message}", fix=fix,
+            layer=node.name, layers=list(layers or [node.name]), source=source, line=line,
+            column=column))
 
     def layer_config(self, node) -> dict:
         """The arguments the spec gives this layer (defaults left out)."""
@@ -134,9 +140,6 @@ class _Checker:
     def layer_nodes(self):
         return [n for n in (self.model.nodes[name] for name in self.model.order)
                 if n.layer is not None]
-
-    def is_output(self, node) -> bool:
-        return node.name in self.model.outputs
 
     def dense_downstream(self, name: str) -> bool:
         """Whether some Dense layer reads this node's output, directly or further on."""
@@ -188,21 +191,32 @@ class _Checker:
                         f"1/{4 ** count:,} of the output's gradient gets back here "
                         "(sigmoid' <= 1/4)",
                         "relu with kernel_initializer: he_normal in the hidden layers; "
-                        "sigmoid only for a binary output", "activation")
+                        "sigmoid only for a binary output", "activation", layers=path)
 
     def saturating_hidden(self):
+        """One finding for the whole network, at the first such layer, naming them all: the
+        cause (depth) and the fix are the same for each, and one line per layer buried the
+        other findings under copies of one message."""
         depth, _ = self.longest(lambda n: n.type_name == "Dense")
         if depth < DEEP_LAYERS:
             return
-        for node in self.layer_nodes():
-            name = activation_name(node)
-            if name in ("sigmoid", "tanh") and self.dense_downstream(node.name):
-                why = ("passes at most 1/4 of the gradient" if name == "sigmoid"
-                       else "saturates for |x| > 2")
-                self.report("saturating-hidden", node,
-                            f"hidden {name} in a network {depth} Dense layers deep: it {why}, "
-                            "so gradients vanish towards the input",
-                            "activation: relu, kernel_initializer: he_normal", "activation")
+        hidden = [node for node in self.layer_nodes()
+                  if activation_name(node) in SATURATING and self.dense_downstream(node.name)]
+        if not hidden:
+            return
+        kinds = list(dict.fromkeys(activation_name(node) for node in hidden))
+        names = [node.name for node in hidden]
+        if len(hidden) == 1:
+            message = (f"hidden {kinds[0]} in a network {depth} Dense layers deep: it "
+                       f"{SATURATING[kinds[0]]}, so gradients vanish towards the input")
+        else:
+            why = " and ".join(f"{kind} {SATURATING[kind]}" for kind in kinds)
+            message = (f"{len(hidden)} hidden {' and '.join(kinds)} layers in a network "
+                       f"{depth} Dense layers deep ({', '.join(names)}): {why}, so gradients "
+                       "vanish towards the input")
+        self.report("saturating-hidden", hidden[0], message,
+                    "activation: relu, kernel_initializer: he_normal", "activation",
+                    layers=names)
 
     def relu_init(self):
         for node in self.layer_nodes():
@@ -259,7 +273,8 @@ class _Checker:
         self.report("linear-network", first,
                     f"the network is linear: {depth} Dense layers ({_names(path)}) and no "
                     "non-linear activation compute a single matrix product",
-                    "give the hidden layers an activation, e.g. activation: relu", "activation")
+                    "give the hidden layers an activation, e.g. activation: relu", "activation",
+                    layers=path)
 
     def sigmoid_multi_unit(self):
         for name in self.model.outputs:

@@ -61,8 +61,9 @@ CASES = {
     },
     "saturating-hidden": {
         "fires": [(dense_stack(["tanh", "relu", "relu", "linear"], initializer="he_normal"), 1),
+                  # two layers: one finding naming both
                   (dense_stack(["sigmoid", "sigmoid", "relu", "sigmoid"], units=[16, 16, 16, 1]),
-                   2)],
+                   1)],
         "quiet": [dense_stack(["sigmoid", "sigmoid", "sigmoid"], units=[16, 16, 1]),  # shallow
                   dense_stack(["relu", "relu", "relu", "sigmoid"], units=[16, 16, 16, 1])],
     },
@@ -162,6 +163,30 @@ def test_positions_point_at_the_argument():
     assert "glorot_uniform kernels (the default)" in found[0].message
 
 
+def test_saturating_hidden_is_said_once_naming_every_layer():
+    text = dense_stack(["sigmoid", "tanh", "relu", "sigmoid", "linear"], initializer="he_normal")
+    [f] = [f for f in findings_of(text) if f.rule == "saturating-hidden"]
+    assert (f.layer, f.layers, f.line, f.column) == ("dense", ["dense", "dense_1", "dense_3"],
+                                                     3, 42)
+    assert f.message == (
+        "layer 'dense': 3 hidden sigmoid and tanh layers in a network 5 Dense layers deep "
+        "(dense, dense_1, dense_3): sigmoid passes at most 1/4 of the gradient and tanh "
+        "saturates for |x| > 2, so gradients vanish towards the input")
+    [f] = [f for f in findings_of(dense_stack(["relu", "tanh", "relu", "linear"]))
+           if f.rule == "saturating-hidden"]
+    assert (f.layer, f.layers) == ("dense_1", ["dense_1"])
+    assert f.message == ("layer 'dense_1': hidden tanh in a network 4 Dense layers deep: it "
+                         "saturates for |x| > 2, so gradients vanish towards the input")
+
+
+def test_path_findings_list_their_layers():
+    text = dense_stack(["sigmoid"] * 5, units=[16, 16, 16, 16, 1])
+    [f] = [f for f in findings_of(text) if f.rule == "sigmoid-stack"]
+    assert f.layers == ["dense", "dense_1", "dense_2", "dense_3", "dense_4"]
+    [f] = findings_of(dense_stack(["linear"] * 3))
+    assert (f.rule, f.layers) == ("linear-network", ["dense", "dense_1", "dense_2"])
+
+
 def test_relu_init_reports_the_numbers():
     text = dense_stack(["relu", "linear"], initializer="{type: random_normal, stddev: 0.05}")
     [f] = [f for f in findings_of(text) if f.rule == "relu-init"]
@@ -221,12 +246,12 @@ def test_cli_json(nnctl, tmp_path):
     assert r.code == 1
     data = json.loads(r.out)
     assert set(data) == {"model", "file", "findings", "counts"}
-    assert data["counts"] == {"error": 2, "warning": 5, "info": 0}
+    assert data["counts"] == {"error": 2, "warning": 1, "info": 0}
     assert {f["rule"] for f in data["findings"]} == \
         {"sigmoid-stack", "saturating-hidden", "softmax-one-unit"}
     first = data["findings"][0]
-    assert set(first) == {"rule", "level", "message", "fix", "layer", "source", "line",
-                          "column"}
+    assert set(first) == {"rule", "level", "message", "fix", "layer", "layers", "source",
+                          "line", "column"}
     assert first["source"] == str(path) and isinstance(first["line"], int)
 
 
