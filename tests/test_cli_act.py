@@ -235,8 +235,8 @@ def test_stdin_is_streamed():
      r"^nnctl: error: --param type=elu: the activation is NAME \('relu'\), not a --param$"),
     (["relu", "1", "-p", "max_value=[1,"], None, 1, r"--param max_value=\[1,: not valid JSON"),
     (["relu", "--range", "0,1", "--num", "0"], None, 2,
-     r"^nnctl: error: Invalid value for '--num' / '-n': Input should be greater than or "
-     r"equal to 1 \(see 'nnctl act --help'\)$"),
+     r"^nnctl: error: Invalid value for '--num' / '-n': must be at least 1 \(got 0\) "
+     r"\(see 'nnctl act --help'\)$"),
     (["relu", "--range", "-1,1", "--num", "-3"], None, 2, r"Invalid value for '--num' / '-n'"),
     (["relux", "1", "--range", "0,1"], None, 2, r"give values or --range, not both"),
     (["relu", "1", "--dtype", "float16"], None, 2, r"Invalid value for '--dtype'"),

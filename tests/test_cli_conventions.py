@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from conftest import ROOT, run_nnctl
+from conftest import CONFIGS, ROOT, run_nnctl
 from nnctl import __version__
 from nnctl.cli.commands import COMMANDS
 
@@ -304,3 +304,11 @@ def test_param_items():
         parse_params(["type=zeros"], kind="initializer", name="he_normal")
     with pytest.raises(ParameterError, match=r"nested too deeply"):
         parse_params(["a=" + "[" * 5000 + "]" * 5000], kind="activation", name="relu")
+
+
+def test_a_misspelt_choice_gets_a_suggestion():
+    r = run_nnctl("summary", CONFIGS / "article_sequential.yaml", "--format", "tabel")
+    assert (r.code, r.out) == (2, "")
+    assert r.err == ("nnctl: error: Invalid value for '--format' / '-f': 'tabel' is not one of "
+                     "'table', 'json', 'markdown' (did you mean 'table'?) "
+                     "(see 'nnctl summary --help')\n")

@@ -259,8 +259,8 @@ def test_too_large_shape_is_refused_before_allocating():
     (["--shape", "9", "--dtype", "float16"], "Invalid value for '--dtype'"),
     (["--format", "csv"], "Missing option '--shape'"),
     (["--shape", "9", "--stats", "-f", "npy"], "--format npy writes only the values"),
-    (["--shape", "9", "--seed", "-1"], "Invalid value for '--seed': Input should be greater than "
-                                       "or equal to 0 (see 'nnctl init --help')"),
+    (["--shape", "9", "--seed", "-1"], "Invalid value for '--seed': must be at least 0 (got -1) "
+                                       "(see 'nnctl init --help')"),
     # the usage is checked before the values: a bad --shape does not hide it
     (["--shape", "0", "--plot", "-f", "csv"], "--plot draws a chart"),
 ])

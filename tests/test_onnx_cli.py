@@ -93,8 +93,8 @@ def test_export_to_stdout(tmp_path):
 @pytest.mark.parametrize("args,message", [
     (["--opset", "12"], r"nnctl: error: --opset 12: nnctl exports opsets 13 to \d+ "),
     (["--opset", "999"], r"nnctl: error: --opset 999: nnctl exports opsets 13 to \d+ "),
-    (["--seed", "-1"], r"nnctl: error: Invalid value for '--seed': Input should be greater than "
-                       r"or equal to 0 \(see 'nnctl export --help'\)$"),
+    (["--seed", "-1"], r"nnctl: error: Invalid value for '--seed': must be at least 0 "
+                       r"\(got -1\) \(see 'nnctl export --help'\)$"),
 ])
 def test_export_option_values_outside_their_range_are_usage_errors(tmp_path, args, message):
     import re
@@ -253,5 +253,5 @@ def test_forward_on_onnxruntime_imports_neither_onnx_nor_pydantic(tmp_path):
 def test_forward_option_ranges(option, value, bound):
     r = run_nnctl("forward", CONFIGS / "article_sequential.yaml", option, value, input="1,2,3\n")
     assert (r.code, r.out) == (2, "")
-    assert r.err == (f"nnctl: error: Invalid value for '{option}': Input should be greater than "
-                     f"or equal to {bound} (see 'nnctl forward --help')\n")
+    assert r.err == (f"nnctl: error: Invalid value for '{option}': must be at least {bound} "
+                     f"(got {value}) (see 'nnctl forward --help')\n")

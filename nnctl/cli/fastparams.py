@@ -54,6 +54,10 @@ _NUMBER_MESSAGES = {
 }
 
 
+def value_text(number) -> str:
+    return repr(number) if isinstance(number, float) else str(number)
+
+
 def _fast_class():
     from typer._click.exceptions import BadParameter
     from typer._coercion import RuntimeParam
@@ -98,17 +102,20 @@ def _fast_class():
                                          case_sensitive=self.parameter_info.case_sensitive,
                                          ctx=ctx)
             except ValueError as exc:
-                raise BadParameter(f"Value error, {exc}", ctx=ctx, param=param) from None
+                from nnctl.naming import did_you_mean
+
+                hint = did_you_mean(str(value), [c.value for c in annotation])
+                raise BadParameter(f"{str(exc).rstrip('.')}{hint}", ctx=ctx, param=param) from None
 
         def _in_range(self, number, param, ctx):
-            # typer's min=/max= (pydantic's ge/le), with pydantic's words
+            # typer's min=/max= (pydantic's ge/le)
             low, high = self.parameter_info.min, self.parameter_info.max
             if low is not None and number < low:
-                raise BadParameter(f"Input should be greater than or equal to {low}", ctx=ctx,
-                                   param=param)
+                raise BadParameter(f"must be at least {low} (got {value_text(number)})",
+                                   ctx=ctx, param=param)
             if high is not None and number > high:
-                raise BadParameter(f"Input should be less than or equal to {high}", ctx=ctx,
-                                   param=param)
+                raise BadParameter(f"must be at most {high} (got {value_text(number)})",
+                                   ctx=ctx, param=param)
             return number
 
     return FastRuntimeParam
