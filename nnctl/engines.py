@@ -7,8 +7,9 @@
 A runner is called on a batch of flat rows and returns flat rows: `runner(rows) -> rows`.
 `auto` takes onnxruntime when it is installed and the work is large enough to pay for its
 start: at least AUTO_MIN_WORK multiply-adds, counted as rows x the model's multiply-adds per
-row. Measured here (2 cores, a 32-64-64-10 MLP): importing onnxruntime and opening a session
-take 35-70 ms, and ONNX Runtime saves about 60 ms per 10^9 multiply-adds over NumPy.
+row, and unless text is the work (see blas_threads: parsing CSV then sets the pace, not the
+arithmetic). Measured here (2 cores, a 32-64-64-10 MLP): importing onnxruntime and opening a
+session take 35-70 ms, and ONNX Runtime saves about 60 ms per 10^9 multiply-adds over NumPy.
 """
 from __future__ import annotations
 
@@ -77,15 +78,18 @@ def limit_blas_threads(threads: int | None) -> None:
     threadpool_limits(limits=threads, user_api="blas")
 
 
-def auto_runner(model, weights, outputs, rows: int | None):
+def auto_runner(model, weights, outputs, rows: int | None, text_values: int = 0):
     """(runner, note) for `--engine auto`: onnxruntime for large work when it can run the
     model, else numpy. `rows`: how many rows the input holds (None: unknown, as for text on
-    stdin, which stays on numpy). `note` is for the person at the terminal, or None."""
+    stdin, which stays on numpy). `text_values`: values parsed or formatted as text per row;
+    where they cost more than the arithmetic (blas_threads says 1), a faster engine would not
+    make the run faster, and its start-up would make it slower. `note` is for the person at
+    the terminal, or None."""
     from nnctl.errors import NnctlError
     from nnctl.onnx import INSTALL_HINT
 
     work = (rows or 0) * macs_per_row(model, outputs)
-    if work < AUTO_MIN_WORK:
+    if work < AUTO_MIN_WORK or blas_threads(model, outputs, text_values) == 1:
         return make_runner("numpy", model, weights, outputs), None
     size = f"{rows:,} rows x {macs_per_row(model, outputs):,} multiply-adds"
     try:

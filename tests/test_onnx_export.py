@@ -377,3 +377,16 @@ def test_auto_takes_onnxruntime_for_large_work_only():
     runner, note = engines.auto_runner(model, weights, None, rows=rows)
     assert runner.name == "onnxruntime"
     assert note == f"engine: onnxruntime ({rows:,} rows x {per_row:,} multiply-adds)"
+
+
+def test_auto_stays_on_numpy_where_text_is_the_work():
+    """A CSV through a small MLP is paced by parsing: onnxruntime's start-up would only add."""
+    from nnctl import engines
+
+    model = load_model(str(SPECS / "mappings.yaml"))   # 514,000 multiply-adds per row
+    weights = model.init_weights(0)
+    rows = 10 * -(-engines.AUTO_MIN_WORK // engines.macs_per_row(model))
+    runner, _ = engines.auto_runner(model, weights, None, rows=rows, text_values=19)
+    assert runner.name == "onnxruntime"   # 19 values of text cost less than the arithmetic
+    runner, note = engines.auto_runner(model, weights, None, rows=rows, text_values=600)
+    assert runner.name == "numpy" and note is None

@@ -76,14 +76,18 @@ def forward(
         first = next(rows, None)  # opens the input: its format and header are known after this
         header_out = out_columns if reader is not None and reader.columns is not None else None
         rows = itertools.chain([first], rows) if first is not None else iter(())
-        runner = _runner(engine_choice.value, built, values, wanted, reader, first, input)
+        # values parsed or formatted as text per row: where they cost more than the arithmetic,
+        # the arithmetic needs neither a second BLAS thread nor onnxruntime
+        text_values = ((n_columns if reader is not None and reader.format in tabular.TEXT else 0)
+                       + (len(out_columns) if (tabular.format_for(output, output_format) or "csv")
+                          in tabular.TEXT else 0))
+        runner = _runner(engine_choice.value, built, values, wanted, reader, first, input,
+                         text_values)
+        if runner.name == "numpy":
+            engines.limit_blas_threads(engines.blas_threads(built, wanted, text_values))
         with tabular.open_writer(output, output_format, dtype=built.dtype, columns=header_out,
                                  n_columns=len(out_columns)) as writer, \
                 progress_for(reader) as advance:
-            if runner.name == "numpy":
-                text_values = (n_columns if reader is not None and reader.format in tabular.TEXT
-                               else 0) + (len(out_columns) if writer.format in tabular.TEXT else 0)
-                engines.limit_blas_threads(engines.blas_threads(built, wanted, text_values))
             for out in engine.run(built, values, rows, wanted, runner=runner, warn=warn):
                 writer.write(out)
                 advance()
@@ -92,7 +96,7 @@ def forward(
             reader.close()
 
 
-def _runner(engine, model, weights, outputs, reader, first, path):
+def _runner(engine, model, weights, outputs, reader, first, path, text_values):
     """The batch runner of --engine; auto says on a terminal when it takes onnxruntime."""
     import numpy as np
 
@@ -104,7 +108,7 @@ def _runner(engine, model, weights, outputs, reader, first, path):
         return engines.make_runner("numpy", model, weights, outputs)
     rows = engines.estimate_rows(reader, len(first), path, first.shape[1],
                                  np.dtype(model.dtype).itemsize)
-    runner, note = engines.auto_runner(model, weights, outputs, rows)
+    runner, note = engines.auto_runner(model, weights, outputs, rows, text_values)
     if note:
         from nnctl.cli.console import message
 
