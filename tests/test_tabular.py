@@ -421,6 +421,39 @@ def test_parquet_on_stdin_and_truncated_npy_on_stdin(tmp_path):
     assert result.stdout.decode().strip() == "2 <stdin>: truncated .npy: 4 rows announced, 2 found"
 
 
+def test_parquet_on_stdin_is_refused_past_the_spool_limit(tmp_path):
+    """Parquet on stdin is copied to a temporary file: up to MAX_STDIN_PARQUET_BYTES, then one
+    error line (exit 1) that says the limit and asks for a file path. Here the limit is the
+    size of the file itself, then a byte less."""
+    from nnctl.limits import human_bytes
+    from nnctl.tabular import parquet
+
+    assert parquet.MAX_STDIN_PARQUET_BYTES == 10 ** 9
+    spec = tmp_path / "net.yaml"
+    spec.write_text("input: [2]\nlayers:\n  - {type: Dense, units: 1, kernel_initializer: ones}\n")
+    path = tmp_path / "p.parquet"
+    with open_writer(str(path)) as out:
+        out.write(np.array([[1, 2], [3, 4], [5, 6]], np.float32))
+    data = path.read_bytes()
+
+    def forward_with_limit(limit: int) -> subprocess.CompletedProcess:
+        return run_python(f"""
+            import nnctl.tabular.parquet as parquet
+            parquet.MAX_STDIN_PARQUET_BYTES = {limit}
+            from nnctl.cli.app import main
+            main(["forward", {str(spec)!r}, "-"])
+        """, data)
+
+    result = forward_with_limit(len(data))
+    assert (result.returncode, result.stdout, result.stderr) == (0, b"dense\n3\n7\n11\n", b"")
+    result = forward_with_limit(len(data) - 1)
+    assert (result.returncode, result.stdout) == (1, b"")
+    assert result.stderr.decode() == (
+        "nnctl: error: <stdin>: Parquet on stdin is copied to a temporary file first (pyarrow "
+        f"needs to seek), and this one is over {human_bytes(len(data) - 1)}: give it as a file "
+        "path instead\n")
+
+
 def test_error_on_stdin_names_stdin():
     result = run_python("""
         from nnctl.tabular import read_batches

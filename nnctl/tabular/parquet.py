@@ -1,7 +1,7 @@
-"""Parquet through pyarrow, imported only when a Parquet file is read or written.
+"""Parquet through pyarrow, imported (inside the methods) only when a Parquet file is read.
 
 pyarrow needs a seekable file (Parquet keeps its index at the end): stdin is spooled to a
-temporary file first.
+temporary file first, up to MAX_STDIN_PARQUET_BYTES.
 """
 from __future__ import annotations
 
@@ -12,6 +12,10 @@ import numpy as np
 from nnctl.errors import DataError
 from nnctl.tabular.formats import error_detail
 from nnctl.tabular.streams import BLOCK_BYTES
+
+# Parquet on stdin is copied to a temporary file, which may be memory (a tmpfs /tmp) or a small
+# disk: past this size, a file path is the way (read where it lies, nothing copied).
+MAX_STDIN_PARQUET_BYTES = 10 ** 9
 
 
 class ParquetReading:
@@ -26,10 +30,15 @@ class ParquetReading:
 
         if self.source == "-":  # Parquet keeps its index at the end: spool stdin to disk
             self._spool = tempfile.TemporaryFile()
+            spooled = 0
             while True:
                 data = self._input.read(BLOCK_BYTES)
                 if not data:
                     break
+                spooled += len(data)
+                if spooled > MAX_STDIN_PARQUET_BYTES:
+                    self._spool.close()
+                    raise self._stdin_too_large()
                 self._spool.write(data)
             self._spool.seek(0)
             target = self._spool
@@ -53,6 +62,13 @@ class ParquetReading:
         elif len(self.columns) != self.n_columns:
             raise DataError(f"expected {self.n_columns} columns, got {len(self.columns)}",
                             source=self.name)
+
+    def _stdin_too_large(self) -> DataError:
+        from nnctl.limits import human_bytes
+
+        return DataError(f"Parquet on stdin is copied to a temporary file first (pyarrow needs to "
+                         f"seek), and this one is over {human_bytes(MAX_STDIN_PARQUET_BYTES)}: "
+                         "give it as a file path instead", source=self.name)
 
     def _parquet_parts(self):
         import pyarrow as pa
