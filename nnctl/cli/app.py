@@ -198,6 +198,8 @@ def _die_of_sigpipe():
 
 
 def main(argv: list[str] | None = None) -> None:
+    """The process entry point (`nnctl`, `python -m nnctl`): runs and ends the process with
+    its exit status. To run nnctl inside a Python process, call run(args), which returns it."""
     args = list(sys.argv[1:] if argv is None else argv)
     signal.signal(signal.SIGTERM, _on_sigterm)
     if "--debug" not in args:
