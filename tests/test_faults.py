@@ -262,3 +262,21 @@ def test_a_closed_pipe_ends_quietly(large_input, command):
     assert status in ("status=141", "status=0"), status   # 0: it was all in the pipe already
     if "build" not in command:
         assert status == "status=141"
+
+
+def test_cancel_returns_when_ctrl_c_left_the_queue_lock_held():
+    """Ctrl-C landing inside Queue.put can leave the queue's lock held (a with-statement is not
+    atomic against KeyboardInterrupt); cancelling the writer must not wait for it (forward -o
+    hung once in ~70 interrupts)."""
+    import time
+
+    from nnctl.tabular.writers import _BackgroundWriter
+
+    writer = _BackgroundWriter(lambda array: None)
+    writer._queue.mutex.acquire()  # the lock the interrupted put() never released
+    try:
+        started = time.monotonic()
+        writer.cancel()
+        assert time.monotonic() - started < 3
+    finally:
+        writer._queue.mutex.release()
