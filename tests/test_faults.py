@@ -1,7 +1,7 @@
 """Faults around a run, through the real command: a full disk (/dev/full, and a file size
 limit for regular files), a closed pipe, SIGINT and SIGTERM in the middle of a long forward
 pass and of a model file being written. Nothing half-written is left: no partial output, no
-temporary file, and a previous file is intact; no traceback; exit 1, 130, 143, or death by
+temporary file, and a previous file is intact; no traceback; exit 1, 129, 130, 143, or death by
 SIGPIPE as a Unix filter."""
 from __future__ import annotations
 
@@ -139,7 +139,8 @@ def test_a_full_disk_leaves_the_previous_model(tmp_path, previous_model):
     assert leftovers(tmp_path) == []
 
 
-@pytest.mark.parametrize("signum,code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+@pytest.mark.parametrize("signum,code", [(signal.SIGTERM, 143), (signal.SIGINT, 130),
+                                         (signal.SIGHUP, 129)])
 def test_a_signal_while_the_model_is_written_leaves_the_previous_model(tmp_path, previous_model,
                                                                        signum, code):
     """The signal arrives while the temporary file is being filled: the process is stopped
@@ -181,7 +182,8 @@ def feed_forever(proc: subprocess.Popen, stop: threading.Event) -> None:
         pass
 
 
-@pytest.mark.parametrize("signum,code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+@pytest.mark.parametrize("signum,code", [(signal.SIGTERM, 143), (signal.SIGINT, 130),
+                                         (signal.SIGHUP, 129)])
 def test_a_signal_mid_forward_into_a_file_leaves_no_partial_output(tmp_path, signum, code):
     (tmp_path / "out.csv").write_text("previous\n")
     proc = nnctl_process("forward", SEQUENTIAL, "-o", "out.csv", cwd=tmp_path)

@@ -53,11 +53,16 @@ fastparams.install()  # plain option values without pydantic: start-up time (see
 
 
 class Terminated(BaseException):
-    """SIGTERM, raised in the main thread so that cleanup (temporary files) runs."""
+    """SIGTERM or SIGHUP (the terminal went away), raised in the main thread so that cleanup
+    (temporary files) runs; the exit status is 128 + the signal's number, as the shell's."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
 
 
-def _on_sigterm(signum, frame):
-    raise Terminated()
+def _on_terminate(signum, frame):
+    raise Terminated(signum)
 
 
 _NUMBER = re.compile(r"-(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$|-(inf|infinity|nan)$", re.IGNORECASE)
@@ -159,8 +164,8 @@ def run(args: list[str]) -> int:
         raise
     except KeyboardInterrupt:
         return 130
-    except Terminated:
-        return 143
+    except Terminated as exc:
+        return 128 + exc.signum
     except MemoryError:
         if debug:
             raise
@@ -201,7 +206,9 @@ def main(argv: list[str] | None = None) -> None:
     """The process entry point (`nnctl`, `python -m nnctl`): runs and ends the process with
     its exit status. To run nnctl inside a Python process, call run(args), which returns it."""
     args = list(sys.argv[1:] if argv is None else argv)
-    signal.signal(signal.SIGTERM, _on_sigterm)
+    for name in ("SIGTERM", "SIGHUP"):
+        if hasattr(signal, name) and signal.getsignal(getattr(signal, name)) != signal.SIG_IGN:
+            signal.signal(getattr(signal, name), _on_terminate)  # nohup's SIG_IGN stays
     if "--debug" not in args:
         # An interrupt inside a library's constructor (zipfile, when Ctrl-C lands in np.savez)
         # leaves a half-made object whose __del__ fails later; Python would print that
