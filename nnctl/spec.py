@@ -52,30 +52,70 @@ class ModelSpec:
 
 
 def read_spec(path: str) -> ModelSpec:
-    """Read a spec from a YAML file ("-": stdin), or the `__spec__` of a model file (.npz)."""
+    """Read a spec from a YAML file, or the `__spec__` of a model file (.npz); "-" reads
+    either from stdin (see read_stdin_model)."""
+    if str(path) == "-":
+        return read_stdin_model()[0]
     if str(path).endswith(".npz"):
         from nnctl.weights import load_model_file
 
         spec_dict, _ = load_model_file(path)
         return parse_spec(Located(spec_dict, {}, str(path)))
-    source = "<stdin>" if str(path) == "-" else str(path)
-    return parse_spec(load_yaml(read_text(path), source))
+    return parse_spec(load_yaml(read_text(path), str(path)))
+
+
+def read_stdin_model() -> tuple[ModelSpec, dict | None]:
+    """MODEL "-": a YAML spec, or a model file (an .npz, known by the zip magic at its start:
+    `nnctl build net.yaml -o - | nnctl forward - data.csv`) on stdin, read once and whole.
+
+    Returns the spec and the model file's weights (None for a YAML spec).
+    """
+    data = _read_stdin()
+    if data.startswith(ZIP_MAGIC):
+        from nnctl.weights import load_model_file
+
+        spec_dict, weights = load_model_file(STDIN, data)
+        return parse_spec(Located(spec_dict, {}, STDIN)), weights
+    return parse_spec(load_yaml(_decoded(data, STDIN), STDIN)), None
 
 
 MAX_SPEC_BYTES = 16 << 20  # specs are small; /dev/zero or a mistaken big file is refused
+MAX_STDIN_MODEL_BYTES = 1 << 30  # a model file on stdin is held in memory: past this, a path
+ZIP_MAGIC = b"PK\x03\x04"     # an .npz is a zip archive
+STDIN = "<stdin>"
+
+
+def _read_stdin() -> bytes:
+    """stdin's bytes: up to MAX_SPEC_BYTES of YAML, or MAX_STDIN_MODEL_BYTES of model file."""
+    import sys
+
+    stream = sys.stdin.buffer
+    try:
+        head = stream.read(len(ZIP_MAGIC))
+        model = head == ZIP_MAGIC
+        limit = MAX_STDIN_MODEL_BYTES if model else MAX_SPEC_BYTES
+        chunks, size = [head], len(head)
+        while size <= limit:  # in pieces: read(limit) would allocate all of it at once
+            chunk = stream.read(min(1 << 20, limit + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    except OSError as exc:
+        raise SpecError(exc.strerror or str(exc), source=STDIN) from None
+    if size > limit:
+        if model:
+            raise SpecError(f"a model file larger than {limit >> 20} MB on stdin: give it as "
+                            "a file path", source=STDIN)
+        raise SpecError(f"larger than {limit >> 20} MB: not a spec", source=STDIN)
+    return b"".join(chunks)
 
 
 def read_text(path: str) -> str:
-    """The UTF-8 text of a spec file, or of stdin for "-"."""
-    source = "<stdin>" if str(path) == "-" else str(path)
+    """The UTF-8 text of a spec file."""
     try:
-        if source == "<stdin>":
-            import sys
-
-            data = sys.stdin.buffer.read(MAX_SPEC_BYTES + 1)
-        else:
-            with open(path, "rb") as f:
-                data = f.read(MAX_SPEC_BYTES + 1)
+        with open(path, "rb") as f:
+            data = f.read(MAX_SPEC_BYTES + 1)
     except FileNotFoundError:
         raise SpecError("no such file", source=str(path)) from None
     except IsADirectoryError:
@@ -83,7 +123,11 @@ def read_text(path: str) -> str:
     except OSError as exc:
         raise SpecError(exc.strerror or str(exc), source=str(path)) from None
     if len(data) > MAX_SPEC_BYTES:
-        raise SpecError(f"larger than {MAX_SPEC_BYTES >> 20} MB: not a spec", source=source)
+        raise SpecError(f"larger than {MAX_SPEC_BYTES >> 20} MB: not a spec", source=str(path))
+    return _decoded(data, str(path))
+
+
+def _decoded(data: bytes, source: str) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -26,29 +26,35 @@ from nnctl.naming import did_you_mean, normalize_key
 SPEC_KEY = "__spec__"
 
 
-def _read_arrays(path) -> dict[str, np.ndarray]:
-    """Every array of an .npz, by name, in file order; WeightsError for anything else."""
+def _read_arrays(path, data: bytes | None = None) -> dict[str, np.ndarray]:
+    """Every array of an .npz, by name, in file order; WeightsError for anything else.
+    data: the archive's bytes, already read (from stdin); `path` then only names it."""
+    import io
+
     from numpy.lib import format as npformat
 
     name = os.fspath(path)
-    if not os.path.exists(name):
-        raise WeightsError("no such file", source=name)
-    if os.path.isdir(name):
-        raise WeightsError("is a directory, not an .npz file", source=name)
-    if not _regular_or_new(name):  # zipfile reads a device such as /dev/zero to its "end"
-        raise WeightsError("is not a regular file (an .npz archive is read from a file)",
-                           source=name)
-    try:
-        with open(name, "rb") as f:
-            magic = f.read(6)
-    except OSError as exc:
-        raise WeightsError(f"cannot open: {exc.strerror}", source=name) from None
+    if data is None:
+        if not os.path.exists(name):
+            raise WeightsError("no such file", source=name)
+        if os.path.isdir(name):
+            raise WeightsError("is a directory, not an .npz file", source=name)
+        if not _regular_or_new(name):  # zipfile reads a device such as /dev/zero to its "end"
+            raise WeightsError("is not a regular file (an .npz archive is read from a file)",
+                               source=name)
+        try:
+            with open(name, "rb") as f:
+                magic = f.read(6)
+        except OSError as exc:
+            raise WeightsError(f"cannot open: {exc.strerror}", source=name) from None
+    else:
+        magic = data[:6]
     if magic == b"\x93NUMPY":
         raise WeightsError("is a single .npy array; weights come in an .npz archive of "
                            "named arrays (numpy.savez)", source=name)
     arrays: dict[str, np.ndarray] = {}
     try:
-        with zipfile.ZipFile(name) as archive:
+        with zipfile.ZipFile(name if data is None else io.BytesIO(data)) as archive:
             for info in archive.infolist():
                 if info.is_dir():
                     continue
@@ -91,10 +97,11 @@ def _numeric(arrays: dict[str, np.ndarray], name: str) -> dict[str, np.ndarray]:
     return arrays
 
 
-def load_model_file(path) -> tuple[dict, dict[str, np.ndarray]]:
-    """(spec as a dict, weights) from a model file written by save_model / `nnctl build`."""
+def load_model_file(path, data: bytes | None = None) -> tuple[dict, dict[str, np.ndarray]]:
+    """(spec as a dict, weights) from a model file written by save_model / `nnctl build`.
+    data: the file's bytes, already read (a model file on stdin); `path` then only names it."""
     name = os.fspath(path)
-    arrays = _read_arrays(path)
+    arrays = _read_arrays(path, data)
     raw = arrays.pop(SPEC_KEY, None)
     if raw is None:
         raise WeightsError(f"not a model file: no '{SPEC_KEY}' entry (a weights-only file "

@@ -7,30 +7,30 @@ import typer
 
 
 def build(
-    model: Annotated[str, typer.Argument(help="A spec (.yaml/.yml) or a model file (.npz).")],
-    output: Annotated[str, typer.Option("--output", "-o", help="The model file to write (.npz; - for stdout).")],
+    model: Annotated[str, typer.Argument(
+        help="A spec (.yaml/.yml), a model file (.npz), file.py:NAME, or - for stdin.")],
+    output: Annotated[str, typer.Option(
+        "--output", "-o", metavar="FILE", help="The model file to write (.npz; - for stdout).")],
     seed: Annotated[Optional[int], typer.Option(
         "--seed", min=0, help="Seed for the initializers (default: the spec's `seed:`, else 0).")] = None,
     weights: Annotated[Optional[str], typer.Option(
-        "--weights", help="Take the weights from this .npz instead of drawing them.")] = None,
+        "--weights", metavar="FILE", help="Take the weights from this .npz instead of drawing them.")] = None,
 ):
-    """Materialize the weights of MODEL (with its initializers) and write a model file.
+    """Draw the weights of MODEL from its initializers into a model file.
 
     The file is an .npz of LAYER/WEIGHT arrays plus the spec (`__spec__`); every command
-    that takes a spec takes it too. It is written atomically.
+    that takes a spec takes it too. It is written atomically. A model file or a Python model
+    keeps its own weights unless --seed or --weights is given.
     """
-    from nnctl.cli.console import message, stdout_is_terminal
+    from nnctl.cli.console import message, refuse_binary_on_terminal
     from nnctl.cli.weights_source import model_and_weights
-    from nnctl.errors import UsageError
     from nnctl.weights import save_model
 
-    if output == "-" and stdout_is_terminal():
-        raise UsageError("will not write a model file (binary) to a terminal: -o FILE.npz, "
-                         "or pipe it")
+    if output == "-":
+        refuse_binary_on_terminal("a model file (.npz)", "give -o FILE.npz or pipe it")
 
-    if seed is None and weights is None and not str(model).endswith(".npz"):
-        seed = 0
-    built, values = model_and_weights(model, weights, seed)
+    # no --seed: a model file or Python model keeps its weights; a spec uses its `seed:`, else 0
+    built, values = model_and_weights(model, weights, seed, drawing_note=False)
     save_model(output, built.spec.doc.value, values)
     if output != "-":
         message(f"wrote {output}: {built.total_params:,} parameters")

@@ -25,6 +25,15 @@ def stderr_is_terminal() -> bool:
     return is_terminal(sys.stderr)
 
 
+def refuse_binary_on_terminal(what: str, fix: str = "give -o FILE or pipe it") -> None:
+    """Bad usage when stdout is a terminal: binary bytes there garble the screen (the user
+    would need `reset`); gzip refuses too. Pipes and files are unaffected."""
+    if stdout_is_terminal():
+        from nnctl.errors import UsageError
+
+        raise UsageError(f"refusing to write {what} to a terminal: {fix}")
+
+
 def color_allowed(stream) -> bool:
     return (is_terminal(stream) and "NO_COLOR" not in os.environ
             and os.environ.get("TERM") != "dumb")

@@ -9,6 +9,9 @@ import typer
 from nnctl.cli import params
 
 
+BINARY = {"npy": ".npy", "parquet": "Parquet"}  # output formats a terminal cannot show
+
+
 class Engine(str, Enum):
     auto = "auto"
     numpy = "numpy"
@@ -16,35 +19,43 @@ class Engine(str, Enum):
 
 
 def forward(
-    model: Annotated[str, typer.Argument(help="A spec (.yaml/.yml) or a model file (.npz).")],
+    model: Annotated[str, typer.Argument(
+        help="A spec (.yaml/.yml), a model file (.npz), file.py:NAME, or - for stdin.")],
     input: Annotated[str, typer.Argument(
-        help="Rows of data: CSV, TSV, JSON Lines, .npy, Parquet or .npz (default: stdin).")] = "-",
+        help="Rows of data: CSV, TSV, JSON Lines, .npy, Parquet or .npz (default: stdin).",
+        show_default=False)] = "-",
     weights: Annotated[Optional[str], typer.Option(
-        "--weights", help="Weights .npz with LAYER/WEIGHT arrays (Keras names).")] = None,
+        "--weights", metavar="FILE",
+        help="Weights .npz with LAYER/WEIGHT arrays (Keras names).")] = None,
     seed: Annotated[Optional[int], typer.Option(
         "--seed", min=0, help="Seed for the initializers when there are no weights.")] = None,
     output: Annotated[str, typer.Option(
-        "--output", "-o", help="Where to write the rows (default: stdout); atomic for files.")] = "-",
+        "--output", "-o", metavar="FILE", show_default=False,
+        help="Where to write the rows (default: stdout); atomic for files.")] = "-",
     input_format: Annotated[Optional[str], typer.Option(
-        "--input-format", callback=params.input_format,
+        "--input-format", metavar="FORMAT", callback=params.input_format,
         help="csv, tsv, jsonl, npy, parquet or npz (default: by extension, else by content).")] = None,
     output_format: Annotated[Optional[str], typer.Option(
-        "--output-format", callback=params.output_format,
+        "--output-format", metavar="FORMAT", callback=params.output_format,
         help="csv, tsv, jsonl, npy or parquet (default: by extension, else csv).")] = None,
     batch_size: Annotated[int, typer.Option(
         "--batch-size", min=1, help="Rows per batch; memory is bounded by it.")] = 16384,
     header: Annotated[Optional[bool], typer.Option(
         "--header/--no-header", help="Whether the input has a header row (default: detect).")] = None,
     tap: Annotated[Optional[list[str]], typer.Option(
-        "--tap", help="Write this layer's output instead of the model's (repeatable).")] = None,
+        "--tap", metavar="LAYER",
+        help="Write this layer's output instead of the model's (repeatable).")] = None,
     engine_choice: Annotated[Engine, typer.Option(
-        "--engine", help="numpy (the reference), onnxruntime (pip install 'nnctl\\[onnx]'), or "
-                         "auto: onnxruntime for large inputs when it is installed.")] = Engine.auto,
+        "--engine", metavar="ENGINE",
+        help="numpy (the reference), onnxruntime (pip install 'nnctl[onnx]'), or "
+             "auto: onnxruntime for large inputs when it is installed.")] = Engine.auto,
 ):
-    """Run MODEL over every row of INPUT; one output row per input row, in order.
+    """Run MODEL over every row of INPUT, streaming.
 
-    One row is one sample flattened in C order; several inputs take their columns in input
-    order (or an .npz with one array per input name).
+    One output row per input row, in order. One row is one sample flattened in C order;
+    several inputs take their columns in input order (or an .npz with one array per input
+    name). Rows go to stdout as CSV, or to -o FILE in the format of its extension; .npy and
+    Parquet are binary: to a file or a pipe, not a terminal.
     """
     import itertools
 
@@ -53,7 +64,7 @@ def forward(
     from nnctl import engines
     from nnctl import forward as engine
     from nnctl import tabular
-    from nnctl.cli.console import warn
+    from nnctl.cli.console import refuse_binary_on_terminal, warn
     from nnctl.cli.progress import progress_for
     from nnctl.cli.weights_source import model_and_weights
     from nnctl.errors import UsageError
@@ -62,6 +73,9 @@ def forward(
         raise UsageError("MODEL and INPUT cannot both be stdin ('-'): give the data as a file")
     if input == "-" and input_format == "npz":
         raise UsageError("--input-format npz reads an .npz file, not stdin: give INPUT as a file")
+    out_format = tabular.format_for(output, output_format) or "csv"
+    if output == "-" and out_format in BINARY:
+        refuse_binary_on_terminal(BINARY[out_format])
     built, values = model_and_weights(model, weights, seed)
     wanted = engine.check_taps(built, tap) if tap else built.outputs
     n_columns = sum(engine.input_widths(built).values())
@@ -74,18 +88,21 @@ def forward(
         rows = (batch.array for batch in reader)
     try:
         first = next(rows, None)  # opens the input: its format and header are known after this
-        header_out = out_columns if reader is not None and reader.columns is not None else None
+        # Parquet columns always have names; a CSV/TSV header only when the input had one
+        named = out_format == "parquet" or (reader is not None and reader.columns is not None)
         rows = itertools.chain([first], rows) if first is not None else iter(())
         # values parsed or formatted as text per row: where they cost more than the arithmetic,
         # the arithmetic needs neither a second BLAS thread nor onnxruntime
         text_values = ((n_columns if reader is not None and reader.format in tabular.TEXT else 0)
-                       + (len(out_columns) if (tabular.format_for(output, output_format) or "csv")
-                          in tabular.TEXT else 0))
+                       + (len(out_columns) if out_format in tabular.TEXT else 0))
         runner = _runner(engine_choice.value, built, values, wanted, reader, first, input,
                          text_values)
         if runner.name == "numpy":
             engines.limit_blas_threads(engines.blas_threads(built, wanted, text_values))
-        with tabular.open_writer(output, output_format, dtype=built.dtype, columns=header_out,
+        # a known row count lets an .npy go to stdout as it is computed, without a spool
+        n_rows = reader.total_rows if reader is not None else None
+        with tabular.open_writer(output, output_format, dtype=built.dtype,
+                                 columns=out_columns if named else None, n_rows=n_rows,
                                  n_columns=len(out_columns)) as writer, \
                 progress_for(reader) as advance:
             for out in engine.run(built, values, rows, wanted, runner=runner, warn=warn):

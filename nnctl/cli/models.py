@@ -1,4 +1,5 @@
-"""Where a MODEL argument comes from: a YAML spec, an nnctl model file (.npz), or Python.
+"""Where a MODEL argument comes from: a YAML spec, an nnctl model file (.npz), or Python;
+"-" is either of the first two on stdin.
 
 `path/to/file.py:NAME` imports the file (as a module, not as __main__, so its
 `if __name__ == "__main__":` block does not run) and takes NAME from it: an nnctl model, or a
@@ -14,7 +15,8 @@ from __future__ import annotations
 import re
 
 _PYTHON = re.compile(r"^(?P<file>.+\.py)(?::(?P<name>[^:]*))?$")
-_loaded: dict[str, object] = {}   # MODEL argument -> API model (a file is imported once)
+_loaded: dict[str, object] = {}   # MODEL argument -> API model (a file is imported once);
+                                  # "-" -> (spec, weights) read from stdin
 
 
 def is_python_model(path: str) -> bool:
@@ -23,6 +25,8 @@ def is_python_model(path: str) -> bool:
 
 def open_spec(path: str):
     """The ModelSpec of MODEL (the CLI's one way of reading it)."""
+    if str(path) == "-":
+        return _stdin_model()[0]
     if is_python_model(path):
         from nnctl.spec import parse_spec
         from nnctl.yamlpos import Located
@@ -43,6 +47,9 @@ def open_model(path: str):
 def open_weights(path: str) -> dict | None:
     """The weights MODEL carries (a model file's, a Python model's own), or None for a spec:
     then they are drawn from its initializers with a seed."""
+    if str(path) == "-":
+        weights = _stdin_model()[1]
+        return None if weights is None else dict(weights)
     if is_python_model(path):
         return dict(python_model(path).weights)
     if str(path).endswith(".npz"):
@@ -50,6 +57,15 @@ def open_weights(path: str) -> dict | None:
 
         return dict(load_model_file(path)[1])
     return None
+
+
+def _stdin_model():
+    """(spec, weights or None) of MODEL "-": stdin is read once, for the spec and the weights."""
+    if "-" not in _loaded:
+        from nnctl.spec import read_stdin_model
+
+        _loaded["-"] = read_stdin_model()
+    return _loaded["-"]
 
 
 def python_model(path: str):

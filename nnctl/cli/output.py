@@ -58,6 +58,9 @@ def _json_number(text: str) -> str:
 
 def write_array(array: np.ndarray, fmt: str) -> None:
     if fmt == "npy":
+        from nnctl.cli.console import refuse_binary_on_terminal
+
+        refuse_binary_on_terminal(".npy", "redirect it to a file (> FILE) or pipe it")
         sys.stdout.flush()
         np.save(sys.stdout.buffer, array, allow_pickle=False)
         sys.stdout.buffer.flush()

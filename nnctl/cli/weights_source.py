@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 
-def model_and_weights(model_path: str, weights_path: str | None, seed: int | None):
+def model_and_weights(model_path: str, weights_path: str | None, seed: int | None,
+                      drawing_note: bool = True):
     """(Model, weights) for MODEL: its own weights if it is a model file, else --weights, else
-    drawn from the spec's initializers with --seed (the spec's `seed:`, else 0)."""
+    drawn from the spec's initializers with --seed (the spec's `seed:`, else 0).
+    drawing_note: say on a terminal when weights are drawn for want of any (not for build,
+    whose job that is)."""
     from nnctl.cli.console import message
     from nnctl.cli.models import open_model
 
@@ -17,6 +20,8 @@ def model_and_weights(model_path: str, weights_path: str | None, seed: int | Non
 
     carried = open_weights(model_path)   # a model file's, or a Python model's own
     if carried is not None:
+        if model_path == "-":
+            model_path = "<stdin>"
         if seed is None:
             return model, model.check_weights(carried, source=model_path)
         from nnctl.cli.console import warn
@@ -25,6 +30,7 @@ def model_and_weights(model_path: str, weights_path: str | None, seed: int | Non
              f"{model_path} carries")
     if seed is None:
         seed = model.spec.seed if model.spec.seed is not None else 0
-        message(f"no weights given: using the spec's initializers with seed {seed} "
-                "(--weights FILE or nnctl build to fix them)")
+        if drawing_note:
+            message(f"no weights given: using the spec's initializers with seed {seed} "
+                    "(--weights FILE or nnctl build to fix them)")
     return model, model.init_weights(seed)

@@ -1,0 +1,236 @@
+"""What a new user's first session with nnctl found on the command line: binary output on a
+terminal, Parquet column names, .npy streamed to stdout, and a model file piped into
+`forward -`."""
+from __future__ import annotations
+
+import io
+import os
+import re
+import select
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from conftest import CONFIGS, ROOT, run_nnctl
+from test_cli_conventions import run_tty
+
+ARTICLE = CONFIGS / "article_functional.yaml"   # 3 inputs -> layer3: 2 outputs
+
+
+def write_csv(path, rows, header=None):
+    lines = ([",".join(header)] if header else []) + [",".join(map(str, r)) for r in rows]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def read_parquet(data: bytes):
+    import pyarrow.parquet as pq
+
+    return pq.read_table(io.BytesIO(data))
+
+
+@pytest.fixture
+def model_file(tmp_path):
+    path = tmp_path / "m.npz"
+    assert run_nnctl("build", ARTICLE, "--seed", "3", "-o", path).code == 0
+    return path
+
+
+# ---------------------------------------------------------------------------------------------
+# 1. Binary output is refused on a terminal (as gzip does), unchanged on pipes and files
+
+@pytest.mark.parametrize("args,what,fix", [
+    (["build", str(ARTICLE), "-o", "-"], "a model file (.npz)", "give -o FILE.npz or pipe it"),
+    (["forward", "M", "S", "--output-format", "npy"], ".npy", "give -o FILE or pipe it"),
+    (["forward", "M", "S", "--output-format", "parquet"], "Parquet", "give -o FILE or pipe it"),
+    (["forward", "M", "S", "--output-format", "pq", "-o", "-"], "Parquet",
+     "give -o FILE or pipe it"),
+    (["act", "relu", "1", "2", "-f", "npy"], ".npy", "redirect it to a file (> FILE) or pipe it"),
+    (["init", "he_normal", "--shape", "2", "--seed", "0", "-f", "npy"], ".npy",
+     "redirect it to a file (> FILE) or pipe it"),
+])
+def test_binary_output_is_refused_on_a_terminal(tmp_path, model_file, args, what, fix):
+    data = write_csv(tmp_path / "s.csv", [[1, 2, 3]])
+    args = [{"M": str(model_file), "S": str(data)}.get(a, a) for a in args]
+    code, screen = run_tty(*args, env={"NO_COLOR": "1"})
+    assert (code, screen) == (2, f"nnctl: error: refusing to write {what} to a terminal: {fix}\n")
+
+
+def test_binary_output_to_a_file_from_a_terminal(tmp_path, model_file):
+    data = write_csv(tmp_path / "s.csv", [[1, 2, 3]])
+    out = tmp_path / "y.npy"
+    code, screen = run_tty("forward", str(model_file), str(data), "-o", str(out),
+                           env={"NO_COLOR": "1"})
+    assert (code, screen) == (0, "")
+    piped = run_nnctl("forward", model_file, data)
+    np.testing.assert_array_equal(np.load(out), np.loadtxt(io.StringIO(piped.out), delimiter=",",
+                                                           dtype=np.float32, ndmin=2))
+
+
+def test_binary_output_through_pipes_is_unchanged(tmp_path, model_file):
+    data = write_csv(tmp_path / "s.csv", [[1, 2, 3], [-1, 0.5, 2]])
+    text = run_nnctl("forward", model_file, data)
+    expected = np.loadtxt(io.StringIO(text.out), delimiter=",", dtype=np.float32)
+    npy = run_nnctl("forward", model_file, data, "--output-format", "npy")
+    assert npy.code == 0 and npy.err == ""
+    np.testing.assert_array_equal(np.load(io.BytesIO(npy.out_bytes)), expected)
+    built = run_nnctl("build", ARTICLE, "--seed", "3", "-o", "-")
+    assert built.code == 0 and built.out_bytes == model_file.read_bytes()
+    act = run_nnctl("act", "relu", "-1", "2", "-f", "npy")
+    np.testing.assert_array_equal(np.load(io.BytesIO(act.out_bytes)), [0, 2])
+
+
+# ---------------------------------------------------------------------------------------------
+# 2. Parquet columns are the output names whatever the input; CSV keeps the input's header
+
+@pytest.mark.parametrize("header", [None, ["a", "b", "c"]])
+def test_parquet_columns_are_the_output_names(tmp_path, model_file, header):
+    data = write_csv(tmp_path / "s.csv", [[1, 2, 3], [4, 5, 6]], header)
+    r = run_nnctl("forward", model_file, data, "--output-format", "parquet")
+    assert r.code == 0, r.err
+    table = read_parquet(r.out_bytes)
+    assert table.column_names == ["layer3_0", "layer3_1"]
+    assert table.num_rows == 2
+    csv = run_nnctl("forward", model_file, data)
+    assert csv.out.startswith("layer3_0,layer3_1\n") == (header is not None)
+    np.testing.assert_array_equal(
+        np.column_stack([c.to_numpy() for c in table.columns]),
+        np.loadtxt(io.StringIO(csv.out), delimiter=",", dtype=np.float32,
+                   skiprows=1 if header else 0))
+
+
+def test_parquet_columns_of_an_npz_input_and_a_tap(tmp_path):
+    import pyarrow.parquet as pq
+
+    model = tmp_path / "two.npz"
+    assert run_nnctl("build", CONFIGS / "two_input.yaml", "-o", model).code == 0
+    np.savez(tmp_path / "x.npz", record=np.ones((3, 6), np.float32),
+             patch=np.ones((3, 4, 4), np.float32))
+    out = tmp_path / "y.parquet"
+    r = run_nnctl("forward", model, tmp_path / "x.npz", "-o", out)
+    assert r.code == 0, r.err
+    assert pq.read_table(out).column_names == ["score"]
+    r = run_nnctl("forward", model, tmp_path / "x.npz", "-o", out, "--tap", "patch_dense",
+                  "--tap", "score")
+    assert r.code == 0, r.err
+    assert pq.read_table(out).column_names == [f"patch_dense_{k}" for k in range(8)] + ["score"]
+
+
+# ---------------------------------------------------------------------------------------------
+# 3. .npy in, .npy out on stdout: rows go out as they are computed, not at the end
+
+def test_npy_to_stdout_streams_when_the_row_count_is_known(model_file):
+    rows, width = 4000, 3
+    x = np.arange(rows * width, dtype=np.float32).reshape(rows, width) / 1000
+    buffer = io.BytesIO()
+    np.save(buffer, x)
+    data = buffer.getvalue()
+    body = len(data) - rows * width * 4
+    env = {k: v for k, v in os.environ.items()}
+    env["PYTHONPATH"] = str(ROOT)
+    proc = subprocess.Popen([sys.executable, "-m", "nnctl", "forward", str(model_file), "-",
+                             "--batch-size", "500", "--output-format", "npy"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=env)
+    try:
+        half = body + rows // 2 * width * 4
+        proc.stdin.write(data[:half])      # the header and half the rows; stdin stays open
+        proc.stdin.flush()
+        got, deadline = b"", time.monotonic() + 30
+        while len(got) < 8192 and time.monotonic() < deadline:
+            if select.select([proc.stdout], [], [], 0.5)[0]:
+                chunk = os.read(proc.stdout.fileno(), 65536)
+                if not chunk:
+                    break
+                got += chunk
+        # 2000 rows of 2 float32 are 16000 bytes: more than a buffer's worth before the end
+        assert len(got) >= 8192, "no output before the input ended: the rows were spooled"
+        proc.stdin.write(data[half:])
+        proc.stdin.close()
+        rest, err = proc.stdout.read(), proc.stderr.read()
+        assert proc.wait(30) == 0, err
+    finally:
+        proc.kill()
+    result = np.load(io.BytesIO(got + rest))
+    whole = run_nnctl("forward", model_file, "-", "--output-format", "npy", input=data)
+    np.testing.assert_array_equal(result, np.load(io.BytesIO(whole.out_bytes)))
+    assert result.shape == (rows, 2)
+
+
+# ---------------------------------------------------------------------------------------------
+# 4. `-` as MODEL: a model file on stdin (zip magic) as well as a YAML spec
+
+def pipeline(first: list, second: list, cwd) -> tuple[int, bytes, str]:
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    a = subprocess.Popen([sys.executable, "-m", "nnctl", *map(str, first)],
+                         stdout=subprocess.PIPE, env=env, cwd=cwd)
+    b = subprocess.run([sys.executable, "-m", "nnctl", *map(str, second)], stdin=a.stdout,
+                       capture_output=True, env=env, cwd=cwd, timeout=60)
+    a.stdout.close()
+    assert a.wait(30) == 0
+    return b.returncode, b.stdout, b.stderr.decode()
+
+
+def test_build_piped_into_forward_dash(tmp_path, model_file):
+    data = write_csv(tmp_path / "s.csv", [[1, 2, 3], [-1, 0.5, 2]])
+    code, out, err = pipeline(["build", ARTICLE, "--seed", "3", "-o", "-"],
+                              ["forward", "-", data], tmp_path)
+    assert (code, err) == (0, "")
+    assert out.decode() == run_nnctl("forward", model_file, data).out
+    # the model file's own weights, not ones drawn from the initializers with seed 0
+    assert out.decode() != run_nnctl("forward", ARTICLE, data, "--seed", "0").out
+
+
+def test_model_file_on_stdin_for_other_commands(model_file):
+    data = model_file.read_bytes()
+    summary = run_nnctl("summary", "-", input=data)
+    assert summary.code == 0 and summary.out == run_nnctl("summary", model_file).out
+    assert run_nnctl("validate", "-", input=data).code == 0
+    again = run_nnctl("build", "-", "-o", "-", input=data)   # keeps the weights it is given
+    assert again.code == 0 and again.err == "" and again.out_bytes == data
+    yaml = run_nnctl("summary", "-", input=ARTICLE.read_bytes())
+    assert yaml.code == 0 and yaml.out == summary.out
+
+
+def test_broken_model_file_on_stdin_is_one_error_line(model_file):
+    r = run_nnctl("forward", "-", "/dev/null", input=model_file.read_bytes()[:100])
+    assert r.code == 1
+    assert re.fullmatch(r"nnctl: error: <stdin>: not a valid \.npz file \(.+\)\n", r.err), r.err
+    r = run_nnctl("forward", "-", "/dev/null", input=b"\x93NUMPY garbage")
+    assert (r.code, r.err) == (1, "nnctl: error: <stdin>: not UTF-8 text (byte 0)\n")
+
+
+def test_model_file_on_stdin_has_a_size_limit(monkeypatch, model_file):
+    from nnctl import spec
+    from nnctl.errors import SpecError
+
+    data = model_file.read_bytes()
+
+    def stdin(payload):
+        monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(payload)))
+
+    monkeypatch.setattr(spec, "MAX_STDIN_MODEL_BYTES", len(data))
+    stdin(data)
+    model, weights = spec.read_stdin_model()
+    assert model.name == "my_model"
+    assert sorted(weights) == sorted(k for k in np.load(model_file).files if k != "__spec__")
+    monkeypatch.setattr(spec, "MAX_STDIN_MODEL_BYTES", len(data) - 1)
+    stdin(data)
+    with pytest.raises(SpecError, match=r"^<stdin>: a model file larger than 0 MB on stdin: "
+                                        r"give it as a file path$"):
+        spec.read_stdin_model()
+
+
+def test_build_uses_the_specs_seed_and_keeps_a_python_models_weights(tmp_path):
+    spec = tmp_path / "net.yaml"
+    spec.write_text("input: 2\nseed: 5\nlayers:\n  - {type: Dense, units: 1}\n")
+    default = run_nnctl("build", spec, "-o", "-")
+    assert default.code == 0
+    assert default.out_bytes == run_nnctl("build", spec, "--seed", "5", "-o", "-").out_bytes
+    assert default.out_bytes != run_nnctl("build", spec, "--seed", "0", "-o", "-").out_bytes
+    python = run_nnctl("build", "examples/article_functional.py:model", "-o", tmp_path / "p.npz",
+                       cwd=ROOT)
+    assert (python.code, python.err) == (0, "")
