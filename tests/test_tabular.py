@@ -530,9 +530,9 @@ def test_sigterm_mid_write_leaves_no_partial_file(tmp_path):
     path.write_text("previous\n")
     script = textwrap.dedent(f"""
         import signal, sys, numpy as np
-        from nnctl.cli.app import _on_sigterm
+        from nnctl.cli.app import _on_terminate
         from nnctl.tabular import open_writer
-        signal.signal(signal.SIGTERM, _on_sigterm)
+        signal.signal(signal.SIGTERM, _on_terminate)
         with open_writer({str(path)!r}) as out:
             out.write(np.ones((1000, 8), np.float32))
             print("writing", flush=True)

@@ -33,7 +33,7 @@ The modules, in the order a reader meets them:
 from __future__ import annotations
 
 from nnctl.tabular.formats import (EXTENSIONS, FORMATS, NPY_MAGIC, PARQUET_MAGIC, STDIN_NAME,
-                                   STDOUT_NAME, TEXT, display_name, format_for)
+                                   STDOUT_NAME, TEXT, ZIP_MAGIC, display_name, format_for)
 from nnctl.tabular.npy import NPY_HEADER_ERRORS
 from nnctl.tabular.readers import (DEFAULT_BATCH_SIZE, Batch, TableReader, read_batches,
                                    read_npz_inputs)
@@ -43,6 +43,6 @@ from nnctl.tabular.writers import WRITEBACK_BYTES, TableWriter, open_writer
 __all__ = [
     "Batch", "DEFAULT_BATCH_SIZE", "EXTENSIONS", "FORMATS", "MAX_LINE_BYTES",
     "NPY_HEADER_ERRORS", "NPY_MAGIC", "NUMBER", "PARQUET_MAGIC", "STDIN_NAME", "STDOUT_NAME",
-    "TEXT", "TableReader", "TableWriter", "WRITEBACK_BYTES", "display_name", "format_for",
-    "format_rows", "open_writer", "read_batches", "read_npz_inputs",
+    "TEXT", "TableReader", "TableWriter", "WRITEBACK_BYTES", "ZIP_MAGIC", "display_name",
+    "format_for", "format_rows", "open_writer", "read_batches", "read_npz_inputs",
 ]

@@ -23,6 +23,7 @@ EXTENSIONS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl",
 
 NPY_MAGIC = b"\x93NUMPY"
 PARQUET_MAGIC = b"PAR1"
+ZIP_MAGIC = b"PK\x03\x04"  # an .npz is a zip archive
 STDIN_NAME = "<stdin>"
 STDOUT_NAME = "<stdout>"
 
@@ -39,20 +40,23 @@ def format_for(path: str | None, fmt: str | None = None) -> str | None:
 def sniff(stream) -> str:
     """The format of a PeekableInput by its first bytes (none consumed).
 
-    .npy and Parquet by their magic bytes, JSON Lines by a leading `[`, else CSV.
+    .npy and Parquet by their magic bytes, JSON Lines by a leading `[`, else CSV; "npz" for
+    a zip archive (which is not a table: the caller says what to do with it).
     """
     def enough(data: bytes) -> bool:  # a magic number, or what rules them out
         if len(data) >= 8:
             return True
         text = data.lstrip(b"\xef\xbb\xbf \t\r\n")
-        return bool(text) and not (NPY_MAGIC.startswith(data[:6])
-                                   or PARQUET_MAGIC.startswith(data[:4]))
+        return bool(text) and not any(magic.startswith(data[:len(magic)])
+                                      for magic in (NPY_MAGIC, PARQUET_MAGIC, ZIP_MAGIC))
 
     start = stream.peek(64, enough)
     if start.startswith(NPY_MAGIC):
         return "npy"
     if start.startswith(PARQUET_MAGIC):
         return "parquet"
+    if start.startswith(ZIP_MAGIC):
+        return "npz"
     if start.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"["):
         return "jsonl"
     return "csv"

@@ -100,6 +100,11 @@ class TableReader(TextReading, NpyReading, ParquetReading):
         self._input = PeekableInput(self._raw)
         if self.format is None:
             self.format = sniff(self._input)
+        if self.format == "npz":  # a zip: its arrays are read by name (read_npz_inputs)
+            raise DataError("an .npz archive is read from a file, not stdin: give its path"
+                            if self.source == "-" else
+                            "a zip archive, not a table (an .npz? give --input-format npz)",
+                            source=self.name)
         if self.format in TEXT:
             self._start_text()
         elif self.format == "npy":

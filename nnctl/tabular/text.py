@@ -48,14 +48,18 @@ class TextReading:
         if first is None:
             return
         end, count, text = first
+        not_text = _not_text(text)
+        if not_text:
+            raise DataError(f"{not_text} (a binary file? give --input-format for .npy/Parquet)",
+                            source=self.name, line=count)
         cells = self._split_cells(text)
         names = [_cell_text(c) for c in cells]
-        if self.format == "jsonl":
+        # a header is a line with no number in it (quoted numbers are numbers: "1","2" is data)
+        detected = not any(NUMBER.fullmatch(c) for c in cells)
+        if self.format == "jsonl":  # and, in JSON Lines, an array of strings
             json_names = _json_names(text)
-            detected = json_names is not None
-            names = json_names if detected else names
-        else:
-            detected = not any(NUMBER.fullmatch(c) for c in cells)
+            detected = detected and json_names is not None
+            names = json_names if json_names is not None else names
         if not (detected if self._header is None else self._header):
             if self.n_columns is None:
                 self.n_columns = len(cells)
@@ -66,8 +70,10 @@ class TextReading:
         if self.n_columns is None:
             self.n_columns = len(names)
         elif len(names) != self.n_columns:
-            raise DataError(f"expected {self.n_columns} columns, got {len(names)} in the "
-                            f"header", source=self.name, line=count)
+            hint, data = _width_hint(text, cells, self.format, self.n_columns)
+            raise DataError(f"expected {self.n_columns} columns, got {len(names)}"
+                            f"{'' if data else ' in the header'}{hint}",
+                            source=self.name, line=count)
 
     def _peek_first_line(self):
         """(bytes up to its end, physical lines up to it, the first non-blank line), or None.
@@ -99,18 +105,15 @@ class TextReading:
                          "(a binary file? give --input-format)", source=self.name, line=line)
 
     def _split_cells(self, text: bytes) -> list[bytes]:
+        """The stripped cells of a line, unquoted: what the fast parser would read in it."""
         if self.format == "jsonl":
             if not (text.startswith(b"[") and text.endswith(b"]")):
                 return [text]
             inner = text[1:-1].strip()
-            return [c.strip() for c in inner.split(b",")] if inner else []
-        if b'"' in text:
-            try:
-                row = next(csv.reader([text.decode("utf-8", "replace")], delimiter=self._sep))
-                return [c.strip().encode() for c in row]
-            except csv.Error:  # a carriage return inside the line: not a quoted cell then
-                pass
-        return [c.strip() for c in text.split(self._sep.encode())]
+            # a JSON string is a quoted cell to the fast parser: `[1,"2",3]` is three numbers
+            return ([_unquoted(c) for c in _split_line(inner, ",", json=True)] if inner
+                    else [])
+        return _split_line(text, self._sep)
 
     def _text_blocks(self) -> Iterator[tuple[bytes, int, int, bool]]:
         """Blocks of whole lines: (block, its first line's number, newlines, input paused).
@@ -227,6 +230,77 @@ def _first_line(data: bytes):
     return end + 1, data.count(b"\n", 0, start) + 1, data[start:end].strip()
 
 
+def _split_line(text: bytes, sep: str, json: bool = False) -> list[bytes]:
+    """The stripped cells of a line of text separated by `sep`, CSV quotes removed.
+
+    json: spaces may come before a quote (`[1, "a,b"]`), as JSON allows between values.
+    """
+    if b'"' in text:
+        try:
+            row = next(csv.reader([text.decode("utf-8", "replace")], delimiter=sep,
+                                  skipinitialspace=json))
+            return [c.strip().encode() for c in row]
+        except csv.Error:  # a carriage return inside the line: not a quoted cell then
+            pass
+    return [c.strip() for c in text.split(sep.encode())]
+
+
+def _unquoted(cell: bytes) -> bytes:
+    """A JSON string's text (stripped, as the fast parser reads a quoted cell), else the cell."""
+    if len(cell) >= 2 and cell.startswith(b'"') and cell.endswith(b'"'):
+        return cell[1:-1].strip()
+    return cell
+
+
+# Control characters other than tab, LF and CR: text files of numbers do not hold them.
+_CONTROL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _not_text(line: bytes) -> str | None:
+    """Why a (first) line is not text, or None: a binary file read as CSV stops here."""
+    if _CONTROL.search(line):
+        return "not text"
+    try:
+        line.decode("utf-8")
+    except UnicodeDecodeError:
+        return "not UTF-8 text"
+    return None
+
+
+# Other ways to separate values that a line of the wrong width may have been written with.
+_OTHER_SEPARATORS = {
+    "csv": ((b"\t", "the {what} look tab-separated: give --input-format tsv"),
+            (b";", "CSV separates values with ',', not ';'"),
+            (None, "CSV separates values with ',', not spaces")),
+    "tsv": ((b",", "the {what} look comma-separated: give --input-format csv"),
+            (b";", "TSV separates values with tabs, not ';'"),
+            (None, "TSV separates values with tabs, not spaces")),
+    "jsonl": ((b";", "JSON Lines separates values with ',', not ';'"),
+              (None, "JSON Lines separates values with ',', not spaces")),
+}
+
+
+def _width_hint(text: bytes, cells: list[bytes], fmt: str, n_columns: int) -> tuple[str, bool]:
+    """(" (a hint)" or "", whether the line looks like numbers) for a line of the wrong width.
+
+    Only on the way to an error: it may take its time.
+    """
+    extra = cells[n_columns:]
+    if extra and not any(extra):
+        return f" (a trailing {'tab' if fmt == 'tsv' else repr(',')}?)", False
+    if fmt == "jsonl" and text.startswith(b"[") and text.endswith(b"]"):
+        text = text[1:-1]
+    for sep, hint in _OTHER_SEPARATORS[fmt]:
+        parts = [p.strip() for p in (text.split(sep) if sep else text.split())]
+        if len(parts) < 2 or len(parts) == len(cells):
+            continue
+        numbers = all(NUMBER.fullmatch(_unquoted(p)) for p in parts)
+        # names: by the count they would make (not for spaces: `first name,age` has some)
+        if numbers or (sep and len(parts) == n_columns):
+            return f" ({hint.format(what='values' if numbers else 'names')})", numbers
+    return "", False
+
+
 def _count_newlines(block: bytes) -> int:
     return int(np.count_nonzero(np.frombuffer(block, dtype=np.uint8) == 10))
 
@@ -318,7 +392,8 @@ class TextParser:
                 break
             cells = reader._split_cells(text)
             if len(cells) != self.n_columns:
-                error = DataError(f"expected {self.n_columns} columns, got {len(cells)}",
+                hint = _width_hint(text, cells, self.format, self.n_columns)[0]
+                error = DataError(f"expected {self.n_columns} columns, got {len(cells)}{hint}",
                                   source=reader.name, line=line)
                 break
             bad = next((k for k, c in enumerate(cells) if not NUMBER.fullmatch(c)), None)

@@ -2,7 +2,8 @@
 
 Text is formatted by nnctl.tabular.text.format_rows, in a background thread when there is more
 than one core; an .npy gets its header at the end (patched in place in a file, or spooled on
-stdout when the row count is not known); Parquet goes through pyarrow.ParquetWriter.
+stdout when the row count is not known, up to MAX_STDOUT_NPY_SPOOL_BYTES); Parquet goes through
+pyarrow.ParquetWriter.
 """
 from __future__ import annotations
 
@@ -24,6 +25,11 @@ from nnctl.tabular.text import format_rows
 # A durable output file has the kernel start writing it to disk every this many bytes, so that
 # the fsync at the end has little left to wait for.
 WRITEBACK_BYTES = 4 << 20
+
+# An .npy on stdout of a row count not known in advance waits in a temporary file (its header
+# comes first and holds the count), which may be memory (a tmpfs /tmp) or a small disk: past
+# this size, endless input (`yes ... | nnctl forward ...`) is refused rather than fill it.
+MAX_STDOUT_NPY_SPOOL_BYTES = 10 ** 9
 
 
 def open_writer(dest, fmt: str | None = None, *, dtype=None, columns=None,
@@ -63,6 +69,8 @@ class TableWriter:
         self._started = False
         self._closed = False
         self._spool = None
+        self._spooled = 0
+        self._spool_full = False
         self._parquet = None
         self._header_at = None
         self._unsynced = None
@@ -115,8 +123,15 @@ class TableWriter:
             raise ValueError(f"{self.name}: rows of {array.shape[1]} values written to a table "
                              f"of {self.n_columns} columns")
         if self.format == "npy":
-            (self._spool or self._out).write(
-                np.ascontiguousarray(array, dtype=self.dtype.newbyteorder("<")).data)
+            data = np.ascontiguousarray(array, dtype=self.dtype.newbyteorder("<"))
+            if self._spool is not None:
+                self._spooled += data.nbytes
+                if self._spooled > MAX_STDOUT_NPY_SPOOL_BYTES:
+                    self._spool_full = True
+                    raise self._spool_too_large()
+                self._spool.write(data.data)
+            else:
+                self._out.write(data.data)
         elif self.format == "parquet":
             self._write_parquet(array)
         elif self._background:
@@ -168,6 +183,24 @@ class TableWriter:
             self._schema = pa.schema([(n, kind) for n in names])
             self._parquet = pq.ParquetWriter(self._out, self._schema)
 
+    def _spool_too_large(self):
+        from nnctl.errors import ResourceError
+        from nnctl.limits import human_bytes
+
+        return ResourceError(f".npy on a pipe needs the row count first: the rows wait in a "
+                             f"temporary file, and these are over "
+                             f"{human_bytes(MAX_STDOUT_NPY_SPOOL_BYTES)}: write to a file "
+                             "(-o FILE.npy) or as CSV", source=self.name)
+
+    def _write_spooled_npy(self) -> None:
+        """The header, now that the row count is known, then the rows from the spool."""
+        self._out.write(npy_header(self.dtype, self.n_columns, self.rows))
+        self._spool.seek(0)
+        while chunk := self._spool.read(BLOCK_BYTES):
+            self._out.write(chunk)
+        self._spool.close()
+        self._spool = None
+
     def _write_parquet(self, array) -> None:
         import pyarrow as pa
 
@@ -202,11 +235,7 @@ class TableWriter:
                 self._out.write(header)
                 self._out.seek(end)
             elif self._spool is not None:
-                self._out.write(header)
-                self._spool.seek(0)
-                while chunk := self._spool.read(BLOCK_BYTES):
-                    self._out.write(chunk)
-                self._spool.close()
+                self._write_spooled_npy()
             elif self.rows != self.n_rows:
                 raise ValueError(f"{self.name}: {self.rows} rows written, {self.n_rows} "
                                  f"announced in the .npy header")
@@ -232,7 +261,18 @@ class TableWriter:
             else:
                 self._worker.cancel()
         if self._spool is not None:
-            self._spool.close()
+            from nnctl.errors import NnctlError
+
+            if isinstance(value, NnctlError) and not self._spool_full:
+                # as the other formats on a stream: the rows before a bad one go out, here as
+                # an .npy of those rows (a closed pipe, Ctrl-C or a full spool drop them)
+                try:
+                    self._write_spooled_npy()
+                    self._out.flush()
+                except Exception:  # noqa: BLE001 - the error being raised matters more
+                    pass
+            if self._spool is not None:
+                self._spool.close()
         if self._parquet is not None:
             try:  # before its file goes away, or pyarrow complains when it is collected
                 self._parquet.close()
