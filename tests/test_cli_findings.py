@@ -1,6 +1,6 @@
 """What a new user's first session with nnctl found on the command line: binary output on a
-terminal, Parquet column names, .npy streamed to stdout, and a model file piped into
-`forward -`."""
+terminal, Parquet column names, .npy streamed to stdout, a model file piped into `forward -`,
+and --help that reads well in 80 and 60 columns."""
 from __future__ import annotations
 
 import io
@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from conftest import CONFIGS, ROOT, run_nnctl
+from nnctl.cli.commands import COMMANDS
 from test_cli_conventions import run_tty
 
 ARTICLE = CONFIGS / "article_functional.yaml"   # 3 inputs -> layer3: 2 outputs
@@ -234,3 +235,59 @@ def test_build_uses_the_specs_seed_and_keeps_a_python_models_weights(tmp_path):
     python = run_nnctl("build", "examples/article_functional.py:model", "-o", tmp_path / "p.npz",
                        cwd=ROOT)
     assert (python.code, python.err) == (0, "")
+
+
+# ---------------------------------------------------------------------------------------------
+# 5. --help in 80 and 60 columns: upper-case arguments, short value names, nothing cut
+
+def help_of(*command, columns):
+    r = run_nnctl(*command, "--help", env={"COLUMNS": str(columns)})
+    assert r.code == 0 and r.err == ""
+    return r.out
+
+
+def collapsed(text: str) -> str:
+    """Words in order, however the lines were wrapped (also after a hyphen)."""
+    return re.sub(r"-\s+", "-", " ".join(text.split()))
+
+
+def test_forward_help_usage_and_value_names():
+    text = help_of("forward", columns=80)
+    assert text.startswith("Usage: nnctl forward [OPTIONS] MODEL [INPUT]\n")
+    for line in ("  --weights FILE ", "  -o, --output FILE ", "  --input-format FORMAT ",
+                 "  --seed N ", "  --tap LAYER ", "  --header / --no-header ",
+                 "  --engine ENGINE "):
+        assert "\n" + line in text, line
+
+
+@pytest.mark.parametrize("columns", [80, 60])
+@pytest.mark.parametrize("command", ["", *COMMANDS])
+def test_help_fits_and_cuts_nothing(command, columns):
+    from typer.main import get_command
+
+    from nnctl.cli.app import app
+
+    args = [command] if command else []
+    text = help_of(*args, columns=columns)
+    assert max(map(len, text.splitlines())) <= columns
+    assert not re.search(r"<(str|int|float|bool|list)|\[x[<>]=|\{\w+\}", text), text
+    group = get_command(app)
+    cmd = group.commands[command] if command else group
+    for param in cmd.params:
+        for opt in param.opts + param.secondary_opts:
+            if opt.startswith("-"):
+                assert re.search(rf"(^|[\s,/]){re.escape(opt)}([\s,]|$)", text, re.M), opt
+        if param.help:
+            assert collapsed(param.help) in collapsed(text), param.help
+    if not command:   # each command with its first sentence, whole (wrapped if need be)
+        commands = collapsed(text.split("\nCommands:\n")[1])
+        assert "..." not in commands
+        for name, sub in group.commands.items():
+            first = collapsed(sub.help.split("\n\n")[0]).split(". ")[0].rstrip(".")
+            assert f"{name} {first}." in commands, (name, first)
+
+
+def test_nnctl_alone_shows_the_help_as_a_usage_error():
+    alone = run_nnctl()
+    assert (alone.code, alone.out) == (2, run_nnctl("--help").out)
+    assert alone.out.startswith("Usage: nnctl [OPTIONS] COMMAND [ARGS]...\n")

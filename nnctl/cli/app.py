@@ -19,7 +19,7 @@ except ImportError:  # pragma: no cover - older typer on top of click
     from click import exceptions as click_exceptions
 
 from nnctl import __version__
-from nnctl.cli import commands, fastparams
+from nnctl.cli import commands, fastparams, helptext
 from nnctl.cli.console import error_line
 from nnctl.errors import NnctlError
 
@@ -27,6 +27,10 @@ app = typer.Typer(
     name="nnctl",
     help="Build, inspect and run small neural networks written in Keras' vocabulary.",
     no_args_is_help=True,
+    # --help as Unix tools write it (click's layout): options and their values in one column,
+    # paragraphs rewrapped to the terminal's width; rich's panels cut option names short in
+    # 60 columns and keep a docstring's line breaks
+    rich_markup_mode=None,
     add_completion=False,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -50,6 +54,7 @@ def _root(
 
 commands.register(app)
 fastparams.install()  # plain option values without pydantic: start-up time (see the module)
+helptext.install()    # --help names values (MODEL, --seed N), not Python types
 
 
 class Terminated(BaseException):
@@ -139,8 +144,9 @@ def run(args: list[str]) -> int:
         return result if isinstance(result, int) else 0
     except typer.Exit as exc:
         return exc.exit_code
-    except click_exceptions.NoArgsIsHelpError:
-        return 2  # the help was shown
+    except click_exceptions.NoArgsIsHelpError as exc:
+        print(exc.format_message())  # `nnctl` alone: the help, as for --help
+        return 2
     except click_exceptions.UsageError as exc:
         if debug:
             raise

@@ -16,7 +16,7 @@ def build(
     weights: Annotated[Optional[str], typer.Option(
         "--weights", metavar="FILE", help="Take the weights from this .npz instead of drawing them.")] = None,
 ):
-    """Draw the weights of MODEL from its initializers into a model file.
+    """Draw MODEL's weights from its initializers into a model file.
 
     The file is an .npz of LAYER/WEIGHT arrays plus the spec (`__spec__`); every command
     that takes a spec takes it too. It is written atomically. A model file or a Python model

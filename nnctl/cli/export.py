@@ -9,19 +9,19 @@ import typer
 def export(
     model: Annotated[str, typer.Argument(help="A spec (.yaml/.yml) or a model file (.npz).")],
     output: Annotated[str, typer.Option(
-        "--output", "-o", help="The .onnx file to write (atomically); '-' is stdout.")],
+        "--output", "-o", metavar="FILE", help="The .onnx file to write (atomically); '-' is stdout.")],
     weights: Annotated[Optional[str], typer.Option(
-        "--weights", help="Weights .npz with LAYER/WEIGHT arrays (Keras names).")] = None,
+        "--weights", metavar="FILE", help="Weights .npz with LAYER/WEIGHT arrays (Keras names).")] = None,
     seed: Annotated[Optional[int], typer.Option(
         "--seed", min=0, help="Seed for the initializers when there are no weights.")] = None,
     opset: Annotated[Optional[int], typer.Option(
         "--opset", help="ONNX opset version (default 17; 13 and later).")] = None,
 ):
-    """Write MODEL with its weights as an ONNX model of standard operators.
+    """Write MODEL and its weights as an ONNX model.
 
-    Inputs and outputs keep the spec's names, the batch axis is dynamic,
+    Standard ONNX operators only. Inputs and outputs keep the spec's names, the batch axis is dynamic,
     and the spec's name and nnctl's version are in the model's metadata.
-    Needs the onnx package (pip install 'nnctl\\[onnx]').
+    Needs the onnx package (pip install 'nnctl[onnx]').
     """
     from nnctl.errors import ParameterError, UsageError
     from nnctl.onnx import require

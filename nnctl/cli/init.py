@@ -25,7 +25,8 @@ def init(
         "--param", "-p", help="Argument of the initializer, repeatable: -p stddev=0.1 "
                               "-p mode=fan_avg -p seed=None. " + PARAM_VALUES,
         metavar="KEY=VALUE", show_default=False)] = None,
-    dtype: Annotated[FloatType, typer.Option("--dtype", help="Float type of the values.")]
+    dtype: Annotated[FloatType, typer.Option(
+        "--dtype", help="Float type of the values: float32 or float64.")]
     = FloatType.float32,
     format: Annotated[Optional[ArrayFormat], typer.Option(
         "--format", "-f", help="text (tf.Tensor(...), the default on a terminal), csv (the "
@@ -39,7 +40,7 @@ def init(
         "--plot", help="Draw a histogram of the sample with the theoretical density over it "
                        "instead of the values (after the statistics with --stats).")] = False,
 ):
-    """Sample an initializer: the tensor tf.keras.initializers.NAME()(shape=DIMS) gives.
+    """Sample an initializer, as tf.keras.initializers.NAME()(shape).
 
     On a terminal the values print as TensorFlow prints a tensor; piped, as CSV (one row per
     line, higher ranks flattened after the first axis).

@@ -25,24 +25,27 @@ def inspect(
         "--seed", min=0, help="Seed for the random batch and the initializers "
                               "(default: the spec's seed, else 0).")] = None,
     weights: Annotated[Optional[str], typer.Option(
-        "--weights", help="Weights .npz with LAYER/WEIGHT arrays (Keras names).")] = None,
+        "--weights", metavar="FILE", help="Weights .npz with LAYER/WEIGHT arrays (Keras names).")] = None,
     target: Annotated[Optional[str], typer.Option(
-        "--target", help="Target rows (the outputs flattened): the loss is then their MSE "
+        "--target", metavar="FILE", help="Target rows (the outputs flattened): the loss is then their MSE "
                          "instead of the mean square of the outputs.")] = None,
     compare_init: Annotated[Optional[str], typer.Option(
         "--compare-init", metavar="NAMES",
-        help="Comma-separated initializers, e.g. he_normal,glorot_uniform,random_normal: "
-             "every Dense kernel drawn from each, side by side.")] = None,
+        help="Comma-separated initializers (he_normal,lecun_normal): every Dense kernel "
+             "drawn from each, side by side.")] = None,
     format: Annotated[Optional[InspectFormat], typer.Option(
         "--format", "-f", help="table (with a chart on a terminal) or json.")] = None,
 ):
-    """Report every layer at initialization: output mean and std, dead relu units,
-    saturated sigmoid/tanh units and the gradient norm of each weight.
+    """Report the statistics of every layer at initialization.
+
+    Output mean and std, dead relu units, saturated sigmoid/tanh units and the gradient norm
+    of each weight. On a terminal, a log-scale chart shows vanishing or exploding at a glance.
 
     Dead: a relu/relu6 unit whose slope is 0 for every sample of the batch.
+
     Saturated: a sigmoid/tanh-like output whose slope is below 5% of its slope at 0.
+
     Loss: the mean square of the outputs, or the MSE against --target (in float64).
-    On a terminal, a log-scale chart shows vanishing or exploding at a glance.
     """
     from nnctl import inspection
     from nnctl.cli.console import choose_format

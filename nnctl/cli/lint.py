@@ -18,12 +18,14 @@ def lint(
     format: Annotated[Optional[LintFormat], typer.Option(
         "--format", "-f", help="text (FILE:LINE:COL: level: message) or json.")] = None,
 ):
-    """Check a network against the article's advice on activations and initialization.
+    """Check activations and initializers by the article's advice.
 
     Rules: sigmoid/tanh hidden in a deep network; relu with Glorot or small random kernels;
     softmax over one unit; sigmoid over several output units; no non-linearity at all;
     five or more sigmoid layers stacked.
-    Output: FILE:LINE:COL: level: message (fix: ...) \\[rule-id], one line per finding.
+
+    Output: FILE:LINE:COL: level: message (fix: ...) [rule-id], one line per finding.
+
     Exit status 1 when an error-level rule fires, else 0.
     """
     from nnctl import lint as rules

@@ -32,14 +32,14 @@ class ListFormat(str, Enum):
 
 def list_names(
     what: Annotated[Optional[str], typer.Argument(
-        help="activations, initializers or layers (default: all three).", metavar="[KIND]",
+        help="activations, initializers or layers (default: all three).", metavar="KIND",
         show_default=False)] = None,
     format: Annotated[Optional[ListFormat], typer.Option(
         "--format", "-f", help="table (the default on a terminal), tsv (the default when "
                                "piped: one name per line, tab-separated columns) or json.",
         show_default=False)] = None,
 ):
-    """List the names nnctl knows, with their arguments and Keras defaults.
+    """List the names nnctl knows, with arguments and Keras defaults.
 
     Examples:
 

@@ -26,7 +26,7 @@ def plot(
         "--format", "-f", help="text (boxes and arrows), dot, mermaid, svg, or png (needs "
                                "Graphviz). Default: from -o's extension, else text.")] = None,
     output: Annotated[Optional[str], typer.Option(
-        "--output", "-o", help="Write to this file (atomically); '-' is stdout.")] = None,
+        "--output", "-o", metavar="FILE", help="Write to this file (atomically); '-' is stdout.")] = None,
     show_shapes: Annotated[bool, typer.Option(
         "--show-shapes/--no-show-shapes", help="Input and output shapes in each box.")] = True,
     show_dtype: Annotated[bool, typer.Option(
@@ -45,7 +45,7 @@ def plot(
         "--neurons", help="Every neuron a circle, every connection a line (svg, dot, png); "
                           "wide layers are shown with an ellipsis.")] = False,
 ):
-    """Draw a network, as keras.utils.plot_model(show_shapes=True) does.
+    """Draw a network, as keras.utils.plot_model(show_shapes=True).
 
     By default the graph is drawn as text: boxes and arrows, branches side by side.
 

@@ -25,9 +25,9 @@ def summary(
     batch: Annotated[int, typer.Option(
         "--batch", min=1, help="Batch size for --macs totals and activation memory.")] = 1,
 ):
-    """Print the Keras 3 model.summary() of a network: layers, output shapes, parameters.
+    """Print the Keras 3 model.summary() table of a network.
 
-    When a layer of the spec is broken, the rows before it are printed, then the error.
+    Layers, output shapes, parameters and the totals lines, as Keras prints them. When a layer of the spec is broken, the rows before it are printed, then the error.
     """
     from nnctl.cli.console import rich_console, stdout_is_terminal
     from nnctl.cli.models import open_spec
