@@ -282,3 +282,24 @@ def test_cancel_returns_when_ctrl_c_left_the_queue_lock_held():
         assert time.monotonic() - started < 3
     finally:
         writer._queue.mutex.release()
+
+
+def test_an_error_raised_while_a_signal_unwinds_reports_the_signal():
+    """zipfile's __exit__ fails ("Can't close the ZIP file while there is an open writing
+    handle") when SIGTERM lands as np.savez opens a member: exit 143, not an internal error."""
+    from nnctl.cli import app
+
+    def cleanup_fails_during(interrupt):
+        try:
+            raise interrupt
+        except BaseException:
+            raise ValueError("Can't close the ZIP file while there is an open writing handle")
+
+    for interrupt, code in ((app.Terminated(signal.SIGTERM), 143), (KeyboardInterrupt(), 130)):
+        try:
+            cleanup_fails_during(interrupt)
+        except ValueError as exc:
+            found = app._interrupt_behind(exc)
+        assert found is interrupt
+        assert (130 if isinstance(found, KeyboardInterrupt) else 128 + found.signum) == code
+    assert app._interrupt_behind(ValueError("a bug of ours")) is None

@@ -186,11 +186,29 @@ def run(args: list[str]) -> int:
         error_line(f"{where}{exc.strerror or exc}")
         return 1
     except Exception as exc:  # a bug of ours: still one line, the traceback with --debug
+        interrupt = _interrupt_behind(exc)
+        if interrupt is not None:  # a library's cleanup failed while Ctrl-C/SIGTERM unwound it
+            return 130 if isinstance(interrupt, KeyboardInterrupt) else 128 + interrupt.signum
         if debug:
             raise
         error_line(f"internal error: {type(exc).__name__}: {exc} (run with --debug for the "
                    "traceback, and please report it)")
         return 1
+
+
+def _interrupt_behind(exc: BaseException):
+    """The KeyboardInterrupt or Terminated during whose handling `exc` was raised, or None.
+
+    zipfile, for one, raises "Can't close the ZIP file while there is an open writing handle"
+    from its __exit__ when a signal lands as np.savez opens a member: that error hides the
+    signal, which is what the user did and what the exit status must say.
+    """
+    seen = 0
+    while exc is not None and seen < 20:
+        if isinstance(exc, (KeyboardInterrupt, Terminated)):
+            return exc
+        exc, seen = exc.__context__, seen + 1
+    return None
 
 
 _FULL_DISK = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
