@@ -2,6 +2,7 @@
 text is the work, no PyYAML for model files, and a fast exit that still delivers every byte."""
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -116,3 +117,15 @@ def test_start_writeback_keeps_the_file_as_written(tmp_path):
         start_writeback(f)  # flushes Python's buffer first
         f.write(b"b" * 100)
     assert path.read_bytes() == b"a" * 100 + b"b" * 100
+
+
+def test_keep_freed_memory_defers_to_the_environment(monkeypatch):
+    from nnctl.cli.tuning import keep_freed_memory
+
+    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "1000000")
+    assert keep_freed_memory() is False  # the user's setting stays
+    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_")
+    libc = os.confstr("CS_GNU_LIBC_VERSION") if hasattr(os, "confstr") else None
+    if not (sys.platform.startswith("linux") and libc and libc.startswith("glibc")):
+        pytest.skip("mallopt is glibc's")
+    assert keep_freed_memory() is True

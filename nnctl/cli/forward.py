@@ -66,6 +66,7 @@ def forward(
     from nnctl import tabular
     from nnctl.cli.console import refuse_binary_on_terminal, warn
     from nnctl.cli.progress import progress_for
+    from nnctl.cli.tuning import keep_freed_memory
     from nnctl.cli.weights_source import model_and_weights
     from nnctl.errors import UsageError
 
@@ -76,6 +77,7 @@ def forward(
     out_format = tabular.format_for(output, output_format) or "csv"
     if output == "-" and out_format in BINARY:
         refuse_binary_on_terminal(BINARY[out_format])
+    keep_freed_memory()  # a stream allocates and frees blocks of MBs: reuse them
     built, values = model_and_weights(model, weights, seed)
     wanted = engine.check_taps(built, tap) if tap else built.outputs
     n_columns = sum(engine.input_widths(built).values())
