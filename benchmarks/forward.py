@@ -7,8 +7,9 @@ The network is a 32 -> 64 -> 64 -> 10 relu MLP (weights drawn once into a model 
 figure is a whole process: Python start-up, loading the data, the forward pass, writing the
 result. Baselines: (a) a pure NumPy process (load, matmul chain, save), (b) the usual way
 (pandas.read_csv -> NumPy -> DataFrame.to_csv), with pandas' defaults and told float32,
-(c) ONNX Runtime or PyTorch on the same array, where installed. Reported: wall time (best of --repeat), MB/s of input, rows/s, peak memory
-(the child's max RSS), and nnctl's ratio to each baseline.
+(c) ONNX Runtime or PyTorch on the same array, where installed. Reported: wall time (best of
+--repeat), MB/s of input, rows/s, peak memory (the child's max RSS), and nnctl's ratio to each
+baseline.
 """
 from __future__ import annotations
 
