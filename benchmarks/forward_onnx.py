@@ -1,7 +1,7 @@
 """nnctl forward on ONNX Runtime against ONNX Runtime called directly, and the NumPy engine.
 
-    python benchmarks/onnx.py                 # 1,000,000 x 32 float32 rows in an .npy
-    python benchmarks/onnx.py --rows 200000 --repeat 3
+    python benchmarks/forward_onnx.py                 # 1,000,000 x 32 float32 rows in an .npy
+    python benchmarks/forward_onnx.py --rows 200000 --repeat 3
 
 The network is a 32 -> 64 -> 64 -> 10 relu MLP (13.6 GFLOP for 1,000,000 rows), its weights
 drawn once with `nnctl build`, and written to model.onnx with `nnctl export`.
@@ -29,14 +29,7 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-SPEC = """\
-name: mlp
-input: [32]
-layers:
-  - {type: Dense, units: 64, activation: relu, kernel_initializer: he_normal}
-  - {type: Dense, units: 64, activation: relu, kernel_initializer: he_normal}
-  - {type: Dense, units: 10}
-"""
+from benchmarks.forward import SPEC  # noqa: E402 - the same MLP as the CSV/.npy benchmark
 
 DIRECT = """
 import sys
