@@ -624,6 +624,11 @@ _ALIASES = {
     "random_uniform": ("uniform",),
     "identity": ("IdentityInitializer",),
     "orthogonal": ("OrthogonalInitializer",),
+    # Not Keras' names: the article's (and PyTorch's) names for the same schemes.
+    "glorot_uniform": ("xavier_uniform",),
+    "glorot_normal": ("xavier_normal",),
+    "he_uniform": ("kaiming_uniform",),
+    "he_normal": ("kaiming_normal",),
 }
 
 ALL = (Zeros, Ones, Constant, Identity, RandomNormal, RandomUniform, TruncatedNormal,

@@ -60,6 +60,16 @@ def test_names_are_case_and_underscore_insensitive():
     assert type(I.get("one")) is I.Ones and type(I.get("zero")) is I.Zeros
 
 
+@pytest.mark.parametrize("alias, keras_name", [
+    ("xavier_uniform", "glorot_uniform"), ("xavier_normal", "glorot_normal"),
+    ("kaiming_uniform", "he_uniform"), ("Kaiming_Normal", "he_normal")])
+def test_the_articles_xavier_and_kaiming_names_are_aliases(alias, keras_name):
+    assert type(I.get(alias)) is I.INITIALIZERS.get(keras_name)
+    row = next(r for r in I.catalog() if r["name"] == keras_name)
+    assert alias.lower() in row["aliases"]
+    assert I.get(alias).get_config() == I.get(keras_name).get_config()  # saved as Keras' name
+
+
 def test_unknown_name_suggests_the_nearest():
     with pytest.raises(ParameterError, match=r"unknown initializer 'he_normall' \(did you mean 'he_normal'\?\)"):
         I.get("he_normall")
