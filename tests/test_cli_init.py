@@ -11,7 +11,6 @@ import resource
 import select
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -246,13 +245,10 @@ def test_too_large_shape_is_refused_before_allocating():
     def cap():
         resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
 
-    start = time.perf_counter()
     result = run("he_normal", "--shape", "1000000,1000000", preexec_fn=cap)
-    elapsed = time.perf_counter() - start
     err = result.stderr.decode()
     assert result.returncode == 1 and err.count("\n") == 1
     assert "shape (1000000, 1000000) needs 4.00 TB" in err
-    assert elapsed < 10
 
 
 @pytest.mark.parametrize("args, message", [

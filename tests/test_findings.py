@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import io
 import json
-import time
 import zipfile
 
 import numpy as np
@@ -55,8 +54,9 @@ def test_an_alias_cycle_is_refused(tmp_path):
         read_spec(str(spec))
 
 
-def test_an_alias_bomb_is_refused_before_expanding_anything(tmp_path):
+def test_an_alias_bomb_is_refused_before_expanding_anything(tmp_path, monkeypatch):
     """It used to expand 100,000 values before giving up (half a second); now it counts."""
+    from nnctl import yamlpos
     from nnctl.spec import read_spec
 
     lines = ["a: &a [x, x, x, x, x, x, x, x, x]"]
@@ -64,10 +64,13 @@ def test_an_alias_bomb_is_refused_before_expanding_anything(tmp_path):
         lines.append(f"{cur}: &{cur} [" + ", ".join([f"*{prev}"] * 9) + "]")
     spec = tmp_path / "bomb.yaml"
     spec.write_text("\n".join(lines) + "\n")
-    start = time.perf_counter()
+    built = []
+    real_build = yamlpos._Builder.build
+    monkeypatch.setattr(yamlpos._Builder, "build",
+                        lambda self, *a: built.append(a) or real_build(self, *a))
     with pytest.raises(SpecError, match=r"bomb.yaml:6:4: .*more than 100,000 values"):
         read_spec(str(spec))
-    assert time.perf_counter() - start < 0.1
+    assert built == []  # refused from the node graph: not one value was expanded
 
 
 def test_a_null_initializer_is_keras_default_glorot_uniform():
@@ -291,10 +294,8 @@ def test_endless_files_are_refused_not_read_into_memory(args):
     from conftest import Result
     from fuzzing import measured
 
-    start = time.monotonic()
-    code, out, err, peak = measured(args, timeout=60)
+    code, out, err, peak = measured(args, timeout=120)
     one_error_line(Result(code, out.decode(), err, out))
-    assert time.monotonic() - start < 30
     assert peak < 1_000_000, peak
 
 
@@ -312,14 +313,23 @@ def test_endless_stdin_is_refused():
                            b"numbers\n")
 
 
-def test_blank_lines_between_rows_cost_linear_time(tmp_path):
+def test_blank_lines_between_rows_cost_linear_time(tmp_path, monkeypatch):
     """Every stretch of a block was unclean for the fast parser yet valid, and each cost a
     parse of the rest of the block: double-spaced rows took 5 s for 300,000."""
+    from nnctl.tabular.text import TextParser
+
     path = tmp_path / "double.csv"
-    path.write_bytes(b"1,2,3\n\n" * 300_000 + b"4,5,6\n")
-    start = time.perf_counter()
-    rows = read_all(path)
-    assert time.perf_counter() - start < 3
+    parsed = []
+    real_fast = TextParser.fast
+    monkeypatch.setattr(TextParser, "fast",
+                        lambda self, block, n: parsed.append(len(block)) or real_fast(self, block, n))
+    work = {}
+    for n in (75_000, 300_000):  # 4x the rows: about 4x the bytes handed to the fast parser
+        path.write_bytes(b"1,2,3\n\n" * n + b"4,5,6\n")
+        parsed.clear()
+        rows = read_all(path)
+        work[n] = sum(parsed)
+    assert work[300_000] <= 4.5 * work[75_000], work
     assert sum(len(a) for a in rows) == 300_001
     path.write_bytes(b"\n" * (1 << 20) + b"1,2,3\n")
     assert [a.tolist() for a in read_all(path)] == [[[1, 2, 3]]]

@@ -1,0 +1,16 @@
+"""Rules the test suite keeps about itself."""
+import pathlib
+import re
+
+TESTS = pathlib.Path(__file__).parent
+TIMER = re.compile(r"perf_counter|monotonic\(|time\.time\(|elapsed")
+
+
+def test_no_test_asserts_a_wall_clock_time():
+    """Speed is measured in benchmarks/, not asserted in tests: a loaded machine fails them.
+    Growth is checked by counts of work; hangs are guarded by timeouts, which assert nothing."""
+    offenders = [f"{path.name}:{number}: {line.strip()}"
+                 for path in sorted(TESTS.rglob("*.py"))
+                 for number, line in enumerate(path.read_text().splitlines(), 1)
+                 if "assert" in line and TIMER.search(line)]
+    assert offenders == []
