@@ -22,8 +22,9 @@ dtype (on the same input and weight values): the measure should not saturate bef
 does, so gradients that would underflow float32 (a deep sigmoid stack) or overflow it (an
 exploding initialization) still show as numbers.
 
-`compare` runs the same batch through the same network with every Dense kernel drawn from
-another initializer (same seed, same names): Glorot and He measured on the user's network.
+`compare` runs the same batch through the same network with every kernel (the weights
+Layer.kernel_weights names: Dense's, Conv2D's...) drawn from another initializer (same seed,
+same names): Glorot and He measured on the user's network.
 """
 from __future__ import annotations
 
@@ -54,7 +55,7 @@ class WeightStats:
 class LayerStats:
     name: str
     type: str
-    activation: str | None      # for layers that apply one (Dense, Activation)
+    activation: str | None      # for layers that apply one (Dense, Activation, ReLU...)
     output_shape: list           # with the batch axis as None, as summary prints it
     mean: float
     std: float
@@ -71,7 +72,7 @@ class Report:
     batch: int
     loss: str                    # "mean_square" or "mse"
     loss_value: float
-    kernel_initializer: str | None   # set by compare(): the initializer every Dense kernel used
+    kernel_initializer: str | None   # set by compare(): the initializer every kernel used
     layers: list[LayerStats]
 
     def layer(self, name: str) -> LayerStats:
@@ -170,8 +171,8 @@ def inspect(model, inputs: dict[str, np.ndarray], weights: dict[str, np.ndarray]
         dead = saturated = None
         activation = getattr(node.layer, "activation", None)
         if activation is not None:
-            z = backprop.pre_activation(node.layer, backprop.node_inputs(node, trace),
-                                        backprop.layer_weights(node, weights))
+            z = node.layer.pre_activation(backprop.node_inputs(node, trace),
+                                          backprop.layer_weights(node, weights))
             dead, saturated = _activation_stats(node.layer, z, batch)
         weight_rows = [WeightStats(w.name, list(w.shape), w.trainable,
                                    float(np.std(weights[f"{node.name}/{w.name}"],
@@ -206,34 +207,37 @@ def in_float64(model):
 
 # --- other initializers --------------------------------------------------------------------------
 
-def dense_kernels(model) -> list:
-    return [node for node in model.layers if node.type_name == "Dense"]
+def kernel_layers(model) -> list:
+    """The layers with a kernel (Layer.kernel_weights), in layer order."""
+    return [node for node in model.layers
+            if node.layer is not None and node.layer.kernel_weights]
 
 
 def with_kernel_initializer(model, weights: dict[str, np.ndarray], initializer,
                             seed: int) -> dict[str, np.ndarray]:
-    """The weights with every Dense kernel redrawn from `initializer` (a name or mapping),
-    each from the generator its name and the seed give (as Model.init_weights draws it)."""
+    """The weights with every kernel redrawn from `initializer` (a name or mapping), each
+    from the generator its name and the seed give (as Model.init_weights draws it)."""
     from nnctl import initializers
 
     init = initializers.get(initializer)
     result = dict(weights)
-    for node in dense_kernels(model):
-        shape = next(w.shape for w in node.weights if w.name == "kernel")
-        rng = initializers.weight_rng(seed, node.name, "kernel")
-        result[f"{node.name}/kernel"] = np.asarray(init(shape, dtype=node.dtype, rng=rng),
-                                                   dtype=node.dtype)
+    for node in kernel_layers(model):
+        for w in node.weights:
+            if w.name in node.layer.kernel_weights:
+                rng = initializers.weight_rng(seed, node.name, w.name)
+                result[f"{node.name}/{w.name}"] = np.asarray(
+                    init(w.shape, dtype=node.dtype, rng=rng), dtype=node.dtype)
     return result
 
 
 def compare(model, inputs, weights, names: list[str], seed: int,
             targets=None) -> list[Report]:
-    """The same batch through the network with every Dense kernel from each initializer."""
+    """The same batch through the network with every kernel from each initializer."""
     from nnctl import initializers
 
-    if not dense_kernels(model):
-        raise ParameterError("--compare-init replaces Dense kernels, and the model has no "
-                             "Dense layer")
+    if not kernel_layers(model):
+        raise ParameterError("--compare-init replaces the kernels of layers such as Dense, "
+                             "and the model has no layer with a kernel")
     canonical = [initializers.INITIALIZERS.canonical(n) for n in names]
     return [inspect(model, inputs, with_kernel_initializer(model, weights, name, seed), targets,
                     kernel_initializer=name)

@@ -8,19 +8,21 @@ of the gradient, whatever the initialization); a `warning` is advice the article
 `info` asks a question (a sigmoid output over several units is multi-label: meant?).
 
 What the rules count:
-- "deep": the longest path from an input to an output crosses DEEP_LAYERS (4) or more Dense
-  layers; a sigmoid/tanh layer is "hidden" when a Dense layer follows it on the way to an
-  output.
+- "deep": the longest path from an input to an output crosses DEEP_LAYERS (4) or more layers
+  with a kernel (Layer.kernel_weights: Dense, convolutions...); a sigmoid/tanh layer is
+  "hidden" when a layer with a kernel follows it on the way to an output.
 - "relu family": RELU_FAMILY. A "small" random kernel: random_normal, truncated_normal or
   random_uniform whose standard deviation is below half of He's sqrt(2 / fan_in) for that
   layer (so each layer shrinks the activations at least twofold).
 - "non-linearity": an activation other than linear, or a layer that is not affine
-  (Multiply, Maximum, Minimum, LayerNormalization).
+  (Layer.affine: Multiply, Maximum, Minimum, LayerNormalization...).
 """
 from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+
+from nnctl.initializers import compute_fans
 
 LEVELS = ("error", "warning", "info")
 DEEP_LAYERS = 4
@@ -29,7 +31,6 @@ RELU_FAMILY = ("relu", "leaky_relu", "relu6", "elu", "celu", "gelu", "silu", "ha
                "mish")
 SMALL_RANDOM = ("random_normal", "truncated_normal", "random_uniform")
 GLOROT = ("glorot_uniform", "glorot_normal")
-NON_AFFINE_LAYERS = ("Multiply", "Maximum", "Minimum", "LayerNormalization")
 ONE_HOT_ACTIVATIONS = {"softmax": "1.0", "sparsemax": "1.0", "log_softmax": "0.0"}
 SATURATING = {"sigmoid": "passes at most 1/4 of the gradient", "tanh": "saturates for |x| > 2"}
 
@@ -100,6 +101,11 @@ def counts(findings: list[Finding]) -> dict[str, int]:
     return {level: sum(f.level == level for f in findings) for level in LEVELS}
 
 
+def has_kernel(node) -> bool:
+    """Whether the node's layer multiplies its input by a kernel (Dense, Conv2D, ...)."""
+    return node.layer is not None and bool(node.layer.kernel_weights)
+
+
 def activation_name(node) -> str | None:
     """The activation a layer applies (None for layers without one; 'linear' for none given)."""
     activation = getattr(node.layer, "activation", None) if node.layer is not None else None
@@ -141,18 +147,24 @@ class _Checker:
         return [n for n in (self.model.nodes[name] for name in self.model.order)
                 if n.layer is not None]
 
-    def dense_downstream(self, name: str) -> bool:
-        """Whether some Dense layer reads this node's output, directly or further on."""
+    def kernel_downstream(self, name: str) -> bool:
+        """Whether some layer with a kernel reads this node's output, directly or further on."""
         stack, seen = list(self.consumers[name]), set()
         while stack:
             current = stack.pop()
             if current in seen:
                 continue
             seen.add(current)
-            if self.model.nodes[current].type_name == "Dense":
+            if has_kernel(self.model.nodes[current]):
                 return True
             stack.extend(self.consumers[current])
         return False
+
+    def kind(self, names: list[str]) -> str:
+        """What to call these layers in a message: their type when they share one (`Dense`),
+        else `kernel` ("4 kernel layers deep")."""
+        types = {self.model.nodes[n].type_name for n in names}
+        return types.pop() if len(types) == 1 else "kernel"
 
     def longest(self, counts_node) -> tuple[int, list[str]]:
         """The most nodes with counts_node(node) on one path from an input to an output."""
@@ -197,22 +209,23 @@ class _Checker:
         """One finding for the whole network, at the first such layer, naming them all: the
         cause (depth) and the fix are the same for each, and one line per layer buried the
         other findings under copies of one message."""
-        depth, _ = self.longest(lambda n: n.type_name == "Dense")
+        depth, path = self.longest(has_kernel)
         if depth < DEEP_LAYERS:
             return
+        kind = self.kind(path)
         hidden = [node for node in self.layer_nodes()
-                  if activation_name(node) in SATURATING and self.dense_downstream(node.name)]
+                  if activation_name(node) in SATURATING and self.kernel_downstream(node.name)]
         if not hidden:
             return
         kinds = list(dict.fromkeys(activation_name(node) for node in hidden))
         names = [node.name for node in hidden]
         if len(hidden) == 1:
-            message = (f"hidden {kinds[0]} in a network {depth} Dense layers deep: it "
+            message = (f"hidden {kinds[0]} in a network {depth} {kind} layers deep: it "
                        f"{SATURATING[kinds[0]]}, so gradients vanish towards the input")
         else:
             why = " and ".join(f"{kind} {SATURATING[kind]}" for kind in kinds)
             message = (f"{len(hidden)} hidden {' and '.join(kinds)} layers in a network "
-                       f"{depth} Dense layers deep ({', '.join(names)}): {why}, so gradients "
+                       f"{depth} {kind} layers deep ({', '.join(names)}): {why}, so gradients "
                        "vanish towards the input")
         self.report("saturating-hidden", hidden[0], message,
                     "activation: relu, kernel_initializer: he_normal", "activation",
@@ -223,13 +236,14 @@ class _Checker:
             dense, relu = self._relu_kernel(node)
             if dense is None:
                 continue
-            init = dense.layer.kernel_initializer
-            kernel = next(w for w in dense.weights if w.name == "kernel")
-            fan_in = kernel.shape[0]
+            kernel_name = dense.layer.kernel_weights[0]
+            init = getattr(dense.layer, f"{kernel_name}_initializer")
+            kernel = next(w for w in dense.weights if w.name == kernel_name)
+            fan_in, _ = compute_fans(kernel.shape)
             he_std = math.sqrt(2.0 / max(1, fan_in))
             where = relu if dense is node else f"{relu} (in '{node.name}')"
             name = getattr(init, "name", None)
-            given = "kernel_initializer" in self.layer_config(dense)
+            given = f"{kernel_name}_initializer" in self.layer_config(dense)
             kernels = f"{name} kernels" + ("" if given else " (the default)")
             if name in GLOROT:
                 message = (f"{where} after {kernels}: Glorot suits linear and tanh units; "
@@ -244,19 +258,20 @@ class _Checker:
                            f"{he_std / std:.3g}-fold per layer")
             else:
                 continue
-            self.report("relu-init", dense, message, "kernel_initializer: he_normal",
-                        "kernel_initializer")
+            self.report("relu-init", dense, message, f"{kernel_name}_initializer: he_normal",
+                        f"{kernel_name}_initializer")
 
     def _relu_kernel(self, node):
-        """(the Dense layer whose kernel feeds this relu-family activation, its name)."""
+        """(the layer whose kernel feeds this relu-family activation, its name): the layer
+        itself, or the linear layer with a kernel just before an activation layer."""
         name = activation_name(node)
         if name not in RELU_FAMILY:
             return None, None
-        if node.type_name == "Dense":
+        if has_kernel(node):
             return node, name
-        if node.type_name == "Activation" and len(node.inbound) == 1:
+        if len(node.inbound) == 1:   # an activation layer (Activation, ReLU, ...)
             before = self.model.nodes[node.inbound[0]]
-            if before.type_name == "Dense" and activation_name(before) == "linear":
+            if has_kernel(before) and activation_name(before) == "linear":
                 return before, name
         return None, None
 
@@ -264,15 +279,15 @@ class _Checker:
         nodes = self.layer_nodes()
         for node in nodes:
             name = activation_name(node)
-            if (name is not None and name != "linear") or node.type_name in NON_AFFINE_LAYERS:
+            if (name is not None and name != "linear") or not node.layer.affine:
                 return
-        depth, path = self.longest(lambda n: n.type_name == "Dense")
+        depth, path = self.longest(has_kernel)
         if depth < 2:
             return  # one Dense layer is a linear model, and may well be meant
         first = self.model.nodes[path[0]]
         self.report("linear-network", first,
-                    f"the network is linear: {depth} Dense layers ({_names(path)}) and no "
-                    "non-linear activation compute a single matrix product",
+                    f"the network is linear: {depth} {self.kind(path)} layers ({_names(path)}) "
+                    "and no non-linear activation compute a single matrix product",
                     "give the hidden layers an activation, e.g. activation: relu", "activation",
                     layers=path)
 

@@ -185,7 +185,7 @@ def test_compare_equals_the_spec_written_with_that_initializer():
 
 def test_compare_needs_a_dense_layer():
     model = model_from("input: [3]\nlayers: [{type: Activation, activation: relu}]\n")
-    with pytest.raises(ParameterError, match="no Dense layer"):
+    with pytest.raises(ParameterError, match="no layer with a kernel"):
         inspection.compare(model, inspection.random_inputs(model, 4, 0), {}, ["he_normal"], 0)
 
 

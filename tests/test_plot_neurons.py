@@ -150,3 +150,20 @@ def test_draw_refuses_other_formats_without_naming_cli_options(fmt):
         draw(model, fmt, neurons=True)
     assert str(caught.value) == f"the neurons picture is drawn as svg, dot, png, not {fmt}"
     assert caught.value.exit_code == 1
+
+
+def test_a_layer_that_cannot_be_drawn_is_named_with_its_place(monkeypatch, tmp_path):
+    """A layer type whose neuron_link is cannot_draw(...) makes --neurons one error naming the
+    layer, its type, why, and where it is in the spec (never a unit-to-unit guess)."""
+    from nnctl.errors import SpecError
+    from nnctl.layers.base import cannot_draw
+    from nnctl.layers.core import Dense
+
+    monkeypatch.setattr(Dense, "neuron_link", cannot_draw("a test says so"))
+    path = tmp_path / "net.yaml"
+    path.write_text("input: [3]\nlayers:\n  - {type: Activation, activation: relu}\n"
+                    "  - {type: Dense, units: 2}\n")
+    with pytest.raises(SpecError) as info:
+        neuron_graph(load_model(str(path)))
+    assert str(info.value) == (f"{path}:4:5: layer 'dense': plot --neurons cannot draw a Dense "
+                               "layer (a test says so); draw the model without --neurons")

@@ -1,4 +1,9 @@
-"""The layer types a spec may use, by their Keras class names."""
+"""The layer types a spec may use, by their Keras class names.
+
+Each type is one class (nnctl/layers/base.py: Layer) holding every piece of it: arguments,
+output shape, weights, forward and backward passes, ONNX lowering, MACs and its neurons
+picture. To add one, see docs/ARCHITECTURE.md ("Add a layer type") and register it below.
+"""
 from __future__ import annotations
 
 import inspect
@@ -33,8 +38,11 @@ def get(type_name: str) -> type[Layer]:
 
 
 def default_name(cls: type[Layer]) -> str:
-    """Keras' default name stem: `Dense` -> `dense`, `BatchNormalization` -> `batch_normalization`."""
-    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", cls.__name__).lower()
+    """Keras' default name stem (keras.src.utils.naming.to_snake_case): `Dense` -> `dense`,
+    `BatchNormalization` -> `batch_normalization`, `ReLU` -> `re_lu`, `Conv2D` -> `conv2d`,
+    `Conv1DTranspose` -> `conv1d_transpose`."""
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", cls.__name__)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 def catalog() -> list[dict]:

@@ -1,4 +1,8 @@
-"""The Layer base class: Keras arguments in, shapes and weights out, a NumPy forward pass.
+"""The Layer protocol: one class per Keras layer type holds every piece of that type.
+
+Keras arguments in (the __init__ signature), then output shape, weights, forward pass,
+backward pass, ONNX lowering, MACs and the neurons picture: see Layer.PIECES and
+docs/ARCHITECTURE.md ("Add a layer type").
 
 Shapes here are of one sample (no batch axis); None stands for a dimension known only at
 run time. Axes in arguments follow Keras, which counts the batch axis: `axis=1` is the first
@@ -7,6 +11,7 @@ axis of a sample, `axis=-1` the last.
 from __future__ import annotations
 
 import inspect
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,14 +37,48 @@ class WeightSpec:
     trainable: bool
 
 
+class CannotDraw(Exception):
+    """Raised by `Layer.neuron_link` for a layer that `plot --neurons` does not draw; the
+    message says why (nnctl.plot.neurons names the layer and its place in the spec)."""
+
+
 class Layer:
-    """Base class. A subclass's __init__ signature is its list of Keras arguments."""
+    """Base class: one Keras layer type, every piece of it in one place.
+
+    A subclass's __init__ signature is its list of Keras arguments (with Keras' defaults), and
+    it provides every piece below. The base class implements none of them: a piece left out
+    raises NotImplementedError, and tests/test_layer_completeness.py fails for any registered
+    type that does not define (or inherit from a class other than Layer) each of PIECES and
+    DECLARATIONS. Common implementations are ready to assign: `output_shape = same_shape`,
+    `weight_specs = no_weights`, `macs = no_macs`, `neuron_link = unit_to_unit`,
+    `neuron_link = cannot_draw("why")`.
+
+    Shapes are of one sample (no batch axis; None: known only at run time); arrays carry the
+    batch axis first.
+    """
+
+    # The methods every layer type provides (see each one's docstring).
+    PIECES = ("output_shape", "weight_specs", "call", "backward", "to_onnx", "macs",
+              "neuron_link")
+    # The class attributes every layer type sets (None in Layer means "not declared").
+    DECLARATIONS = ("affine",)
 
     # "one": called on a single tensor; "many": a merge layer, called on a list.
     arity = "one"
     # Keras arguments accepted because configs copied from Keras carry them, but which change
     # nothing at inference (regularizers, constraints, ...).
     inert_args: tuple = ()
+    # Whether the layer is an affine map of its inputs, activation aside (lint's
+    # "linear-network" rule): Dense, Conv, Add, Flatten... are; Multiply, max pooling, PReLU,
+    # LayerNormalization are not.
+    affine: bool | None = None
+    # The weights that multiply the input (Dense's and Conv's `kernel`): what lint's
+    # initializer rules and `inspect --compare-init` look at. Each has its initializer in the
+    # attribute `<name>_initializer`. Empty for layers without one.
+    kernel_weights: tuple = ()
+    # An nnctl.activations function for layers that apply one (Dense, Activation, ReLU...);
+    # such a layer also provides pre_activation(). Set per instance in __init__.
+    activation = None
 
     def __init__(self, name: str, trainable: bool = True, dtype=None):
         self.name = name
@@ -81,20 +120,54 @@ class Layer:
         kwargs = {k: v for k, v in config.items() if k in allowed and k not in cls.inert_args}
         return cls(name=name, trainable=trainable, **kwargs)
 
-    # --- what subclasses provide -------------------------------------------------------
+    # --- the pieces every layer type provides ------------------------------------------
     def output_shape(self, input_shapes: list[tuple]) -> tuple:
-        return input_shapes[0]
+        """The output shape of one sample. Raise ArgError(key, message) when the inputs do not
+        fit the arguments (the spec then points at `key`)."""
+        raise NotImplementedError(f"{type(self).__name__}.output_shape")
 
     def weight_specs(self, input_shapes: list[tuple]) -> list[WeightSpec]:
-        return []
+        """The weights, in Keras' order, with Keras' names, shapes and initializers."""
+        raise NotImplementedError(f"{type(self).__name__}.weight_specs")
 
     def call(self, inputs: list[np.ndarray], weights: dict[str, np.ndarray]) -> np.ndarray:
-        raise NotImplementedError
+        """The forward pass at inference, in the inputs' dtype: `weights` by short name."""
+        raise NotImplementedError(f"{type(self).__name__}.call")
+
+    def backward(self, inputs: list[np.ndarray], weights: dict[str, np.ndarray],
+                 output: np.ndarray, grad: np.ndarray):
+        """The vector-Jacobian product of call(): given dL/d(output) `grad`, returns
+        ([dL/d input for each input], {weight name: dL/d weight}) for every weight (trainable
+        or not). `output` is call()'s result for these inputs. Checked against central
+        differences in tests/test_backprop.py."""
+        raise NotImplementedError(f"{type(self).__name__}.backward")
+
+    def to_onnx(self, g, inputs: list[str], weights: dict[str, np.ndarray],
+                input_shapes: list[tuple], output_shape: tuple) -> str:
+        """Write the layer as standard ONNX operators on `g` (an nnctl.onnx.graph.Graph:
+        g.op("Conv", x, w, pads=[...]), g.initializer(array, "kernel"), g.c(constant),
+        g.activation(self.activation, y, shape)...) and return the result tensor's name. Same
+        operations, same order, same dtype as call(), so ONNX Runtime gives the same numbers.
+        Raise nnctl.onnx.graph.CannotExport("why") for what has no ONNX form."""
+        raise NotImplementedError(f"{type(self).__name__}.to_onnx")
 
     def macs(self, input_shapes: list[tuple], output_shape: tuple) -> int:
-        """Multiply-accumulates for one sample."""
-        return 0
+        """Multiply-accumulates for one sample (`summary --macs`)."""
+        raise NotImplementedError(f"{type(self).__name__}.macs")
 
+    def neuron_link(self, input_shapes: list[tuple], output_shape: tuple, index: int,
+                    source: int, unit: int) -> bool:
+        """`plot --neurons`: whether unit `source` of input `index` feeds output unit `unit`
+        (units are flat C-order indices of one sample). Raise CannotDraw("why") for a layer
+        that is not drawn as neurons."""
+        raise NotImplementedError(f"{type(self).__name__}.neuron_link")
+
+    def pre_activation(self, inputs: list[np.ndarray], weights: dict[str, np.ndarray]):
+        """What the layer feeds its activation (for `inspect`'s dead/saturated counts);
+        required only of layers with an `activation`."""
+        raise NotImplementedError(f"{type(self).__name__}.pre_activation")
+
+    # --- back to a spec ----------------------------------------------------------------
     def get_config(self) -> dict:
         """The spec mapping of this layer (Keras arguments that differ from the defaults)."""
         config = {"type": type(self).__name__, "name": self.name}
@@ -116,6 +189,64 @@ class Layer:
         config = {k: v for k, v in self.get_config().items() if k not in ("type", "name")}
         args = ", ".join(f"{k}={v!r}" for k, v in config.items())
         return f"{type(self).__name__}({args}{', ' if args else ''}name={self.name!r})"
+
+
+# --- ready-made pieces: `output_shape = same_shape` in a class body ---------------------------
+
+def same_shape(self, input_shapes):
+    """output_shape of a layer that keeps its input's shape."""
+    return input_shapes[0]
+
+
+def no_weights(self, input_shapes):
+    """weight_specs of a layer without weights."""
+    return []
+
+
+def no_macs(self, input_shapes, output_shape):
+    """macs of a layer that multiplies nothing (moves, copies or compares values)."""
+    return 0
+
+
+def elementwise_macs(self, input_shapes, output_shape):
+    """macs of a layer with one multiply-add per output value."""
+    return math.prod(d or 1 for d in output_shape)
+
+
+def unit_to_unit(self, input_shapes, output_shape, index, source, unit):
+    """neuron_link of a layer whose output unit i reads input unit i only (activations,
+    normalization, flattening, reshaping: the same values in C order)."""
+    return source == unit
+
+
+def cannot_draw(reason: str):
+    """neuron_link of a layer `plot --neurons` does not draw: `neuron_link = cannot_draw(
+    "a convolution joins each unit to a window of units")`."""
+    def neuron_link(self, input_shapes, output_shape, index, source, unit):
+        raise CannotDraw(reason)
+    return neuron_link
+
+
+def identity_onnx(self, g, inputs, weights, input_shapes, output_shape):
+    """to_onnx of a layer that passes its input through at inference (Dropout)."""
+    return inputs[0]
+
+
+def unravel(i: int, shape) -> list[int]:
+    """A flat C-order index of one sample -> its index along each axis."""
+    out = []
+    for n in reversed(shape):
+        out.append(i % n)
+        i //= n
+    return out[::-1]
+
+
+def ravel(index, shape) -> int:
+    """The inverse of unravel."""
+    flat = 0
+    for i, n in zip(index, shape):
+        flat = flat * n + i
+    return flat
 
 
 # --- argument checks shared by the layers --------------------------------------------------

@@ -5,8 +5,9 @@ import math
 
 import numpy as np
 
-from nnctl.layers.base import (ArgError, Layer, WeightSpec, boolean, number, positive_int,
-                               resolve)
+from nnctl.layers.base import (ArgError, Layer, WeightSpec, boolean, identity_onnx, no_macs,
+                               no_weights, number, positive_int, resolve, same_shape,
+                               unit_to_unit)
 
 
 def _activation(value, layer):
@@ -28,6 +29,8 @@ class Dense(Layer):
 
     inert_args = ("kernel_regularizer", "bias_regularizer", "activity_regularizer",
                   "kernel_constraint", "bias_constraint")
+    affine = True
+    kernel_weights = ("kernel",)
 
     def __init__(self, units, activation=None, use_bias=True,
                  kernel_initializer="glorot_uniform", bias_initializer="zeros", **common):
@@ -53,16 +56,39 @@ class Dense(Layer):
             specs.append(WeightSpec("bias", (self.units,), self.bias_initializer, self.trainable))
         return specs
 
-    def call(self, inputs, weights):
-        (x,) = inputs
-        y = x @ weights["kernel"]
+    def pre_activation(self, inputs, weights):
+        z = inputs[0] @ weights["kernel"]
         if self.use_bias:
-            y += weights["bias"]
-        return self.activation(y)
+            z += weights["bias"]
+        return z
+
+    def call(self, inputs, weights):
+        return self.activation(self.pre_activation(inputs, weights))
+
+    def backward(self, inputs, weights, output, grad):
+        (x,) = inputs
+        gz = self.activation.backward(self.pre_activation(inputs, weights), grad)
+        # Dense acts on the last axis; any axes before it are batch-like.
+        x2 = x.reshape(-1, x.shape[-1])
+        gz2 = gz.reshape(-1, gz.shape[-1])
+        weight_grads = {"kernel": x2.T @ gz2}
+        if self.use_bias:
+            weight_grads["bias"] = gz2.sum(axis=0)
+        return [gz @ weights["kernel"].T], weight_grads
+
+    def to_onnx(self, g, inputs, weights, input_shapes, output_shape):
+        y = g.op("MatMul", inputs[0], g.initializer(weights["kernel"], "kernel"))
+        if self.use_bias:
+            y = g.add(y, g.initializer(weights["bias"], "bias"))
+        return g.activation(self.activation, y, output_shape)
 
     def macs(self, input_shapes, output_shape):
         (shape,) = input_shapes
         return math.prod(d or 1 for d in shape) * self.units
+
+    def neuron_link(self, input_shapes, output_shape, index, source, unit):
+        # weights join the last axis; leading axes go one to one
+        return source // input_shapes[0][-1] == unit // output_shape[-1]
 
     def config_value(self, key):
         if key == "activation":
@@ -70,15 +96,35 @@ class Dense(Layer):
         return super().config_value(key)
 
 
-class Activation(Layer):
+class ActivationLayer(Layer):
+    """A layer that applies its `activation` (an nnctl.activations function) and nothing
+    else: Activation, and the activation layers with arguments of their own (ReLU, ELU...)."""
+
+    affine = True      # apart from the activation, which lint looks at by itself
+    output_shape = same_shape
+    weight_specs = no_weights
+    macs = no_macs
+    neuron_link = unit_to_unit
+
+    def pre_activation(self, inputs, weights):
+        return inputs[0]
+
+    def call(self, inputs, weights):
+        return self.activation(inputs[0])
+
+    def backward(self, inputs, weights, output, grad):
+        return [self.activation.backward(inputs[0], grad)], {}
+
+    def to_onnx(self, g, inputs, weights, input_shapes, output_shape):
+        return g.activation(self.activation, inputs[0], input_shapes[0])
+
+
+class Activation(ActivationLayer):
     """An activation function as a layer of its own."""
 
     def __init__(self, activation, **common):
         super().__init__(**common)
         self.activation = _activation(activation, self.name)
-
-    def call(self, inputs, weights):
-        return self.activation(inputs[0])
 
     def config_value(self, key):
         return self.activation.get_config()
@@ -86,6 +132,13 @@ class Activation(Layer):
 
 class Dropout(Layer):
     """Randomly zeroes inputs while training; the identity at inference, as here."""
+
+    affine = True
+    output_shape = same_shape
+    weight_specs = no_weights
+    macs = no_macs
+    neuron_link = unit_to_unit
+    to_onnx = identity_onnx
 
     def __init__(self, rate, noise_shape=None, seed=None, **common):
         super().__init__(**common)
@@ -95,3 +148,6 @@ class Dropout(Layer):
 
     def call(self, inputs, weights):
         return inputs[0]
+
+    def backward(self, inputs, weights, output, grad):
+        return [grad], {}

@@ -1,12 +1,12 @@
 """Merge layers: several tensors in, one out (Keras' broadcasting and shape rules)."""
 from __future__ import annotations
 
-import math
 from functools import reduce
 
 import numpy as np
 
-from nnctl.layers.base import ArgError, Layer, format_shape
+from nnctl.layers.base import (ArgError, Layer, format_shape, no_macs, no_weights, ravel,
+                               unravel)
 
 
 def _batched(shape):
@@ -20,12 +20,51 @@ def _same_rank(inputs):
     return [x.reshape(x.shape[:1] + (1,) * (rank - x.ndim) + x.shape[1:]) for x in inputs]
 
 
+def _same_rank_onnx(g, inputs, shapes):
+    """_same_rank in ONNX: Unsqueeze after the batch axis."""
+    rank = max(len(s) for s in shapes)
+    return [x if len(s) == rank else
+            g.op("Unsqueeze", x, g.ints(range(1, rank - len(s) + 1)))
+            for x, s in zip(inputs, shapes)]
+
+
+def unbroadcast(g: np.ndarray, shape: tuple) -> np.ndarray:
+    """Sum g down to `shape`: the gradient of an operand NumPy broadcast up to g's shape."""
+    extra = g.ndim - len(shape)
+    if extra > 0:
+        g = g.sum(axis=tuple(range(extra)))
+    axes = tuple(i for i, d in enumerate(shape) if d == 1 and g.shape[i] != 1)
+    return g.sum(axis=axes, keepdims=True) if axes else g
+
+
+def _chain(inputs, combine, partials, g):
+    """Backward through reduce(combine, inputs): acc_k = combine(acc_{k-1}, x_k).
+
+    partials(acc, x) -> (d combine / d acc, d combine / d x), both broadcastable to g.
+    """
+    accs = [inputs[0]]
+    for x in inputs[1:-1]:
+        accs.append(combine(accs[-1], x))
+    grads = [None] * len(inputs)
+    g_acc = g
+    for k in range(len(inputs) - 1, 0, -1):
+        d_acc, d_x = partials(accs[k - 1], inputs[k])
+        grads[k] = unbroadcast(g_acc * d_x, inputs[k].shape)
+        g_acc = unbroadcast(g_acc * d_acc, accs[k - 1].shape)
+    grads[0] = g_acc
+    return grads
+
+
 class Merge(Layer):
     """Element-wise merges: shapes must match, a 1 broadcasts against anything."""
 
     arity = "many"
     min_inputs = 2
     max_inputs = None
+    onnx_op = None     # the ONNX operator that combines two inputs
+    affine = True
+    weight_specs = no_weights
+    macs = no_macs
 
     def check_count(self, input_shapes):
         n = len(input_shapes)
@@ -56,46 +95,89 @@ class Merge(Layer):
     def call(self, inputs, weights):
         return reduce(self.combine, _same_rank(inputs))
 
-    def macs(self, input_shapes, output_shape):
-        return 0
+    def to_onnx(self, g, inputs, weights, input_shapes, output_shape):
+        return reduce(lambda a, b: g.op(self.onnx_op, a, b),
+                      _same_rank_onnx(g, inputs, input_shapes))
+
+    def neuron_link(self, input_shapes, output_shape, index, source, unit):
+        # broadcasting: an axis of 1 stands for every index
+        source_shape = input_shapes[index]
+        at = unravel(unit, output_shape)
+        lead = len(output_shape) - len(source_shape)
+        mapped = [0 if n == 1 else at[lead + i] for i, n in enumerate(source_shape)]
+        return ravel(mapped, source_shape) == source
 
 
 class Add(Merge):
     """The sum of the inputs."""
 
+    onnx_op = "Add"
+
     @staticmethod
     def combine(a, b):
         return a + b
+
+    def backward(self, inputs, weights, output, grad):
+        return [unbroadcast(grad, x.shape) for x in inputs], {}
 
 
 class Subtract(Merge):
     """The first input minus the second."""
 
     max_inputs = 2
+    onnx_op = "Sub"
 
     @staticmethod
     def combine(a, b):
         return a - b
 
+    def backward(self, inputs, weights, output, grad):
+        a, b = inputs
+        return [unbroadcast(grad, a.shape), -unbroadcast(grad, b.shape)], {}
+
 
 class Multiply(Merge):
     """The element-wise product of the inputs."""
+
+    onnx_op = "Mul"
+    affine = False
 
     @staticmethod
     def combine(a, b):
         return a * b
 
+    def backward(self, inputs, weights, output, grad):
+        # the chain rule along the product, so a zero factor does not need a division
+        return _chain(inputs, np.multiply, lambda acc, x: (x, acc), grad), {}
 
+
+# Ties go to the earlier input, as TensorFlow's Maximum/Minimum gradients do (x >= y).
 class Maximum(Merge):
     """The element-wise maximum of the inputs."""
 
+    onnx_op = "Max"
+    affine = False
     combine = staticmethod(np.maximum)
+
+    def backward(self, inputs, weights, output, grad):
+        def partials(acc, x):
+            first = acc >= x
+            return first, ~first
+        return _chain(inputs, np.maximum, partials, grad), {}
 
 
 class Minimum(Merge):
     """The element-wise minimum of the inputs."""
 
+    onnx_op = "Min"
+    affine = False
     combine = staticmethod(np.minimum)
+
+    def backward(self, inputs, weights, output, grad):
+        def partials(acc, x):
+            first = acc <= x
+            return first, ~first
+        return _chain(inputs, np.minimum, partials, grad), {}
 
 
 class Average(Merge):
@@ -104,6 +186,13 @@ class Average(Merge):
     def call(self, inputs, weights):
         total = reduce(lambda a, b: a + b, _same_rank(inputs))
         return total / np.asarray(len(inputs), dtype=total.dtype)
+
+    def backward(self, inputs, weights, output, grad):
+        share = grad / np.asarray(len(inputs), dtype=grad.dtype)
+        return [unbroadcast(share, x.shape) for x in inputs], {}
+
+    def to_onnx(self, g, inputs, weights, input_shapes, output_shape):
+        return g.div(reduce(g.add, _same_rank_onnx(g, inputs, input_shapes)), len(inputs))
 
 
 class Concatenate(Merge):
@@ -126,7 +215,7 @@ class Concatenate(Merge):
         if self.axis == 0 or not -rank <= self.axis <= rank:
             raise ArgError("axis", f"layer '{self.name}': axis {self.axis} is not an axis of "
                                    f"inputs of shape {_batched(input_shapes[0])}")
-        k = self.axis - 1 if self.axis > 0 else rank + self.axis
+        k = self.sample_axis(rank)
         first = input_shapes[0]
         for other in input_shapes[1:]:
             if any(a != b and a is not None and b is not None
@@ -139,5 +228,25 @@ class Concatenate(Merge):
         out[k] = None if None in sizes else sum(sizes)
         return tuple(out)
 
+    def sample_axis(self, rank: int) -> int:
+        """`axis` as an axis of one sample (0-based)."""
+        return self.axis - 1 if self.axis > 0 else rank + self.axis
+
     def call(self, inputs, weights):
         return np.concatenate(inputs, axis=self.axis)
+
+    def backward(self, inputs, weights, output, grad):
+        edges = np.cumsum([x.shape[self.axis] for x in inputs])[:-1]
+        return list(np.split(grad, edges, axis=self.axis)), {}
+
+    def to_onnx(self, g, inputs, weights, input_shapes, output_shape):
+        return g.op("Concat", *inputs, axis=self.axis)
+
+    def neuron_link(self, input_shapes, output_shape, index, source, unit):
+        k = self.sample_axis(len(output_shape))
+        offset = sum(s[k] for s in input_shapes[:index])
+        at = unravel(unit, output_shape)
+        if not offset <= at[k] < offset + input_shapes[index][k]:
+            return False
+        at[k] -= offset
+        return ravel(at, input_shapes[index]) == source

@@ -3,11 +3,18 @@ from __future__ import annotations
 
 import math
 
-from nnctl.layers.base import ArgError, Layer
+import numpy as np
+
+from nnctl.layers.base import ArgError, Layer, no_macs, no_weights, unit_to_unit
 
 
 class Flatten(Layer):
     """Flattens each sample to one axis (C order)."""
+
+    affine = True
+    weight_specs = no_weights
+    macs = no_macs
+    neuron_link = unit_to_unit   # the picture numbers units in C order, channels_first too
 
     def __init__(self, data_format=None, **common):
         super().__init__(**common)
@@ -26,9 +33,28 @@ class Flatten(Layer):
             x = x.transpose(0, *range(2, x.ndim), 1)  # Keras flattens channels last
         return x.reshape(x.shape[0], -1)
 
+    def backward(self, inputs, weights, output, grad):
+        x = inputs[0]
+        if self.data_format == "channels_first" and x.ndim > 2:
+            # forward moved axis 1 to the end before flattening: undo both steps
+            moved = (x.shape[0], *x.shape[2:], x.shape[1])
+            return [np.moveaxis(grad.reshape(moved), -1, 1)], {}
+        return [grad.reshape(x.shape)], {}
+
+    def to_onnx(self, g, inputs, weights, input_shapes, output_shape):
+        x, rank = inputs[0], len(input_shapes[0])
+        if self.data_format == "channels_first" and rank > 1:
+            x = g.op("Transpose", x, perm=[0, *range(2, rank + 1), 1])  # Keras flattens channels last
+        return g.op("Flatten", x, axis=1)
+
 
 class Reshape(Layer):
     """Reshapes each sample to `target_shape`; one dimension may be -1 (inferred)."""
+
+    affine = True
+    weight_specs = no_weights
+    macs = no_macs
+    neuron_link = unit_to_unit
 
     def __init__(self, target_shape, **common):
         super().__init__(**common)
@@ -67,6 +93,14 @@ class Reshape(Layer):
     def call(self, inputs, weights):
         x = inputs[0]
         return x.reshape((x.shape[0],) + self.target_shape)
+
+    def backward(self, inputs, weights, output, grad):
+        return [grad.reshape(inputs[0].shape)], {}
+
+    def to_onnx(self, g, inputs, weights, input_shapes, output_shape):
+        # 0 keeps the batch size; the target's -1 (if any) is left to ONNX when a size is unknown
+        target = output_shape if None not in output_shape else self.target_shape
+        return g.op("Reshape", inputs[0], g.ints([0, *target]))
 
     def config_value(self, key):
         return list(self.target_shape)

@@ -1,6 +1,7 @@
 """A built model as an ONNX graph of standard operators (opset 13 and later), as plain data.
 
-`build_graph(model, weights)` writes every layer as ONNX nodes; nnctl.onnx.export turns the
+`build_graph(model, weights)` writes every layer as ONNX nodes, each layer type with its own
+`Layer.to_onnx(g, ...)` (nnctl/layers) on the Graph below; nnctl.onnx.export turns the
 Graph into an onnx.ModelProto (onnx.helper), nnctl.onnx.proto into the bytes ONNX Runtime
 reads, without importing onnx. Nothing here imports onnx.
 
@@ -20,7 +21,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import reduce
 
 import numpy as np
 
@@ -61,13 +61,9 @@ def build_graph(model, weights: dict[str, np.ndarray], *, opset: int = DEFAULT_O
         args = [g.cast(i, model.nodes[i].dtype, node.dtype) for i in node.inbound]
         layer_weights = {w.name: np.asarray(weights[f"{name}/{w.name}"], dtype=node.dtype)
                          for w in node.weights}
-        emit = _LAYERS.get(node.type_name)
-        if emit is None:
-            raise model.spec.error(f"layer '{name}': nnctl cannot export a {node.type_name} "
-                                   "layer to ONNX", node.path)
         try:
-            result = emit(g, node, args, layer_weights, [model.nodes[i].shape
-                                                         for i in node.inbound])
+            result = node.layer.to_onnx(g, args, layer_weights,
+                                        [model.nodes[i].shape for i in node.inbound], node.shape)
         except CannotExport as exc:
             raise model.spec.error(f"layer '{name}': {exc} (no ONNX export)", node.path) from None
         g.finish_layer(result, name)
@@ -205,6 +201,15 @@ class Graph:
 
     def neg(self, x):
         return self.op("Neg", x)
+
+    # -- activations --
+    def activation(self, activation, x: str, shape) -> str:
+        """An nnctl.activations function applied to x (of one-sample shape `shape`), with the
+        operations of its NumPy formula (ACTIVATIONS below)."""
+        emit = ACTIVATIONS.get(activation.name)
+        if emit is None:
+            raise CannotExport(f"nnctl cannot export the activation '{activation.name}' to ONNX")
+        return emit(self, x, tuple(shape), **activation.params)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -415,116 +420,3 @@ ACTIVATIONS = {
 }
 
 
-def _activation(g: Graph, activation, x: str, shape) -> str:
-    emit = ACTIVATIONS.get(activation.name)
-    if emit is None:
-        raise CannotExport(f"nnctl cannot export the activation '{activation.name}' to ONNX")
-    return emit(g, x, tuple(shape), **activation.params)
-
-
-# ---------------------------------------------------------------------------------------------
-# Layers: type name -> emit(g, node, inputs, weights, input_shapes) -> the result tensor
-
-def _dense(g, node, inputs, weights, shapes):
-    y = g.op("MatMul", inputs[0], g.initializer(weights["kernel"], "kernel"))
-    if node.layer.use_bias:
-        y = g.add(y, g.initializer(weights["bias"], "bias"))
-    return _activation(g, node.layer.activation, y, shapes[0][:-1] + (node.layer.units,))
-
-
-def _activation_layer(g, node, inputs, weights, shapes):
-    return _activation(g, node.layer.activation, inputs[0], shapes[0])
-
-
-def _flatten(g, node, inputs, weights, shapes):
-    x, rank = inputs[0], len(shapes[0])
-    if node.layer.data_format == "channels_first" and rank > 1:
-        x = g.op("Transpose", x, perm=[0, *range(2, rank + 1), 1])  # Keras flattens channels last
-    return g.op("Flatten", x, axis=1)
-
-
-def _reshape(g, node, inputs, weights, shapes):
-    # 0 keeps the batch size; the target's -1 (if any) is left to ONNX when a size is unknown
-    target = node.shape if None not in node.shape else node.layer.target_shape
-    return g.op("Reshape", inputs[0], g.ints([0, *target]))
-
-
-def _same_rank(g, inputs, shapes):
-    """Lower-rank inputs get axes of 1 after the batch axis, as Keras' Merge.call (and
-    nnctl.layers.merging) does: samples broadcast against samples, not against the batch."""
-    rank = max(len(s) for s in shapes)
-    return [x if len(s) == rank else
-            g.op("Unsqueeze", x, g.ints(range(1, rank - len(s) + 1)))
-            for x, s in zip(inputs, shapes)]
-
-
-def _merge(op_type):
-    def emit(g, node, inputs, weights, shapes):
-        return reduce(lambda a, b: g.op(op_type, a, b), _same_rank(g, inputs, shapes))
-    return emit
-
-
-def _average(g, node, inputs, weights, shapes):
-    return g.div(reduce(g.add, _same_rank(g, inputs, shapes)), len(inputs))
-
-
-def _concatenate(g, node, inputs, weights, shapes):
-    return g.op("Concat", *inputs, axis=node.layer.axis)
-
-
-def _batch_normalization(g, node, inputs, weights, shapes):
-    # The moving statistics folded as BatchNormalization.call folds them, in the same dtype.
-    layer, shape = node.layer, shapes[0]
-    rank, axes = len(shape), layer.axes(shape)
-    lay = lambda w: layer.broadcast(w, rank, axes)  # noqa: E731
-    inv = 1.0 / np.sqrt(lay(weights["moving_variance"]) + g.dtype.type(layer.epsilon))
-    if layer.scale:
-        inv = inv * lay(weights["gamma"])
-    shift = -lay(weights["moving_mean"]) * inv
-    if layer.center:
-        shift = shift + lay(weights["beta"])
-    return g.add(g.mul(inputs[0], g.initializer(inv, "scale")), g.initializer(shift, "shift"))
-
-
-def _layer_normalization(g, node, inputs, weights, shapes):
-    layer, shape, x = node.layer, shapes[0], inputs[0]
-    rank, axes = len(shape), layer.axes(shape)
-    batch_axes = [a + 1 for a in axes]
-    trailing = batch_axes == list(range(batch_axes[0], rank + 1))
-    if g.opset >= 17 and trailing and g.dtype == np.float32:
-        # The standard operator (its epsilon is a float32 attribute: float64 models take the
-        # decomposed form below, with their exact epsilon).
-        gamma = weights["gamma"] if layer.scale else np.ones(layer.param_shape(shape), g.dtype)
-        args = [x, g.initializer(gamma, "gamma")]
-        if layer.center:
-            args.append(g.initializer(weights["beta"], "beta"))
-        return g.op("LayerNormalization", *args, axis=batch_axes[0], epsilon=layer.epsilon)
-    lay = lambda w: layer.broadcast(w, rank, axes)  # noqa: E731
-    mean = g.reduce("ReduceMean", x, batch_axes)
-    centred = g.sub(x, mean)
-    variance = g.reduce("ReduceMean", g.mul(centred, centred), batch_axes)
-    inv = g.div(1, g.op("Sqrt", g.add(variance, layer.epsilon)))
-    if layer.scale:
-        inv = g.mul(inv, g.initializer(lay(weights["gamma"]), "gamma"))
-    y = g.mul(centred, inv)
-    if layer.center:
-        y = g.add(y, g.initializer(lay(weights["beta"]), "beta"))
-    return y
-
-
-_LAYERS = {
-    "Dense": _dense,
-    "Activation": _activation_layer,
-    "Dropout": lambda g, node, inputs, weights, shapes: inputs[0],  # the identity at inference
-    "Flatten": _flatten,
-    "Reshape": _reshape,
-    "Add": _merge("Add"),
-    "Subtract": _merge("Sub"),
-    "Multiply": _merge("Mul"),
-    "Maximum": _merge("Max"),
-    "Minimum": _merge("Min"),
-    "Average": _average,
-    "Concatenate": _concatenate,
-    "BatchNormalization": _batch_normalization,
-    "LayerNormalization": _layer_normalization,
-}

@@ -2,9 +2,10 @@
 
 A layer of n units is a column of n circles; a wide one shows its first 4 and last 2 units
 around a "⋮", as NN-SVG draws it. Lines are the layer's connections between the units
-shown: a Dense layer joins every input unit to every unit (within the last axis, for inputs
-of higher rank), every other layer passes unit i on to unit i (broadcast, concatenated,
-flattened or reshaped as the layer does). Columns are ranks of the shared layout, so
+shown, as its type says (Layer.neuron_link): a Dense layer joins every input unit to every
+unit (within the last axis, for inputs of higher rank), element-wise layers pass unit i on to
+unit i (broadcast, concatenated, flattened or reshaped as the layer does); a type that cannot
+be drawn this way makes the picture an error naming the layer. Columns are ranks of the shared layout, so
 branches stand one above another and a skip connection runs through a lane of its own.
 """
 from __future__ import annotations
@@ -13,6 +14,7 @@ import math
 from dataclasses import dataclass
 from xml.sax.saxutils import escape, quoteattr
 
+from nnctl.layers.base import CannotDraw
 from nnctl.plot.fontmetrics import text_width
 from nnctl.plot.dot import html as _html, quote as _q
 from nnctl.plot.layout import layered_layout
@@ -89,8 +91,13 @@ def neuron_graph(model) -> NeuronGraph:
             edges.append((source, name))
             shown_in = [u for u in by_name[source].shown if u is not None]
             shown_out = [u for u in by_name[name].shown if u is not None]
-            links[(source, name)] = [(s, d) for d in shown_out for s in shown_in
-                                     if connected(model, node, index, s, d)]
+            try:
+                links[(source, name)] = [(s, d) for d in shown_out for s in shown_in
+                                         if connected(model, node, index, s, d)]
+            except CannotDraw as exc:
+                raise model.spec.error(f"layer '{name}': plot --neurons cannot draw a "
+                                       f"{node.type_name} layer ({exc}); draw the model "
+                                       "without --neurons", node.path) from None
     return NeuronGraph(model.name, columns, edges, links)
 
 
@@ -99,46 +106,13 @@ def _size(shape) -> int:
 
 
 def connected(model, node, index: int, s: int, d: int) -> bool:
-    """Whether unit s of the node's input `index` feeds unit d of the node (flat C order)."""
-    source_shape = model.nodes[node.inbound[index]].shape
-    shape = node.shape
-    if None in source_shape or None in shape:
+    """Whether unit s of the node's input `index` feeds unit d of the node (flat C order):
+    the layer type says (Layer.neuron_link); where a size is known only at run time, unit i
+    feeds unit i."""
+    input_shapes = [model.nodes[i].shape for i in node.inbound]
+    if None in input_shapes[index] or None in node.shape:
         return s == d
-    kind = node.type_name
-    if kind == "Dense":          # weights join the last axis; leading axes go one to one
-        return s // source_shape[-1] == d // shape[-1]
-    if kind in ("Flatten", "Reshape"):
-        return s == d
-    at = _unravel(d, shape)
-    if kind == "Concatenate":
-        axis = node.layer.axis
-        k = axis - 1 if axis > 0 else len(shape) + axis
-        offset = sum(model.nodes[i].shape[k] for i in node.inbound[:index])
-        if not offset <= at[k] < offset + source_shape[k]:
-            return False
-        at = list(at)
-        at[k] -= offset
-        return _ravel(at, source_shape) == s
-    if len(node.inbound) > 1:    # element-wise merges broadcast: a 1 stands for every index
-        lead = len(shape) - len(source_shape)
-        mapped = [0 if n == 1 else at[lead + i] for i, n in enumerate(source_shape)]
-        return _ravel(mapped, source_shape) == s
-    return s == d                # Activation, Dropout, normalization: unit to unit
-
-
-def _unravel(i: int, shape) -> list[int]:
-    out = []
-    for n in reversed(shape):
-        out.append(i % n)
-        i //= n
-    return out[::-1]
-
-
-def _ravel(index, shape) -> int:
-    flat = 0
-    for i, n in zip(index, shape):
-        flat = flat * n + i
-    return flat
+    return node.layer.neuron_link(input_shapes, node.shape, index, s, d)
 
 
 # --- SVG -----------------------------------------------------------------------------------
