@@ -10,7 +10,8 @@ rich is imported inside the function: start-up time is part of the product.
 """
 from __future__ import annotations
 
-from nnctl.summary import Summary, mac_lines, readable_bytes
+from nnctl.summary import (Summary, batch_figures, column_layout, mac_lines, macs_layout,
+                           readable_bytes)
 
 
 def print_summary_table(summary: Summary, console, *, width: int, show_trainable: bool = False,
@@ -25,29 +26,17 @@ def print_summary_table(summary: Summary, console, *, width: int, show_trainable
     def num(x):
         return f"[color({45 if x is None else 34})]{x}[/]"
 
-    if summary.chain:
-        positions = [0.45, 0.80, 1.0]   # where each column ends (Keras' fractions)
-        header = ["Layer (type)", "Output Shape", "Param #"]
-        align = ["left", "left", "right"]
-    else:
-        positions = [0.3, 0.56, 0.74, 1.0]
-        header = ["Layer (type)", "Output Shape", "Param #", "Connected to"]
-        align = ["left", "left", "right", "left"]
-    if show_trainable:
-        positions = [p * 0.90 for p in positions] + [1.0]
-        header.append("Trainable")
-        align.append("center")
-    if macs:
-        positions = [p * 0.88 for p in positions] + [1.0]
-        header.append("MACs")
-        align.append("right")
-    widths, current = [], 0
-    for pos in positions:
-        widths.append(int(pos * width) - current)
-        current += widths[-1]
-    columns = [rich.table.Column(h, justify=a, width=w) for h, a, w in zip(header, align, widths)]
+    if macs:  # nnctl's own table: widths that cut no number
+        header, widths = macs_layout(summary, show_trainable, width, batch)
+        width = sum(widths) + 3 * len(widths) + 1
+    else:     # Keras' table, to the character
+        header, widths = column_layout(summary.chain, show_trainable, False, width)
+    align = {"Param #": "right", "MACs": "right", "Trainable": "center"}
+    columns = [rich.table.Column(h, justify=align.get(h, "left"), width=w)
+               for h, w in zip(header, widths)]
+    figures = batch_figures(summary, batch)
     table = rich.table.Table(*columns, width=width, show_lines=True)
-    for r in summary.rows:
+    for r, row_macs in zip(summary.rows, figures.macs):
         shape = "(" + ", ".join(num(d) for d in r.output_shape) + ")"
         cells = [f"{esc(r.name)} ([color(33)]{esc(r.type)}[/])", shape, num(f"{r.params:,}")]
         if not summary.chain:
@@ -57,10 +46,12 @@ def print_summary_table(summary: Summary, console, *, width: int, show_trainable
             cells.append({"Y": "[bold][color(34)]Y[/][/]", "N": "[bold][color(9)]N[/][/]"}
                          .get(r.trainable, "[bold]-[/]"))
         if macs:
-            cells.append(num(f"{r.macs * (batch or 1):,}"))
+            cells.append(num(f"{row_macs:,}"))
         table.add_row(*cells)
     console.print(f'[bold]Model: "{esc(summary.name)}"[/]')
     console.print(table)
+    if summary.error:  # a broken spec: the rows before the broken layer, and no totals
+        return
     for label, count, nbytes in (
             ("Total params", summary.total_params, summary.total_bytes),
             ("Trainable params", summary.trainable_params, summary.trainable_bytes),

@@ -110,25 +110,44 @@ def readable_bytes(n: float) -> str:
 
 # --- renderings ------------------------------------------------------------------------------
 
+@dataclass
+class BatchFigures:
+    """MACs and activation memory for a batch: the one set of numbers every rendering shows."""
+    batch: int
+    macs: list[int]               # per row, for the whole batch
+    activation_bytes: list[int]   # per row, for the whole batch
+    total_macs: int
+    total_activation_bytes: int
+
+
+def batch_figures(summary: Summary, batch: int | None = None) -> BatchFigures:
+    batch = batch or 1
+    macs = [r.macs * batch for r in summary.rows]
+    act = [r.activation_bytes * batch for r in summary.rows]
+    return BatchFigures(batch, macs, act, sum(macs), sum(act))
+
+
 def to_json(summary: Summary, macs: bool = False, batch: int | None = None) -> str:
+    figures = batch_figures(summary, batch)
     layers = []
-    for r in summary.rows:
+    for i, r in enumerate(summary.rows):
         item = {"name": r.name, "type": r.type, "output_shape": r.output_shape,
                 "params": r.params, "trainable_params": r.trainable_params,
                 "non_trainable_params": r.non_trainable_params,
                 "connected_to": r.connected_to}
         if macs:
-            item["macs"] = r.macs
-            item["activation_bytes"] = r.activation_bytes * (batch or 1)
+            item["macs"] = figures.macs[i]
+            item["activation_bytes"] = figures.activation_bytes[i]
         layers.append(item)
-    data = {"name": summary.name, "type": summary.type, "layers": layers,
-            "total_params": summary.total_params, "trainable_params": summary.trainable_params,
-            "non_trainable_params": summary.non_trainable_params,
-            "total_bytes": summary.total_bytes}
-    if macs:
-        data["total_macs"] = summary.total_macs
-        data["batch"] = batch or 1
-        data["activation_bytes"] = sum(r.activation_bytes for r in summary.rows) * (batch or 1)
+    data = {"name": summary.name, "type": summary.type, "layers": layers}
+    if not summary.error:  # a broken spec has rows, not totals
+        data.update(total_params=summary.total_params, trainable_params=summary.trainable_params,
+                    non_trainable_params=summary.non_trainable_params,
+                    total_bytes=summary.total_bytes)
+    if macs and not summary.error:
+        data["total_macs"] = figures.total_macs
+        data["batch"] = figures.batch
+        data["activation_bytes"] = figures.total_activation_bytes
     if summary.error:
         data["error"] = summary.error
     return json.dumps(data, indent=2) + "\n"
@@ -145,16 +164,19 @@ def to_markdown(summary: Summary, show_trainable=False, macs=False, batch=None) 
     lines = [f'**Model: "{summary.name}"**', "", "| " + " | ".join(header) + " |",
              "|" + "|".join(":---" if h not in ("Param #", "MACs") else "---:"
                             for h in header) + "|"]
-    for r in summary.rows:
+    figures = batch_figures(summary, batch)
+    for r, row_macs in zip(summary.rows, figures.macs):
         cells = [f"{r.name} ({r.type})", _shape(r.output_shape), f"{r.params:,}"]
         if not summary.chain:
             cells.append(", ".join(f"{c}[0][0]" for c in r.connected_to) or "-")
         if show_trainable:
             cells.append(r.trainable)
         if macs:
-            cells.append(f"{r.macs:,}")
+            cells.append(f"{row_macs:,}")
         lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     lines.append("")
+    if summary.error:  # a broken spec: the rows before the broken layer, and no totals
+        return "\n".join(lines) + "\n"
     lines += [f"- Total params: {summary.total_params:,} ({readable_bytes(summary.total_bytes)})",
               f"- Trainable params: {summary.trainable_params:,} "
               f"({readable_bytes(summary.trainable_bytes)})",
@@ -167,10 +189,10 @@ def to_markdown(summary: Summary, show_trainable=False, macs=False, batch=None) 
 
 def mac_lines(summary: Summary, batch, prefix=" ") -> list[str]:
     """The MAC totals: multiply-accumulates and activation memory for a batch of `batch`."""
-    batch = batch or 1
-    act = sum(r.activation_bytes for r in summary.rows) * batch
-    return [f"{prefix}Total MACs: {summary.total_macs * batch:,} (batch of {batch})",
-            f"{prefix}Activation memory: {readable_bytes(act)} (batch of {batch})"]
+    f = batch_figures(summary, batch)
+    return [f"{prefix}Total MACs: {f.total_macs:,} (batch of {f.batch})",
+            f"{prefix}Activation memory: {readable_bytes(f.total_activation_bytes)} "
+            f"(batch of {f.batch})"]
 
 
 def _shape(shape) -> str:
@@ -182,8 +204,53 @@ def table_width(summary: Summary, columns: int, show_trainable: bool,
     """Keras: 88 columns (108 with "Connected to"), +12 with Trainable, at most columns - 4.
 
     `columns`: the width of the terminal (80 when there is none, as Keras' piped output).
-    nnctl's MACs column adds 12 more, within the same limit.
+    Without MACs this is Keras' table to the character (Keras too cuts "Trainable" to
+    "Trai…" in 76 columns). nnctl's MACs column adds 12 (see min_widths).
     """
     width = 88 if summary.chain else 108
     width += 12 * show_trainable + 12 * macs
     return min(width, columns - 4)
+
+
+def macs_layout(summary: Summary, show_trainable: bool, width: int,
+                batch: int | None = None) -> tuple[list[str], list[int]]:
+    """Columns (headers, content widths) of the table with nnctl's MACs column, which Keras
+    does not print: the numbers and the Trainable header are never cut (each such column is
+    as wide as its longest entry); the text columns share the rest of `width` in Keras'
+    proportions, each at least 12 wide, the table growing past `width` if it must
+    (docs/formats.md, "summary")."""
+    header, keras_widths = column_layout(summary.chain, show_trainable, True, width)
+    figures = batch_figures(summary, batch)
+    fixed = {"Param #": max([len(f"{r.params:,}") for r in summary.rows] + [7]),
+             "MACs": max([len(f"{m:,}") for m in figures.macs] + [4]),
+             "Trainable": len("Trainable")}
+    frame = 3 * len(header) + 1                  # borders and one space a side per column
+    text = [h for h in header if h not in fixed]
+    room = width - frame - sum(fixed[h] for h in header if h in fixed)
+    share = sum(w for h, w in zip(header, keras_widths) if h in text)
+    widths = {h: max(12, room * w // share) for h, w in zip(header, keras_widths) if h in text}
+    widths[text[0]] += max(0, room - sum(widths.values()))  # what rounding left over
+    return header, [fixed[h] if h in fixed else widths[h] for h in header]
+
+
+def column_layout(chain: bool, show_trainable: bool, macs: bool,
+                  width: int) -> tuple[list[str], list[int]]:
+    """Keras' columns (headers and widths) for a table `width` wide: each column ends at a
+    fixed fraction of the width, the fractions scaled down as columns are added."""
+    if chain:
+        positions = [0.45, 0.80, 1.0]
+        header = ["Layer (type)", "Output Shape", "Param #"]
+    else:
+        positions = [0.3, 0.56, 0.74, 1.0]
+        header = ["Layer (type)", "Output Shape", "Param #", "Connected to"]
+    if show_trainable:
+        positions = [p * 0.90 for p in positions] + [1.0]
+        header.append("Trainable")
+    if macs:
+        positions = [p * 0.88 for p in positions] + [1.0]
+        header.append("MACs")
+    widths, current = [], 0
+    for pos in positions:
+        widths.append(int(pos * width) - current)
+        current += widths[-1]
+    return header, widths

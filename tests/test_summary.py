@@ -134,7 +134,8 @@ def test_macs_and_activation_memory(nnctl):
     r = nnctl("summary", CONFIGS / "article_sequential.yaml", "--macs", "--batch", "10",
               "--format", "json")
     out = json.loads(r.out)
-    assert out["total_macs"] == 19 and out["batch"] == 10
+    assert out["total_macs"] == 190 and out["batch"] == 10   # every figure is the batch's
+    assert [layer["macs"] for layer in out["layers"]] == [90, 60, 40]
     assert out["activation_bytes"] == (3 + 2 + 2) * 4 * 10
     r = nnctl("summary", CONFIGS / "softmax_classifier.yaml", "--macs")
     assert r.code == 0, r.err
@@ -205,3 +206,44 @@ def test_partial_builder_keeps_built_nodes():
     with pytest.raises(Exception):
         builder.build()
     assert list(builder.partial_model().nodes) == ["x", "a"]
+
+
+@pytest.mark.parametrize("fmt", ["table", "markdown", "json"])
+def test_macs_for_a_batch_are_one_set_of_numbers_in_every_format(nnctl, fmt):
+    """Per-layer MACs and the totals are for the batch, in the table, Markdown and JSON."""
+    r = nnctl("summary", CONFIGS / "residual_mlp.yaml", "--macs", "--batch", "1000",
+              "--show-trainable", "--format", fmt)
+    assert r.code == 0, r.err
+    if fmt == "json":
+        out = json.loads(r.out)
+        assert out["layers"][1]["macs"] == 512_000 and out["total_macs"] == 2_656_000
+    else:
+        assert "512,000" in r.out and "1,024,000" in r.out and "2,656,000" in r.out
+
+
+def test_the_macs_table_cuts_no_number_at_76_columns(nnctl):
+    r = nnctl("summary", CONFIGS / "article_sequential.yaml", "--macs", "--show-trainable",
+              "--batch", "100000000")
+    assert r.code == 0, r.err
+    lines = r.out.splitlines()
+    assert max(len(line) for line in lines) == 76
+    assert "Trainable" in lines[2] and "…" not in r.out
+    assert "900,000,000" in r.out and "Total MACs: 1,900,000,000 (batch of 100000000)" in r.out
+
+
+def test_batch_without_macs_is_a_usage_error(nnctl):
+    r = nnctl("summary", CONFIGS / "article_sequential.yaml", "--batch", "8")
+    assert r.code == 2 and r.err == ("nnctl: error: --batch goes with --macs (the MACs and "
+                                     "activation memory of a batch)\n")
+
+
+@pytest.mark.parametrize("fmt", ["table", "markdown", "json"])
+def test_a_broken_spec_prints_its_rows_then_the_error_and_no_totals(nnctl, tmp_path, fmt):
+    spec = tmp_path / "broken.yaml"
+    spec.write_text("input: [3]\nlayers:\n  - {type: Dense, units: 3}\n"
+                    "  - {type: Dense, units: 2, activation: relux}\n")
+    r = nnctl("summary", spec, "--format", fmt)
+    assert r.code == 1
+    assert "dense (Dense)" in r.out or '"name": "dense"' in r.out
+    assert "Total params" not in r.out and "total_params" not in r.out
+    assert r.err.endswith("unknown activation 'relux' (did you mean 'relu'?)\n")

@@ -22,8 +22,10 @@ def summary(
         "--show-trainable", help="Add Keras' Trainable column (Y/N/-).")] = False,
     macs: Annotated[bool, typer.Option(
         "--macs", help="Add multiply-accumulates per layer and activation memory.")] = False,
-    batch: Annotated[int, typer.Option(
-        "--batch", min=1, help="Batch size for --macs totals and activation memory.")] = 1,
+    batch: Annotated[Optional[int], typer.Option(
+        "--batch", min=1, metavar="N",
+        help="Batch size for --macs: MACs and activation memory of a batch of N, per layer "
+             "and in total (default 1).")] = None,
 ):
     """Print the Keras 3 model.summary() table of a network.
 
@@ -31,10 +33,12 @@ def summary(
     """
     from nnctl.cli.console import rich_console, stdout_is_terminal
     from nnctl.cli.models import open_spec
-    from nnctl.errors import SpecError
+    from nnctl.errors import SpecError, UsageError
     from nnctl.model import GraphBuilder
     from nnctl import summary as summaries
 
+    if batch is not None and not macs:
+        raise UsageError("--batch goes with --macs (the MACs and activation memory of a batch)")
     spec = open_spec(model)
     builder = GraphBuilder(spec)
     error = None
