@@ -52,10 +52,18 @@ class ModelSpec:
 
 
 def read_spec(path: str) -> ModelSpec:
-    """Read a spec from a YAML file, or the `__spec__` of a model file (.npz); "-" reads
-    either from stdin (see read_stdin_model)."""
+    """Read a spec from a YAML file, the `__spec__` of a model file (.npz) or a Keras file
+    (.keras, .h5, model.to_json(): nnctl.kerasfile); "-" reads any of them from stdin (see
+    read_stdin_model)."""
     if str(path) == "-":
         return read_stdin_model()[0]
+    from nnctl.kerasfile import keras_kind
+
+    if keras_kind(path):
+        from nnctl.kerasfile import load_model
+
+        spec_dict, _ = load_model(path, weights=False)
+        return parse_spec(Located(spec_dict, {}, str(path)))
     if str(path).endswith(".npz"):
         from nnctl.weights import load_model_file
 
@@ -65,12 +73,20 @@ def read_spec(path: str) -> ModelSpec:
 
 
 def read_stdin_model() -> tuple[ModelSpec, dict | None]:
-    """MODEL "-": a YAML spec, or a model file (an .npz, known by the zip magic at its start:
-    `nnctl build net.yaml -o - | nnctl forward - data.csv`) on stdin, read once and whole.
+    """MODEL "-": a YAML spec, a model file (an .npz, known by the zip magic at its start:
+    `nnctl build net.yaml -o - | nnctl forward - data.csv`) or a Keras file on stdin, read once
+    and whole.
 
     Returns the spec and the model file's weights (None for a YAML spec).
     """
     data = _read_stdin()
+    from nnctl.kerasfile import keras_kind
+
+    if keras_kind(STDIN, data):
+        from nnctl.kerasfile import load_model
+
+        spec_dict, weights = load_model(STDIN, data)
+        return parse_spec(Located(spec_dict, {}, STDIN)), weights
     if data.startswith(ZIP_MAGIC):
         from nnctl.weights import load_model_file
 
@@ -81,7 +97,8 @@ def read_stdin_model() -> tuple[ModelSpec, dict | None]:
 
 MAX_SPEC_BYTES = 16 << 20  # specs are small; /dev/zero or a mistaken big file is refused
 MAX_STDIN_MODEL_BYTES = 1 << 30  # a model file on stdin is held in memory: past this, a path
-ZIP_MAGIC = b"PK\x03\x04"     # an .npz is a zip archive
+ZIP_MAGIC = b"PK\x03\x04"     # an .npz (or a .keras) is a zip archive
+HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"  # a Keras .h5
 STDIN = "<stdin>"
 
 
@@ -92,7 +109,7 @@ def _read_stdin() -> bytes:
     stream = sys.stdin.buffer
     try:
         head = stream.read(len(ZIP_MAGIC))
-        model = head == ZIP_MAGIC
+        model = head in (ZIP_MAGIC, HDF5_MAGIC[:len(ZIP_MAGIC)])
         limit = MAX_STDIN_MODEL_BYTES if model else MAX_SPEC_BYTES
         chunks, size = [head], len(head)
         while size <= limit:  # in pieces: read(limit) would allocate all of it at once

@@ -10,7 +10,8 @@ def build(
     model: Annotated[str, typer.Argument(
         help="A spec (.yaml/.yml), a model file (.npz), file.py:NAME, or - for stdin.")],
     output: Annotated[str, typer.Option(
-        "--output", "-o", metavar="FILE", help="The model file to write (.npz; - for stdout).")],
+        "--output", "-o", metavar="FILE",
+        help="The model file to write: .npz, or .keras, .onnx, .yaml, .json by its name (- for stdout: .npz).")],
     seed: Annotated[Optional[int], typer.Option(
         "--seed", min=0, help="Seed for the initializers (default: the spec's `seed:`, else 0).")] = None,
     weights: Annotated[Optional[str], typer.Option(
@@ -19,18 +20,20 @@ def build(
     """Draw MODEL's weights from its initializers into a model file.
 
     The file is an .npz of LAYER/WEIGHT arrays plus the spec (`__spec__`); every command
-    that takes a spec takes it too. It is written atomically. A model file or a Python model
-    keeps its own weights unless --seed or --weights is given.
+    that takes a spec takes it too. FILE.keras writes a Keras 3 model instead (other formats:
+    see nnctl convert). It is written atomically. A model file or a Python model keeps its
+    own weights unless --seed or --weights is given.
     """
     from nnctl.cli.console import message, refuse_binary_on_terminal
     from nnctl.cli.weights_source import model_and_weights
-    from nnctl.weights import save_model
+    from nnctl.modelfiles import output_format, save_model_as
 
+    output_format(output)   # a name nnctl cannot write is refused before any work
     if output == "-":
         refuse_binary_on_terminal("a model file (.npz)", "give -o FILE.npz or pipe it")
 
     # no --seed: a model file or Python model keeps its weights; a spec uses its `seed:`, else 0
     built, values = model_and_weights(model, weights, seed, drawing_note=False)
-    save_model(output, built.spec.doc.value, values)
+    save_model_as(output, built, values)
     if output != "-":
         message(f"wrote {output}: {built.total_params:,} parameters")

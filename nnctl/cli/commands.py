@@ -13,6 +13,7 @@ COMMANDS = {
     "build": "nnctl.cli.build:build",
     "forward": "nnctl.cli.forward:forward",
     "export": "nnctl.cli.export:export",
+    "convert": "nnctl.cli.convert:convert",
     "plot": "nnctl.cli.plot:plot",
     "list": "nnctl.cli.listing:list_names",
     "inspect": "nnctl.cli.inspect:inspect",

@@ -1,5 +1,6 @@
-"""Where a MODEL argument comes from: a YAML spec, an nnctl model file (.npz), or Python;
-"-" is either of the first two on stdin.
+"""Where a MODEL argument comes from: a YAML spec, an nnctl model file (.npz), a Keras file
+(.keras, .h5, model.to_json(): recognized by content, see nnctl.kerasfile), or Python;
+"-" is any but Python on stdin.
 
 `path/to/file.py:NAME` imports the file (as a module, not as __main__, so its
 `if __name__ == "__main__":` block does not run) and takes NAME from it: an nnctl model, or a
@@ -45,13 +46,19 @@ def open_model(path: str):
 
 
 def open_weights(path: str) -> dict | None:
-    """The weights MODEL carries (a model file's, a Python model's own), or None for a spec:
-    then they are drawn from its initializers with a seed."""
+    """The weights MODEL carries (a model file's, a Keras file's, a Python model's own), or
+    None for a spec or a Keras .json config: then they are drawn from its initializers."""
     if str(path) == "-":
         weights = _stdin_model()[1]
         return None if weights is None else dict(weights)
     if is_python_model(path):
         return dict(python_model(path).weights)
+    from nnctl.kerasfile import keras_kind
+
+    if keras_kind(path):
+        from nnctl.kerasfile import load_model
+
+        return load_model(path)[1]   # None for a .json config: it has no weights
     if str(path).endswith(".npz"):
         from nnctl.weights import load_model_file
 

@@ -13,9 +13,17 @@ def model_and_weights(model_path: str, weights_path: str | None, seed: int | Non
 
     model = open_model(model_path)
     if weights_path is not None:
-        from nnctl.weights import load_weights
+        from nnctl.kerasfile import keras_kind
 
-        return model, model.check_weights(load_weights(weights_path), source=weights_path)
+        if keras_kind(weights_path) in ("h5", "keras"):   # Keras' .weights.h5, .h5, .keras
+            from nnctl.kerasfile import load_weights_h5
+
+            values = load_weights_h5(weights_path, model)
+        else:
+            from nnctl.weights import load_weights
+
+            values = load_weights(weights_path)
+        return model, model.check_weights(values, source=weights_path)
     from nnctl.cli.models import open_weights
 
     carried = open_weights(model_path)   # a model file's, or a Python model's own

@@ -1,0 +1,313 @@
+"""Keras' own files as nnctl models (docs/keras-files.md).
+
+Read: Keras 3 `.keras` archives, Keras 2 / tf.keras whole-model `.h5` files, `model.to_json()`
+configs (`.json`, no weights) and Keras 3 `.weights.h5` files (weights for a model you have).
+Written: `.keras` archives and `.weights.h5` files that Keras 3 loads with equal predictions.
+
+Engine functions (the CLI and the Python API call these; none imports h5py until a file needs it):
+
+    keras_kind(path)                 -> "keras" | "h5" | "json" | None   (by content, then name)
+    load_model(path)                 -> (spec dict, weights dict or None)
+    keras_json_to_spec(text)         -> spec dict              (model.to_json() -> nnctl)
+    spec_to_keras_json(spec)         -> str                    (nnctl -> model.to_json())
+    save_keras(path, spec, weights)                            (writes a .keras archive)
+    save_weights_h5(path, spec, weights)                       (writes a Keras 3 .weights.h5)
+    load_weights_h5(path, spec)      -> weights dict           (reads .weights.h5 or a Keras 2 .h5)
+
+`spec` is a spec dict (as in an nnctl model file's `__spec__`), a ModelSpec or a built Model;
+`weights` maps `LAYER/WEIGHT` (Keras variable paths, DESIGN.md section 2) to arrays.
+"""
+from __future__ import annotations
+
+import io
+import os
+
+from nnctl.errors import SpecError, WeightsError
+
+ZIP_MAGIC = b"PK\x03\x04"
+HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+KINDS = {"keras": "Keras 3 archive", "h5": "Keras 2 / tf.keras HDF5 model",
+         "json": "Keras model config (model.to_json())"}
+EXTENSIONS = {".keras": "keras", ".h5": "h5", ".hdf5": "h5"}
+MAX_JSON_BYTES = 16 << 20
+
+
+def keras_kind(path, data: bytes | None = None) -> str | None:
+    """Which Keras file `path` is ("keras", "h5", "json"), or None for anything else.
+
+    By content first (an HDF5 signature; a zip holding config.json; a JSON object with a
+    `class_name`), so a renamed file is still recognized; a missing file by its extension.
+    data: the file's bytes, already read (stdin).
+    """
+    name = os.fspath(path)
+    if data is None:
+        try:
+            with open(name, "rb") as f:
+                head = f.read(8)
+        except OSError:
+            return EXTENSIONS.get(os.path.splitext(name)[1].lower())
+    else:
+        head = data[:8]
+    if head.startswith(HDF5_MAGIC):
+        return "h5"
+    if head.startswith(ZIP_MAGIC):
+        import zipfile
+
+        try:
+            with zipfile.ZipFile(name if data is None else io.BytesIO(data)) as archive:
+                return "keras" if "config.json" in archive.namelist() else None
+        except (zipfile.BadZipFile, OSError, ValueError):
+            return "keras" if name.lower().endswith(".keras") else None
+    if name.lower().endswith(".keras"):
+        return "keras"
+    if head.lstrip()[:1] == b"{" and _is_keras_json(name, data):
+        return "json"
+    return None
+
+
+def _is_keras_json(name: str, data: bytes | None) -> bool:
+    import json
+
+    if data is None:
+        try:
+            if os.path.getsize(name) > MAX_JSON_BYTES:
+                return False
+            with open(name, "rb") as f:
+                data = f.read(MAX_JSON_BYTES + 1)
+        except OSError:
+            return False
+    try:
+        top = json.loads(data)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return False
+    return isinstance(top, dict) and "class_name" in top and "config" in top
+
+
+def load_model(path, data: bytes | None = None, weights: bool = True):
+    """(spec dict, weights or None) of a Keras file: `.keras`, Keras 2 `.h5`, or `.json`.
+
+    The spec dict is what nnctl.spec.parse_spec reads; weights map `LAYER/WEIGHT` to arrays
+    (None for a `.json` config, which has none, or when weights=False). Raises SpecError or
+    WeightsError (one line naming the file, and the layer when there is one) for anything
+    nnctl cannot represent or read safely. data: the file's bytes, already read (stdin).
+    """
+    name = os.fspath(path)
+    kind = keras_kind(path, data)
+    if data is None and not os.path.exists(name):
+        raise SpecError("no such file", source=name)
+    if data is None and os.path.isdir(name):
+        raise SpecError("is a directory, not a Keras file", source=name)
+    if kind == "json":
+        text = data if data is not None else _read_limited(name)
+        return keras_json_to_spec(text, name), None
+    if kind == "keras":
+        return _load_archive(name, data, weights)
+    if kind == "h5":
+        return _load_h5_model(name, data, weights)
+    raise SpecError("not a Keras file (.keras, .h5 or a model.to_json() config)", source=name)
+
+
+def _read_limited(name: str) -> bytes:
+    with open(name, "rb") as f:
+        data = f.read(MAX_JSON_BYTES + 1)
+    if len(data) > MAX_JSON_BYTES:
+        raise SpecError(f"larger than {MAX_JSON_BYTES >> 20} MB: not a model config", source=name)
+    return data
+
+
+def keras_json_to_spec(text, source: str | None = None) -> dict:
+    """A Keras model config (the text of `model.to_json()`, or its parsed dict) -> spec dict."""
+    from nnctl.kerasfile.archive import parse_json
+    from nnctl.kerasfile.config import keras_config_to_graph
+
+    config = parse_json(text, "the config", source) if isinstance(text, (str, bytes)) else text
+    _check_document(config, source)
+    return keras_config_to_graph(config, source).spec()
+
+
+def spec_to_keras_json(spec) -> str:
+    """The Keras 3 config of a spec as `model.to_json()` writes it (keras.models.model_from_json
+    reads it back)."""
+    import json
+
+    from nnctl.kerasfile.config import model_to_keras_config
+
+    return json.dumps(model_to_keras_config(_built(spec)))
+
+
+def save_keras(path, spec, weights: dict) -> None:
+    """Write a `.keras` archive (config.json + model.weights.h5) that keras.saving.load_model
+    opens and that predicts what nnctl computes; atomically; "-" writes to stdout."""
+    from nnctl.kerasfile.archive import write_archive
+    from nnctl.kerasfile.config import model_to_keras_config
+
+    model = _built(spec)
+    checked = model.check_weights(weights)
+    config = model_to_keras_config(model)
+    buffer = io.BytesIO()
+    _write_weights(buffer, model, checked)
+    _write(path, lambda f: write_archive(f, config, buffer.getvalue()))
+
+
+def save_weights_h5(path, spec, weights: dict) -> None:
+    """Write a Keras 3 `.weights.h5` (what model.save_weights writes), atomically."""
+    model = _built(spec)
+    checked = model.check_weights(weights)
+    buffer = io.BytesIO()
+    _write_weights(buffer, model, checked)
+    _write(path, lambda f: f.write(buffer.getvalue()))
+
+
+def load_weights_h5(path, spec) -> dict:
+    """`LAYER/WEIGHT` -> array from a Keras 3 `.weights.h5`, a Keras 2 `.h5` (whole model or
+    weights only) or a `.keras` archive, matched to `spec`'s layers."""
+    from nnctl.kerasfile import h5
+
+    name = os.fspath(path)
+    model = _built(spec)
+    kind = keras_kind(name)
+    if kind == "keras":
+        _, weights = _load_archive(name, None, True, model=model)
+        return weights
+    if not os.path.isfile(name):
+        raise WeightsError("no such file" if not os.path.exists(name) else "not a file",
+                           source=name)
+    if kind != "h5":
+        raise WeightsError("not an HDF5 weights file (.weights.h5 or .h5)", source=name)
+    with h5.open_h5(name, name) as f:
+        return _read_h5_weights(h5.SafeReader(f, name), f, _layout(model), model)
+
+
+# --- internals -------------------------------------------------------------------------------
+
+def _check_document(config, source) -> None:
+    from nnctl.yamlpos import check_document
+
+    check_document(config, source or "config", limit=256)
+
+
+def _built(spec):
+    """A built nnctl Model from a spec dict, a ModelSpec or a Model."""
+    from nnctl.model import Model, build_model
+    from nnctl.spec import ModelSpec, parse_spec
+    from nnctl.yamlpos import Located
+
+    if isinstance(spec, Model):
+        return spec
+    if isinstance(spec, dict):
+        spec = parse_spec(Located(spec, {}, "<spec>"))
+    if not isinstance(spec, ModelSpec):
+        raise TypeError(f"a spec dict, ModelSpec or Model, got {type(spec).__name__}")
+    return build_model(spec)
+
+
+def _model_of(spec_dict: dict, name: str):
+    from nnctl.model import build_model
+    from nnctl.spec import parse_spec
+    from nnctl.yamlpos import Located
+
+    return build_model(parse_spec(Located(spec_dict, {}, name)))
+
+
+def _expected(model) -> dict[str, list[str]]:
+    return {node.name: [w.name for w in node.weights] for node in model.layers}
+
+
+def _load_archive(name: str, data, weights: bool, model=None):
+    from nnctl.kerasfile import archive, h5
+    from nnctl.kerasfile.config import keras_config_to_graph
+
+    with archive.open_archive(name if data is None else io.BytesIO(data), name) as zf:
+        if model is None:
+            config = archive.read_config(zf, name)
+            _check_document(config, name)
+            graph = keras_config_to_graph(config, name)
+            spec = graph.spec()
+        else:
+            graph, spec = _layout(model), None
+        if not weights:
+            return spec, None
+        raw = archive.read_weights_bytes(zf, name)
+    if raw is None:
+        raise WeightsError("the archive has no model.weights.h5", source=name)
+    model = model or _model_of(spec, name)
+    with h5.open_h5(io.BytesIO(raw), name) as f:
+        values = h5.read_keras3_weights(h5.SafeReader(f, name), graph, _expected(model))
+    return spec, values
+
+
+def _load_h5_model(name: str, data, weights: bool):
+    from nnctl.kerasfile import h5
+    from nnctl.kerasfile.archive import parse_json
+    from nnctl.kerasfile.config import keras_config_to_graph
+
+    if data is None and not os.path.isfile(name):
+        raise WeightsError("not a regular file (an .h5 is read from a file)", source=name)
+    with h5.open_h5(name if data is None else io.BytesIO(data), name) as f:
+        reader = h5.SafeReader(f, name)
+        text = reader.text_attribute(f, "model_config")
+        if text is None:
+            raise SpecError("holds weights only, no model config (model.save_weights wrote it); "
+                            "give it as --weights FILE with the model, or save the whole model",
+                            source=name)
+        config = parse_json(text, "model_config", name)
+        _check_document(config, name)
+        graph = keras_config_to_graph(config, name)
+        spec = graph.spec()
+        if not weights:
+            return spec, None
+        model = _model_of(spec, name)
+        return spec, _read_h5_weights(reader, f, graph, model)
+
+
+def _read_h5_weights(reader, f, graph, model) -> dict:
+    from nnctl.kerasfile import h5
+
+    h5py = h5.require_h5py()
+    root = reader.child(f, "model_weights", h5py.Group)
+    if root is None and "layer_names" in f.attrs:
+        root = f   # a Keras 2 weights-only file
+    if root is not None:
+        return h5.read_legacy_weights(reader, root, graph, _expected(model))
+    if reader.child(f, "layers", h5py.Group) is None and any(_expected(model).values()):
+        raise WeightsError("has no Keras weights (neither `layers/` of Keras 3 nor "
+                           "`model_weights/` of Keras 2)", source=reader.name)
+    return h5.read_keras3_weights(reader, graph, _expected(model))
+
+
+def _layout(model):
+    """The KerasGraph of an nnctl model: where Keras 3 keeps each layer's weights."""
+    from nnctl.kerasfile.config import KerasGraph, KerasLayer, _child_path
+
+    graph = KerasGraph(model.name, not model.functional, {})
+    counters: dict[str, int] = {}
+    names = model.order if model.functional else [n.name for n in model.layers]
+    for name in names:
+        node = model.nodes[name]
+        path = _child_path("", node.type_name, counters)
+        if node.layer is not None:
+            graph.layers.append(KerasLayer(name, node.type_name, {}, node.inbound, path, name))
+    return graph
+
+
+def _write_weights(target, model, weights) -> None:
+    from nnctl.kerasfile import h5
+
+    paths = {layer.name: layer.weights_path for layer in _layout(model).layers}
+    h5.write_keras3_weights(target, model, weights, paths)
+
+
+def _write(path, write) -> None:
+    import sys
+
+    from nnctl.atomic import atomic_write
+
+    if os.fspath(path) == "-":
+        buffer = io.BytesIO()
+        write(buffer)
+        sys.stdout.flush()
+        sys.stdout.buffer.write(buffer.getvalue())
+        sys.stdout.buffer.flush()
+        return
+    with atomic_write(path) as f:
+        write(f)

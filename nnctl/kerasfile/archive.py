@@ -1,0 +1,95 @@
+"""Keras 3 `.keras` archives: a zip of metadata.json, config.json and model.weights.h5.
+
+Members are read only after their declared sizes are checked (config.json at most 16 MB, the
+weights at most half the free memory), and never past the declared size, so neither a zip
+bomb nor a member that lies about its size can exhaust memory.
+"""
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+import zlib
+
+from nnctl.errors import WeightsError
+from nnctl.limits import available_memory, human_bytes
+
+CONFIG = "config.json"
+METADATA = "metadata.json"
+WEIGHTS = "model.weights.h5"
+MAX_CONFIG_BYTES = 16 << 20
+
+
+def is_keras_archive(archive: zipfile.ZipFile) -> bool:
+    return CONFIG in archive.namelist()
+
+
+def open_archive(source, name: str) -> zipfile.ZipFile:
+    try:
+        return zipfile.ZipFile(source)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError) as exc:
+        raise WeightsError(f"not a valid .keras archive ({exc})", source=name) from None
+
+
+def read_member(archive: zipfile.ZipFile, member: str, limit: int, name: str) -> bytes:
+    """A member's bytes, refused before reading when it declares more than `limit` bytes."""
+    try:
+        info = archive.getinfo(member)
+    except KeyError:
+        raise WeightsError(f"the archive has no {member}", source=name) from None
+    if info.file_size > limit:
+        raise WeightsError(f"{member} declares {human_bytes(info.file_size)} uncompressed, more "
+                           f"than the {human_bytes(limit)} nnctl reads (a zip bomb?)",
+                           source=name)
+    try:
+        with archive.open(info) as f:
+            data = f.read(info.file_size + 1)
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, RuntimeError,
+            NotImplementedError, ValueError) as exc:
+        raise WeightsError(f"cannot read {member} ({' '.join(str(exc).split())})",
+                           source=name) from None
+    if len(data) != info.file_size:
+        raise WeightsError(f"{member} is not the size its header declares", source=name)
+    return data
+
+
+def read_config(archive: zipfile.ZipFile, name: str):
+    data = read_member(archive, CONFIG, MAX_CONFIG_BYTES, name)
+    return parse_json(data, f"{name}: {CONFIG}", name)
+
+
+def parse_json(data: bytes | str, what: str, name: str):
+    try:
+        return json.loads(data)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise WeightsError(f"{what} is not valid JSON ({exc})", source=name) from None
+    except RecursionError:
+        raise WeightsError(f"{what} is nested too deeply", source=name) from None
+
+
+def read_weights_bytes(archive: zipfile.ZipFile, name: str) -> bytes | None:
+    """model.weights.h5 as bytes (None if the archive has no weights)."""
+    if WEIGHTS not in archive.namelist():
+        if "model.weights.npz" in archive.namelist():
+            raise WeightsError("the archive keeps its weights as model.weights.npz; nnctl reads "
+                               "the default model.weights.h5", source=name)
+        return None
+    return read_member(archive, WEIGHTS, available_memory() // 2, name)
+
+
+def write_archive(f, config: dict, weights_h5: bytes) -> None:
+    """Write a .keras archive to the binary file object `f`: what Keras 3's save writes."""
+    import datetime
+
+    from nnctl import __version__
+    from nnctl.kerasfile.config import KERAS_VERSION_WRITTEN
+
+    metadata = {"keras_version": KERAS_VERSION_WRITTEN,
+                "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S"),
+                "written_by": f"nnctl {__version__}"}
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
+        archive.writestr(METADATA, json.dumps(metadata))
+        archive.writestr(CONFIG, json.dumps(config))
+        archive.writestr(WEIGHTS, weights_h5)
+    f.write(buffer.getvalue())

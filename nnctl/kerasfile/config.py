@@ -1,0 +1,560 @@
+"""Keras model configs (`model.to_json()`, a `.keras` archive's config.json, an `.h5`'s
+`model_config`) <-> nnctl spec dicts (docs/keras-files.md).
+
+Generic over the layer registry: a Keras layer's config keys are nnctl's argument names
+already, so a layer type added to nnctl.layers is read and written here without new code.
+Keras 3 and Keras 2 (tf.keras) configs are both read; Keras 3 configs are written.
+
+Reading runs no code: Lambda layers (Python bytecode), custom classes and objects from a
+`module` that is not Keras' are refused with one line before anything else is done with them.
+Nested models (a model used as a layer) are flattened: their layers join the outer model
+under their own names, wired to what the nested model was called on.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from nnctl.errors import SpecError
+
+MODEL_CLASSES = ("Sequential", "Functional", "Model")
+INPUT_CLASS = "InputLayer"
+# Keras-only config keys that change nothing at inference whatever their value
+IGNORED_KEYS = {"synchronized", "renorm_momentum", "renorm_clipping", "autocast", "input_length",
+                "build_config", "compile_config", "shared_object_id", "input_shape"}
+# Keras-only config keys that change nothing while they hold their default (False / None)
+KERAS_VERSION_WRITTEN = "3.0.0"   # the oldest Keras 3 that reads what nnctl writes
+FLOAT_POLICIES = ("float32", "float64")
+
+
+@dataclass
+class KerasLayer:
+    """One layer of a Keras model as nnctl will see it (nested models already flattened)."""
+
+    name: str
+    class_name: str
+    args: dict                 # nnctl arguments (Keras names), `trainable`/`dtype` included
+    inbound: list[str]         # names of the layers or inputs it is called on
+    weights_path: str          # its group in a Keras 3 weights file: "layers/dense_1"
+    legacy_group: str          # its top-level group in a Keras 2 .h5 ("model_weights/NAME")
+
+
+@dataclass
+class KerasGraph:
+    """A Keras model read from its config, before it becomes an nnctl spec."""
+
+    name: str
+    sequential: bool
+    inputs: dict[str, tuple]                   # input name -> (shape of one sample, dtype)
+    layers: list[KerasLayer] = field(default_factory=list)
+    outputs: list[str] = field(default_factory=list)
+
+    def spec(self) -> dict:
+        """The nnctl spec dict (DESIGN.md section 1) of this model."""
+        dtypes = {layer.args.get("dtype", "float32") for layer in self.layers}
+        model_dtype = "float64" if dtypes == {"float64"} else "float32"
+        layers = []
+        for layer in self.layers:
+            entry = {"type": layer.class_name, "name": layer.name}
+            if not self.sequential:
+                entry["inputs"] = layer.inbound[0] if len(layer.inbound) == 1 else layer.inbound
+            args = dict(layer.args)
+            if args.get("dtype") == model_dtype:
+                del args["dtype"]
+            entry.update(args)
+            layers.append(entry)
+        spec: dict = {"name": self.name}
+        inputs = {name: _input_entry(shape, dtype) for name, (shape, dtype) in self.inputs.items()}
+        if self.sequential:
+            spec["input"] = next(iter(inputs.values()))
+        else:
+            spec["inputs"] = inputs
+        spec["layers"] = layers
+        if not self.sequential:
+            spec["outputs"] = list(self.outputs)
+        if model_dtype != "float32":
+            spec["dtype"] = model_dtype
+        return spec
+
+
+def _input_entry(shape, dtype):
+    shape = list(shape)
+    return shape if dtype in FLOAT_POLICIES else {"shape": shape, "dtype": dtype}
+
+
+# --- Keras config -> nnctl -------------------------------------------------------------------
+
+def keras_config_to_graph(config, source: str | None = None) -> KerasGraph:
+    """A Keras model config (the parsed JSON of `model.to_json()`) -> a KerasGraph.
+
+    Raises SpecError (one line naming the layer and its Keras class) for what nnctl cannot
+    represent faithfully.
+    """
+    reader = _Reader(source)
+    if not isinstance(config, dict) or "class_name" not in config:
+        raise reader.error("not a Keras model config (a JSON object with `class_name` and "
+                           "`config`, as model.to_json() writes)")
+    reader.check_object(config, "the model")
+    if config["class_name"] not in MODEL_CLASSES:
+        raise reader.error(f"the file holds a {config['class_name']}, not a Keras model "
+                           f"({', '.join(MODEL_CLASSES)})")
+    graph = KerasGraph(name="", sequential=config["class_name"] == "Sequential", inputs={})
+    graph.name = reader.add_model(graph, config, weights_path="", legacy_group=None,
+                                  called_on=None)[0]
+    reader.check_unique(graph)
+    return graph
+
+
+class _Reader:
+    def __init__(self, source):
+        self.source = source
+
+    def error(self, message: str) -> SpecError:
+        return SpecError(message, source=self.source)
+
+    # --- objects and their provenance --------------------------------------------------
+    def check_object(self, obj: dict, what: str) -> None:
+        """Refuse a serialized object that is not one of Keras' own classes."""
+        module = obj.get("module")
+        class_name = obj.get("class_name")
+        registered = obj.get("registered_name")
+        if not isinstance(class_name, str):
+            raise self.error(f"{what}: `class_name` must be a string, got {class_name!r}")
+        if module is not None and not _is_keras_module(module):
+            raise self.error(f"{what}: class {class_name} comes from module {module!r}, which "
+                             "is not Keras'; nnctl reads only Keras' own classes and runs no "
+                             "code from a file")
+        if registered not in (None, class_name, "function") and ">" in str(registered):
+            raise self.error(f"{what}: {registered!r} is a custom (registered) class; nnctl "
+                             "reads only Keras' own classes and runs no code from a file")
+
+    # --- models ------------------------------------------------------------------------
+    def add_model(self, graph: KerasGraph, model: dict, weights_path: str,
+                  legacy_group: str | None, called_on: list[str] | None):
+        """Add a (possibly nested) model's layers to `graph`; returns (its name, its outputs).
+
+        called_on: for a nested model, the names its inputs are bound to in the outer graph.
+        """
+        config = model.get("config")
+        if not isinstance(config, dict):
+            raise self.error(f"model {model.get('class_name')}: `config` must be an object")
+        name = config.get("name") or model.get("class_name", "model").lower()
+        if config.get("dtype") is not None:
+            self.policy(config["dtype"], f"model '{name}'")
+        trainable = config.get("trainable", True) is not False
+        if model["class_name"] == "Sequential":
+            outputs = self.add_sequential(graph, config, name, weights_path, legacy_group,
+                                          called_on, trainable)
+        else:
+            outputs = self.add_functional(graph, config, name, weights_path, legacy_group,
+                                          called_on, trainable)
+        if called_on is None:
+            graph.outputs = outputs
+        return name, outputs
+
+    def add_sequential(self, graph, config, name, weights_path, legacy_group, called_on,
+                       trainable):
+        layers = config.get("layers")
+        if not isinstance(layers, list):
+            raise self.error(f"model '{name}': `layers` must be a list")
+        shape, dtype = None, "float32"
+        input_name = "input_layer"
+        body = []
+        for entry in layers:
+            if not isinstance(entry, dict):
+                raise self.error(f"model '{name}': a layer must be an object, got {entry!r}")
+            self.check_object(entry, f"model '{name}'")
+            if entry.get("class_name") == INPUT_CLASS:
+                shape, dtype = self.input_shape(entry.get("config") or {}, name)
+                input_name = (entry.get("config") or {}).get("name", input_name)
+                continue
+            body.append(entry)
+        if shape is None and body:
+            first = body[0].get("config") or {}
+            for key in ("batch_shape", "batch_input_shape"):
+                if first.get(key) is not None:
+                    shape, dtype = self.input_shape(first, name)
+        if shape is None and isinstance(config.get("build_input_shape"), list):
+            shape = self.shape(config["build_input_shape"], name)
+        if not body:
+            raise self.error(f"model '{name}' has no layers")
+        if called_on is None:
+            if shape is None:
+                raise self.error(f"model '{name}': the Sequential model has no input shape (it "
+                                 "was never built); nnctl needs one: save it after "
+                                 "model.build() or with an Input")
+            graph.inputs[input_name] = (shape, dtype)
+            previous = [input_name]
+        else:
+            previous = list(called_on)
+        counters: dict[str, int] = {}
+        for entry in body:
+            path = _child_path(weights_path, entry["class_name"], counters)
+            previous = self.add_layer(graph, entry, previous, path,
+                                      legacy_group or _layer_name(entry), trainable)
+        return previous
+
+    def add_functional(self, graph, config, name, weights_path, legacy_group, called_on,
+                       trainable):
+        layers = config.get("layers")
+        if not isinstance(layers, list):
+            raise self.error(f"model '{name}': `layers` must be a list")
+        input_names = [ref[0] for ref in self.tensor_refs(config.get("input_layers"), name)]
+        output_names = [ref[0] for ref in self.tensor_refs(config.get("output_layers"), name)]
+        if called_on is not None and len(called_on) != len(input_names):
+            raise self.error(f"model '{name}' takes {len(input_names)} inputs, called on "
+                             f"{len(called_on)}")
+        alias: dict[str, str] = {}     # a name in this model -> its name in `graph`
+        counters: dict[str, int] = {}
+        for entry in layers:
+            if not isinstance(entry, dict):
+                raise self.error(f"model '{name}': a layer must be an object, got {entry!r}")
+            self.check_object(entry, f"model '{name}'")
+            layer_name = _layer_name(entry)
+            path = _child_path(weights_path, entry["class_name"], counters)
+            if entry["class_name"] == INPUT_CLASS:
+                if called_on is None:
+                    graph.inputs[layer_name] = self.input_shape(entry.get("config") or {},
+                                                                layer_name)
+                    alias[layer_name] = layer_name
+                elif layer_name in input_names:
+                    alias[layer_name] = called_on[input_names.index(layer_name)]
+                continue
+            inbound = [alias.get(ref, ref) for ref in self.inbound(entry, layer_name)]
+            outputs = self.add_layer(graph, entry, inbound, path,
+                                     legacy_group or layer_name, trainable)
+            if len(outputs) != 1:
+                raise self.error(f"layer '{layer_name}': a nested model with "
+                                 f"{len(outputs)} outputs is not supported inside a "
+                                 "Functional model; nnctl flattens nested models of one output")
+            alias[layer_name] = outputs[0]
+        missing = [n for n in input_names + output_names if n not in alias]
+        if missing:
+            raise self.error(f"model '{name}': '{missing[0]}' is named as an input or output "
+                             "but is not among its layers")
+        return [alias[n] for n in output_names]
+
+    def add_layer(self, graph, entry, inbound, weights_path, legacy_group, trainable):
+        """Add one layer (or flatten a nested model); returns the names of its outputs."""
+        class_name = entry["class_name"]
+        config = entry.get("config")
+        if class_name in MODEL_CLASSES:
+            return self.add_model(graph, entry, weights_path + "/", legacy_group, inbound)[1]
+        name = _layer_name(entry)
+        if not isinstance(config, dict):
+            raise self.error(f"layer '{name}' ({class_name}): `config` must be an object")
+        args = self.layer_args(name, class_name, config)
+        if not trainable:
+            args["trainable"] = False
+        graph.layers.append(KerasLayer(name, class_name, args, list(inbound),
+                                       weights_path.rstrip("/"), legacy_group))
+        return [name]
+
+    # --- layers ------------------------------------------------------------------------
+    def layer_args(self, name: str, class_name: str, config: dict) -> dict:
+        from nnctl import layers as registry
+
+        where = f"layer '{name}' ({class_name})"
+        if class_name in ("Lambda", "TFOpLambda", "SlicingOpLambda"):
+            raise self.error(f"{where}: a Lambda layer holds Python code; nnctl runs no code "
+                             f"from a file. Supported layers: {', '.join(registry.LAYERS.names())}")
+        if class_name not in registry.LAYERS:
+            raise self.error(f"{where}: Keras class {class_name} is not supported by nnctl; "
+                             f"supported layers: {', '.join(registry.LAYERS.names())}")
+        cls = registry.get(class_name)
+        allowed = cls.arguments()
+        args: dict = {}
+        for key, value in config.items():
+            if key in ("name",) or key in IGNORED_KEYS:
+                continue
+            if key == "trainable":
+                if value is False:
+                    args["trainable"] = False
+            elif key == "dtype":
+                policy = self.policy(value, where)
+                if policy != "float32":
+                    args["dtype"] = policy
+            elif key in ("batch_shape", "batch_input_shape"):
+                continue   # the model's input, read by add_sequential
+            elif key in allowed:
+                if key in cls.inert_args:
+                    continue
+                args[key] = self.value(value, f"{where}: `{key}`")
+            elif value in (None, False, {}, []):
+                continue
+            else:
+                supported = [k for k in allowed if k not in cls.inert_args]
+                raise self.error(f"{where}: option {key}={_short(value)} changes what the layer "
+                                 f"computes and is not supported; nnctl reads "
+                                 f"{', '.join(supported) or 'no options'}")
+        return _shortest(args, allowed)
+
+    def value(self, value, where: str):
+        """A config value with Keras-serialized objects as nnctl mappings."""
+        if isinstance(value, dict):
+            if value.get("class_name") == "__tuple__":
+                return [self.value(v, where) for v in value.get("items", [])]
+            if "class_name" in value:
+                self.check_object(value, where)
+                inner = value.get("config")
+                if value["class_name"] == "function" or isinstance(inner, str):
+                    return inner   # a Keras function (an activation) by its name
+                if inner is None:
+                    inner = {}
+                if not isinstance(inner, dict):
+                    raise self.error(f"{where}: `config` of {value['class_name']} must be an "
+                                     "object")
+                return {"type": value["class_name"],
+                        **{k: self.value(v, where) for k, v in inner.items()}}
+            return {k: self.value(v, where) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.value(v, where) for v in value]
+        return value
+
+    def policy(self, value, where: str) -> str:
+        """The dtype policy's name; mixed precision and non-float policies are refused."""
+        name = value
+        if isinstance(value, dict):
+            self.check_object(value, where)
+            inner = value.get("config") or {}
+            name = inner.get("name") if isinstance(inner, dict) else None
+        if name is None:
+            return "float32"
+        if name not in FLOAT_POLICIES:
+            kind = "mixed precision" if str(name).startswith("mixed") else "dtype"
+            raise self.error(f"{where}: {kind} policy {name!r} is not supported; nnctl computes "
+                             "in float32 or float64")
+        return name
+
+    def input_shape(self, config: dict, where: str):
+        shape = config.get("batch_shape", config.get("batch_input_shape"))
+        if shape is None:
+            raise self.error(f"input '{where}' has no `batch_shape`")
+        dtype = config.get("dtype") or "float32"
+        if isinstance(dtype, dict):
+            dtype = self.policy(dtype, f"input '{where}'")
+        return self.shape(shape, where), dtype
+
+    def shape(self, batch_shape, where: str) -> list:
+        if isinstance(batch_shape, dict) and batch_shape.get("class_name") == "__tuple__":
+            batch_shape = batch_shape.get("items")
+        if not isinstance(batch_shape, list) or len(batch_shape) < 2 or not all(
+                d is None or (isinstance(d, int) and not isinstance(d, bool) and d > 0)
+                for d in batch_shape):
+            raise self.error(f"'{where}': a batch shape is a list like [null, 3], got "
+                             f"{_short(batch_shape)}")
+        return list(batch_shape[1:])
+
+    def inbound(self, entry: dict, name: str) -> list[str]:
+        """The names a functional layer is called on (Keras 3 and Keras 2 node formats)."""
+        nodes = entry.get("inbound_nodes")
+        if not isinstance(nodes, list) or not nodes:
+            raise self.error(f"layer '{name}' is not connected (no `inbound_nodes`)")
+        if len(nodes) > 1:
+            raise self.error(f"layer '{name}' ({entry['class_name']}) is shared: called "
+                             f"{len(nodes)} times; nnctl supports a layer called once")
+        node = nodes[0]
+        if isinstance(node, dict):   # Keras 3: {"args": [...], "kwargs": {...}}
+            kwargs = node.get("kwargs") or {}
+            extra = {k: v for k, v in kwargs.items() if v not in (None, False)}
+            if extra:
+                raise self.error(f"layer '{name}' ({entry['class_name']}) is called with "
+                                 f"{', '.join(extra)}=...; nnctl supports a plain call")
+            refs = list(_keras_tensors(node.get("args")))
+        else:                        # Keras 2: [[layer, node, tensor, kwargs], ...]
+            refs = [tuple(r[:3]) for r in node if isinstance(r, list) and len(r) >= 3]
+        if not refs:
+            raise self.error(f"layer '{name}' is not called on any input")
+        for ref in refs:
+            self.check_ref(ref, name)
+        return [ref[0] for ref in refs]
+
+    def tensor_refs(self, refs, name):
+        if not isinstance(refs, list) or not refs:
+            raise self.error(f"model '{name}': `input_layers`/`output_layers` missing")
+        if isinstance(refs[0], str):   # Keras 3 writes one input as [name, 0, 0]
+            refs = [refs]
+        for ref in refs:
+            self.check_ref(ref, name)
+        return refs
+
+    def check_ref(self, ref, name) -> None:
+        if not (isinstance(ref, (list, tuple)) and len(ref) >= 3 and isinstance(ref[0], str)):
+            raise self.error(f"'{name}': a tensor reference is [layer, node, tensor], got "
+                             f"{_short(ref)}")
+        if ref[1] != 0 or ref[2] != 0:
+            raise self.error(f"'{name}': uses output {ref[2]} of call {ref[1]} of "
+                             f"'{ref[0]}'; nnctl supports layers called once with one output")
+
+    def check_unique(self, graph: KerasGraph) -> None:
+        seen = set(graph.inputs)
+        for layer in graph.layers:
+            if layer.name in seen:
+                raise self.error(f"layer name '{layer.name}' is used twice once nested models "
+                                 "are flattened; nnctl needs unique layer names")
+            seen.add(layer.name)
+
+
+def _shortest(args: dict, defaults: dict) -> dict:
+    """Arguments as a person would write them: defaults left out, `glorot_uniform` for an
+    initializer without arguments."""
+    from nnctl import initializers
+
+    result = {}
+    for key, value in args.items():
+        if key.endswith("initializer") and isinstance(value, dict) and \
+                value.get("type") in initializers.INITIALIZERS and \
+                all(v is None for k, v in value.items() if k != "type"):
+            value = initializers.INITIALIZERS.canonical(value["type"])
+        if key in defaults and (_same(value, defaults[key]) or
+                                (key == "activation" and value == "linear" and
+                                 defaults[key] is None)):
+            continue
+        result[key] = value
+    return result
+
+
+def _same(value, default) -> bool:
+    if isinstance(default, tuple):
+        default = list(default)
+    if isinstance(value, str) and isinstance(default, str):
+        from nnctl.naming import normalize_key
+
+        return normalize_key(value) == normalize_key(default)
+    return type(value) is type(default) and value == default or \
+        (isinstance(value, float) and isinstance(default, float) and value == default)
+
+
+def _keras_tensors(args):
+    """(layer, node, tensor) of every __keras_tensor__ in a Keras 3 call's arguments."""
+    if isinstance(args, dict):
+        if args.get("class_name") == "__keras_tensor__":
+            history = (args.get("config") or {}).get("keras_history")
+            yield tuple(history) if isinstance(history, list) else (None, 0, 0)
+        return
+    if isinstance(args, list):
+        for item in args:
+            yield from _keras_tensors(item)
+
+
+def _is_keras_module(module) -> bool:
+    return isinstance(module, str) and (module == "keras" or module.startswith("keras.")
+                                        or module in ("builtins",))
+
+
+def _layer_name(entry: dict) -> str:
+    config = entry.get("config")
+    name = entry.get("name") or (config.get("name") if isinstance(config, dict) else None)
+    if not isinstance(name, str) or not name:
+        raise SpecError(f"a {entry.get('class_name')} layer has no name")
+    return name
+
+
+def snake_case(class_name: str) -> str:
+    """Keras' naming.to_snake_case: `BatchNormalization` -> `batch_normalization`."""
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", class_name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
+def _child_path(parent: str, class_name: str, counters: dict) -> str:
+    """The group of a model's layer in a Keras 3 weights file: `layers/<snake class>[_N]`,
+    numbered per class in the order of model.layers (keras.saving, _save_container_state)."""
+    stem = snake_case(class_name)
+    n = counters.get(stem)
+    counters[stem] = 0 if n is None else n + 1
+    unique = stem if n is None else f"{stem}_{n + 1}"
+    return f"{parent}layers/{unique}"
+
+
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+# --- nnctl -> Keras config -------------------------------------------------------------------
+
+def model_to_keras_config(model) -> dict:
+    """A built nnctl Model -> the Keras 3 config dict that `keras.saving.load_model` reads."""
+    policy = _policy(model.dtype)
+    if model.functional:
+        layers = [_functional_entry(model, name) for name in model.order]
+        inputs = [[n, 0, 0] for n in model.input_names]
+        outputs = [[n, 0, 0] for n in model.outputs]
+        config = {"name": model.name, "trainable": True, "layers": layers,
+                  "input_layers": inputs[0] if len(inputs) == 1 else inputs,
+                  "output_layers": outputs[0] if len(outputs) == 1 else outputs}
+        return {"module": "keras.src.models.functional", "class_name": "Functional",
+                "config": config, "registered_name": "Functional"}   # as Keras 3 writes it
+    (input_name,) = model.input_names
+    node = model.nodes[input_name]
+    layers = [_input_entry_keras(node)] + [_layer_entry(model, n) for n in model.layers]
+    batch_shape = [None, *node.shape]
+    config = {"name": model.name, "trainable": True, "dtype": policy, "layers": layers,
+              "build_input_shape": batch_shape}
+    return {"module": "keras", "class_name": "Sequential", "config": config,
+            "registered_name": None, "build_config": {"input_shape": batch_shape}}
+
+
+def _policy(dtype: str) -> dict:
+    return {"module": "keras", "class_name": "DTypePolicy", "config": {"name": dtype},
+            "registered_name": None}
+
+
+def _input_entry_keras(node) -> dict:
+    return {"module": "keras.layers", "class_name": INPUT_CLASS,
+            "config": {"batch_shape": [None, *node.shape], "dtype": node.dtype,
+                       "sparse": False, "name": node.name},
+            "registered_name": None}
+
+
+def _layer_entry(model, node) -> dict:
+    layer = node.layer
+    config = {"name": node.name, "trainable": layer.trainable, "dtype": _policy(node.dtype)}
+    for key in layer.arguments():
+        if key in layer.inert_args or not hasattr(layer, key):
+            continue
+        config[key] = _keras_value(key, layer.config_value(key), node.name)
+    shapes = [[None, *model.nodes[i].shape] for i in node.inbound]
+    return {"module": "keras.layers", "class_name": type(layer).__name__, "config": config,
+            "registered_name": None,
+            "build_config": {"input_shape": shapes[0] if layer.arity == "one" else shapes}}
+
+
+def _functional_entry(model, name) -> dict:
+    node = model.nodes[name]
+    if node.layer is None:
+        entry = _input_entry_keras(node)
+        entry.update(name=name, inbound_nodes=[])
+        return entry
+    entry = _layer_entry(model, node)
+    tensors = [{"class_name": "__keras_tensor__",
+                "config": {"shape": [None, *model.nodes[i].shape],
+                           "dtype": model.nodes[i].dtype, "keras_history": [i, 0, 0]}}
+               for i in node.inbound]
+    args = [tensors[0]] if node.layer.arity == "one" else [tensors]
+    entry.update(name=name, inbound_nodes=[{"args": args, "kwargs": {}}])
+    return entry
+
+
+def _keras_value(key: str, value, layer: str):
+    """An nnctl config value as Keras serializes it."""
+    if isinstance(value, tuple):
+        value = list(value)
+    if not isinstance(value, dict) or "type" not in value:
+        return value
+    if key.endswith("initializer"):
+        from nnctl import initializers
+
+        init = initializers.get(value)
+        return {"module": "keras.initializers", "class_name": type(init).__name__,
+                "config": {k: _keras_value(k, v, layer) for k, v in init.arguments().items()
+                           if v is not None},   # Keras' defaults; older Keras 3 lack some keys
+                "registered_name": None}
+    if "activation" in key:
+        if len(value) == 1:
+            return value["type"]
+        arguments = ", ".join(f"{k}={v!r}" for k, v in value.items() if k != "type")
+        raise SpecError(f"layer '{layer}': activation {value['type']} with {arguments} has no "
+                        "Keras serialization (Keras stores an activation by name); use an "
+                        "activation layer (LeakyReLU, ELU, ReLU, ...) instead")
+    return {k: _keras_value(k, v, layer) for k, v in value.items()}

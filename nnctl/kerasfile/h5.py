@@ -1,0 +1,310 @@
+"""Keras weights in HDF5, read and written with h5py (docs/keras-files.md).
+
+Two layouts:
+- Keras 3 (`model.weights.h5` inside a `.keras`, and `*.weights.h5`): `layers/<group>/vars/0..N`,
+  the group named after the layer's class (`dense`, `dense_1`, numbered in model.layers order),
+  the `vars` group carrying the layer's name; a sub-layer's variables (an LSTM's cell) sit in
+  its own `vars` below, named after it (`lstm_cell`).
+- Keras 2 / tf.keras whole-model `.h5`: `model_weights/<layer>/` with the attribute
+  `weight_names` listing the layer's variables in order (`dense/kernel:0`), and the model's
+  config as the JSON attribute `model_config`.
+
+Variables are matched to nnctl's weights by ORDER: Keras stores a layer's variables in the
+order it creates them, which is the order of the layer's weight_specs in nnctl; the name
+prefix of an nnctl weight (`lstm_cell/` in `lstm_cell/kernel`) names the sub-layer.
+
+Nothing in a file is trusted: links to other files, external or virtual storage, and datasets
+that are not plain numbers are refused; every dataset's declared size is checked against free
+memory before it is read.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from nnctl.errors import ResourceError, WeightsError
+from nnctl.limits import available_memory, human_bytes
+
+HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+MAX_CONFIG_BYTES = 16 << 20   # a model_config attribute; configs are KBs
+INSTALL_HINT = ("reading and writing Keras files needs h5py, a dependency of nnctl that is "
+                "not installed: pip install h5py")
+
+
+def require_h5py():
+    """The h5py module, imported on first use; a ResourceError with the install hint if absent."""
+    try:
+        import h5py
+    except ImportError:
+        raise ResourceError(INSTALL_HINT) from None
+    return h5py
+
+
+def open_h5(source, name: str):
+    """An h5py.File for reading: `source` is a path or a file-like object (bytes in memory)."""
+    h5py = require_h5py()
+    try:
+        return h5py.File(source, "r")
+    except (OSError, ValueError) as exc:
+        what = " ".join(str(exc).split()) or type(exc).__name__
+        raise WeightsError(f"not a valid HDF5 file ({what})", source=name) from None
+
+
+class SafeReader:
+    """Reads datasets of one HDF5 file with every size checked before reading."""
+
+    def __init__(self, file, name: str):
+        self.file = file
+        self.name = name
+        self.budget = available_memory() // 2
+        self.read_bytes = 0
+
+    def error(self, message: str) -> WeightsError:
+        return WeightsError(message, source=self.name)
+
+    def child(self, group, key: str, kind=None):
+        """group[key] without following a link to another file or a soft link."""
+        h5py = require_h5py()
+        try:
+            link = group.get(key, getlink=True)
+        except (KeyError, OSError, ValueError, TypeError):
+            link = None
+        if link is None:
+            return None
+        if isinstance(link, (h5py.ExternalLink, h5py.SoftLink)):
+            raise self.error(f"'{group.name}/{key}' is a link ({type(link).__name__}); a Keras "
+                             "file holds its weights itself")
+        try:
+            obj = group[key]
+        except (KeyError, OSError, ValueError) as exc:
+            raise self.error(f"cannot read '{group.name}/{key}' ({exc})") from None
+        if kind is not None and not isinstance(obj, kind):
+            return None
+        return obj
+
+    def array(self, dataset) -> np.ndarray:
+        """A dataset's values, after checking that they are plain numbers of a sane size."""
+        where = f"dataset '{dataset.name}'"
+        try:
+            if dataset.is_virtual or dataset.external:
+                raise self.error(f"{where} keeps its data outside the file (virtual or "
+                                 "external storage); nnctl reads only what a file holds itself")
+            dtype = dataset.dtype
+            shape = dataset.shape
+        except (OSError, ValueError, TypeError) as exc:
+            raise self.error(f"cannot read {where} ({exc})") from None
+        if shape is None or dtype.kind not in "fiu" or dtype.fields is not None:
+            raise self.error(f"{where} holds {dtype}, not numbers")
+        size = math.prod(shape) * dtype.itemsize
+        if self.read_bytes + size > self.budget:
+            raise self.error(f"{where} declares shape {tuple(shape)} ({human_bytes(size)}), "
+                             f"more than the {human_bytes(self.budget)} this machine can spare")
+        self.read_bytes += size
+        try:
+            return np.asarray(dataset[()])
+        except (OSError, ValueError, TypeError) as exc:
+            raise self.error(f"cannot read {where} ({' '.join(str(exc).split())})") from None
+
+    def text_attribute(self, obj, key: str) -> str | None:
+        """A string attribute (the model's JSON config), its size checked before reading."""
+        h5py = require_h5py()
+        if key not in obj.attrs:
+            return None
+        try:
+            attr = h5py.h5a.open(obj.id, key.encode())
+            size = attr.get_storage_size()
+        except (KeyError, OSError, ValueError) as exc:
+            raise self.error(f"cannot read attribute '{key}' ({exc})") from None
+        if size > MAX_CONFIG_BYTES:
+            raise self.error(f"attribute '{key}' is {human_bytes(size)}, larger than a model "
+                             f"config can be ({human_bytes(MAX_CONFIG_BYTES)})")
+        value = obj.attrs[key]
+        if isinstance(value, np.ndarray) and value.shape == ():
+            value = value[()]
+        if isinstance(value, bytes):
+            try:
+                value = value.decode("utf-8")
+            except UnicodeDecodeError:
+                raise self.error(f"attribute '{key}' is not UTF-8 text") from None
+        if not isinstance(value, str):
+            raise self.error(f"attribute '{key}' is not text")
+        return value
+
+    def names_attribute(self, obj, key: str) -> list[str]:
+        """A list-of-strings attribute (`weight_names`, `layer_names`)."""
+        if key not in obj.attrs:
+            return []
+        value = obj.attrs[key]
+        if isinstance(value, np.ndarray) and value.size > 100_000:
+            raise self.error(f"attribute '{key}' lists {value.size} names")
+        items = value.tolist() if isinstance(value, np.ndarray) else [value]
+        return [v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v) for v in items]
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+def read_keras3_weights(reader: SafeReader, graph, expected: dict[str, list[str]]) -> dict:
+    """`LAYER/WEIGHT` -> array from a Keras 3 weights file.
+
+    expected: layer name -> its nnctl weight names in weight_specs order.
+    """
+    h5py = require_h5py()
+    weights = {}
+    for layer in graph.layers:
+        names = expected.get(layer.name, [])
+        group = _group_at(reader, layer.weights_path) if layer.weights_path else None
+        found = _collect_vars(reader, group, h5py) if group is not None else []
+        weights.update(_match(reader, layer, names, found))
+    return weights
+
+
+def _group_at(reader: SafeReader, path: str):
+    h5py = require_h5py()
+    group = reader.file
+    for part in path.split("/"):
+        group = reader.child(group, part, h5py.Group)
+        if group is None:
+            return None
+    return group
+
+
+def _collect_vars(reader, group, h5py, prefix: str | None = "") -> list[tuple[str | None, list]]:
+    """[(name prefix, [datasets in order])] of a layer's group: its own `vars`, then its
+    sub-layers' (in Keras' walk order: attribute names sorted, private ones last).
+    The prefix is the chain of sub-layer names (`lstm_cell/`), None when a file lacks them."""
+    found = []
+    own = reader.child(group, "vars", h5py.Group)
+    if own is not None:
+        found.append((prefix, _numbered(reader, own)))
+    for key in sorted(group.keys(), key=lambda k: f"~{k}" if k.startswith("_") else k):
+        if key in ("vars", "layers"):
+            continue
+        child = reader.child(group, key, h5py.Group)
+        if child is None:
+            continue
+        child_vars = reader.child(child, "vars", h5py.Group)
+        child_name = child_vars.attrs.get("name") if child_vars is not None else None
+        if isinstance(child_name, bytes):
+            child_name = child_name.decode("utf-8", "replace")
+        sub = None if prefix is None or not isinstance(child_name, str) else \
+            f"{prefix}{child_name}/"
+        found += _collect_vars(reader, child, h5py, sub)
+    return found
+
+
+def _numbered(reader, group) -> list:
+    h5py = require_h5py()
+    datasets = []
+    for i in range(len(group.keys())):
+        dataset = reader.child(group, str(i), h5py.Dataset)
+        if dataset is None:
+            raise reader.error(f"'{group.name}' does not number its variables 0..{len(group) - 1}")
+        datasets.append(dataset)
+    return datasets
+
+
+def _match(reader, layer, names: list[str], found) -> dict:
+    """Pair a layer's nnctl weight names with the datasets found for it, by order."""
+    by_prefix: dict[str | None, list[str]] = {}
+    for name in names:
+        prefix = name.rpartition("/")[0]
+        by_prefix.setdefault(f"{prefix}/" if prefix else "", []).append(name)
+    if any(prefix is None for prefix, _ in found) or \
+            {p for p, d in found if d} - set(by_prefix):
+        # no sub-layer names in the file: all variables in walk order
+        pairs = [(names, [d for _, ds in found for d in ds])]
+    else:
+        groups = {p: ds for p, ds in found}
+        pairs = [(group_names, groups.get(p, [])) for p, group_names in by_prefix.items()]
+    result = {}
+    for group_names, datasets in pairs:
+        if len(group_names) != len(datasets):
+            raise reader.error(f"layer '{layer.name}' ({layer.class_name}): the file has "
+                               f"{len(datasets)} variables, nnctl expects {len(group_names)} "
+                               f"({', '.join(group_names) or 'none'})")
+        for name, dataset in zip(group_names, datasets):
+            result[f"{layer.name}/{name}"] = reader.array(dataset)
+    return result
+
+
+def read_legacy_weights(reader: SafeReader, root, graph, expected: dict[str, list[str]]) -> dict:
+    """`LAYER/WEIGHT` -> array from a Keras 2 `.h5` (`model_weights/<layer>` + weight_names)."""
+    h5py = require_h5py()
+    queues: dict[str, list] = {}
+    for layer in graph.layers:
+        if layer.legacy_group in queues:
+            continue
+        group = reader.child(root, layer.legacy_group, h5py.Group)
+        datasets = []
+        if group is not None:
+            for path in reader.names_attribute(group, "weight_names"):
+                dataset = reader.child(group, path, h5py.Dataset) if path else None
+                if dataset is None:
+                    raise reader.error(f"layer '{layer.legacy_group}': weight '{path}' is listed "
+                                       "but not in the file")
+                datasets.append(dataset)
+        queues[layer.legacy_group] = datasets
+    weights = {}
+    for layer in graph.layers:
+        names = expected.get(layer.name, [])
+        queue = queues[layer.legacy_group]
+        if len(queue) < len(names):
+            raise reader.error(f"layer '{layer.name}' ({layer.class_name}): the file has "
+                               f"{len(queue)} weights left for it, nnctl expects {len(names)} "
+                               f"({', '.join(names)})")
+        for name in names:
+            weights[f"{layer.name}/{name}"] = reader.array(queue.pop(0))
+    for group, queue in queues.items():
+        if queue:
+            raise reader.error(f"layer '{group}': the file has {len(queue)} more weights than "
+                               "nnctl's layer takes")
+    return weights
+
+
+# --- writing ---------------------------------------------------------------------------------
+
+def write_keras3_weights(target, model, weights: dict, paths: dict[str, str]) -> None:
+    """Write `weights` in Keras 3's layout to `target` (a path or a binary file object).
+
+    paths: layer name -> its group (`layers/dense_1`), in model.layers order.
+    """
+    h5py = require_h5py()
+    with h5py.File(target, "w") as f:
+        for node in model.layers:
+            if node.name not in paths:
+                continue
+            group = f.require_group(paths[node.name])
+            sub_groups: dict[str, object] = {}
+            own = group.create_group("vars")
+            own.attrs["name"] = node.name
+            for w in node.weights:
+                prefix, _, _ = w.name.rpartition("/")
+                target_group = own if not prefix else sub_groups.get(prefix)
+                if target_group is None:
+                    target_group = _sub_vars(group, prefix)
+                    sub_groups[prefix] = target_group
+                index = str(len(target_group.keys()))
+                target_group.create_dataset(index, data=np.asarray(weights[f"{node.name}/{w.name}"],
+                                                                   dtype=node.dtype))
+        top = f.create_group("vars")
+        top.attrs["name"] = model.name
+
+
+# Keras' attribute names for the sub-layers nnctl names in weight paths: `lstm_cell` is
+# the RNN's `cell`, `forward_lstm` is Bidirectional's `forward_layer`.
+def _sub_attribute(name: str) -> str:
+    if name.endswith("_cell"):
+        return "cell"
+    for side in ("forward", "backward"):
+        if name.startswith(side + "_"):
+            return f"{side}_layer"
+    return name
+
+
+def _sub_vars(group, prefix: str):
+    for part in prefix.split("/"):
+        group = group.require_group(_sub_attribute(part))
+        if "vars" not in group:
+            group.create_group("vars").attrs["name"] = part
+    return group["vars"]

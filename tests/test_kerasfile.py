@@ -1,0 +1,321 @@
+"""Keras files (nnctl.kerasfile): goldens saved by Keras 3 (tools/golden/keras_files.py) read
+with equal summaries and predictions; .keras files written by nnctl loaded by Keras (when a
+Python with keras is at hand); `nnctl convert`; hostile Keras files refused in one line."""
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+
+import numpy as np
+import pytest
+from rich.console import Console
+
+from conftest import CONFIGS, GOLDEN, run_nnctl
+from nnctl import summary as summaries
+from nnctl.kerasfile import keras_json_to_spec, keras_kind, load_model, save_keras, \
+    spec_to_keras_json
+from nnctl.model import build_model
+from nnctl.render import print_summary_table
+from nnctl.spec import parse_spec, read_spec
+from nnctl.yamlpos import Located
+
+KERAS = GOLDEN / "keras"
+STEMS = sorted(p.name[:-len(".expected.json")] for p in KERAS.glob("*.expected.json"))
+NESTED = {"nested_sequential", "nested_functional"}   # flattened: their own summary rows
+FILES = sorted(p for p in KERAS.iterdir() if not p.name.endswith(".expected.json"))
+WITH_WEIGHTS = [p for p in FILES if p.suffix in (".keras", ".h5")]
+
+
+def expected(stem: str) -> dict:
+    return json.loads((KERAS / f"{stem}.expected.json").read_text())
+
+
+def stem_of(path) -> str:
+    return path.name.split(".")[0]
+
+
+def model_of(path):
+    spec, weights = load_model(path)
+    model = build_model(parse_spec(Located(spec, {}, str(path))))
+    return model, weights
+
+
+def piped_summary(model) -> str:
+    data = summaries.summarize(model)
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=80, force_terminal=False, no_color=True,
+                      highlight=False)
+    print_summary_table(data, console, width=summaries.table_width(data, 80, False))
+    return buffer.getvalue()
+
+
+def test_there_are_enough_goldens():
+    assert len(STEMS) >= 10
+    for stem in STEMS:
+        assert {p.name for p in KERAS.glob(f"{stem}.*")} >= {
+            f"{stem}.keras", f"{stem}.h5", f"{stem}.json"}
+
+
+@pytest.mark.parametrize("path", FILES, ids=[p.name for p in FILES])
+def test_summary_facts_equal_keras(path):
+    want = expected(stem_of(path))["facts"]
+    model, _ = model_of(path)
+    assert model.name == want["name"]
+    assert model.total_params == want["total_params"]
+    assert model.trainable_params == want["trainable_params"]
+    if stem_of(path) in NESTED:
+        return
+    rows = [{"name": n.name, "type": n.type_name, "output_shape": [None, *n.shape],
+             "params": n.params} for n in model.layers]
+    assert rows == [{k: layer[k] for k in ("name", "type", "output_shape", "params")}
+                    for layer in want["layers"]]
+
+
+@pytest.mark.parametrize("stem", sorted(set(STEMS) - NESTED))
+def test_summary_text_equals_keras(stem):
+    for suffix in (".keras", ".h5", ".json"):
+        model, _ = model_of(KERAS / f"{stem}{suffix}")
+        assert piped_summary(model) == expected(stem)["summary"], suffix
+
+
+@pytest.mark.parametrize("path", WITH_WEIGHTS, ids=[p.name for p in WITH_WEIGHTS])
+def test_predictions_equal_keras(path):
+    want = expected(stem_of(path))
+    model, weights = model_of(path)
+    inputs = dict(zip(model.input_names, (np.asarray(v) for v in want["inputs"].values())))
+    outputs = model.forward(inputs, model.check_weights(weights, str(path)))
+    assert len(outputs) == len(want["outputs"])
+    for got, keras_out in zip(outputs.values(), want["outputs"]):
+        np.testing.assert_allclose(got, np.asarray(keras_out, dtype=got.dtype), rtol=1e-5,
+                                   atol=1e-6)
+
+
+def test_the_cli_reads_keras_files_by_content(tmp_path):
+    renamed = tmp_path / "model.bin"
+    shutil.copy(KERAS / "seq_mlp.keras", renamed)
+    assert keras_kind(renamed) == "keras"
+    result = run_nnctl("summary", renamed)
+    assert result.code == 0, result.err
+    assert result.out == expected("seq_mlp")["summary"]
+    (inputs,) = expected("seq_mlp")["inputs"].values()
+    rows = "\n".join(",".join(map(repr, row)) for row in inputs)
+    forward = run_nnctl("forward", KERAS / "seq_mlp.h5", input=rows + "\n")
+    assert forward.code == 0, forward.err
+    got = np.loadtxt(io.StringIO(forward.out), delimiter=",", dtype=np.float32)
+    np.testing.assert_allclose(got, expected("seq_mlp")["outputs"][0], rtol=1e-5)
+    # a Keras file on stdin, and a .json config (no weights: drawn, with a note)
+    piped = run_nnctl("summary", "-", input=(KERAS / "func_article.keras").read_bytes())
+    assert piped.out == expected("func_article")["summary"], piped.err
+    config = run_nnctl("summary", KERAS / "func_article.json")
+    assert config.out == expected("func_article")["summary"], config.err
+
+
+def test_json_configs_round_trip():
+    spec = read_spec(str(CONFIGS / "article_functional.yaml"))
+    text = spec_to_keras_json(spec)
+    again = keras_json_to_spec(text)
+    assert piped_summary(build_model(parse_spec(Located(again, {}, "x")))) == \
+        piped_summary(build_model(spec))
+
+
+def test_h5py_is_imported_only_for_keras_files():
+    code = ("import sys; from nnctl.spec import read_spec; from nnctl.model import build_model;"
+            f"build_model(read_spec({str(CONFIGS / 'article_sequential.yaml')!r}));"
+            "assert 'h5py' not in sys.modules;"
+            "from nnctl.kerasfile import load_model;"
+            f"load_model({str(KERAS / 'seq_mlp.keras')!r}); assert 'h5py' in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# --- nnctl convert ---------------------------------------------------------------------------
+
+def test_convert_round_trips_yaml_keras_yaml_npz(tmp_path):
+    spec = CONFIGS / "batchnorm_mlp.yaml"
+    steps = [(spec, "a.keras"), ("a.keras", "b.yaml"), ("b.yaml", "c.npz")]
+    for source, target in steps:
+        result = run_nnctl("convert", source, "-o", target, "--seed", "4", cwd=tmp_path)
+        assert result.code == 0, result.err
+    summaries_json = [run_nnctl("summary", path, "--format", "json", cwd=tmp_path).out
+                      for path in (spec, "a.keras", "b.yaml", "c.npz")]
+    assert len(set(summaries_json)) == 1, summaries_json
+    rows = np.random.default_rng(0).normal(size=(5, _input_width(spec))).astype(np.float32)
+    text = "\n".join(",".join(map(repr, r.tolist())) for r in rows) + "\n"
+    outputs = [run_nnctl("forward", path, "--seed", "4", input=text, cwd=tmp_path).out
+               if path == spec else run_nnctl("forward", path, input=text, cwd=tmp_path).out
+               for path in (spec, "a.keras", "c.npz")]
+    assert outputs[0] and len(set(outputs)) == 1, outputs
+
+
+def _input_width(spec) -> int:
+    model = build_model(read_spec(str(spec)))
+    (shape,) = model.input_shapes().values()
+    return int(np.prod(shape))
+
+
+def test_an_output_name_nnctl_cannot_write_is_refused_with_the_list(tmp_path):
+    for command in ("build", "convert"):
+        result = run_nnctl(command, CONFIGS / "article_sequential.yaml", "-o", "m.pt",
+                           cwd=tmp_path)
+        assert result.code == 2, result.err
+        assert "'.pt' is not a model format" in result.err
+        for extension in (".npz", ".keras", ".yaml", ".onnx"):
+            assert extension in result.err
+        assert not (tmp_path / "m.pt").exists()
+
+
+# --- written by nnctl, read by Keras -------------------------------------------------------
+
+def keras_python() -> str | None:
+    """A Python that imports keras: this one, or $NNCTL_KERAS_PYTHON."""
+    import importlib.util
+
+    if importlib.util.find_spec("keras") is not None:
+        return sys.executable
+    return os.environ.get("NNCTL_KERAS_PYTHON") or None
+
+
+CHECK_IN_KERAS = """
+import json, sys, numpy as np, keras
+out = {}
+for path, inputs in json.load(sys.stdin).items():
+    model = keras.saving.load_model(path)
+    args = [np.asarray(v, dtype=t.dtype) for v, t in zip(inputs, model.inputs)]
+    pred = model.predict(args if len(args) > 1 else args[0], verbose=0)
+    out[path] = [np.asarray(p).tolist() for p in (pred if isinstance(pred, list) else [pred])]
+json.dump(out, sys.stdout)
+"""
+
+
+@pytest.mark.skipif(keras_python() is None, reason="keras is not installed (set "
+                    "NNCTL_KERAS_PYTHON to a Python that has it)")
+def test_keras_files_written_by_nnctl_load_in_keras_and_predict_the_same(tmp_path):
+    requests, want = {}, {}
+    for stem in STEMS:
+        spec, weights = load_model(KERAS / f"{stem}.keras")
+        target = str(tmp_path / f"{stem}.keras")
+        save_keras(target, spec, weights)
+        requests[target] = list(expected(stem)["inputs"].values())
+        want[target] = expected(stem)["outputs"]
+    env = {**os.environ, "KERAS_BACKEND": os.environ.get("KERAS_BACKEND", "numpy")}
+    done = subprocess.run([keras_python(), "-c", CHECK_IN_KERAS], input=json.dumps(requests),
+                          capture_output=True, text=True, env=env, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    got = json.loads(done.stdout)
+    for target in requests:
+        for a, b in zip(got[target], want[target]):
+            np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-6,
+                                       err_msg=target)
+
+
+# --- hostile files -------------------------------------------------------------------------
+
+def one_error_line(result, *fragments) -> str:
+    assert result.code == 1, (result.code, result.err)
+    lines = result.err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("nnctl: error: "), result.err
+    assert "Traceback" not in result.err
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+    return lines[0]
+
+
+def keras_archive(path, config: dict, weights: bytes | None = None) -> None:
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("metadata.json", "{}")
+        archive.writestr("config.json", json.dumps(config))
+        if weights is not None:
+            archive.writestr("model.weights.h5", weights)
+
+
+def seq_config() -> dict:
+    return json.loads((KERAS / "seq_mlp.json").read_text())
+
+
+def test_a_lambda_layer_is_refused_and_its_bytecode_never_runs(tmp_path):
+    import base64
+    import marshal
+
+    marker = tmp_path / "ran"
+    code = compile(f"open({str(marker)!r}, 'w').write('x')", "evil", "exec")
+    config = seq_config()
+    config["config"]["layers"].insert(2, {
+        "module": "keras.layers", "class_name": "Lambda", "registered_name": None,
+        "config": {"name": "evil", "function": {
+            "class_name": "__lambda__", "config": {
+                "code": base64.b64encode(marshal.dumps(code)).decode(), "defaults": None,
+                "closure": None}}}})
+    keras_archive(tmp_path / "lambda.keras", config)
+    (tmp_path / "lambda.json").write_text(json.dumps(config))
+    for name in ("lambda.keras", "lambda.json"):
+        for command in ("summary", "forward"):
+            line = one_error_line(run_nnctl(command, name, cwd=tmp_path, input=""),
+                                  "layer 'evil' (Lambda)", "runs no code")
+            assert "Dense" in line   # says what is supported
+    assert not marker.exists()
+
+
+def test_a_module_that_is_not_keras_is_refused(tmp_path):
+    config = seq_config()
+    config["config"]["layers"][1]["module"] = "os"
+    config["config"]["layers"][1]["class_name"] = "system"
+    (tmp_path / "evil.json").write_text(json.dumps(config))
+    one_error_line(run_nnctl("summary", "evil.json", cwd=tmp_path), "module 'os'",
+                   "not Keras'")
+    custom = seq_config()
+    custom["config"]["layers"][1].update(class_name="MyDense", registered_name="my>MyDense",
+                                         module=None)
+    (tmp_path / "custom.json").write_text(json.dumps(custom))
+    one_error_line(run_nnctl("summary", "custom.json", cwd=tmp_path), "custom")
+
+
+def test_a_zip_bomb_is_refused_before_it_is_inflated(tmp_path):
+    with zipfile.ZipFile(tmp_path / "bomb.keras", "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("config.json", b" " * (40 << 20))   # 40 MB of spaces, 40 KB packed
+    assert (tmp_path / "bomb.keras").stat().st_size < 200_000
+    one_error_line(run_nnctl("summary", "bomb.keras", cwd=tmp_path), "config.json declares",
+                   "zip bomb")
+
+
+def test_an_hdf5_dataset_with_a_huge_declared_shape_is_refused(tmp_path):
+    import h5py
+
+    with h5py.File(tmp_path / "huge.weights.h5", "w") as f:
+        group = f.create_group("layers/dense/vars")
+        group.create_dataset("0", shape=(1 << 20, 1 << 20), dtype="float32", chunks=(1, 16))
+        group.create_dataset("1", shape=(3,), dtype="float32")
+    raw = (tmp_path / "huge.weights.h5").read_bytes()
+    assert len(raw) < 100_000
+    config = json.loads((KERAS / "seq_mlp.json").read_text())
+    keras_archive(tmp_path / "huge.keras", config, raw)
+    one_error_line(run_nnctl("forward", "huge.keras", cwd=tmp_path, input="1,2,3\n"),
+                   "declares shape (1048576, 1048576)")
+
+
+def test_an_h5_whose_weights_link_to_another_file_is_refused(tmp_path):
+    import h5py
+
+    shutil.copy(KERAS / "seq_mlp.h5", tmp_path / "linked.h5")
+    with h5py.File(tmp_path / "linked.h5", "a") as f:
+        group = f["model_weights/layer1/my_Sequential/layer1"]
+        del group["kernel"]
+        group["kernel"] = h5py.ExternalLink("/etc/passwd", "/x")
+    one_error_line(run_nnctl("forward", "linked.h5", cwd=tmp_path, input="1,2,3\n"),
+                   "is a link")
+
+
+@pytest.mark.parametrize("mutation, fragment", [
+    ({"dtype": {"module": "keras", "class_name": "DTypePolicy",
+                "config": {"name": "mixed_float16"}}}, "mixed precision policy 'mixed_float16'"),
+    ({"quantization_config": {"mode": "int8"}}, "option quantization_config="),
+])
+def test_what_changes_inference_is_refused_naming_the_layer(tmp_path, mutation, fragment):
+    config = seq_config()
+    config["config"]["layers"][1]["config"].update(mutation)
+    (tmp_path / "m.json").write_text(json.dumps(config))
+    one_error_line(run_nnctl("summary", "m.json", cwd=tmp_path), "layer 'layer1' (Dense)",
+                   fragment)

@@ -1,0 +1,230 @@
+"""Golden Keras files: small models saved by Keras 3 as .keras, .h5 and .json, with Keras'
+summary text, summary facts and predictions on fixed inputs.
+
+    KERAS_BACKEND=numpy /work/kenv/bin/python tools/golden/keras_files.py
+
+Writes tests/golden/keras/NAME.keras, NAME.h5 (Keras 3's legacy HDF5 writer), NAME.json
+(model.to_json()) and NAME.expected.json ({"summary": text, "facts": ..., "inputs": {name:
+rows}, "outputs": [rows per output]}). Also NAME.keras2.h5 for a few models: the layout and
+config format of a tf.keras 2 whole-model .h5 (model_config with batch_input_shape and no
+`module` keys; model_weights/LAYER/LAYER/kernel:0 listed by weight_names), written with h5py
+here because TensorFlow is not installed; Keras 3 loading it back with equal predictions is
+checked before it is kept.
+"""
+import json
+import os
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(__file__))
+os.environ.pop("COLUMNS", None)
+
+import h5py  # noqa: E402
+import keras  # noqa: E402
+from keras import layers as L  # noqa: E402
+from summaries import facts, summary_text  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+OUT = os.path.join(ROOT, "tests", "golden", "keras")
+BATCH = 4
+
+
+def seq_mlp():
+    return keras.Sequential([keras.Input((3,)),
+                             L.Dense(3, activation="relu", kernel_initializer="he_normal", name="layer1"),
+                             L.Dense(2, activation="relu", kernel_initializer="he_normal", name="layer2"),
+                             L.Dense(2, activation="sigmoid", name="layer3")], name="my_Sequential")
+
+
+def seq_batchnorm():
+    return keras.Sequential([keras.Input((5,)), L.Dense(8, activation="tanh"),
+                             L.BatchNormalization(), L.Dropout(0.3),
+                             L.Dense(4, activation="softmax", use_bias=False)])
+
+
+def seq_layernorm():
+    return keras.Sequential([keras.Input((6,)), L.Dense(6), L.LayerNormalization(epsilon=1e-5),
+                             L.Activation("gelu"), L.Dense(3, activation="elu")], name="ln")
+
+
+def seq_reshape():
+    return keras.Sequential([keras.Input((4, 3)), L.Flatten(), L.Dense(8, activation="swish"),
+                             L.Reshape((2, 4)), L.Dense(2, activation="softplus"), L.Flatten()])
+
+
+def seq_frozen():
+    model = keras.Sequential([keras.Input((4,)), L.Dense(5, activation="selu", name="frozen"),
+                              L.BatchNormalization(center=False, name="bn"),
+                              L.Dense(1, kernel_initializer=keras.initializers.RandomNormal(stddev=0.2, seed=3))],
+                             name="frozen_parts")
+    model.get_layer("frozen").trainable = False
+    return model
+
+
+def seq_float64():
+    return keras.Sequential([keras.Input((3,), dtype="float64"),
+                             L.Dense(4, activation="tanh", dtype="float64"),
+                             L.Dense(2, dtype="float64")], name="double")
+
+
+def func_article():
+    inp = keras.Input((3,), name="input")
+    a = L.Dense(3, activation="relu", kernel_initializer="he_normal", name="layer1")(inp)
+    b = L.Dense(2, activation="relu", kernel_initializer="he_normal", name="layer2")(a)
+    c = L.Concatenate(name="cat")([a, b])
+    out = L.Dense(2, activation="sigmoid", name="layer3")(c)
+    return keras.Model(inp, out, name="my_model")
+
+
+def func_two_in_out():
+    x = keras.Input((4,), name="x")
+    y = keras.Input((4,), name="y")
+    a = L.Dense(4, name="a")(x)
+    b = L.Dense(4, name="b")(y)
+    s = L.Add(name="sum")([a, b])
+    d = L.Subtract(name="diff")([a, b])
+    m = L.Multiply(name="prod")([s, d])
+    head1 = L.Dense(2, activation="softmax", name="head1")(m)
+    head2 = L.Dense(1, name="head2")(L.Concatenate(name="both")([s, d]))
+    return keras.Model([x, y], [head1, head2], name="two_heads")
+
+
+def func_merges():
+    x = keras.Input((6,), name="features")
+    a = L.Dense(5, activation="relu", name="a")(x)
+    b = L.Dense(5, activation="tanh", name="b")(x)
+    c = L.Dense(5, name="c")(x)
+    avg = L.Average(name="avg")([a, b, c])
+    mx = L.Maximum(name="max")([a, b])
+    mn = L.Minimum(name="min")([b, c])
+    out = L.Dense(3, name="out")(L.Concatenate(name="cat")([avg, mx, mn]))
+    return keras.Model(x, out, name="merges")
+
+
+def nested_sequential():
+    inner = keras.Sequential([keras.Input((4,)), L.Dense(4, activation="relu", name="inner_a"),
+                              L.Dense(3, name="inner_b")], name="block")
+    return keras.Sequential([keras.Input((5,)), L.Dense(4, name="pre"), inner,
+                             L.Dense(2, name="post")], name="outer")
+
+
+def nested_functional():
+    inner = keras.Sequential([keras.Input((3,)), L.Dense(3, activation="relu", name="block_a"),
+                              L.BatchNormalization(name="block_bn")], name="block")
+    x = keras.Input((3,), name="x")
+    h = inner(L.Dense(3, name="pre")(x))
+    out = L.Dense(2, name="post")(L.Add(name="skip")([h, x]))
+    return keras.Model(x, out, name="residual")
+
+
+MODELS = {f.__name__: f for f in (seq_mlp, seq_batchnorm, seq_layernorm, seq_reshape, seq_frozen,
+                                  seq_float64, func_article, func_two_in_out, func_merges,
+                                  nested_sequential, nested_functional)}
+KERAS2 = ("seq_mlp", "seq_batchnorm", "func_article")
+
+
+def randomize(model, rng):
+    """Weights far from their initial values (BatchNormalization's moving statistics too)."""
+    values = []
+    for w in model.weights:
+        shape = tuple(w.shape)
+        if "variance" in w.path:
+            values.append(rng.uniform(0.5, 2.0, shape))
+        else:
+            values.append(rng.normal(0, 0.7, shape))
+    model.set_weights([v.astype(w.dtype) for v, w in zip(values, model.weights)])
+
+
+def inputs_of(model, rng):
+    return {t.name: rng.normal(0, 1.5, (BATCH, *t.shape[1:])).astype(t.dtype)
+            for t in model.inputs}
+
+
+def predictions(model, inputs):
+    args = list(inputs.values())
+    outputs = model.predict(args if len(args) > 1 else args[0], verbose=0)
+    return outputs if isinstance(outputs, list) else [outputs]
+
+
+def keras2_config(config):
+    """A Keras 3 config in tf.keras 2's format."""
+    if isinstance(config, list):
+        return [keras2_config(c) for c in config]
+    if not isinstance(config, dict):
+        return config
+    out = {}
+    for key, value in config.items():
+        if key in ("module", "registered_name", "build_config", "compile_config",
+                   "quantization_config", "optional", "ragged", "input_axes", "output_axes"):
+            continue
+        if key == "dtype" and isinstance(value, dict):
+            value = value["config"]["name"]
+        if key == "batch_shape":
+            key = "batch_input_shape"
+        if key == "inbound_nodes":
+            value = [[[t["config"]["keras_history"][0], 0, 0, {}] for t in _tensors(node["args"])]
+                     for node in value]
+        if key in ("input_layers", "output_layers") and value and isinstance(value[0], str):
+            value = [value]
+        out[key] = keras2_config(value)
+    return out
+
+
+def _tensors(args):
+    if isinstance(args, dict):
+        yield args
+    elif isinstance(args, list):
+        for a in args:
+            yield from _tensors(a)
+
+
+def write_keras2_h5(model, path):
+    config = keras2_config(json.loads(model.to_json()))
+    with h5py.File(path, "w") as f:
+        f.attrs["keras_version"] = "2.15.0"
+        f.attrs["backend"] = "tensorflow"
+        f.attrs["model_config"] = json.dumps(config)
+        group = f.create_group("model_weights")
+        group.attrs["layer_names"] = [layer.name.encode() for layer in model.layers]
+        group.attrs["backend"] = "tensorflow"
+        group.attrs["keras_version"] = "2.15.0"
+        for layer in model.layers:
+            g = group.create_group(layer.name)
+            names = [f"{layer.name}/{w.path.split('/')[-1]}:0" for w in layer.weights]
+            g.attrs["weight_names"] = [n.encode() for n in names]
+            for name, w in zip(names, layer.weights):
+                g.create_dataset(name, data=np.asarray(w.numpy()))
+
+
+def main():
+    os.makedirs(OUT, exist_ok=True)
+    for name, make in MODELS.items():
+        keras.utils.clear_session()
+        rng = np.random.default_rng(sum(map(ord, name)))
+        model = make()
+        randomize(model, rng)
+        inputs = inputs_of(model, rng)
+        outputs = predictions(model, inputs)
+        base = os.path.join(OUT, name)
+        model.save(base + ".keras")
+        model.save(base + ".h5")
+        with open(base + ".json", "w") as f:
+            f.write(model.to_json())
+        expected = {"summary": summary_text(model), "facts": facts(model),
+                    "inputs": {k: v.tolist() for k, v in inputs.items()},
+                    "outputs": [np.asarray(o).tolist() for o in outputs]}
+        with open(base + ".expected.json", "w") as f:
+            json.dump(expected, f, indent=1)
+        for path in (base + ".keras", base + ".h5"):
+            again = predictions(keras.saving.load_model(path), inputs)
+            assert all(np.array_equal(a, b) for a, b in zip(again, outputs)), path
+        if name in KERAS2:
+            write_keras2_h5(model, base + ".keras2.h5")
+            again = predictions(keras.saving.load_model(base + ".keras2.h5"), inputs)
+            assert all(np.array_equal(a, b) for a, b in zip(again, outputs)), name
+        print("wrote", name)
+
+
+if __name__ == "__main__":
+    main()
