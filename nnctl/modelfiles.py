@@ -55,7 +55,7 @@ def save_model_as(path: str, model, weights: dict, opset: int | None = None) -> 
 
         _write_text(path, spec_to_keras_json(model) + "\n")
     elif extension in (".yaml", ".yml"):
-        from nnctl.api.models import spec_yaml
+        from nnctl.spec import spec_yaml
 
         _write_text(path, spec_yaml(spec))
     else:

@@ -267,3 +267,22 @@ def _check_keys(doc, mapping, allowed, path, what):
             hint = did_you_mean(str(key), allowed)
             raise doc.error(f"unknown key '{key}' in {what}{hint}; allowed: "
                             f"{', '.join(allowed)}", path + (key,), key=True)
+
+
+def spec_yaml(spec: dict) -> str:
+    """A spec mapping as YAML in the style of configs/: one flow-style line per layer."""
+    import yaml
+
+    def flow(value) -> str:
+        text = yaml.safe_dump([value], default_flow_style=True, sort_keys=False,
+                              width=1 << 30, allow_unicode=True).strip()
+        return text[1:-1]   # the value without the list around it
+
+    lines = []
+    for key, value in spec.items():
+        if key == "layers":
+            lines.append("layers:")
+            lines += [f"  - {flow(entry)}" for entry in value]
+        else:
+            lines.append(f"{key}: {flow(value)}")
+    return "\n".join(lines) + "\n"

@@ -161,6 +161,8 @@ class Model:
 
     def to_yaml(self) -> str:
         """The spec as YAML text, one line per layer."""
+        from nnctl.spec import spec_yaml
+
         return spec_yaml(self.to_spec())
 
     @staticmethod
@@ -573,25 +575,6 @@ def load_model(path, *, seed=None) -> Model:
     model = from_spec(parse_spec(Located(spec_dict, {}, path)), seed=seed)
     model._weights = model.engine.check_weights(dict(weights), source=path)
     return model
-
-
-def spec_yaml(spec: dict) -> str:
-    """A spec mapping as YAML in the style of configs/: one flow-style line per layer."""
-    import yaml
-
-    def flow(value) -> str:
-        text = yaml.safe_dump([value], default_flow_style=True, sort_keys=False,
-                              width=1 << 30, allow_unicode=True).strip()
-        return text[1:-1]   # the value without the list around it
-
-    lines = []
-    for key, value in spec.items():
-        if key == "layers":
-            lines.append("layers:")
-            lines += [f"  - {flow(entry)}" for entry in value]
-        else:
-            lines.append(f"{key}: {flow(value)}")
-    return "\n".join(lines) + "\n"
 
 
 # --- small helpers ---------------------------------------------------------------------------
