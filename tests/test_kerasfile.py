@@ -27,7 +27,9 @@ from nnctl.yamlpos import Located
 KERAS = GOLDEN / "keras"
 STEMS = sorted(p.name[:-len(".expected.json")] for p in KERAS.glob("*.expected.json"))
 NESTED = {"nested_sequential", "nested_functional"}   # flattened: their own summary rows
-FILES = sorted(p for p in KERAS.iterdir() if not p.name.endswith(".expected.json"))
+WEIGHTS_FILES = sorted(KERAS.glob("*weights.h5"))   # model.save_weights: Keras 3, tf.keras 2
+FILES = sorted(p for p in KERAS.iterdir()
+               if not p.name.endswith(".expected.json") and p not in WEIGHTS_FILES)
 WITH_WEIGHTS = [p for p in FILES if p.suffix in (".keras", ".h5")]
 
 
@@ -93,6 +95,42 @@ def test_predictions_equal_keras(path):
     for got, keras_out in zip(outputs.values(), want["outputs"]):
         np.testing.assert_allclose(got, np.asarray(keras_out, dtype=got.dtype), rtol=1e-5,
                                    atol=1e-6)
+
+
+@pytest.mark.parametrize("path", WEIGHTS_FILES, ids=[p.name for p in WEIGHTS_FILES])
+def test_weights_files_go_with_a_config(path):
+    """`--weights x.weights.h5` for a model given as a .json config."""
+    stem = stem_of(path)
+    want = expected(stem)
+    data = np.concatenate([np.asarray(v, np.float32).reshape(len(v), -1)
+                           for v in want["inputs"].values()], axis=1)
+    rows = "\n".join(",".join(map(repr, row)) for row in data.tolist()) + "\n"
+    result = run_nnctl("forward", KERAS / f"{stem}.json", "--weights", path, input=rows)
+    assert result.code == 0, result.err
+    got = np.loadtxt(io.StringIO(result.out), delimiter=",", dtype=np.float32, ndmin=2)
+    keras_out = np.concatenate([np.asarray(o, np.float32).reshape(len(o), -1)
+                                for o in want["outputs"]], axis=1)
+    np.testing.assert_allclose(got, keras_out, rtol=1e-5, atol=1e-6)
+    alone = run_nnctl("summary", path)
+    assert alone.code == 1 and "holds weights only" in alone.err, alone.err
+
+
+def test_weights_written_by_nnctl_read_back(tmp_path):
+    from nnctl.kerasfile import load_weights_h5, save_weights_h5
+
+    spec, weights = load_model(KERAS / "func_two_in_out.keras")
+    save_weights_h5(tmp_path / "w.weights.h5", spec, weights)
+    again = load_weights_h5(tmp_path / "w.weights.h5", spec)
+    assert again.keys() == weights.keys()
+    for key in weights:
+        np.testing.assert_array_equal(again[key], weights[key])
+    with open(tmp_path / "w.weights.h5", "rb") as f:   # Keras 3's layout, byte for byte
+        import h5py
+
+        with h5py.File(f) as h5:
+            assert h5["layers/dense/vars"].attrs["name"] == "a"
+            assert h5["layers/dense_1/vars"].attrs["name"] == "b"
+            assert h5["layers/dense/vars/0"].shape == (4, 4)
 
 
 def test_the_cli_reads_keras_files_by_content(tmp_path):
@@ -182,8 +220,13 @@ def keras_python() -> str | None:
 CHECK_IN_KERAS = """
 import json, sys, numpy as np, keras
 out = {}
-for path, inputs in json.load(sys.stdin).items():
-    model = keras.saving.load_model(path)
+for path, (inputs, weights) in json.load(sys.stdin).items():
+    if weights is None:
+        model = keras.saving.load_model(path)
+    else:   # a config from model.to_json() and weights from model.save_weights()
+        with open(path) as f:
+            model = keras.models.model_from_json(f.read())
+        model.load_weights(weights)
     args = [np.asarray(v, dtype=t.dtype) for v, t in zip(inputs, model.inputs)]
     pred = model.predict(args if len(args) > 1 else args[0], verbose=0)
     out[path] = [np.asarray(p).tolist() for p in (pred if isinstance(pred, list) else [pred])]
@@ -194,19 +237,28 @@ json.dump(out, sys.stdout)
 @pytest.mark.skipif(keras_python() is None, reason="keras is not installed (set "
                     "NNCTL_KERAS_PYTHON to a Python that has it)")
 def test_keras_files_written_by_nnctl_load_in_keras_and_predict_the_same(tmp_path):
+    from nnctl.kerasfile import save_weights_h5
+
     requests, want = {}, {}
     for stem in STEMS:
         spec, weights = load_model(KERAS / f"{stem}.keras")
-        target = str(tmp_path / f"{stem}.keras")
-        save_keras(target, spec, weights)
-        requests[target] = list(expected(stem)["inputs"].values())
-        want[target] = expected(stem)["outputs"]
+        inputs = list(expected(stem)["inputs"].values())
+        archive = str(tmp_path / f"{stem}.keras")
+        save_keras(archive, spec, weights)
+        config = tmp_path / f"{stem}.json"
+        config.write_text(spec_to_keras_json(spec))
+        save_weights_h5(tmp_path / f"{stem}.weights.h5", spec, weights)
+        requests[archive] = (inputs, None)
+        requests[str(config)] = (inputs, str(tmp_path / f"{stem}.weights.h5"))
+        want[archive] = want[str(config)] = expected(stem)["outputs"]
     env = {**os.environ, "KERAS_BACKEND": os.environ.get("KERAS_BACKEND", "numpy")}
     done = subprocess.run([keras_python(), "-c", CHECK_IN_KERAS], input=json.dumps(requests),
                           capture_output=True, text=True, env=env, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
     got = json.loads(done.stdout)
+    assert got.keys() == requests.keys()
     for target in requests:
+        assert len(got[target]) == len(want[target])
         for a, b in zip(got[target], want[target]):
             np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-6,
                                        err_msg=target)
@@ -279,6 +331,13 @@ def test_a_zip_bomb_is_refused_before_it_is_inflated(tmp_path):
     assert (tmp_path / "bomb.keras").stat().st_size < 200_000
     one_error_line(run_nnctl("summary", "bomb.keras", cwd=tmp_path), "config.json declares",
                    "zip bomb")
+    # weights may be large, but not inflated a thousandfold
+    config = (KERAS / "seq_mlp.json").read_text()
+    with zipfile.ZipFile(tmp_path / "weights_bomb.keras", "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("config.json", config)
+        archive.writestr("model.weights.h5", b"\0" * (64 << 20))
+    one_error_line(run_nnctl("forward", "weights_bomb.keras", cwd=tmp_path, input="1,2,3\n"),
+                   "model.weights.h5 declares 67.11 MB from", "zip bomb")
 
 
 def test_an_hdf5_dataset_with_a_huge_declared_shape_is_refused(tmp_path):

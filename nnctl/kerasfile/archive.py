@@ -18,6 +18,10 @@ CONFIG = "config.json"
 METADATA = "metadata.json"
 WEIGHTS = "model.weights.h5"
 MAX_CONFIG_BYTES = 16 << 20
+# A member that inflates more than this many times, past the floor, is a decompression bomb
+# (Keras stores its members uncompressed; zeros deflate about 1000 to 1)
+MAX_EXPANSION = 100
+BOMB_FLOOR_BYTES = 16 << 20
 
 
 def is_keras_archive(archive: zipfile.ZipFile) -> bool:
@@ -41,6 +45,11 @@ def read_member(archive: zipfile.ZipFile, member: str, limit: int, name: str) ->
         raise WeightsError(f"{member} declares {human_bytes(info.file_size)} uncompressed, more "
                            f"than the {human_bytes(limit)} nnctl reads (a zip bomb?)",
                            source=name)
+    if info.file_size > BOMB_FLOOR_BYTES and \
+            info.file_size > MAX_EXPANSION * max(info.compress_size, 1):
+        raise WeightsError(f"{member} declares {human_bytes(info.file_size)} from "
+                           f"{human_bytes(info.compress_size)} stored, more than {MAX_EXPANSION} "
+                           "times: a zip bomb", source=name)
     try:
         with archive.open(info) as f:
             data = f.read(info.file_size + 1)

@@ -9,7 +9,8 @@ rows}, "outputs": [rows per output]}). Also NAME.keras2.h5 for a few models: the
 config format of a tf.keras 2 whole-model .h5 (model_config with batch_input_shape and no
 `module` keys; model_weights/LAYER/LAYER/kernel:0 listed by weight_names), written with h5py
 here because TensorFlow is not installed; Keras 3 loading it back with equal predictions is
-checked before it is kept.
+checked before it is kept. NAME.weights.h5 (Keras 3's model.save_weights) and
+NAME.tf2_weights.h5 (tf.keras 2's model.save_weights("x.h5") layout) for WEIGHTS_ONLY.
 """
 import json
 import os
@@ -122,6 +123,7 @@ MODELS = {f.__name__: f for f in (seq_mlp, seq_batchnorm, seq_layernorm, seq_res
                                   seq_float64, func_article, func_two_in_out, func_merges,
                                   nested_sequential, nested_functional)}
 KERAS2 = ("seq_mlp", "seq_batchnorm", "func_article")
+WEIGHTS_ONLY = ("seq_batchnorm", "func_two_in_out")
 
 
 def randomize(model, rng):
@@ -179,13 +181,17 @@ def _tensors(args):
             yield from _tensors(a)
 
 
-def write_keras2_h5(model, path):
+def write_keras2_h5(model, path, weights_only=False):
+    """tf.keras 2's model.save("x.h5") (or, weights_only, its model.save_weights("x.h5"))."""
     config = keras2_config(json.loads(model.to_json()))
     with h5py.File(path, "w") as f:
         f.attrs["keras_version"] = "2.15.0"
         f.attrs["backend"] = "tensorflow"
-        f.attrs["model_config"] = json.dumps(config)
-        group = f.create_group("model_weights")
+        if weights_only:
+            group = f
+        else:
+            f.attrs["model_config"] = json.dumps(config)
+            group = f.create_group("model_weights")
         group.attrs["layer_names"] = [layer.name.encode() for layer in model.layers]
         group.attrs["backend"] = "tensorflow"
         group.attrs["keras_version"] = "2.15.0"
@@ -223,6 +229,14 @@ def main():
             write_keras2_h5(model, base + ".keras2.h5")
             again = predictions(keras.saving.load_model(base + ".keras2.h5"), inputs)
             assert all(np.array_equal(a, b) for a, b in zip(again, outputs)), name
+        if name in WEIGHTS_ONLY:
+            model.save_weights(base + ".weights.h5")
+            write_keras2_h5(model, base + ".tf2_weights.h5", weights_only=True)
+            for path in (base + ".weights.h5", base + ".tf2_weights.h5"):
+                fresh = keras.models.model_from_json(model.to_json())
+                fresh.load_weights(path)
+                again = predictions(fresh, inputs)
+                assert all(np.array_equal(a, b) for a, b in zip(again, outputs)), path
         print("wrote", name)
 
 
