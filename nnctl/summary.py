@@ -49,9 +49,8 @@ def summarize(model: Model, error: str | None = None) -> Summary:
     rows = [_row(model, node) for node in model.layers]
     trainable_bytes = non_trainable_bytes = 0.0
     for node in model.layers:
-        size = np.dtype(node.dtype).itemsize
         for w in node.weights:
-            nbytes = math.prod(w.shape) * size
+            nbytes = math.prod(w.shape) * np.dtype(w.dtype or node.dtype).itemsize
             if w.trainable:
                 trainable_bytes += nbytes
             else:

@@ -33,7 +33,7 @@ def random_weights(model, rng):
     """Weights far from the initializers' special values (zero biases, unit gammas)."""
     weights = {}
     for key, (_, w) in model.weight_specs().items():
-        if w.name == "moving_variance":
+        if w.name in ("moving_variance", "variance"):
             weights[key] = rng.uniform(0.5, 2.0, w.shape)
         else:
             weights[key] = rng.standard_normal(w.shape)
@@ -132,6 +132,42 @@ def test_activation_layer_with_every_activation(name):
 # --- every layer type ---------------------------------------------------------------------------
 
 LAYER_CASES = {
+    "activation_layers": """
+        input: [3, 4]
+        layers:
+          - {type: ReLU, max_value: 1.2, negative_slope: 0.1, threshold: 0.3}
+          - {type: Dense, units: 4}
+          - {type: LeakyReLU}
+          - {type: ELU, alpha: 0.7}
+          - {type: PReLU}
+          - {type: PReLU, shared_axes: [1]}
+          - {type: Softmax, axis: 1}
+          - {type: Softmax, axis: [1, 2]}""",
+    "spatial_2d": """
+        input: [5, 4, 2]
+        layers:
+          - {type: ZeroPadding2D, padding: [[1, 0], [2, 1]]}
+          - {type: Cropping2D, cropping: [[1, 2], [0, 1]]}
+          - {type: UpSampling2D, size: [2, 3]}
+          - {type: ZeroPadding2D, data_format: channels_first}
+          - {type: Cropping2D, cropping: 1, data_format: channels_first}
+          - {type: UpSampling2D, data_format: channels_first}
+          - {type: Permute, dims: [3, 1, 2]}""",
+    "spatial_1d": """
+        input: [5, 3]
+        layers:
+          - {type: ZeroPadding1D, padding: [2, 1]}
+          - {type: Cropping1D, cropping: [1, 3]}
+          - {type: UpSampling1D, size: 3}
+          - {type: Flatten}
+          - {type: RepeatVector, n: 2}""",
+    "preprocessing": """
+        input: [3, 2]
+        layers:
+          - {type: Rescaling, scale: [2.0, -0.5], offset: 0.3}
+          - {type: Normalization}
+          - {type: Normalization, axis: null, invert: true}
+          - {type: Normalization, axis: [1, 2], mean: [1.0, 2.0], variance: [4.0, 0.5]}""",
     "dense": """
         input: [5]
         layers: [{type: Dense, units: 3, activation: tanh}]""",

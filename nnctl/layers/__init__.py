@@ -9,7 +9,8 @@ from __future__ import annotations
 import inspect
 import re
 
-from nnctl.layers import core, merging, normalization, reshaping
+from nnctl.layers import (activation_layers, core, merging, normalization, preprocessing,
+                          reshaping, spatial)
 from nnctl.layers.base import ArgError, Layer, WeightSpec, format_shape
 from nnctl.naming import Registry
 
@@ -17,7 +18,12 @@ LAYERS = Registry("layer type")
 for _cls in (core.Dense, core.Activation, core.Dropout, reshaping.Flatten, reshaping.Reshape,
              merging.Add, merging.Subtract, merging.Multiply, merging.Average, merging.Maximum,
              merging.Minimum, merging.Concatenate, normalization.BatchNormalization,
-             normalization.LayerNormalization):
+             normalization.LayerNormalization, activation_layers.ReLU,
+             activation_layers.LeakyReLU, activation_layers.PReLU, activation_layers.ELU,
+             activation_layers.Softmax, spatial.ZeroPadding1D, spatial.ZeroPadding2D,
+             spatial.Cropping1D, spatial.Cropping2D, spatial.UpSampling1D, spatial.UpSampling2D,
+             reshaping.Permute, reshaping.RepeatVector, preprocessing.Rescaling,
+             preprocessing.Normalization):
     LAYERS.register(_cls.__name__, _cls)
 
 

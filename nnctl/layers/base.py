@@ -35,6 +35,7 @@ class WeightSpec:
     shape: tuple
     initializer: object  # an nnctl.initializers initializer
     trainable: bool
+    dtype: str | None = None   # Keras' dtype when not the layer's (Normalization's int32 count)
 
 
 class CannotDraw(Exception):
@@ -68,6 +69,8 @@ class Layer:
     # Keras arguments accepted because configs copied from Keras carry them, but which change
     # nothing at inference (regularizers, constraints, ...).
     inert_args: tuple = ()
+    # Deprecated Keras names of arguments, read as the new name (LeakyReLU's alpha).
+    renamed_args: dict = {}
     # Whether the layer is an affine map of its inputs, activation aside (lint's
     # "linear-network" rule): Dense, Conv, Add, Flatten... are; Multiply, max pooling, PReLU,
     # LayerNormalization are not.
@@ -97,6 +100,10 @@ class Layer:
 
     @classmethod
     def from_config(cls, name: str, config: dict) -> "Layer":
+        for old, new in cls.renamed_args.items():
+            if old in config:   # as in Keras, the deprecated name wins over the new one
+                config = {**{k: v for k, v in config.items() if k not in (old, new)},
+                          new: config[old]}
         allowed = cls.arguments()
         common = ("name", "trainable", "dtype")
         for key in config:
@@ -227,6 +234,21 @@ def cannot_draw(reason: str):
     return neuron_link
 
 
+def linear_link(self, input_shapes, output_shape, index, source, unit):
+    """neuron_link of a weightless layer that is linear in its input (padding, cropping,
+    upsampling, permuting, repeating): unit `unit` reads the input units where the backward
+    pass of a gradient on that unit alone is not 0."""
+    cache = self.__dict__.setdefault("_neuron_sources", {})
+    key = (tuple(map(tuple, input_shapes)), index, unit)
+    if key not in cache:
+        inputs = [np.zeros((1, *shape)) for shape in input_shapes]
+        grad = np.zeros((1, math.prod(output_shape)))
+        grad[0, unit] = 1.0
+        grads, _ = self.backward(inputs, {}, None, grad.reshape((1, *output_shape)))
+        cache[key] = set(np.flatnonzero(grads[index]).tolist())
+    return source in cache[key]
+
+
 def identity_onnx(self, g, inputs, weights, input_shapes, output_shape):
     """to_onnx of a layer that passes its input through at inference (Dropout)."""
     return inputs[0]
@@ -310,6 +332,31 @@ def sample_axes(axis, rank: int, layer: str, key: str = "axis") -> tuple[int, ..
     if len(set(result)) != len(result):
         raise ArgError(key, f"layer '{layer}': repeated axis in {axis!r}")
     return tuple(sorted(result))
+
+
+def data_format(value, layer: str) -> str:
+    """Keras' `data_format`: None (Keras' default image_data_format) is channels_last."""
+    if value is None:
+        return "channels_last"
+    if value not in ("channels_last", "channels_first"):
+        raise ArgError("data_format", f"layer '{layer}': `data_format` must be channels_last or "
+                                      f"channels_first, got {value!r}")
+    return value
+
+
+def int_tuple(value, n: int, key: str, layer: str, *, allow_zero: bool = False) -> tuple:
+    """An int or a list of n ints (keras' standardize_tuple): 2 -> (2, 2); each >= 1, or >= 0
+    with allow_zero."""
+    values = [value] * n if isinstance(value, int) and not isinstance(value, bool) else value
+    low = 0 if allow_zero else 1
+    if (not isinstance(values, (list, tuple)) or len(values) != n
+            or any(isinstance(v, bool) or not isinstance(v, int) for v in values)):
+        raise ArgError(key, f"layer '{layer}': `{key}` must be an integer or a list of {n} "
+                            f"integers, got {value!r}")
+    if any(v < low for v in values):
+        raise ArgError(key, f"layer '{layer}': `{key}` must be "
+                            f"{'non-negative' if allow_zero else 'positive'}, got {value!r}")
+    return tuple(values)
 
 
 def format_shape(shape: tuple) -> str:

@@ -7,7 +7,7 @@ import numpy as np
 
 from nnctl.layers.base import (ArgError, Layer, WeightSpec, boolean, identity_onnx, no_macs,
                                no_weights, number, positive_int, resolve, same_shape,
-                               unit_to_unit)
+                               unit_to_unit, unravel)
 
 
 def _activation(value, layer):
@@ -104,7 +104,23 @@ class ActivationLayer(Layer):
     output_shape = same_shape
     weight_specs = no_weights
     macs = no_macs
-    neuron_link = unit_to_unit
+
+    def activation_axes(self, rank: int) -> tuple[int, ...]:
+        """The sample axes (0-based) the activation mixes units along: none for an
+        element-wise one, softmax's axis for softmax & co."""
+        act = self.activation
+        if act is None or act.elementwise or "axis" not in act.params:
+            return ()
+        axis = act.params["axis"] % (rank + 1)
+        return (axis - 1,) if axis else ()
+
+    def neuron_link(self, input_shapes, output_shape, index, source, unit):
+        # unit to unit; along the axis of a softmax, every unit to every unit
+        axes = self.activation_axes(len(output_shape))
+        if not axes or input_shapes[0] != output_shape:
+            return source == unit
+        a, b = unravel(source, output_shape), unravel(unit, output_shape)
+        return all(i == j for k, (i, j) in enumerate(zip(a, b)) if k not in axes)
 
     def pre_activation(self, inputs, weights):
         return inputs[0]

@@ -1,11 +1,12 @@
-"""Flatten and Reshape: the same numbers, another shape."""
+"""Flatten, Reshape, Permute and RepeatVector: the same numbers, another shape."""
 from __future__ import annotations
 
 import math
 
 import numpy as np
 
-from nnctl.layers.base import ArgError, Layer, no_macs, no_weights, unit_to_unit
+from nnctl.layers.base import (ArgError, Layer, format_shape, linear_link, no_macs, no_weights,
+                               positive_int, unit_to_unit)
 
 
 class Flatten(Layer):
@@ -104,3 +105,71 @@ class Reshape(Layer):
 
     def config_value(self, key):
         return list(self.target_shape)
+
+
+class Permute(Layer):
+    """Reorders the axes of each sample: `dims` lists them counted from 1, e.g. [2, 1]."""
+
+    affine = True
+    weight_specs = no_weights
+    macs = no_macs
+    neuron_link = linear_link
+
+    def __init__(self, dims, **common):
+        super().__init__(**common)
+        if (not isinstance(dims, (list, tuple))
+                or any(isinstance(d, bool) or not isinstance(d, int) for d in dims)
+                or sorted(dims) != list(range(1, len(dims) + 1))):
+            raise ArgError("dims", f"layer '{self.name}': `dims` must list the axes 1..n of a "
+                                   f"sample once each, in their new order, got {dims!r}")
+        self.dims = tuple(dims)
+
+    def output_shape(self, input_shapes):
+        (shape,) = input_shapes
+        if len(shape) != len(self.dims):
+            raise ArgError("dims", f"layer '{self.name}': `dims` {list(self.dims)} permutes "
+                                   f"{len(self.dims)} axes, but the input "
+                                   f"{format_shape((None, *shape))} has {len(shape)} per sample")
+        return tuple(shape[d - 1] for d in self.dims)
+
+    def call(self, inputs, weights):
+        return inputs[0].transpose(0, *self.dims)
+
+    def backward(self, inputs, weights, output, grad):
+        return [grad.transpose(0, *(int(i) + 1 for i in np.argsort(self.dims)))], {}
+
+    def to_onnx(self, g, inputs, weights, input_shapes, output_shape):
+        return g.op("Transpose", inputs[0], perm=[0, *self.dims])
+
+    def config_value(self, key):
+        return list(self.dims)
+
+
+class RepeatVector(Layer):
+    """Repeats each sample (a vector) `n` times: (features,) -> (n, features)."""
+
+    affine = True
+    weight_specs = no_weights
+    macs = no_macs
+    neuron_link = linear_link
+
+    def __init__(self, n, **common):
+        super().__init__(**common)
+        self.n = positive_int(n, "n", self.name)
+
+    def output_shape(self, input_shapes):
+        (shape,) = input_shapes
+        if len(shape) != 1:
+            raise ArgError(None, f"layer '{self.name}': RepeatVector takes vectors (inputs of "
+                                 f"rank 2, batch axis included), got shape "
+                                 f"{format_shape((None, *shape))}")
+        return (self.n, shape[0])
+
+    def call(self, inputs, weights):
+        return np.repeat(inputs[0][:, None, :], self.n, axis=1)
+
+    def backward(self, inputs, weights, output, grad):
+        return [grad.sum(axis=1)], {}
+
+    def to_onnx(self, g, inputs, weights, input_shapes, output_shape):
+        return g.op("Expand", g.op("Unsqueeze", inputs[0], g.ints([1])), g.ints([1, self.n, 1]))

@@ -92,5 +92,6 @@ def _declare_output_shapes(proto) -> None:
             continue
         output.type.CopyFrom(info.type)
         dims = output.type.tensor_type.shape.dim
-        if dims and not dims[0].HasField("dim_value") and not dims[0].HasField("dim_param"):
+        if dims and not dims[0].HasField("dim_value"):
+            # the batch axis, whatever symbol inference gave it (Pad and Resize make `unk__N`)
             dims[0].dim_param = "batch"

@@ -1,6 +1,6 @@
 """Golden forward passes: Keras 3's outputs for every spec we test, with the weights used.
 
-    KERAS_BACKEND=numpy /opt/keras-ref/bin/python tools/golden/forward.py
+    KERAS_BACKEND=numpy /work/kenv/bin/python tools/golden/forward.py [SPEC_NAME...]
 
 For each spec writes tests/golden/forward/NAME.npz holding `weights/LAYER/WEIGHT` (Keras'
 weight paths), `inputs/INPUT` (a batch per model input) and `outputs/OUTPUT` (Keras' result).
@@ -26,7 +26,7 @@ def draw_weights(model, rng):
     for w in model.weights:
         name = w.path.split("/")[-1]
         shape = tuple(w.shape)
-        if name == "moving_variance":
+        if name in ("moving_variance", "variance"):
             value = rng.uniform(0.2, 3.0, shape)
         elif name == "gamma":
             value = rng.uniform(0.5, 1.5, shape)
@@ -42,12 +42,17 @@ def main():
     os.makedirs(OUT, exist_ok=True)
     specs = sorted(glob.glob(os.path.join(ROOT, "configs", "*.yaml")) +
                    glob.glob(os.path.join(ROOT, "tests", "specs", "*.yaml")))
+    wanted = set(sys.argv[1:])   # spec names (stems) to remake; default: every spec
     for path in specs:
         stem = os.path.splitext(os.path.basename(path))[0]
+        if wanted and stem not in wanted:
+            continue
         spec = keras_from_spec.load(path)
         model = keras_from_spec.build(spec)
         rng = np.random.default_rng(zlib.crc32(stem.encode()))
         arrays = draw_weights(model, rng)
+        for layer in model.layers:   # Normalization reads its weights here, as on loading
+            getattr(layer, "finalize_state", lambda: None)()
         dtype = spec.get("dtype", "float32")
         inputs = []
         for t in model.inputs:

@@ -37,6 +37,9 @@ def _layer(ls, dtype):
             cfg[key] = _initializer(cfg[key])
         elif key in ("epsilon", "momentum") and isinstance(cfg[key], str):
             cfg[key] = float(cfg[key])
+        elif key == "axis" and ls["type"] == "Softmax" and isinstance(cfg[key], list):
+            cfg[key] = tuple(cfg[key])   # Keras tracks a list attribute as a TrackedList,
+            # which its logsumexp cannot take as axes
     cfg.setdefault("dtype", dtype)
     return getattr(keras.layers, ls["type"])(**cfg)
 

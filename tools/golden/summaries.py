@@ -1,6 +1,6 @@
 """Golden summaries: Keras 3's model.summary() text and facts for every spec we test.
 
-    KERAS_BACKEND=numpy /opt/keras-ref/bin/python tools/golden/summaries.py
+    KERAS_BACKEND=numpy /work/kenv/bin/python tools/golden/summaries.py [SPEC_NAME...]
 
 Writes tests/golden/summaries/NAME.txt (the piped summary, 76 columns, show_trainable
 variant in NAME.trainable.txt) and NAME.json (names, types, output shapes, params, totals).
@@ -56,8 +56,11 @@ def main():
     os.makedirs(OUT, exist_ok=True)
     specs = sorted(glob.glob(os.path.join(ROOT, "configs", "*.yaml")) +
                    glob.glob(os.path.join(ROOT, "tests", "specs", "*.yaml")))
+    wanted = set(sys.argv[1:])   # spec names (stems) to remake; default: every spec
     for path in specs:
         stem = os.path.splitext(os.path.basename(path))[0]
+        if wanted and stem not in wanted:
+            continue
         model = keras_from_spec.build(keras_from_spec.load(path))
         with open(os.path.join(OUT, stem + ".txt"), "w") as f:
             f.write(summary_text(model))
