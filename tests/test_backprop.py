@@ -153,6 +153,12 @@ LAYER_CASES = {
           - {type: Cropping2D, cropping: 1, data_format: channels_first}
           - {type: UpSampling2D, data_format: channels_first}
           - {type: Permute, dims: [3, 1, 2]}""",
+    "upsampling_kernels": """
+        input: [3, 2, 2]
+        layers:
+          - {type: UpSampling2D, size: [2, 3], interpolation: bilinear}
+          - {type: UpSampling2D, size: [1, 2], interpolation: bicubic, data_format: channels_first}
+          - {type: UpSampling2D, size: [2, 1], interpolation: lanczos3}""",
     "spatial_1d": """
         input: [5, 3]
         layers:

@@ -2,6 +2,8 @@
 sequence, rows and columns of an image), channels last or first as `data_format` says."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from nnctl.layers.base import (ArgError, Layer, format_shape, int_tuple, linear_link, no_macs,
@@ -171,10 +173,50 @@ class Cropping2D(_Cropping):
         self.data_format = check_data_format(data_format, self.name)
 
 
+def _triangle(x):
+    return np.maximum(0, 1 - np.abs(x))
+
+
+def _keys_cubic(x):
+    out = ((1.5 * x - 2.5) * x) * x + 1.0
+    out = np.where(x >= 1.0, ((-0.5 * x + 2.5) * x - 4.0) * x + 2.0, out)
+    return np.where(x >= 2.0, 0.0, out)
+
+
+def _lanczos(radius):
+    def kernel(x):
+        y = radius * np.sin(np.pi * x) * np.sin(np.pi * x / radius)
+        out = np.where(x > 1e-3, np.divide(y, np.where(x != 0, np.pi ** 2 * x ** 2, 1)), 1)
+        return np.where(x > radius, 0.0, out)
+    return kernel
+
+
+# Keras' resize kernels (keras.ops.image.resize, as its NumPy backend computes them)
+KERNELS = {"bilinear": _triangle, "bicubic": _keys_cubic, "lanczos3": _lanczos(3.0),
+           "lanczos5": _lanczos(5.0)}
+INTERPOLATIONS = ("nearest", *KERNELS)
+
+
+def resize_matrix(size_in: int, factor: int, kernel) -> np.ndarray:
+    """The (size_in, size_in * factor) float64 matrix that resizes an axis by `factor` with
+    a kernel: half-pixel sample positions, weights normalized to sum 1 (Keras'
+    _compute_weight_mat without antialiasing)."""
+    size_out = size_in * factor
+    sample = (np.arange(size_out, dtype=np.float64) + 0.5) / factor - 0.5
+    weights = kernel(np.abs(sample[np.newaxis, :] - np.arange(size_in)[:, np.newaxis]))
+    total = np.sum(weights, axis=0, keepdims=True)
+    weights = np.where(np.abs(total) > 1000.0 * np.finfo(np.float32).eps,
+                       np.divide(weights, np.where(total != 0, total, 1)), 0)
+    inside = (sample >= -0.5) & (sample <= size_in - 0.5)
+    return np.where(inside[np.newaxis, :], weights, 0)
+
+
 class _UpSampling(Spatial):
-    """Each value repeated `sizes[i]` times along spatial axis i (nearest neighbour)."""
+    """Each spatial axis i made `sizes[i]` times longer: each value repeated (nearest), or
+    resampled with a kernel (bilinear, bicubic, lanczos3, lanczos5) as Keras' resize does."""
 
     sizes: tuple = ()
+    interpolation = "nearest"
 
     def output_shape(self, input_shapes):
         (shape,) = input_shapes
@@ -183,28 +225,70 @@ class _UpSampling(Spatial):
         for axis, size in zip(self.spatial_axes(), self.sizes):
             if out[axis] is not None:
                 out[axis] *= size
+            elif self.interpolation != "nearest" and size != 1:
+                raise ArgError("interpolation", f"layer '{self.name}': interpolation "
+                                                f"{self.interpolation} needs the size of "
+                                                "every upsampled axis, got input shape "
+                                                f"{format_shape((None, *shape))}")
         return tuple(out)
+
+    def resized_axes(self, shape) -> list[tuple[int, np.ndarray]]:
+        """(batch axis, float64 resize matrix) for each axis a kernel resizes (Keras leaves
+        axes with a factor of 1 alone)."""
+        kernel = KERNELS[self.interpolation]
+        return [(axis + 1, resize_matrix(shape[axis], size, kernel))
+                for axis, size in zip(self.spatial_axes(), self.sizes) if size != 1]
 
     def call(self, inputs, weights):
         x = inputs[0]
-        for axis, size in zip(self.spatial_axes(), self.sizes):
-            x = np.repeat(x, size, axis=axis + 1)
+        if self.interpolation == "nearest":
+            for axis, size in zip(self.spatial_axes(), self.sizes):
+                x = np.repeat(x, size, axis=axis + 1)
+            return x
+        for a, matrix in self.resized_axes(x.shape[1:]):
+            x = np.moveaxis(np.tensordot(x, matrix.astype(x.dtype), axes=(a, 0)), -1, a)
         return x
 
     def backward(self, inputs, weights, output, grad):
         g = grad
-        for axis, size in zip(self.spatial_axes(), self.sizes):
-            a = axis + 1
-            g = g.reshape(g.shape[:a] + (g.shape[a] // size, size) + g.shape[a + 1:]).sum(a + 1)
+        if self.interpolation == "nearest":
+            for axis, size in zip(self.spatial_axes(), self.sizes):
+                a = axis + 1
+                g = g.reshape(g.shape[:a] + (g.shape[a] // size, size) + g.shape[a + 1:])
+                g = g.sum(a + 1)
+            return [g], {}
+        for a, matrix in reversed(self.resized_axes(inputs[0].shape[1:])):
+            g = np.moveaxis(np.tensordot(g, matrix.T.astype(g.dtype), axes=(a, 0)), -1, a)
         return [g], {}
 
     def to_onnx(self, g, inputs, weights, input_shapes, output_shape):
-        scales = [1.0] * (len(input_shapes[0]) + 1)
+        x = inputs[0]
+        if self.interpolation == "nearest":
+            scales = [1.0] * (len(input_shapes[0]) + 1)
+            for axis, size in zip(self.spatial_axes(), self.sizes):
+                scales[axis + 1] = float(size)
+            # asymmetric coordinates with floor: output index i reads input index i // size
+            return g.op("Resize", x, "", g.c(scales, np.float32), mode="nearest",
+                        coordinate_transformation_mode="asymmetric", nearest_mode="floor")
+        rank = len(input_shapes[0]) + 1
+        for a, matrix in self.resized_axes(input_shapes[0]):
+            to_last = [i for i in range(rank) if i != a] + [a]
+            back = [to_last.index(i) for i in range(rank)]
+            moved = g.op("Transpose", x, perm=to_last)
+            resized = g.op("MatMul", moved, g.initializer(matrix.astype(g.dtype), "resize"))
+            x = g.op("Transpose", resized, perm=back)
+        return x
+
+    def macs(self, input_shapes, output_shape):
+        if self.interpolation == "nearest":
+            return 0
+        # one matrix product per resized axis: every output value of the step sums the axis
+        shape, total = list(input_shapes[0]), 0
         for axis, size in zip(self.spatial_axes(), self.sizes):
-            scales[axis + 1] = float(size)
-        # asymmetric coordinates with floor: output index i reads input index i // size
-        return g.op("Resize", inputs[0], "", g.c(scales, np.float32), mode="nearest",
-                    coordinate_transformation_mode="asymmetric", nearest_mode="floor")
+            if size != 1:
+                shape[axis] *= size
+                total += math.prod(shape) * (shape[axis] // size)
+        return total
 
 
 class UpSampling1D(_UpSampling):
@@ -217,8 +301,8 @@ class UpSampling1D(_UpSampling):
 
 
 class UpSampling2D(_UpSampling):
-    """Repeats each row `size[0]` times and each column `size[1]` times (interpolation
-    nearest)."""
+    """Makes an image `size[0]` times taller and `size[1]` times wider: each value repeated
+    (interpolation nearest) or resampled (bilinear, bicubic, lanczos3, lanczos5)."""
 
     rank = 2
 
@@ -227,11 +311,8 @@ class UpSampling2D(_UpSampling):
         self.size = size
         self.sizes = int_tuple(size, 2, "size", self.name)
         self.data_format = check_data_format(data_format, self.name)
-        if not isinstance(interpolation, str):
-            raise ArgError("interpolation", f"layer '{self.name}': `interpolation` must be "
-                                            f"nearest, got {interpolation!r}")
-        if interpolation.lower() != "nearest":
-            raise ArgError("interpolation", f"layer '{self.name}': nnctl upsamples with "
-                                            "interpolation nearest only, got "
+        if not isinstance(interpolation, str) or interpolation.lower() not in INTERPOLATIONS:
+            raise ArgError("interpolation", f"layer '{self.name}': `interpolation` must be one "
+                                            f"of {', '.join(INTERPOLATIONS)}, got "
                                             f"{interpolation!r}")
         self.interpolation = interpolation.lower()
