@@ -89,12 +89,3 @@ def test_on_the_command_line(nnctl, tmp_path):
     assert r.err == (f"nnctl: error: {path}:4:34: layer 'cropping2d': `cropping` must be "
                      "non-negative, got [-4, 4]\n")
 
-
-def test_leaky_relu_reads_the_deprecated_alpha(tmp_path):
-    """Keras 3 still takes `alpha` (the name before negative_slope), and prefers it."""
-    path = tmp_path / "net.yaml"
-    path.write_text("input: [3]\nlayers:\n  - {type: LeakyReLU, alpha: 0.1, negative_slope: 0.5}\n")
-    layer = load_model(str(path)).nodes["leaky_re_lu"].layer
-    assert layer.negative_slope == 0.1
-    assert layer.get_config() == {"type": "LeakyReLU", "name": "leaky_re_lu",
-                                  "negative_slope": 0.1}

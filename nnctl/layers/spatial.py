@@ -264,12 +264,20 @@ class _UpSampling(Spatial):
     def to_onnx(self, g, inputs, weights, input_shapes, output_shape):
         x = inputs[0]
         if self.interpolation == "nearest":
-            scales = [1.0] * (len(input_shapes[0]) + 1)
+            # output index i reads input index i // size: a Gather (any dtype, exact), or a
+            # Resize where the axis' size is known only at run time
             for axis, size in zip(self.spatial_axes(), self.sizes):
-                scales[axis + 1] = float(size)
-            # asymmetric coordinates with floor: output index i reads input index i // size
-            return g.op("Resize", x, "", g.c(scales, np.float32), mode="nearest",
-                        coordinate_transformation_mode="asymmetric", nearest_mode="floor")
+                n = input_shapes[0][axis]
+                if size == 1:
+                    continue
+                if n is None:
+                    scales = [1.0] * (len(input_shapes[0]) + 1)
+                    scales[axis + 1] = float(size)
+                    x = g.op("Resize", x, "", g.c(scales, np.float32), mode="nearest",
+                             coordinate_transformation_mode="asymmetric", nearest_mode="floor")
+                else:
+                    x = g.op("Gather", x, g.ints(np.arange(n * size) // size), axis=axis + 1)
+            return x
         rank = len(input_shapes[0]) + 1
         for a, matrix in self.resized_axes(input_shapes[0]):
             to_last = [i for i in range(rank) if i != a] + [a]

@@ -1,0 +1,79 @@
+"""The layer types of issue 14 as a user meets them: the Python API, `nnctl list layers`,
+`summary --macs`, default names, LeakyReLU's deprecated `alpha`."""
+from __future__ import annotations
+
+import textwrap
+
+import numpy as np
+import pytest
+
+import nnctl
+from nnctl.layers import catalog
+from nnctl.model import build_model
+from nnctl.spec import parse_spec
+from nnctl.summary import summarize
+from nnctl.yamlpos import load_yaml
+
+NEW_TYPES = ["ReLU", "LeakyReLU", "PReLU", "ELU", "Softmax", "ZeroPadding1D", "ZeroPadding2D",
+             "Cropping1D", "Cropping2D", "UpSampling1D", "UpSampling2D", "Permute",
+             "RepeatVector", "Rescaling", "Normalization"]
+
+
+def model_of(text):
+    return build_model(parse_spec(load_yaml(textwrap.dedent(text), "<test>")))
+
+
+def test_listed_with_keras_defaults():
+    rows = {row["name"]: row for row in catalog()}
+    assert set(NEW_TYPES) <= set(rows)
+    assert rows["LeakyReLU"]["params"]["negative_slope"] == 0.3
+    assert rows["ZeroPadding2D"]["params"]["padding"] == (1, 1)
+    assert rows["Cropping2D"]["params"]["cropping"] == ((0, 0), (0, 0))
+    assert rows["PReLU"]["params"]["alpha_initializer"] == "Zeros"
+    assert rows["Permute"]["params"]["dims"] == "(required)"
+
+
+def test_python_api():
+    x = nnctl.Input(shape=(6, 4))
+    y = nnctl.layers.ZeroPadding1D(2)(x)
+    y = nnctl.layers.LeakyReLU()(y)
+    y = nnctl.layers.PReLU(shared_axes=[1])(y)
+    y = nnctl.layers.Permute((2, 1))(y)
+    y = nnctl.layers.Softmax(axis=1)(y)
+    model = nnctl.Model(x, y)
+    assert [layer.name for layer in model.layers[1:]] == [
+        "zero_padding1d", "leaky_re_lu", "p_re_lu", "permute", "softmax"]
+    assert model.outputs[0].shape == (None, 4, 10)
+    assert model(np.ones((2, 6, 4), dtype=np.float32)).shape == (2, 4, 10)
+
+
+def test_macs_per_sample():
+    model = model_of("""
+        input: [3, 2, 1]
+        layers:
+          - {type: Rescaling, scale: 2}
+          - {type: Normalization}
+          - {type: PReLU}
+          - {type: ReLU}
+          - {type: Softmax}
+          - {type: ZeroPadding2D, padding: 0}
+          - {type: UpSampling2D, size: [2, 3], interpolation: bilinear}
+          - {type: UpSampling2D, size: [1, 1]}
+    """)
+    macs = {row.name: row.macs for row in summarize(model).rows}
+    assert macs == {"rescaling": 6, "normalization": 6, "p_re_lu": 6, "re_lu": 0,
+                    "softmax": 0, "zero_padding2d": 0,
+                    # rows resampled: 6x2 values from 3 rows each; then columns: 6x6 from 2
+                    "up_sampling2d": 6 * 2 * 3 + 6 * 6 * 2, "up_sampling2d_1": 0}
+
+
+@pytest.mark.parametrize("given,slope", [({}, 0.3), ({"alpha": 0.1}, 0.1),
+                                         ({"alpha": 0.1, "negative_slope": 0.5}, 0.1)])
+def test_leaky_relu_reads_the_deprecated_alpha(given, slope):
+    """Keras 3 still takes `alpha`, the name before negative_slope, and prefers it."""
+    args = "".join(f", {k}: {v}" for k, v in given.items())
+    layer = model_of(f"input: [3]\nlayers:\n  - {{type: LeakyReLU{args}}}\n") \
+        .nodes["leaky_re_lu"].layer
+    assert layer.negative_slope == slope
+    assert layer.get_config() == {"type": "LeakyReLU", "name": "leaky_re_lu",
+                                  **({"negative_slope": slope} if slope != 0.3 else {})}
