@@ -5,14 +5,25 @@ stays on one file system and is atomic); on success it is flushed, fsynced and r
 destination. On any exception, Ctrl-C (KeyboardInterrupt) and SIGTERM (nnctl.cli.app raises a
 BaseException for it) included, the temporary file is removed and the previous file, if any,
 is untouched. A reader of the destination sees the old file or the whole new one, never half.
+
+The destination's own name is replaced, never what it points to: a symlink there (planted in a
+shared directory, say) is replaced by the new file, not followed to its target; the temporary
+file is made with O_EXCL|O_NOFOLLOW, so nothing planted under its name is followed either.
+Special files (/dev/null, /dev/stdout, a FIFO) are written in place, as the shell's `>` does.
+An existing file keeps its permission bits (and its group where the system allows); one we
+may not write, or one with other hard links (they would keep the old content), is refused.
+Temporary files of this pattern left by a killed run (its process gone, the file older than
+this one) are removed when the same destination is written again. docs/limits.md lists this.
 """
 from __future__ import annotations
 
 import errno
 import os
+import re
 import secrets
 import stat
 import sys
+import time
 from contextlib import contextmanager
 from functools import cache
 
@@ -37,7 +48,104 @@ def _is_special(path: str) -> bool:
         mode = os.stat(path).st_mode
     except OSError:
         return False
-    return not stat.S_ISREG(mode)
+    return not stat.S_ISREG(mode) and not stat.S_ISDIR(mode)
+
+
+def is_special(path: str) -> bool:
+    """Whether `path` (symlinks followed) is a device, FIFO or socket: written in place, and
+    without an extension to tell a format by (/dev/null, /dev/stdout)."""
+    return _is_special(os.fspath(path))
+
+
+def check_destination(path, inputs=()) -> None:
+    """Refuse, before any work, an output path that cannot be what the user meant.
+
+    A name ending in '/' or naming a directory, and a file that is one of `inputs` (same device
+    and inode, whatever the names: `build s.yaml -o s.yaml`, a hard link) are UsageErrors.
+    """
+    from nnctl.errors import UsageError
+
+    path = os.fspath(path)
+    if path.endswith(os.sep) or (os.altsep and path.endswith(os.altsep)):
+        raise UsageError(f"-o {path}: names a directory (it ends in '/'); give a file name")
+    if os.path.isdir(path):
+        raise UsageError(f"-o {path}: is a directory; give a file name")
+    try:
+        out = os.stat(path)
+    except OSError:
+        return
+    if not stat.S_ISREG(out.st_mode):
+        return
+    for source in inputs:
+        if source is None or os.fspath(source) == "-":
+            continue
+        try:
+            info = os.stat(source)
+        except OSError:
+            continue
+        if (info.st_dev, info.st_ino) == (out.st_dev, out.st_ino):
+            same = "is" if os.fspath(source) == path else f"is the same file as {source}, which is"
+            raise UsageError(f"-o {path}: {same} an input; writing it would destroy "
+                             "it: give another output file")
+
+
+def _refuse_directory(path: str) -> None:
+    if path.endswith(os.sep) or (os.altsep and path.endswith(os.altsep)) or os.path.isdir(path):
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), path)
+
+
+def _existing(path: str):
+    """The lstat of the destination if it is a regular file we may replace, else None (a
+    symlink is replaced, not followed); OSError for one we must not replace."""
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    if not stat.S_ISREG(info.st_mode):
+        return None
+    if not os.access(path, os.W_OK, follow_symlinks=False):
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), path)
+    if info.st_nlink > 1:
+        raise OSError(errno.EMLINK, f"has {info.st_nlink - 1} other hard link(s), which would "
+                      "keep the old content: remove it first or write another file", path)
+    return info
+
+
+_STARTED = time.time()
+
+
+def _remove_stale(directory: str, name: str) -> None:
+    """Remove temporary files of `name` left by killed runs: our pattern, a regular file of
+    ours, its process gone, older than this process. Anything else is left alone."""
+    pattern = re.compile(r"\." + re.escape(name) + r"\.(\d+)\.[0-9a-f]{16}\.tmp")
+    try:
+        entries = list(os.scandir(directory or "."))
+    except OSError:
+        return
+    for entry in entries:
+        match = pattern.fullmatch(entry.name)
+        if match is None:
+            continue
+        try:
+            info = entry.stat(follow_symlinks=False)
+            if (not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid()
+                    or info.st_mtime >= _STARTED or _alive(int(match[1]))):
+                continue
+            os.unlink(entry.path)
+        except (OSError, ValueError):
+            continue
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True
+    return True
 
 
 _WRITE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EROFS}
@@ -92,28 +200,30 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb", *, durable: bool = T
 
     `durable`: fsync before the rename, so that a power cut cannot leave an empty file behind a
     completed rename. Paths that are not regular files (/dev/null, a FIFO) are written in place:
-    there is nothing to keep there and renaming over them would be wrong.
+    there is nothing to keep there and renaming over them would be wrong. A symlink at `path`
+    is replaced by the file, not followed; a directory (or a name ending in '/') is an error.
 
         with atomic_write("model.npz") as f:
             np.savez(f, **arrays)
     """
     path = os.fspath(path)
+    _refuse_directory(path)
     if _is_special(path):
-        with _naming(path), open(path, mode) as f:
+        with _naming(path), _open_special(path, mode) as f:
             yield f
         return
-    target = os.path.realpath(path)  # write through a symlink, do not replace the link
-    directory, name = os.path.split(target)
-    try:
-        permissions = stat.S_IMODE(os.stat(target).st_mode)
-    except OSError:
-        permissions = 0o666 & ~_umask()
+    directory, name = os.path.split(path)  # the name itself: a symlink is replaced, not followed
+    existing = _existing(path)
+    permissions = (stat.S_IMODE(existing.st_mode) if existing is not None
+                   else 0o666 & ~_umask())
+    _remove_stale(directory, name)
     # NOTE: the temporary name is chosen before the file is made, and the file is made inside
     # the try below: a signal (KeyboardInterrupt, SIGTERM) that lands right after the file
     # appears still finds its name to remove. The pid and 64 random bits make it ours alone.
     temporary = os.path.join(directory or ".",
                              f".{name}.{os.getpid()}.{secrets.token_hex(8)}.tmp")
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+    flags = (os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+             | getattr(os, "O_CLOEXEC", 0))
     try:
         try:
             fd = os.open(temporary, flags, 0o600)
@@ -121,15 +231,30 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb", *, durable: bool = T
             raise OSError(exc.errno, exc.strerror, path) from None
         with _naming(path):
             os.fchmod(fd, permissions)
+            if existing is not None and existing.st_gid != os.getegid():
+                try:  # keep the file's group where we may (we are in it, or root)
+                    os.fchown(fd, -1, existing.st_gid)
+                except OSError:
+                    pass
             with os.fdopen(fd, mode) as f:
                 yield f
                 f.flush()
                 if durable:
                     os.fsync(f.fileno())
-            os.replace(temporary, target)
+            os.replace(temporary, path)
     except BaseException:
         try:
             os.unlink(temporary)
         except OSError:
             pass
         raise
+
+
+def _open_special(path: str, mode: str):
+    """A device or FIFO opened in place, never created (it exists); if the name has become a
+    regular file since it was looked at, that is refused rather than overwritten in place."""
+    fd = os.open(path, os.O_WRONLY | getattr(os, "O_CLOEXEC", 0))
+    if stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OSError(errno.EAGAIN, "changed while being opened", path)
+    return os.fdopen(fd, mode)

@@ -555,7 +555,7 @@ def test_special_files_are_written_in_place(tmp_path):
     assert not os.path.isfile(os.devnull)  # still the device, not replaced by a file
 
 
-def test_written_files_get_ordinary_permissions_and_follow_symlinks(tmp_path):
+def test_written_files_get_ordinary_permissions_and_replace_symlinks(tmp_path):
     path = tmp_path / "o.csv"
     with open_writer(str(path)) as out:
         out.write(np.ones((1, 1), np.float32))
@@ -567,8 +567,9 @@ def test_written_files_get_ordinary_permissions_and_follow_symlinks(tmp_path):
     link.symlink_to(path)
     with open_writer(str(link)) as out:
         out.write(np.zeros((1, 1), np.float32))
-    assert link.is_symlink() and path.read_text() == "0\n"
-    assert os.stat(path).st_mode & 0o777 == 0o640
+    # the link itself is replaced (a link planted in a shared directory is never followed)
+    assert not link.is_symlink() and link.read_text() == "0\n"
+    assert path.read_text() == "1\n" and os.stat(path).st_mode & 0o777 == 0o640
 
 
 def test_leaving_a_loop_early_stops_the_reader(tmp_path):

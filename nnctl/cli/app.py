@@ -226,9 +226,78 @@ def _die_of_sigpipe():
     os._exit(141)  # not reached where SIGPIPE exists
 
 
+class ClosedStream:
+    """What a closed standard stream (`<&-`, `>&-`; Python makes it None) becomes: reading or
+    writing data is an OSError naming it (one error line, exit 1), flushing nothing is fine,
+    and it is no terminal. Commands that write only to -o FILE never touch it."""
+
+    encoding = "utf-8"
+    errors = "strict"
+
+    def __init__(self, name: str, what: str):
+        self.name = name
+        self._what = what
+
+    def _closed(self, *args, **kwargs):
+        raise OSError(errno.EBADF, f"{self._what} is closed", self.name)
+
+    read = readline = readlines = readinto = peek = write = writelines = fileno = _closed
+    __iter__ = _closed
+
+    @property
+    def buffer(self):
+        return self
+
+    @property
+    def raw(self):
+        return self
+
+    def flush(self):
+        pass
+
+    def isatty(self):
+        return False
+
+    def readable(self):
+        return False
+
+    def writable(self):
+        return False
+
+    def close(self):
+        pass
+
+    closed = False
+
+
+def _closed_streams_made_safe() -> None:
+    """Give each closed standard descriptor /dev/null, so that no file nnctl opens takes its
+    number (a child such as Graphviz' dot would write into it), and its Python stream a
+    ClosedStream (stderr: /dev/null, as messages have nowhere to go)."""
+    for fd, name in ((0, "stdin"), (1, "stdout"), (2, "stderr")):
+        try:
+            os.fstat(fd)
+            continue
+        except OSError:
+            pass
+        try:
+            null = os.open(os.devnull, os.O_RDWR)
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
+        except OSError:
+            pass
+        if name == "stderr":
+            sys.stderr = open(os.devnull, "w")
+        else:
+            stream = ClosedStream(f"<{name}>", f"standard {'input' if fd == 0 else 'output'}")
+            setattr(sys, name, stream)
+
+
 def main(argv: list[str] | None = None) -> None:
     """The process entry point (`nnctl`, `python -m nnctl`): runs and ends the process with
     its exit status. To run nnctl inside a Python process, call run(args), which returns it."""
+    _closed_streams_made_safe()
     args = list(sys.argv[1:] if argv is None else argv)
     for name in ("SIGTERM", "SIGHUP"):
         if hasattr(signal, name) and signal.getsignal(getattr(signal, name)) != signal.SIG_IGN:

@@ -8,7 +8,7 @@ import typer
 
 def build(
     model: Annotated[str, typer.Argument(
-        help="A spec (.yaml/.yml), a model file (.npz), file.py:NAME, or - for stdin.")],
+        help="A spec (.yaml/.yml), a model file (.npz), file.py:NAME (runs that Python file), or - for stdin.")],
     output: Annotated[str, typer.Option(
         "--output", "-o", metavar="FILE",
         help="The model file to write: .npz, or .keras, .onnx, .yaml, .json by its name (- for stdout: .npz).")],
@@ -28,7 +28,10 @@ def build(
     from nnctl.cli.weights_source import model_and_weights
     from nnctl.modelfiles import output_format, save_model_as
 
+    from nnctl.cli.destination import check_output
+
     output_format(output)   # a name nnctl cannot write is refused before any work
+    check_output(output, (model, weights))
     if output == "-":
         refuse_binary_on_terminal("a model file (.npz)", "give -o FILE.npz or pipe it")
 

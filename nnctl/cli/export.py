@@ -23,8 +23,11 @@ def export(
     and the spec's name and nnctl's version are in the model's metadata.
     Needs the onnx package (pip install 'nnctl[onnx]').
     """
+    from nnctl.cli.destination import check_output
     from nnctl.errors import ParameterError, UsageError
     from nnctl.onnx import require
+
+    check_output(output, (model, weights), extensions=(".onnx",), what="an ONNX model")
 
     if output == "-":
         from nnctl.cli.console import stdout_is_terminal

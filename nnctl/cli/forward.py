@@ -20,7 +20,7 @@ class Engine(str, Enum):
 
 def forward(
     model: Annotated[str, typer.Argument(
-        help="A spec (.yaml/.yml), a model file (.npz), file.py:NAME, or - for stdin.")],
+        help="A spec (.yaml/.yml), a model file (.npz), file.py:NAME (runs that Python file), or - for stdin.")],
     input: Annotated[str, typer.Argument(
         help="Rows of data: CSV, TSV, JSON Lines, .npy, Parquet or .npz (default: stdin).",
         show_default=False)] = "-",
@@ -74,7 +74,17 @@ def forward(
         raise UsageError("MODEL and INPUT cannot both be stdin ('-'): give the data as a file")
     if input == "-" and input_format == "npz":
         raise UsageError("--input-format npz reads an .npz file, not stdin: give INPUT as a file")
-    out_format = tabular.format_for(output, output_format) or "csv"
+    from nnctl.atomic import is_special
+    from nnctl.cli.destination import check_output
+
+    check_output(output, (model, input, weights))
+    out_format = tabular.format_for(output, output_format)
+    if out_format is None:
+        if output != "-" and not is_special(output):
+            raise UsageError(f"-o {output}: cannot tell the format from the file name; use "
+                             "--output-format csv, tsv, jsonl, npy or parquet, or an "
+                             "extension (.csv, .tsv, .jsonl, .npy, .parquet)")
+        out_format = "csv"
     if output == "-" and out_format in BINARY:
         refuse_binary_on_terminal(BINARY[out_format])
     keep_freed_memory()  # a stream allocates and frees blocks of MBs: reuse them

@@ -61,6 +61,9 @@ def plot(
     from nnctl.errors import NnctlError, UsageError
     from nnctl.plot import NEURON_FORMATS, PlotOptions, draw, format_for_path
 
+    from nnctl.cli.destination import check_output
+
+    check_output(output, (model,))
     to_stdout = output in (None, "-")
     fmt = format.value if format else None
     if fmt is None and not to_stdout:
