@@ -172,7 +172,7 @@ NOT_MODELS = {
     "fails": "fails() failed: ValueError: no data here",
     "NoShape": "model 'no_shape': the input shape is not known yet",
     "unbuilt": "model 'sequential' is not built",
-    "": "name the model after a colon",
+    "": "a Python model is given as",
 }
 
 
@@ -191,9 +191,24 @@ def test_the_function_form_and_the_error_line_of_a_failing_function(tmp_path):
     assert f"mod.py:{raise_line}: fails() failed" in line
 
 
-def test_without_a_name_the_models_are_listed(tmp_path):
-    path = write(tmp_path, "mod.py", MODULE)
-    one_error_line(run_nnctl("summary", path), "(models here: model, unbuilt, NoShape)")
+RUNS_CODE = "open(__file__ + '.ran', 'w').close()\n"
+
+
+@pytest.mark.parametrize("argument, fragment", [
+    ("mod.py", "a Python model is given as mod.py:NAME"),
+    ("mod.py:", "a Python model is given as mod.py:NAME"),
+    ("mod.py:net.yaml", "'net.yaml' after the colon is not a Python name"),
+    ("mod.py:a:b", "'a:b' after the colon is not a Python name"),
+    ("mod.py:1x", "'1x' after the colon is not a Python name"),
+])
+def test_only_file_py_colon_name_runs_the_file(tmp_path, argument, fragment):
+    write(tmp_path, "mod.py", RUNS_CODE)
+    for command in ("validate", "summary"):
+        one_error_line(run_nnctl(command, argument, cwd=tmp_path), fragment)
+    assert not (tmp_path / "mod.py.ran").exists()   # nothing was imported
+
+
+def test_a_missing_python_file_is_said_before_anything_runs(tmp_path):
     one_error_line(run_nnctl("summary", tmp_path / "nothing.py:m"), "nothing.py: no such file")
 
 

@@ -2,10 +2,12 @@
 (.keras, .h5, model.to_json(): recognized by content, see nnctl.kerasfile), or Python;
 "-" is any but Python on stdin.
 
-`path/to/file.py:NAME` imports the file (as a module, not as __main__, so its
+`path/to/file.py:NAME` RUNS the file: it imports the file (as a module, not as __main__, so its
 `if __name__ == "__main__":` block does not run) and takes NAME from it: an nnctl model, or a
 function (or Model subclass) called with no arguments that returns one. Whatever the module
-prints while it is imported goes to stderr: stdout carries the command's data.
+prints while it is imported goes to stderr: stdout carries the command's data. Only that
+form, with both parts, NAME a Python identifier and the file existing, imports anything: any
+other MODEL ending in `.py` (or `x.py:net.yaml`) is an error before a line of it runs.
 
 The weights of a Python model are the model's own, as model.predict() would use them: those
 given with set_weights() or loaded by nnctl.load_model(), else drawn with its `seed=`
@@ -15,13 +17,19 @@ from __future__ import annotations
 
 import re
 
-_PYTHON = re.compile(r"^(?P<file>.+\.py)(?::(?P<name>[^:]*))?$")
+_PYTHON = re.compile(r"^(?P<file>.+?\.py)(?::(?P<name>.*))?$", re.DOTALL)
 _loaded: dict[str, object] = {}   # MODEL argument -> API model (a file is imported once);
                                   # "-" -> (spec, weights) read from stdin
 
 
 def is_python_model(path: str) -> bool:
+    """Whether MODEL names a Python file (`file.py:NAME`, or a malformed form of it)."""
     return bool(_PYTHON.match(str(path)))
+
+
+def python_file(path: str) -> str:
+    """The file of a Python MODEL (`file.py` of `file.py:NAME`)."""
+    return _PYTHON.match(str(path))["file"]
 
 
 def open_spec(path: str):
@@ -91,17 +99,18 @@ def _load_python_model(arg: str):
 
     match = _PYTHON.match(arg)
     file, name = match["file"], match["name"]
+    # NOTE: everything is checked before the import: importing runs the file's code
+    if not name:
+        raise SpecError(f"a Python model is given as {file}:NAME (NAME: the model, or a "
+                        "function that returns one, in that file); the file is run to get it",
+                        source=file)
+    if not name.isidentifier():
+        raise SpecError(f"'{name}' after the colon is not a Python name; a Python model is "
+                        f"given as {file}:NAME, and the file is run to get it", source=file)
     if not Path(file).is_file():
         raise SpecError("no such file" if not Path(file).exists() else "not a file",
                         source=file)
     module = _import_file(file)
-    if not name:
-        found = [k for k, v in vars(module).items() if not k.startswith("_") and
-                 (isinstance(v, Model) or (isinstance(v, type) and issubclass(v, Model)
-                                           and v.__module__ == module.__name__))]
-        example = found[0] if found else "NAME"
-        raise SpecError(f"name the model after a colon, e.g. {file}:{example}"
-                        + (f" (models here: {', '.join(found)})" if found else ""), source=file)
     if not hasattr(module, name):
         names = [k for k in vars(module) if not k.startswith("_")]
         raise SpecError(f"no '{name}' in the module{did_you_mean(name, names)}", source=file)

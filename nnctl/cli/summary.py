@@ -15,7 +15,7 @@ class SummaryFormat(str, Enum):
 
 
 def summary(
-    model: Annotated[str, typer.Argument(help="A spec (.yaml/.yml), a model file (.npz) or file.py:NAME.")],
+    model: Annotated[str, typer.Argument(help="A spec (.yaml/.yml), a model file (.npz) or file.py:NAME (runs that Python file).")],
     format: Annotated[Optional[SummaryFormat], typer.Option(
         "--format", "-f", help="table (Keras' layout), json or markdown.")] = None,
     show_trainable: Annotated[bool, typer.Option(

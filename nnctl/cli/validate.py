@@ -7,7 +7,7 @@ import typer
 
 
 def validate(
-    model: Annotated[str, typer.Argument(help="A spec (.yaml/.yml), a model file (.npz) or file.py:NAME.")],
+    model: Annotated[str, typer.Argument(help="A spec (.yaml/.yml), a model file (.npz) or file.py:NAME (runs that Python file).")],
 ):
     """Check a spec: names, arguments, references, shapes. Prints nothing but errors."""
     from nnctl.cli.console import warn
