@@ -6,6 +6,7 @@ graph checks shapes (nnctl.model). Every error points at the YAML node it is abo
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from nnctl.errors import NnctlError, SpecError
@@ -15,6 +16,10 @@ from nnctl.yamlpos import Located, load_yaml
 TOP_KEYS_SEQUENTIAL = ("name", "input", "layers", "dtype", "seed")
 TOP_KEYS_FUNCTIONAL = ("name", "inputs", "layers", "outputs", "dtype", "seed")
 DTYPES = ("float32", "float64")
+MAX_NAME_LENGTH = 255  # characters in a model, input or layer name (docs/limits.md)
+# C0 and C1 control characters (NUL, ESC, newline...) and the line/paragraph separators: a
+# name with them would move a terminal's cursor, split an error line or a CSV header
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 @dataclass
@@ -166,6 +171,7 @@ def parse_spec(doc: Located) -> ModelSpec:
     name = top.get("name", "functional" if functional else "sequential")
     if not isinstance(name, str) or not name:
         raise doc.error(f"`name` must be a non-empty string, got {name!r}", ("name",))
+    check_name(doc, name, ("name",), "the model's name")
     dtype = top.get("dtype", "float32")
     if dtype not in DTYPES:
         raise doc.error(f"`dtype` must be one of {', '.join(DTYPES)}, got {dtype!r}",
@@ -221,7 +227,21 @@ def _parse_inputs(doc, raw) -> dict[str, tuple]:
     if not isinstance(raw, dict) or not raw:
         raise doc.error("`inputs` maps each input's name to its shape, e.g. "
                         "`inputs: {features: [8]}`", ("inputs",))
+    for name in raw:
+        check_name(doc, str(name), ("inputs", name), "an input name", key=True)
     return {str(name): parse_shape(doc, shape, ("inputs", name)) for name, shape in raw.items()}
+
+
+def check_name(doc: Located, name: str, path, what: str, key: bool = False) -> None:
+    """Refuse a name with control characters or longer than MAX_NAME_LENGTH, at its place."""
+    bad = _CONTROL.search(name)
+    if bad:
+        raise doc.error(f"{what} cannot contain control characters, got {name[:80]!r} "
+                        f"(U+{ord(bad.group()):04X} at character {bad.start() + 1})", path,
+                        key=key)
+    if len(name) > MAX_NAME_LENGTH:
+        raise doc.error(f"{what} is {len(name):,} characters long, more than the "
+                        f"{MAX_NAME_LENGTH} allowed: {name[:40]!r}...", path, key=key)
 
 
 def _input_from_first_layer(doc, raw_layers) -> dict[str, tuple]:
@@ -243,6 +263,8 @@ def _parse_layer(doc, raw, path, functional) -> LayerSpec:
     name = raw.get("name")
     if name is not None and (not isinstance(name, str) or not name):
         raise doc.error(f"`name` must be a non-empty string, got {name!r}", path + ("name",))
+    if name is not None:
+        check_name(doc, name, path + ("name",), "a layer name")
     inbound = None
     if "inputs" in raw:
         if not functional:

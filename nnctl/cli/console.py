@@ -63,12 +63,12 @@ def choose_format(requested: str | None, *, terminal: str, piped: str) -> str:
 def message(text: str) -> None:
     """A note for the person at the terminal (stderr); silent when stderr is not a terminal."""
     if stderr_is_terminal():
-        print(f"nnctl: {text}", file=sys.stderr)
+        print(f"nnctl: {one_line(text)}", file=sys.stderr)
 
 
 def warn(text: str) -> None:
     """A warning: always on stderr, piped or not."""
-    print(f"nnctl: warning: {text}", file=sys.stderr)
+    print(f"nnctl: warning: {one_line(text)}", file=sys.stderr)
 
 
 def one_line(text: str) -> str:

@@ -1,0 +1,102 @@
+"""Names read from a spec, a model file or Python are shown on terminals and written into
+files: control characters (NUL, ESC, newline, C1) and names longer than the documented limit
+are refused at their place in the spec, before anything is built or written."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from conftest import run_nnctl
+
+MAX_NAME_LENGTH = 255   # docs/limits.md
+
+BAD_NAMES = {
+    "nul": ("a\x00b", "U+0000 at character 2"),
+    "escape": ("\x1b[2J\x1b[31mred", "U+001B at character 1"),
+    "newline": ("two\nlines", "U+000A at character 4"),
+    "c1": ("x\x85y", "U+0085 at character 2"),
+    "delete": ("x\x7f", "U+007F at character 2"),
+    "too-long": ("n" * 70_000, "70,000 characters long, more than the 255 allowed"),
+}
+
+
+def one_error_line(result, *fragments) -> str:
+    assert result.code == 1, (result.code, result.err)
+    lines = result.err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("nnctl: error: "), result.err
+    assert "internal error" not in result.err and "\x1b" not in result.err
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+    return lines[0]
+
+
+def sequential(layer_name: str, model_name: str = "m") -> str:
+    return (f"name: {json.dumps(model_name)}\ninput: [3]\nlayers:\n"
+            f"  - {{type: Dense, units: 2}}\n"
+            f"  - {{type: Dense, units: 1, name: {json.dumps(layer_name)}}}\n")
+
+
+@pytest.mark.parametrize("kind", sorted(BAD_NAMES))
+def test_a_bad_layer_name_is_refused_at_its_place(tmp_path, kind):
+    name, detail = BAD_NAMES[kind]
+    (tmp_path / "s.yaml").write_text(sequential(name))
+    for command in ("validate", "summary"):
+        one_error_line(run_nnctl(command, "s.yaml", cwd=tmp_path), "s.yaml:5:", "a layer name",
+                       detail)
+
+
+def test_a_bad_name_never_replaces_a_good_model(tmp_path):
+    (tmp_path / "good.yaml").write_text(sequential("out"))
+    assert run_nnctl("build", "good.yaml", "-o", "m.npz", cwd=tmp_path).code == 0
+    before = (tmp_path / "m.npz").read_bytes()
+    (tmp_path / "s.yaml").write_text(sequential("a\x00b"))
+    one_error_line(run_nnctl("build", "s.yaml", "-o", "m.npz", cwd=tmp_path), "U+0000")
+    assert (tmp_path / "m.npz").read_bytes() == before
+
+
+@pytest.mark.parametrize("kind", ["escape", "too-long"])
+def test_a_bad_model_name_is_refused(tmp_path, kind):
+    name, detail = BAD_NAMES[kind]
+    (tmp_path / "s.yaml").write_text(sequential("out", model_name=name))
+    one_error_line(run_nnctl("summary", "s.yaml", cwd=tmp_path), "s.yaml:1:7",
+                   "the model's name", detail)
+
+
+def test_a_bad_input_name_is_refused(tmp_path):
+    (tmp_path / "s.yaml").write_text('inputs: {"in\\e[1m": [3]}\nlayers:\n'
+                                     "  - {type: Dense, units: 1}\n")
+    one_error_line(run_nnctl("summary", "s.yaml", cwd=tmp_path), "s.yaml:1:",
+                   "an input name", "U+001B")
+
+
+def test_a_name_at_the_limit_is_taken(tmp_path):
+    (tmp_path / "s.yaml").write_text(sequential("n" * MAX_NAME_LENGTH))
+    result = run_nnctl("build", "s.yaml", "-o", "m.npz", cwd=tmp_path)
+    assert result.code == 0, result.err
+    assert run_nnctl("summary", "m.npz", cwd=tmp_path).code == 0
+
+
+def test_a_model_file_carrying_a_bad_name_is_refused(tmp_path):
+    (tmp_path / "s.yaml").write_text(sequential("out"))
+    assert run_nnctl("build", "s.yaml", "-o", "m.npz", cwd=tmp_path).code == 0
+    with np.load(tmp_path / "m.npz") as data:
+        arrays = {k: data[k] for k in data.files}
+    spec = json.loads(arrays["__spec__"].tobytes())
+    spec["layers"][1]["name"] = "\x1b]0;owned\x07"
+    arrays["__spec__"] = np.frombuffer(json.dumps(spec).encode(), np.uint8)
+    arrays = {k.replace("out/", "\x1b]0;owned\x07/"): v for k, v in arrays.items()}
+    np.savez(tmp_path / "evil.npz", **arrays)
+    one_error_line(run_nnctl("summary", "evil.npz", cwd=tmp_path), "evil.npz",
+                   "a layer name cannot contain control characters")
+
+
+def test_warnings_and_notes_are_escaped_for_the_terminal(capsys, monkeypatch):
+    from nnctl.cli import console
+
+    console.warn("layer '\x1b[2Jx' does not lead to any output")
+    monkeypatch.setattr(console, "stderr_is_terminal", lambda: True)
+    console.message("wrote \x1b]0;title\x07.npz")
+    err = capsys.readouterr().err
+    assert "\x1b" not in err and "\\x1b[2Jx" in err and "\\x1b]0;title\\x07" in err
