@@ -19,11 +19,12 @@ SPEC = CONFIGS / "article_sequential.yaml"    # input 3, output 2
 # command -> (arguments before -o, output name); INPUT files are made by the `work` fixture
 WRITERS = {
     "build": (["build", "net.yaml", "--seed", "1"], "model.npz"),
+    "convert": (["convert", "net.yaml"], "model.keras"),
     "forward": (["forward", "net.yaml", "rows.csv"], "out.csv"),
     "export": (["export", "net.yaml"], "model.onnx"),
     "plot": (["plot", "net.yaml"], "net.svg"),
 }
-INPUT_OF = {"build": "net.yaml", "forward": "rows.csv", "export": "net.yaml", "plot": "net.yaml"}
+INPUT_OF = {"build": "net.yaml", "convert": "net.yaml", "forward": "rows.csv", "export": "net.yaml", "plot": "net.yaml"}
 
 
 @pytest.fixture
@@ -78,7 +79,7 @@ def test_an_output_that_is_an_input_is_refused(work, command):
 def test_a_model_file_given_as_its_own_output_is_refused(work):
     assert run_nnctl("build", "net.yaml", "-o", "m.npz", cwd=work).code == 0
     before = (work / "m.npz").read_bytes()
-    for args in (["build", "m.npz"], ["export", "m.npz"], ["plot", "m.npz"],
+    for args in (["build", "m.npz"], ["convert", "m.npz"], ["export", "m.npz"], ["plot", "m.npz"],
                  ["forward", "m.npz", "rows.csv", "--output-format", "csv"],
                  ["forward", "net.yaml", "rows.csv", "--weights", "m.npz",
                   "--output-format", "csv"]):
@@ -127,7 +128,8 @@ def test_an_output_with_other_hard_links_is_refused(work):
 @pytest.mark.parametrize("args, name, fragment", [
     (["forward", "net.yaml", "rows.csv"], "out.dat", "cannot tell the format"),
     (["forward", "net.yaml", "rows.csv"], "out", "cannot tell the format"),
-    (["build", "net.yaml"], "model.yaml", "a model file is written as .npz"),
+    (["build", "net.yaml"], "model.bin", "'.bin' is not a model format nnctl writes"),
+    (["convert", "net.yaml"], "model", "no extension is not a model format nnctl writes"),
     (["export", "net.yaml"], "model.npz", "an ONNX model is written as .onnx"),
     (["plot", "net.yaml"], "net.xyz", "cannot tell the format"),
 ])

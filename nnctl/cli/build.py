@@ -30,8 +30,8 @@ def build(
 
     from nnctl.cli.destination import check_output
 
-    output_format(output)   # a name nnctl cannot write is refused before any work
     check_output(output, (model, weights))
+    output_format(output)   # a name nnctl cannot write is refused before any work
     if output == "-":
         refuse_binary_on_terminal("a model file (.npz)", "give -o FILE.npz or pipe it")
 

@@ -28,6 +28,9 @@ def convert(
     from nnctl.cli.weights_source import model_and_weights
     from nnctl.modelfiles import WITHOUT_WEIGHTS, output_format, save_model_as
 
+    from nnctl.cli.destination import check_output
+
+    check_output(output, (model, weights))
     extension = output_format(output)
     built, values = model_and_weights(model, weights, seed, drawing_note=False)
     if extension in WITHOUT_WEIGHTS and (weights is not None or _carries_weights(model)):
