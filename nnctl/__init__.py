@@ -1,26 +1,46 @@
 """nnctl: build, inspect and run small neural networks (Keras vocabulary, NumPy engine).
 
-The public Python API is loaded on first use, so that `nnctl` on the command line starts fast.
+As Keras: `import nnctl as keras`, then keras.Sequential, keras.Model, keras.Input,
+keras.layers, keras.activations, keras.initializers, keras.models, keras.utils, keras.ops.
+See docs/python-api.md. The API is loaded on first use, so that `nnctl` on the command line
+starts fast.
+
+    >>> import nnctl
+    >>> model = nnctl.Sequential([nnctl.Input((3,)), nnctl.layers.Dense(2)])
+    >>> model.count_params()
+    8
 """
 __version__ = "0.1.0"
 
-# name -> module that defines it (or the module itself); resolved by __getattr__ on first access.
+# name -> (module, attribute) or (module, None) for the module itself; imported on first use.
 _LAZY = {
-    "Input": "nnctl.api", "Model": "nnctl.api", "Sequential": "nnctl.api",
-    "from_spec": "nnctl.api", "load_model": "nnctl.api",
-    "layers": "nnctl.layers", "activations": "nnctl.activations",
-    "initializers": "nnctl.initializers",
+    "Input": ("nnctl.api.layers", "Input"), "Layer": ("nnctl.api.layers", "Layer"),
+    "Model": ("nnctl.api.models", "Model"), "Sequential": ("nnctl.api.models", "Sequential"),
+    "Variable": ("nnctl.api.variables", "Variable"),
+    "from_spec": ("nnctl.api.models", "from_spec"),
+    "load_model": ("nnctl.api.models", "load_model"),
+    "layers": ("nnctl.layers", None), "activations": ("nnctl.activations", None),
+    "initializers": ("nnctl.initializers", None), "models": ("nnctl.models", None),
+    "utils": ("nnctl.utils", None), "ops": ("nnctl.ops", None),
+    "backend": ("nnctl.backend", None),
 }
 
 
 def __getattr__(name):
-    module = _LAZY.get(name)
-    if module is None:
+    if name not in _LAZY:
         raise AttributeError(f"module 'nnctl' has no attribute {name!r}")
     import importlib
 
+    module, attribute = _LAZY[name]
     value = importlib.import_module(module)
-    if module != f"{__name__}.{name}":   # a name defined in the module, not the module itself
-        value = getattr(value, name)
+    if attribute is not None:
+        value = getattr(value, attribute)
     globals()[name] = value
     return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
+
+
+__all__ = sorted(_LAZY)

@@ -18,6 +18,7 @@ Every bound activation has:
 """
 from __future__ import annotations
 
+import inspect
 import math
 from dataclasses import dataclass, field
 from typing import Callable
@@ -676,12 +677,24 @@ def bind(name: str, params: dict | None = None) -> Activation:
 
 
 def get(identifier) -> Activation:
-    """An activation from a spec: a name, None (linear), a mapping {type: name, arg: value}
-    or an Activation (returned as is)."""
+    """An activation from a spec: a name, None (linear), a mapping {type: name, arg: value},
+    an Activation (returned as is), or one of this module's functions (`relu`).
+
+    >>> import nnctl
+    >>> nnctl.activations.get("relu")([-1.0, 2.0]).tolist()
+    [0.0, 2.0]
+    """
     if identifier is None:
         return bind("linear")
     if isinstance(identifier, Activation):
         return identifier
+    if callable(identifier) and getattr(identifier, "activation_name", None):
+        return bind(identifier.activation_name)
+    if callable(identifier) and not isinstance(identifier, (str, dict)):
+        raise ParameterError(f"an activation is one of nnctl's (a name, a mapping or a "
+                             f"function of nnctl.activations), got the function "
+                             f"{getattr(identifier, '__name__', identifier)!r}: nnctl cannot "
+                             "write an arbitrary Python function in a spec")
     if isinstance(identifier, str):
         return bind(identifier)
     if isinstance(identifier, dict):
@@ -719,3 +732,52 @@ def catalog() -> list[dict]:
             row["derivative"] = DERIVATIVE_NOTES[d.name]
         rows.append(row)
     return rows
+
+
+# --- Keras' functions: `nnctl.activations.relu(x)`, usable as `Dense(3, activation=relu)` ---
+
+def _keras_function(name: str, aliases=()):
+    definition = ACTIVATIONS.get(name)
+
+    def function(x, **arguments):
+        return bind(name, arguments)(x)
+
+    params = [inspect.Parameter("x", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+    params += [inspect.Parameter(arg, inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                                 **({} if default is REQUIRED else {"default": default}))
+               for arg, default in definition.params.items()]
+    function.__name__ = function.__qualname__ = name
+    function.__signature__ = inspect.Signature(params)
+    function.activation_name = name     # how a layer writes it in a spec
+    function.__doc__ = (f"Keras' `keras.activations.{name}`: {definition.formula or name}.\n\n"
+                        f"Applied to an array; or given to a layer: "
+                        f"`Dense(3, activation=nnctl.activations.{name})`.\n\n"
+                        f"    >>> import nnctl\n"
+                        f"    >>> nnctl.activations.{name}([[0.5, -1.0]]).shape\n"
+                        f"    (1, 2)\n")
+    return function
+
+
+def serialize(activation) -> str | dict:
+    """The spec form of an activation (Keras' serialize): its name, or a mapping with its
+    arguments when they differ from Keras' defaults.
+
+    >>> import nnctl
+    >>> nnctl.activations.serialize(nnctl.activations.relu)
+    'relu'
+    """
+    name = getattr(activation, "activation_name", None)
+    return name if name is not None else get(activation).spec()
+
+
+def deserialize(config) -> Activation:
+    """An activation from its serialized form: `deserialize("relu")`."""
+    return get(config)
+
+
+KERAS_FUNCTIONS = []
+for _name in ACTIVATIONS.names():
+    _definition = ACTIVATIONS.get(_name)
+    for _alias in (_name, *_definition.aliases):
+        globals()[_alias] = _keras_function(_name)
+        KERAS_FUNCTIONS.append(_alias)

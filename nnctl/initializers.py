@@ -718,3 +718,24 @@ def density(theory: dict, x) -> np.ndarray:
             pdf = np.exp(log_c) * u ** ((dim - 3) / 2) / gain
         return np.where(np.abs(x) < gain, pdf, 0.0)
     return None
+
+
+def serialize(initializer) -> dict:
+    """The spec mapping of an initializer (Keras' serialize): `{"type": "he_normal", ...}`.
+
+    >>> import nnctl
+    >>> nnctl.initializers.serialize(nnctl.initializers.HeNormal(seed=1))
+    {'type': 'he_normal', 'seed': 1}
+    """
+    return get(initializer).get_config()
+
+
+def deserialize(config):
+    """An initializer from a name or a mapping: `deserialize({"type": "he_normal"})`."""
+    return get(config)
+
+
+# Keras' snake_case names are the classes too: `nnctl.initializers.he_normal(seed=1)`,
+# as `tf.keras.initializers.he_normal()` in the seed article.
+for _cls in ALL:
+    globals()[_cls.name] = _cls

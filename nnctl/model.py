@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from nnctl.errors import NnctlError, SpecError, WeightsError
-from nnctl.layers import ArgError, Layer, WeightSpec, default_name, get as get_layer_class
+from nnctl.layers import ArgError, WeightSpec, default_name, get as get_layer_class
+from nnctl.layers.base import Layer
 from nnctl.naming import did_you_mean
 from nnctl.spec import ModelSpec, read_spec
 

@@ -15,9 +15,11 @@ from nnctl.summary import (Summary, batch_figures, column_layout, mac_lines, mac
 
 
 def print_summary_table(summary: Summary, console, *, width: int, show_trainable: bool = False,
-                        macs: bool = False, batch: int | None = None) -> None:
+                        macs: bool = False, batch: int | None = None,
+                        positions: list | None = None) -> None:
     """Print Keras' summary (title, table, totals lines) on a rich Console, `width` columns
-    wide (see nnctl.summary.table_width); colored when the Console has color."""
+    wide (see nnctl.summary.table_width); colored when the Console has color. `positions`:
+    where each column ends, as fractions of the width (Keras' argument; default Keras')."""
     import rich.markup
     import rich.table
 
@@ -30,7 +32,8 @@ def print_summary_table(summary: Summary, console, *, width: int, show_trainable
         header, widths = macs_layout(summary, show_trainable, width, batch)
         width = sum(widths) + 3 * len(widths) + 1
     else:     # Keras' table, to the character
-        header, widths = column_layout(summary.chain, show_trainable, False, width)
+        header, widths = column_layout(summary.chain, show_trainable, False, width,
+                                       positions)
     align = {"Param #": "right", "MACs": "right", "Trainable": "center"}
     columns = [rich.table.Column(h, justify=align.get(h, "left"), width=w)
                for h, w in zip(header, widths)]

@@ -232,15 +232,16 @@ def macs_layout(summary: Summary, show_trainable: bool, width: int,
     return header, [fixed[h] if h in fixed else widths[h] for h in header]
 
 
-def column_layout(chain: bool, show_trainable: bool, macs: bool,
-                  width: int) -> tuple[list[str], list[int]]:
+def column_layout(chain: bool, show_trainable: bool, macs: bool, width: int,
+                  positions: list | None = None) -> tuple[list[str], list[int]]:
     """Keras' columns (headers and widths) for a table `width` wide: each column ends at a
-    fixed fraction of the width, the fractions scaled down as columns are added."""
+    fixed fraction of the width (`positions`, Keras' summary argument, default Keras'), the
+    fractions scaled down as columns are added."""
     if chain:
-        positions = [0.45, 0.80, 1.0]
+        positions = positions or [0.45, 0.80, 1.0]
         header = ["Layer (type)", "Output Shape", "Param #"]
     else:
-        positions = [0.3, 0.56, 0.74, 1.0]
+        positions = positions or [0.3, 0.56, 0.74, 1.0]
         header = ["Layer (type)", "Output Shape", "Param #", "Connected to"]
     if show_trainable:
         positions = [p * 0.90 for p in positions] + [1.0]
@@ -251,5 +252,7 @@ def column_layout(chain: bool, show_trainable: bool, macs: bool,
     widths, current = [], 0
     for pos in positions:
         widths.append(int(pos * width) - current)
+        if widths[-1] < 4:
+            raise ValueError("Insufficient console width to print summary.")
         current += widths[-1]
     return header, widths

@@ -7,6 +7,8 @@ import textwrap
 import numpy as np
 import pytest
 
+import nnctl
+
 from conftest import GOLDEN, ROOT, run_nnctl
 
 EXAMPLES = ROOT / "examples"
@@ -74,6 +76,7 @@ def test_forward_uses_the_models_own_weights(tmp_path):
     """)
     x = np.random.default_rng(0).normal(size=(5, 3)).astype(np.float32)
     np.savetxt(tmp_path / "x.csv", x, delimiter=",")
+    nnctl.utils.clear_session()     # the default names (and so the seeded draws) of a new process
     scope = runpy.run_path(path)
     for name, want in [("model", scope["model"].predict(x)),     # its set_weights
                        ("fresh", scope["fresh"]().predict(x))]:  # drawn with its seed=9
@@ -82,9 +85,13 @@ def test_forward_uses_the_models_own_weights(tmp_path):
         assert "building" in result.err and "building" not in result.out
         got = np.loadtxt(result.out.splitlines(), delimiter=",", dtype=np.float32, ndmin=2)
         np.testing.assert_array_equal(got, want)
-    # --seed draws new weights, as for a model file
+    # --seed draws new weights, as for a model file: those of its spec with seed 9
     seeded = run_nnctl("forward", f"{path}:model", tmp_path / "x.csv", "--seed", "9")
-    assert seeded.out == run_nnctl("forward", f"{path}:fresh", tmp_path / "x.csv").out
+    (tmp_path / "spec.yaml").write_text(scope["model"].to_yaml())
+    again = run_nnctl("forward", tmp_path / "spec.yaml", tmp_path / "x.csv", "--seed", "9")
+    assert seeded.code == again.code == 0
+    assert seeded.out == again.out
+    assert seeded.out != run_nnctl("forward", f"{path}:model", tmp_path / "x.csv").out
 
 
 def test_forward_of_the_subclass_example_equals_its_predict(tmp_path):
@@ -95,7 +102,9 @@ def test_forward_of_the_subclass_example_equals_its_predict(tmp_path):
                        cwd=ROOT)
     assert result.code == 0, result.err
     got = np.loadtxt(result.out.splitlines(), delimiter=",", dtype=np.float32, ndmin=2)
-    np.testing.assert_array_equal(got, scope["model"].predict(x))
+    model = scope["model"]   # drew new weights when called; the CLI draws with seed 0
+    model.set_weights(model.engine.init_weights(0))
+    np.testing.assert_array_equal(got, model.predict(x))
 
 
 def test_build_writes_a_model_file_from_python(tmp_path):
@@ -171,7 +180,7 @@ NOT_MODELS = {
     "not_a_model": "not_a_model() returned a list, not an nnctl model",
     "fails": "fails() failed: ValueError: no data here",
     "NoShape": "model 'no_shape': the input shape is not known yet",
-    "unbuilt": "model 'sequential' is not built",
+    "unbuilt": "' is not built: give its first layer input_shape=",
     "": "a Python model is given as",
 }
 

@@ -11,6 +11,8 @@ import inspect
 import itertools
 from dataclasses import dataclass
 
+from nnctl.api import session
+from nnctl.api.variables import Variable
 from nnctl.errors import SpecError
 from nnctl.layers import LAYERS, default_name, format_shape
 
@@ -31,6 +33,7 @@ class Node:
     layer: "Layer | InputLayer"
     inbound: list["SymbolicTensor"]
     index: int
+    output: "SymbolicTensor | None" = None
 
 
 class SymbolicTensor:
@@ -99,30 +102,55 @@ def sample_shape(shape, what: str) -> tuple:
 
 
 class InputLayer:
-    """A model input: its name (None: Keras' `input_layer`, given by the model) and shape."""
+    """A model input: its name (Keras' `input_layer`, `input_layer_1`, ... by default), shape
+    and dtype. `nnctl.Input(...)` makes one and returns its output tensor."""
 
     def __init__(self, shape: tuple | None, name: str | None = None, dtype: str | None = None):
         self.shape = shape
-        self.name = name
-        self.dtype = dtype or "float32"
         self.default_named = name is None
+        self.name = name if name is not None else session.unique_name("input_layer")
+        self.dtype = dtype or "float32"
         self.order = next(_layer_counter)
+        self.trainable = True
         self.output = SymbolicTensor(None if shape is None else (None, *shape), self.dtype,
                                      Node(self, [], next(_node_counter)))
+        self.output.node.output = self.output
+
+    @property
+    def input(self):
+        return self.output
+
+    weights = trainable_weights = non_trainable_weights = property(lambda self: [])
+
+    def get_weights(self) -> list:
+        return []
+
+    def count_params(self) -> int:
+        return 0
 
     def __repr__(self):
         shape = "unknown" if self.shape is None else format_shape((None, *self.shape))
-        return f"InputLayer(shape={shape}, name={self.name!r})"
+        return f"<InputLayer name={self.name}, shape={shape}>"
 
 
-def Input(shape=None, batch_size=None, dtype=None, batch_shape=None, name=None) -> SymbolicTensor:
-    """A model input, as `keras.Input`: `Input(shape=(3,), name="input")` (no batch axis)."""
+def Input(shape=None, batch_size=None, dtype=None, batch_shape=None, name=None,
+          tensor=None, sparse=None, ragged=None) -> SymbolicTensor:
+    """A model input, as `keras.Input`: the shape of one sample, without the batch axis.
+
+    >>> import nnctl
+    >>> x = nnctl.Input(shape=(3,), name="input")
+    >>> x.shape
+    (None, 3)
+    """
     if batch_shape is not None:
         if shape is not None:
-            raise TypeError("Input: give `shape` or `batch_shape`, not both")
+            raise ValueError("You cannot pass both `shape` and `batch_shape` at the same time.")
         shape = tuple(batch_shape)[1:]
     if shape is None:
-        raise TypeError("Input needs `shape`: the shape of one sample, e.g. Input(shape=(3,))")
+        raise ValueError("You must pass a `shape` argument, e.g. Input(shape=(3,)) (the shape "
+                         "of one sample)")
+    if sparse or ragged or tensor is not None:
+        raise TypeError("Input: nnctl has no sparse, ragged or given tensors")
     what = f"input '{name}'" if name else "Input"
     if name is not None and (not isinstance(name, str) or not name):
         raise SpecError(f"Input: `name` must be a non-empty string, got {name!r}")
@@ -130,12 +158,37 @@ def Input(shape=None, batch_size=None, dtype=None, batch_shape=None, name=None) 
 
 
 class Layer:
-    """Base of the API layers; each subclass stands for the engine layer class `engine`."""
+    """A layer, as `keras.layers.Layer`: made with Keras' arguments, called on tensors.
 
-    engine: type = None      # the nnctl.layers class this one writes specs for
+    Called on `nnctl.Input` tensors (or other layers' outputs) it records a node of the model
+    being built; called on arrays it computes (`Dense(2)(np.ones((1, 3)))`). Its weights are
+    drawn when it is built and are shared by every model that uses it.
+
+    Subclass it (set layers in `__init__`, use them in `call`) for a layer made of nnctl
+    layers and `nnctl.ops`: nnctl traces `call` and puts its layers in the model.
+
+    >>> import numpy as np, nnctl
+    >>> dense = nnctl.layers.Dense(2, activation="relu")
+    >>> dense(np.ones((4, 3))).shape
+    (4, 2)
+    >>> [w.shape for w in dense.get_weights()]
+    [(3, 2), (2,)]
+    """
+
+    engine: type = None      # the nnctl.layers class this one writes specs for (None: custom)
+    config: dict = {}
+    _nodes: tuple = ()
+    _weights: dict | None = None
+    _weights_set = False     # given with set_weights/assign (not drawn): a CLI keeps them
+    _built_shapes: list | None = None
+    _input_shape_arg = None
+    _trainable = True
 
     def __init__(self, *args, **kwargs):
         cls = type(self)
+        if cls.engine is None:
+            self._init_custom(*args, **kwargs)
+            return
         positional = _positional_args(cls.engine)
         if len(args) > len(positional):
             raise TypeError(f"{cls.__name__}() takes {len(positional)} positional argument"
@@ -146,83 +199,404 @@ class Layer:
             if key in config:
                 raise TypeError(f"{cls.__name__}() got multiple values for argument {key!r}")
             config[key] = value
-        name = config.pop("name", None)
-        input_shape = config.pop("input_shape", None)
-        input_dim = config.pop("input_dim", None)
-        if name is not None and (not isinstance(name, str) or not name):
-            raise SpecError(f"{cls.__name__}: `name` must be a non-empty string, got {name!r}")
-        self.name = name
-        self.default_named = name is None   # Keras' default name, given by a model
-        self.order = next(_layer_counter)
-        self.config = {k: _plain(v, f"{self._label()}: `{k}`") for k, v in config.items()}
+        input_shape = _shape_arguments(config)
+        trainable = config.pop("trainable", True)
+        self._setup(config.pop("name", None), default_name(cls.engine), input_shape)
+        self.config = {k: _plain(v, f"layer '{self.name}': `{k}`") for k, v in config.items()}
+        if not isinstance(trainable, bool):
+            raise SpecError(f"layer '{self.name}': `trainable` must be True or False, "
+                            f"got {trainable!r}")
+        self._trainable = trainable
         # Checked now, as Keras checks a layer's arguments when it is made.
-        self._engine_layer = cls.engine.from_config(self._label(), self.config)
-        if input_dim is not None:
-            input_shape = (input_dim,)
-        self.input_shape = (None if input_shape is None
-                            else sample_shape(input_shape, f"layer '{self._label()}'"))
+        self._engine_layer = cls.engine.from_config(self.name, self._engine_config())
 
-    def _label(self) -> str:
-        return self.name or default_name(type(self).engine)
+    def _init_custom(self, *args, name=None, trainable=True, dtype=None, **kwargs):
+        if args:
+            raise TypeError(f"{type(self).__name__}: Layer.__init__() takes keyword "
+                            "arguments only (name=, trainable=, dtype=)")
+        input_shape = _shape_arguments(kwargs)
+        kwargs.pop("autocast", None)
+        kwargs.pop("activity_regularizer", None)
+        if kwargs:
+            raise ValueError(f"Unrecognized keyword arguments passed to "
+                             f"{type(self).__name__}: {kwargs}")
+        self._setup(name, session.to_snake_case(type(self).__name__), input_shape)
+        self.config = {} if dtype is None else {"dtype": normalize_dtype(dtype, self.name)}
+        self._trainable = bool(trainable)
 
+    def _setup(self, name, stem: str, input_shape) -> None:
+        if name is not None and (not isinstance(name, str) or not name):
+            raise SpecError(f"{type(self).__name__}: `name` must be a non-empty string, "
+                            f"got {name!r}")
+        self.default_named = name is None   # the spec may leave such a name out
+        self.name = name if name is not None else session.unique_name(stem)
+        self.order = next(_layer_counter)
+        self._nodes = []
+        self._input_shape_arg = (None if input_shape is None
+                                 else sample_shape(input_shape, f"layer '{self.name}'"))
+
+    def _engine_config(self) -> dict:
+        return self.config if self._trainable else {**self.config, "trainable": False}
+
+    # --- Keras' arguments and config ----------------------------------------------------
     def __getattr__(self, key):
-        # Keras arguments read back as attributes: `layer.units`, `layer.activation`.
+        # Keras arguments read back as attributes (`layer.units`), and weights by their name
+        # (`dense.kernel`, `batch_normalization.moving_mean`).
         if key.startswith("_") or "config" not in self.__dict__:
-            raise AttributeError(key)
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {key!r}")
         if key in self.config:
             return self.config[key]
-        default = type(self).engine.arguments().get(key, inspect.Parameter.empty)
-        if default is inspect.Parameter.empty:
-            raise AttributeError(f"{type(self).__name__!r} has no attribute {key!r}")
-        return default
+        engine = type(self).engine
+        if engine is not None:
+            for w in self._weight_specs():
+                if w.name == key:
+                    return self._variables([w])[0]
+            default = engine.arguments().get(key, inspect.Parameter.empty)
+            if default is not inspect.Parameter.empty:
+                return default
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {key!r}")
 
     def get_config(self) -> dict:
+        """Keras' config of this layer: name, trainable, dtype and every argument.
+
+        >>> import nnctl
+        >>> nnctl.layers.Dense(3, name="d").get_config()["units"]
+        3
+        """
+        config = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype}
+        if type(self).engine is not None:
+            config.update({k: v for k, v in type(self).engine.arguments().items()
+                           if v is not inspect.Parameter.empty})
+        config.update({k: v for k, v in self.config.items() if k != "dtype"})
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict):
+        """A layer made again from get_config()."""
+        return cls(**config)
+
+    def spec_entry(self) -> dict:
         """This layer's spec entry: `{type: Dense, name: layer1, units: 3, ...}`."""
-        entry = {"type": type(self).engine.__name__}
-        if self.name is not None:
-            entry["name"] = self.name
-        entry.update(self.config)
+        entry = {"type": type(self).engine.__name__, "name": self.name}
+        entry.update(self._engine_config())
         return entry
 
-    def __call__(self, inputs):
-        engine = self._engine_layer
+    @property
+    def dtype(self) -> str:
+        return self.config.get("dtype") or "float32"
+
+    @property
+    def trainable(self) -> bool:
+        """Whether training would change its weights; False freezes them (they count as
+        non-trainable), after the model is built too, as in Keras."""
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value) -> None:
+        self._trainable = bool(value)
+        for layer in self._sublayers():
+            layer.trainable = value
+        if type(self).engine is not None and "config" in self.__dict__:
+            self._engine_layer = type(self).engine.from_config(self.name, self._engine_config())
+        session.touch()
+
+    def _sublayers(self) -> list:
+        """The layers a custom layer holds as attributes (in the order they were set)."""
+        found = []
+        for value in self.__dict__.values():
+            for item in (value if isinstance(value, (list, tuple)) else [value]):
+                if isinstance(item, Layer) and item is not self and item not in found:
+                    found.append(item)
+        return found
+
+    # --- calls ---------------------------------------------------------------------------
+    def __call__(self, inputs, *args, training=None, mask=None, **kwargs):
+        """Call on symbolic tensors (builds a model) or on arrays (computes); `training` is
+        accepted and ignored: nnctl computes as Keras does at inference (Dropout passes
+        values through, BatchNormalization uses its moving statistics)."""
+        tensors = _leaves(inputs)
+        symbolic = [isinstance(t, SymbolicTensor) for t in tensors]
+        if type(self).engine is None:
+            return self._call_custom(inputs, args, training, kwargs, all(symbolic))
+        if args or kwargs:
+            raise TypeError(f"{type(self).__name__}.call() got unexpected arguments "
+                            f"{', '.join(map(repr, args)) or ', '.join(kwargs)}")
+        if any(symbolic) and not all(symbolic):
+            raise TypeError(f"layer '{self.name}' was called on a mix of symbolic tensors "
+                            "and arrays; call it on nnctl.Input tensors (to build a model) "
+                            "or on arrays (to compute)")
+        self._check_arity(inputs)
+        if not all(symbolic):
+            return self._call_on_arrays(tensors)
+        return self._call_symbolic(tensors)
+
+    def _check_arity(self, inputs) -> None:
         many = isinstance(inputs, (list, tuple))
-        tensors = list(inputs) if many else [inputs]
-        for t in tensors:
-            if not isinstance(t, SymbolicTensor):
-                raise TypeError(
-                    f"layer '{self._label()}' was called on a {type(t).__name__}: nnctl layers "
-                    "are called on nnctl.Input tensors (or other layers' outputs) to build a "
-                    "model; to compute numbers, call the model: model(x)")
-        if engine.arity == "one" and (many or len(tensors) != 1):
-            raise SpecError(f"layer '{self._label()}': {type(self).__name__} takes one tensor, "
-                            f"got a list of {len(tensors)}; merge them first (Concatenate, "
+        engine = type(self).engine
+        if engine.arity == "one" and many and len(inputs) != 1:
+            raise SpecError(f"layer '{self.name}': {type(self).__name__} takes one tensor, "
+                            f"got a list of {len(inputs)}; merge them first (Concatenate, "
                             "Add, ...)")
         if engine.arity == "many" and not many:
-            raise SpecError(f"layer '{self._label()}': {type(self).__name__} takes a list of "
+            raise SpecError(f"layer '{self.name}': {type(self).__name__} takes a list of "
                             "tensors, e.g. Add()([x, y])")
+
+    def _call_symbolic(self, tensors: list) -> SymbolicTensor:
+        engine = self._engine_layer
         for t in tensors:
             if t.shape is None:
                 self._adopt_input_shape(t)
         shapes = [t.shape[1:] for t in tensors]
         shape = engine.output_shape(shapes)
         engine.weight_specs(shapes)     # checks what only weights check (normalized axes)
+        self._built_shapes = shapes
         dtype = self.config.get("dtype") or tensors[0].dtype
-        return SymbolicTensor((None, *shape), dtype, Node(self, tensors, next(_node_counter)))
+        node = Node(self, tensors, next(_node_counter))
+        node.output = SymbolicTensor((None, *shape), dtype, node)
+        self._nodes.append(node)
+        return node.output
+
+    def _call_on_arrays(self, values: list):
+        import numpy as np
+
+        dtype = self.config.get("dtype") or "float32"
+        arrays = []
+        for v in values:
+            try:
+                arrays.append(np.asarray(v, dtype=dtype))
+            except (TypeError, ValueError) as exc:
+                raise TypeError(f"layer '{self.name}' was called on {type(v).__name__}, not "
+                                f"an array of numbers ({exc})") from None
+            if arrays[-1].ndim < 1:
+                raise ValueError(f"layer '{self.name}': an input needs a batch axis, got a "
+                                 "scalar")
+        shapes = [a.shape[1:] for a in arrays]
+        self._engine_layer.output_shape(shapes)
+        if self._built_shapes is None:
+            self._built_shapes = shapes
+        specs = self._engine_layer.weight_specs(shapes)
+        self._ensure_weights(specs, dtype, _session_rng)
+        return self._engine_layer.call(arrays, dict(self._weights or {}))
+
+    def _call_custom(self, inputs, args, training, kwargs, symbolic: bool):
+        """A subclass of Layer: its call() runs on what it is given; on symbolic tensors
+        this traces it, and anything but nnctl layers and nnctl.ops is refused."""
+        name = type(self).__name__
+        if type(self).call is Layer.call:
+            raise NotImplementedError(f"{name}: a subclass of nnctl.layers.Layer needs a "
+                                      "call() method")
+        if symbolic:
+            for t in _leaves(inputs):
+                if t.shape is None:
+                    self._adopt_input_shape(t)
+        if training is not None and "training" in inspect.signature(self.call).parameters:
+            kwargs = {**kwargs, "training": training}
+        try:
+            result = self.call(inputs, *args, **kwargs)
+        except (SpecError, NotImplementedError):
+            raise
+        except Exception as exc:
+            if not symbolic:
+                raise
+            raise TypeError(f"custom layer {name} ('{self.name}') cannot be traced: its "
+                            f"call() does something other than calling nnctl layers and "
+                            f"nnctl.ops ({type(exc).__name__}: {exc})") from exc
+        if symbolic:
+            outputs = _leaves(result)
+            if not all(isinstance(t, SymbolicTensor) for t in outputs):
+                raise TypeError(f"custom layer {name} ('{self.name}') cannot be traced: its "
+                                "call() returned something not made by nnctl layers or "
+                                "nnctl.ops")
+            if not self._nodes:
+                self._nodes.append(_CustomCall(inputs, result))
+        return result
+
+    def call(self, inputs, *args, **kwargs):
+        """The forward pass of a custom layer (override it); nnctl's own layers compute in
+        the engine."""
+        raise NotImplementedError
+
+    def build(self, input_shape) -> None:
+        """Create the weights for inputs of this shape (batch axis included), as Keras."""
+        if type(self).engine is None:
+            return
+        many = type(self).engine.arity == "many"
+        shapes = [tuple(s)[1:] for s in input_shape] if many else [tuple(input_shape)[1:]]
+        self._engine_layer.output_shape(shapes)
+        self._built_shapes = shapes
+        self._ensure_weights(self._weight_specs(), self.dtype, _session_rng)
+
+    @property
+    def built(self) -> bool:
+        if type(self).engine is None:
+            return bool(self._nodes) or any(layer.built for layer in self._sublayers())
+        return self._built_shapes is not None
 
     def _adopt_input_shape(self, tensor: SymbolicTensor) -> None:
         """A subclassed model traced before its input shape is known: the first layer's
         `input_shape=` (as in the article's MyModel) gives it."""
         source = tensor.node.layer
-        if not isinstance(source, InputLayer) or self.input_shape is None:
+        if not isinstance(source, InputLayer) or self._input_shape_arg is None:
             raise UnknownShape(f"the shape of input '{source.name}' is not known")
-        source.shape = self.input_shape
-        tensor.shape = (None, *self.input_shape)
+        source.shape = self._input_shape_arg
+        tensor.shape = (None, *self._input_shape_arg)
+
+    # --- the graph around it ------------------------------------------------------------
+    @property
+    def input(self):
+        """The tensor(s) the layer was first called on."""
+        if not self._nodes:
+            raise AttributeError(f"The layer {self.name} has never been called and thus has "
+                                 "no defined input.")
+        node = self._nodes[0]
+        if isinstance(node, _CustomCall):
+            return node.inbound
+        return node.inbound if type(self).engine.arity == "many" else node.inbound[0]
+
+    @property
+    def output(self):
+        """The tensor the layer made when it was first called."""
+        if not self._nodes:
+            raise AttributeError(f"The layer {self.name} has never been called and thus has "
+                                 "no defined output.")
+        return self._nodes[0].output
+
+    @property
+    def input_shape(self):
+        """The shape of `input` (tf.keras' attribute; Keras 3 has none)."""
+        value = self.input
+        return [t.shape for t in value] if isinstance(value, list) else value.shape
+
+    @property
+    def output_shape(self):
+        """The shape of `output` (tf.keras' attribute; Keras 3 has none)."""
+        value = self.output
+        return [t.shape for t in value] if isinstance(value, list) else value.shape
+
+    # --- weights ---------------------------------------------------------------------------
+    def _weight_specs(self) -> list:
+        if type(self).engine is None or self._built_shapes is None:
+            return []
+        return self._engine_layer.weight_specs(self._built_shapes)
+
+    def _ensure_weights(self, specs, dtype, rng_for) -> None:
+        """Draw the weights not drawn yet (or whose shape changed): Keras builds a layer
+        once; nnctl draws on first use, from `rng_for(weight_name)`."""
+        import numpy as np
+
+        current = self._weights or {}
+        if len(current) == len(specs) and all(
+                w.name in current and current[w.name].shape == tuple(w.shape) and
+                current[w.name].dtype == dtype for w in specs):
+            return
+        weights = {}
+        for w in specs:
+            value = current.get(w.name)
+            if value is not None and value.shape == tuple(w.shape):
+                weights[w.name] = value.astype(dtype, copy=False)
+            else:
+                weights[w.name] = np.asarray(w.initializer(w.shape, dtype=dtype,
+                                                           rng=rng_for(w.name)), dtype=dtype)
+        self._weights = weights
+
+    def _variables(self, specs) -> list:
+        self._ensure_weights(specs, self._weight_dtype(), _session_rng)
+        return [Variable(self, w.name, f"{self.name}/{w.name}", w.trainable) for w in specs]
+
+    def _weight_dtype(self) -> str:
+        if self._weights:
+            return next(iter(self._weights.values())).dtype.name
+        return self.dtype
+
+    @property
+    def weights(self) -> list:
+        """The weights as Variables, in Keras' order (kernel, bias; gamma, beta, moving_mean,
+        moving_variance); [] before the layer is built."""
+        if type(self).engine is None:
+            return [v for layer in self._sublayers() for v in layer.weights]
+        return self._variables(self._weight_specs())
+
+    @property
+    def trainable_weights(self) -> list:
+        return [v for v in self.weights if v.trainable]
+
+    @property
+    def non_trainable_weights(self) -> list:
+        return [v for v in self.weights if not v.trainable]
+
+    @property
+    def variables(self) -> list:
+        return self.weights
+
+    def get_weights(self) -> list:
+        """The weights as NumPy arrays (copies), in `weights` order."""
+        return [v.numpy() for v in self.weights]
+
+    def set_weights(self, weights) -> None:
+        """Set every weight from a list of arrays in `weights` order, as Keras."""
+        import numpy as np
+
+        variables = self.weights
+        weights = list(weights)
+        if len(weights) != len(variables):
+            raise ValueError(f"You called `set_weights(weights)` on layer '{self.name}' with a "
+                             f"weight list of length {len(weights)}, but the layer was "
+                             f"expecting {len(variables)} weights.")
+        for variable, value in zip(variables, weights):
+            if np.shape(value) != variable.shape:
+                raise ValueError(f"Layer {self.name} weight shape {variable.shape} is not "
+                                 "compatible with provided weight shape "
+                                 f"{tuple(np.shape(value))}.")
+        for variable, value in zip(variables, weights):
+            variable._layer._weights[variable.name] = np.array(value, dtype=variable.dtype)
+            variable._layer._weights_set = True
+
+    def count_params(self) -> int:
+        """The number of weights (scalars) of the layer."""
+        if not self.built:
+            raise ValueError(f"You tried to call `count_params` on layer '{self.name}', but "
+                             "the layer isn't built. You can build it manually via: "
+                             "`layer.build(input_shape)`.")
+        if type(self).engine is None:
+            return sum(layer.count_params() for layer in self._sublayers() if layer.built)
+        import math
+
+        return sum(math.prod(w.shape) for w in self._weight_specs())
 
     def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in self.config.items())
-        name = f"name={self.name!r}" if self.name else ""
-        return f"{type(self).__name__}({', '.join(a for a in (args, name) if a)})"
+        return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+@dataclass(eq=False)
+class _CustomCall:
+    """The first call of a custom layer: what `layer.input` and `layer.output` give."""
+
+    inbound: object
+    output: object
+
+
+def _session_rng(weight_name: str):
+    return session.random_generator()
+
+
+def _shape_arguments(config: dict):
+    """Pop tf.keras' `input_shape=`/`input_dim=`/`batch_input_shape=`: the sample shape."""
+    input_shape = config.pop("input_shape", None)
+    input_dim = config.pop("input_dim", None)
+    batch_input_shape = config.pop("batch_input_shape", None)
+    if input_dim is not None:
+        return (input_dim,)
+    if batch_input_shape is not None:
+        return tuple(batch_input_shape)[1:]
+    return input_shape
+
+
+def _leaves(x) -> list:
+    if isinstance(x, dict):
+        return list(x.values())
+    if isinstance(x, (list, tuple)):
+        return list(x)
+    return [x]
 
 
 def _plain(value, what: str = "value"):
@@ -239,6 +613,8 @@ def _plain(value, what: str = "value"):
         return value.item()            # a NumPy scalar
     if hasattr(value, "get_config"):   # an nnctl activation or initializer object
         return _plain(value.get_config(), what)
+    if callable(value) and getattr(value, "activation_name", None):   # nnctl.activations.relu
+        return value.activation_name
     raise TypeError(f"{what}: {value!r} cannot be written in a spec; give a name or a mapping "
                     "such as {'type': 'he_normal', 'seed': 1}")
 
@@ -258,14 +634,43 @@ def _api_class(engine_cls: type) -> type:
     params += [inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, default=d)
                for n, d in (("name", None), ("trainable", True), ("dtype", None),
                             ("input_shape", None))]
+    name = engine_cls.__name__
     doc = (engine_cls.__doc__ or "").strip().splitlines()[0]
-    return type(engine_cls.__name__, (Layer,), {
-        "engine": engine_cls, "__module__": __name__, "__signature__": inspect.Signature(params),
-        "__doc__": f"{doc}\n\nKeras' `keras.layers.{engine_cls.__name__}`: called on tensors, "
-                   "it records a layer of the model being built."})
+    required = [f"{p.name}=..." for p in params if p.default is inspect.Parameter.empty]
+    call = "([x, y])" if engine_cls.arity == "many" else "(x)"
+    return type(name, (Layer,), {
+        "engine": engine_cls, "__module__": "nnctl.layers",
+        "__signature__": inspect.Signature(params),
+        "__doc__": f"{doc}\n\nKeras' `keras.layers.{name}`, with its arguments and defaults "
+                   "(`nnctl list layers` shows them). Called on tensors it adds a layer to the "
+                   "model being built; called on arrays it computes.\n\n"
+                   f"    y = nnctl.layers.{name}({', '.join(required)}){call}\n"})
 
 
 for _name in LAYERS.names():
     globals()[_name] = _api_class(LAYERS.get(_name))
 
-__all__ = ["Layer", "Input", "InputLayer", "SymbolicTensor"] + LAYERS.names()
+
+def _merge_function(class_name: str):
+    def merge(inputs, **kwargs):
+        return globals()[class_name](**kwargs)(inputs)
+
+    stem = session.to_snake_case(class_name)
+    merge.__name__ = merge.__qualname__ = stem
+    merge.__module__ = "nnctl.layers"
+    merge.__doc__ = (f"The functional form of `{class_name}`, as `keras.layers.{stem}`: "
+                     f"`{stem}([x, y], **kwargs)` is `{class_name}(**kwargs)([x, y])`.\n\n"
+                     f"    >>> import nnctl\n"
+                     f"    >>> a, b = nnctl.Input((3,)), nnctl.Input((3,))\n"
+                     f"    >>> nnctl.layers.{stem}([a, b]).shape[0] is None\n"
+                     f"    True\n")
+    return merge
+
+
+MERGE_FUNCTIONS = [session.to_snake_case(n) for n in
+                   ("Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum",
+                    "Concatenate", "Dot") if n in LAYERS]
+for _name in MERGE_FUNCTIONS:
+    globals()[_name] = _merge_function(LAYERS.canonical(_name))
+
+__all__ = ["Layer", "Input", "InputLayer", "SymbolicTensor"] + LAYERS.names() + MERGE_FUNCTIONS

@@ -12,8 +12,10 @@ import inspect
 
 import numpy as np
 
+from nnctl.api import session
 from nnctl.api.layers import (Input, InputLayer, Layer, SymbolicTensor, UnknownShape,
                               normalize_dtype, sample_shape)
+from nnctl.api.variables import Variable
 from nnctl.errors import DataError, SpecError, WeightsError
 from nnctl.layers import default_name, format_shape
 
@@ -21,25 +23,36 @@ from nnctl.layers import default_name, format_shape
 class Model:
     """A network: `Model(inputs, outputs)` (functional API), or subclass it with `call`.
 
-    Keras' methods: summary(), model(x), predict(x), get_weights()/set_weights(), save(path);
-    and the spec it stands for: to_spec(), to_yaml(), Model.from_spec(mapping_or_path).
-    Weights are drawn from the spec's initializers on first use, with `seed` (default 0).
+    Keras' methods: summary(), model(x), predict(x), get_weights()/set_weights(), layers,
+    get_layer(), save(path); and the spec it stands for: to_spec(), to_yaml(),
+    Model.from_spec(mapping_or_path). Weights are drawn when first needed: new ones each time
+    (as Keras), reproducible after nnctl.utils.set_random_seed(n), or from `seed=`.
+
+    >>> import numpy as np, nnctl
+    >>> inputs = nnctl.Input(shape=(3,), name="input")
+    >>> outputs = nnctl.layers.Dense(2, activation="sigmoid", name="layer3")(inputs)
+    >>> model = nnctl.Model(inputs=inputs, outputs=outputs, name="my_model")
+    >>> model.predict(np.ones((4, 3))).shape
+    (4, 2)
     """
 
     # Class-level defaults, so that a subclass whose __init__ forgets super().__init__()
     # (or sets layers before calling it) still works.
     _spec: dict | None = None
     _engine = None
-    _weights: dict | None = None
     _layer_map: dict = {}
     _inputs: list = []
     _outputs: list = []
+    _generation = -1
+    _batch_size = None        # a subclassed model's summary shows the batch it was built on
     seed: int | None = None
+    _draw_seed: int | None = None
     dtype: str | None = None
 
-    def __init__(self, inputs=None, outputs=None, name=None, *, seed=None, dtype=None):
+    def __init__(self, inputs=None, outputs=None, name=None, *, trainable=True, seed=None,
+                 dtype=None):
         self.name = _model_name(name, self)
-        self.seed = _seed(seed)
+        self.seed = self._draw_seed = _seed(seed)
         self.dtype = normalize_dtype(dtype, f"model '{self.name}'")
         if inputs is None and outputs is None:
             if type(self).call is Model.call:
@@ -49,6 +62,8 @@ class Model:
         if inputs is None or outputs is None:
             raise TypeError("Model needs both `inputs` and `outputs`")
         self._set_graph(_flat(inputs, "inputs"), _flat(outputs, "outputs"))
+        if not trainable:
+            self.trainable = False
 
     def call(self, inputs):
         """The forward pass of a subclassed model, written with its layers (traced once)."""
@@ -81,18 +96,27 @@ class Model:
             structure = InputLayer(None, stem, dtype).output
         else:
             structure = Input(shape=shapes, name=stem, dtype=dtype)
+        kwargs = {"training": False} if "training" in parameters else {}
         try:
-            result = self.call(structure)
+            result = self.call(structure, **kwargs)
         except UnknownShape:
             raise SpecError(f"model '{self.name}': the input shape is not known yet; call the "
                             "model on data first (model(np.ones((1, 3)))), call "
                             "model.build((None, 3)), or give its first layer input_shape=(3,)"
                             ) from None
+        except (SpecError, NotImplementedError, ValueError):
+            raise
+        except Exception as exc:
+            raise TypeError(f"model {type(self).__name__} ('{self.name}') cannot be traced: "
+                            "its call() does something other than calling nnctl layers and "
+                            f"nnctl.ops ({type(exc).__name__}: {exc})") from exc
         outputs = _flat(result, f"{type(self).__name__}.call() result")
         self._set_graph(_flat(structure, "inputs"), outputs)
 
     def _ensure_built(self, data=None) -> None:
         if self.built:
+            if self._generation != session.generation():
+                self._refresh()
             return
         if data is None:
             if type(self).call is Model.call:
@@ -102,6 +126,12 @@ class Model:
             self._trace(None)
         else:
             self._trace(_data_shapes(data))
+            sizes = {len(a) for a in _leaves(data) if hasattr(a, "__len__")}
+            self._batch_size = sizes.pop() if len(sizes) == 1 else None
+
+    def _refresh(self) -> None:
+        """A layer changed (trainable): write the spec again from the same graph."""
+        self._set_graph(self._inputs, self._outputs)
 
     def _set_graph(self, inputs: list, outputs: list) -> None:
         spec, layer_map = functional_spec(self.name, inputs, outputs, self.seed)
@@ -109,19 +139,14 @@ class Model:
         self._adopt(spec, layer_map)
 
     def _adopt(self, spec: dict, layer_map: dict) -> None:
-        """Take a new spec: build it with the engine; keep the weights that still fit."""
+        """Take a new spec: build it with the engine (the weights stay with the layers)."""
         from nnctl.model import build_model
         from nnctl.spec import parse_spec
         from nnctl.yamlpos import Located
 
         engine = build_model(parse_spec(Located(spec, {}, f"model '{spec['name']}'")))
-        if self._weights is not None:
-            fresh = engine.init_weights(self.seed or 0)
-            for key, value in self._weights.items():
-                if key in fresh and fresh[key].shape == np.shape(value):
-                    fresh[key] = value
-            self._weights = fresh
         self._spec, self._engine, self._layer_map = spec, engine, layer_map
+        self._generation = session.generation()
 
     @property
     def engine(self):
@@ -129,19 +154,45 @@ class Model:
         self._ensure_built()
         return self._engine
 
+    # --- layers ------------------------------------------------------------------------------
+    @property
+    def _subclassed(self) -> bool:
+        return type(self).call is not Model.call and not isinstance(self, Sequential)
+
     @property
     def layers(self) -> list:
-        """The layers in Keras' order (a functional model's inputs included, as in Keras)."""
+        """The layers in Keras' order: a functional model's inputs first (InputLayer objects),
+        a subclassed model's in the order its __init__ set them."""
+        if self._subclassed:
+            return _attribute_layers(self)
         return [self._layer_map[node.name] for node in self.engine.layers]
 
-    def get_layer(self, name: str):
-        self._ensure_built()
-        if name not in self._layer_map:
-            from nnctl.naming import did_you_mean
+    def get_layer(self, name=None, index=None):
+        """A layer by name or by index in `layers`, as Keras.
 
-            raise ValueError(f"model '{self.name}' has no layer '{name}'"
-                             f"{did_you_mean(name, self._layer_map)}")
-        return self._layer_map[name]
+        >>> import nnctl
+        >>> x = nnctl.Input((3,)); model = nnctl.Model(x, nnctl.layers.Dense(2, name="d")(x))
+        >>> model.get_layer("d").units, model.get_layer(index=1).name
+        (2, 'd')
+        """
+        if index is not None and name is not None:
+            raise ValueError(f"Provide only a layer name or a layer index. Received: "
+                             f"index={index}, name={name}.")
+        layers = self.layers
+        if index is not None:
+            if len(layers) <= index:
+                raise ValueError(f"Was asked to retrieve layer at index {index} but model "
+                                 f"only has {len(layers)} layers.")
+            return layers[index]
+        if name is None:
+            raise ValueError("Provide either a layer name or layer index at `get_layer`.")
+        for layer in layers:
+            if layer.name == name:
+                return layer
+        from nnctl.naming import did_you_mean
+
+        raise ValueError(f"No such layer: {name}. Existing layers are: "
+                         f"{[layer.name for layer in layers]}.{did_you_mean(name, [l.name for l in layers])}")
 
     @property
     def inputs(self) -> list:
@@ -152,6 +203,46 @@ class Model:
     def outputs(self) -> list:
         self._ensure_built()
         return list(self._outputs)
+
+    @property
+    def input(self):
+        """The input tensor (a list for several inputs), for building other models."""
+        inputs = self.inputs
+        return inputs[0] if len(inputs) == 1 else inputs
+
+    @property
+    def output(self):
+        """The output tensor (a list for several outputs): `Model(model.input, model.output)`."""
+        outputs = self.outputs
+        return outputs[0] if len(outputs) == 1 else outputs
+
+    @property
+    def input_shape(self):
+        value = self.input
+        return [t.shape for t in value] if isinstance(value, list) else value.shape
+
+    @property
+    def output_shape(self):
+        value = self.output
+        return [t.shape for t in value] if isinstance(value, list) else value.shape
+
+    @property
+    def trainable(self) -> bool:
+        return all(layer.trainable for layer in self._weighted_layers())
+
+    @trainable.setter
+    def trainable(self, value) -> None:
+        """`model.trainable = False` freezes every layer, as in Keras."""
+        for layer in self._all_layers():
+            layer.trainable = value
+
+    def _all_layers(self) -> list:
+        if not self.built and self._subclassed:
+            return _attribute_layers(self)
+        return [layer for layer in self._layer_map.values() if not isinstance(layer, InputLayer)]
+
+    def _weighted_layers(self) -> list:
+        return [self._layer_map[n.name] for n in self.engine.layers if n.weights]
 
     # --- the spec ----------------------------------------------------------------------------
     def to_spec(self) -> dict:
@@ -171,41 +262,115 @@ class Model:
         return from_spec(source, seed=seed)
 
     # --- inspecting --------------------------------------------------------------------------
-    def summary(self, show_trainable: bool = False, print_fn=None) -> None:
-        """Print Keras' summary table (the same as `nnctl summary`), as Keras does: on
-        sys.stdout through rich (styled on a terminal; piped, plain at 76 columns), or with
-        `print_fn`, once, as plain text of 76 columns (`model.summary(print_fn=log.info)`)."""
-        from nnctl.render import print_summary_table
-        from nnctl.summary import summarize, table_width
+    def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False,
+                show_trainable=False, layer_range=None) -> None:
+        """Print Keras' summary table, as Keras does: on sys.stdout through rich (styled on a
+        terminal, plain when piped), or given once as text to `print_fn`.
 
-        data = summarize(self.engine)
+        >>> import nnctl
+        >>> model = nnctl.Sequential([nnctl.Input((3,)), nnctl.layers.Dense(2, name="d")])
+        >>> model.summary(print_fn=lambda text: print(text.splitlines()[4]))
+        │ d (Dense)                       │ (None, 2)              │             8 │
+        """
+        from nnctl.render import print_summary_table
+        from nnctl.summary import table_width
+
+        if layer_range is not None:
+            raise NotImplementedError("summary(layer_range=...) is not supported by nnctl")
+        data = self._summary_data()
+        import shutil
+
         if print_fn is None:
-            console, columns = _stdout_console()
+            console = _stdout_console()
         else:
             from rich.console import Console
 
-            console = Console(record=True, width=76, no_color=True, force_terminal=False,
-                              highlight=False, emoji=False, file=_Discard())
-            columns = 80
-        print_summary_table(data, console, width=table_width(data, columns, show_trainable),
-                            show_trainable=show_trainable)
+            console = Console(highlight=False, force_terminal=False, color_system=None)
+            console.begin_capture()
+        width = line_length or table_width(data, shutil.get_terminal_size().columns,
+                                           show_trainable)
+        print_summary_table(data, console, width=width, show_trainable=show_trainable,
+                            positions=positions)
         if print_fn is not None:
-            print_fn(console.export_text().rstrip("\n"))
+            print_fn(console.end_capture())
+
+    def _summary_data(self):
+        """Rows and totals; a subclassed model's as Keras shows them: its layers in the order
+        __init__ set them, no inputs, the batch size it was first called on."""
+        from nnctl.summary import summarize
+
+        data = summarize(self.engine)
+        if self._subclassed:
+            rows = {row.name: row for row in data.rows}
+            data.rows = [rows[layer.name] for layer in self.layers if layer.name in rows]
+            for row in data.rows:
+                row.output_shape = [self._batch_size, *row.output_shape[1:]]
+            data.chain = True
+        return data
 
     def count_params(self) -> int:
+        """The number of weights (scalars) of the model."""
         return self.engine.total_params
 
     # --- weights -----------------------------------------------------------------------------
+    def _rng_for(self, layer_name: str):
+        if self._draw_seed is None:
+            return lambda weight_name: session.random_generator()
+        from nnctl.initializers import weight_rng
+
+        return lambda weight_name: weight_rng(self._draw_seed, layer_name, weight_name)
+
     def _weight_dict(self) -> dict:
-        engine = self.engine
-        if self._weights is None:
-            self._weights = engine.init_weights(self.seed or 0)
-        return self._weights
+        """`layer/weight` -> array, every weight of the model (drawn where not yet)."""
+        weights = {}
+        for node in self.engine.layers:
+            if not node.weights:
+                continue
+            layer = self._layer_map[node.name]
+            layer._ensure_weights(node.weights, node.dtype, self._rng_for(node.name))
+            for w in node.weights:
+                weights[f"{node.name}/{w.name}"] = layer._weights[w.name]
+        return weights
+
+    def weight_dict(self) -> dict:
+        """The weights by `layer/weight` name (the keys of an nnctl weights file).
+
+        >>> import nnctl
+        >>> model = nnctl.Sequential([nnctl.Input((3,)), nnctl.layers.Dense(2, name="d")])
+        >>> sorted(model.weight_dict())
+        ['d/bias', 'd/kernel']
+        """
+        return dict(self._weight_dict())
+
+    def carries_weights(self) -> bool:
+        """Whether some weights were given (set_weights, a loaded file) rather than drawn."""
+        self._weight_dict()
+        return any(getattr(self._layer_map[n.name], "_weights_set", False)
+                   for n in self.engine.layers if n.weights)
 
     @property
-    def weights(self) -> dict:
-        """The weights by `layer/weight` name (the keys of a weights file); drawn on first use."""
-        return self._weight_dict()
+    def weights(self) -> list:
+        """Every weight as a Variable, in Keras' order (layer by layer)."""
+        self._weight_dict()
+        prefix = f"{self.name}/" if isinstance(self, Sequential) else ""
+        variables = []
+        for node in self.engine.layers:
+            layer = self._layer_map[node.name]
+            variables += [Variable(layer, w.name, f"{prefix}{node.name}/{w.name}", w.trainable)
+                          for w in node.weights]
+        return variables
+
+    @property
+    def trainable_weights(self) -> list:
+        return [v for v in self.weights if v.trainable]
+
+    @property
+    def non_trainable_weights(self) -> list:
+        return [v for v in self.weights if not v.trainable]
+
+    @property
+    def variables(self) -> list:
+        return self.weights
 
     def get_weights(self) -> list:
         """The weight arrays in Keras' order: layer by layer, each layer's in its order."""
@@ -225,7 +390,13 @@ class Model:
                                    f"got {len(weights)}")
             given = dict(zip(keys, weights))
         checked = self.engine.check_weights(given, source=f"model '{self.name}'")
-        self._weights = {k: np.array(v) for k, v in checked.items()}
+        for key, value in checked.items():
+            layer_name, _, weight_name = key.partition("/")
+            layer = self._layer_map[layer_name]
+            if layer._weights is None:
+                layer._weights = {}
+            layer._weights[weight_name] = np.array(value)
+            layer._weights_set = True
 
     def save(self, path) -> None:
         """Write a model file (.npz: the weights and the spec, DESIGN.md section 2)."""
@@ -233,26 +404,88 @@ class Model:
 
         save_model(str(path), self.to_spec(), self._weight_dict())
 
+    # --- training: Keras' job ----------------------------------------------------------------
+    def _no_training(self, method: str):
+        raise NotImplementedError(
+            f"{method}(): nnctl does not train models (it builds, inspects and runs them); "
+            f"save the model with model.save('{self.name}.keras') and train it with Keras "
+            "(keras.saving.load_model)")
+
+    def compile(self, *args, **kwargs):
+        """Refused: nnctl does not train (save a .keras file and train it with Keras)."""
+        self._no_training("compile")
+
+    def fit(self, *args, **kwargs):
+        """Refused: nnctl does not train (save a .keras file and train it with Keras)."""
+        self._no_training("fit")
+
+    def evaluate(self, *args, **kwargs):
+        """Refused: nnctl does not train (save a .keras file and train it with Keras)."""
+        self._no_training("evaluate")
+
+    def train_on_batch(self, *args, **kwargs):
+        """Refused: nnctl does not train (save a .keras file and train it with Keras)."""
+        self._no_training("train_on_batch")
+
+    def test_on_batch(self, *args, **kwargs):
+        """Refused: nnctl does not train (save a .keras file and train it with Keras)."""
+        self._no_training("test_on_batch")
+
     # --- running -----------------------------------------------------------------------------
-    def __call__(self, x):
-        """The outputs for a batch (NumPy arrays), as Keras' model(x)."""
+    def __call__(self, x, training=None, mask=None):
+        """The outputs for a batch (NumPy arrays), as Keras' model(x); on symbolic tensors,
+        the model used as a layer (its layers are called on them, their weights shared).
+        `training` is accepted and ignored: nnctl computes as Keras does at inference."""
         if any(isinstance(t, SymbolicTensor) for t in _leaves(x)):
-            raise TypeError("calling a model on symbolic tensors (nesting models) is not "
-                            "supported; call its layers on the tensors instead")
+            return self._call_symbolic(x)
         self._ensure_built(x)
         return self._run(x, batch_size=None)
 
-    def predict(self, x, batch_size=None, verbose=None):
+    def _call_symbolic(self, x):
+        """Replay this model's graph on new tensors (nnctl has no nested-model node: the
+        layers of the inner model join the outer one)."""
+        if self._subclassed:
+            kwargs = {"training": False} if "training" in \
+                inspect.signature(self.call).parameters else {}
+            return self.call(x, **kwargs)
+        self._ensure_built()
+        given = _leaves(x)
+        if len(given) != len(self._inputs):
+            raise ValueError(f"model '{self.name}' takes {len(self._inputs)} inputs, got "
+                             f"{len(given)}")
+        values = {id(t.node): g for t, g in zip(self._inputs, given)}
+
+        def value(tensor):
+            node = tensor.node
+            if id(node) not in values:
+                args = [value(t) for t in node.inbound]
+                many = node.layer.engine.arity == "many"
+                values[id(node)] = node.layer(args if many else args[0])
+            return values[id(node)]
+
+        outputs = [value(t) for t in self._outputs]
+        return outputs[0] if len(outputs) == 1 else outputs
+
+    def predict(self, x, batch_size=None, verbose=None, steps=None, callbacks=None):
         """The outputs for every sample of x, run in batches of `batch_size` (default 32).
 
         x: an array (batch axis first); a list in input order or a dict by input name for a
         model with several inputs. Returns an array, or a list for several outputs.
+
+        >>> import numpy as np, nnctl
+        >>> model = nnctl.Sequential([nnctl.Input((3,)), nnctl.layers.Dense(2)])
+        >>> model.predict(np.ones((5, 3)), verbose=0).shape
+        (5, 2)
         """
         if batch_size is not None and (isinstance(batch_size, bool) or
                                        not isinstance(batch_size, int) or batch_size < 1):
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
         self._ensure_built(x)
         return self._run(x, batch_size=batch_size or 32)
+
+    def predict_on_batch(self, x):
+        """The outputs for one batch, as Keras."""
+        return self(x)
 
     def _run(self, x, batch_size):
         engine = self.engine
@@ -317,40 +550,69 @@ class Sequential(Model):
 
     The input shape comes from a first `nnctl.Input(shape=...)`, from `input_shape=` on the
     first layer, or later from build((None, ...)) or the first call on data.
+
+    >>> import nnctl
+    >>> model = nnctl.Sequential([nnctl.Input((3,)), nnctl.layers.Dense(2)], name="s")
+    >>> model.count_params()
+    8
     """
 
-    def __init__(self, layers=None, name=None, *, seed=None, dtype=None):
+    def __init__(self, layers=None, name=None, *, trainable=True, seed=None, dtype=None):
         self.name = _model_name(name, self)
-        self.seed = _seed(seed)
+        self.seed = self._draw_seed = _seed(seed)
         self.dtype = normalize_dtype(dtype, f"model '{self.name}'")
         self._input: InputLayer | None = None
         self._stack: list[Layer] = []
         for item in layers or []:
-            self.add(item)
+            self.add(item, rebuild=False)
+        if self._input is not None and self._stack:
+            self._rebuild()
+        if not trainable:
+            self.trainable = False
 
-    def add(self, layer) -> None:
+    @property
+    def layers(self) -> list:
+        return list(self._stack)
+
+    def _all_layers(self) -> list:
+        return list(self._stack)
+
+    def add(self, layer, rebuild=True) -> None:
         """Put a layer on top of the stack (checked against the shapes below it)."""
         if isinstance(layer, SymbolicTensor) and isinstance(layer.node.layer, InputLayer):
-            if self._stack or self._input is not None:
+            layer = layer.node.layer
+        if isinstance(layer, InputLayer):
+            if self._input is not None:
+                raise ValueError(f"Sequential model '{self.name}' has already been configured "
+                                 f"to use input shape {format_shape((None, *self._input.shape))}"
+                                 ". You cannot add a different Input layer to it.")
+            if self._stack:
                 raise ValueError("an nnctl.Input may only be the first element of a Sequential")
-            self._input = layer.node.layer
+            self._input = layer
             if self.dtype is None and layer.dtype != "float32":
                 self.dtype = layer.dtype
             return
-        if not isinstance(layer, Layer):
-            raise TypeError(f"Sequential takes nnctl layers (nnctl.layers.Dense(...), ...), "
-                            f"got {type(layer).__name__}")
-        if not self._stack and self._input is None and layer.input_shape is not None:
-            self._input = InputLayer(layer.input_shape, dtype=self.dtype)
+        if not isinstance(layer, (Layer, Model)):
+            raise ValueError(f"Only instances of `keras.Layer` can be added to a Sequential "
+                             f"model. Received: {layer!r} (of type {type(layer)})")
+        if isinstance(layer, Model):
+            raise TypeError(f"model '{layer.name}' inside a Sequential: nnctl does not nest "
+                            "models in a Sequential; add its layers (model.layers) instead")
+        if any(other.name == layer.name for other in self._stack):
+            raise ValueError("All layers added to a Sequential model should have unique names. "
+                             f"Name '{layer.name}' is already the name of a layer in this "
+                             "model. Update the `name` argument to pass a unique name.")
+        if not self._stack and self._input is None and layer._input_shape_arg is not None:
+            self._input = InputLayer(layer._input_shape_arg, dtype=self.dtype)
         self._stack.append(layer)
-        if self._input is not None:
+        if self._input is not None and rebuild:
             try:
                 self._rebuild()
             except BaseException:
                 self._stack.pop()
                 raise
 
-    def pop(self):
+    def pop(self, rebuild=True):
         """Remove the top layer and return it."""
         layer = self._stack.pop()
         if self._input is not None and self._stack:
@@ -369,6 +631,8 @@ class Sequential(Model):
 
     def _ensure_built(self, data=None) -> None:
         if self.built:
+            if self._generation != session.generation():
+                self._rebuild()
             return
         if self._input is None and data is not None:
             self._input = InputLayer(sample_shape(np.shape(data)[1:], f"model '{self.name}'"),
@@ -380,9 +644,14 @@ class Sequential(Model):
                                "nnctl.Input(shape=...), or call model.build((None, ...))"))
         self._rebuild()
 
+    def _refresh(self) -> None:
+        self._rebuild()
+
     def _rebuild(self) -> None:
         if not self._stack:
             return
+        if self._generation != session.generation() or self._spec is None:
+            session.unique_name("functional")   # Keras builds a Functional inside: a name
         x = self._input.output
         for layer in self._stack:
             x = layer(x)                      # the engine checks each layer's shapes
@@ -393,7 +662,7 @@ class Sequential(Model):
         if self.seed is not None:
             spec["seed"] = self.seed
         spec["input"] = list(self._input.shape)
-        omit_names = name_layers(self._stack, {"input_layer"})
+        omit_names = spec_default_names(self._stack, {"input_layer"})
         spec["layers"] = [_entry(layer, omit_names) for layer in self._stack]
         self._adopt(spec, {layer.name: layer for layer in self._stack})
 
@@ -413,46 +682,48 @@ def functional_spec(name: str, inputs: list, outputs: list, seed=None) -> tuple[
     if len({id(n) for n in input_nodes}) != len(input_nodes):
         raise SpecError(f"model '{name}': the same input is given twice in `inputs`")
     reached, seen, stack = [], set(), [t.node for t in outputs]
+    given = {id(n) for n in input_nodes}
     while stack:
         node = stack.pop()
         if id(node) not in seen:
             seen.add(id(node))
             reached.append(node)
-            stack.extend(t.node for t in node.inbound)
-    given = {id(n) for n in input_nodes}
+            if id(node) not in given:    # a model's input may be another layer's output
+                stack.extend(t.node for t in node.inbound)
     for node in reached:
         if isinstance(node.layer, InputLayer) and id(node) not in given:
             raise SpecError(f"model '{name}': the outputs depend on an input "
-                            f"({node.layer.name or 'unnamed'}, shape "
+                            f"({node.layer.name}, shape "
                             f"{format_shape(node.layer.output.shape or ())}) that is not in "
                             "`inputs`")
+    for node in input_nodes:
+        if not isinstance(node.layer, InputLayer):
+            raise TypeError(f"model '{name}': inputs must be nnctl.Input tensors (or a model's "
+                            f"inputs), got the output of layer '{node.layer.name}'")
     calls = sorted((n for n in reached if not isinstance(n.layer, InputLayer)),
                    key=lambda n: n.index)
     used = set()
     for node in calls:
         if id(node.layer) in used:
-            raise SpecError(f"model '{name}': layer '{node.layer.name or node.layer._label()}' "
-                            "is called more than once; nnctl layers are not shared (each has "
-                            "its own weights): make one layer per call")
+            raise SpecError(f"model '{name}': layer '{node.layer.name}' is called more than "
+                            "once in this model (a shared layer); nnctl does not share a layer "
+                            "between two calls of one model yet: make one layer per call")
         used.add(id(node.layer))
     input_layers = [n.layer for n in input_nodes]
-    taken = {layer.name for layer in input_layers if not layer.default_named} | \
-            {n.layer.name for n in calls if not n.layer.default_named}
-    for layer in sorted(input_layers, key=lambda layer: layer.order):
+    names = [layer.name for layer in input_layers] + [n.layer.name for n in calls]
+    for layer_name in names:
+        if names.count(layer_name) > 1:
+            raise ValueError(f'The name "{layer_name}" is used {names.count(layer_name)} times '
+                             "in the model. All operation names should be unique.")
+    for layer in input_layers:
         if layer.shape is None:
             raise SpecError(f"model '{name}': the shape of input '{layer.name}' is not known")
-        if layer.default_named:   # Keras: input_layer, input_layer_1, ... in order of making
-            stem, k = "input_layer", 0
-            while (candidate := stem if k == 0 else f"{stem}_{k}") in taken:
-                k += 1
-            layer.name = candidate
-            taken.add(candidate)
     dtypes = {layer.dtype for layer in input_layers}
     if len(dtypes) > 1:
         raise SpecError(f"model '{name}': the inputs have different dtypes "
                         f"({', '.join(sorted(dtypes))}); a model has one dtype")
     layers = [n.layer for n in calls]
-    omit_names = name_layers(layers, {layer.name for layer in input_layers})
+    omit_names = spec_default_names(layers, {layer.name for layer in input_layers})
     entries, previous = [], None
     for node in calls:
         entry = _entry(node.layer, omit_names)
@@ -476,22 +747,14 @@ def functional_spec(name: str, inputs: list, outputs: list, seed=None) -> tuple[
     return spec, layer_map
 
 
-def name_layers(layers: list, reserved: set) -> bool:
-    """Give the layers made without a name Keras' default names, for this model.
-
-    Keras names layers in the order they are made (`dense`, `dense_1`, ...), counted here per
-    model as in a spec; the engine names a spec's unnamed layers in the order they are listed.
-    Returns True when both agree, so that the spec may leave those names out.
-    """
+def spec_default_names(layers: list, reserved: set) -> bool:
+    """Whether a spec may leave out the names of the layers made without one: True when the
+    engine, naming a spec's unnamed layers per model in the order they are listed, would give
+    each the name it has (as for the first model of a Python session)."""
     from nnctl.model import GraphBuilder
 
-    explicit = {layer.name for layer in layers if not layer.default_named}
-    taken, counters = set(reserved) | explicit, {}
-    for layer in sorted((layer for layer in layers if layer.default_named),
-                        key=lambda layer: layer.order):
-        layer.name = GraphBuilder._default_name(layer.engine, counters, taken)
-        taken.add(layer.name)
-    taken, counters = set(reserved) | explicit, {}
+    taken = set(reserved) | {layer.name for layer in layers if not layer.default_named}
+    counters = {}
     for layer in layers:
         if layer.default_named:
             if GraphBuilder._default_name(layer.engine, counters, taken) != layer.name:
@@ -501,10 +764,22 @@ def name_layers(layers: list, reserved: set) -> bool:
 
 
 def _entry(layer: Layer, omit_default_names: bool) -> dict:
-    entry = layer.get_config()
+    entry = layer.spec_entry()
     if omit_default_names and layer.default_named:
         entry.pop("name", None)
     return entry
+
+
+def _attribute_layers(model) -> list:
+    """The layers a subclassed model holds as attributes, in the order they were set (Keras'
+    tracking), lists of layers included."""
+    found = []
+    for value in vars(model).values():
+        for item in (value if isinstance(value, (list, tuple)) else [value]):
+            if isinstance(item, (Layer, Model)) and item is not model and \
+                    all(item is not f for f in found):
+                found.append(item)
+    return found
 
 
 # --- specs to models -------------------------------------------------------------------------
@@ -538,17 +813,16 @@ def from_spec(source, *, seed=None) -> Model:
         node = by_path.get(ls.path)
         if node is None:       # does not lead to an output: left out, as the engine does
             continue
-        made[node.name] = getattr(api.layers, type(node.layer).__name__)(**ls.config,
-                                                                          name=ls.name)
-    name_layers(list(made.values()), set(spec.inputs))
-    if any(layer.name != name for name, layer in made.items()):
-        for name, layer in made.items():   # the spec's unused layers took default names
-            layer.name, layer.default_named = name, False
+        layer = getattr(api.layers, type(node.layer).__name__)(**ls.config, name=node.name)
+        layer.default_named = ls.name is None
+        made[node.name] = layer
     if not spec.functional:
         (shape,) = spec.inputs.values()
         first = Input(shape=shape, dtype=spec.dtype)
-        return Sequential([first] + [made[n.name] for n in engine.layers], name=spec.name,
-                          seed=seed)
+        model = Sequential([first] + [made[n.name] for n in engine.layers], name=spec.name,
+                           seed=seed)
+        model._draw_seed = seed or 0     # a spec's weights: seed 0 unless it says, as the CLI
+        return model
     tensors = {}
     for node in engine.nodes.values():   # inputs first, then an order where inputs come first
         if node.layer is None:
@@ -556,8 +830,10 @@ def from_spec(source, *, seed=None) -> Model:
         else:
             args = [tensors[i] for i in node.inbound]
             tensors[node.name] = made[node.name](args[0] if node.layer.arity == "one" else args)
-    return Model(inputs=[tensors[n] for n in engine.input_names],
-                 outputs=[tensors[n] for n in engine.outputs], name=spec.name, seed=seed)
+    model = Model(inputs=[tensors[n] for n in engine.input_names],
+                  outputs=[tensors[n] for n in engine.outputs], name=spec.name, seed=seed)
+    model._draw_seed = seed or 0
+    return model
 
 
 def load_model(path, *, seed=None) -> Model:
@@ -573,17 +849,22 @@ def load_model(path, *, seed=None) -> Model:
 
     spec_dict, weights = load_model_file(path)
     model = from_spec(parse_spec(Located(spec_dict, {}, path)), seed=seed)
-    model._weights = model.engine.check_weights(dict(weights), source=path)
+    model.engine.check_weights(dict(weights), source=path)
+    model.set_weights(dict(weights))
     return model
 
 
 # --- small helpers ---------------------------------------------------------------------------
 
 def _model_name(name, model) -> str:
+    """Keras' default model names, numbered per session: `sequential`, `functional`, or the
+    subclass's name in snake case (`MyModel` -> `my_model`)."""
     if name is None:
         if isinstance(model, Sequential):
-            return "sequential"
-        return "functional" if type(model) is Model else default_name(type(model))
+            return session.unique_name("sequential")
+        if type(model) is Model:
+            return session.unique_name("functional")
+        return session.unique_name(session.to_snake_case(type(model).__name__))
     if not isinstance(name, str) or not name:
         raise SpecError(f"a model's name must be a non-empty string, got {name!r}")
     return name
@@ -644,27 +925,30 @@ def _without_batch(shape) -> tuple:
 
 
 def _stdout_console():
-    """(console, columns) for a summary on sys.stdout, as Keras makes it: rich's Console, which
-    tells a terminal and honours TERM=dumb and FORCE_COLOR; NO_COLOR drops every escape code
-    (as the CLI does). Piped: plain, at Keras' 76 columns (80 - 4), lines never wrapped."""
+    """The Console Keras' summary prints on: rich's on sys.stdout, which tells a terminal,
+    takes its width (80 columns when piped, or $COLUMNS) and honours TERM=dumb and
+    FORCE_COLOR; NO_COLOR drops every escape code (as the CLI does)."""
     import os
-    import shutil
     import sys
 
     from rich.console import Console
 
-    console = Console(file=sys.stdout, highlight=False, emoji=False,
-                      color_system=None if "NO_COLOR" in os.environ else "auto")
-    if console.is_terminal:
-        return console, shutil.get_terminal_size().columns
-    return Console(file=sys.stdout, width=76, soft_wrap=True, color_system=None,
-                   highlight=False, emoji=False), 80
+    return Console(file=sys.stdout, highlight=False,
+                   color_system=None if "NO_COLOR" in os.environ else "auto")
 
 
-class _Discard:
-    def write(self, text):
-        return len(text)
+def clone_model(model, input_tensors=None, clone_function=None):
+    """A new model of the same layers (same names and arguments) with new weights, as
+    `keras.models.clone_model`.
 
-    def flush(self):
-        pass
-
+    >>> import nnctl
+    >>> model = nnctl.Sequential([nnctl.Input((3,)), nnctl.layers.Dense(2)])
+    >>> nnctl.models.clone_model(model).count_params()
+    8
+    """
+    if input_tensors is not None or clone_function is not None:
+        raise NotImplementedError("clone_model: input_tensors and clone_function are not "
+                                  "supported by nnctl")
+    clone = from_spec(model.to_spec(), seed=model.seed)
+    clone._draw_seed = model.seed
+    return clone

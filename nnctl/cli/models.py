@@ -9,9 +9,10 @@ prints while it is imported goes to stderr: stdout carries the command's data. O
 form, with both parts, NAME a Python identifier and the file existing, imports anything: any
 other MODEL ending in `.py` (or `x.py:net.yaml`) is an error before a line of it runs.
 
-The weights of a Python model are the model's own, as model.predict() would use them: those
-given with set_weights() or loaded by nnctl.load_model(), else drawn with its `seed=`
-(default 0). As with a model file, --weights FILE or --seed N replaces them.
+The weights of a Python model are the model's own when it carries some: given with
+set_weights() or loaded by nnctl.load_model(); else they are drawn as for a spec, with its
+`seed=` (default 0), not with the fresh random draws of a Python session. As with a model
+file, --weights FILE or --seed N replaces them.
 """
 from __future__ import annotations
 
@@ -60,7 +61,8 @@ def open_weights(path: str) -> dict | None:
         weights = _stdin_model()[1]
         return None if weights is None else dict(weights)
     if is_python_model(path):
-        return dict(python_model(path).weights)
+        model = python_model(path)
+        return model.weight_dict() if model.carries_weights() else None
     from nnctl.kerasfile import keras_kind
 
     if keras_kind(path):

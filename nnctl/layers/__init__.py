@@ -3,6 +3,11 @@
 Each type is one class (nnctl/layers/base.py: Layer) holding every piece of it: arguments,
 output shape, weights, forward and backward passes, ONNX lowering, MACs and its neurons
 picture. To add one, see docs/ARCHITECTURE.md ("Add a layer type") and register it below.
+
+`nnctl.layers.Dense`, `nnctl.layers.Layer`, `nnctl.layers.add`, ... are the Python API's
+(nnctl.api.layers), as `keras.layers`; the engine's classes are reached with get("Dense") or
+from their modules (nnctl.layers.core.Dense), and the engine's base class is
+nnctl.layers.base.Layer.
 """
 from __future__ import annotations
 
@@ -11,7 +16,7 @@ import re
 
 from nnctl.layers import (activation_layers, core, merging, normalization, preprocessing,
                           reshaping, spatial)
-from nnctl.layers.base import ArgError, Layer, WeightSpec, format_shape
+from nnctl.layers.base import ArgError, WeightSpec, format_shape
 from nnctl.naming import Registry
 
 LAYERS = Registry("layer type")
@@ -29,26 +34,32 @@ for _cls in (core.Dense, core.Activation, core.Dropout, reshaping.Flatten, resha
 
 def __getattr__(name):
     # `nnctl.layers.Dense(3, activation="relu")` is the Python API's layer (nnctl.api.layers),
-    # which records a spec entry; the engine's classes are reached with get("Dense") or from
-    # their modules (nnctl.layers.core.Dense). Loaded on first use: the engine needs no API.
-    if name in LAYERS.names() or name in ("Input", "InputLayer"):
+    # loaded on first use: the engine needs no API.
+    if not name.startswith("_"):
         from nnctl.api import layers as api_layers
 
-        return getattr(api_layers, name)
+        if name in api_layers.__all__:
+            return getattr(api_layers, name)
     raise AttributeError(f"module 'nnctl.layers' has no attribute {name!r}")
 
 
-def get(type_name: str) -> type[Layer]:
+def __dir__():
+    from nnctl.api import layers as api_layers
+
+    return sorted(set(globals()) | set(api_layers.__all__))
+
+
+def get(type_name: str) -> type:
     """The Layer class for a Keras class name (`Dense`, `dense` and `BatchNormalization`...)."""
     return LAYERS.get(type_name)
 
 
-def default_name(cls: type[Layer]) -> str:
-    """Keras' default name stem (keras.src.utils.naming.to_snake_case): `Dense` -> `dense`,
-    `BatchNormalization` -> `batch_normalization`, `ReLU` -> `re_lu`, `Conv2D` -> `conv2d`,
-    `Conv1DTranspose` -> `conv1d_transpose`."""
-    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", cls.__name__)
-    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
+def default_name(cls: type) -> str:
+    """Keras' default name stem (its to_snake_case): `Dense` -> `dense`, `BatchNormalization`
+    -> `batch_normalization`, `Conv2D` -> `conv2d`, `PReLU` -> `p_re_lu`."""
+    name = re.sub(r"\W+", "", cls.__name__)
+    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 def catalog() -> list[dict]:
@@ -64,5 +75,5 @@ def catalog() -> list[dict]:
     return rows
 
 
-__all__ = ["Layer", "WeightSpec", "ArgError", "format_shape", "get", "default_name", "catalog",
-           "LAYERS"] + LAYERS.names()
+__all__ = ["WeightSpec", "ArgError", "format_shape", "get", "default_name", "catalog",
+           "LAYERS"]
