@@ -248,9 +248,10 @@ class Layer:
             return self.config[key]
         engine = type(self).engine
         if engine is not None:
-            for w in self._weight_specs():
-                if w.name == key:
-                    return self._variables([w])[0]
+            specs = self._weight_specs()
+            for variable in self._variables(specs) if key in {w.name for w in specs} else []:
+                if variable.name == key:
+                    return variable
             default = engine.arguments().get(key, inspect.Parameter.empty)
             if default is not inspect.Parameter.empty:
                 return default

@@ -305,6 +305,11 @@ class Model:
             data.rows = [rows[layer.name] for layer in self.layers if layer.name in rows]
             for row in data.rows:
                 row.output_shape = [self._batch_size, *row.output_shape[1:]]
+                node = self.engine.nodes[row.name]
+                if not node.weights and node.layer.arity == "one":
+                    # Keras builds such layers (no build(): no weights, not merges) when they
+                    # are made, so it records no shape for them: "?"
+                    row.output_shape = None
             data.chain = True
         return data
 

@@ -1,0 +1,19 @@
+# A model used as a layer of another model: its weights are shared.
+import keras
+import numpy as np
+from keras import layers
+
+encoder_input = keras.Input(shape=(6,), name="original")
+encoded = layers.Dense(3, activation="relu", name="encode")(encoder_input)
+encoder = keras.Model(encoder_input, encoded, name="encoder")
+
+inputs = keras.Input(shape=(6,), name="img")
+x = encoder(inputs)
+outputs = layers.Dense(1, activation="sigmoid", name="head")(x)
+model = keras.Model(inputs, outputs, name="classifier")
+rng = np.random.default_rng(5)
+model.set_weights([rng.normal(size=w.shape).astype("float32") for w in model.get_weights()])
+data = rng.normal(size=(2, 6)).astype("float32")
+print(np.round(model.predict(data, verbose=0), 4).tolist())
+print(np.round(encoder.predict(data, verbose=0), 4).tolist())
+print(model.count_params(), encoder.count_params(), len(model.weights))
