@@ -39,7 +39,7 @@ def print_summary_table(summary: Summary, console, *, width: int, show_trainable
                for h, w in zip(header, widths)]
     figures = batch_figures(summary, batch)
     table = rich.table.Table(*columns, width=width, show_lines=True)
-    for r in summary.rows:
+    for r, row_macs in zip(summary.rows, figures.macs):
         shape = ("?" if r.output_shape is None    # Keras: a subclassed model's unbuilt layer
                  else "(" + ", ".join(num(d) for d in r.output_shape) + ")")
         cells = [f"{esc(r.name)} ([color(33)]{esc(r.type)}[/])", shape, num(f"{r.params:,}")]
