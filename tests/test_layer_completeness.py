@@ -6,7 +6,8 @@ import inspect
 
 import pytest
 
-from nnctl.layers import LAYERS, Layer
+from nnctl.layers import LAYERS
+from nnctl.layers.base import Layer   # the engine's base (nnctl.layers.Layer is the API's)
 
 TYPES = LAYERS.names()
 
