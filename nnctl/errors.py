@@ -2,6 +2,9 @@
 
 The CLI turns these into one line on stderr and an exit code (see nnctl.cli.app); the engine
 never prints. A position (file, line, column) is attached where the input has one.
+
+For Python callers each kind is also the built-in a Keras user would catch: bad specs, data,
+weights and values are ValueErrors; a file that cannot be opened is an OSError (FileError).
 """
 from __future__ import annotations
 
@@ -37,24 +40,31 @@ class NnctlError(Exception):
         return f"{self.location}: {self.message}" if self.location else self.message
 
 
-class SpecError(NnctlError):
+class SpecError(NnctlError, ValueError):
     """A network spec (YAML or a model file's __spec__) is malformed or inconsistent."""
 
 
-class DataError(NnctlError):
+class DataError(NnctlError, ValueError):
     """An input data file or stream cannot be read as numbers of the right shape."""
 
 
-class WeightsError(NnctlError):
+class WeightsError(NnctlError, ValueError):
     """A weights or model file is missing, corrupt, or does not fit the network."""
 
 
-class ParameterError(NnctlError):
+class ParameterError(NnctlError, ValueError):
     """A name or argument (activation, initializer, --param, --shape, ...) is not valid."""
 
 
-class ResourceError(NnctlError):
+class ResourceError(NnctlError, ValueError):
     """A request would need more memory or disk than is sensible; refused up front."""
+
+
+class FileError(NnctlError, OSError):
+    """A file cannot be opened or read: missing, a directory, no permission. Exit status 1."""
+
+    def __init__(self, message: str, **position):
+        NnctlError.__init__(self, message, **position)
 
 
 class UsageError(NnctlError):

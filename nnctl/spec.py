@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from nnctl.errors import NnctlError, SpecError
+from nnctl.errors import FileError, NnctlError, SpecError
 from nnctl.naming import did_you_mean
 from nnctl.yamlpos import Located, load_yaml
 
@@ -139,11 +139,11 @@ def read_text(path: str) -> str:
         with open(path, "rb") as f:
             data = f.read(MAX_SPEC_BYTES + 1)
     except FileNotFoundError:
-        raise SpecError("no such file", source=str(path)) from None
+        raise FileError("no such file", source=str(path)) from None
     except IsADirectoryError:
-        raise SpecError("is a directory, not a spec file", source=str(path)) from None
+        raise FileError("is a directory, not a spec file", source=str(path)) from None
     except OSError as exc:
-        raise SpecError(exc.strerror or str(exc), source=str(path)) from None
+        raise FileError(exc.strerror or str(exc), source=str(path)) from None
     if len(data) > MAX_SPEC_BYTES:
         raise SpecError(f"larger than {MAX_SPEC_BYTES >> 20} MB: not a spec", source=str(path))
     return _decoded(data, str(path))

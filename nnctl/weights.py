@@ -19,7 +19,7 @@ import zlib
 
 import numpy as np
 
-from nnctl.errors import WeightsError
+from nnctl.errors import FileError, NnctlError, WeightsError
 from nnctl.limits import check_allocation
 from nnctl.naming import did_you_mean, normalize_key
 
@@ -36,7 +36,7 @@ def _read_arrays(path, data: bytes | None = None) -> dict[str, np.ndarray]:
     name = os.fspath(path)
     if data is None:
         if not os.path.exists(name):
-            raise WeightsError("no such file", source=name)
+            raise FileError("no such file", source=name)
         if os.path.isdir(name):
             raise WeightsError("is a directory, not an .npz file", source=name)
         if not _regular_or_new(name):  # zipfile reads a device such as /dev/zero to its "end"
@@ -46,7 +46,7 @@ def _read_arrays(path, data: bytes | None = None) -> dict[str, np.ndarray]:
             with open(name, "rb") as f:
                 magic = f.read(6)
         except OSError as exc:
-            raise WeightsError(f"cannot open: {exc.strerror}", source=name) from None
+            raise FileError(f"cannot open: {exc.strerror}", source=name) from None
     else:
         magic = data[:6]
     if magic == b"\x93NUMPY":
@@ -70,7 +70,7 @@ def _read_arrays(path, data: bytes | None = None) -> dict[str, np.ndarray]:
                 check_allocation(shape, dtype, what=f"{name}: entry '{key}'")
                 with archive.open(info) as member:
                     arrays[key] = npformat.read_array(member, allow_pickle=False)
-    except WeightsError:
+    except NnctlError:  # ours (a ResourceError is a ValueError too): not a damaged file
         raise
     except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, lzma.LZMAError, EOFError,
             ValueError, KeyError, OSError, NotImplementedError, RuntimeError, SyntaxError,

@@ -473,3 +473,18 @@ def test_import_nnctl_stays_light():
             "if m.startswith('nnctl.') or m in ('numpy', 'yaml', 'rich')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout
     assert out.strip() == "[]"
+
+
+def test_errors_are_the_builtins_a_keras_user_catches(tmp_path):
+    """Bad specs and values are ValueErrors, a missing file an OSError, as in Keras."""
+    import nnctl
+    from nnctl.errors import FileError, SpecError
+
+    with pytest.raises(OSError) as missing:
+        nnctl.load_model(str(tmp_path / "nope.yaml"))
+    assert isinstance(missing.value, FileError) and "no such file" in str(missing.value)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("input: [3]\nlayers:\n  - {type: Dense, units: -1}\n")
+    with pytest.raises(ValueError) as invalid:
+        nnctl.load_model(str(bad))
+    assert isinstance(invalid.value, SpecError) and "bad.yaml:3:" in str(invalid.value)

@@ -301,7 +301,7 @@ def test_wrong_width_against_the_expected_number_of_columns(tmp_path):
 
 
 def test_unreadable_sources(tmp_path):
-    with pytest.raises(DataError, match=r"nope.csv: cannot open: No such file"):
+    with pytest.raises(OSError, match=r"nope.csv: cannot open: No such file"):  # FileError
         read_batches(str(tmp_path / "nope.csv"))
     with pytest.raises(DataError, match="is a directory"):
         read_batches(str(tmp_path))

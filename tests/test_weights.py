@@ -110,7 +110,7 @@ def test_bad_spec_entry(tmp_path):
 
 
 def test_missing_files(tmp_path):
-    with pytest.raises(WeightsError, match=r"nope.npz: no such file"):
+    with pytest.raises(OSError, match=r"nope.npz: no such file"):  # nnctl's FileError
         load_weights(tmp_path / "nope.npz")
     with pytest.raises(WeightsError, match="is a directory"):
         load_weights(tmp_path)

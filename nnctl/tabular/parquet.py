@@ -9,7 +9,7 @@ import tempfile
 
 import numpy as np
 
-from nnctl.errors import DataError
+from nnctl.errors import DataError, NnctlError
 from nnctl.tabular.formats import error_detail
 from nnctl.tabular.streams import BLOCK_BYTES
 
@@ -90,6 +90,8 @@ class ParquetReading:
                     columns.append(column.to_numpy(zero_copy_only=False))
                 yield _stacked(columns, self.dtype), start + 1
                 start += record.num_rows
+        except NnctlError:  # ours, a ValueError too: already says what is wrong
+            raise
         except (pa.ArrowException, OSError, ValueError) as exc:
             raise DataError(f"cannot read Parquet data ({error_detail(exc)})", source=self.name) \
                 from None

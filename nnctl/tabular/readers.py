@@ -17,7 +17,7 @@ from typing import Iterator, NamedTuple
 
 import numpy as np
 
-from nnctl.errors import DataError
+from nnctl.errors import DataError, FileError
 from nnctl.tabular.formats import TEXT, display_name, format_for, sniff
 from nnctl.tabular.npy import NpyReading
 from nnctl.tabular.parquet import ParquetReading
@@ -95,7 +95,7 @@ class TableReader(TextReading, NpyReading, ParquetReading):
             except IsADirectoryError:
                 raise DataError("is a directory, not a data file", source=self.name) from None
             except OSError as exc:
-                raise DataError(f"cannot open: {exc.strerror}", source=self.name) from None
+                raise FileError(f"cannot open: {exc.strerror}", source=self.name) from None
             self.total_bytes = size or None
         self._input = PeekableInput(self._raw)
         if self.format is None:
@@ -195,7 +195,7 @@ def read_npz_inputs(path, names, *, batch_size: int = DEFAULT_BATCH_SIZE,
     try:
         archive = zipfile.ZipFile(name)
     except FileNotFoundError:
-        raise DataError("cannot open: No such file or directory", source=name) from None
+        raise FileError("cannot open: No such file or directory", source=name) from None
     except broken as exc:
         raise DataError(f"not a valid .npz file ({exc})", source=name) from None
     members, layouts = {}, {}
