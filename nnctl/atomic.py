@@ -1,4 +1,4 @@
-"""Writing a file all at once or not at all (DESIGN.md section 2: "Files are written atomically").
+"""Writing a file all at once or not at all (docs/formats.md: "Files are written atomically").
 
 The data goes to a hidden temporary file in the destination's directory (so the final rename
 stays on one file system and is atomic); on success it is flushed, fsynced and renamed over the

@@ -1,6 +1,6 @@
 """Numbers as text, both ways: the shortest text that reads back to the same float.
 
-DESIGN.md section 4: floats are written in the shortest round-trip form of the model's dtype
+docs/formats.md: floats are written in the shortest round-trip form of the model's dtype
 (float32 numbers as float32 would print them, not as the float64 they widen to).
 """
 from __future__ import annotations

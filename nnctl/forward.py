@@ -1,7 +1,7 @@
 """Running a model over rows of data: flat rows in, flat rows out, batch by batch.
 
 One input row is one sample flattened in C order; a model with several inputs takes their
-columns one input after the other (DESIGN.md section 4). Output rows are the outputs (or the
+columns one input after the other (docs/formats.md). Output rows are the outputs (or the
 tapped layers) flattened and joined the same way.
 """
 from __future__ import annotations
@@ -89,7 +89,7 @@ def run(model: Model, weights: dict[str, np.ndarray], batches: Iterable[np.ndarr
 
 
 class NonFinite:
-    """One warning per run about NaN or Inf (DESIGN.md: they propagate, with one warning):
+    """One warning per run about NaN or Inf (docs/formats.md: they propagate, with one warning):
     about the weights if any holds one, else about the first input row that holds one (saying
     whether it reached the outputs: relu(-inf) is 0), else about the first output row that
     overflowed."""

@@ -1,4 +1,4 @@
-"""Refusing requests too large for memory before allocating anything (DESIGN.md section 6)."""
+"""Refusing requests too large for memory before allocating anything (docs/cli.md)."""
 from __future__ import annotations
 
 import math

@@ -1,6 +1,6 @@
 """Network specs: YAML (or a model file's JSON) -> a checked ModelSpec, positions kept.
 
-The spec format is DESIGN.md section 1. This module checks the structure (keys, names,
+The spec format is docs/spec.md. This module checks the structure (keys, names,
 references, shapes of inputs); the layers check their own arguments (nnctl.layers) and the
 graph checks shapes (nnctl.model). Every error points at the YAML node it is about.
 """

@@ -1,4 +1,4 @@
-"""Weights and model files (DESIGN.md section 2): NumPy `.npz` archives, read without pickles.
+"""Weights and model files (docs/formats.md): NumPy `.npz` archives, read without pickles.
 
 A weights file maps `LAYER/WEIGHT` (Keras names: `dense/kernel`, `batch_normalization/gamma`)
 to arrays. A model file is the same with one more entry, `__spec__`: the spec as UTF-8 JSON
@@ -172,7 +172,7 @@ def _regular_or_new(path) -> bool:
 
 
 def save_model(path, spec: dict, weights: dict[str, np.ndarray]) -> None:
-    """A self-contained model file: the weights plus the spec (DESIGN.md section 2)."""
+    """A self-contained model file: the weights plus the spec (docs/formats.md)."""
     save_weights(path, weights, spec=spec)
 
 

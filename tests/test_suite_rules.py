@@ -14,3 +14,9 @@ def test_no_test_asserts_a_wall_clock_time():
                  for number, line in enumerate(path.read_text().splitlines(), 1)
                  if "assert" in line and TIMER.search(line)]
     assert offenders == []
+
+
+def test_the_code_cites_only_documents_in_the_repository():
+    """Design notes outside the repository are not there for a reader of the code."""
+    for path in sorted((TESTS.parent / "nnctl").rglob("*.py")):
+        assert not re.search(r"DESIGN\.md|STYLE\.md|PERF-NOTES|\.\./shared", path.read_text()), path

@@ -6,7 +6,7 @@
     model = nnctl.Model(inputs, x, name="my_model")
     model.summary(); model.predict(np.ones((4, 3)))
 
-Every model is a spec (DESIGN.md section 1) built by nnctl.model: the API records layers and
+Every model is a spec (docs/spec.md) built by nnctl.model: the API records layers and
 their calls, it never computes a shape or a number itself.
 """
 from nnctl.api import layers

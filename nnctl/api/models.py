@@ -1,6 +1,6 @@
 """Models for the Python API: Sequential, functional and subclassed, all built by the engine.
 
-A model here is a spec (DESIGN.md section 1) plus weights. Sequential lists its layers; the
+A model here is a spec (docs/spec.md) plus weights. Sequential lists its layers; the
 functional API and subclassing record a graph of layer calls (nnctl.api.layers) that is
 written out as a functional spec. Either way nnctl.model builds the spec, so summaries, forward
 passes and files are exactly those of the same network written in YAML.
@@ -404,7 +404,7 @@ class Model:
             layer._weights_set = True
 
     def save(self, path) -> None:
-        """Write a model file (.npz: the weights and the spec, DESIGN.md section 2)."""
+        """Write a model file (.npz: the weights and the spec, docs/formats.md)."""
         from nnctl.weights import save_model
 
         save_model(str(path), self.to_spec(), self._weight_dict())

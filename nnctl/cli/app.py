@@ -1,6 +1,6 @@
 """The nnctl command: assembles the commands and is the one place errors become exit codes.
 
-Exit codes (DESIGN.md section 6): 0 success, 1 bad input, 2 bad usage, 130 interrupted,
+Exit codes (docs/cli.md): 0 success, 1 bad input, 2 bad usage, 130 interrupted,
 143 terminated. A closed downstream pipe ends the process as it ends any Unix filter.
 """
 from __future__ import annotations
@@ -74,7 +74,7 @@ _NUMBER = re.compile(r"-(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$|-(inf|infinity|nan)$",
 
 
 def values_not_options(command, args: list[str]) -> list[str]:
-    """Let negative numbers be values: `nnctl act relu -1 2` (DESIGN.md section 5).
+    """Let negative numbers be values: `nnctl act relu -1 2` (docs/cli.md).
 
     click reads `-1` as an unknown option. When a subcommand's arguments hold a token that
     looks like a negative number and is not the value of the option before it, the options

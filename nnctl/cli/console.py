@@ -1,4 +1,4 @@
-"""How nnctl talks to a terminal and to a pipe (DESIGN.md section 5), decided in one place.
+"""How nnctl talks to a terminal and to a pipe (docs/cli.md), decided in one place.
 
 stdout carries data, stderr carries messages. Rich styling only where a person is looking:
 the stream is a terminal, NO_COLOR is unset and TERM is not dumb. rich is imported lazily,

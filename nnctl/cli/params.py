@@ -1,7 +1,7 @@
 """Option values the commands share: `-p/--param KEY=VALUE`, `--dtype`, array formats, and the
 checks that make an option value outside its stated set a usage error.
 
-The rule (DESIGN.md section 6): a value outside the fixed set or range an option's --help states
+The rule (docs/cli.md): a value outside the fixed set or range an option's --help states
 (a format name, a count that must be positive, a dtype) is bad usage, exit 2, reported by click
 as "Invalid value for '--option': ..."; a value that is data or a catalogue name (an activation,
 an initializer, a number to evaluate, a --param value) is bad input, exit 1 (ParameterError).

@@ -15,7 +15,7 @@ Engine functions (the CLI and the Python API call these; none imports h5py until
     load_weights_h5(path, spec)      -> weights dict           (reads .weights.h5 or a Keras 2 .h5)
 
 `spec` is a spec dict (as in an nnctl model file's `__spec__`), a ModelSpec or a built Model;
-`weights` maps `LAYER/WEIGHT` (Keras variable paths, DESIGN.md section 2) to arrays.
+`weights` maps `LAYER/WEIGHT` (Keras variable paths, docs/formats.md) to arrays.
 """
 from __future__ import annotations
 

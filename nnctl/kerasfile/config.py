@@ -50,7 +50,7 @@ class KerasGraph:
     outputs: list[str] = field(default_factory=list)
 
     def spec(self) -> dict:
-        """The nnctl spec dict (DESIGN.md section 1) of this model."""
+        """The nnctl spec dict (docs/spec.md) of this model."""
         dtypes = {layer.args.get("dtype", "float32") for layer in self.layers}
         model_dtype = "float64" if dtypes == {"float64"} else "float32"
         layers = []

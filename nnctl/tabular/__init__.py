@@ -1,4 +1,5 @@
-"""Streaming tables of numbers in and out: CSV, TSV, JSON Lines, .npy and Parquet (DESIGN.md 4).
+"""Streaming tables of numbers in and out: CSV, TSV, JSON Lines, .npy and Parquet
+(docs/formats.md).
 
 `read_batches(source)` yields the rows of a file or of stdin ("-") as 2-D arrays of
 `batch_size` rows (fewer at the end, or when rows trickle in through a pipe); `open_writer(dest)`
