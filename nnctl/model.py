@@ -7,11 +7,12 @@ without touching an array. `Model.forward` then runs batches through it with Num
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from nnctl.errors import NnctlError, SpecError, WeightsError
+from nnctl.errors import DataError, NnctlError, SpecError, WeightsError
 from nnctl.layers import ArgError, WeightSpec, default_name, get as get_layer_class
 from nnctl.layers.base import Layer
 from nnctl.naming import did_you_mean
@@ -29,6 +30,21 @@ class Node:
     dtype: str
     weights: list[WeightSpec] = field(default_factory=list)
     path: tuple = ()                 # where the layer is in the spec
+    # A layer of several outputs (an LSTM with return_state): the shape of each; `shape` is
+    # the first's. `inbound_index` says which output of each inbound node is read.
+    shapes: list[tuple] | None = None
+    inbound_index: list[int] | None = None
+    masked: bool = False             # its (first) output carries a mask (nnctl.masking)
+
+    def __post_init__(self):
+        if self.shapes is None:
+            self.shapes = [self.shape]
+        if self.inbound_index is None:
+            self.inbound_index = [0] * len(self.inbound)
+
+    @property
+    def n_outputs(self) -> int:
+        return len(self.shapes)
 
     @property
     def type_name(self) -> str:
@@ -118,32 +134,50 @@ class Model:
     # --- running -------------------------------------------------------------------------
     def forward(self, inputs: dict[str, np.ndarray], weights: dict[str, np.ndarray],
                 outputs: list[str] | None = None) -> dict[str, np.ndarray]:
-        """Run a batch: input name -> (batch, *shape) array; returns output name -> array.
+        """Run a batch: input name -> (batch, *shape) array; returns output -> array.
 
-        `outputs` may name any layers (to tap intermediate results); default: the model's.
+        `outputs` may name any layers (to tap intermediate results), or one output of a layer
+        of several (`lstm[0][1]`, `lstm[1]`); default: the model's. A layer of several outputs
+        named alone gives the list of its outputs.
         """
         wanted = list(outputs or self.outputs)
-        remaining_uses = self._uses(wanted)
-        values: dict[str, np.ndarray] = {}
+        targets = [split_ref(ref) for ref in wanted]
+        wanted_nodes = {name for name, _ in targets}
+        remaining_uses = self._uses(wanted_nodes)
+        values: dict[str, object] = {}
+        masks: dict[str, np.ndarray | None] = {}
         for name in self.order:
             node = self.nodes[name]
-            if name not in remaining_uses and name not in wanted:
+            if name not in remaining_uses and name not in wanted_nodes:
                 continue
             if node.layer is None:
-                values[name] = np.asarray(inputs[name], dtype=node.dtype)
+                values[name] = model_input(node, inputs[name])
                 continue
-            args = [values[i] for i in node.inbound]
-            args = [a if a.dtype == node.dtype else a.astype(node.dtype) for a in args]
+            args = [values[i] if self.nodes[i].n_outputs == 1 else values[i][k]
+                    for i, k in zip(node.inbound, node.inbound_index)]
+            if not getattr(node.layer, "takes_integers", False):
+                args = [a if a.dtype == node.dtype else a.astype(node.dtype) for a in args]
             layer_weights = {w.name: weights[f"{name}/{w.name}"] for w in node.weights}
-            values[name] = node.layer.call(args, layer_weights)
+            if self.masked:
+                from nnctl.masking import call_masked
+
+                values[name], masks[name] = call_masked(self, node, args, layer_weights, masks)
+            else:
+                values[name] = node.layer.call(args, layer_weights)
             for i in node.inbound:  # free what no later layer needs
                 remaining_uses[i] -= 1
-                if remaining_uses[i] == 0 and i not in wanted:
+                if remaining_uses[i] == 0 and i not in wanted_nodes:
                     del values[i]
-        return {name: values[name] for name in wanted}
+        return {ref: values[name] if index is None or self.nodes[name].n_outputs == 1
+                else values[name][index] for ref, (name, index) in zip(wanted, targets)}
+
+    @property
+    def masked(self) -> bool:
+        """Whether any tensor carries a mask (from `Embedding(mask_zero=True)`)."""
+        return any(node.masked for node in self.nodes.values())
 
     def _uses(self, wanted) -> dict[str, int]:
-        """How many layers (on the way to `wanted`) read each node's output."""
+        """How many layers (on the way to the nodes `wanted`) read each node's output."""
         needed, stack = set(), list(wanted)
         while stack:
             name = stack.pop()
@@ -159,6 +193,34 @@ class Model:
     def __repr__(self):
         return (f"Model(name={self.name!r}, layers={len(self.layers)}, "
                 f"params={self.total_params})")
+
+
+REFERENCE = re.compile(r"^(.+?)(?:\[(\d+)\])?(?:\[(\d+)\])?$")
+
+
+def split_ref(ref: str) -> tuple[str, int | None]:
+    """`lstm` -> ("lstm", None); `lstm[1]` and Keras' `lstm[0][1]` -> ("lstm", 1)."""
+    name, first, second = REFERENCE.match(ref).groups()
+    if second is not None:
+        return name, int(second)
+    return name, (int(first) if first is not None else None)
+
+
+def model_input(node: Node, value) -> np.ndarray:
+    """An input batch in the input's dtype; integer inputs refuse values with a fraction."""
+    if np.dtype(node.dtype).kind != "i":
+        return np.asarray(value, dtype=node.dtype)
+    value = np.asarray(value)
+    if value.dtype.kind == "f":
+        with np.errstate(invalid="ignore"):
+            bad = value != np.trunc(value)
+        if bad.any():
+            raise DataError(f"input '{node.name}' takes integers ({node.dtype}), got "
+                            f"{value[bad].flat[0]!r}")
+    elif value.dtype.kind not in "iub":
+        raise DataError(f"input '{node.name}' takes integers ({node.dtype}), got "
+                        f"{value.dtype} values")
+    return value.astype(node.dtype)
 
 
 def load_model(path: str) -> Model:
@@ -191,13 +253,13 @@ class GraphBuilder:
     def build(self) -> None:
         spec = self.spec
         for name, shape in spec.inputs.items():
-            self.nodes[name] = Node(name, None, [], shape, spec.dtype,
+            self.nodes[name] = Node(name, None, [], shape, spec.input_dtypes.get(name, spec.dtype),
                                     path=("inputs", name) if spec.functional else ("input",))
         layers, error = self._instantiate()
         if error is not None:
             # Build what comes before the broken layer, for a summary that still shows it.
             for ls, layer, inbound in layers:
-                if not all(i in self.nodes for i in inbound):
+                if not all(split_ref(i)[0] in self.nodes for i in inbound):
                     break
                 try:
                     self._add(ls, layer, inbound)
@@ -238,17 +300,18 @@ class GraphBuilder:
                 cls = get_layer_class(ls.type)
             except NnctlError as exc:
                 raise spec.locate(SpecError(exc.message), ls.path + ("type",)) from None
+            config = self._name_wrapped(ls, cls, counters, taken)
             name = ls.name or self._default_name(cls, counters, taken)
             taken.add(name)
             try:
-                layer = cls.from_config(name, ls.config)
+                layer = cls.from_config(name, config)
             except ArgError as exc:
                 key_path = ls.path + ((exc.key,) if exc.key in ls.config else ())
                 raise spec.locate(SpecError(exc.message), key_path, exc.unknown) from None
             if not spec.functional:
                 inbound = [previous or next(iter(spec.inputs))]
             elif ls.inbound is not None:
-                inbound = list(ls.inbound)
+                inbound = list(ls.inbound)  # names, or `lstm[1]`: split by _add
             elif previous is not None:
                 inbound = [previous]
             elif len(spec.inputs) == 1:
@@ -263,6 +326,20 @@ class GraphBuilder:
             result.append((ls, layer, inbound))
             previous = name
 
+    def _name_wrapped(self, ls, cls, counters, taken) -> dict:
+        """A wrapper's inner layer (Bidirectional's `layer`) named as Keras does: it is made
+        first, so it takes the next default name of its type (`lstm`, then `lstm_1`...)."""
+        key = getattr(cls, "wrapped_layer_key", None)
+        inner = ls.config.get(key) if key else None
+        if not isinstance(inner, dict) or inner.get("name") or "type" not in inner:
+            return ls.config
+        try:
+            inner_cls = get_layer_class(inner["type"])
+        except NnctlError as exc:
+            raise self.spec.locate(SpecError(exc.message), ls.path + (key, "type")) from None
+        name = self._default_name(inner_cls, counters, taken)
+        return {**ls.config, key: {**inner, "name": name}}
+
     @staticmethod
     def _default_name(cls, counters, taken) -> str:
         stem = default_name(cls)
@@ -276,14 +353,17 @@ class GraphBuilder:
     def _topological_order(self, layers):
         """Layers in an order where each comes after its inputs; cycles and dangling names fail."""
         spec = self.spec
-        by_name = {layer.name: (ls, layer, inbound) for ls, layer, inbound in layers}
+        by_name = {layer.name: (ls, layer, [split_ref(r)[0] for r in inbound])
+                   for ls, layer, inbound in layers}
         known = set(by_name) | set(spec.inputs)
         for ls, layer, inbound in layers:
             for ref in inbound:
+                ref = split_ref(ref)[0]
                 if ref not in known:
                     raise spec.error(f"layer '{layer.name}': `inputs` names '{ref}', which is "
                                      f"neither an input nor a layer{did_you_mean(ref, known)}",
                                      ls.path + ("inputs",))
+        original = {layer.name: (ls, layer, inbound) for ls, layer, inbound in layers}
         order, done, visiting = [], set(spec.inputs), []
 
         def visit(name):
@@ -299,38 +379,71 @@ class GraphBuilder:
                 visit(ref)
             visiting.pop()
             done.add(name)
-            order.append(by_name[name])
+            order.append(original[name])
 
         for _, layer, _ in layers:
             visit(layer.name)
         return order
 
-    def _add(self, ls, layer, inbound) -> None:
-        shapes = [self.nodes[i].shape for i in inbound]
+    def _add(self, ls, layer, refs) -> None:
+        inbound, index = self._tensors(ls, layer, refs)
+        shapes = [self.nodes[i].shapes[k] for i, k in zip(inbound, index)]
         try:
-            shape = layer.output_shape(shapes)
+            if hasattr(layer, "output_shapes"):
+                out_shapes = [tuple(s) for s in layer.output_shapes(shapes)]
+            else:
+                out_shapes = [tuple(layer.output_shape(shapes))]
             weights = layer.weight_specs(shapes)
+            from nnctl.masking import output_masked
+
+            masked = output_masked(layer, [self.nodes[i] for i in inbound], index)
         except ArgError as exc:
             key_path = ls.path + ((exc.key,) if exc.key in ls.config or
                                   (exc.key == "inputs" and ls.inbound) else ())
             raise self.spec.locate(SpecError(exc.message), key_path) from None
         dtype = ls.config.get("dtype") or self.spec.dtype
-        self.nodes[layer.name] = Node(layer.name, layer, inbound, tuple(shape), dtype,
-                                      weights, ls.path)
+        self.nodes[layer.name] = Node(layer.name, layer, inbound, out_shapes[0], dtype,
+                                      weights, ls.path, shapes=out_shapes, inbound_index=index,
+                                      masked=masked)
+
+    def _tensors(self, ls, layer, refs) -> tuple[list[str], list[int]]:
+        """Inbound names and which output of each: a layer of several outputs is read by
+        index (`lstm[1]`, or Keras' `lstm[0][1]`), never by its name alone."""
+        names, index = [], []
+        for ref in refs:
+            name, k = split_ref(ref)
+            count = self.nodes[name].n_outputs
+            if k is None and count > 1:
+                raise self.spec.error(
+                    f"layer '{layer.name}': '{name}' has {count} outputs; say which one: "
+                    + ", ".join(f"{name}[{j}]" for j in range(count)),
+                    ls.path + (("inputs",) if ls.inbound else ()))
+            if k is not None and k >= count:
+                raise self.spec.error(
+                    f"layer '{layer.name}': '{name}' has {count} output"
+                    f"{'s' if count > 1 else ''}, so `{ref}` names none of them",
+                    ls.path + ("inputs",))
+            names.append(name)
+            index.append(k or 0)
+        return names, index
 
     def _outputs(self, layers) -> list[str]:
         spec = self.spec
         if spec.outputs is None:
             return [layers[-1][1].name]
-        for i, name in enumerate(spec.outputs):
+        for i, ref in enumerate(spec.outputs):
+            name, k = split_ref(ref)
             if name not in self.nodes:
                 raise spec.error(f"`outputs` names '{name}', which is not a layer or an input"
                                  f"{did_you_mean(name, self.nodes)}", ("outputs", i))
+            if k is not None and k >= self.nodes[name].n_outputs:
+                raise spec.error(f"`outputs` names '{ref}', but '{name}' has "
+                                 f"{self.nodes[name].n_outputs} output(s)", ("outputs", i))
         return list(spec.outputs)
 
     def _drop_unused(self) -> None:
         """Like Keras, a model holds only what leads to an output; say what was left out."""
-        needed, stack = set(), list(self.outputs)
+        needed, stack = set(), [split_ref(ref)[0] for ref in self.outputs]
         while stack:
             name = stack.pop()
             if name not in needed:
@@ -365,7 +478,7 @@ def keras_layer_order(model: Model) -> list[str]:
         post_order.append(name)
 
     for out in model.outputs:
-        walk(out)
+        walk(split_ref(out)[0])
     depth: dict[str, int] = {}
     for name in reversed(post_order):
         d = depth.setdefault(name, 0)

@@ -20,6 +20,7 @@ MAX_NAME_LENGTH = 255  # characters in a model, input or layer name (docs/limits
 # C0 and C1 control characters (NUL, ESC, newline...) and the line/paragraph separators: a
 # name with them would move a terminal's cursor, split an error line or a CSV header
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+INPUT_DTYPES = ("int32", "int64") + DTYPES  # an input may hold integers (Embedding indices)
 
 
 @dataclass
@@ -39,6 +40,7 @@ class ModelSpec:
     layers: list[LayerSpec]
     outputs: list[str] | None         # None: the last layer
     dtype: str = "float32"
+    input_dtypes: dict[str, str] = field(default_factory=dict)  # only those given
     seed: int | None = None
     doc: Located | None = field(default=None, repr=False)
 
@@ -186,10 +188,12 @@ def parse_spec(doc: Located) -> ModelSpec:
     if not isinstance(raw_layers, list) or not raw_layers:
         raise doc.error("`layers` must be a non-empty list of layers", ("layers",))
 
+    input_dtypes: dict[str, str] = {}
     if functional:
-        inputs = _parse_inputs(doc, top["inputs"])
+        inputs = _parse_inputs(doc, top["inputs"], input_dtypes)
     elif "input" in top:
-        inputs = {"input_layer": parse_shape(doc, top["input"], ("input",))}
+        inputs = {"input_layer": _parse_input(doc, top["input"], ("input",), input_dtypes,
+                                              "input_layer")}
     else:
         inputs = _input_from_first_layer(doc, raw_layers)
 
@@ -205,7 +209,8 @@ def parse_spec(doc: Located) -> ModelSpec:
             raise doc.error("`outputs` must be a layer name or a list of layer names",
                             ("outputs",))
     return ModelSpec(name=name, functional=functional, inputs=inputs, layers=layers,
-                     outputs=outputs, dtype=dtype, seed=seed, doc=doc)
+                     outputs=outputs, dtype=dtype, seed=seed, doc=doc,
+                     input_dtypes=input_dtypes)
 
 
 def parse_shape(doc: Located, raw, path) -> tuple:
@@ -223,13 +228,31 @@ def parse_shape(doc: Located, raw, path) -> tuple:
     return tuple(raw)
 
 
-def _parse_inputs(doc, raw) -> dict[str, tuple]:
+def _parse_inputs(doc, raw, dtypes) -> dict[str, tuple]:
     if not isinstance(raw, dict) or not raw:
         raise doc.error("`inputs` maps each input's name to its shape, e.g. "
                         "`inputs: {features: [8]}`", ("inputs",))
     for name in raw:
         check_name(doc, str(name), ("inputs", name), "an input name", key=True)
-    return {str(name): parse_shape(doc, shape, ("inputs", name)) for name, shape in raw.items()}
+    return {str(name): _parse_input(doc, value, ("inputs", name), dtypes, str(name))
+            for name, value in raw.items()}
+
+
+def _parse_input(doc, raw, path, dtypes, name) -> tuple:
+    """A shape (`[100]`), or a mapping with its dtype: `{shape: [100], dtype: int32}`."""
+    if not isinstance(raw, dict):
+        return parse_shape(doc, raw, path)
+    _check_keys(doc, raw, ("shape", "dtype"), path, "an input")
+    if "shape" not in raw:
+        raise doc.error("an input given as a mapping needs `shape` (e.g. "
+                        "`{shape: [100], dtype: int32}`)", path)
+    if "dtype" in raw:
+        dtype = raw["dtype"]
+        if dtype not in INPUT_DTYPES:
+            raise doc.error(f"an input's `dtype` must be one of {', '.join(INPUT_DTYPES)}, "
+                            f"got {dtype!r}", path + ("dtype",))
+        dtypes[name] = dtype
+    return parse_shape(doc, raw["shape"], path + ("shape",))
 
 
 def check_name(doc: Located, name: str, path, what: str, key: bool = False) -> None:

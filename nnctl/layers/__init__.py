@@ -14,8 +14,8 @@ from __future__ import annotations
 import inspect
 import re
 
-from nnctl.layers import (activation_layers, core, merging, normalization, preprocessing,
-                          reshaping, spatial)
+from nnctl.layers import (activation_layers, core, embedding, merging, normalization,
+                          preprocessing, recurrent, reshaping, spatial)
 from nnctl.layers.base import ArgError, WeightSpec, format_shape
 from nnctl.naming import Registry
 
@@ -28,7 +28,8 @@ for _cls in (core.Dense, core.Activation, core.Dropout, reshaping.Flatten, resha
              activation_layers.Softmax, spatial.ZeroPadding1D, spatial.ZeroPadding2D,
              spatial.Cropping1D, spatial.Cropping2D, spatial.UpSampling1D, spatial.UpSampling2D,
              reshaping.Permute, reshaping.RepeatVector, preprocessing.Rescaling,
-             preprocessing.Normalization):
+             preprocessing.Normalization, embedding.Embedding, recurrent.SimpleRNN,
+             recurrent.LSTM, recurrent.GRU, recurrent.Bidirectional):
     LAYERS.register(_cls.__name__, _cls)
 
 

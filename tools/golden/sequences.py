@@ -1,0 +1,169 @@
+"""Golden files for sequence models (Embedding, SimpleRNN, LSTM, GRU, Bidirectional, masks).
+
+    KERAS_BACKEND=numpy /work/kenv/bin/python tools/golden/sequences.py
+
+For each tests/specs/sequences/NAME.yaml writes tests/golden/sequences/NAME.txt (Keras 3's piped
+summary), NAME.json (its facts, as tools/golden/summaries.py) and NAME.npz (`weights/PATH` by
+Keras 3 weight paths without the model name, `inputs/INPUT`, `outputs/K`: Keras' outputs in
+order). Token inputs hold zeros (padding) where the spec masks them.
+"""
+import glob
+import json
+import os
+import re
+import sys
+import zlib
+
+import numpy as np
+
+os.environ.pop("COLUMNS", None)
+sys.path.insert(0, os.path.dirname(__file__))
+import keras_from_spec  # noqa: E402
+import summaries  # noqa: E402
+
+keras = keras_from_spec.keras
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SPECS = os.path.join(ROOT, "tests", "specs", "sequences")
+OUT = os.path.join(ROOT, "tests", "golden", "sequences")
+BATCH = 4
+REFERENCE = re.compile(r"^(.*?)(?:\[(\d+)\])?(?:\[(\d+)\])?$")
+
+
+def _input(name, raw, default_dtype):
+    if isinstance(raw, dict):
+        shape, dtype = raw["shape"], raw.get("dtype", default_dtype)
+    else:
+        shape, dtype = raw, default_dtype
+    shape = [shape] if isinstance(shape, int) else shape
+    return keras.Input(shape=tuple(shape), name=name, dtype=dtype)
+
+
+def _layer(ls, dtype):
+    ls = dict(ls)
+    if ls["type"] == "Bidirectional":
+        inner = keras_from_spec._layer(ls.pop("layer"), dtype)
+        cfg = {k: v for k, v in ls.items() if k not in ("type", "inputs")}
+        return keras.layers.Bidirectional(inner, dtype=dtype, **cfg)
+    return keras_from_spec._layer(ls, dtype)
+
+
+def _tensor(tensors, ref):
+    """`lstm`, `lstm[1]` or `lstm[0][1]` (Keras' layer[node][tensor])."""
+    name, first, second = REFERENCE.match(ref).groups()
+    value = tensors[name]
+    index = second if second is not None else first
+    return value[int(index)] if index is not None else value
+
+
+def build(spec):
+    keras.backend.clear_session()
+    dtype = spec.get("dtype", "float32")
+    if "inputs" not in spec:
+        model = keras.Sequential(name=spec.get("name", "sequential"))
+        model.add(_input(None, spec["input"], dtype))
+        for ls in spec["layers"]:
+            model.add(_layer(ls, dtype))
+        return model
+    tensors = {name: _input(name, raw, dtype) for name, raw in spec["inputs"].items()}
+    inputs = list(tensors.values())
+    previous = inputs[0]
+    for ls in spec["layers"]:
+        layer = _layer(ls, dtype)
+        refs = ls.get("inputs")
+        if refs is None:
+            args = previous
+        elif isinstance(refs, str):
+            args = _tensor(tensors, refs)
+        else:
+            args = [_tensor(tensors, r) for r in refs]
+        out = layer(args)
+        tensors[layer.name] = out
+        previous = out
+    names = spec.get("outputs") or [layer.name]
+    outs = []
+    for ref in names:
+        value = _tensor(tensors, ref)
+        outs += list(value) if isinstance(value, (list, tuple)) else [value]
+    return keras.Model(inputs=inputs, outputs=outs if len(outs) > 1 else outs[0],
+                       name=spec.get("name", "functional"))
+
+
+def draw_inputs(model, spec, rng):
+    arrays, values = {}, []
+    raw_inputs = spec.get("inputs") or {"input_layer": spec["input"]}
+    for t, name in zip(model.inputs, raw_inputs):
+        shape = (BATCH,) + tuple(t.shape[1:])
+        if "int" in str(t.dtype):
+            high = _vocabulary(spec)
+            x = rng.integers(1, high, shape).astype(t.dtype)
+            x[0, -2:] = 0      # padded at the end
+            x[1, :3] = 0       # at the start
+            x[2, 2] = 0        # in the middle
+            x[3, :] = x[3, :]  # none
+        else:
+            x = rng.normal(0.0, 1.0, shape).astype(t.dtype)
+        arrays["inputs/" + name] = x
+        values.append(x)
+    return arrays, values
+
+
+def _vocabulary(spec):
+    return min(ls["input_dim"] for ls in spec["layers"] if ls["type"] == "Embedding")
+
+
+def _inner_path(layer, weight):
+    """A weight's path inside its layer: `lstm_cell/kernel` (Keras prefixes the model's name
+    to a Sequential's paths but not to a Functional's)."""
+    parts = weight.path.split("/")
+    return "/".join(parts[parts.index(layer.name) + 1:])
+
+
+def facts(model):
+    """summaries.facts, with a list of shapes for a layer of several outputs and the weights
+    by their path inside the layer (`lstm_cell/kernel`, `forward_lstm/lstm_cell/kernel`)."""
+    layers = []
+    for layer in model.layers:
+        out = layer.output
+        shape = ([list(t.shape) for t in out] if isinstance(out, (list, tuple))
+                 else list(out.shape))
+        layers.append({
+            "name": layer.name,
+            "type": layer.__class__.__name__,
+            "output_shape": shape,
+            "params": layer.count_params(),
+            "weights": {_inner_path(layer, w): list(w.shape) for w in layer.weights},
+        })
+    return {"name": model.name,
+            "type": "Sequential" if isinstance(model, keras.Sequential) else "Functional",
+            "layers": layers, "total_params": model.count_params()}
+
+
+def main():
+    os.makedirs(OUT, exist_ok=True)
+    for path in sorted(glob.glob(os.path.join(SPECS, "*.yaml"))):
+        stem = os.path.splitext(os.path.basename(path))[0]
+        spec = keras_from_spec.load(path)
+        model = build(spec)
+        rng = np.random.default_rng(zlib.crc32(stem.encode()))
+        arrays = {}
+        for layer in model.layers:
+            for w in layer.weights:
+                value = rng.normal(0.0, 0.5, tuple(w.shape)).astype(w.dtype)
+                w.assign(value)
+                arrays[f"weights/{layer.name}/{_inner_path(layer, w)}"] = value
+        inputs, values = draw_inputs(model, spec, rng)
+        arrays.update(inputs)
+        result = model(values if len(values) > 1 else values[0], training=False)
+        result = result if isinstance(result, (list, tuple)) else [result]
+        for k, y in enumerate(result):
+            arrays[f"outputs/{k}"] = np.asarray(y)
+        np.savez_compressed(os.path.join(OUT, stem + ".npz"), **arrays)
+        with open(os.path.join(OUT, stem + ".txt"), "w") as f:
+            f.write(summaries.summary_text(model))
+        with open(os.path.join(OUT, stem + ".json"), "w") as f:
+            json.dump(facts(model), f, indent=1)
+        print("wrote", stem, [a.shape for a in result])
+
+
+if __name__ == "__main__":
+    main()
