@@ -38,17 +38,11 @@ def make_runner(engine: str, model, weights, outputs=None):
 
 def macs_per_row(model, outputs=None) -> int:
     """Multiply-adds for one row (one sample) on the way to `outputs`."""
-    needed, stack = set(), list(outputs or model.outputs)
-    while stack:
-        name = stack.pop()
-        if name not in needed:
-            needed.add(name)
-            stack.extend(model.nodes[name].inbound)
     total = 0
-    for name in needed:
+    for name in model.needed(outputs or model.outputs):
         node = model.nodes[name]
         if node.layer is not None:
-            total += node.layer.macs([model.nodes[i].shape for i in node.inbound], node.shape)
+            total += node.layer.macs(model.inbound_shapes(node), node.shape)
     return total
 
 

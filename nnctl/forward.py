@@ -26,11 +26,55 @@ def input_widths(model: Model) -> dict[str, int]:
     return widths
 
 
+def integer_columns(model: Model) -> list:
+    """The columns of a flat row that hold an integer input's values, with their range: an
+    Embedding reading the input takes indices below its input_dim (nnctl.tabular.integers)."""
+    from nnctl.tabular.integers import IntegerColumns
+
+    result, start = [], 0
+    for name, width in input_widths(model).items():
+        node = model.nodes[name]
+        if np.dtype(node.dtype).kind == "i":
+            tables = sorted((n.layer.input_dim, n.name) for n in model.nodes.values()
+                            if name in n.inbound and hasattr(n.layer, "input_dim"))
+            high, reader = tables[0] if tables else (None, "")
+            result.append(IntegerColumns(start, start + width, f"input '{name}'", high,
+                                         f"embedding '{reader}' (input_dim {high})"))
+        start += width
+    return result
+
+
+def read_dtype(model: Model) -> np.dtype:
+    """The dtype to read rows in: the model's, or float64 when an input holds integers (exact
+    up to 2**53, so that 3.5 or 1e10 is seen, not rounded)."""
+    if any(np.dtype(model.nodes[n].dtype).kind == "i" for n in model.input_names):
+        return np.dtype(np.float64)
+    return np.dtype(model.dtype)
+
+
+def output_tensors(model: Model, names: list[str]) -> list[tuple[str, tuple]]:
+    """(column stem, shape) of each output tensor: a layer of several outputs named alone
+    (`lstm`, return_state) gives one per output: `lstm[0][0]`, `lstm[0][1]`..."""
+    from nnctl.model import split_ref
+
+    tensors = []
+    for ref in names:
+        name, index = split_ref(ref)
+        node = model.nodes[name]
+        if node.n_outputs == 1:
+            tensors.append((ref, node.shape))
+        elif index is not None:
+            tensors.append((ref, node.shapes[index]))
+        else:
+            tensors += [(f"{name}[0][{k}]", shape) for k, shape in enumerate(node.shapes)]
+    return tensors
+
+
 def output_columns(model: Model, names: list[str]) -> list[str]:
     """Header names for the flat output: `layer3_0, layer3_1`, or `layer` for one value."""
     columns = []
-    for name in names:
-        size = math.prod(d or 1 for d in model.nodes[name].shape)
+    for name, shape in output_tensors(model, names):
+        size = math.prod(d or 1 for d in shape)
         columns += [name] if size == 1 else [f"{name}_{k}" for k in range(size)]
     return columns
 
@@ -47,7 +91,10 @@ def split_inputs(model: Model, rows: np.ndarray) -> dict[str, np.ndarray]:
 
 def join_outputs(outputs: dict[str, np.ndarray]) -> np.ndarray:
     """Output name -> (batch, ...) arrays -> flat rows (batch, total columns)."""
-    flat = [y.reshape(len(y), -1) for y in outputs.values()]
+    arrays = []
+    for y in outputs.values():  # a layer of several outputs gives a list
+        arrays += y if isinstance(y, list) else [y]
+    flat = [y.reshape(len(y), -1) for y in arrays]
     return flat[0] if len(flat) == 1 else np.concatenate(flat, axis=1)
 
 
@@ -131,10 +178,16 @@ def check_taps(model: Model, taps: list[str]) -> list[str]:
     from nnctl.errors import ParameterError
     from nnctl.naming import did_you_mean
 
-    for name in taps:
+    from nnctl.model import split_ref
+
+    for ref in taps:
+        name, index = split_ref(ref)
         if name not in model.nodes:
             raise ParameterError(f"--tap: no layer named '{name}' in the model"
                                  f"{did_you_mean(name, model.nodes)}")
+        if index is not None and index >= model.nodes[name].n_outputs:
+            raise ParameterError(f"--tap: layer '{name}' has {model.nodes[name].n_outputs} "
+                                 f"output(s); '{ref}' names none of them")
     return taps
 
 
@@ -142,12 +195,24 @@ def npz_rows(path: str, model: Model, batch_size: int) -> Iterator[np.ndarray]:
     """An .npz with one array per input name -> flat rows, batch by batch (streamed)."""
     from nnctl.tabular import read_npz_inputs
 
+    from nnctl.tabular.integers import check_part
+
     widths = input_widths(model)
+    integers = integer_columns(model)
+    done = 0
     for arrays in read_npz_inputs(path, list(widths), batch_size=batch_size,
-                                  dtype=np.dtype(model.dtype)):
+                                  dtype=read_dtype(model)):
         for name, width in widths.items():
             if arrays[name].shape[1] != width:
                 raise DataError(f"array '{name}' has {arrays[name].shape[1]} values per row, "
                                 f"input '{name}' takes {width} "
                                 f"(shape {tuple(model.nodes[name].shape)})", source=str(path))
-        yield np.concatenate([arrays[name] for name in widths], axis=1)
+        rows = np.concatenate([arrays[name] for name in widths], axis=1)
+        if integers:
+            good, error = check_part(rows, done + 1, integers, str(path), binary=True)
+            if error is not None:
+                if len(good):
+                    yield good
+                raise error
+        done += len(rows)
+        yield rows

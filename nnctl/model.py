@@ -98,6 +98,20 @@ class Model:
     def input_shapes(self) -> dict[str, tuple]:
         return {name: self.nodes[name].shape for name in self.input_names}
 
+    def inbound_shapes(self, node: Node) -> list[tuple]:
+        """The shapes of the tensors a node is called on."""
+        return [self.nodes[i].shapes[k] for i, k in zip(node.inbound, node.inbound_index)]
+
+    def needed(self, refs) -> set[str]:
+        """The nodes on the way to `refs` (layer names, or `lstm[1]`), these included."""
+        needed, stack = set(), [split_ref(ref)[0] for ref in refs]
+        while stack:
+            name = stack.pop()
+            if name not in needed:
+                needed.add(name)
+                stack.extend(self.nodes[name].inbound)
+        return needed
+
     # --- weights -------------------------------------------------------------------------
     def init_weights(self, seed: int = 0) -> dict[str, np.ndarray]:
         """Every weight drawn from its initializer; each depends only on the seed and its name."""
@@ -178,12 +192,7 @@ class Model:
 
     def _uses(self, wanted) -> dict[str, int]:
         """How many layers (on the way to the nodes `wanted`) read each node's output."""
-        needed, stack = set(), list(wanted)
-        while stack:
-            name = stack.pop()
-            if name not in needed:
-                needed.add(name)
-                stack.extend(self.nodes[name].inbound)
+        needed = self.needed(wanted)
         uses = {name: 0 for name in needed}
         for name in needed:
             for i in self.nodes[name].inbound:

@@ -10,8 +10,8 @@ rich is imported inside the function: start-up time is part of the product.
 """
 from __future__ import annotations
 
-from nnctl.summary import (Summary, batch_figures, column_layout, mac_lines, macs_layout,
-                           readable_bytes)
+from nnctl.summary import (Summary, batch_figures, column_layout, format_output_shape,
+                           mac_lines, macs_layout, readable_bytes)
 
 
 def print_summary_table(summary: Summary, console, *, width: int, show_trainable: bool = False,
@@ -40,12 +40,12 @@ def print_summary_table(summary: Summary, console, *, width: int, show_trainable
     figures = batch_figures(summary, batch)
     table = rich.table.Table(*columns, width=width, show_lines=True)
     for r, row_macs in zip(summary.rows, figures.macs):
-        shape = ("?" if r.output_shape is None    # Keras: a subclassed model's unbuilt layer
-                 else "(" + ", ".join(num(d) for d in r.output_shape) + ")")
+        shape = format_output_shape(r.output_shape, num)
         cells = [f"{esc(r.name)} ([color(33)]{esc(r.type)}[/])", shape, num(f"{r.params:,}")]
         if not summary.chain:
-            cells.append(", ".join(f"{esc(c)}[{num(0)}][{num(0)}]"
-                                   for c in r.connected_to) or "-")
+            index = r.connected_index or [0] * len(r.connected_to)
+            cells.append(", ".join(f"{esc(c)}[{num(0)}][{num(k)}]"
+                                   for c, k in zip(r.connected_to, index)) or "-")
         if show_trainable:
             cells.append({"Y": "[bold][color(34)]Y[/][/]", "N": "[bold][color(9)]N[/][/]"}
                          .get(r.trainable, "[bold]-[/]"))

@@ -19,7 +19,8 @@ from nnctl.model import Model, Node
 class Row:
     name: str
     type: str
-    output_shape: list            # with the batch axis: [None, 3]
+    output_shape: list            # with the batch axis: [None, 3]; a list of them for a layer
+                                  # of several outputs: [[None, 8], [None, 8]]
     params: int
     trainable_params: int
     non_trainable_params: int
@@ -27,6 +28,12 @@ class Row:
     trainable: str                # "Y", "N", or "-" for layers without weights
     macs: int = 0
     activation_bytes: int = 0     # output size of one sample, in bytes
+    connected_index: list[int] = field(default_factory=list)  # which output of each (0)
+
+    def connections(self) -> list[str]:
+        """Keras' "Connected to" entries: `layer1[0][0]`, `lstm[0][2]`."""
+        index = self.connected_index or [0] * len(self.connected_to)
+        return [f"{name}[0][{k}]" for name, k in zip(self.connected_to, index)]
 
 
 @dataclass
@@ -70,16 +77,19 @@ def _row(model: Model, node: Node) -> Row:
     if node.layer is None:
         macs, connected = 0, []
     else:
-        shapes = [model.nodes[i].shape for i in node.inbound]
-        macs = node.layer.macs(shapes, node.shape)
+        macs = node.layer.macs(model.inbound_shapes(node), node.shape)
         connected = list(node.inbound)
     itemsize = np.dtype(node.dtype).itemsize
+    output_shape = ([None, *node.shape] if node.n_outputs == 1
+                    else [[None, *shape] for shape in node.shapes])
     return Row(
-        name=node.name, type=node.type_name, output_shape=[None, *node.shape],
+        name=node.name, type=node.type_name, output_shape=output_shape,
         params=node.params, trainable_params=node.trainable_params,
         non_trainable_params=node.params - node.trainable_params, connected_to=connected,
         trainable="-" if not node.weights else ("Y" if node.layer.trainable else "N"),
-        macs=macs, activation_bytes=math.prod(d or 1 for d in node.shape) * itemsize)
+        macs=macs, activation_bytes=sum(math.prod(d or 1 for d in shape)
+                                        for shape in node.shapes) * itemsize,
+        connected_index=list(node.inbound_index))
 
 
 def is_chain(model: Model) -> bool:
@@ -165,9 +175,10 @@ def to_markdown(summary: Summary, show_trainable=False, macs=False, batch=None) 
                             for h in header) + "|"]
     figures = batch_figures(summary, batch)
     for r, row_macs in zip(summary.rows, figures.macs):
-        cells = [f"{r.name} ({r.type})", _shape(r.output_shape), f"{r.params:,}"]
+        cells = [f"{r.name} ({r.type})", format_output_shape(r.output_shape),
+                 f"{r.params:,}"]
         if not summary.chain:
-            cells.append(", ".join(f"{c}[0][0]" for c in r.connected_to) or "-")
+            cells.append(", ".join(r.connections()) or "-")
         if show_trainable:
             cells.append(r.trainable)
         if macs:
@@ -194,8 +205,14 @@ def mac_lines(summary: Summary, batch, prefix=" ") -> list[str]:
             f"(batch of {f.batch})"]
 
 
-def _shape(shape) -> str:
-    return "(" + ", ".join(str(d) for d in shape) + ")"
+def format_output_shape(shape, number=str) -> str:
+    """`(None, 3)`; several outputs as Keras writes them: `[(None, 8), (None, 8)]`; `?` for
+    no shape (Keras: a subclassed model's unbuilt layer)."""
+    if shape is None:
+        return "?"
+    if shape and isinstance(shape[0], list):
+        return "[" + ", ".join(format_output_shape(s, number) for s in shape) + "]"
+    return "(" + ", ".join(number(d) for d in shape) + ")"
 
 
 def table_width(summary: Summary, columns: int, show_trainable: bool,

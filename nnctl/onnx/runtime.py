@@ -50,16 +50,18 @@ class OnnxRuntimeRunner:
         for name in model.input_names:
             shape = tuple(model.nodes[name].shape)
             width = math.prod(shape)
-            self.inputs.append((name, start, start + width, shape))
+            self.inputs.append((name, start, start + width, shape,
+                                np.dtype(model.nodes[name].dtype)))
             start += width
 
     def __call__(self, rows: np.ndarray) -> np.ndarray:
         n = len(rows)
         feeds = {}
-        for name, start, stop, shape in self.inputs:
+        for name, start, stop, shape, dtype in self.inputs:
             part = rows if len(self.inputs) == 1 else rows[:, start:stop]
             # ORT reads a C-contiguous array in place; anything else it would copy anyway
-            feeds[name] = np.ascontiguousarray(part, dtype=self.dtype).reshape((n,) + shape)
+            # (integer inputs come checked: nnctl.tabular.integers)
+            feeds[name] = np.ascontiguousarray(part, dtype=dtype).reshape((n,) + shape)
         try:
             outs = self.session.run(None, feeds)
         except Exception as exc:

@@ -39,20 +39,23 @@ class Batch(NamedTuple):
 
 def read_batches(source, fmt: str | None = None, *, batch_size: int = DEFAULT_BATCH_SIZE,
                  header: bool | None = None, n_columns: int | None = None,
-                 dtype=np.float32, prefetch: bool = True) -> "TableReader":
+                 dtype=np.float32, prefetch: bool = True,
+                 integers: list | None = None) -> "TableReader":
     """Open `source` (a path, or "-" for stdin) and return an iterable of Batch.
 
     fmt: csv, tsv, jsonl, npy or parquet; default by extension, else by content (.npy and
     Parquet magic bytes, a JSON array), else CSV. header: None detects it (a first line with no
     number in it is a header), True/False forces it. n_columns: the number of values a row must
-    have; default: as many as the first row. Errors (DataError) name the file, the physical
-    line and the column, and come after every good row before them was yielded.
+    have; default: as many as the first row. integers: IntegerColumns (nnctl.tabular.integers)
+    that must hold integers in their range (read them with dtype float64). Errors (DataError)
+    name the file, the physical line and the column, and come after every good row before
+    them was yielded.
 
         for batch in read_batches("data.csv", batch_size=1024):
             process(batch.array)
     """
     return TableReader(source, fmt, batch_size=batch_size, header=header,
-                       n_columns=n_columns, dtype=dtype, prefetch=prefetch)
+                       n_columns=n_columns, dtype=dtype, prefetch=prefetch, integers=integers)
 
 
 class TableReader(TextReading, NpyReading, ParquetReading):
@@ -63,7 +66,7 @@ class TableReader(TextReading, NpyReading, ParquetReading):
     """
 
     def __init__(self, source, fmt=None, *, batch_size=DEFAULT_BATCH_SIZE, header=None,
-                 n_columns=None, dtype=np.float32, prefetch=True):
+                 n_columns=None, dtype=np.float32, prefetch=True, integers=None):
         if batch_size < 1:
             raise ValueError(f"batch_size must be positive, got {batch_size}")
         self.source = source
@@ -75,6 +78,7 @@ class TableReader(TextReading, NpyReading, ParquetReading):
         self.total_bytes: int | None = None
         self.total_rows: int | None = None
         self._prefetch = prefetch
+        self._integers = list(integers or [])
         self._header = header
         self._raw = None
         self._npy = None
@@ -137,10 +141,29 @@ class TableReader(TextReading, NpyReading, ParquetReading):
 
     def _parts(self):
         if self.format == "npy":
-            return self._npy_parts()
-        if self.format == "parquet":
-            return self._parquet_parts()
-        return self._text_parts()
+            parts = self._npy_parts()
+        elif self.format == "parquet":
+            parts = self._parquet_parts()
+        else:
+            parts = self._text_parts()
+        return self._checked(parts) if self._integers else parts
+
+    def _checked(self, parts):
+        """Parts whose integer columns hold valid integers; the rows before a bad value
+        come out, then its error (with its line, or row in a binary file, and column)."""
+        from nnctl.tabular.integers import check_part
+
+        binary = self.format not in TEXT
+        for part in parts:
+            if part is FLUSH:
+                yield part
+                continue
+            array, lines = part
+            good, error = check_part(array, lines, self._integers, self.name, binary)
+            if len(good):
+                yield good, lines
+            if error is not None:
+                raise error
 
     def _batched(self, parts) -> Iterator[Batch]:
         """Cut parts (array, lines) into batches of batch_size rows.
