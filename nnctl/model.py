@@ -225,7 +225,7 @@ def model_input(node: Node, value) -> np.ndarray:
             bad = value != np.trunc(value)
         if bad.any():
             raise DataError(f"input '{node.name}' takes integers ({node.dtype}), got "
-                            f"{value[bad].flat[0]!r}")
+                            f"{float(value[bad].flat[0])!r}")
     elif value.dtype.kind not in "iub":
         raise DataError(f"input '{node.name}' takes integers ({node.dtype}), got "
                         f"{value.dtype} values")

@@ -1,0 +1,245 @@
+"""Sequence models (Embedding, SimpleRNN, LSTM, GRU, Bidirectional, masks) against Keras 3.
+
+Goldens: tools/golden/sequences.py over tests/specs/sequences/*.yaml writes Keras' summary
+text and facts, its weights (by Keras 3 paths), inputs and outputs.
+"""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from conftest import GOLDEN, SPECS
+from nnctl.model import load_model
+
+SEQUENCE_SPECS = sorted((SPECS / "sequences").glob("*.yaml"))
+IDS = [p.stem for p in SEQUENCE_SPECS]
+
+
+def golden(stem):
+    data = np.load(GOLDEN / "sequences" / f"{stem}.npz", allow_pickle=False)
+    groups = {"weights": {}, "inputs": {}, "outputs": {}}
+    for key in data.files:
+        group, _, name = key.partition("/")
+        groups[group][name] = data[key]
+    outputs = [groups["outputs"][str(k)] for k in range(len(groups["outputs"]))]
+    return groups["weights"], groups["inputs"], outputs
+
+
+def flat_outputs(out: dict) -> list:
+    arrays = []
+    for value in out.values():
+        arrays += value if isinstance(value, list) else [value]
+    return arrays
+
+
+@pytest.fixture(scope="module", params=SEQUENCE_SPECS, ids=IDS)
+def case(request):
+    path = request.param
+    model = load_model(str(path))
+    weights, inputs, outputs = golden(path.stem)
+    return path, model, weights, inputs, outputs
+
+
+def test_forward_equals_keras(case):
+    _, model, weights, inputs, outputs = case
+    out = flat_outputs(model.forward(inputs, model.check_weights(weights)))
+    assert len(out) == len(outputs)
+    for got, want in zip(out, outputs):
+        assert got.shape == want.shape
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+def test_weights_have_keras_paths_and_shapes(case):
+    _, model, weights, _, _ = case
+    expected = {key: tuple(w.shape) for key, (_, w) in model.weight_specs().items()}
+    assert expected == {key: value.shape for key, value in weights.items()}
+
+
+def test_summary_facts_equal_keras(case):
+    path, model, _, _, _ = case
+    from nnctl.summary import summarize
+
+    facts = json.loads((GOLDEN / "sequences" / f"{path.stem}.json").read_text())
+    summary = summarize(model)
+    rows = [r for r in summary.rows if r.type != "InputLayer"]
+    want = [layer for layer in facts["layers"] if layer["type"] != "InputLayer"]
+    assert [(r.name, r.type, r.params, r.output_shape) for r in rows] == \
+        [(w["name"], w["type"], w["params"], w["output_shape"]) for w in want]
+    assert summary.total_params == facts["total_params"]
+
+
+@pytest.mark.parametrize("path", SEQUENCE_SPECS, ids=IDS)
+def test_summary_text_equals_keras(nnctl, path):
+    r = nnctl("summary", path)
+    assert (r.code, r.err) == (0, "")
+    assert r.out == (GOLDEN / "sequences" / f"{path.stem}.txt").read_text()
+
+
+def test_the_mask_changes_the_results():
+    """Without mask_zero the same weights give other numbers: the masked goldens test masks."""
+    weights, inputs, outputs = golden("masked_stack")
+    path = SPECS / "sequences" / "masked_stack.yaml"
+    from nnctl.model import build_model
+    from nnctl.spec import parse_spec
+    from nnctl.yamlpos import load_yaml
+
+    text = path.read_text().replace("mask_zero: true", "mask_zero: false")
+    model = build_model(parse_spec(load_yaml(text, "unmasked.yaml")))
+    (got,) = flat_outputs(model.forward(inputs, model.check_weights(weights)))
+    assert not np.allclose(got, outputs[0], rtol=1e-3)
+
+
+def test_parameter_counts():
+    """LSTM: 4u(u + in + 1); GRU with reset_after: 3u(u + in) + 2 * 3u (its bias is (2, 3u))."""
+    from nnctl.model import build_model
+    from nnctl.spec import parse_spec
+    from nnctl.yamlpos import load_yaml
+
+    spec = ("input: [10, 7]\nlayers:\n  - {type: LSTM, units: 5, return_sequences: true}\n"
+            "  - {type: GRU, units: 3}\n")
+    lstm, gru = build_model(parse_spec(load_yaml(spec, "s.yaml"))).layers
+    assert lstm.params == 4 * 5 * (5 + 7 + 1)
+    assert gru.params == 3 * 3 * (3 + 5) + 2 * 3 * 3
+    assert gru.weights[-1].shape == (2, 9)
+
+
+# --- integer inputs ------------------------------------------------------------------------
+
+CLASSIFIER = SPECS / "sequences" / "lstm_classifier.yaml"   # 6 token ids, input_dim 20
+
+
+@pytest.mark.parametrize("row, message", [
+    ("1,2,3.5,4,5,6", "column 3: 3.5 is not an integer: input 'input_layer' takes integers"),
+    ("1,2,3,-1,5,6", "column 4: -1 is negative: input 'input_layer' holds indices for "
+                     "embedding 'embedding' (input_dim 20), 0 to 19"),
+    ("1,2,3,4,5,20", "column 6: 20 is out of range: input 'input_layer' holds indices for "
+                     "embedding 'embedding' (input_dim 20), 0 to 19"),
+    ("1,2,nan,4,5,6", "column 3: nan is not an integer"),
+])
+def test_bad_token_ids_stop_with_file_line_and_column(nnctl, tmp_path, row, message):
+    data = tmp_path / "tokens.csv"
+    data.write_text("1,2,3,4,5,6\n\n7,8,9,10,11,12\n" + row + "\n1,1,1,1,1,1\n")
+    r = nnctl("forward", CLASSIFIER, data)
+    assert r.code == 1
+    assert r.err.startswith(f"nnctl: error: {data}:4: {message}")
+    assert len(r.out.splitlines()) == 2   # the good rows before it came out
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "tsv"])
+def test_bad_token_ids_in_other_text_formats(nnctl, tmp_path, fmt):
+    sep = "\t" if fmt == "tsv" else ", "
+    wrap = (lambda r: f"[{r}]") if fmt == "jsonl" else (lambda r: r)
+    data = tmp_path / f"tokens.{fmt}"
+    data.write_text(wrap(sep.join(["1"] * 6)) + "\n" + wrap(sep.join(["1"] * 5 + ["2.5"])) + "\n")
+    r = nnctl("forward", CLASSIFIER, data)
+    assert (r.code, r.err) == (1, f"nnctl: error: {data}:2: column 6: 2.5 is not an integer: "
+                                  "input 'input_layer' takes integers\n")
+
+
+def test_bad_token_ids_in_binary_files_name_the_row(nnctl, tmp_path):
+    tokens = np.ones((5, 6), dtype=np.int64)
+    tokens[3, 1] = 25
+    np.save(tmp_path / "tokens.npy", tokens)
+    r = nnctl("forward", CLASSIFIER, tmp_path / "tokens.npy")
+    assert r.code == 1
+    assert r.err.startswith(f"nnctl: error: {tmp_path / 'tokens.npy'}: row 4: column 2: 25 is "
+                            "out of range")
+    pytest.importorskip("pyarrow")
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    floats = tokens.astype(np.float64)
+    floats[3, 1] = -2
+    pq.write_table(pa.table({f"t{k}": floats[:, k] for k in range(6)}),
+                   tmp_path / "tokens.parquet")
+    r = nnctl("forward", CLASSIFIER, tmp_path / "tokens.parquet")
+    assert r.code == 1
+    assert r.err.startswith(f"nnctl: error: {tmp_path / 'tokens.parquet'}: row 4: column 2: "
+                            "-2 is negative")
+
+
+def test_token_ids_run_through_every_format(nnctl, tmp_path):
+    weights, inputs, outputs = golden("lstm_classifier")
+    np.savez(tmp_path / "w.npz", **weights)
+    tokens = inputs["input_layer"]
+    (tmp_path / "t.csv").write_text("\n".join(",".join(map(str, r)) for r in tokens) + "\n")
+    np.save(tmp_path / "t.npy", tokens)
+    for name in ("t.csv", "t.npy"):
+        r = nnctl("forward", CLASSIFIER, tmp_path / name, "--weights", tmp_path / "w.npz")
+        assert (r.code, r.err) == (0, "")
+        got = np.array([[float(v) for v in line.split(",")] for line in r.out.splitlines()])
+        np.testing.assert_allclose(got, outputs[0], rtol=1e-5)
+
+
+def test_mixed_integer_and_float_inputs(nnctl, tmp_path):
+    weights, inputs, outputs = golden("mixed_inputs")
+    np.savez(tmp_path / "w.npz", **weights)
+    rows = np.concatenate([inputs["tokens"].astype(np.float64), inputs["features"]], axis=1)
+    text = "\n".join(",".join(repr(float(v)) for v in r) for r in rows) + "\n"
+    r = nnctl("forward", SPECS / "sequences" / "mixed_inputs.yaml", "--weights",
+              tmp_path / "w.npz", input=text)
+    assert (r.code, r.err) == (0, "")
+    got = np.array([float(line) for line in r.out.splitlines()])
+    np.testing.assert_allclose(got, outputs[0][:, 0], rtol=1e-5)
+    np.savez(tmp_path / "in.npz", tokens=inputs["tokens"], features=inputs["features"])
+    r = nnctl("forward", SPECS / "sequences" / "mixed_inputs.yaml", tmp_path / "in.npz",
+              "--weights", tmp_path / "w.npz")
+    assert (r.code, r.err) == (0, "")
+    np.testing.assert_allclose([float(v) for v in r.out.split()], outputs[0][:, 0], rtol=1e-5)
+
+
+def test_engine_refuses_fractional_indices_from_python():
+    from nnctl.errors import DataError
+
+    model = load_model(str(CLASSIFIER))
+    weights = model.init_weights(0)
+    with pytest.raises(DataError, match=r"input 'input_layer' takes integers \(int32\), got 1.5"):
+        model.forward({"input_layer": np.full((1, 6), 1.5)}, weights)
+    with pytest.raises(DataError, match=r"index 20 is out of range \[0, 20\)"):
+        model.forward({"input_layer": np.full((1, 6), 20)}, weights)
+
+
+# --- spec errors --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("spec, message", [
+    ("input: {shape: [5], dtype: int8}\nlayers: [{type: Embedding, input_dim: 3, output_dim: 2}]",
+     "s.yaml:1:28: an input's `dtype` must be one of int32, int64, float32, float64, got 'int8'"),
+    ("input: {dtype: int32}\nlayers: [{type: Embedding, input_dim: 3, output_dim: 2}]",
+     "s.yaml:1:8: an input given as a mapping needs `shape`"),
+    ("inputs: {x: [4, 2]}\nlayers:\n  - {name: l, type: LSTM, units: 2, return_state: true}\n"
+     "  - {type: Dense, units: 1, inputs: l}",
+     "s.yaml:4:37: layer 'dense': 'l' has 3 outputs; say which one: l[0], l[1], l[2]"),
+    ("inputs: {x: [4, 2]}\nlayers:\n  - {name: l, type: LSTM, units: 2, return_state: true}\n"
+     "  - {type: Dense, units: 1, inputs: 'l[3]'}",
+     "layer 'dense': 'l' has 3 outputs, so `l[3]` names none of them"),
+    ("input: [4, 2]\nlayers: [{type: LSTM, units: 2, stateful: true}]",
+     "`stateful: true` carries states"),
+    ("input: [4]\nlayers: [{type: LSTM, units: 2}]",
+     "LSTM takes sequences (steps, features), got input shape (4,)"),
+    ("input: [4, 2]\nlayers: [{type: Bidirectional, layer: {type: Dense, units: 2}}]",
+     "Bidirectional wraps SimpleRNN, LSTM or GRU, got 'Dense'"),
+    ("input: [4, 2]\nlayers: [{type: Bidirectional, layer: {type: GRU, units: 2}, "
+     "merge_mode: max}]", "`merge_mode` must be one of concat, sum, mul, ave or null"),
+])
+def test_spec_errors(nnctl, tmp_path, spec, message):
+    path = tmp_path / "s.yaml"
+    path.write_text(spec + "\n")
+    r = nnctl("summary", path)
+    assert r.code == 1, r.err
+    assert message in r.err, r.err
+    assert r.err.startswith("nnctl: error: ") and r.err.count("\n") == 1
+
+
+def test_bidirectional_inner_names_are_counted_per_model():
+    from nnctl.model import build_model
+    from nnctl.spec import parse_spec
+    from nnctl.yamlpos import load_yaml
+
+    spec = ("input: [4, 2]\nlayers:\n  - {type: LSTM, units: 2, return_sequences: true}\n"
+            "  - {type: Bidirectional, layer: {type: LSTM, units: 2}}\n")
+    model = build_model(parse_spec(load_yaml(spec, "s")))
+    assert list(model.weight_specs())[3:5] == [
+        "bidirectional/forward_lstm_1/lstm_cell/kernel",
+        "bidirectional/forward_lstm_1/lstm_cell/recurrent_kernel"]
