@@ -27,7 +27,8 @@ class Trace:
     """A forward pass that kept the output of every node (inputs included)."""
 
     inputs: dict[str, np.ndarray]
-    values: dict[str, np.ndarray]
+    values: dict[str, np.ndarray]    # a list of arrays for a layer of several outputs
+    masks: dict[str, np.ndarray | None] = field(default_factory=dict)  # nnctl.masking
 
 
 @dataclass
@@ -40,8 +41,19 @@ class Gradients:
 
 def run(model, inputs: dict[str, np.ndarray], weights: dict[str, np.ndarray]) -> Trace:
     """Forward, keeping every node's output (what the backward pass needs)."""
-    values = model.forward(inputs, weights, outputs=list(model.order))
-    return Trace(inputs=dict(inputs), values=values)
+    masks: dict = {}
+    values = model.forward(inputs, weights, outputs=list(model.order), masks=masks)
+    return Trace(inputs=dict(inputs), values=values, masks=masks)
+
+
+def value(model, trace: Trace, ref: str) -> np.ndarray:
+    """The traced output named `ref`: a layer, or one output of several (`lstm[1]`; a layer
+    of several outputs named alone: its first)."""
+    from nnctl.model import split_ref
+
+    name, index = split_ref(ref)
+    values = trace.values[name]
+    return values if model.nodes[name].n_outputs == 1 else values[index or 0]
 
 
 def layer_weights(node, weights: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -51,8 +63,17 @@ def layer_weights(node, weights: dict[str, np.ndarray]) -> dict[str, np.ndarray]
 
 def node_inputs(node, trace: Trace) -> list[np.ndarray]:
     """The arrays a node was called on, in its dtype (as Model.forward passes them)."""
-    args = [trace.values[i] for i in node.inbound]
+    args = [trace.values[i] if isinstance(trace.values[i], np.ndarray) else trace.values[i][k]
+            for i, k in zip(node.inbound, node.inbound_index)]
+    if getattr(node.layer, "takes_integers", False):
+        return args
     return [a if a.dtype == node.dtype else a.astype(node.dtype) for a in args]
+
+
+def node_mask(node, trace: Trace):
+    """The mask a node's layer reads (from its first masked input), or None."""
+    return next((trace.masks.get(i) for i, k in zip(node.inbound, node.inbound_index)
+                 if k == 0 and trace.masks.get(i) is not None), None)
 
 
 def backward(model, trace: Trace, weights: dict[str, np.ndarray],
@@ -61,12 +82,18 @@ def backward(model, trace: Trace, weights: dict[str, np.ndarray],
 
     Gradients reaching a node from several consumers (a skip connection, two heads) add up.
     The result holds a gradient for every node on a path to the given outputs, and for every
-    weight of those nodes (trainable or not).
+    weight of those nodes (trainable or not). A layer of several outputs (an LSTM with
+    return_state) has a list, None for an output no gradient reached; `grad_outputs` may
+    name one of them (`lstm[1]`).
     """
+    from nnctl.model import split_ref
+
     grads = Gradients()
-    pending: dict[str, np.ndarray] = {}
-    for name, g in grad_outputs.items():
-        _accumulate(pending, name, np.asarray(g, dtype=trace.values[name].dtype))
+    pending: dict[str, object] = {}
+    for ref, g in grad_outputs.items():
+        name, index = split_ref(ref)
+        g = np.asarray(g, dtype=value(model, trace, ref).dtype)
+        _accumulate(pending, model.nodes[name], index or 0, g)
     for name in reversed(model.order):  # the order is topological: consumers come later
         if name not in pending:
             continue
@@ -75,14 +102,26 @@ def backward(model, trace: Trace, weights: dict[str, np.ndarray],
         node = model.nodes[name]
         if node.layer is None:
             continue
+        mask = node_mask(node, trace) if getattr(node.layer, "consumes_mask", False) else None
         input_grads, weight_grads = node.layer.backward(
-            node_inputs(node, trace), layer_weights(node, weights), trace.values[name], g)
+            node_inputs(node, trace), layer_weights(node, weights), trace.values[name], g,
+            **({"mask": mask} if mask is not None else {}))
         for key, wg in weight_grads.items():
             grads.weights[f"{name}/{key}"] = wg
-        for inbound, ig in zip(node.inbound, input_grads):
-            _accumulate(pending, inbound, ig.astype(trace.values[inbound].dtype, copy=False))
+        for inbound, k, ig in zip(node.inbound, node.inbound_index, input_grads):
+            source = model.nodes[inbound]
+            if np.dtype(source.dtype).kind != "f":
+                continue  # integer indices (an Embedding's) have no gradient
+            dtype = source.dtype if source.n_outputs > 1 else trace.values[inbound].dtype
+            _accumulate(pending, source, k, ig.astype(dtype, copy=False))
     return grads
 
 
-def _accumulate(pending, name, g):
-    pending[name] = pending[name] + g if name in pending else g
+def _accumulate(pending, node, index, g):
+    """Add `g` to the gradient of output `index` of `node`."""
+    name = node.name
+    if node.n_outputs == 1:
+        pending[name] = pending[name] + g if name in pending else g
+        return
+    slots = pending.setdefault(name, [None] * node.n_outputs)
+    slots[index] = g if slots[index] is None else slots[index] + g

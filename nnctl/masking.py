@@ -69,3 +69,29 @@ def call_masked(model, node, args, weights, masks):
         present = [m for m in inbound if m is not None]
         mask = present[0] if len(present) == 1 else np.logical_and.reduce(present)
     return values, mask
+
+
+def onnx_mask(g, model, node, args, masks) -> str | None:
+    """call_masked for the ONNX graph: records the node's mask tensor (bool) in `masks` and
+    returns the mask its layer reads (None when it reads none)."""
+    layer = node.layer
+    inbound = [masks.get(i) if k == 0 else None
+               for i, k in zip(node.inbound, node.inbound_index)]
+    present = [m for m in inbound if m is not None]
+    if getattr(layer, "mask_zero", False):
+        zero = g.c(0, model.nodes[node.inbound[0]].dtype)
+        masks[node.name] = g.op("Not", g.op("Equal", args[0], zero))
+    elif node.masked and type(layer).__name__ in MERGE and len(present) > 1:
+        masks[node.name] = _and_all(g, present)
+    elif node.masked:
+        masks[node.name] = present[0]
+    if getattr(layer, "consumes_mask", False) and present:
+        return present[0]
+    return None
+
+
+def _and_all(g, masks):
+    result = masks[0]
+    for m in masks[1:]:
+        result = g.op("And", result, m)
+    return result

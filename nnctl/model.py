@@ -147,19 +147,21 @@ class Model:
 
     # --- running -------------------------------------------------------------------------
     def forward(self, inputs: dict[str, np.ndarray], weights: dict[str, np.ndarray],
-                outputs: list[str] | None = None) -> dict[str, np.ndarray]:
+                outputs: list[str] | None = None,
+                masks: dict | None = None) -> dict[str, np.ndarray]:
         """Run a batch: input name -> (batch, *shape) array; returns output -> array.
 
         `outputs` may name any layers (to tap intermediate results), or one output of a layer
         of several (`lstm[0][1]`, `lstm[1]`); default: the model's. A layer of several outputs
-        named alone gives the list of its outputs.
+        named alone gives the list of its outputs. `masks`, when given, receives the mask of
+        every node that carries one (nnctl.masking), for the backward pass.
         """
         wanted = list(outputs or self.outputs)
         targets = [split_ref(ref) for ref in wanted]
         wanted_nodes = {name for name, _ in targets}
         remaining_uses = self._uses(wanted_nodes)
         values: dict[str, object] = {}
-        masks: dict[str, np.ndarray | None] = {}
+        masks = {} if masks is None else masks
         for name in self.order:
             node = self.nodes[name]
             if name not in remaining_uses and name not in wanted_nodes:

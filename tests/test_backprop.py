@@ -9,7 +9,7 @@ import pytest
 
 from conftest import CONFIGS, SPECS
 from nnctl import activations
-from nnctl.backprop import backward, run
+from nnctl.backprop import backward, run, value
 from nnctl.layers import LAYERS
 from nnctl.layers.merging import unbroadcast
 from nnctl.model import build_model
@@ -41,7 +41,10 @@ def random_weights(model, rng):
 
 
 def random_inputs(model, rng, batch=3, scale=1.5):
-    return {name: scale * rng.standard_normal((batch, *model.nodes[name].shape))
+    """Normal values; token ids (integer inputs) from 0 to 4, zeros (padding) included."""
+    return {name: (rng.integers(0, 5, (batch, *model.nodes[name].shape))
+                   if np.dtype(model.nodes[name].dtype).kind == "i" else
+                   scale * rng.standard_normal((batch, *model.nodes[name].shape)))
             for name in model.input_names}
 
 
@@ -68,7 +71,7 @@ def check_gradients(model, seed=0, batch=3, scale=1.5):
     weights = random_weights(model, rng)
     inputs = random_inputs(model, rng, batch, scale)
     trace = run(model, inputs, weights)
-    directions = {o: rng.standard_normal(trace.values[o].shape) for o in model.outputs}
+    directions = {o: rng.standard_normal(value(model, trace, o).shape) for o in model.outputs}
 
     def loss():
         outs = model.forward(inputs, weights)
@@ -77,6 +80,8 @@ def check_gradients(model, seed=0, batch=3, scale=1.5):
     grads = backward(model, trace, weights, directions)
     assert set(grads.weights) == set(weights)
     for name in model.input_names:
+        if np.dtype(model.nodes[name].dtype).kind == "i":
+            continue  # token ids: no gradient
         want = finite_difference(loss, inputs[name])
         np.testing.assert_allclose(grads.nodes[name], want, rtol=RTOL, atol=ATOL,
                                    err_msg=f"input {name}")
@@ -241,6 +246,56 @@ LAYER_CASES = {
           - {type: LayerNormalization, axis: [1, 2]}
           - {type: LayerNormalization, axis: 1, center: false, epsilon: 0.01}
           - {type: LayerNormalization, scale: false}""",
+    "simple_rnn": """
+        input: [4, 3]
+        layers:
+          - {type: SimpleRNN, units: 3, return_sequences: true, go_backwards: true}
+          - {type: SimpleRNN, units: 2, activation: relu}""",
+    "lstm": """
+        input: [4, 3]
+        layers:
+          - {type: LSTM, units: 3, return_sequences: true}
+          - {type: LSTM, units: 2, go_backwards: true, recurrent_activation: hard_sigmoid}""",
+    "gru": """
+        input: [4, 3]
+        layers:
+          - {type: GRU, units: 3, return_sequences: true}
+          - {type: GRU, units: 2, reset_after: false, go_backwards: true}
+          - {type: Dense, units: 2}""",
+    "recurrent_states": """
+        inputs: {x: [4, 2]}
+        layers:
+          - {name: enc, type: LSTM, units: 3, return_sequences: true, return_state: true}
+          - {name: dec, type: GRU, units: 2, return_state: true, inputs: "enc[0]"}
+          - {name: cat, type: Concatenate, inputs: ["enc[1]", "enc[2]", "dec[1]"]}
+          - {name: bi, type: Bidirectional, layer: {type: LSTM, units: 2, return_state: true},
+             inputs: "enc[0]"}
+        outputs: [cat, "dec[0]", "bi[0]", "bi[3]"]""",
+    "bidirectional": """
+        input: [4, 2]
+        layers:
+          - {type: Bidirectional, merge_mode: mul,
+             layer: {type: SimpleRNN, units: 2, return_sequences: true}}
+          - {type: Bidirectional, merge_mode: ave,
+             layer: {type: GRU, units: 2, return_sequences: true}}
+          - {type: Bidirectional, merge_mode: sum,
+             layer: {type: LSTM, units: 2, return_sequences: true}}
+          - {type: Bidirectional, layer: {type: GRU, units: 2, reset_after: false}}""",
+    "bidirectional_separate_outputs": """
+        inputs: {x: [3, 2]}
+        layers:
+          - {name: bi, type: Bidirectional, merge_mode: null,
+             layer: {type: LSTM, units: 2, return_sequences: true}}
+          - {name: cat, type: Concatenate, inputs: ["bi[0]", "bi[1]"]}""",
+    "embedding_masked": """
+        input: {shape: [5], dtype: int32}
+        layers:
+          - {type: Embedding, input_dim: 5, output_dim: 3, mask_zero: true}
+          - {type: LSTM, units: 3, return_sequences: true}
+          - {type: Dense, units: 2, activation: tanh}
+          - {type: Bidirectional, layer: {type: GRU, units: 2, return_sequences: true},
+             merge_mode: concat}
+          - {type: SimpleRNN, units: 2, go_backwards: true}""",
 }
 
 

@@ -243,3 +243,20 @@ def test_bidirectional_inner_names_are_counted_per_model():
     assert list(model.weight_specs())[3:5] == [
         "bidirectional/forward_lstm_1/lstm_cell/kernel",
         "bidirectional/forward_lstm_1/lstm_cell/recurrent_kernel"]
+
+
+def test_onnxruntime_equals_keras(case):
+    """The ONNX export (ONNX's LSTM/GRU/RNN operators, or the steps written out where a mask
+    or an activation needs it) run by onnxruntime gives Keras' outputs."""
+    ort = pytest.importorskip("onnxruntime")
+    from nnctl.onnx.graph import build_graph
+    from nnctl.onnx.proto import serialize
+
+    _, model, weights, inputs, outputs = case
+    graph = build_graph(model, model.check_weights(weights))
+    session = ort.InferenceSession(serialize(graph), providers=["CPUExecutionProvider"])
+    feeds = {k: v.astype(model.nodes[k].dtype) for k, v in inputs.items()}
+    got = session.run(None, feeds)
+    assert len(got) == len(outputs)
+    for a, want in zip(got, outputs):
+        np.testing.assert_allclose(a, want, rtol=1e-4, atol=1e-5)

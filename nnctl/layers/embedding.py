@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from nnctl.errors import DataError
-from nnctl.layers.base import ArgError, Layer, WeightSpec, boolean, positive_int
+from nnctl.layers.base import ArgError, Layer, WeightSpec, boolean, cannot_draw, positive_int
 from nnctl.layers.core import _initializer
 
 
@@ -16,7 +16,9 @@ class Embedding(Layer):
 
     inert_args = ("embeddings_regularizer", "embeddings_constraint", "activity_regularizer",
                   "input_length")
-    takes_integers = True
+    takes_integers = True   # Model.forward hands it the indices as they are, not as floats
+    affine = False
+    neuron_link = cannot_draw("an Embedding looks up one row of its table per index")
 
     def __init__(self, input_dim, output_dim, embeddings_initializer="uniform",
                  mask_zero=False, weights=None, **common):
@@ -58,12 +60,16 @@ class Embedding(Layer):
     def compute_mask(self, inputs):
         return inputs[0] != 0 if self.mask_zero else None
 
-    def backward(self, inputs, weights, grads, mask=None):
+    def backward(self, inputs, weights, output, grad):
         x = self.indices(inputs[0])
         table = weights["embeddings"]
         g = np.zeros_like(table)
-        np.add.at(g, x.reshape(-1), grads[0].reshape(-1, self.output_dim))
+        np.add.at(g, x.reshape(-1), grad.reshape(-1, self.output_dim))
         return [np.zeros(x.shape, dtype=table.dtype)], {"embeddings": g}
 
     def macs(self, input_shapes, output_shape):
-        return 0
+        return 0   # a lookup: no multiplication
+
+    def to_onnx(self, g, inputs, weights, input_shapes, output_shape):
+        return g.op("Gather", g.initializer(weights["embeddings"], "embeddings"), inputs[0],
+                    axis=0)

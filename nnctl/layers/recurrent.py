@@ -22,8 +22,14 @@ from __future__ import annotations
 import copy
 import numpy as np
 
-from nnctl.layers.base import ArgError, Layer, WeightSpec, boolean, number, positive_int
+from nnctl.layers.base import (ArgError, Layer, WeightSpec, boolean, cannot_draw, number,
+                               positive_int)
 from nnctl.layers.core import _activation, _initializer
+
+# ONNX's names for the activations its RNN, LSTM and GRU operators apply without arguments
+NATIVE_ACTIVATIONS = {"sigmoid": "Sigmoid", "tanh": "Tanh", "relu": "Relu",
+                      "softsign": "Softsign"}
+INT64_MIN = -(2 ** 63)
 
 
 class UnitForgetBias:
@@ -53,6 +59,11 @@ class Recurrent(Layer):
     n_states = 1
     cell_name = "simple_rnn_cell"
     consumes_mask = True   # a mask (nnctl.masking) changes the results: see the docstring
+    affine = False
+    neuron_link = cannot_draw("a recurrent layer feeds its units back into themselves over "
+                              "the time steps")
+    onnx_op = "RNN"
+    onnx_gate_order = (0,)   # ONNX's order of the gates, as indices of Keras' blocks
     inert_args = ("kernel_regularizer", "recurrent_regularizer", "bias_regularizer",
                   "activity_regularizer", "kernel_constraint", "recurrent_constraint",
                   "bias_constraint", "seed", "use_cudnn")
@@ -189,8 +200,10 @@ class Recurrent(Layer):
         return range(steps - 1, -1, -1) if self.go_backwards else range(steps)
 
     # --- backward through time -------------------------------------------------------------
-    def backward(self, inputs, weights, grads, mask=None):
-        """(input gradients, weight gradients) given the gradient of each output (or None)."""
+    def backward(self, inputs, weights, output, grad, mask=None):
+        """Backward through time: (input gradients, weight gradients) given the gradient of
+        the output, or of each output (a list, None where none arrived) with return_state."""
+        grads = grad if self.n_outputs > 1 else [grad]
         x = inputs[0]
         kernel, recurrent, input_bias, recurrent_bias = self._unpack(weights)
         _, tape = self.run(x, weights, mask, keep=True)
@@ -241,6 +254,105 @@ class Recurrent(Layer):
     def _pack_bias_grad(self, d_input_bias, d_recurrent_bias):
         return d_input_bias
 
+    def pre_activation(self, inputs, weights):
+        """What `activation` is applied to at every step (the candidate state), stacked
+        (batch, steps, units), for `inspect`'s dead and saturated counts."""
+        _, tape = self.run(inputs[0], weights, keep=True)
+        if not tape:
+            return np.zeros((len(inputs[0]), 0, self.units), dtype=inputs[0].dtype)
+        return np.stack([self.candidate(cache) for _, _, cache in tape], axis=1)
+
+    def candidate(self, cache):
+        return cache
+
+    # --- ONNX ------------------------------------------------------------------------------
+    def to_onnx(self, g, inputs, weights, input_shapes, output_shape, mask=None):
+        outputs = self.onnx_outputs(g, inputs[0], weights, input_shapes[0], mask)
+        return outputs if self.n_outputs > 1 else outputs[0]
+
+    def onnx_outputs(self, g, x, weights, shape, mask=None) -> list[str]:
+        """[output, states...] as call() lists them (the states even without return_state):
+        ONNX's own operator when it computes the same thing, else the steps written out."""
+        if mask is None and self._native_activations() is not None:
+            return self._onnx_operator(g, x, weights)
+        return self._onnx_unrolled(g, x, weights, shape, mask)
+
+    def _native_activations(self):
+        names = [NATIVE_ACTIVATIONS.get(a.name) if not any(a.params.values()) else None
+                 for a in self.onnx_activations()]
+        return None if None in names else names
+
+    def onnx_activations(self):
+        return [self.activation]
+
+    def onnx_extra_attributes(self) -> dict:
+        return {}
+
+    def _onnx_operator(self, g, x, weights):
+        kernel, recurrent, input_bias, recurrent_bias = self._unpack(weights)
+        u, gates = self.units, self.gates
+
+        def onnx_order(matrix):   # (rows, gates * u) Keras -> (gates * u, rows) ONNX
+            blocks = [matrix[..., k * u:(k + 1) * u] for k in self.onnx_gate_order]
+            return np.concatenate(blocks, axis=-1).T[None]
+
+        zeros = np.zeros(gates * u, dtype=kernel.dtype)
+        bias = np.concatenate([onnx_order(b if b is not None else zeros)[0]
+                               for b in (input_bias, recurrent_bias)])[None]
+        steps = g.op("Transpose", x, perm=[1, 0, 2])
+        results = g.op(self.onnx_op, steps, g.initializer(onnx_order(kernel), "kernel"),
+                       g.initializer(onnx_order(recurrent), "recurrent_kernel"),
+                       g.initializer(bias, "bias"), outputs=1 + self.n_states,
+                       hidden_size=u, activations=self._native_activations(),
+                       direction="reverse" if self.go_backwards else "forward",
+                       **self.onnx_extra_attributes())
+        sequence, states = results[0], results[1:]
+        states = [g.op("Squeeze", s, g.ints([0])) for s in states]
+        if not self.return_sequences:   # the output is the state h: one tensor per output
+            return [g.op("Identity", states[0])] + states
+        sequence = g.op("Transpose", g.op("Squeeze", sequence, g.ints([1])), perm=[1, 0, 2])
+        if self.go_backwards:   # ONNX aligns a reverse pass with the input's steps
+            sequence = reverse_steps(g, sequence)
+        return [sequence] + states
+
+    def _onnx_unrolled(self, g, x, weights, shape, mask):
+        steps = shape[0]
+        if steps is None:
+            from nnctl.onnx.graph import CannotExport
+
+            raise CannotExport("a masked sequence or this activation needs a known number of "
+                               "steps to be written out in ONNX operators")
+        kernel, recurrent, input_bias, recurrent_bias = self._unpack(weights)
+        xw = g.op("MatMul", x, g.initializer(kernel, "kernel"))
+        if input_bias is not None:
+            xw = g.add(xw, g.initializer(input_bias, "bias"))
+        r = g.initializer(recurrent, "recurrent_kernel")
+        rb = g.initializer(recurrent_bias, "recurrent_bias") if recurrent_bias is not None \
+            else None
+        batch = g.op("Slice", g.op("Shape", x), g.ints([0]), g.ints([1]))
+        zeros = g.op("Expand", g.c(np.zeros((1, self.units))),
+                     g.op("Concat", batch, g.ints([self.units]), axis=0))
+        states = [zeros] * self.n_states
+        out, outputs = zeros, []
+        for t in self._time_order(steps):
+            xw_t = g.op("Gather", xw, g.c(np.int64(t), np.int64), axis=1)
+            new = self.step_onnx(g, xw_t, states, recurrent, r, rb)
+            if mask is not None:
+                m = g.op("Unsqueeze", g.op("Gather", mask, g.c(np.int64(t), np.int64), axis=1),
+                         g.ints([1]))
+                out = g.where(m, new[0], g.c(np.zeros((1, self.units)))
+                              if self.zero_output_for_mask else states[0])
+                new = [g.where(m, n, s) for n, s in zip(new, states)]
+            else:
+                out = new[0]
+            outputs.append(out)
+            states = new
+        if not self.return_sequences:
+            return [g.op("Identity", out)] + states
+        sequence = g.op("Concat", *[g.op("Unsqueeze", o, g.ints([1])) for o in outputs],
+                        axis=1)
+        return [sequence] + states
+
     # --- the maths of one step (subclasses) ----------------------------------------------
     def step(self, xw, states, recurrent, recurrent_bias):
         """(new states, what step_back needs) from this step's x @ kernel + bias."""
@@ -248,6 +360,10 @@ class Recurrent(Layer):
 
     def step_back(self, d_new, states, cache, recurrent, recurrent_bias):
         """(d xw, d previous states, d recurrent_kernel, d recurrent bias or None)."""
+        raise NotImplementedError
+
+    def step_onnx(self, g, xw, states, recurrent, r, rb):
+        """step() as ONNX operators: `recurrent` the array, `r` its initializer."""
         raise NotImplementedError
 
 
@@ -262,6 +378,10 @@ class SimpleRNN(Recurrent):
         dz = self.activation.backward(z, d_new[0])
         return dz, [dz @ recurrent.T], states[0].T @ dz, None
 
+    def step_onnx(self, g, xw, states, recurrent, r, rb):
+        z = g.add(xw, g.op("MatMul", states[0], r))
+        return [g.activation(self.activation, z, (self.units,))]
+
 
 class LSTM(Recurrent):
     """Long short-term memory (Hochreiter & Schmidhuber): gates i, f, o and a cell state c."""
@@ -269,6 +389,8 @@ class LSTM(Recurrent):
     gates = 4
     n_states = 2
     cell_name = "lstm_cell"
+    onnx_op = "LSTM"
+    onnx_gate_order = (0, 3, 1, 2)   # Keras i, f, c, o; ONNX i, o, f, c
 
     def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", use_bias=True,
                  kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
@@ -315,12 +437,31 @@ class LSTM(Recurrent):
         dz[:, 3 * u:] = ra.backward(z[:, 3 * u:], d_o)
         return dz, [dz @ recurrent.T, d_c * f], h.T @ dz, None
 
+    def candidate(self, cache):
+        return cache[0][:, 2 * self.units:3 * self.units]
+
+    def onnx_activations(self):
+        return [self.recurrent_activation, self.activation, self.activation]
+
+    def step_onnx(self, g, xw, states, recurrent, r, rb):
+        h, c = states
+        u, shape = self.units, (self.units,)
+        z = g.add(xw, g.op("MatMul", h, r))
+        zi, zf, zc, zo = g.op("Split", z, g.ints([u] * 4), axis=1, outputs=4)
+        ra = self.recurrent_activation
+        i, f = g.activation(ra, zi, shape), g.activation(ra, zf, shape)
+        cand, o = g.activation(self.activation, zc, shape), g.activation(ra, zo, shape)
+        c_new = g.add(g.mul(f, c), g.mul(i, cand))
+        return [g.mul(o, g.activation(self.activation, c_new, shape)), c_new]
+
 
 class GRU(Recurrent):
     """Gated recurrent unit (Cho et al.): update gate z, reset gate r; `reset_after` as Keras 3."""
 
     gates = 3
     cell_name = "gru_cell"
+    onnx_op = "GRU"
+    onnx_gate_order = (0, 1, 2)   # z, r, h in both
 
     def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", use_bias=True,
                  kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
@@ -396,6 +537,38 @@ class GRU(Recurrent):
         d_recurrent = np.concatenate([h.T @ d_gates, (r * h).T @ d_ah], axis=1)
         return d_xw, [d_h], d_recurrent, None
 
+    def candidate(self, cache):
+        return cache[3]
+
+    def onnx_activations(self):
+        return [self.recurrent_activation, self.activation]
+
+    def onnx_extra_attributes(self):
+        return {"linear_before_reset": int(self.reset_after)}
+
+    def step_onnx(self, g, xw, states, recurrent, r, rb):
+        (h,) = states
+        u, shape = self.units, (self.units,)
+        ra = self.recurrent_activation
+        xz, xr, xh = g.op("Split", xw, g.ints([u] * 3), axis=1, outputs=3)
+        if self.reset_after:
+            inner = g.op("MatMul", h, r)
+            if rb is not None:
+                inner = g.add(inner, rb)
+            iz, ir, ih = g.op("Split", inner, g.ints([u] * 3), axis=1, outputs=3)
+            z, reset = g.activation(ra, g.add(xz, iz), shape), g.activation(ra, g.add(xr, ir),
+                                                                              shape)
+            a_h = g.add(xh, g.mul(reset, ih))
+        else:
+            gates = g.initializer(recurrent[:, :2 * u], "recurrent_kernel_zr")
+            candidate = g.initializer(recurrent[:, 2 * u:], "recurrent_kernel_h")
+            iz, ir = g.op("Split", g.op("MatMul", h, gates), g.ints([u] * 2), axis=1, outputs=2)
+            z, reset = g.activation(ra, g.add(xz, iz), shape), g.activation(ra, g.add(xr, ir),
+                                                                              shape)
+            a_h = g.add(xh, g.op("MatMul", g.mul(reset, h), candidate))
+        hh = g.activation(self.activation, a_h, shape)
+        return [g.add(g.mul(z, h), g.mul(g.sub(1, z), hh))]
+
 
 RECURRENT = {cls.__name__: cls for cls in (SimpleRNN, LSTM, GRU)}
 MERGE_MODES = ("concat", "sum", "mul", "ave", None)
@@ -406,6 +579,9 @@ class Bidirectional(Layer):
 
     inert_args = ("backward_layer",)
     consumes_mask = True
+    affine = False
+    neuron_link = cannot_draw("a recurrent layer feeds its units back into themselves over "
+                              "the time steps")
     wrapped_layer_key = "layer"  # the model names it (Keras' default names, nnctl.model)
 
     def __init__(self, layer, merge_mode="concat", weights=None, **common):
@@ -523,7 +699,8 @@ class Bidirectional(Layer):
             return [y * y_rev]
         return [y, np.ascontiguousarray(y_rev)]
 
-    def backward(self, inputs, weights, grads, mask=None):
+    def backward(self, inputs, weights, output, grad, mask=None):
+        grads = grad if self.n_outputs > 1 else [grad]
         x = inputs[0]
         fw, bw = self.forward_layer, self.backward_layer
         w_fw, w_bw = self._weights_of(fw, weights), self._weights_of(bw, weights)
@@ -534,11 +711,42 @@ class Bidirectional(Layer):
         g_y, g_rev = self._merge_back(x, w_fw, w_bw, merged, mask)
         if g_rev is not None and self.return_sequences:
             g_rev = g_rev[:, ::-1]
-        d_fw, wg_fw = fw.backward([x], w_fw, [g_y] + states[:half], mask)
-        d_bw, wg_bw = bw.backward([x], w_bw, [g_rev] + states[half:], mask)
+        d_fw, wg_fw = fw.backward([x], w_fw, None, _one_or_all([g_y] + states[:half]), mask)
+        d_bw, wg_bw = bw.backward([x], w_bw, None, _one_or_all([g_rev] + states[half:]), mask)
         weight_grads = {f"{fw.name}/{k}": v for k, v in wg_fw.items()}
         weight_grads.update({f"{bw.name}/{k}": v for k, v in wg_bw.items()})
         return [d_fw[0] + d_bw[0]], weight_grads
+
+    def pre_activation(self, inputs, weights):
+        """Both halves' candidate states, side by side (for `inspect`)."""
+        return np.concatenate([half.pre_activation(inputs, self._weights_of(half, weights))
+                               for half in (self.forward_layer, self.backward_layer)], axis=-1)
+
+    @property
+    def activation(self):
+        return self.layer.activation
+
+    def to_onnx(self, g, inputs, weights, input_shapes, output_shape, mask=None):
+        halves = [half.onnx_outputs(g, inputs[0], self._weights_of(half, weights),
+                                    input_shapes[0], mask)
+                  for half in (self.forward_layer, self.backward_layer)]
+        y, y_rev = halves[0][0], halves[1][0]
+        if self.return_sequences:
+            y_rev = reverse_steps(g, y_rev)
+        mode = self.merge_mode
+        if mode == "concat":
+            merged = [g.op("Concat", y, y_rev, axis=-1)]
+        elif mode == "sum":
+            merged = [g.add(y, y_rev)]
+        elif mode == "ave":
+            merged = [g.div(g.add(y, y_rev), 2)]
+        elif mode == "mul":
+            merged = [g.mul(y, y_rev)]
+        else:
+            merged = [y, y_rev]
+        states = (halves[0][1:] + halves[1][1:]) if self.return_state else []
+        outputs = merged + states
+        return outputs if len(outputs) > 1 else outputs[0]
 
     def _merge_back(self, x, w_fw, w_bw, merged, mask):
         """Gradients of the two halves' outputs (forward, backward in output order)."""
@@ -560,6 +768,16 @@ class Bidirectional(Layer):
         if self.return_sequences:
             y_rev = y_rev[:, ::-1]
         return g * y_rev, g * y
+
+
+def reverse_steps(g, sequence: str) -> str:
+    """A (batch, steps, units) tensor with its steps in reverse order."""
+    return g.op("Slice", sequence, g.ints([-1]), g.ints([INT64_MIN]), g.ints([1]),
+                g.ints([-1]))
+
+
+def _one_or_all(grads):
+    return grads if len(grads) > 1 else grads[0]
 
 
 def _stem(cls) -> str:

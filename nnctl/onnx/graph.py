@@ -29,8 +29,9 @@ DEFAULT_OPSET = 17    # LayerNormalization; read by every current runtime
 PROTOBUF_LIMIT = 2 ** 31 - 1   # an ONNX model is one protobuf message
 
 # onnx.TensorProto.DataType values (fixed by the ONNX standard)
-FLOAT, INT64, BOOL, DOUBLE = 1, 7, 9, 11
-ELEMENT = {np.dtype(np.float32): FLOAT, np.dtype(np.float64): DOUBLE}
+FLOAT, INT32, INT64, BOOL, DOUBLE = 1, 6, 7, 9, 11
+ELEMENT = {np.dtype(np.float32): FLOAT, np.dtype(np.float64): DOUBLE,
+           np.dtype(np.int32): INT32, np.dtype(np.int64): INT64}  # integer inputs: token ids
 
 
 @dataclass
@@ -51,25 +52,37 @@ def build_graph(model, weights: dict[str, np.ndarray], *, opset: int = DEFAULT_O
                 outputs: list[str] | None = None) -> "Graph":
     """The model with these weights as an ONNX graph. `outputs` may name any layers (taps);
     default: the model's outputs."""
+    from nnctl.masking import onnx_mask
+
     wanted = list(outputs or model.outputs)
     g = Graph(model.name, opset, reserved=list(model.nodes))
+    masks: dict[str, str | None] = {}
     for name in _needed(model, wanted):
         node = model.nodes[name]
         if node.layer is None:
             continue
         g.start_layer(name, node.dtype)
-        args = [g.cast(i, model.nodes[i].dtype, node.dtype) for i in node.inbound]
+        args = [tensor_name(model, i, k) for i, k in zip(node.inbound, node.inbound_index)]
+        if not getattr(node.layer, "takes_integers", False):
+            args = [g.cast(a, model.nodes[i].dtype, node.dtype)
+                    for a, i in zip(args, node.inbound)]
         layer_weights = {w.name: np.asarray(weights[f"{name}/{w.name}"], dtype=node.dtype)
                          for w in node.weights}
+        mask = onnx_mask(g, model, node, args, masks) if model.masked else None
         try:
-            result = node.layer.to_onnx(g, args, layer_weights,
-                                        [model.nodes[i].shape for i in node.inbound], node.shape)
+            result = node.layer.to_onnx(g, args, layer_weights, model.inbound_shapes(node),
+                                        node.shape, **({"mask": mask} if mask else {}))
         except CannotExport as exc:
             raise model.spec.error(f"layer '{name}': {exc} (no ONNX export)", node.path) from None
-        g.finish_layer(result, name)
+        if node.n_outputs == 1:
+            g.finish_layer(result, name)
+        else:
+            for k, tensor in enumerate(result):
+                g.finish_layer(tensor, tensor_name(model, name, k))
     g.inputs = [(name, np.dtype(model.nodes[name].dtype), ["batch", *model.nodes[name].shape])
                 for name in model.input_names]
-    g.outputs = [(name, np.dtype(model.nodes[name].dtype)) for name in wanted]
+    g.outputs = [(tensor, np.dtype(model.nodes[node].dtype))
+                 for node, tensor in output_tensors(model, wanted)]
     size = sum(array.nbytes for _, array in g.initializers)
     if size > PROTOBUF_LIMIT - (1 << 20):
         from nnctl.errors import ResourceError
@@ -81,13 +94,27 @@ def build_graph(model, weights: dict[str, np.ndarray], *, opset: int = DEFAULT_O
 
 def _needed(model, wanted) -> list[str]:
     """The nodes the outputs depend on, in the model's (topological) order."""
-    needed, stack = set(), list(wanted)
-    while stack:
-        name = stack.pop()
-        if name not in needed:
-            needed.add(name)
-            stack.extend(model.nodes[name].inbound)
+    needed = model.needed(wanted)
     return [name for name in model.order if name in needed]
+
+
+def tensor_name(model, name: str, index: int = 0) -> str:
+    """The graph's name for output `index` of node `name`: the node's name, and for the
+    further outputs of a layer of several (return_state) Keras' `lstm[0][1]`..."""
+    return name if index == 0 else f"{name}[0][{index}]"
+
+
+def output_tensors(model, refs) -> list[tuple[str, str]]:
+    """(node, tensor name) of each output: a layer of several outputs named alone gives all."""
+    from nnctl.model import split_ref
+
+    result = []
+    for ref in refs:
+        name, index = split_ref(ref)
+        count = model.nodes[name].n_outputs
+        indices = [index or 0] if index is not None or count == 1 else range(count)
+        result += [(name, tensor_name(model, name, k)) for k in indices]
+    return result
 
 
 class Graph:

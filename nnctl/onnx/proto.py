@@ -17,9 +17,9 @@ from nnctl.onnx.graph import ELEMENT, INT64, BOOL, Graph
 # the IR version ONNX requires for an opset (onnx.helper.VERSION_TABLE)
 _IR_VERSION = {13: 7, 14: 7, 15: 8, 16: 8, 17: 8, 18: 8, 19: 9, 20: 9, 21: 10, 22: 10}
 _DTYPES = {**{dtype: code for dtype, code in ELEMENT.items()},
-           np.dtype(np.int64): INT64, np.dtype(np.bool_): BOOL}
+           np.dtype(np.bool_): BOOL}
 _VARINT, _FIXED32, _BYTES = 0, 5, 2
-_ATTR_FLOAT, _ATTR_INT, _ATTR_STRING, _ATTR_INTS = 1, 2, 3, 7
+_ATTR_FLOAT, _ATTR_INT, _ATTR_STRING, _ATTR_FLOATS, _ATTR_INTS, _ATTR_STRINGS = 1, 2, 3, 6, 7, 8
 
 
 def ir_version(opset: int) -> int:
@@ -64,6 +64,11 @@ def _attribute(name: str, value) -> bytes:
         return head + _key(2, _FIXED32) + struct.pack("<f", value) + _int(20, _ATTR_FLOAT)
     if isinstance(value, str):
         return head + _bytes(4, value.encode()) + _int(20, _ATTR_STRING)
+    if isinstance(value, (list, tuple)) and value and all(isinstance(v, str) for v in value):
+        return head + b"".join(_bytes(9, v.encode()) for v in value) + _int(20, _ATTR_STRINGS)
+    if isinstance(value, (list, tuple)) and value and all(isinstance(v, float) for v in value):
+        return head + b"".join(_key(7, _FIXED32) + struct.pack("<f", v) for v in value) + \
+            _int(20, _ATTR_FLOATS)
     if isinstance(value, (list, tuple)):
         return head + b"".join(_int(8, int(v)) for v in value) + _int(20, _ATTR_INTS)
     raise TypeError(f"attribute {name}={value!r}: no ONNX form here")
