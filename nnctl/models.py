@@ -2,6 +2,7 @@
 
     from nnctl.models import Sequential
 """
-from nnctl.api.models import Model, Sequential, clone_model, load_model
+from nnctl.api.models import (Model, Sequential, clone_model, load_model, model_from_json,
+                              save_model)
 
-__all__ = ["Model", "Sequential", "clone_model", "load_model"]
+__all__ = ["Model", "Sequential", "clone_model", "load_model", "model_from_json", "save_model"]

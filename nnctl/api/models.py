@@ -403,11 +403,102 @@ class Model:
             layer._weights[weight_name] = np.array(value)
             layer._weights_set = True
 
-    def save(self, path) -> None:
-        """Write a model file (.npz: the weights and the spec, docs/formats.md)."""
-        from nnctl.weights import save_model
+    def save(self, filepath, overwrite=True, **kwargs) -> None:
+        """Write the model to a file, by its extension: `.keras` (a Keras 3 archive that
+        keras.saving.load_model opens, for training in Keras) or `.npz` (an nnctl model file,
+        docs/formats.md). Atomic: a failure leaves no half-written file.
 
-        save_model(str(path), self.to_spec(), self._weight_dict())
+        >>> import nnctl
+        >>> model = nnctl.Sequential([nnctl.Input((3,)), nnctl.layers.Dense(2)])
+        >>> model.save("/tmp/model.keras")
+        """
+        import os
+
+        path = os.fspath(filepath)
+        if not overwrite and os.path.exists(path):
+            raise FileExistsError(f"{path} exists (overwrite=False)")
+        if path.endswith(".keras"):
+            from nnctl.kerasfile import save_keras
+
+            save_keras(path, self.to_spec(), self._weight_dict())
+        elif path.endswith(".npz"):
+            from nnctl.weights import save_model
+
+            save_model(path, self.to_spec(), self._weight_dict())
+        else:
+            raise ValueError("Invalid filepath extension for saving. Please add a `.keras` "
+                             "extension for the native Keras format (or `.npz` for an nnctl "
+                             f"model file). Received: filepath={path}")
+
+    def save_weights(self, filepath, overwrite=True) -> None:
+        """Write the weights: `.weights.h5` as Keras 3's save_weights, or `.npz` (nnctl's
+        weights file, keys `layer/weight`).
+
+        >>> import nnctl
+        >>> model = nnctl.Sequential([nnctl.Input((3,)), nnctl.layers.Dense(2)])
+        >>> model.save_weights("/tmp/model.weights.h5")
+        """
+        import os
+
+        path = os.fspath(filepath)
+        if not overwrite and os.path.exists(path):
+            raise FileExistsError(f"{path} exists (overwrite=False)")
+        if path.endswith(".weights.h5"):
+            from nnctl.kerasfile import save_weights_h5
+
+            save_weights_h5(path, self.to_spec(), self._weight_dict())
+        elif path.endswith(".npz"):
+            from nnctl.weights import save_weights
+
+            save_weights(path, self._weight_dict(), self.to_spec())
+        else:
+            raise ValueError("The filename must end in `.weights.h5` (or `.npz` for an nnctl "
+                             f"weights file). Received: filepath={path}")
+
+    def load_weights(self, filepath, skip_mismatch=False) -> None:
+        """Read weights written by save_weights (`.weights.h5`, `.npz`), a Keras 2 `.h5` or
+        a `.keras` archive, matched to this model's layers by name."""
+        import os
+
+        path = os.fspath(filepath)
+        if skip_mismatch:
+            raise NotImplementedError("load_weights(skip_mismatch=True) is not supported")
+        if path.endswith(".npz"):
+            from nnctl.weights import load_weights
+
+            weights = load_weights(path)
+        else:
+            from nnctl.kerasfile import load_weights_h5
+
+            weights = load_weights_h5(path, self.to_spec())
+        self.engine.check_weights(dict(weights), source=path)
+        self.set_weights(dict(weights))
+
+    def to_json(self, **kwargs) -> str:
+        """The model's Keras 3 config as JSON, as `model.to_json()` (no weights); read back
+        with nnctl.models.model_from_json or keras.models.model_from_json."""
+        import json
+
+        from nnctl.kerasfile import spec_to_keras_json
+
+        text = spec_to_keras_json(self.to_spec())
+        return json.dumps(json.loads(text), **kwargs) if kwargs else text
+
+    def get_config(self) -> dict:
+        """The model's Keras 3 config (what `to_json()` holds under "config")."""
+        import json
+
+        return json.loads(self.to_json())["config"]
+
+    @classmethod
+    def from_config(cls, config: dict, custom_objects=None) -> "Model":
+        """A model (new weights) from get_config()'s result."""
+        from nnctl.kerasfile import keras_json_to_spec
+
+        kind = "Sequential" if issubclass(cls, Sequential) else "Functional"
+        document = {"module": "keras", "class_name": kind, "config": config,
+                    "registered_name": kind}
+        return _fresh(from_spec(keras_json_to_spec(document)))
 
     # --- training: Keras' job ----------------------------------------------------------------
     def _no_training(self, method: str):
@@ -841,21 +932,64 @@ def from_spec(source, *, seed=None) -> Model:
     return model
 
 
-def load_model(path, *, seed=None) -> Model:
-    """A model from a model file (.npz: spec and weights) or a spec (.yaml: drawn weights)."""
+def load_model(filepath, custom_objects=None, compile=True, safe_mode=True, *,
+               seed=None) -> Model:
+    """A model and its weights from a file, as `keras.models.load_model`: a Keras file
+    (`.keras`, a Keras 2 `.h5`; a `model.to_json()` `.json` has no weights: they are drawn),
+    an nnctl model file (`.npz`), or a spec (`.yaml`: weights drawn with the spec's seed).
+
+    >>> import nnctl
+    >>> nnctl.models.load_model("configs/article_sequential.yaml").count_params()
+    26
+    """
     import os
 
-    path = os.fspath(path)
-    if not path.endswith(".npz"):
-        return from_spec(path, seed=seed)
     from nnctl.spec import parse_spec
-    from nnctl.weights import load_model_file
     from nnctl.yamlpos import Located
 
-    spec_dict, weights = load_model_file(path)
+    if custom_objects:
+        raise NotImplementedError("load_model(custom_objects=...): nnctl reads only its own "
+                                  "layer types")
+    path = os.fspath(filepath)
+    from nnctl.kerasfile import keras_kind
+
+    if keras_kind(path):
+        from nnctl.kerasfile import load_model as load_keras
+
+        spec_dict, weights = load_keras(path)
+    elif path.endswith(".npz"):
+        from nnctl.weights import load_model_file
+
+        spec_dict, weights = load_model_file(path)
+    else:
+        return from_spec(path, seed=seed)
     model = from_spec(parse_spec(Located(spec_dict, {}, path)), seed=seed)
-    model.engine.check_weights(dict(weights), source=path)
-    model.set_weights(dict(weights))
+    if weights is not None:
+        model.engine.check_weights(dict(weights), source=path)
+        model.set_weights(dict(weights))
+    return model
+
+
+def model_from_json(json_string, custom_objects=None) -> Model:
+    """A model (new weights) from the text of `model.to_json()`, as Keras'.
+
+    >>> import nnctl
+    >>> model = nnctl.Sequential([nnctl.Input((3,)), nnctl.layers.Dense(2)])
+    >>> nnctl.models.model_from_json(model.to_json()).count_params()
+    8
+    """
+    from nnctl.kerasfile import keras_json_to_spec
+
+    if custom_objects:
+        raise NotImplementedError("model_from_json(custom_objects=...): nnctl reads only its "
+                                  "own layer types")
+    return _fresh(from_spec(keras_json_to_spec(json_string)))
+
+
+def _fresh(model: Model) -> Model:
+    """A model whose weights are drawn as a Python session draws them (new ones each time,
+    or after set_random_seed), not with a spec's seed 0."""
+    model._draw_seed = model.seed
     return model
 
 
@@ -954,6 +1088,9 @@ def clone_model(model, input_tensors=None, clone_function=None):
     if input_tensors is not None or clone_function is not None:
         raise NotImplementedError("clone_model: input_tensors and clone_function are not "
                                   "supported by nnctl")
-    clone = from_spec(model.to_spec(), seed=model.seed)
-    clone._draw_seed = model.seed
-    return clone
+    return _fresh(from_spec(model.to_spec(), seed=model.seed))
+
+
+def save_model(model, filepath, overwrite=True, **kwargs) -> None:
+    """`model.save(filepath)`, as `keras.models.save_model`."""
+    model.save(filepath, overwrite=overwrite, **kwargs)
