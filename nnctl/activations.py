@@ -749,12 +749,15 @@ def _keras_function(name: str, aliases=()):
     function.__name__ = function.__qualname__ = name
     function.__signature__ = inspect.Signature(params)
     function.activation_name = name     # how a layer writes it in a spec
+    required = {arg: 0.5 for arg, default in definition.params.items() if default is REQUIRED}
+    call = ", ".join([f"[[0.5, -1.0]]"] + [f"{arg}={v}" for arg, v in required.items()])
+    shape = bind(name, required)(np.array([[0.5, -1.0]])).shape
     function.__doc__ = (f"Keras' `keras.activations.{name}`: {definition.formula or name}.\n\n"
                         f"Applied to an array; or given to a layer: "
                         f"`Dense(3, activation=nnctl.activations.{name})`.\n\n"
                         f"    >>> import nnctl\n"
-                        f"    >>> nnctl.activations.{name}([[0.5, -1.0]]).shape\n"
-                        f"    (1, 2)\n")
+                        f"    >>> nnctl.activations.{name}({call}).shape\n"
+                        f"    {shape}\n")
     return function
 
 
@@ -771,7 +774,12 @@ def serialize(activation) -> str | dict:
 
 
 def deserialize(config) -> Activation:
-    """An activation from its serialized form: `deserialize("relu")`."""
+    """An activation from its serialized form, as Keras' deserialize.
+
+    >>> import nnctl
+    >>> nnctl.activations.deserialize("relu")
+    Activation(relu)
+    """
     return get(config)
 
 

@@ -652,6 +652,10 @@ def get(identifier):
 
     A mapping is `{type: NAME, **arguments}`; Keras' `{class_name: NAME, config: {...}}` is
     read too. A callable is returned unchanged (Keras allows functions); None gives None.
+
+    >>> import nnctl
+    >>> nnctl.initializers.get("he_normal")(shape=(9, 1), rng=None).shape
+    (9, 1)
     """
     if identifier is None or isinstance(identifier, Initializer):
         return identifier
@@ -725,13 +729,18 @@ def serialize(initializer) -> dict:
 
     >>> import nnctl
     >>> nnctl.initializers.serialize(nnctl.initializers.HeNormal(seed=1))
-    {'type': 'he_normal', 'seed': 1}
+    {'type': 'he_normal', 'seed': 1, 'input_axes': None, 'output_axes': None}
     """
     return get(initializer).get_config()
 
 
 def deserialize(config):
-    """An initializer from a name or a mapping: `deserialize({"type": "he_normal"})`."""
+    """An initializer from a name or a mapping, as Keras' deserialize.
+
+    >>> import nnctl
+    >>> nnctl.initializers.deserialize({"type": "he_normal"})
+    HeNormal(seed=None, input_axes=None, output_axes=None)
+    """
     return get(config)
 
 
@@ -739,3 +748,7 @@ def deserialize(config):
 # as `tf.keras.initializers.he_normal()` in the seed article.
 for _cls in ALL:
     globals()[_cls.name] = _cls
+    _cls.__doc__ = (f"{(_cls.__doc__ or '').rstrip()}\n\n"
+                    f"    >>> import nnctl\n"
+                    f"    >>> nnctl.initializers.{_cls.__name__}()(shape=(2, 2)).shape\n"
+                    f"    (2, 2)\n")

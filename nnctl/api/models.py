@@ -410,7 +410,7 @@ class Model:
 
         >>> import nnctl
         >>> model = nnctl.Sequential([nnctl.Input((3,)), nnctl.layers.Dense(2)])
-        >>> model.save("/tmp/model.keras")
+        >>> model.save("model.keras")
         """
         import os
 
@@ -436,7 +436,7 @@ class Model:
 
         >>> import nnctl
         >>> model = nnctl.Sequential([nnctl.Input((3,)), nnctl.layers.Dense(2)])
-        >>> model.save_weights("/tmp/model.weights.h5")
+        >>> model.save_weights("model.weights.h5")
         """
         import os
 
@@ -1092,5 +1092,10 @@ def clone_model(model, input_tensors=None, clone_function=None):
 
 
 def save_model(model, filepath, overwrite=True, **kwargs) -> None:
-    """`model.save(filepath)`, as `keras.models.save_model`."""
+    """`model.save(filepath)`, as `keras.models.save_model`.
+
+    >>> import nnctl
+    >>> model = nnctl.Sequential([nnctl.Input((3,)), nnctl.layers.Dense(2)])
+    >>> nnctl.models.save_model(model, "model.keras")
+    """
     model.save(filepath, overwrite=overwrite, **kwargs)

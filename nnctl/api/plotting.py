@@ -17,8 +17,8 @@ def plot_model(model, to_file="model.png", show_shapes=False, show_dtype=False,
     >>> import nnctl
     >>> x = nnctl.Input(shape=(3,), name="input")
     >>> model = nnctl.Model(x, nnctl.layers.Dense(2, name="layer1")(x), name="m")
-    >>> nnctl.utils.plot_model(model, to_file="/tmp/m.svg", show_shapes=True)
-    '/tmp/m.svg'
+    >>> nnctl.utils.plot_model(model, to_file="m.svg", show_shapes=True)
+    'm.svg'
     """
     import os
 
