@@ -16,6 +16,10 @@ What the rules count:
   layer (so each layer shrinks the activations at least twofold).
 - "non-linearity": an activation other than linear, or a layer that is not affine
   (Layer.affine: Multiply, Maximum, Minimum, LayerNormalization...).
+- Recurrent layers (a layer that declares `recurrent = True`: SimpleRNN, LSTM, GRU,
+  Bidirectional) are left out of the activation rules above: the tanh inside a gated cell is
+  its design, not a hidden layer's choice. Their own rules: gates need a recurrent_activation
+  in [0, 1]; a SimpleRNN over LONG_SEQUENCE (100) steps or more forgets the start.
 """
 from __future__ import annotations
 
@@ -33,6 +37,8 @@ SMALL_RANDOM = ("random_normal", "truncated_normal", "random_uniform")
 GLOROT = ("glorot_uniform", "glorot_normal")
 ONE_HOT_ACTIVATIONS = {"softmax": "1.0", "sparsemax": "1.0", "log_softmax": "0.0"}
 SATURATING = {"sigmoid": "passes at most 1/4 of the gradient", "tanh": "saturates for |x| > 2"}
+GATES = ("sigmoid", "hard_sigmoid")   # recurrent activations with values in [0, 1]
+LONG_SEQUENCE = 100
 
 
 @dataclass(frozen=True)
@@ -58,6 +64,11 @@ RULES = {r.id: r for r in (
          "no non-linearity anywhere: stacked Dense layers compute one linear map"),
     Rule("sigmoid-multi-unit", "info",
          "sigmoid output over several units: independent probabilities (multi-label)"),
+    Rule("recurrent-activation", "warning",
+         "an LSTM or GRU whose recurrent_activation is not a sigmoid: its gates leave [0, 1]"),
+    Rule("long-simple-rnn", "warning",
+         f"a SimpleRNN over {LONG_SEQUENCE} or more steps: without gates it forgets the start "
+         "of the sequence (vanishing gradients); prefer LSTM or GRU"),
 )}
 
 
@@ -90,7 +101,8 @@ def lint(model) -> list[Finding]:
     """Every finding of every rule, in spec order."""
     checker = _Checker(model)
     for check in (checker.softmax_one_unit, checker.sigmoid_stack, checker.saturating_hidden,
-                  checker.relu_init, checker.linear_network, checker.sigmoid_multi_unit):
+                  checker.relu_init, checker.linear_network, checker.sigmoid_multi_unit,
+                  checker.recurrent_activation, checker.long_simple_rnn):
         check()
     order = {name: i for i, name in enumerate(model.order)}
     return sorted(checker.findings, key=lambda f: (f.line or 0, f.column or 0,
@@ -107,8 +119,11 @@ def has_kernel(node) -> bool:
 
 
 def activation_name(node) -> str | None:
-    """The activation a layer applies (None for layers without one; 'linear' for none given)."""
-    activation = getattr(node.layer, "activation", None) if node.layer is not None else None
+    """The activation a layer applies (None for layers without one, and for recurrent layers,
+    whose activation is inside their cell; 'linear' for none given)."""
+    if node.layer is None or getattr(node.layer, "recurrent", False):
+        return None
+    activation = getattr(node.layer, "activation", None)
     return activation.name if activation is not None else None
 
 
@@ -231,6 +246,35 @@ class _Checker:
                     "activation: relu, kernel_initializer: he_normal", "activation",
                     layers=names)
 
+    def recurrent_activation(self):
+        for node in self.layer_nodes():
+            cell = _cell(node.layer)
+            gate = getattr(cell, "recurrent_activation", None) \
+                if getattr(node.layer, "recurrent", False) else None
+            if gate is None or gate.name in GATES:
+                continue
+            key = "layer" if cell is not node.layer else "recurrent_activation"
+            self.report("recurrent-activation", node,
+                        f"recurrent_activation {gate.name}: {_a(type(cell).__name__)}'s gates "
+                        "scale what passes as fractions in [0, 1]; outside it the cell state "
+                        "can grow without bound or flip sign", "recurrent_activation: sigmoid",
+                        key)
+
+    def long_simple_rnn(self):
+        for node in self.layer_nodes():
+            cell = _cell(node.layer)
+            if not getattr(node.layer, "recurrent", False) or cell.gates != 1:
+                continue
+            steps = self.model.inbound_shapes(node)[0][0]
+            if steps is None or steps < LONG_SEQUENCE:
+                continue
+            self.report("long-simple-rnn", node,
+                        f"a SimpleRNN over {steps} steps: the gradient from the end goes "
+                        f"through {steps} products of the recurrent kernel and vanishes (or "
+                        "explodes), so the start of the sequence is forgotten",
+                        "type: LSTM or type: GRU (gated cells keep information over long "
+                        "sequences)", "layer" if cell is not node.layer else "type")
+
     def relu_init(self):
         for node in self.layer_nodes():
             dense, relu = self._relu_kernel(node)
@@ -309,3 +353,12 @@ class _Checker:
 def _names(path: list[str]) -> str:
     """Layer names of a path, the middle elided when long."""
     return ", ".join(path) if len(path) <= 4 else f"{path[0]}, {path[1]} ... {path[-1]}"
+
+
+def _cell(layer):
+    """The recurrent layer itself, or the one a Bidirectional wraps."""
+    return getattr(layer, "layer", layer)
+
+
+def _a(word: str) -> str:
+    return f"{'an' if word[0] in 'AEFHILMNORSX' else 'a'} {word}"

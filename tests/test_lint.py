@@ -117,6 +117,42 @@ CASES = {
         "quiet": [dense_stack(["relu", "sigmoid"], units=[16, 1]),
                   dense_stack(["sigmoid", "softmax"], units=[16, 3])],  # hidden: not an output
     },
+    "recurrent-activation": {
+        "fires": [("""
+                   input: [10, 4]
+                   layers:
+                     - {type: LSTM, units: 4, recurrent_activation: relu, return_sequences: true}
+                     - {type: Bidirectional, layer: {type: GRU, units: 2,
+                                                     recurrent_activation: tanh}}
+                   """, 2)],
+        "quiet": ["""
+                  input: [10, 4]
+                  layers:
+                    - {type: LSTM, units: 4, return_sequences: true}
+                    - {type: GRU, units: 2, recurrent_activation: hard_sigmoid}
+                  """],
+    },
+    "long-simple-rnn": {
+        "fires": [("""
+                   input: {shape: [150], dtype: int32}
+                   layers:
+                     - {type: Embedding, input_dim: 50, output_dim: 4}
+                     - {type: SimpleRNN, units: 4, return_sequences: true}
+                     - {type: Bidirectional, layer: {type: SimpleRNN, units: 2}}
+                   """, 2)],
+        "quiet": ["input: [99, 3]\nlayers: [{type: SimpleRNN, units: 4}]\n",
+                  "input: [500, 3]\nlayers: [{type: GRU, units: 4}]\n",
+                  # a deep stack after an LSTM: its cell's tanh is not a hidden tanh layer
+                  """
+                  input: [20, 3]
+                  layers:
+                    - {type: LSTM, units: 8}
+                    - {type: Dense, units: 8, activation: relu, kernel_initializer: he_normal}
+                    - {type: Dense, units: 8, activation: relu, kernel_initializer: he_normal}
+                    - {type: Dense, units: 8, activation: relu, kernel_initializer: he_normal}
+                    - {type: Dense, units: 1}
+                  """],
+    },
 }
 
 

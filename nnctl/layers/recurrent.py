@@ -59,6 +59,7 @@ class Recurrent(Layer):
     n_states = 1
     cell_name = "simple_rnn_cell"
     consumes_mask = True   # a mask (nnctl.masking) changes the results: see the docstring
+    recurrent = True       # lint: its activation is inside a cell (nnctl.lint)
     affine = False
     neuron_link = cannot_draw("a recurrent layer feeds its units back into themselves over "
                               "the time steps")
@@ -579,6 +580,7 @@ class Bidirectional(Layer):
 
     inert_args = ("backward_layer",)
     consumes_mask = True
+    recurrent = True
     affine = False
     neuron_link = cannot_draw("a recurrent layer feeds its units back into themselves over "
                               "the time steps")

@@ -35,6 +35,7 @@ class Box:
     dtype: str
     activation: str | None = None       # for layers that have one (Dense, Activation)
     trainable: bool | None = None       # None: the layer has no weights
+    output_shapes: list[tuple] | None = None  # every output of a layer of several
 
     def title(self, options: PlotOptions) -> str:
         return f"{self.name} ({self.type})" if options.show_layer_names else self.type
@@ -45,6 +46,8 @@ class Box:
         return shapes[0] if len(shapes) == 1 else "[" + ", ".join(shapes) + "]"
 
     def output_shape_text(self) -> str:
+        if self.output_shapes and len(self.output_shapes) > 1:  # return_state: Keras' list
+            return "[" + ", ".join(format_shape(s) for s in self.output_shapes) + "]"
         return format_shape(self.output_shape)
 
     def cells(self, options: PlotOptions) -> list[tuple[str, str]]:
@@ -98,6 +101,7 @@ def _box(model, node) -> Box:
     activation = getattr(layer, "activation", None)
     return Box(
         name=node.name, type=node.type_name, output_shape=(None, *node.shape),
-        input_shapes=[(None, *model.nodes[i].shape) for i in node.inbound], dtype=node.dtype,
+        input_shapes=[(None, *shape) for shape in model.inbound_shapes(node)], dtype=node.dtype,
+        output_shapes=[(None, *shape) for shape in node.shapes],
         activation=activation.name if activation is not None else None,
         trainable=layer.trainable if node.weights else None)
