@@ -260,3 +260,41 @@ def test_onnxruntime_equals_keras(case):
     assert len(got) == len(outputs)
     for a, want in zip(got, outputs):
         np.testing.assert_allclose(a, want, rtol=1e-4, atol=1e-5)
+
+
+# --- Python API ----------------------------------------------------------------------------
+
+def test_python_api_builds_sequence_models_as_keras_does():
+    import nnctl
+
+    L = nnctl.layers
+    tokens = nnctl.Input(shape=(6,), dtype="int32", name="tokens")
+    x = L.Embedding(20, 4, mask_zero=True, name="embed")(tokens)
+    sequence, h, c = L.LSTM(3, return_sequences=True, return_state=True, name="enc")(x)
+    both = L.Bidirectional(L.GRU(2, name="gru"), name="bi")(sequence)
+    joined = L.Concatenate(name="joined")([h, c, both])
+    model = nnctl.Model(tokens, [joined, sequence], name="api_seq")
+    assert [w.path for w in model.weights][:4] == [
+        "embed/embeddings", "enc/lstm_cell/kernel", "enc/lstm_cell/recurrent_kernel",
+        "enc/lstm_cell/bias"]
+    assert "bi/forward_gru/gru_cell/kernel" in [w.path for w in model.weights]
+    ids = np.array([[1, 2, 3, 0, 0, 0], [4, 0, 5, 6, 7, 8]])
+    out, seq = model(ids)
+    assert out.shape == (2, 10) and seq.shape == (2, 6, 3)
+    # the same graph as a spec: same numbers from the engine
+    engine, weights = model.engine, model.engine.check_weights(model._weight_dict())
+    again = flat_outputs(engine.forward({"tokens": ids}, weights))
+    np.testing.assert_array_equal(again[0], out)
+    assert engine.spec.input_dtypes == {"tokens": "int32"}
+    assert engine.outputs == ["joined", "enc[0]"]
+
+
+def test_python_api_loads_a_sequence_spec_with_keras_weights():
+    import nnctl
+
+    weights, inputs, outputs = golden("lstm_states")
+    model = nnctl.load_model(str(SPECS / "sequences" / "lstm_states.yaml"))
+    model.set_weights([weights[w.path] for w in model.weights])
+    got = model(inputs["x"])
+    for a, want in zip(got, outputs):
+        np.testing.assert_allclose(a, want, rtol=1e-5, atol=1e-6)

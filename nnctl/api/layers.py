@@ -42,14 +42,22 @@ class SymbolicTensor:
     `+`, `-` and `*` between two tensors add Add, Subtract and Multiply layers, as in Keras.
     """
 
-    def __init__(self, shape: tuple | None, dtype: str, node: Node):
+    def __init__(self, shape: tuple | None, dtype: str, node: Node, index: int = 0):
         self.shape = shape   # None: a model input whose shape the first layer will tell
         self.dtype = dtype
         self.node = node
+        self.index = index   # which output of its layer (an LSTM with return_state has 3)
 
     @property
     def name(self) -> str | None:
         return self.node.layer.name
+
+    @property
+    def ref(self) -> str:
+        """How a spec names this tensor: the layer's name, or `lstm[1]` for one output of a
+        layer of several."""
+        outputs = self.node.output
+        return self.name if not isinstance(outputs, list) else f"{self.name}[{self.index}]"
 
     def _merge(self, other, layer_type):
         if not isinstance(other, SymbolicTensor):
@@ -75,7 +83,8 @@ class SymbolicTensor:
         return f"<SymbolicTensor shape={shape}, dtype={self.dtype}, name={self.name}>"
 
 
-def normalize_dtype(dtype, what: str) -> str | None:
+def normalize_dtype(dtype, what: str, integers: bool = False) -> str | None:
+    """float32 or float64 (or, for an input, int32 or int64: token ids for an Embedding)."""
     if dtype is None:
         return None
     import numpy as np
@@ -84,8 +93,10 @@ def normalize_dtype(dtype, what: str) -> str | None:
         name = np.dtype(dtype).name
     except TypeError:
         name = str(dtype)
-    if name not in ("float32", "float64"):
-        raise SpecError(f"{what}: dtype must be float32 or float64, got {dtype!r}")
+    allowed = ("float32", "float64") + (("int32", "int64") if integers else ())
+    if name not in allowed:
+        raise SpecError(f"{what}: dtype must be {', '.join(allowed[:-1])} or {allowed[-1]}, "
+                        f"got {dtype!r}")
     return name
 
 
@@ -154,7 +165,8 @@ def Input(shape=None, batch_size=None, dtype=None, batch_shape=None, name=None,
     what = f"input '{name}'" if name else "Input"
     if name is not None and (not isinstance(name, str) or not name):
         raise SpecError(f"Input: `name` must be a non-empty string, got {name!r}")
-    return InputLayer(sample_shape(shape, what), name, normalize_dtype(dtype, what)).output
+    return InputLayer(sample_shape(shape, what), name,
+                      normalize_dtype(dtype, what, integers=True)).output
 
 
 class Layer:
@@ -199,7 +211,7 @@ class Layer:
             if key in config:
                 raise TypeError(f"{cls.__name__}() got multiple values for argument {key!r}")
             config[key] = value
-        input_shape = _shape_arguments(config)
+        input_shape = _shape_arguments(config, cls.engine)
         trainable = config.pop("trainable", True)
         self._setup(config.pop("name", None), default_name(cls.engine), input_shape)
         self.config = {k: _plain(v, f"layer '{self.name}': `{k}`") for k, v in config.items()}
@@ -348,12 +360,19 @@ class Layer:
             if t.shape is None:
                 self._adopt_input_shape(t)
         shapes = [t.shape[1:] for t in tensors]
-        shape = engine.output_shape(shapes)
+        out_shapes = (engine.output_shapes(shapes) if hasattr(engine, "output_shapes")
+                      else [engine.output_shape(shapes)])
         engine.weight_specs(shapes)     # checks what only weights check (normalized axes)
         self._built_shapes = shapes
-        dtype = self.config.get("dtype") or tensors[0].dtype
+        # an Embedding reads integers and gives floats
+        dtype = self.config.get("dtype") or (tensors[0].dtype if "float" in tensors[0].dtype
+                                             else "float32")
         node = Node(self, tensors, next(_node_counter))
-        node.output = SymbolicTensor((None, *shape), dtype, node)
+        if len(out_shapes) == 1:
+            node.output = SymbolicTensor((None, *out_shapes[0]), dtype, node)
+        else:   # return_state: [output, states...], as Keras returns them
+            node.output = [SymbolicTensor((None, *shape), dtype, node, k)
+                           for k, shape in enumerate(out_shapes)]
         self._nodes.append(node)
         return node.output
 
@@ -580,10 +599,12 @@ def _session_rng(weight_name: str):
     return session.random_generator()
 
 
-def _shape_arguments(config: dict):
-    """Pop tf.keras' `input_shape=`/`input_dim=`/`batch_input_shape=`: the sample shape."""
+def _shape_arguments(config: dict, engine: type | None = None):
+    """Pop tf.keras' `input_shape=`/`input_dim=`/`batch_input_shape=`: the sample shape
+    (`input_dim` stays for a layer whose own argument it is: Embedding's vocabulary)."""
     input_shape = config.pop("input_shape", None)
-    input_dim = config.pop("input_dim", None)
+    own = engine is not None and "input_dim" in engine.arguments()
+    input_dim = None if own else config.pop("input_dim", None)
     batch_input_shape = config.pop("batch_input_shape", None)
     if input_dim is not None:
         return (input_dim,)
@@ -612,6 +633,8 @@ def _plain(value, what: str = "value"):
         return {str(k): _plain(v, what) for k, v in value.items()}
     if hasattr(value, "item") and getattr(value, "ndim", None) == 0:
         return value.item()            # a NumPy scalar
+    if isinstance(value, Layer) and type(value).engine is not None:
+        return value.spec_entry()      # a wrapped layer: Bidirectional(LSTM(8))
     if hasattr(value, "get_config"):   # an nnctl activation or initializer object
         return _plain(value.get_config(), what)
     if callable(value) and getattr(value, "activation_name", None):   # nnctl.activations.relu

@@ -18,6 +18,7 @@ from nnctl.api.layers import (Input, InputLayer, Layer, SymbolicTensor, UnknownS
 from nnctl.api.variables import Variable
 from nnctl.errors import DataError, SpecError, WeightsError
 from nnctl.layers import default_name, format_shape
+from nnctl.model import split_ref
 
 
 class Model:
@@ -591,7 +592,8 @@ class Model:
         step = batch_size or max(n, 1)
         chunks = [engine.forward({k: v[i:i + step] for k, v in feeds.items()}, weights)
                   for i in range(0, n, step)] or [engine.forward(feeds, weights)]
-        results = [np.concatenate([c[name] for c in chunks]) for name in engine.outputs]
+        flat = [_flat_outputs(c) for c in chunks]
+        results = [np.concatenate([c[k] for c in flat]) for k in range(len(flat[0]))]
         return results[0] if len(results) == 1 else results
 
     def _feeds(self, x) -> dict:
@@ -757,7 +759,7 @@ class Sequential(Model):
             spec["dtype"] = "float64"
         if self.seed is not None:
             spec["seed"] = self.seed
-        spec["input"] = list(self._input.shape)
+        spec["input"] = input_entry(self._input)
         omit_names = spec_default_names(self._stack, {"input_layer"})
         spec["layers"] = [_entry(layer, omit_names) for layer in self._stack]
         self._adopt(spec, {layer.name: layer for layer in self._stack})
@@ -814,7 +816,7 @@ def functional_spec(name: str, inputs: list, outputs: list, seed=None) -> tuple[
     for layer in input_layers:
         if layer.shape is None:
             raise SpecError(f"model '{name}': the shape of input '{layer.name}' is not known")
-    dtypes = {layer.dtype for layer in input_layers}
+    dtypes = {layer.dtype for layer in input_layers if "float" in layer.dtype}
     if len(dtypes) > 1:
         raise SpecError(f"model '{name}': the inputs have different dtypes "
                         f"({', '.join(sorted(dtypes))}); a model has one dtype")
@@ -823,7 +825,7 @@ def functional_spec(name: str, inputs: list, outputs: list, seed=None) -> tuple[
     entries, previous = [], None
     for node in calls:
         entry = _entry(node.layer, omit_names)
-        inbound = [t.node.layer.name for t in node.inbound]
+        inbound = [t.ref for t in node.inbound]
         default = [previous] if previous else (
             [input_layers[0].name] if len(input_layers) == 1 else None)
         if inbound != default or node.layer.engine.arity == "many":
@@ -835,12 +837,27 @@ def functional_spec(name: str, inputs: list, outputs: list, seed=None) -> tuple[
         spec["dtype"] = "float64"
     if seed is not None:
         spec["seed"] = seed
-    spec["inputs"] = {layer.name: list(layer.shape) for layer in input_layers}
+    spec["inputs"] = {layer.name: input_entry(layer) for layer in input_layers}
     spec["layers"] = entries
-    spec["outputs"] = [t.node.layer.name for t in outputs]
+    spec["outputs"] = [t.ref for t in outputs]
     layer_map = {layer.name: layer for layer in input_layers}
     layer_map.update({layer.name: layer for layer in layers})
     return spec, layer_map
+
+
+def input_entry(layer):
+    """An input's spec entry: its shape, or `{shape, dtype}` for integers (token ids)."""
+    if "int" in layer.dtype:
+        return {"shape": list(layer.shape), "dtype": layer.dtype}
+    return list(layer.shape)
+
+
+def _flat_outputs(outputs: dict) -> list:
+    """Model.forward's outputs in order, a layer of several outputs giving each."""
+    flat = []
+    for value in outputs.values():
+        flat += value if isinstance(value, list) else [value]
+    return flat
 
 
 def spec_default_names(layers: list, reserved: set) -> bool:
@@ -913,8 +930,8 @@ def from_spec(source, *, seed=None) -> Model:
         layer.default_named = ls.name is None
         made[node.name] = layer
     if not spec.functional:
-        (shape,) = spec.inputs.values()
-        first = Input(shape=shape, dtype=spec.dtype)
+        ((input_name, shape),) = spec.inputs.items()
+        first = Input(shape=shape, dtype=spec.input_dtypes.get(input_name, spec.dtype))
         model = Sequential([first] + [made[n.name] for n in engine.layers], name=spec.name,
                            seed=seed)
         model._draw_seed = seed or 0     # a spec's weights: seed 0 unless it says, as the CLI
@@ -922,12 +939,21 @@ def from_spec(source, *, seed=None) -> Model:
     tensors = {}
     for node in engine.nodes.values():   # inputs first, then an order where inputs come first
         if node.layer is None:
-            tensors[node.name] = Input(shape=node.shape, name=node.name, dtype=spec.dtype)
+            tensors[node.name] = Input(shape=node.shape, name=node.name, dtype=node.dtype)
         else:
-            args = [tensors[i] for i in node.inbound]
+            args = [tensors[i] if node_outputs == 1 else tensors[i][k]
+                    for i, k, node_outputs in ((i, k, engine.nodes[i].n_outputs)
+                                               for i, k in zip(node.inbound,
+                                                               node.inbound_index))]
             tensors[node.name] = made[node.name](args[0] if node.layer.arity == "one" else args)
+    outputs = []
+    for ref in engine.outputs:
+        name, index = split_ref(ref)
+        value = tensors[name]
+        outputs += ([value[index]] if index is not None else value) \
+            if isinstance(value, list) else [value]
     model = Model(inputs=[tensors[n] for n in engine.input_names],
-                  outputs=[tensors[n] for n in engine.outputs], name=spec.name, seed=seed)
+                  outputs=outputs, name=spec.name, seed=seed)
     model._draw_seed = seed or 0
     return model
 
