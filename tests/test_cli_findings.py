@@ -263,15 +263,13 @@ def test_forward_help_usage_and_value_names():
 @pytest.mark.parametrize("columns", [80, 60])
 @pytest.mark.parametrize("command", ["", *COMMANDS])
 def test_help_fits_and_cuts_nothing(command, columns):
-    from typer.main import get_command
-
-    from nnctl.cli.app import app
+    from nnctl.cli.app import click_command
 
     args = [command] if command else []
     text = help_of(*args, columns=columns)
     assert max(map(len, text.splitlines())) <= columns
     assert not re.search(r"<(str|int|float|bool|list)|\[x[<>]=|\{\w+\}", text), text
-    group = get_command(app)
+    group = click_command()
     cmd = group.commands[command] if command else group
     for param in cmd.params:
         for opt in param.opts + param.secondary_opts:

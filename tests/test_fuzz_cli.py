@@ -24,11 +24,9 @@ SKIPPED_OPTIONS = {"--debug"}  # --debug shows a traceback on purpose
 
 
 def _command():
-    import typer
-
     from nnctl.cli import app
 
-    return typer.main.get_command(app.app)
+    return app.click_command()
 
 
 COMMAND = _command()

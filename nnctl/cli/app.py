@@ -19,7 +19,7 @@ except ImportError:  # pragma: no cover - older typer on top of click
     from click import exceptions as click_exceptions
 
 from nnctl import __version__
-from nnctl.cli import commands, fastparams, helptext
+from nnctl.cli import commands, typerfit
 from nnctl.cli.console import error_line
 from nnctl.errors import NnctlError
 
@@ -53,8 +53,6 @@ def _root(
 
 
 commands.register(app)
-fastparams.install()  # plain option values without pydantic: start-up time (see the module)
-helptext.install()    # --help names values (MODEL, --seed N), not Python types
 
 
 class Terminated(BaseException):
@@ -116,16 +114,23 @@ def values_not_options(command, args: list[str]) -> list[str]:
     return args[: i + 1] + options + ["--"] + positionals
 
 
+def click_command():
+    """The whole click group of the app, fitted with nnctl's value parsing and help."""
+    return typerfit.adopt(typer.main.get_command(app))
+
+
 def _click_group(args: list[str]):
     """The click group of the app, with only the command being run when args name one: typer
-    builds a command by introspecting its function, about 1 ms each, on every run."""
+    builds a command by introspecting its function, about 1 ms each, on every run. Fitted
+    with nnctl's value parsing (fast start-up) and help labels (nnctl.cli.typerfit)."""
     name = next((a for a in args if not a.startswith("-")), None)
     if name not in commands.COMMANDS:  # --help, --version, a misspelt command: all of them
-        return typer.main.get_command(app)
+        return click_command()
     everything = app.registered_commands
     app.registered_commands = [c for c in everything if c.name == name]
     try:
-        return typer.main.get_group(app)   # what get_command builds for an app with a callback
+        # what get_command builds for an app with a callback
+        return typerfit.adopt(typer.main.get_group(app))
     finally:
         app.registered_commands = everything
 

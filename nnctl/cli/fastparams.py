@@ -9,29 +9,22 @@ parsers) still goes to typer.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any, get_args, get_origin
 
 
-def install() -> None:
-    """Put the fast path in front of typer's coercion (idempotent)."""
+def runtime_param(descriptor):
+    """nnctl's coercion for a simple parameter (str, int, float, bool, Enum, lists of them),
+    or None: typer's own (pydantic) path then serves it."""
+    if not _simple(descriptor):
+        return None
     from typer import core
 
-    if getattr(core.build_runtime_param, "_nnctl_fast", False):
-        return
-    typer_build = core.build_runtime_param
-    fast_class = _fast_class()
-
-    def build(descriptor):
-        if _simple(descriptor):
-            return fast_class(parameter_info=descriptor.parameter_info,
-                              annotation=descriptor.annotation, descriptor=descriptor,
-                              typer_build=typer_build)
-        return typer_build(descriptor)
-
-    build._nnctl_fast = True
-    core.build_runtime_param = build
+    return _fast_class()(parameter_info=descriptor.parameter_info,
+                         annotation=descriptor.annotation, descriptor=descriptor,
+                         typer_build=core.build_runtime_param)
 
 
 def _simple(descriptor) -> bool:
@@ -58,6 +51,7 @@ def value_text(number) -> str:
     return repr(number) if isinstance(number, float) else str(number)
 
 
+@functools.cache
 def _fast_class():
     from typer._click.exceptions import BadParameter
     from typer._coercion import RuntimeParam

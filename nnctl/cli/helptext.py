@@ -18,27 +18,10 @@ from typing import get_args, get_origin
 SUMMARY_LIMIT = 76  # characters of a command's first sentence in `nnctl --help`, at most
 
 
-def install() -> None:
-    """Put nnctl's parameter labels in typer's help (idempotent)."""
-    from typer.core import TyperArgument, TyperCommand, TyperOption
-
-    if getattr(TyperOption, "_nnctl_help", False):
-        return
-    TyperOption._nnctl_help = True
-    TyperOption.display_type_rich = _option_label
-    TyperOption._get_number_range_help_str = _no_range
-    TyperArgument.display_name_raw = property(_argument_name)
-    TyperArgument.display_type_rich = _no_label
-    TyperArgument._get_number_range_help_str = _no_range
-    TyperArgument._usage_display_name = _argument_usage
-    short_help = TyperCommand.get_short_help_str
-
-    def whole_sentence(self, limit: int = 45) -> str:
-        # `nnctl --help` lists each command with its first sentence, wrapped in a narrow
-        # terminal rather than cut with "..."
-        return short_help(self, max(limit, SUMMARY_LIMIT))
-
-    TyperCommand.get_short_help_str = whole_sentence
+def short_help(command, short_help_str, limit: int = 45) -> str:
+    """`nnctl --help` lists each command with its first sentence, wrapped in a narrow
+    terminal rather than cut with "..."."""
+    return short_help_str(command, max(limit, SUMMARY_LIMIT))
 
 
 def value_label(option) -> str | None:
