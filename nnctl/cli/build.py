@@ -5,10 +5,11 @@ from typing import Annotated, Optional
 
 import typer
 
+from nnctl.cli import params
+
 
 def build(
-    model: Annotated[str, typer.Argument(
-        help="A spec (.yaml/.yml), a model file (.npz), file.py:NAME (runs that Python file), or - for stdin.")],
+    model: params.ModelArgument,
     output: Annotated[str, typer.Option(
         "--output", "-o", metavar="FILE",
         help="The model file to write: .npz, or .keras, .onnx, .yaml, .json by its name (- for stdout: .npz).")],

@@ -5,10 +5,11 @@ from typing import Annotated, Optional
 
 import typer
 
+from nnctl.cli import params
+
 
 def convert(
-    model: Annotated[str, typer.Argument(
-        help="A spec, a model file (.npz), a Keras file (.keras, .h5, .json), file.py:NAME, or -.")],
+    model: params.ModelArgument,
     output: Annotated[str, typer.Option(
         "--output", "-o", metavar="FILE",
         help="The file to write; its extension says the format: .yaml, .npz, .keras, .json, .onnx.")],

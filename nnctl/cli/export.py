@@ -5,9 +5,11 @@ from typing import Annotated, Optional
 
 import typer
 
+from nnctl.cli import params
+
 
 def export(
-    model: Annotated[str, typer.Argument(help="A spec (.yaml/.yml) or a model file (.npz).")],
+    model: params.ModelArgument,
     output: Annotated[str, typer.Option(
         "--output", "-o", metavar="FILE", help="The .onnx file to write (atomically); '-' is stdout.")],
     weights: Annotated[Optional[str], typer.Option(

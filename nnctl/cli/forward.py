@@ -19,8 +19,7 @@ class Engine(str, Enum):
 
 
 def forward(
-    model: Annotated[str, typer.Argument(
-        help="A spec (.yaml/.yml), a model file (.npz), file.py:NAME (runs that Python file), or - for stdin.")],
+    model: params.ModelArgument,
     input: Annotated[str, typer.Argument(
         help="Rows of data: CSV, TSV, JSON Lines, .npy, Parquet or .npz (default: stdin).",
         show_default=False)] = "-",
@@ -36,7 +35,7 @@ def forward(
         "--input-format", metavar="FORMAT", callback=params.input_format,
         help="csv, tsv, jsonl, npy, parquet or npz (default: by extension, else by content).")] = None,
     output_format: Annotated[Optional[str], typer.Option(
-        "--output-format", metavar="FORMAT", callback=params.output_format,
+        "--format", "-f", "--output-format", metavar="FORMAT", callback=params.output_format,
         help="csv, tsv, jsonl, npy or parquet (default: by extension, else csv).")] = None,
     batch_size: Annotated[int, typer.Option(
         "--batch-size", min=1, help="Rows per batch; memory is bounded by it.")] = 16384,

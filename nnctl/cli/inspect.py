@@ -8,6 +8,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from nnctl.cli import params
+
 
 class InspectFormat(str, Enum):
     table = "table"
@@ -15,7 +17,7 @@ class InspectFormat(str, Enum):
 
 
 def inspect(
-    model: Annotated[str, typer.Argument(help="A spec (.yaml/.yml) or a model file (.npz).")],
+    model: params.ModelArgument,
     input: Annotated[Optional[str], typer.Argument(
         help="Rows of data (CSV, TSV, JSON Lines, .npy, Parquet, .npz; - for stdin); at most "
              "--batch rows are read. Default: a seeded standard-normal batch.")] = None,

@@ -7,6 +7,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from nnctl.cli import params
+
 
 class LintFormat(str, Enum):
     text = "text"
@@ -14,7 +16,7 @@ class LintFormat(str, Enum):
 
 
 def lint(
-    model: Annotated[str, typer.Argument(help="A spec (.yaml/.yml) or a model file (.npz).")],
+    model: params.ModelArgument,
     format: Annotated[Optional[LintFormat], typer.Option(
         "--format", "-f", help="text (FILE:LINE:COL: level: message) or json.")] = None,
 ):

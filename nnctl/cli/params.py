@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import re
 from enum import Enum
+from typing import Annotated
+
+import typer
 
 
 class FloatType(str, Enum):
@@ -131,3 +134,10 @@ def input_format(value: str | None) -> str | None:
 def output_format(value: str | None) -> str | None:
     """typer callback of --output-format: a data format."""
     return _data_format(value)
+
+
+# MODEL, declared once for every command that takes one.
+MODEL_HELP = ("A spec (.yaml/.yml), a model file (.npz), a Keras file (.keras, .h5, .json), "
+              "file.py:NAME (imports and runs that Python file), or - for stdin.")
+ModelArgument = Annotated[str, typer.Argument(metavar="MODEL", help=MODEL_HELP,
+                                              show_default=False)]

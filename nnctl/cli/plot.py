@@ -6,6 +6,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from nnctl.cli import params
+
 
 class PlotFormat(str, Enum):
     text = "text"
@@ -21,7 +23,7 @@ class RankDir(str, Enum):
 
 
 def plot(
-    model: Annotated[str, typer.Argument(help="A spec (.yaml/.yml) or a model file (.npz).")],
+    model: params.ModelArgument,
     format: Annotated[Optional[PlotFormat], typer.Option(
         "--format", "-f", help="text (boxes and arrows), dot, mermaid, svg, or png (needs "
                                "Graphviz). Default: from -o's extension, else text.")] = None,

@@ -7,6 +7,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from nnctl.cli import params
+
 
 class SummaryFormat(str, Enum):
     table = "table"
@@ -15,7 +17,7 @@ class SummaryFormat(str, Enum):
 
 
 def summary(
-    model: Annotated[str, typer.Argument(help="A spec (.yaml/.yml), a model file (.npz) or file.py:NAME (runs that Python file).")],
+    model: params.ModelArgument,
     format: Annotated[Optional[SummaryFormat], typer.Option(
         "--format", "-f", help="table (Keras' layout), json or markdown.")] = None,
     show_trainable: Annotated[bool, typer.Option(

@@ -5,9 +5,11 @@ from typing import Annotated
 
 import typer
 
+from nnctl.cli import params
+
 
 def validate(
-    model: Annotated[str, typer.Argument(help="A spec (.yaml/.yml), a model file (.npz) or file.py:NAME (runs that Python file).")],
+    model: params.ModelArgument,
 ):
     """Check a spec: names, arguments, references, shapes. Prints nothing but errors."""
     from nnctl.cli.console import warn

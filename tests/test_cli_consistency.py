@@ -1,0 +1,40 @@
+"""One name per thing across commands: MODEL's forms, -f/--format."""
+from __future__ import annotations
+
+import pytest
+
+from conftest import CONFIGS
+
+
+def _commands():
+    from nnctl.cli.app import click_command
+
+    return click_command().commands
+
+
+def test_model_is_declared_once_and_its_help_names_every_form():
+    from nnctl.cli.params import MODEL_HELP
+
+    takers = {name: p for name, cmd in _commands().items() for p in cmd.params
+              if p.name == "model"}
+    assert set(takers) >= {"summary", "validate", "build", "forward", "export", "convert",
+                           "plot", "inspect", "lint"}
+    for name, param in takers.items():
+        assert param.help == MODEL_HELP and param.metavar == "MODEL", name
+    for form in (".yaml", ".npz", ".keras", ".h5", ".json", "file.py:NAME", "- for stdin"):
+        assert form in MODEL_HELP
+
+
+def test_the_format_option_is_f_and_format_everywhere():
+    for name, cmd in _commands().items():
+        formats = [p for p in cmd.params if p.name in ("format", "output_format")]
+        for param in formats:
+            assert "-f" in param.opts and "--format" in param.opts, name
+
+
+@pytest.mark.parametrize("option", ["-f", "--format", "--output-format"])
+def test_forward_takes_the_output_format_by_every_name(nnctl, option):
+    r = nnctl("forward", CONFIGS / "article_sequential.yaml", "--seed", "1", option, "tsv",
+              input="1,2,3\n")
+    assert r.code == 0, r.err
+    assert r.out.count("\t") == 1 and r.out.endswith("\n")
