@@ -313,6 +313,8 @@ class GraphBuilder:
                 raise spec.locate(SpecError(exc.message), ls.path + ("type",)) from None
             config = self._name_wrapped(ls, cls, counters, taken)
             name = ls.name or self._default_name(cls, counters, taken)
+            if ls.name is None and name in taken:
+                raise spec.error(self._taken_message(name, ls.type, spec.functional), ls.path)
             taken.add(name)
             try:
                 layer = cls.from_config(name, config)
@@ -349,17 +351,28 @@ class GraphBuilder:
         except NnctlError as exc:
             raise self.spec.locate(SpecError(exc.message), ls.path + (key, "type")) from None
         name = self._default_name(inner_cls, counters, taken)
+        if name in taken:
+            raise self.spec.error(self._taken_message(name, inner["type"], self.spec.functional),
+                                  ls.path + (key,))
         return {**ls.config, key: {**inner, "name": name}}
 
     @staticmethod
-    def _default_name(cls, counters, taken) -> str:
+    def _default_name(cls, counters, taken=()) -> str:
+        """Keras' next default name for `cls` in this model: `dense`, `dense_1`, ... counted
+        whatever the other layers are called (Keras does not skip a name that is taken: a
+        clash is an error, see _taken_message)."""
         stem = default_name(cls)
-        while True:
-            n = counters.get(stem, 0)
-            counters[stem] = n + 1
-            name = stem if n == 0 else f"{stem}_{n}"
-            if name not in taken:
-                return name
+        n = counters.get(stem, 0)
+        counters[stem] = n + 1
+        return stem if n == 0 else f"{stem}_{n}"
+
+    @staticmethod
+    def _taken_message(name: str, type_name: str, functional: bool) -> str:
+        keras = (f'The name "{name}" is used 2 times in the model' if functional else
+                 f"Name '{name}' is already the name of a layer in this model")
+        return (f"this {type_name} has no `name`, so it takes Keras' default name '{name}', "
+                f"which another layer or input is called too; Keras refuses such a model "
+                f"({keras}): give it a `name`")
 
     def _topological_order(self, layers):
         """Layers in an order where each comes after its inputs; cycles and dangling names fail."""

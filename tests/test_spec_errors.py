@@ -7,6 +7,22 @@ import pytest
 
 # (name, spec text, line, column, fragments the message must contain)
 CASES = [
+    # Keras names unnamed layers dense, dense_1, ... without skipping taken names: a clash
+    # is refused (as Keras refuses it), never renamed silently.
+    ("default_name_taken_sequential", """\
+        input: [3]
+        layers:
+          - {type: Dense, units: 2, name: dense_1}
+          - {type: Dense, units: 2}
+          - {type: Dense, units: 2}
+        """, 5, 5, ["default name 'dense_1'", "Name 'dense_1' is already the name of a layer",
+                    "give it a `name`"]),
+    ("default_name_taken_functional", """\
+        inputs: {x: [3]}
+        layers:
+          - {type: Dense, units: 2}
+          - {type: Dense, units: 2, name: dense}
+        """, 3, 5, ["default name 'dense'", 'The name "dense" is used 2 times in the model']),
     ("unknown_top_key", """\
         input: [3]
         layer:
