@@ -488,3 +488,44 @@ def test_errors_are_the_builtins_a_keras_user_catches(tmp_path):
     with pytest.raises(ValueError) as invalid:
         nnctl.load_model(str(bad))
     assert isinstance(invalid.value, SpecError) and "bad.yaml:3:" in str(invalid.value)
+
+
+# --- Keras' habits that nnctl refuses, clearly -------------------------------------------------
+
+@pytest.mark.parametrize("method", ["compile", "fit", "evaluate", "train_on_batch",
+                                    "test_on_batch"])
+def test_training_is_refused_pointing_to_a_keras_file(method):
+    model = nnctl.Sequential([nnctl.Input((2,)), L.Dense(1)], name="net")
+    with pytest.raises(NotImplementedError, match=rf"^{method}\(\): nnctl does not train .*"
+                                                  r"model.save\('net.keras'\)"):
+        getattr(model, method)(np.ones((1, 2)), np.ones((1, 1)))
+
+
+def test_a_custom_layer_that_is_not_traceable_is_refused_by_name():
+    class NumpyLayer(L.Layer):
+        def call(self, inputs):
+            return np.tanh(inputs)
+
+    x = nnctl.Input((3,))
+    with pytest.raises(TypeError, match=r"custom layer NumpyLayer \('numpy_layer.*'\) cannot "
+                                        r"be traced"):
+        NumpyLayer()(x)
+    assert NumpyLayer()(np.zeros((1, 3))).shape == (1, 3)   # on arrays it just runs
+
+
+def test_a_shared_layer_within_one_model_is_refused():
+    a, b = nnctl.Input((3,)), nnctl.Input((3,))
+    shared = L.Dense(2, name="shared")
+    with pytest.raises(SpecError, match="layer 'shared' is called more than once"):
+        nnctl.Model([a, b], L.Add()([shared(a), shared(b)]))
+
+
+def test_models_made_alike_draw_new_weights_unless_seeded():
+    def make():
+        return nnctl.Sequential([nnctl.Input((4,)), L.Dense(3)])
+
+    assert not np.array_equal(make().get_weights()[0], make().get_weights()[0])
+    nnctl.utils.set_random_seed(3)
+    first = make().get_weights()[0]
+    nnctl.utils.set_random_seed(3)
+    assert np.array_equal(first, make().get_weights()[0])
