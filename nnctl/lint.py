@@ -281,13 +281,14 @@ class _Checker:
             if dense is None:
                 continue
             kernel_name = dense.layer.kernel_weights[0]
-            init = getattr(dense.layer, f"{kernel_name}_initializer")
+            argument = dense.layer.initializer_arg(kernel_name)
+            init = getattr(dense.layer, argument)
             kernel = next(w for w in dense.weights if w.name == kernel_name)
             fan_in, _ = compute_fans(kernel.shape)
             he_std = math.sqrt(2.0 / max(1, fan_in))
             where = relu if dense is node else f"{relu} (in '{node.name}')"
             name = getattr(init, "name", None)
-            given = f"{kernel_name}_initializer" in self.layer_config(dense)
+            given = argument in self.layer_config(dense)
             kernels = f"{name} kernels" + ("" if given else " (the default)")
             if name in GLOROT:
                 message = (f"{where} after {kernels}: Glorot suits linear and tanh units; "
@@ -302,8 +303,7 @@ class _Checker:
                            f"{he_std / std:.3g}-fold per layer")
             else:
                 continue
-            self.report("relu-init", dense, message, f"{kernel_name}_initializer: he_normal",
-                        f"{kernel_name}_initializer")
+            self.report("relu-init", dense, message, f"{argument}: he_normal", argument)
 
     def _relu_kernel(self, node):
         """(the layer whose kernel feeds this relu-family activation, its name): the layer

@@ -27,11 +27,12 @@ def test_layer_type_has_every_piece(type_name):
 
 
 def test_kernel_weights_have_initializers():
-    """lint and inspect find a kernel's initializer as `<weight>_initializer`."""
+    """lint and inspect find a kernel's initializer as `<weight>_initializer` (or the
+    argument Layer.initializer_args names)."""
     for type_name in TYPES:
         cls = LAYERS.get(type_name)
         for weight in cls.kernel_weights:
-            assert f"{weight}_initializer" in cls.arguments(), (type_name, weight)
+            assert cls.initializer_arg(weight) in cls.arguments(), (type_name, weight)
 
 
 def test_a_missing_piece_is_caught():

@@ -14,8 +14,8 @@ from __future__ import annotations
 import inspect
 import re
 
-from nnctl.layers import (activation_layers, core, embedding, merging, normalization,
-                          preprocessing, recurrent, reshaping, spatial)
+from nnctl.layers import (activation_layers, convolution, core, embedding, merging,
+                          normalization, pooling, preprocessing, recurrent, reshaping, spatial)
 from nnctl.layers.base import ArgError, WeightSpec, format_shape
 from nnctl.naming import Registry
 
@@ -29,7 +29,8 @@ for _cls in (core.Dense, core.Activation, core.Dropout, reshaping.Flatten, resha
              spatial.Cropping1D, spatial.Cropping2D, spatial.UpSampling1D, spatial.UpSampling2D,
              reshaping.Permute, reshaping.RepeatVector, preprocessing.Rescaling,
              preprocessing.Normalization, embedding.Embedding, recurrent.SimpleRNN,
-             recurrent.LSTM, recurrent.GRU, recurrent.Bidirectional):
+             recurrent.LSTM, recurrent.GRU, recurrent.Bidirectional,
+             *convolution.CONVOLUTIONS, *pooling.POOLINGS):
     LAYERS.register(_cls.__name__, _cls)
 
 

@@ -77,8 +77,11 @@ class Layer:
     affine: bool | None = None
     # The weights that multiply the input (Dense's and Conv's `kernel`): what lint's
     # initializer rules and `inspect --compare-init` look at. Each has its initializer in the
-    # attribute `<name>_initializer`. Empty for layers without one.
+    # argument (and attribute) `<name>_initializer`, or as `initializer_args` says where Keras
+    # names it otherwise (DepthwiseConv2D's kernel: depthwise_initializer). Empty for layers
+    # without one.
     kernel_weights: tuple = ()
+    initializer_args: dict = {}
     # An nnctl.activations function for layers that apply one (Dense, Activation, ReLU...);
     # such a layer also provides pre_activation(). Set per instance in __init__.
     activation = None
@@ -173,6 +176,11 @@ class Layer:
         """What the layer feeds its activation (for `inspect`'s dead/saturated counts);
         required only of layers with an `activation`."""
         raise NotImplementedError(f"{type(self).__name__}.pre_activation")
+
+    @classmethod
+    def initializer_arg(cls, weight: str) -> str:
+        """The Keras argument that holds the initializer of `weight` (one of kernel_weights)."""
+        return cls.initializer_args.get(weight, f"{weight}_initializer")
 
     # --- back to a spec ----------------------------------------------------------------
     def get_config(self) -> dict:
