@@ -70,6 +70,13 @@ def output_tensors(model: Model, names: list[str]) -> list[tuple[str, tuple]]:
     return tensors
 
 
+def sample_shape(model: Model) -> tuple | None:
+    """The shape an input file's samples may carry instead of flat rows (one input only: the
+    flat row of several inputs is their columns one after the other)."""
+    shapes = list(model.input_shapes().values())
+    return shapes[0] if len(shapes) == 1 else None
+
+
 def output_columns(model: Model, names: list[str]) -> list[str]:
     """Header names for the flat output: `layer3_0, layer3_1`, or `layer` for one value."""
     columns = []
@@ -201,7 +208,8 @@ def npz_rows(path: str, model: Model, batch_size: int) -> Iterator[np.ndarray]:
     integers = integer_columns(model)
     done = 0
     for arrays in read_npz_inputs(path, list(widths), batch_size=batch_size,
-                                  dtype=read_dtype(model)):
+                                  dtype=read_dtype(model),
+                                  sample_shapes=model.input_shapes()):
         for name, width in widths.items():
             if arrays[name].shape[1] != width:
                 raise DataError(f"array '{name}' has {arrays[name].shape[1]} values per row, "

@@ -89,3 +89,106 @@ GRADIENT_CASES = {
 @pytest.mark.parametrize("case", GRADIENT_CASES)
 def test_backward_matches_central_differences(case):
     check_gradients(model_from("        dtype: float64" + GRADIENT_CASES[case]), seed=3)
+
+
+# --- bad arguments: one line, the spec position of the argument, exit 1 --------------------------
+
+BAD_ARGUMENTS = [
+    # (layer, the message, the column the error points at)
+    ("{type: Conv2D, filters: 4, kernel_size: 9}",
+     "layer 'conv2d': kernel_size (9, 9) is larger than the input's height x width (6, 6) "
+     "with padding 'valid'", 45),
+    ("{type: Conv2D, filters: 4, kernel_size: 3, dilation_rate: 4}",
+     "layer 'conv2d': kernel_size (3, 3) (dilated to (9, 9)) is larger than the input's "
+     "height x width (6, 6) with padding 'valid'", 45),
+    ("{type: Conv2D, filters: 4, kernel_size: 3, groups: 3}",
+     "layer 'conv2d': `groups` (3) must divide `filters` (4)", 56),
+    ("{type: Conv2D, filters: 4, kernel_size: 1, groups: 4}",
+     "layer 'conv2d': `groups` (4) must divide the input's 2 channels", 56),
+    ("{type: Conv2D, filters: 4, kernel_size: 3, data_format: channels_middle}",
+     "layer 'conv2d': `data_format` must be channels_last or channels_first, got "
+     "'channels_middle'", 61),
+    ("{type: Conv2D, filters: 0, kernel_size: 3}",
+     "layer 'conv2d': `filters` must be a positive integer, got 0", 29),
+    ("{type: Conv2D, filters: 4, kernel_size: [3, -1]}",
+     "layer 'conv2d': `kernel_size` must be a positive integer or a list of 2 positive "
+     "integers, got [3, -1]", 45),
+    ("{type: Conv2D, filters: 4, kernel_size: 3, padding: causal}",
+     "layer 'conv2d': `padding` must be one of valid, same, got 'causal'", 57),
+    ("{type: Conv2D, filters: 2, kernel_size: 2, strides: 2, dilation_rate: 2}",
+     "layer 'conv2d': strides > 1 together with dilation_rate > 1 is not supported (as in "
+     "Keras), got strides=[2, 2] and dilation_rate=[2, 2]", 75),
+    ("{type: Conv2DTranspose, filters: 2, kernel_size: 2, strides: 2, output_padding: 2}",
+     "layer 'conv2d_transpose': `output_padding` [2, 2] must be less than `strides` [2, 2] "
+     "on every axis", 85),
+    ("{type: DepthwiseConv2D, kernel_size: 2, depth_multiplier: -1}",
+     "layer 'depthwise_conv2d': `depth_multiplier` must be a positive integer, got -1", 63),
+    ("{type: MaxPooling2D, pool_size: 0}",
+     "layer 'max_pooling2d': `pool_size` must be a positive integer or a list of 2 positive "
+     "integers, got 0", 37),
+    ("{type: AveragePooling2D, pool_size: [7, 1]}",
+     "layer 'average_pooling2d': pool_size (7, 1) is larger than the input's height x width "
+     "(6, 6) with padding 'valid'", 41),
+    ("{type: GlobalMaxPooling2D, keepdims: 1}",
+     "layer 'global_max_pooling2d': `keepdims` must be true or false, got 1", 42),
+    ("{type: Conv1D, filters: 2, kernel_size: 2}",
+     "layer 'conv1d': Conv1D takes samples of shape (steps, channels), got input shape "
+     "(6, 6, 2)", 5),
+]
+
+
+@pytest.mark.parametrize("layer, message, column", BAD_ARGUMENTS,
+                         ids=[b[1].split(":")[1].strip()[:40] for b in BAD_ARGUMENTS])
+def test_bad_arguments_are_one_line_at_their_position(nnctl, tmp_path, layer, message, column):
+    spec = tmp_path / "net.yaml"
+    spec.write_text(f"input: [6, 6, 2]\nlayers:\n  - {layer}\n")
+    r = nnctl("validate", spec)
+    assert (r.code, r.out) == (1, "")
+    assert r.err == f"nnctl: error: {spec}:3:{column}: {message}\n"
+
+
+# --- data: flat rows, or samples of the input's shape ---------------------------------------------
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory):
+    """Five 6x6 RGB images in every layout, and a model file that reads them."""
+    from conftest import run_nnctl
+
+    d = tmp_path_factory.mktemp("images")
+    (d / "net.yaml").write_text("input: [6, 6, 3]\nlayers:\n"
+                                "  - {type: Conv2D, filters: 2, kernel_size: 3}\n"
+                                "  - {type: GlobalMaxPooling2D}\n")
+    assert run_nnctl("build", d / "net.yaml", "--seed", "1", "-o", d / "net.npz").code == 0
+    x = np.random.default_rng(0).standard_normal((5, 6, 6, 3)).astype(np.float32)
+    np.save(d / "full.npy", x)
+    np.save(d / "flat.npy", x.reshape(5, -1))
+    np.savez(d / "full.npz", input_layer=x)
+    np.save(d / "wrong.npy", x.reshape(5, 6, 3, 6))
+    np.savez(d / "wrong.npz", input_layer=x.reshape(5, 3, 6, 6))
+    (d / "rows.csv").write_text("\n".join(",".join(map(repr, row.tolist()))
+                                          for row in x.reshape(5, -1)) + "\n")
+    return d
+
+
+@pytest.mark.parametrize("name", ["full.npy", "full.npz", "rows.csv"])
+def test_samples_in_their_shape_or_flat_give_the_same_outputs(nnctl, images, name):
+    want = nnctl("forward", images / "net.npz", images / "flat.npy")
+    got = nnctl("forward", images / "net.npz", images / name)
+    assert want.code == 0 and len(want.out.splitlines()) == 5
+    assert (got.code, got.out, got.err) == (0, want.out, "")
+
+
+def test_samples_in_their_shape_on_stdin(nnctl, images):
+    want = nnctl("forward", images / "net.npz", images / "flat.npy")
+    got = nnctl("forward", images / "net.npz", "-", input=(images / "full.npy").read_bytes())
+    assert (got.code, got.out) == (0, want.out)
+
+
+@pytest.mark.parametrize("name, what, shape", [("wrong.npy", "", "(6, 3, 6)"),
+                                               ("wrong.npz", "array 'input_layer': ",
+                                                "(3, 6, 6)")])
+def test_samples_of_another_shape_are_refused(nnctl, images, name, what, shape):
+    r = nnctl("forward", images / "net.npz", images / name)
+    assert (r.code, r.out) == (1, "")
+    assert r.err == (f"nnctl: error: {images / name}: {what}samples have shape {shape}, the "
+                     "model's input takes (6, 6, 3) (or flat rows of 108 values)\n")

@@ -96,7 +96,8 @@ def forward(
     else:
         reader = tabular.read_batches(input, input_format, batch_size=batch_size, header=header,
                                       n_columns=n_columns, dtype=engine.read_dtype(built),
-                                      integers=engine.integer_columns(built))
+                                      integers=engine.integer_columns(built),
+                                      sample_shape=engine.sample_shape(built))
         rows = (batch.array for batch in reader)
     try:
         first = next(rows, None)  # opens the input: its format and header are known after this

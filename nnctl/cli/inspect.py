@@ -115,8 +115,11 @@ def _read_rows(path: str, model, n_columns: int, limit: int, npz: bool = True):
 
         first = next(npz_rows(path, model, limit), None)
     else:
+        from nnctl.forward import sample_shape
+
         with tabular.read_batches(path, batch_size=limit, n_columns=n_columns,
-                                  dtype=np.dtype(model.dtype), prefetch=False) as reader:
+                                  dtype=np.dtype(model.dtype), prefetch=False,
+                                  sample_shape=sample_shape(model)) as reader:
             first = next(iter(reader), None)
             first = None if first is None else first.array
     if first is None or len(first) == 0:

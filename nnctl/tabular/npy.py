@@ -67,6 +67,7 @@ class NpyReading:
         elif width != self.n_columns:
             raise DataError(f"rows have {width} values (shape {tuple(shape)}), expected "
                             f"{self.n_columns}", source=self.name)
+        check_sample_shape(shape, self.sample_shape, self.name)
 
     def _npy_parts(self):
         rows, width, step = self.total_rows, self.n_columns, self.batch_size
@@ -113,6 +114,21 @@ class NpyReading:
             if got < want:
                 raise DataError(f"truncated .npy: {rows} rows announced, {start + got} "
                                 f"found", source=self.name)
+
+
+def check_sample_shape(shape, sample_shape, source: str, what: str = "") -> None:
+    """An array of samples (more than two axes) must hold samples of `sample_shape`, size-1
+    axes aside: (N, 28, 28) and (N, 28, 28, 1) for (28, 28, 1), never (N, 28, 14, 2). Flat
+    rows (two axes) and a None sample_shape pass; so do arrays whose values per row differ
+    (the caller's own check says that)."""
+    if sample_shape is None or len(shape) <= 2 or None in sample_shape:
+        return
+    squeezed = [d for d in shape[1:] if d != 1]
+    if squeezed != [d for d in sample_shape if d != 1] and \
+            math.prod(shape[1:]) == math.prod(sample_shape):
+        raise DataError(f"{what}samples have shape {tuple(int(d) for d in shape[1:])}, the model's "
+                        f"input takes {tuple(sample_shape)} (or flat rows of "
+                        f"{math.prod(sample_shape)} values)", source=source)
 
 
 def npy_header(dtype: np.dtype, width: int, rows: int | None) -> bytes:

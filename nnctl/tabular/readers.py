@@ -19,7 +19,7 @@ import numpy as np
 
 from nnctl.errors import DataError, FileError
 from nnctl.tabular.formats import TEXT, display_name, format_for, sniff
-from nnctl.tabular.npy import NpyReading
+from nnctl.tabular.npy import NpyReading, check_sample_shape
 from nnctl.tabular.parquet import ParquetReading
 from nnctl.tabular.streams import FLUSH, PeekableInput
 from nnctl.tabular.text import TextReading
@@ -40,22 +40,25 @@ class Batch(NamedTuple):
 def read_batches(source, fmt: str | None = None, *, batch_size: int = DEFAULT_BATCH_SIZE,
                  header: bool | None = None, n_columns: int | None = None,
                  dtype=np.float32, prefetch: bool = True,
-                 integers: list | None = None) -> "TableReader":
+                 integers: list | None = None,
+                 sample_shape: tuple | None = None) -> "TableReader":
     """Open `source` (a path, or "-" for stdin) and return an iterable of Batch.
 
     fmt: csv, tsv, jsonl, npy or parquet; default by extension, else by content (.npy and
     Parquet magic bytes, a JSON array), else CSV. header: None detects it (a first line with no
     number in it is a header), True/False forces it. n_columns: the number of values a row must
     have; default: as many as the first row. integers: IntegerColumns (nnctl.tabular.integers)
-    that must hold integers in their range (read them with dtype float64). Errors (DataError)
-    name the file, the physical line and the column, and come after every good row before
-    them was yielded.
+    that must hold integers in their range (read them with dtype float64). sample_shape: the
+    shape of one sample, which an .npy of more than two axes must carry (size-1 axes aside;
+    flat rows always do). Errors (DataError) name the file, the physical line and the
+    column, and come after every good row before them was yielded.
 
         for batch in read_batches("data.csv", batch_size=1024):
             process(batch.array)
     """
     return TableReader(source, fmt, batch_size=batch_size, header=header,
-                       n_columns=n_columns, dtype=dtype, prefetch=prefetch, integers=integers)
+                       n_columns=n_columns, dtype=dtype, prefetch=prefetch, integers=integers,
+                       sample_shape=sample_shape)
 
 
 class TableReader(TextReading, NpyReading, ParquetReading):
@@ -66,7 +69,8 @@ class TableReader(TextReading, NpyReading, ParquetReading):
     """
 
     def __init__(self, source, fmt=None, *, batch_size=DEFAULT_BATCH_SIZE, header=None,
-                 n_columns=None, dtype=np.float32, prefetch=True, integers=None):
+                 n_columns=None, dtype=np.float32, prefetch=True, integers=None,
+                 sample_shape=None):
         if batch_size < 1:
             raise ValueError(f"batch_size must be positive, got {batch_size}")
         self.source = source
@@ -75,6 +79,7 @@ class TableReader(TextReading, NpyReading, ParquetReading):
         self.dtype = np.dtype(dtype)
         self.columns: list[str] | None = None
         self.n_columns = n_columns
+        self.sample_shape = sample_shape
         self.total_bytes: int | None = None
         self.total_rows: int | None = None
         self._prefetch = prefetch
@@ -201,12 +206,14 @@ class TableReader(TextReading, NpyReading, ParquetReading):
 
 
 def read_npz_inputs(path, names, *, batch_size: int = DEFAULT_BATCH_SIZE,
-                    dtype=np.float32) -> Iterator[dict[str, np.ndarray]]:
+                    dtype=np.float32,
+                    sample_shapes: dict | None = None) -> Iterator[dict[str, np.ndarray]]:
     """Batches of a model's several inputs from an .npz holding one array per input name.
 
     Yields {name: (rows, values per row)} for batch_size rows at a time, each array read in
     row blocks from the archive (compressed or not), so memory stays bounded by the batch.
-    Checked up front: every name present, numbers only (no pickles), equal row counts.
+    Checked up front: every name present, numbers only (no pickles), equal row counts, and
+    the samples of an array of more than two axes shaped as `sample_shapes[name]` says.
     """
     import zipfile
     import zlib
@@ -240,6 +247,7 @@ def read_npz_inputs(path, names, *, batch_size: int = DEFAULT_BATCH_SIZE,
                 raise DataError(f"array '{key}' holds {kind}, not numbers", source=name)
             if len(shape) == 0:
                 raise DataError(f"array '{key}' is a single number, not rows", source=name)
+            check_sample_shape(shape, (sample_shapes or {}).get(key), name, f"array '{key}': ")
             if fortran and len(shape) > 1:  # rows not contiguous: read it whole
                 from nnctl.limits import check_allocation
 
