@@ -121,6 +121,20 @@ class NumpyRunner:
                                                self.outputs))
 
 
+# A batch goes through an engine in slices whose layer outputs take about this much memory:
+# a convnet's activations are hundreds of times its input row (155 KB an image for the MNIST
+# convnet, whose input row is 3 KB), so a batch of 16,384 images would hold 2.5 GB at once;
+# slices of a few hundred keep them in the caches and memory flat (benchmarks/conv.py).
+SLICE_BYTES = 32 << 20
+
+
+def slice_rows(model: Model) -> int:
+    """Rows per engine call: the batch cut so that its layers' outputs take SLICE_BYTES."""
+    itemsize = np.dtype(model.dtype).itemsize
+    per_row = sum(math.prod(d or 1 for d in node.shape) for node in model.nodes.values())
+    return max(1, SLICE_BYTES // max(1, per_row * itemsize))
+
+
 def run(model: Model, weights: dict[str, np.ndarray], batches: Iterable[np.ndarray],
         taps: list[str] | None = None, runner=None,
         warn: Callable[[str], None] | None = None) -> Iterator[np.ndarray]:
@@ -132,10 +146,11 @@ def run(model: Model, weights: dict[str, np.ndarray], batches: Iterable[np.ndarr
     """
     step = runner or NumpyRunner(model, weights, taps)
     watch = NonFinite(weights, warn, np.dtype(model.dtype).name) if warn else None
-    done = 0
+    done, n = 0, slice_rows(model)
     for rows in batches:
         with np.errstate(all="ignore"):
-            out = step(rows)
+            out = step(rows) if len(rows) <= n else np.concatenate(
+                [step(rows[start:start + n]) for start in range(0, len(rows), n)])
         if watch is not None:
             watch.check(rows, out, done)
         done += len(rows)

