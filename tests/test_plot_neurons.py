@@ -119,6 +119,11 @@ def _dependencies(model, node_name, index):
     ("activation_layers", "p_re_lu_1"), ("activation_layers", "softmax"),
     ("activation_layers_functional", "joint"), ("preprocessing", "normalization_1"),
     ("preprocessing", "rescaling_1"),
+    ("conv_basic", "conv2d_1"), ("conv_basic", "global_average_pooling2d"),
+    ("conv1d_causal", "conv1d_1"), ("conv_dilated", "average_pooling2d"),
+    ("depthwise", "depthwise_conv2d_1"), ("separable", "separable_conv2d_1"),
+    ("conv_transpose1d", "conv1d_transpose"), ("conv_transpose_channels_first", "up"),
+    ("conv3d_channels_first", "conv3d"),
 ])
 def test_connections_match_the_forward_pass(spec, layer):
     """The lines drawn are exactly the input units each output unit depends on."""

@@ -16,8 +16,8 @@ import math
 
 import numpy as np
 
-from nnctl.layers.base import (ArgError, WeightSpec, boolean, cannot_draw, format_shape,
-                               int_tuple, positive_int)
+from nnctl.layers.base import (ArgError, WeightSpec, boolean, format_shape, int_tuple,
+                               positive_int)
 from nnctl.layers.base import data_format as check_data_format
 from nnctl.layers.core import _activation, _initializer
 from nnctl.layers.windowed import WindowLayer, choice
@@ -38,8 +38,6 @@ class _Convolutional(WindowLayer):
     paddings = ("valid", "same")
     affine = True
     kernel_weights = ("kernel",)
-    neuron_link = cannot_draw("a convolution joins each unit to a window of units across "
-                              "channels (`nnctl plot` draws its shapes)")
 
     def _init_spatial(self, kernel_size, strides, padding, data_format, dilation_rate,
                       activation, use_bias, bias_initializer):
@@ -106,6 +104,22 @@ class _Convolutional(WindowLayer):
         if self.use_bias:
             grads["bias"] = gz.reshape(-1, gz.shape[-1]).sum(axis=0)
         return [self.from_last(gx)], grads
+
+    def neuron_link(self, input_shapes, output_shape, index, source, unit):
+        """Output unit `unit` reads the input units under its window, in every channel its
+        kernel joins: where the gradient of a one-hot output, back through the convolution
+        with every weight 1, is not 0 (the activation left out: relu'(0) would hide them)."""
+        cache = self.__dict__.setdefault("_neuron_sources", {})
+        key = (tuple(input_shapes[0]), unit)
+        if key not in cache:
+            ones = {w.name: np.ones(w.shape) for w in self.weight_specs(input_shapes)}
+            grad = np.zeros((1, math.prod(output_shape)))
+            grad[0, unit] = 1.0
+            x = np.zeros((1, *input_shapes[0]))
+            gx, _ = self.convolve_backward(self.to_last(x), ones,
+                                           self.to_last(grad.reshape((1, *output_shape))))
+            cache[key] = set(np.flatnonzero(self.from_last(gx)).tolist())
+        return source in cache[key]
 
     def config_value(self, key):
         if key == "activation":
