@@ -248,9 +248,18 @@ def test_python_model_round_trips_through_yaml(tmp_path):
 # --- numbers -----------------------------------------------------------------------------------
 
 def sample_inputs(engine, n, seed=0) -> dict:
+    """Normal values; token ids (an integer input) below the smallest Embedding's input_dim."""
     rng = np.random.default_rng(seed)
-    return {name: rng.normal(size=(n, *shape)).astype(engine.dtype)
-            for name, shape in engine.input_shapes().items()}
+    feeds = {}
+    for name, shape in engine.input_shapes().items():
+        dtype = engine.nodes[name].dtype
+        if np.dtype(dtype).kind == "i":
+            high = min(n.layer.input_dim for n in engine.nodes.values()
+                       if hasattr(n.layer, "input_dim"))
+            feeds[name] = rng.integers(0, high, (n, *shape)).astype(dtype)
+        else:
+            feeds[name] = rng.normal(size=(n, *shape)).astype(engine.dtype)
+    return feeds
 
 
 @pytest.mark.parametrize("path", SPEC_FILES, ids=IDS)

@@ -55,10 +55,12 @@ def test_exported_model_equals_numpy_engine(path):
     graph = proto.graph
     assert [i.name for i in graph.input] == model.input_names
     assert [o.name for o in graph.output] == model.outputs
-    element = {np.float32: onnx.TensorProto.FLOAT, np.float64: onnx.TensorProto.DOUBLE}
-    for value in list(graph.input) + list(graph.output):
+    element = {np.float32: onnx.TensorProto.FLOAT, np.float64: onnx.TensorProto.DOUBLE,
+               np.int32: onnx.TensorProto.INT32, np.int64: onnx.TensorProto.INT64}
+    dtypes = [model.nodes[n].dtype for n in model.input_names] + [model.dtype] * len(graph.output)
+    for value, dtype in zip(list(graph.input) + list(graph.output), dtypes):
         tensor = value.type.tensor_type
-        assert tensor.elem_type == element[np.dtype(model.dtype).type]
+        assert tensor.elem_type == element[np.dtype(dtype).type]   # token ids stay integers
         assert tensor.shape.dim[0].dim_param == "batch"
     for value, name in zip(graph.input, model.input_names):
         assert [d.dim_value for d in value.type.tensor_type.shape.dim[1:]] == \
@@ -71,7 +73,7 @@ def test_exported_model_equals_numpy_engine(path):
     dense = {k for k, (node, _) in model.weight_specs().items() if node.type_name == "Dense"}
     assert {i.name for i in graph.initializer} >= dense   # Keras' LAYER/WEIGHT names
 
-    inputs = {k: v.astype(model.dtype) for k, v in g["inputs"].items()}
+    inputs = {k: v.astype(model.nodes[k].dtype) for k, v in g["inputs"].items()}
     got = session(proto).run(None, inputs)
     want = model.forward(inputs, weights)
     assert len(got) == len(want)

@@ -34,7 +34,7 @@ def draw_weights(model, rng):
             value = rng.normal(0.0, 0.6, shape)
         value = value.astype(w.dtype)
         w.assign(value)
-        arrays["weights/" + "/".join(w.path.split("/")[-2:])] = value  # LAYER/WEIGHT
+        arrays["weights/" + keras_from_spec.weight_key(model, w)] = value  # LAYER/WEIGHT
     return arrays
 
 
@@ -57,8 +57,11 @@ def main():
         inputs = []
         for t in model.inputs:
             shape = (BATCH,) + tuple(t.shape[1:])
-            x = (rng.normal(0.0, 2.0, shape)).astype(dtype)
-            x.flat[0] = 30.0   # one large value: saturating activations
+            if "int" in str(t.dtype):   # token ids, zeros (padding) among them
+                x = rng.integers(0, keras_from_spec.vocabulary(spec), shape).astype(t.dtype)
+            else:
+                x = (rng.normal(0.0, 2.0, shape)).astype(dtype)
+                x.flat[0] = 30.0   # one large value: saturating activations
             inputs.append(x)
             name = t.name if "inputs" in spec else "input_layer"  # nnctl's Sequential input
             arrays["inputs/" + name] = x

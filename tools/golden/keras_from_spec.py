@@ -7,6 +7,8 @@ import os
 
 os.environ.setdefault("KERAS_BACKEND", "numpy")
 
+import re  # noqa: E402
+
 import keras  # noqa: E402
 import yaml  # noqa: E402
 
@@ -29,6 +31,10 @@ def _initializer(value):
 
 
 def _layer(ls, dtype):
+    if ls["type"] == "Bidirectional":   # the wrapped layer first: Keras names it first
+        inner = _layer(ls["layer"], dtype)
+        cfg = {k: v for k, v in ls.items() if k not in ("type", "inputs", "layer")}
+        return keras.layers.Bidirectional(inner, dtype=dtype, **cfg)
     cfg = {k: v for k, v in ls.items() if k not in ("type", "inputs", "input_shape")}
     for key in list(cfg):
         if key == "activation":
@@ -44,45 +50,74 @@ def _layer(ls, dtype):
     return getattr(keras.layers, ls["type"])(**cfg)
 
 
+def _input(name, raw, default_dtype):
+    """`[6, 3]`, `6` or `{shape: [6], dtype: int32}` -> keras.Input."""
+    shape, dtype = (raw["shape"], raw.get("dtype", default_dtype)) if isinstance(raw, dict) \
+        else (raw, default_dtype)
+    shape = [shape] if isinstance(shape, int) else shape
+    return keras.Input(shape=tuple(shape), name=name, dtype=dtype)
+
+
+REFERENCE = re.compile(r"^(.*?)(?:\[(\d+)\])?(?:\[(\d+)\])?$")
+
+
+def _tensor(tensors, ref):
+    """`lstm`, `lstm[1]` or `lstm[0][1]` (Keras' layer[node][tensor]): a tensor or a list."""
+    name, first, second = REFERENCE.match(ref).groups()
+    value = tensors[name]
+    index = second if second is not None else first
+    return value[int(index)] if index is not None else value
+
+
 def build(spec):
     """An nnctl spec dict -> keras.Model (Sequential or Functional)."""
     keras.backend.clear_session()  # default names counted per model, as nnctl does
     dtype = spec.get("dtype", "float32")
     if "inputs" not in spec:
-        shape = spec["input"]
-        shape = [shape] if isinstance(shape, int) else shape
         model = keras.Sequential(name=spec.get("name", "sequential"))
-        model.add(keras.Input(shape=tuple(shape), dtype=dtype))
+        model.add(_input(None, spec["input"], dtype))
         for ls in spec["layers"]:
             model.add(_layer(ls, dtype))
         return model
-    tensors = {}
-    inputs = []
-    for name, shape in spec["inputs"].items():
-        shape = [shape] if isinstance(shape, int) else shape
-        t = keras.Input(shape=tuple(shape), name=name, dtype=dtype)
-        tensors[name] = t
-        inputs.append(t)
-    previous = inputs[0]
-    last = None
+    tensors = {name: _input(name, raw, dtype) for name, raw in spec["inputs"].items()}
+    inputs = list(tensors.values())
+    previous, last = inputs[0], None
     for ls in spec["layers"]:
         layer = _layer(ls, dtype)
         refs = ls.get("inputs")
         if refs is None:
             args = previous
         elif isinstance(refs, str):
-            args = tensors[refs]
+            args = _tensor(tensors, refs)
         else:
-            args = [tensors[r] for r in refs]
+            args = [_tensor(tensors, r) for r in refs]
         out = layer(args)
         tensors[layer.name] = out
-        previous = out
-        last = layer.name
+        previous, last = out, layer.name
     outputs = spec.get("outputs") or [last]
     outputs = [outputs] if isinstance(outputs, str) else outputs
-    outs = [tensors[o] for o in outputs]
+    outs = []
+    for ref in outputs:
+        value = _tensor(tensors, ref)
+        outs += list(value) if isinstance(value, (list, tuple)) else [value]
     return keras.Model(inputs=inputs, outputs=outs if len(outs) > 1 else outs[0],
                        name=spec.get("name", "functional"))
+
+
+def vocabulary(spec) -> int:
+    """The smallest Embedding input_dim of a spec: token ids below it fit every Embedding."""
+    return min(ls["input_dim"] for ls in spec["layers"] if ls["type"] == "Embedding")
+
+
+def weight_key(model, weight) -> str:
+    """A weight's key in a weights file: `LAYER/PATH` with its path inside the layer
+    (`dense/kernel`, `lstm/lstm_cell/kernel`, `bidirectional/forward_lstm/lstm_cell/bias`).
+    Keras prefixes a Sequential's paths with the model's name, a Functional's not."""
+    for layer in model.layers:
+        if any(w is weight for w in layer.weights):
+            parts = weight.path.split("/")
+            return "/".join([layer.name] + parts[parts.index(layer.name) + 1:])
+    raise KeyError(weight.path)
 
 
 def load(path):

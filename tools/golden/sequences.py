@@ -10,7 +10,6 @@ order). Token inputs hold zeros (padding) where the spec masks them.
 import glob
 import json
 import os
-import re
 import sys
 import zlib
 
@@ -26,66 +25,6 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 SPECS = os.path.join(ROOT, "tests", "specs", "sequences")
 OUT = os.path.join(ROOT, "tests", "golden", "sequences")
 BATCH = 4
-REFERENCE = re.compile(r"^(.*?)(?:\[(\d+)\])?(?:\[(\d+)\])?$")
-
-
-def _input(name, raw, default_dtype):
-    if isinstance(raw, dict):
-        shape, dtype = raw["shape"], raw.get("dtype", default_dtype)
-    else:
-        shape, dtype = raw, default_dtype
-    shape = [shape] if isinstance(shape, int) else shape
-    return keras.Input(shape=tuple(shape), name=name, dtype=dtype)
-
-
-def _layer(ls, dtype):
-    ls = dict(ls)
-    if ls["type"] == "Bidirectional":
-        inner = keras_from_spec._layer(ls.pop("layer"), dtype)
-        cfg = {k: v for k, v in ls.items() if k not in ("type", "inputs")}
-        return keras.layers.Bidirectional(inner, dtype=dtype, **cfg)
-    return keras_from_spec._layer(ls, dtype)
-
-
-def _tensor(tensors, ref):
-    """`lstm`, `lstm[1]` or `lstm[0][1]` (Keras' layer[node][tensor])."""
-    name, first, second = REFERENCE.match(ref).groups()
-    value = tensors[name]
-    index = second if second is not None else first
-    return value[int(index)] if index is not None else value
-
-
-def build(spec):
-    keras.backend.clear_session()
-    dtype = spec.get("dtype", "float32")
-    if "inputs" not in spec:
-        model = keras.Sequential(name=spec.get("name", "sequential"))
-        model.add(_input(None, spec["input"], dtype))
-        for ls in spec["layers"]:
-            model.add(_layer(ls, dtype))
-        return model
-    tensors = {name: _input(name, raw, dtype) for name, raw in spec["inputs"].items()}
-    inputs = list(tensors.values())
-    previous = inputs[0]
-    for ls in spec["layers"]:
-        layer = _layer(ls, dtype)
-        refs = ls.get("inputs")
-        if refs is None:
-            args = previous
-        elif isinstance(refs, str):
-            args = _tensor(tensors, refs)
-        else:
-            args = [_tensor(tensors, r) for r in refs]
-        out = layer(args)
-        tensors[layer.name] = out
-        previous = out
-    names = spec.get("outputs") or [layer.name]
-    outs = []
-    for ref in names:
-        value = _tensor(tensors, ref)
-        outs += list(value) if isinstance(value, (list, tuple)) else [value]
-    return keras.Model(inputs=inputs, outputs=outs if len(outs) > 1 else outs[0],
-                       name=spec.get("name", "functional"))
 
 
 def draw_inputs(model, spec, rng):
@@ -94,7 +33,7 @@ def draw_inputs(model, spec, rng):
     for t, name in zip(model.inputs, raw_inputs):
         shape = (BATCH,) + tuple(t.shape[1:])
         if "int" in str(t.dtype):
-            high = _vocabulary(spec)
+            high = keras_from_spec.vocabulary(spec)
             x = rng.integers(1, high, shape).astype(t.dtype)
             x[0, -2:] = 0      # padded at the end
             x[1, :3] = 0       # at the start
@@ -105,10 +44,6 @@ def draw_inputs(model, spec, rng):
         arrays["inputs/" + name] = x
         values.append(x)
     return arrays, values
-
-
-def _vocabulary(spec):
-    return min(ls["input_dim"] for ls in spec["layers"] if ls["type"] == "Embedding")
 
 
 def _inner_path(layer, weight):
@@ -143,7 +78,7 @@ def main():
     for path in sorted(glob.glob(os.path.join(SPECS, "*.yaml"))):
         stem = os.path.splitext(os.path.basename(path))[0]
         spec = keras_from_spec.load(path)
-        model = build(spec)
+        model = keras_from_spec.build(spec)
         rng = np.random.default_rng(zlib.crc32(stem.encode()))
         arrays = {}
         for layer in model.layers:

@@ -37,7 +37,8 @@ def facts(model):
             "params": layer.count_params(),
             "trainable_params": int(sum(w.numpy().size for w in layer.trainable_weights)),
             "non_trainable_params": int(sum(w.numpy().size for w in layer.non_trainable_weights)),
-            "weights": {w.path.split("/")[-1]: list(w.shape) for w in layer.weights},
+            "weights": {keras_from_spec.weight_key(model, w).split("/", 1)[1]: list(w.shape)
+                        for w in layer.weights},
         })
     return {
         "name": model.name,
