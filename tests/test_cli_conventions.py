@@ -243,7 +243,7 @@ SPEC = ROOT / "configs" / "article_sequential.yaml"
     (["build", SPEC, "-o", "m.npz", "--seed", "-1"], 2, "Invalid value for '--seed'"),
     (["forward", SPEC, "--input-format", "xml"], 2, "Invalid value for '--input-format'"),
     (["forward", SPEC, "--input-format", "cvs"], 2, "(did you mean 'csv'?)"),
-    (["forward", SPEC, "--output-format", "cvs"], 2, "Invalid value for '--output-format'"),
+    (["forward", SPEC, "--output-format", "cvs"], 2, "Invalid value for '--format' / '-f' / '--output-format'"),
     (["forward", SPEC, "--batch-size", "-5"], 2, "Invalid value for '--batch-size'"),
     (["forward", SPEC, "--seed", "-1"], 2, "Invalid value for '--seed'"),
     (["forward", SPEC, "--engine", "foo"], 2, "Invalid value for '--engine'"),

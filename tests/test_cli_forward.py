@@ -279,9 +279,11 @@ def test_npz_scalar_array_is_a_clear_error(tmp_path):
     (["--input-format", "xml"], "Invalid value for '--input-format': unknown data format 'xml' "
                                 "(known: csv, tsv, jsonl, npy, parquet, npz) "
                                 "(see 'nnctl forward --help')"),
-    (["--output-format", "jsnl"], "Invalid value for '--output-format': unknown data format "
+    (["--output-format", "jsnl"], "Invalid value for '--format' / '-f' / '--output-format': "
+                                  "unknown data format "
                                   "'jsnl' (did you mean 'jsonl'?) (see 'nnctl forward --help')"),
-    (["--output-format", "npz"], "Invalid value for '--output-format': unknown data format "
+    (["--output-format", "npz"], "Invalid value for '--format' / '-f' / '--output-format': "
+                                 "unknown data format "
                                  "'npz' (did you mean 'npy'?) (see 'nnctl forward --help')"),
     (["--input-format", "npz"], "--input-format npz reads an .npz file, not stdin: give INPUT "
                                 "as a file"),
