@@ -449,8 +449,8 @@ def test_parquet_on_stdin_is_refused_past_the_spool_limit(tmp_path):
     result = forward_with_limit(len(data) - 1)
     assert (result.returncode, result.stdout) == (1, b"")
     assert result.stderr.decode() == (
-        "nnctl: error: <stdin>: Parquet on stdin is copied to a temporary file first (pyarrow "
-        f"needs to seek), and this one is over {human_bytes(len(data) - 1)}: give it as a file "
+        "nnctl: error: <stdin>: Parquet on stdin is copied to a temporary file first (Parquet "
+        f"keeps its index at the end), and this one is over {human_bytes(len(data) - 1)}: give it as a file "
         "path instead\n")
 
 

@@ -14,9 +14,9 @@ Which library does the work is decided here and nowhere else (measured by benchm
   keeps its physical line number: a block the fast parser refuses is re-read line by line to
   find and name the bad cell, after the good rows before it were handed out.
 - .npy: NumPy; memory-mapped for files, read in row blocks from stdin.
-- Parquet: pyarrow, imported only when a Parquet file is read or written.
+- Parquet: polars' streaming reader and writer (the writer in polars' own threads).
 
-polars and pyarrow are imported inside the functions that use them, never when this package is
+polars is imported inside the functions that use it, never when this package is
 imported: `nnctl forward` starts in about 0.2 s.
 
 The modules, in the order a reader meets them:
@@ -28,7 +28,7 @@ The modules, in the order a reader meets them:
     text.py      CSV/TSV/JSON Lines: header, blocks of lines, the polars parser and the
                  careful line-by-line path; format_rows (floats as text)
     npy.py       .npy rows from a memory map or stdin; the .npy header a writer writes
-    parquet.py   Parquet rows through pyarrow (stdin spooled to a temporary file)
+    parquet.py   Parquet rows through polars (stdin spooled to a temporary file)
     writers.py   open_writer, TableWriter, the background writer thread
 """
 from __future__ import annotations

@@ -67,5 +67,5 @@ def display_name(path: str, stdin: bool = True) -> str:
 
 
 def error_detail(exc: BaseException) -> str:
-    """A library's error message on one line (pyarrow's and NumPy's can run over several)."""
+    """A library's error message on one line (polars' and NumPy's can run over several)."""
     return " ".join(str(exc).split()) or type(exc).__name__

@@ -1,11 +1,18 @@
-"""Parquet through pyarrow, imported (inside the methods) only when a Parquet file is read.
+"""Parquet through polars' own reader and writer, imported only when a Parquet file is used.
 
-pyarrow needs a seekable file (Parquet keeps its index at the end): stdin is spooled to a
-temporary file first, up to MAX_STDIN_PARQUET_BYTES.
+Reading streams the file in batches (polars' streaming engine: memory stays bounded by a batch
+whatever the file's size), each batch turned into one row-major array. Parquet keeps its index
+at the end, so stdin is spooled to a temporary file first, up to MAX_STDIN_PARQUET_BYTES.
+
+Writing feeds polars' streaming Parquet sink from a queue: compression and writing run in
+polars' threads while the caller computes the next rows, row groups are polars' size (not one
+per batch), and a pipe works as well as a file (nothing is sought).
 """
 from __future__ import annotations
 
+import queue
 import tempfile
+import threading
 
 import numpy as np
 
@@ -18,15 +25,20 @@ from nnctl.tabular.streams import BLOCK_BYTES
 MAX_STDIN_PARQUET_BYTES = 10 ** 9
 
 
+def _polars_errors(pl) -> tuple:
+    """What polars raises on a bad file. NOTE: a Rust panic arrives as PanicException, a
+    BaseException: it is a bad file too, not a reason to die with a traceback."""
+    return (pl.exceptions.PolarsError, pl.exceptions.PanicException, OSError, ValueError)
+
+
 class ParquetReading:
     """The Parquet half of TableReader (nnctl.tabular.readers), mixed into it.
 
-    `_parquet` is the pyarrow.parquet.ParquetFile; `_spool` the temporary file of stdin.
+    `_parquet` is what polars reads (a path, or the spool); `_spool` the temporary file of stdin.
     """
 
     def _start_parquet(self) -> None:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
+        import polars as pl
 
         if self.source == "-":  # Parquet keeps its index at the end: spool stdin to disk
             self._spool = tempfile.TemporaryFile()
@@ -41,65 +53,171 @@ class ParquetReading:
                     raise self._stdin_too_large()
                 self._spool.write(data)
             self._spool.seek(0)
-            target = self._spool
+            self._parquet = self._spool
         else:
-            target = self._raw
+            self._parquet = str(self.source)
         try:
-            self._parquet = pq.ParquetFile(target)
-            schema = self._parquet.schema_arrow
-        except (pa.ArrowException, OSError, ValueError) as exc:  # column names not UTF-8 too
+            schema = pl.read_parquet_schema(self._rewound())
+            self.total_rows = pl.scan_parquet(self._rewound()).select(pl.len()).collect().item()
+        except _polars_errors(pl) as exc:  # column names not UTF-8 too
             raise DataError(f"not a valid Parquet file ({error_detail(exc)})", source=self.name) \
                 from None
-        for k, field in enumerate(schema, 1):
-            if not (pa.types.is_floating(field.type) or pa.types.is_integer(field.type)
-                    or pa.types.is_boolean(field.type)):
-                raise DataError(f"column {k} ('{field.name}') holds {field.type}, not numbers",
+        for k, (name, kind) in enumerate(schema.items(), 1):
+            if not (kind.is_integer() or kind.is_float() or kind == pl.Boolean):
+                raise DataError(f"column {k} ('{name}') holds {kind}, not numbers",
                                 source=self.name)
-        self.columns = list(schema.names)
-        self.total_rows = self._parquet.metadata.num_rows
+        self.columns = list(schema)
         if self.n_columns is None:
             self.n_columns = len(self.columns)
         elif len(self.columns) != self.n_columns:
             raise DataError(f"expected {self.n_columns} columns, got {len(self.columns)}",
                             source=self.name)
 
+    def _rewound(self):
+        if self._spool is not None:
+            self._spool.seek(0)
+        return self._parquet
+
     def _stdin_too_large(self) -> DataError:
         from nnctl.limits import human_bytes
 
-        return DataError(f"Parquet on stdin is copied to a temporary file first (pyarrow needs to "
-                         f"seek), and this one is over {human_bytes(MAX_STDIN_PARQUET_BYTES)}: "
-                         "give it as a file path instead", source=self.name)
+        return DataError(f"Parquet on stdin is copied to a temporary file first (Parquet keeps "
+                         f"its index at the end), and this one is over "
+                         f"{human_bytes(MAX_STDIN_PARQUET_BYTES)}: give it as a file path "
+                         "instead", source=self.name)
 
     def _parquet_parts(self):
-        import pyarrow as pa
+        import polars as pl
 
         start = 0
         try:
-            batches = self._parquet.iter_batches(batch_size=self.batch_size)
-            for record in batches:
-                columns = []
-                for k, column in enumerate(record.columns, 1):
-                    if column.null_count:
-                        bad = int(np.flatnonzero(column.is_null().to_numpy(
-                            zero_copy_only=False))[0])
-                        good = [c.to_numpy(zero_copy_only=False)[:bad] for c in record.columns]
-                        if bad:
-                            yield _stacked(good, self.dtype), start + 1
-                        raise DataError(f"row {start + bad + 1}: column {k}: missing value",
-                                        source=self.name)
-                    columns.append(column.to_numpy(zero_copy_only=False))
-                yield _stacked(columns, self.dtype), start + 1
-                start += record.num_rows
+            batches = pl.scan_parquet(self._rewound()).collect_batches(
+                chunk_size=self.batch_size)
+            for frame in batches:
+                if frame.width == 0:
+                    continue
+                if any(frame.null_count().row(0)):
+                    row, column = _first_null(frame)
+                    if row:
+                        yield _rows(frame[:row], self.dtype), start + 1
+                    raise DataError(f"row {start + row + 1}: column {column + 1}: missing value",
+                                    source=self.name)
+                yield _rows(frame, self.dtype), start + 1
+                start += frame.height
         except NnctlError:  # ours, a ValueError too: already says what is wrong
             raise
-        except (pa.ArrowException, OSError, ValueError) as exc:
+        except _polars_errors(pl) as exc:
             raise DataError(f"cannot read Parquet data ({error_detail(exc)})", source=self.name) \
                 from None
 
 
-def _stacked(columns, dtype) -> np.ndarray:
-    out = np.empty((len(columns[0]) if columns else 0, len(columns)), dtype=dtype)
-    with np.errstate(over="ignore"):  # float64 beyond float32 is inf, silently
-        for k, column in enumerate(columns):
-            out[:, k] = column
-    return out
+def _rows(frame, dtype) -> np.ndarray:
+    """A frame of numbers as one C-contiguous array of `dtype` (float64 beyond float32's range
+    is inf there, silently)."""
+    array = frame.to_numpy(order="c")
+    with np.errstate(over="ignore"):
+        return np.ascontiguousarray(array, dtype=dtype)
+
+
+def _first_null(frame) -> tuple[int, int]:
+    """(row, column) of the first missing value, counted from 0, row first."""
+    missing = np.column_stack([column.is_null().to_numpy() for column in frame.get_columns()])
+    row = int(np.flatnonzero(missing.any(axis=1))[0])
+    return row, int(np.flatnonzero(missing[row])[0])
+
+
+class ParquetSink:
+    """Rows to a Parquet file or stream: write(array) queues them; polars compresses and writes
+    in its own threads. close() waits for the footer; cancel() stops without one."""
+
+    _END = object()
+
+    def __init__(self, out, names: list[str], dtype: np.dtype):
+        import polars as pl
+        from polars.io.plugins import register_io_source
+
+        kind = pl.Float64 if dtype == np.float64 else pl.Float32
+        self._names = names
+        self._queue: queue.Queue = queue.Queue(maxsize=2)
+        self._failure: BaseException | None = None
+        self._cancelled = False
+        frames = register_io_source(self._frames, schema={n: kind for n in names})
+        self._out = _Output(out)
+        self._thread = threading.Thread(target=self._run, args=(frames, self._out),
+                                        name="nnctl-parquet", daemon=True)
+        self._thread.start()
+
+    def _frames(self, with_columns, predicate, n_rows, batch_size):
+        while True:
+            frame = self._queue.get()
+            if self._cancelled:
+                raise _Cancelled()
+            if frame is self._END:
+                return
+            yield frame
+
+    def _run(self, frames, out) -> None:
+        try:
+            frames.sink_parquet(out)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+            if not self._cancelled:  # a full disk is the OSError it was, not polars' wrapping
+                self._failure = out.failure or exc
+
+    def _raise_failure(self) -> None:
+        if self._failure is not None:
+            failure, self._failure = self._failure, None
+            raise failure
+
+    def write(self, array: np.ndarray) -> None:
+        """Queue rows (copied: the array may change afterwards); waits while two are queued."""
+        import polars as pl
+
+        self._put(pl.DataFrame(array, schema=self._names, orient="row"))
+
+    def _put(self, item) -> None:
+        while self._thread.is_alive():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+        self._raise_failure()
+
+    def close(self) -> None:
+        """Write the rest and the footer; raise what went wrong in polars, if anything."""
+        self._put(self._END)
+        self._thread.join()
+        self._raise_failure()
+
+    def cancel(self) -> None:
+        """Stop: the file is left without a footer (the caller throws it away)."""
+        self._cancelled = True
+        try:
+            self._queue.put(self._END, timeout=0.5)
+        except queue.Full:
+            return
+        self._thread.join(timeout=5)
+
+
+class _Output:
+    """The file polars writes to, through Python: an OSError (a full disk, a closed pipe) is
+    kept as it was raised, for the caller to see rather than polars' ComputeError about it."""
+
+    def __init__(self, out):
+        self._out = out
+        self.failure: OSError | None = None
+
+    def write(self, data) -> int:
+        try:
+            self._out.write(data)
+        except OSError as exc:
+            self.failure = self.failure or exc
+            raise
+        return len(data)
+
+    def flush(self) -> None:
+        self._out.flush()
+
+
+class _Cancelled(Exception):
+    """Raised in polars' source to stop the sink without a footer."""

@@ -3,7 +3,7 @@
 Text is formatted by nnctl.tabular.text.format_rows, in a background thread when there is more
 than one core; an .npy gets its header at the end (patched in place in a file, or spooled on
 stdout when the row count is not known, up to MAX_STDOUT_NPY_SPOOL_BYTES); Parquet goes through
-pyarrow.ParquetWriter.
+polars' streaming writer (nnctl.tabular.parquet.ParquetSink), in its own threads.
 """
 from __future__ import annotations
 
@@ -133,7 +133,7 @@ class TableWriter:
             else:
                 self._out.write(data.data)
         elif self.format == "parquet":
-            self._write_parquet(array)
+            self._parquet.write(array)
         elif self._background:
             if self._worker is None:
                 self._worker = _BackgroundWriter(self._write_text)
@@ -175,13 +175,10 @@ class TableWriter:
             else:  # stdout and a row count we do not know yet: the header waits for the end
                 self._spool = tempfile.TemporaryFile()
         elif self.format == "parquet":
-            import pyarrow as pa
-            import pyarrow.parquet as pq
+            from nnctl.tabular.parquet import ParquetSink
 
             names = self.columns or [str(k) for k in range(self.n_columns)]
-            kind = pa.float64() if self.dtype == np.float64 else pa.float32()
-            self._schema = pa.schema([(n, kind) for n in names])
-            self._parquet = pq.ParquetWriter(self._out, self._schema)
+            self._parquet = ParquetSink(self._out, names, self.dtype)
 
     def _spool_too_large(self):
         from nnctl.errors import ResourceError
@@ -200,12 +197,6 @@ class TableWriter:
             self._out.write(chunk)
         self._spool.close()
         self._spool = None
-
-    def _write_parquet(self, array) -> None:
-        import pyarrow as pa
-
-        columns = [pa.array(np.ascontiguousarray(array[:, k])) for k in range(array.shape[1])]
-        self._parquet.write_table(pa.Table.from_arrays(columns, schema=self._schema))
 
     def close(self) -> None:
         """Finish the file (npy header, Parquet footer) and put it in place."""
@@ -273,11 +264,16 @@ class TableWriter:
                     pass
             if self._spool is not None:
                 self._spool.close()
-        if self._parquet is not None:
-            try:  # before its file goes away, or pyarrow complains when it is collected
-                self._parquet.close()
-            except Exception:  # noqa: BLE001 - the file is being thrown away anyway
-                pass
+        if self._parquet is not None:  # before its file goes away
+            from nnctl.errors import NnctlError
+
+            if self._atomic is None and isinstance(value, NnctlError):
+                try:  # as text on a stream: the rows before a bad one go out, as a whole file
+                    self._parquet.close()
+                except Exception:  # noqa: BLE001 - the error being raised matters more
+                    self._parquet.cancel()
+            else:
+                self._parquet.cancel()
         if self._atomic is not None:
             if value is None:
                 kind, value = KeyboardInterrupt, KeyboardInterrupt()
