@@ -130,18 +130,21 @@ class _Reader:
 
     # --- models ------------------------------------------------------------------------
     def add_model(self, graph: KerasGraph, model: dict, weights_path: str,
-                  legacy_group: str | None, called_on: list[str] | None):
+                  legacy_group: str | None, called_on: list[str] | None,
+                  outer_trainable: bool = True):
         """Add a (possibly nested) model's layers to `graph`; returns (its name, its outputs).
 
         called_on: for a nested model, the names its inputs are bound to in the outer graph.
         """
         config = model.get("config")
+        if isinstance(config, list) and model.get("class_name") == "Sequential":
+            config = {"layers": config}   # Keras 2.0-2.2 wrote a Sequential as its layer list
         if not isinstance(config, dict):
             raise self.error(f"model {model.get('class_name')}: `config` must be an object")
         name = config.get("name") or model.get("class_name", "model").lower()
         if config.get("dtype") is not None:
             self.policy(config["dtype"], f"model '{name}'")
-        trainable = config.get("trainable", True) is not False
+        trainable = outer_trainable and config.get("trainable", True) is not False
         if model["class_name"] == "Sequential":
             outputs = self.add_sequential(graph, config, name, weights_path, legacy_group,
                                           called_on, trainable)
@@ -239,7 +242,8 @@ class _Reader:
         class_name = entry["class_name"]
         config = entry.get("config")
         if class_name in MODEL_CLASSES:
-            return self.add_model(graph, entry, weights_path + "/", legacy_group, inbound)[1]
+            return self.add_model(graph, entry, weights_path + "/", legacy_group, inbound,
+                                  trainable)[1]
         name = _layer_name(entry)
         if not isinstance(config, dict):
             raise self.error(f"layer '{name}' ({class_name}): `config` must be an object")
