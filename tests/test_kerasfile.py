@@ -167,7 +167,8 @@ def test_h5py_is_imported_only_for_keras_files():
             "assert 'h5py' not in sys.modules;"
             "from nnctl.kerasfile import load_model;"
             f"load_model({str(KERAS / 'seq_mlp.keras')!r}); assert 'h5py' in sys.modules")
-    subprocess.run([sys.executable, "-c", code], check=True)
+    env = {**os.environ, "NNCTL_HDF5_IN_PROCESS": "1"}   # not in a child process: visible
+    subprocess.run([sys.executable, "-c", code], check=True, env=env)
 
 
 # --- nnctl convert ---------------------------------------------------------------------------
@@ -365,6 +366,19 @@ def test_an_h5_whose_weights_link_to_another_file_is_refused(tmp_path):
         group["kernel"] = h5py.ExternalLink("/etc/passwd", "/x")
     one_error_line(run_nnctl("forward", "linked.h5", cwd=tmp_path, input="1,2,3\n"),
                    "is a link")
+
+
+def test_a_damaged_h5_that_crashes_the_hdf5_library_is_one_error_line(tmp_path):
+    """Byte 1009 of this file set to 10 makes libhdf5 1.14 dereference a bad pointer: the
+    reading runs in a child process, whose death is reported as one line."""
+    data = bytearray((KERAS / "seq_batchnorm.h5").read_bytes())
+    data[1009] = 10
+    (tmp_path / "damaged.h5").write_bytes(bytes(data))
+    for command in ("summary", "forward"):
+        one_error_line(run_nnctl(command, "damaged.h5", cwd=tmp_path, input="1,2,3,4,5\n"),
+                       "damaged.h5")
+    flipped = run_nnctl("summary", "-", input=bytes(data))
+    one_error_line(flipped, "<stdin>")
 
 
 @pytest.mark.parametrize("mutation, fragment", [

@@ -100,10 +100,13 @@ def load_model(path, data: bytes | None = None, weights: bool = True):
     if kind == "json":
         text = data if data is not None else _read_limited(name)
         return keras_json_to_spec(text, name), None
+    from nnctl.kerasfile.isolation import run_isolated
+
+    size = len(data) if data is not None else os.path.getsize(name)
     if kind == "keras":
-        return _load_archive(name, data, weights)
+        return run_isolated(lambda: _load_archive(name, data, weights), name, size)
     if kind == "h5":
-        return _load_h5_model(name, data, weights)
+        return run_isolated(lambda: _load_h5_model(name, data, weights), name, size)
     raise SpecError("not a Keras file (.keras, .h5 or a model.to_json() config)", source=name)
 
 
@@ -161,20 +164,26 @@ def save_weights_h5(path, spec, weights: dict) -> None:
 def load_weights_h5(path, spec) -> dict:
     """`LAYER/WEIGHT` -> array from a Keras 3 `.weights.h5`, a Keras 2 `.h5` (whole model or
     weights only) or a `.keras` archive, matched to `spec`'s layers."""
-    from nnctl.kerasfile import h5
+    from nnctl.kerasfile.isolation import run_isolated
 
     name = os.fspath(path)
     model = _built(spec)
     kind = keras_kind(name)
-    if kind == "keras":
-        _, weights = _load_archive(name, None, True, model=model)
-        return weights
     if not os.path.isfile(name):
         raise WeightsError("no such file" if not os.path.exists(name) else "not a file",
                            source=name)
+    size = os.path.getsize(name)
+    if kind == "keras":
+        return run_isolated(lambda: _load_archive(name, None, True, model=model), name, size)[1]
     if kind != "h5":
         raise WeightsError("not an HDF5 weights file (.weights.h5 or .h5)", source=name)
-    with h5.open_h5(name, name) as f:
+    return run_isolated(lambda: (None, _read_weights_file(name, model)), name, size)[1]
+
+
+def _read_weights_file(name: str, model) -> dict:
+    from nnctl.kerasfile import h5
+
+    with h5.damaged_as_error(name), h5.open_h5(name, name) as f:
         return _read_h5_weights(h5.SafeReader(f, name), f, _layout(model), model)
 
 
@@ -231,7 +240,7 @@ def _load_archive(name: str, data, weights: bool, model=None):
     if raw is None:
         raise WeightsError("the archive has no model.weights.h5", source=name)
     model = model or _model_of(spec, name)
-    with h5.open_h5(io.BytesIO(raw), name) as f:
+    with h5.damaged_as_error(name), h5.open_h5(io.BytesIO(raw), name) as f:
         values = h5.read_keras3_weights(h5.SafeReader(f, name), graph, _expected(model))
     return spec, values
 
@@ -243,7 +252,8 @@ def _load_h5_model(name: str, data, weights: bool):
 
     if data is None and not os.path.isfile(name):
         raise WeightsError("not a regular file (an .h5 is read from a file)", source=name)
-    with h5.open_h5(name if data is None else io.BytesIO(data), name) as f:
+    with h5.damaged_as_error(name), \
+            h5.open_h5(name if data is None else io.BytesIO(data), name) as f:
         reader = h5.SafeReader(f, name)
         text = reader.text_attribute(f, "model_config")
         if text is None:

@@ -20,6 +20,7 @@ memory before it is read.
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -46,9 +47,21 @@ def open_h5(source, name: str):
     h5py = require_h5py()
     try:
         return h5py.File(source, "r")
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RuntimeError, KeyError) as exc:
         what = " ".join(str(exc).split()) or type(exc).__name__
         raise WeightsError(f"not a valid HDF5 file ({what})", source=name) from None
+
+
+@contextmanager
+def damaged_as_error(name: str):
+    """HDF5's own errors on a damaged file (h5py raises OSError, RuntimeError, KeyError...)
+    as one WeightsError naming the file."""
+    try:
+        yield
+    except (OSError, RuntimeError, KeyError, ValueError, TypeError, OverflowError,
+            UnicodeDecodeError) as exc:
+        what = " ".join(str(exc).split()) or type(exc).__name__
+        raise WeightsError(f"damaged HDF5 file ({what})", source=name) from None
 
 
 class SafeReader:
