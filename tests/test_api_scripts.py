@@ -56,6 +56,20 @@ def test_script_prints_what_keras_prints(name, tmp_path):
     same_output(done.stdout, (GOLDENS / f"{name}.txt").read_text())
 
 
+KERAS_PYTHON = os.environ.get("NNCTL_KERAS_PYTHON")   # e.g. /work/kenv/bin/python
+
+
+@pytest.mark.skipif(not KERAS_PYTHON, reason="set NNCTL_KERAS_PYTHON to a Python with Keras 3 "
+                                             "to check the goldens against Keras itself")
+@pytest.mark.parametrize("name", SCRIPT_NAMES)
+def test_script_prints_the_golden_under_keras(name):
+    """The goldens are what Keras prints today (the tool's own way of running a script)."""
+    done = subprocess.run([KERAS_PYTHON, str(ROOT / "tools" / "golden" / "api_scripts.py"),
+                           "--print", name], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    same_output(done.stdout, (GOLDENS / f"{name}.txt").read_text())
+
+
 def test_every_script_has_a_golden_and_there_are_enough():
     assert len(SCRIPT_NAMES) >= 15
     assert sorted(p.stem for p in GOLDENS.glob("*.txt")) == SCRIPT_NAMES

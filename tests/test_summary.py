@@ -7,7 +7,7 @@ import json
 import pytest
 from rich.console import Console
 
-from conftest import CONFIGS, GOLDEN, SPECS
+from conftest import CONFIGS, GOLDEN, SPECS, run_nnctl
 from nnctl import summary as summaries
 from nnctl.model import GraphBuilder, build_model, load_model
 from nnctl.render import print_summary_table
@@ -247,3 +247,16 @@ def test_a_broken_spec_prints_its_rows_then_the_error_and_no_totals(nnctl, tmp_p
     assert "dense (Dense)" in r.out or '"name": "dense"' in r.out
     assert "Total params" not in r.out and "total_params" not in r.out
     assert r.err.endswith("unknown activation 'relux' (did you mean 'relu'?)\n")
+
+
+def test_a_long_title_wraps_at_80_columns_as_keras_when_piped(tmp_path):
+    """Keras prints the title on an 80-column console: tests/api_scripts/summary_options.py
+    has Keras' text for this name."""
+    name = "a_model_whose_name_is_long_enough_to_wrap_the_title_of_its_summary_at_eighty_columns"
+    spec = tmp_path / "long.yaml"
+    spec.write_text(f"name: {name}\ninput: [8]\nlayers:\n  - {{type: Dense, units: 4}}\n")
+    result = run_nnctl("summary", spec)
+    assert result.code == 0, result.err
+    keras = (GOLDEN / "api_scripts" / "summary_options.txt").read_text().splitlines()
+    assert result.out.splitlines()[:3] == keras[:3]
+    assert keras[2] == 'lumns"'

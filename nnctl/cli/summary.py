@@ -63,7 +63,12 @@ def summary(
         from nnctl.render import print_summary_table
 
         columns = shutil.get_terminal_size().columns if stdout_is_terminal() else 80
-        print_summary_table(data, rich_console(),
+        console = rich_console()
+        if not stdout_is_terminal() and not macs:
+            # Keras prints on an 80-column console when piped: a title longer than that
+            # wraps (the table itself is 76 wide)
+            console.soft_wrap, console.width = False, 80
+        print_summary_table(data, console,
                             width=summaries.table_width(data, columns, show_trainable, macs),
                             show_trainable=show_trainable, macs=macs, batch=batch)
     if error is not None:

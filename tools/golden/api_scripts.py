@@ -1,6 +1,7 @@
 """Golden outputs of the keras.io-style scripts in tests/api_scripts/, printed by Keras 3.
 
     KERAS_BACKEND=numpy /work/kenv/bin/python tools/golden/api_scripts.py [NAME ...]
+    /work/kenv/bin/python tools/golden/api_scripts.py --print NAME    # stdout only
 
 Each script is run as written (`import keras`), in a fresh process and an empty directory,
 with stdout piped (so summaries are Keras' plain 76-column text); its stdout is written to
@@ -46,6 +47,9 @@ def public_names() -> dict:
 
 
 def main(names):
+    if names[:1] == ["--print"]:    # tests/test_api_scripts.py: Keras' output, nothing written
+        sys.stdout.write(run(os.path.join(SCRIPTS, f"{names[1]}.py")))
+        return
     os.makedirs(OUT, exist_ok=True)
     scripts = sorted(f for f in os.listdir(SCRIPTS) if f.endswith(".py"))
     for script in scripts:
