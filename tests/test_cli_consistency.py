@@ -38,3 +38,27 @@ def test_forward_takes_the_output_format_by_every_name(nnctl, option):
               input="1,2,3\n")
     assert r.code == 0, r.err
     assert r.out.count("\t") == 1 and r.out.endswith("\n")
+
+
+def _complete(nnctl, line: str) -> list[str]:
+    words = line.split(" ")
+    r = nnctl(env={"_NNCTL_COMPLETE": "complete_bash", "COMP_WORDS": line,
+                   "COMP_CWORD": str(len(words) - 1)})
+    assert r.code == 0, r.err
+    return r.out.split()
+
+
+@pytest.mark.parametrize("line, expected", [
+    ("nnctl su", ["summary"]),
+    ("nnctl act si", ["silu", "sigmoid"]),
+    ("nnctl init kaiming_n", ["kaiming_normal"]),
+    ("nnctl summary net.yaml --for", ["--format"]),
+    ("nnctl summary net.yaml --format ", ["table", "json", "markdown"]),
+])
+def test_shell_completion_completes_commands_options_and_names(nnctl, line, expected):
+    assert sorted(_complete(nnctl, line)) == sorted(expected)
+
+
+def test_completion_installs_for_bash(nnctl):
+    r = nnctl("--show-completion", "bash")
+    assert r.code == 0 and "complete -o default -F _nnctl_completion nnctl" in r.out

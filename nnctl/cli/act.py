@@ -6,13 +6,15 @@ from typing import Annotated, Optional
 
 import typer
 
+from nnctl.cli import params
 from nnctl.cli.params import PARAM_VALUES, ArrayFormat, FloatType, parse_params
 
 
 def act(
     name: Annotated[str, typer.Argument(
         help="Activation: relu, sigmoid, softmax, leaky_relu, ... (Keras names; see "
-             "'nnctl list activations').", metavar="NAME", show_default=False)],
+             "'nnctl list activations').", metavar="NAME", show_default=False,
+        autocompletion=params.complete_activation)],
     values: Annotated[Optional[list[str]], typer.Argument(
         help="Values to evaluate at (negative numbers welcome: -1 2). Without values or "
              "--range, rows of numbers are read from stdin.", metavar="X",

@@ -31,7 +31,7 @@ app = typer.Typer(
     # paragraphs rewrapped to the terminal's width; rich's panels cut option names short in
     # 60 columns and keep a docstring's line breaks
     rich_markup_mode=None,
-    add_completion=False,
+    add_completion=True,  # nnctl --install-completion (bash, zsh, fish, PowerShell)
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )

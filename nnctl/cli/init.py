@@ -6,13 +6,15 @@ from typing import Annotated, Optional
 
 import typer
 
+from nnctl.cli import params
 from nnctl.cli.params import PARAM_VALUES, ArrayFormat, FloatType, parse_params
 
 
 def init(
     name: Annotated[str, typer.Argument(
         help="Initializer: he_normal, HeNormal, glorot_uniform, normal, ... "
-             "(see 'nnctl list initializers').", metavar="NAME", show_default=False)],
+             "(see 'nnctl list initializers').", metavar="NAME", show_default=False,
+        autocompletion=params.complete_initializer)],
     shape: Annotated[str, typer.Option(
         "--shape", help="Shape of the tensor: 9,1 (a Dense kernel, inputs x units), 9, or "
                         "3,3,16,32 (a conv kernel: fans include the receptive field).",

@@ -141,3 +141,18 @@ MODEL_HELP = ("A spec (.yaml/.yml), a model file (.npz), a Keras file (.keras, .
               "file.py:NAME (imports and runs that Python file), or - for stdin.")
 ModelArgument = Annotated[str, typer.Argument(metavar="MODEL", help=MODEL_HELP,
                                               show_default=False)]
+
+
+def complete_activation(incomplete: str) -> list[str]:
+    """Shell completion of an activation name (nnctl --install-completion)."""
+    from nnctl.activations import ACTIVATIONS
+
+    return [n for n in ACTIVATIONS.names() if n.startswith(incomplete)]
+
+
+def complete_initializer(incomplete: str) -> list[str]:
+    """Shell completion of an initializer name, its aliases too (xavier_uniform...)."""
+    from nnctl.initializers import catalog
+
+    names = [n for row in catalog() for n in (row["name"], *row["aliases"]) if n.islower()]
+    return [n for n in names if n.startswith(incomplete)]
