@@ -91,6 +91,38 @@ leaky_relu = _activation("leaky_relu")
 softplus = _activation("softplus")
 
 
+def ones(shape, dtype=None) -> np.ndarray:
+    """An array of ones (float32 unless told), as `keras.ops.ones`.
+
+    >>> import nnctl
+    >>> nnctl.ops.ones((1, 3)).tolist()
+    [[1.0, 1.0, 1.0]]
+    """
+    return np.ones(shape, dtype=dtype or "float32")
+
+
+def zeros(shape, dtype=None) -> np.ndarray:
+    """An array of zeros (float32 unless told), as `keras.ops.zeros`.
+
+    >>> import nnctl
+    >>> nnctl.ops.zeros((2,)).tolist()
+    [0.0, 0.0]
+    """
+    return np.zeros(shape, dtype=dtype or "float32")
+
+
+def convert_to_tensor(x, dtype=None) -> np.ndarray:
+    """An array of x (floats as float32), as `keras.ops.convert_to_tensor`: nnctl's tensors
+    are NumPy arrays.
+
+    >>> import nnctl
+    >>> nnctl.ops.convert_to_tensor([1.0, 2.0]).dtype.name
+    'float32'
+    """
+    array = np.asarray(x, dtype=dtype)
+    return array.astype("float32") if dtype is None and array.dtype == np.float64 else array
+
+
 def convert_to_numpy(x) -> np.ndarray:
     """An array of the values of x, as `keras.ops.convert_to_numpy`.
 
@@ -101,6 +133,6 @@ def convert_to_numpy(x) -> np.ndarray:
     return np.asarray(x)
 
 
-__all__ = ["add", "concatenate", "convert_to_numpy", "elu", "gelu", "leaky_relu", "maximum",
+__all__ = ["add", "concatenate", "convert_to_numpy", "convert_to_tensor", "ones", "zeros", "elu", "gelu", "leaky_relu", "maximum",
            "minimum", "multiply", "relu", "relu6", "sigmoid", "silu", "softmax", "softplus",
            "subtract", "tanh"]

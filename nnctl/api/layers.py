@@ -277,9 +277,10 @@ class Layer:
         3
         """
         config = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype}
-        if type(self).engine is not None:
-            config.update({k: v for k, v in type(self).engine.arguments().items()
-                           if v is not inspect.Parameter.empty})
+        if type(self).engine is not None:   # Keras' order: the constructor's
+            config.update({k: self.config.get(k, v)
+                           for k, v in type(self).engine.arguments().items()
+                           if k in self.config or v is not inspect.Parameter.empty})
         config.update({k: v for k, v in self.config.items() if k != "dtype"})
         return config
 
