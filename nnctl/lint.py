@@ -177,9 +177,9 @@ class _Checker:
 
     def kind(self, names: list[str]) -> str:
         """What to call these layers in a message: their type when they share one (`Dense`),
-        else `kernel` ("4 kernel layers deep")."""
+        else `weight` ("4 weight layers deep")."""
         types = {self.model.nodes[n].type_name for n in names}
-        return types.pop() if len(types) == 1 else "kernel"
+        return types.pop() if len(types) == 1 else "weight"
 
     def longest(self, counts_node) -> tuple[int, list[str]]:
         """The most nodes with counts_node(node) on one path from an input to an output."""

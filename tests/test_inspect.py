@@ -375,3 +375,27 @@ def test_weights_from_a_model_file_or_weights_option(nnctl, tmp_path):
     assert layers(from_file) == layers(with_option)
     assert [w["std"] for layer in layers(from_file) for w in layer["weights"]] == \
         [w["std"] for layer in layers(from_seed) for w in layer["weights"]]
+
+
+def test_compare_redraws_every_kind_of_kernel():
+    """--compare-init works on any layer with a kernel (Conv2D's, DepthwiseConv2D's...), not
+    only on Dense layers; other weights stay."""
+    model = model_from("""
+        input: [6, 6, 2]
+        layers:
+          - {type: Conv2D, filters: 3, kernel_size: 3, activation: relu}
+          - {type: DepthwiseConv2D, kernel_size: 2}
+          - {type: PReLU}
+          - {type: Flatten}
+          - {type: Dense, units: 2}
+    """)
+    assert [n.name for n in inspection.kernel_layers(model)] == [
+        "conv2d", "depthwise_conv2d", "dense"]
+    weights = model.init_weights(0)
+    redrawn = inspection.with_kernel_initializer(model, weights, "ones", seed=0)
+    changed = {k for k in weights if not np.array_equal(weights[k], redrawn[k])}
+    assert changed == {"conv2d/kernel", "depthwise_conv2d/kernel", "dense/kernel"}
+    reports = inspection.compare(model, inspection.random_inputs(model, 8, 0), weights,
+                                 ["he_normal", "glorot_uniform"], 0)
+    assert [r.kernel_initializer for r in reports] == ["he_normal", "glorot_uniform"]
+    assert reports[0].layer("conv2d").std != reports[1].layer("conv2d").std

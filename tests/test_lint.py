@@ -311,3 +311,29 @@ def test_cli_bad_format(nnctl):
     r = nnctl("lint", CONFIGS / "article_sequential.yaml", "--format", "xml")
     assert r.code == 2 and r.out == ""
     assert r.err.startswith("nnctl: error: ")
+
+
+def test_rules_see_any_layer_with_a_kernel():
+    """Conv2D kernels count as Dense ones do: depth, the initializer for relu (also through a
+    ReLU layer), a path of several kernel types named as weight layers."""
+    found = findings_of("""
+        input: [12, 12, 1]
+        layers:
+          - {type: Conv2D, filters: 4, kernel_size: 3}
+          - {type: ReLU}
+          - {type: Conv2D, filters: 4, kernel_size: 3, activation: tanh}
+          - {type: MaxPooling2D}
+          - {type: Conv2D, filters: 4, kernel_size: 3, activation: tanh}
+          - {type: Flatten}
+          - {type: Dense, units: 8, activation: tanh, kernel_initializer: lecun_normal}
+          - {type: Dense, units: 3, activation: softmax}
+    """)
+    assert [(f.rule, f.layer) for f in found] == [("relu-init", "conv2d"),
+                                                  ("saturating-hidden", "conv2d_1")]
+    relu, saturating = found
+    assert relu.message == ("layer 'conv2d': relu (in 're_lu') after glorot_uniform kernels "
+                            "(the default): Glorot suits linear and tanh units; relu drops "
+                            "about half the variance, so activations shrink layer by layer")
+    assert relu.fix == "kernel_initializer: he_normal"
+    assert "in a network 5 weight layers deep" in saturating.message
+    assert saturating.layers == ["conv2d_1", "conv2d_2", "dense"]
