@@ -203,3 +203,14 @@ def test_a_layer_that_cannot_be_drawn_is_named_with_its_place(monkeypatch, tmp_p
         neuron_graph(load_model(str(path)))
     assert str(info.value) == (f"{path}:4:5: layer 'dense': plot --neurons cannot draw a Dense "
                                "layer (a test says so); draw the model without --neurons")
+
+
+def test_channels_first_flatten_draws_where_each_unit_goes(tmp_path):
+    """Flatten with channels_first puts the channels last: unit (c, h, w) lands elsewhere."""
+    path = tmp_path / "net.yaml"
+    path.write_text("input: [2, 3, 2]\nlayers:\n  - {type: Flatten, data_format: channels_first}\n")
+    model = load_model(str(path))
+    node = model.nodes["flatten"]
+    drawn = {(s, d) for s in range(12) for d in range(12) if connected(model, node, 0, s, d)}
+    assert drawn == _dependencies(model, "flatten", 0)
+    assert (1, 2) in drawn     # input (0, 0, 1) is output (0, 1, 0): after the 2 channels of (0, 0)

@@ -15,7 +15,7 @@ class Flatten(Layer):
     affine = True
     weight_specs = no_weights
     macs = no_macs
-    neuron_link = unit_to_unit   # the picture numbers units in C order, channels_first too
+    neuron_link = linear_link    # channels_first: each unit moves to its channels-last place
 
     def __init__(self, data_format=None, **common):
         super().__init__(**common)
