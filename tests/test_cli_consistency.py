@@ -62,3 +62,46 @@ def test_shell_completion_completes_commands_options_and_names(nnctl, line, expe
 def test_completion_installs_for_bash(nnctl):
     r = nnctl("--show-completion", "bash")
     assert r.code == 0 and "complete -o default -F _nnctl_completion nnctl" in r.out
+
+
+def test_forward_on_a_terminal_says_how_to_give_it_data(tmp_path):
+    """Like act, forward reading a terminal says what it waits for; typed rows still work."""
+    import os
+    import pty
+    import select
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    master, slave = pty.openpty()
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TERM": "dumb", "COLUMNS": "200"}
+    proc = subprocess.Popen([sys.executable, "-m", "nnctl", "forward",
+                             str(CONFIGS / "article_sequential.yaml"), "--seed", "1"],
+                            stdin=slave, stdout=slave, stderr=slave, env=env, close_fds=True)
+    os.close(slave)
+    seen = b""
+    try:
+        while b"Ctrl-D" not in seen:  # the hint comes before any input
+            ready, _, _ = select.select([master], [], [], 120)  # a hang guard only
+            assert ready, seen
+            seen += os.read(master, 4096)
+        os.write(master, b"1,2,3\n\x04")
+        while proc.poll() is None or select.select([master], [], [], 0)[0]:
+            ready, _, _ = select.select([master], [], [], 120)
+            if not ready:
+                break
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:  # the child closed the terminal
+                break
+            if not chunk:
+                break
+            seen += chunk
+        assert proc.wait(120) == 0
+    finally:
+        proc.kill()
+        os.close(master)
+    text = seen.decode()
+    assert "nnctl: warning: reading rows from the terminal" in text
+    assert "0.13942039" in text or "0.1394204" in text   # the typed row's output

@@ -4,6 +4,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import re
 import os
 import pathlib
 import pty
@@ -132,7 +133,7 @@ def test_deterministic_initializers():
 def _stats_rows(text):
     rows = {}
     for line in text.splitlines():
-        parts = line.split()
+        parts = [p for p in re.split(r"[,\s]+", line) if p]  # CSV (piped) or the table
         if parts and parts[0] in ("mean", "std", "min", "max", "fan_in", "fan_out"):
             rows[parts[0]] = [float(p) for p in parts[1:]]
     return rows
@@ -143,6 +144,7 @@ def test_stats_he_normal_9_1_shows_sample_std_beside_sqrt_2_over_9():
     assert result.returncode == 0
     out = result.stdout.decode()
     assert "\x1b[" not in out and "truncated normal" in out
+    assert out.startswith("statistic,sample,theory\n")  # piped: CSV, as the values
     rows = _stats_rows(out)
     sample_std, theory_std = rows["std"]
     assert theory_std == pytest.approx(math.sqrt(2 / 9), abs=5e-7)

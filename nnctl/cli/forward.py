@@ -57,13 +57,14 @@ def forward(
     Parquet are binary: to a file or a pipe, not a terminal.
     """
     import itertools
+    import sys
 
     import numpy as np
 
     from nnctl import engines
     from nnctl import forward as engine
     from nnctl import tabular
-    from nnctl.cli.console import refuse_binary_on_terminal, warn
+    from nnctl.cli.console import is_terminal, refuse_binary_on_terminal, warn
     from nnctl.cli.progress import progress_for
     from nnctl.cli.tuning import keep_freed_memory
     from nnctl.cli.weights_source import model_and_weights
@@ -73,6 +74,9 @@ def forward(
         raise UsageError("MODEL and INPUT cannot both be stdin ('-'): give the data as a file")
     if input == "-" and input_format == "npz":
         raise UsageError("--input-format npz reads an .npz file, not stdin: give INPUT as a file")
+    if input == "-" and is_terminal(sys.stdin):  # say so rather than wait in silence
+        warn("reading rows from the terminal: type rows of numbers (1,2,3), then Ctrl-D; "
+             "or give INPUT (nnctl forward MODEL data.csv), or pipe rows in")
     from nnctl.atomic import is_special
     from nnctl.cli.destination import check_output
 

@@ -86,7 +86,9 @@ def init(
         return
     report = stats_report(initializer, dims, np.dtype(dtype.value), seed, values, theory)
     if stats:
-        fmt = format.value if format else "text"
+        # as the values: text on a terminal, CSV when piped (a table beside a --plot chart)
+        fmt = (format.value if format else "text" if plot
+               else choose_format(None, terminal="text", piped="csv"))
         if fmt == "json":
             import json
 
