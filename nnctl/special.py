@@ -5,8 +5,8 @@
 
 Both keep the dtype of a float array, with relative accuracy in the tails too (Q(30) is
 4.9e-198, not 0). Measured against 50-digit values (tests/test_special.py): float64 within 7
-ulps everywhere; float32, computed in float32 (half the work), within 5 float32 ulps where
-a < 3 (Q > 1e-3) and up to a^2 / 2 ulps beyond (60 at a = 11, where Q is 2e-28).
+ulps everywhere; float32, computed in float32 (half the work), within 6 float32 ulps where
+a < 3 (Q > 1e-3) and about a^2 / 2 ulps beyond (76 at a = 12, where Q is 2e-33).
 
 How (tools/fit_normal_tail.py fits the coefficients): with z = a / sqrt 2, t = 2 / (2 + z) and
 y = 2t - 1, erfc(z) = t exp(-z^2 + f(y)), where f is smooth on [-1, 1] and has a fast-converging
@@ -31,21 +31,22 @@ _CHEBYSHEV64 = (
     8.944879273090725e-13, 3.130921399342958e-13, -1.1270822361367252e-13,
     3.810905255189232e-16, 7.106097613609237e-15, -1.5230282014571043e-15,
     -9.457494571291233e-17, 1.210237189224279e-16, -2.816663087747177e-17)
-# ... and its first 12 terms as a polynomial in y, minus log 4 (Q = (1 + y) / 4 exp(...)).
+# ... and for float32, 10 terms of its series on [y(A32), 1] as a polynomial in y, minus log 4
+# (Q = (1 + y) / 4 exp(...)): beyond a = A32, Q is 0 in float32.
 _POLYNOMIAL32 = tuple(np.float32(c) for c in (
-    -2.0580884528006664, 0.672643154774543, 0.047343887612987114, -0.046893640559962625,
-    -0.009880019324020219, 0.008808825369385995, 0.0017940662497394014,
-    -0.002288765238593006, -0.00022791096599906395, 0.0005737663720050471,
-    8.000738161697865e-06, -8.728381021688478e-05))
+    -2.0580884215358877, 0.6726427166748008, 0.04734148268751303, -0.04688259498810856,
+    -0.009852795139363149, 0.008727895343387939, 0.001697699372847973,
+    -0.0020479251452988675, -0.00011937978214848012, 0.0002870098441214999))
 _LOG4 = math.log(4)
 _TWO_SQRT2 = 2 * math.sqrt(2)
-# Q(40) = 3.7e-350 is 0 in float64: larger arguments are clipped here (inf too, without a NaN).
-_TAIL_END = 40.0
+# Q(40) = 3.7e-350 is 0 in float64, Q(14.5) = 6e-48 in float32: larger arguments are clipped
+# there (inf too, without a NaN).
+_TAIL_END = {np.dtype(np.float64): 40.0, np.dtype(np.float32): 14.5}
 _HIGH_BITS64 = np.uint64(2 ** 64 - 2 ** 27)  # a float64's sign, exponent and 26 mantissa bits
 # Elements per slice: a slice and its few temporaries stay in the L2 cache.
-SLICE = 16384
+SLICE = 32768
 # Arrays of at least this many elements are computed by several threads.
-PARALLEL_SIZE = 8 * SLICE
+PARALLEL_SIZE = 4 * SLICE
 
 
 def normal_tail(a: np.ndarray) -> np.ndarray:
@@ -100,12 +101,13 @@ _POOL = False
 
 
 def tail_argument(x: np.ndarray) -> np.ndarray:
-    """|x|, clipped where Q underflows to 0 in every dtype (inf included: no 0 * inf later)."""
-    return np.minimum(np.abs(x), x.dtype.type(_TAIL_END))
+    """|x|, clipped where Q underflows to 0 in x's dtype (inf too: no 0 * inf later)."""
+    a = np.abs(x)
+    return np.minimum(a, _TAIL_END[x.dtype], out=a)
 
 
 def _clipped_tail(a: np.ndarray) -> np.ndarray:
-    return tail(np.minimum(a, a.dtype.type(_TAIL_END)))
+    return tail(np.minimum(a, _TAIL_END[a.dtype]))
 
 
 def normal_cdf(x: np.ndarray) -> np.ndarray:
@@ -116,7 +118,8 @@ def normal_cdf(x: np.ndarray) -> np.ndarray:
 
 
 def tail(a: np.ndarray) -> np.ndarray:
-    """Q(a) for 0 <= a <= _TAIL_END, in one pass (by_slices cuts long arrays for it)."""
+    """Q(a) for a float32 or float64 array with 0 <= a <= the end of its dtype's tail, in one
+    pass (by_slices cuts long arrays for it)."""
     dtype = a.dtype.type
     denominator = a + dtype(_TWO_SQRT2)
     y = dtype(_TWO_SQRT2) - a
@@ -135,10 +138,11 @@ def tail(a: np.ndarray) -> np.ndarray:
         hi *= -0.5
         exponent *= np.exp(hi, out=hi)
     else:
-        # float32: a^2 / 2 rounded costs up to 60 float32 ulps where a > 10 (Q < 1e-23), a few
-        # below: not worth the second exp that the float64 branch pays.
-        exponent = a * a
-        exponent *= dtype(-0.5)
+        # float32: a^2 / 2 rounded costs up to a^2 / 2 float32 ulps (76 at a = 12, where Q is
+        # 2e-33), a few below a = 3: not worth the second exp of the float64 branch.
+        exponent = a * dtype(-0.5)
+        exponent *= a
+        exponent += _POLYNOMIAL32[0]
         exponent += _horner(y, _POLYNOMIAL32)
         np.exp(exponent, out=exponent)
     y += dtype(1)
@@ -147,11 +151,11 @@ def tail(a: np.ndarray) -> np.ndarray:
 
 
 def _horner(y: np.ndarray, coefficients) -> np.ndarray:
+    """The polynomial without its constant term: (((c_n y + c_n-1) y + ...) + c_1) y."""
     p = y * coefficients[-1]
     for c in coefficients[-2:0:-1]:
         p += c
         p *= y
-    p += coefficients[0]
     return p
 
 

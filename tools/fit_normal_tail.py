@@ -10,17 +10,20 @@ For a >= 0, with z = a / sqrt(2), t = 2 / (2 + z) and y = 2 t - 1 = (2 sqrt 2 - 
 f is smooth on [-1, 1] (it tends to -log(2 sqrt(pi)) as a grows: erfc's asymptote), so its
 Chebyshev series converges fast (the idea of Numerical Recipes' erfc, refitted here). The
 coefficients are computed from 60-digit values at Chebyshev nodes; the series is cut where its
-terms fall below the dtype's precision: 28 terms for float64 (evaluated by Clenshaw's
-recurrence) and 12 for float32 (turned into a plain polynomial in y, evaluated by Horner's
-rule; the 1/4 of Q = (1 + y)/4 exp(...) is folded into its constant term).
+terms fall below the dtype's precision: 28 terms on [-1, 1] for float64 (evaluated by
+Clenshaw's recurrence); for float32, 10 terms on [Y32, 1], the y of a = A32 = 14.5, beyond which
+Q is 0 in float32 (turned into a plain polynomial in y, evaluated by Horner's rule; the 1/4 of
+Q = (1 + y)/4 exp(...) is folded into its constant term).
 """
 from __future__ import annotations
 
 import mpmath as mp
-from numpy.polynomial import chebyshev
+from numpy.polynomial import Chebyshev, Polynomial
 
 mp.mp.dps = 60
 NODES = 160
+A32 = 14.5
+Y32 = (2 * 2 ** 0.5 - A32) / (2 * 2 ** 0.5 + A32)
 
 
 def f(y):
@@ -31,9 +34,10 @@ def f(y):
     return mp.log(mp.erfc(z) / t) + z * z
 
 
-def chebyshev_coefficients(count: int) -> list:
+def chebyshev_coefficients(count: int, low=-1.0) -> list:
+    """The series of f on [low, 1], in u = (2 y - low - 1) / (1 - low)."""
     nodes = [mp.cos(mp.pi * (k + mp.mpf(1) / 2) / NODES) for k in range(NODES)]
-    values = [f(y) for y in nodes]
+    values = [f(low + (1 - mp.mpf(low)) * (u + 1) / 2) for u in nodes]
     coefficients = []
     for j in range(count):
         total = sum(v * mp.cos(mp.pi * j * (k + mp.mpf(1) / 2) / NODES)
@@ -44,10 +48,12 @@ def chebyshev_coefficients(count: int) -> list:
 
 def main() -> None:
     series = chebyshev_coefficients(40)
+    short = chebyshev_coefficients(14, Y32)
     print("# next terms (truncation error):",
-          ", ".join(mp.nstr(abs(c), 2) for c in (series[28], series[12])))
+          ", ".join(mp.nstr(abs(c), 2) for c in (series[28], short[10])))
     print("_CHEBYSHEV64 = (" + ", ".join(repr(float(c)) for c in series[:28]) + ")")
-    power = chebyshev.cheb2poly([float(c) for c in series[:12]])
+    power = Chebyshev([float(c) for c in short[:10]], domain=[Y32, 1]).convert(
+        kind=Polynomial, domain=[-1, 1]).coef
     power[0] -= float(mp.log(4))
     print("_POLYNOMIAL32 = (" + ", ".join(repr(float(c)) for c in power) + ")")
 
