@@ -202,19 +202,6 @@ def test_console_script_and_module_agree():
     assert script.returncode == 0 and script.stdout == b"0\n2\n"
 
 
-def test_act_imports_nothing_heavy():
-    """Start-up time: `nnctl act relu 1` loads NumPy and typer, not the rest (pydantic,
-    through typer's coercion, cost as much as NumPy itself; see nnctl/cli/fastparams.py)."""
-    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "nnctl", "act", "relu", "1"],
-                          capture_output=True, text=True, cwd=ROOT, timeout=60)
-    assert proc.returncode == 0 and proc.stdout == "1\n"
-    imported = {line.split("|")[2].strip() for line in proc.stderr.splitlines()
-                if line.startswith("import time:") and line.count("|") == 2}
-    assert "numpy" in imported
-    for heavy in ("pydantic", "rich", "yaml", "plotext", "pyarrow", "scipy", "nnctl.model"):
-        assert not any(m == heavy or m.startswith(heavy + ".") for m in imported), heavy
-
-
 # ---------------------------------------------------------------------------------------------
 # Option values (DESIGN.md section 6): outside the set or range --help states, bad usage (2);
 # data and catalogue names (activations, initializers, numbers, --shape, --param), bad input (1)

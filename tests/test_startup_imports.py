@@ -1,0 +1,91 @@
+"""Start-up: each command imports what it uses and nothing else, read from `python -X importtime`.
+
+No clock is read here: what a command costs at start-up is the modules it imports (NumPy,
+polars, rich, PyYAML and the model engine are tens of milliseconds each), so the test names
+them. benchmarks/run.py measures the time itself (`nnctl act relu 1` against
+`python -c "import numpy"`).
+"""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import CONFIGS, ROOT
+from fuzzing import checkout_env
+
+SPEC = str(CONFIGS / "article_sequential.yaml")
+
+# Heavy or optional libraries and the big parts of nnctl, by what needs them.
+THIRD_PARTY = ("polars", "pyarrow", "rich", "yaml", "plotext", "h5py", "onnx", "onnxruntime",
+               "threadpoolctl", "scipy", "pydantic")
+ENGINE = ("nnctl.model", "nnctl.tabular", "nnctl.forward", "nnctl.onnx.export")
+NOT_FOR_MODELS = ("polars", "pyarrow", "plotext", "h5py", "onnx", "onnxruntime",
+                  "threadpoolctl", "scipy", "pydantic", "nnctl.tabular", "nnctl.forward")
+
+# (command line, modules it must import, modules it must not import); {data} is a directory
+# holding in.npy, in.csv and in.parquet (3 columns, as the spec's input)
+CASES = {
+    "--help": (["--help"], (), ("numpy",) + THIRD_PARTY + ENGINE),
+    "--version": (["--version"], (), ("numpy",) + THIRD_PARTY + ENGINE),
+    "act": (["act", "relu", "1"], ("numpy",), THIRD_PARTY + ENGINE),
+    "list": (["list", "activations"], (), THIRD_PARTY + ENGINE),
+    "init": (["init", "he_normal", "--shape", "3,2"], ("numpy",), THIRD_PARTY + ENGINE),
+    "summary": (["summary", SPEC], ("yaml", "rich"), NOT_FOR_MODELS + ("nnctl.onnx.export",)),
+    "validate": (["validate", SPEC], ("yaml",), NOT_FOR_MODELS + ("rich",)),
+    "lint": (["lint", SPEC], ("yaml",), NOT_FOR_MODELS),
+    "plot": (["plot", SPEC], ("yaml",), NOT_FOR_MODELS),
+    "build": (["build", SPEC, "--seed", "0", "-o", "{data}/model.npz"], ("yaml",),
+              NOT_FOR_MODELS + ("rich",)),
+    "inspect": (["inspect", SPEC], ("yaml",), NOT_FOR_MODELS),
+    # a small input never starts ONNX Runtime (--engine auto), .npy needs no polars
+    "forward npy": (["forward", SPEC, "{data}/in.npy", "-o", "{data}/out.npy"],
+                    ("nnctl.tabular",),
+                    ("polars", "pyarrow", "rich", "plotext", "h5py", "onnx", "onnxruntime",
+                     "scipy", "pydantic")),
+    "forward csv": (["forward", SPEC, "{data}/in.csv"], ("polars",),
+                    ("pyarrow", "rich", "plotext", "h5py", "onnx", "onnxruntime", "scipy",
+                     "pydantic")),
+    # polars reads and writes Parquet itself
+    "forward parquet": (["forward", SPEC, "{data}/in.parquet", "-o", "{data}/out.parquet"],
+                        ("polars",),
+                        ("pyarrow", "rich", "plotext", "h5py", "onnx", "onnxruntime", "scipy",
+                         "pydantic")),
+}
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    from nnctl.tabular import open_writer
+
+    directory = tmp_path_factory.mktemp("startup")
+    rows = np.arange(6, dtype=np.float32).reshape(2, 3)
+    for fmt in ("npy", "csv", "parquet"):
+        with open_writer(str(directory / f"in.{fmt}"), columns=["a", "b", "c"]) as out:
+            out.write(rows)
+    return directory
+
+
+def imported_modules(args: list[str]) -> set[str]:
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "nnctl", *args],
+                          capture_output=True, text=True, cwd=ROOT, env=checkout_env(),
+                          stdin=subprocess.DEVNULL, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return {line.split("|")[2].strip() for line in proc.stderr.splitlines()
+            if line.startswith("import time:") and line.count("|") == 2}
+
+
+def loaded(module: str, imported: set[str]) -> bool:
+    return any(m == module or m.startswith(module + ".") for m in imported)
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_a_command_imports_what_it_uses_and_nothing_more(case, data):
+    args, needed, unwanted = CASES[case]
+    imported = imported_modules([a.format(data=data) for a in args])
+    # the harness sees real imports: a command that computes imports NumPy
+    assert all(loaded(m, imported) for m in needed), (case, needed)
+    assert [m for m in unwanted if loaded(m, imported)] == [], case
+
