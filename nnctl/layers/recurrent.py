@@ -415,10 +415,9 @@ class LSTM(Recurrent):
         h, c = states
         u = self.units
         z = xw + h @ recurrent
-        i = self.recurrent_activation(z[:, :u])
-        f = self.recurrent_activation(z[:, u:2 * u])
+        ra = self.recurrent_activation
+        i, f, o = ra(z[:, :u]), ra(z[:, u:2 * u]), ra(z[:, 3 * u:])
         g = self.activation(z[:, 2 * u:3 * u])
-        o = self.recurrent_activation(z[:, 3 * u:])
         c_new = f * c + i * g
         a_c = self.activation(c_new)
         return [o * a_c, c_new], (z, i, f, g, o, c_new, a_c)
@@ -498,16 +497,15 @@ class GRU(Recurrent):
             inner = h @ recurrent
             if recurrent_bias is not None:
                 inner += recurrent_bias
-            a_z = xw[:, :u] + inner[:, :u]
-            a_r = xw[:, u:2 * u] + inner[:, u:2 * u]
-            z, r = ra(a_z), ra(a_r)
-            a_h = xw[:, 2 * u:] + r * inner[:, 2 * u:]
+            a_zr = xw[:, :2 * u] + inner[:, :2 * u]
+            zr = ra(a_zr)   # both gates in one call
+            a_h = xw[:, 2 * u:] + zr[:, u:] * inner[:, 2 * u:]
         else:
             inner = h @ recurrent[:, :2 * u]
-            a_z = xw[:, :u] + inner[:, :u]
-            a_r = xw[:, u:2 * u] + inner[:, u:]
-            z, r = ra(a_z), ra(a_r)
-            a_h = xw[:, 2 * u:] + (r * h) @ recurrent[:, 2 * u:]
+            a_zr = xw[:, :2 * u] + inner
+            zr = ra(a_zr)
+            a_h = xw[:, 2 * u:] + (zr[:, u:] * h) @ recurrent[:, 2 * u:]
+        a_z, a_r, z, r = a_zr[:, :u], a_zr[:, u:], zr[:, :u], zr[:, u:]
         hh = self.activation(a_h)
         return [z * h + (1 - z) * hh], (inner, a_z, a_r, a_h, z, r, hh)
 
