@@ -297,7 +297,7 @@ def _parse_layer(doc, raw, path, functional) -> LayerSpec:
         value = raw["inputs"]
         inbound = [value] if isinstance(value, str) else value
         if not isinstance(inbound, list) or not inbound or \
-                not all(isinstance(v, str) for v in inbound):
+                not all(isinstance(v, str) and v for v in inbound):
             raise doc.error("`inputs` must be a name or a list of names of inputs or layers",
                             path + ("inputs",))
     config = {k: v for k, v in raw.items() if k not in ("type", "name", "inputs")}

@@ -23,6 +23,11 @@ CASES = [
           - {type: Dense, units: 2}
           - {type: Dense, units: 2, name: dense}
         """, 3, 5, ["default name 'dense'", 'The name "dense" is used 2 times in the model']),
+    ("empty_inputs_name", """\
+        inputs: {x: [4]}
+        layers:
+          - {name: a, type: Dense, units: 5, inputs: ''}
+        """, 3, 46, ["`inputs` must be a name or a list of names"]),
     ("unknown_top_key", """\
         input: [3]
         layer:
