@@ -21,7 +21,9 @@ MODEL_CLASSES = ("Sequential", "Functional", "Model")
 INPUT_CLASS = "InputLayer"
 # Keras-only config keys that change nothing at inference whatever their value
 IGNORED_KEYS = {"synchronized", "renorm_momentum", "renorm_clipping", "autocast", "input_length",
-                "build_config", "compile_config", "shared_object_id", "input_shape"}
+                "build_config", "compile_config", "shared_object_id", "input_shape",
+                # set by Bidirectional on its halves, as nnctl's Bidirectional does
+                "zero_output_for_mask"}
 # Keras-only config keys that change nothing while they hold their default (False / None)
 KERAS_VERSION_WRITTEN = "3.0.0"   # the oldest Keras 3 that reads what nnctl writes
 FLOAT_POLICIES = ("float32", "float64")
@@ -266,6 +268,9 @@ class _Reader:
             raise self.error(f"{where}: Keras class {class_name} is not supported by nnctl; "
                              f"supported layers: {', '.join(registry.LAYERS.names())}")
         cls = registry.get(class_name)
+        if class_name == "Bidirectional":
+            self.check_backward_layer(where, config)
+            config = _wrapped_base_name(config)
         allowed = cls.arguments()
         args: dict = {}
         for key, value in config.items():
@@ -293,14 +298,34 @@ class _Reader:
                                  f"{', '.join(supported) or 'no options'}")
         return _shortest(args, allowed)
 
+    def check_backward_layer(self, where: str, config: dict) -> None:
+        """A Bidirectional's backward_layer must be its layer run backwards (nnctl makes it so)."""
+        forward, backward = config.get("layer"), config.get("backward_layer")
+        if not isinstance(backward, dict) or not isinstance(forward, dict):
+            return
+        halves = [self.value(half, where) for half in (forward, backward)]
+        for half in halves:
+            if isinstance(half, dict):
+                for key in ("name", "go_backwards"):
+                    half.pop(key, None)
+        if halves[0] != halves[1]:
+            raise self.error(f"{where}: a backward_layer that differs from the forward layer is "
+                             "not supported; nnctl runs `layer` both ways")
+
     def value(self, value, where: str):
         """A config value with Keras-serialized objects as nnctl mappings."""
+        from nnctl import layers as registry
+
         if isinstance(value, dict):
             if value.get("class_name") == "__tuple__":
                 return [self.value(v, where) for v in value.get("items", [])]
             if "class_name" in value:
                 self.check_object(value, where)
                 inner = value.get("config")
+                if value["class_name"] in registry.LAYERS and isinstance(inner, dict):
+                    name = inner.get("name") or snake_case(value["class_name"])
+                    return {"type": value["class_name"], "name": name,
+                            **self.layer_args(name, value["class_name"], inner)}
                 if value["class_name"] == "function" or isinstance(inner, str):
                     return inner   # a Keras function (an activation) by its name
                 if inner is None:
@@ -397,6 +422,17 @@ class _Reader:
                 raise self.error(f"layer name '{layer.name}' is used twice once nested models "
                                  "are flattened; nnctl needs unique layer names")
             seen.add(layer.name)
+
+
+def _wrapped_base_name(config: dict) -> dict:
+    """Keras serializes a Bidirectional's layer as its forward half (`forward_lstm`); nnctl
+    names the halves from the wrapped layer's name (`lstm` -> forward_lstm, backward_lstm)."""
+    layer = config.get("layer")
+    inner = layer.get("config") if isinstance(layer, dict) else None
+    if isinstance(inner, dict) and str(inner.get("name", "")).startswith("forward_"):
+        inner = {**inner, "name": inner["name"][len("forward_"):]}
+        config = {**config, "layer": {**layer, "config": inner}}
+    return config
 
 
 def _shortest(args: dict, defaults: dict) -> dict:
@@ -513,15 +549,27 @@ def _input_entry_keras(node) -> dict:
 
 def _layer_entry(model, node) -> dict:
     layer = node.layer
-    config = {"name": node.name, "trainable": layer.trainable, "dtype": _policy(node.dtype)}
+    shapes = [[None, *model.nodes[i].shape] for i in node.inbound]
+    entry = _serialized_layer(layer, node.name, node.dtype)
+    entry["build_config"] = {"input_shape": shapes[0] if layer.arity == "one" else shapes}
+    return entry
+
+
+def _serialized_layer(layer, name: str, dtype: str) -> dict:
+    """A layer object as Keras serializes one (a wrapped layer, e.g. Bidirectional's, too)."""
+    from nnctl.layers.base import Layer
+
+    config = {"name": name, "trainable": layer.trainable, "dtype": _policy(dtype)}
     for key in layer.arguments():
         if key in layer.inert_args or not hasattr(layer, key):
             continue
-        config[key] = _keras_value(key, layer.config_value(key), node.name)
-    shapes = [[None, *model.nodes[i].shape] for i in node.inbound]
+        value = getattr(layer, key)
+        if isinstance(value, Layer):
+            config[key] = _serialized_layer(value, value.name, dtype)
+        else:
+            config[key] = _keras_value(key, layer.config_value(key), name)
     return {"module": "keras.layers", "class_name": type(layer).__name__, "config": config,
-            "registered_name": None,
-            "build_config": {"input_shape": shapes[0] if layer.arity == "one" else shapes}}
+            "registered_name": None}
 
 
 def _functional_entry(model, name) -> dict:

@@ -56,8 +56,12 @@ def open_h5(source, name: str):
 def damaged_as_error(name: str):
     """HDF5's own errors on a damaged file (h5py raises OSError, RuntimeError, KeyError...)
     as one WeightsError naming the file."""
+    from nnctl.errors import NnctlError
+
     try:
         yield
+    except NnctlError:
+        raise
     except (OSError, RuntimeError, KeyError, ValueError, TypeError, OverflowError,
             UnicodeDecodeError) as exc:
         what = " ".join(str(exc).split()) or type(exc).__name__
@@ -182,15 +186,16 @@ def _group_at(reader: SafeReader, path: str):
     return group
 
 
-def _collect_vars(reader, group, h5py, prefix: str | None = "") -> list[tuple[str | None, list]]:
-    """[(name prefix, [datasets in order])] of a layer's group: its own `vars`, then its
-    sub-layers' (in Keras' walk order: attribute names sorted, private ones last).
-    The prefix is the chain of sub-layer names (`lstm_cell/`), None when a file lacks them."""
+def _collect_vars(reader, group, h5py, prefix: str | None = "", path: str = ""):
+    """[(name prefix, attribute path, [datasets in order])] of a layer's group: its own
+    `vars`, then its sub-layers'. The name prefix is the chain of sub-layer names the `vars`
+    groups carry (`forward_lstm/lstm_cell/`; None in files without them); the attribute path
+    is Keras' (`forward_layer/cell/`)."""
     found = []
     own = reader.child(group, "vars", h5py.Group)
     if own is not None:
-        found.append((prefix, _numbered(reader, own)))
-    for key in sorted(group.keys(), key=lambda k: f"~{k}" if k.startswith("_") else k):
+        found.append((prefix, path, _numbered(reader, own)))
+    for key in sorted(group.keys()):
         if key in ("vars", "layers"):
             continue
         child = reader.child(group, key, h5py.Group)
@@ -202,7 +207,7 @@ def _collect_vars(reader, group, h5py, prefix: str | None = "") -> list[tuple[st
             child_name = child_name.decode("utf-8", "replace")
         sub = None if prefix is None or not isinstance(child_name, str) else \
             f"{prefix}{child_name}/"
-        found += _collect_vars(reader, child, h5py, sub)
+        found += _collect_vars(reader, child, h5py, sub, f"{path}{key}/")
     return found
 
 
@@ -218,26 +223,31 @@ def _numbered(reader, group) -> list:
 
 
 def _match(reader, layer, names: list[str], found) -> dict:
-    """Pair a layer's nnctl weight names with the datasets found for it, by order."""
-    by_prefix: dict[str | None, list[str]] = {}
+    """Pair a layer's nnctl weight names with the datasets found for it, by order within each
+    (sub-)layer: found by the sub-layer names the file carries, else by Keras' attributes."""
+    by_prefix: dict[str, list[str]] = {}
     for name in names:
         prefix = name.rpartition("/")[0]
         by_prefix.setdefault(f"{prefix}/" if prefix else "", []).append(name)
-    if any(prefix is None for prefix, _ in found) or \
-            {p for p, d in found if d} - set(by_prefix):
-        # no sub-layer names in the file: all variables in walk order
-        pairs = [(names, [d for _, ds in found for d in ds])]
-    else:
-        groups = {p: ds for p, ds in found}
-        pairs = [(group_names, groups.get(p, [])) for p, group_names in by_prefix.items()]
-    result = {}
-    for group_names, datasets in pairs:
+    by_name = {p: ds for p, _, ds in found if p is not None}
+    by_path = {path: ds for _, path, ds in found}
+    result, used = {}, set()
+    for prefix, group_names in by_prefix.items():
+        datasets = by_name.get(prefix)
+        if datasets is None:
+            datasets = by_path.get(_attribute_path(prefix), [])
+        used.update(id(d) for d in datasets)
         if len(group_names) != len(datasets):
             raise reader.error(f"layer '{layer.name}' ({layer.class_name}): the file has "
-                               f"{len(datasets)} variables, nnctl expects {len(group_names)} "
-                               f"({', '.join(group_names) or 'none'})")
+                               f"{len(datasets)} variables for it, nnctl expects "
+                               f"{len(group_names)} ({', '.join(group_names) or 'none'})")
         for name, dataset in zip(group_names, datasets):
             result[f"{layer.name}/{name}"] = reader.array(dataset)
+    extra = [d for _, _, ds in found for d in ds if id(d) not in used]
+    if extra:
+        raise reader.error(f"layer '{layer.name}' ({layer.class_name}): the file has "
+                           f"{len(extra)} more variables than nnctl's layer takes "
+                           f"({extra[0].name})")
     return result
 
 
@@ -313,6 +323,12 @@ def _sub_attribute(name: str) -> str:
         if name.startswith(side + "_"):
             return f"{side}_layer"
     return name
+
+
+def _attribute_path(prefix: str) -> str:
+    """`forward_lstm/lstm_cell/` -> Keras' `forward_layer/cell/`."""
+    parts = [p for p in prefix.split("/") if p]
+    return "".join(f"{_sub_attribute(p)}/" for p in parts)
 
 
 def _sub_vars(group, prefix: str):

@@ -119,10 +119,54 @@ def nested_functional():
     return keras.Model(x, out, name="residual")
 
 
+def conv2d_net():
+    return keras.Sequential([keras.Input((8, 8, 2)),
+                             L.Conv2D(4, 3, padding="same", activation="relu"),
+                             L.MaxPooling2D(), L.BatchNormalization(),
+                             L.DepthwiseConv2D(3, depth_multiplier=2),
+                             L.SeparableConv2D(3, 1, activation="tanh"),
+                             L.GlobalAveragePooling2D(), L.Dense(2, activation="softmax")],
+                            name="convnet")
+
+
+def conv1d_net():
+    x = keras.Input((10, 3), name="signal")
+    h = L.Conv1D(4, 3, strides=1, padding="causal", name="conv")(x)
+    h = L.LeakyReLU(negative_slope=0.2, name="leaky")(h)
+    h = L.AveragePooling1D(2, name="pool")(h)
+    h = L.Conv1DTranspose(2, 3, strides=2, name="up")(h)
+    h = L.PReLU(name="prelu")(h)
+    out = L.Dense(1, name="out")(L.Flatten(name="flat")(h))
+    return keras.Model(x, out, name="conv1d")
+
+
+def text_lstm():
+    tokens = keras.Input((6,), dtype="int32", name="tokens")
+    h = L.Embedding(20, 4, name="embed")(tokens)
+    h = L.LSTM(5, return_sequences=True, name="lstm")(h)
+    h = L.GRU(3, name="gru")(h)
+    return keras.Model(tokens, L.Dense(2, activation="softmax", name="out")(h), name="text")
+
+
+def bidirectional_rnn():
+    return keras.Sequential([keras.Input((5, 3)),
+                             L.Bidirectional(L.LSTM(4, return_sequences=True)),
+                             L.SimpleRNN(3), L.Dense(2)], name="bidi")
+
+
+def activation_layers():
+    return keras.Sequential([keras.Input((6,)), L.Rescaling(0.5, offset=0.1),
+                             L.Normalization(mean=[0.1] * 6, variance=[2.0] * 6),
+                             L.Dense(6), L.ReLU(max_value=1.5), L.Dense(6), L.ELU(alpha=0.5),
+                             L.Dense(4), L.Softmax()], name="activations")
+
+
 MODELS = {f.__name__: f for f in (seq_mlp, seq_batchnorm, seq_layernorm, seq_reshape, seq_frozen,
                                   seq_float64, func_article, func_two_in_out, func_merges,
-                                  nested_sequential, nested_functional)}
-KERAS2 = ("seq_mlp", "seq_batchnorm", "func_article")
+                                  nested_sequential, nested_functional, conv2d_net, conv1d_net,
+                                  text_lstm, bidirectional_rnn, activation_layers)}
+ONLY = sys.argv[1:]   # model names to (re)make; default: all
+KERAS2 = ("seq_mlp", "seq_batchnorm", "func_article", "conv2d_net", "text_lstm")
 WEIGHTS_ONLY = ("seq_batchnorm", "func_two_in_out")
 
 
@@ -139,7 +183,8 @@ def randomize(model, rng):
 
 
 def inputs_of(model, rng):
-    return {t.name: rng.normal(0, 1.5, (BATCH, *t.shape[1:])).astype(t.dtype)
+    return {t.name: (rng.integers(0, 20, (BATCH, *t.shape[1:])) if "int" in str(t.dtype)
+                     else rng.normal(0, 1.5, (BATCH, *t.shape[1:]))).astype(t.dtype)
             for t in model.inputs}
 
 
@@ -206,6 +251,8 @@ def write_keras2_h5(model, path, weights_only=False):
 def main():
     os.makedirs(OUT, exist_ok=True)
     for name, make in MODELS.items():
+        if ONLY and name not in ONLY:
+            continue
         keras.utils.clear_session()
         rng = np.random.default_rng(sum(map(ord, name)))
         model = make()
