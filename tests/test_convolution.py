@@ -112,3 +112,33 @@ def test_samples_of_another_shape_are_refused(nnctl, images, name, what, shape):
     assert (r.code, r.out) == (1, "")
     assert r.err == (f"nnctl: error: {images / name}: {what}samples have shape {shape}, the "
                      "model's input takes (6, 6, 3) (or flat rows of 108 values)\n")
+
+
+# --- summary --macs ----------------------------------------------------------------------------
+
+MACS = {
+    # output pixels x filters x taps x in_channels / groups
+    "mnist_convnet": {"conv2d": 26 * 26 * 32 * 9 * 1, "max_pooling2d": 0,
+                      "conv2d_1": 11 * 11 * 64 * 9 * 32, "dense": 1600 * 10},
+    "conv_basic": {"conv2d": 8 * 8 * 4 * 9 * 3, "conv2d_1": 2 * 1 * 6 * 6 * 2},
+    # output pixels x channels x depth_multiplier x taps
+    "depthwise": {"depthwise_conv2d": 4 * 4 * 3 * 2 * 9},
+    # the depthwise one, then a 1x1 convolution of channels x depth_multiplier into filters
+    "separable": {"separable_conv2d": 8 * 8 * 3 * 2 * 9 + 8 * 8 * 6 * 5},
+    # input pixels x in_channels x taps x filters
+    "conv_transpose1d": {"conv1d_transpose": 6 * 2 * 3 * 3},
+}
+
+
+@pytest.mark.parametrize("stem", MACS)
+def test_summary_macs(nnctl, stem):
+    import json
+
+    from conftest import CONFIGS, SPECS
+
+    path = CONFIGS / f"{stem}.yaml"
+    r = nnctl("summary", "--macs", "--format", "json", path if path.exists() else
+              SPECS / f"{stem}.yaml")
+    assert r.code == 0, r.err
+    got = {layer["name"]: layer["macs"] for layer in json.loads(r.out)["layers"]}
+    assert {name: got[name] for name in MACS[stem]} == MACS[stem]
