@@ -57,8 +57,18 @@ def blas_threads(model, outputs, text_values: int) -> int | None:
     choice). Reading and writing threads keep the cores busy then, and a second BLAS thread
     only spins against them: on 2 cores, a 78 MB CSV through a 32-64-64-10 MLP took 0.70 s
     with two BLAS threads and 0.60 s with one; through 32-1024-1024-10 one thread was slower
-    (1.13 s against 0.88 s)."""
+    (1.13 s against 0.88 s).
+
+    1 as well for a model with convolutions or pooling (WindowLayer): between their matrix
+    products the NumPy engine copies windows and pools on one core, while a second BLAS
+    thread spins: the MNIST convnet on 10,000 images took 4.6 s of CPU with two BLAS threads
+    and 1.9 s with one (5.2 s against 17.5 s of wall time on a busy 2-core machine;
+    benchmarks/conv.py)."""
     if text_values and macs_per_row(model, outputs) < TEXT_VALUE_MACS * text_values:
+        return 1
+    from nnctl.layers.windowed import WindowLayer
+
+    if any(isinstance(node.layer, WindowLayer) for node in model.nodes.values()):
         return 1
     return None
 

@@ -40,6 +40,17 @@ def test_one_blas_thread_where_text_costs_more_than_arithmetic():
     assert engines.blas_threads(small, None, values + 1) == 1
 
 
+def test_a_convnet_runs_on_one_blas_thread():
+    """Convolutions copy windows on one core between matrix products: a second BLAS thread
+    would spin through them (benchmarks/conv.py)."""
+    from conftest import CONFIGS
+    from nnctl.model import load_model
+
+    assert engines.blas_threads(load_model(str(CONFIGS / "mnist_convnet.yaml")), None, 0) == 1
+    assert engines.blas_threads(load_model(str(CONFIGS / "conv1d_classifier.yaml")), None,
+                                0) == 1
+
+
 def test_limiting_blas_threads_takes_effect():
     threadpoolctl = pytest.importorskip("threadpoolctl")
     controller = threadpoolctl.ThreadpoolController()
