@@ -135,6 +135,8 @@ class _Checker:
         for node in model.nodes.values():
             for i in node.inbound:
                 self.consumers[i].append(node.name)
+        self._configs = {ls.path: ls.config for ls in model.spec.layers}
+        self._kernel_downstream: dict[str, bool] | None = None
 
     # --- helpers -------------------------------------------------------------------------------
     def report(self, rule_id: str, node, message: str, fix: str, key: str | None = None,
@@ -156,7 +158,7 @@ class _Checker:
 
     def layer_config(self, node) -> dict:
         """The arguments the spec gives this layer (defaults left out)."""
-        return next((ls.config for ls in self.model.spec.layers if ls.path == node.path), {})
+        return self._configs.get(node.path, {})
 
     def layer_nodes(self):
         return [n for n in (self.model.nodes[name] for name in self.model.order)
@@ -164,16 +166,13 @@ class _Checker:
 
     def kernel_downstream(self, name: str) -> bool:
         """Whether some layer with a kernel reads this node's output, directly or further on."""
-        stack, seen = list(self.consumers[name]), set()
-        while stack:
-            current = stack.pop()
-            if current in seen:
-                continue
-            seen.add(current)
-            if has_kernel(self.model.nodes[current]):
-                return True
-            stack.extend(self.consumers[current])
-        return False
+        if self._kernel_downstream is None:   # for every node at once, outputs first: linear
+            below: dict[str, bool] = {}
+            for current in reversed(self.model.order):
+                below[current] = any(has_kernel(self.model.nodes[c]) or below.get(c, False)
+                                     for c in self.consumers[current])
+            self._kernel_downstream = below
+        return self._kernel_downstream.get(name, False)
 
     def kind(self, names: list[str]) -> str:
         """What to call these layers in a message: their type when they share one (`Dense`),
@@ -183,14 +182,26 @@ class _Checker:
 
     def longest(self, counts_node) -> tuple[int, list[str]]:
         """The most nodes with counts_node(node) on one path from an input to an output."""
-        best: dict[str, tuple[int, list[str]]] = {}
+        # per node: (count, the last counted node of its best path); each counted node links
+        # to the one before it, and the path is read back once at the end (linear)
+        best: dict[str, tuple[int, str | None]] = {}
+        previous: dict[str, str | None] = {}
         for name in self.model.order:  # topological
             node = self.model.nodes[name]
-            before = max((best[i] for i in node.inbound), default=(0, []),
+            before = max((best[i] for i in node.inbound), default=(0, None),
                          key=lambda b: b[0])
-            mine = counts_node(node)
-            best[name] = (before[0] + 1, before[1] + [name]) if mine else before
-        return max((best[o] for o in self.model.outputs), default=(0, []), key=lambda b: b[0])
+            if counts_node(node):
+                previous[name] = before[1]
+                best[name] = (before[0] + 1, name)
+            else:
+                best[name] = before
+        count, last = max((best[o] for o in self.model.outputs), default=(0, None),
+                          key=lambda b: b[0])
+        path = []
+        while last is not None:
+            path.append(last)
+            last = previous[last]
+        return count, path[::-1]
 
     # --- the rules ------------------------------------------------------------------------------
     def softmax_one_unit(self):

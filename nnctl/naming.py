@@ -4,13 +4,16 @@ from __future__ import annotations
 import difflib
 import re
 
+_SEPARATORS = re.compile(r"[_\-\s]")
+
+
 def normalize_key(name: str) -> str:
     """The form names are compared in: lower case, no underscores or dashes.
 
     Keras accepts both `glorot_uniform` and `GlorotUniform`; comparing on this key makes
     `he_normal`, `HeNormal` and `henormal` the same name without a table of spellings.
     """
-    return re.sub(r"[_\-\s]", "", name).lower()
+    return _SEPARATORS.sub("", name).lower()
 
 
 def did_you_mean(name: str, choices) -> str:

@@ -1,7 +1,11 @@
 """YAML read safely, with the line and column of every value kept for error messages.
 
 Only YAML's standard tags are accepted (no Python objects), duplicate keys are errors, and
-alias expansion is bounded so that a "billion laughs" file is refused quickly.
+alias expansion is bounded so that a "billion laughs" file is refused quickly. The number of
+values and the nesting depth are counted while the text is parsed (as a stream of events,
+before any node is made), so a 16 MB file of millions of values is refused after reading its
+first MAX_NODES. libyaml's parser (CSafeLoader) is used where PyYAML has it: about 10x faster
+than the pure-Python one, with the same line and column marks.
 """
 from __future__ import annotations
 
@@ -56,8 +60,10 @@ def load_yaml(text: str, source: str) -> Located:
     """Parse one YAML document into plain Python values with positions."""
     import yaml  # here, not at the top: model files (JSON) need no PyYAML, ~10 ms of start-up
 
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        aliases = _check_size(yaml.parse(text, Loader=loader), source)
+        node = yaml.compose(text, Loader=loader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or exc.context or "invalid YAML"
@@ -78,10 +84,51 @@ def load_yaml(text: str, source: str) -> Located:
                         source=source) from None
     if node is None:
         raise SpecError("the spec is empty", source=source, line=1, column=1)
-    _check_expansion(node, source)
+    if aliases:  # without aliases the values were counted as they were parsed
+        _check_expansion(node, source)
     builder = _Builder(source)
     value = builder.build(node, (), 0)
     return Located(value, builder.positions, source, builder.key_positions)
+
+
+def _check_size(events, source: str) -> None:
+    """Refuse a document of more than MAX_NODES values (mapping keys not counted, an alias
+    counted once) or nested more than MAX_DEPTH levels, from its parse events as they come.
+    Returns the number of aliases (their expansion is checked on the composed nodes)."""
+    import yaml
+
+    count = aliases = 0
+    containers: list[list[bool]] = []   # per open container: [is a mapping, next is a key]
+    for event in events:
+        if isinstance(event, yaml.AliasEvent):
+            aliases += 1
+        if isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
+            containers.pop()
+            continue
+        if not isinstance(event, (yaml.ScalarEvent, yaml.AliasEvent, yaml.SequenceStartEvent,
+                                  yaml.MappingStartEvent)):
+            continue
+        top = containers[-1] if containers else None
+        if top is not None and top[0]:
+            is_key, top[1] = top[1], not top[1]
+        else:
+            is_key = False
+        if not is_key:
+            count += 1
+            if count > MAX_NODES:
+                raise _located(f"the spec has more than {MAX_NODES:,} values; refusing to "
+                               "read further", source, event)
+        if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+            containers.append([isinstance(event, yaml.MappingStartEvent), True])
+            if len(containers) > MAX_DEPTH:
+                raise _located(f"the spec is nested more than {MAX_DEPTH} levels deep",
+                               source, event)
+    return aliases
+
+
+def _located(message: str, source: str, event) -> SpecError:
+    mark = event.start_mark
+    return SpecError(message, source=source, line=mark.line + 1, column=mark.column + 1)
 
 
 def _check_expansion(root, source: str) -> None:

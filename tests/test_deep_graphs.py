@@ -1,0 +1,114 @@
+"""Deep and wide graphs: no recursion limit anywhere, and work that grows linearly with the
+number of layers (counted, not timed: see workcount.py).
+
+Linear growth is checked on three sizes n, 2n, 4n: with W(n) = a + b*n the second increment
+W(4n) - W(2n) is exactly twice the first, W(2n) - W(n); a quadratic part makes it up to four
+times. Before this was checked, `plot` (crossings recomputed every slot's position once per
+rank) came out at 2.19 and `lint` (paths copied layer by layer) at 2.11 on a chain.
+"""
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from fuzzing import run_inprocess
+from workcount import chain_spec, counted_work, diamond_chain_spec, wide_spec
+
+SPECS = {"chain": chain_spec, "diamonds": diamond_chain_spec, "wide": wide_spec}
+GROWTH_LIMIT = 2.05   # second increment / first increment; linear is 2.0
+
+CASES = [  # (command and options, kind of graph, n: its size parameter)
+    (["summary"], "chain", 100), (["lint"], "chain", 100), (["plot"], "chain", 100),
+    (["inspect"], "chain", 100), (["build", "-o", "out.npz"], "chain", 100),
+    (["summary"], "diamonds", 34), (["plot"], "diamonds", 34),
+    (["summary"], "wide", 50), (["plot", "-f", "svg"], "wide", 50), (["lint"], "wide", 50),
+]
+
+
+@pytest.mark.parametrize("args, kind, n", CASES,
+                         ids=[f"{' '.join(a[:1] + a[2:3])}-{k}" for a, k, _ in CASES])
+def test_work_grows_linearly_with_the_layers(tmp_path, args, kind, n):
+    command, options = args[0], args[1:]
+    sizes = (n, 2 * n, 4 * n)
+    for size in sizes:
+        (tmp_path / f"{size}.yaml").write_text(SPECS[kind](size))
+    assert run_inprocess([command, f"{n}.yaml", *options], cwd=tmp_path).code == 0  # imports
+    work = []
+    for size in sizes:
+        work.append(counted_work(run_inprocess, [command, f"{size}.yaml", *options],
+                                 cwd=tmp_path))
+    growth = (work[2] - work[1]) / (work[1] - work[0])
+    assert growth <= GROWTH_LIMIT, (work, growth)
+
+
+@pytest.fixture(scope="module")
+def deep_chain(tmp_path_factory):
+    path = tmp_path_factory.mktemp("deep") / "deep.yaml"
+    path.write_text(chain_spec(1_500))   # graph ordering recursed: about 982 layers was the end
+    return path
+
+
+@pytest.mark.parametrize("args", [["summary"], ["validate"], ["lint"], ["plot", "-f", "svg"],
+                                  ["inspect", "--batch", "2"], ["forward"]],
+                         ids=lambda a: a[0])
+def test_a_deep_chain_goes_through_every_command(deep_chain, args):
+    run = run_inprocess([args[0], deep_chain, *args[1:]], b"1,2\n")
+    assert run.code == 0, run.err
+    assert "RecursionError" not in run.err
+
+
+LAYERS = 100_000
+
+
+def chain_model(n: int):
+    """A stand-in for a built Model: nodes with `inbound`, an input, one output."""
+    names = ["input"] + [f"d{k}" for k in range(n)]
+    nodes = {name: SimpleNamespace(name=name, inbound=[names[k - 1]] if k else [])
+             for k, name in enumerate(names)}
+    return SimpleNamespace(nodes=nodes, outputs=[names[-1]], input_names=["input"]), names
+
+
+def test_keras_layer_order_of_100000_layers():
+    from nnctl.model import keras_layer_order
+
+    model, names = chain_model(LAYERS)
+    assert keras_layer_order(model) == names
+
+
+def test_topological_order_and_cycles_of_100000_layers():
+    from nnctl.errors import SpecError
+    from nnctl.model import GraphBuilder
+
+    def layers(n, cycle=False):
+        result = []
+        for k in range(n):
+            inbound = [f"d{k - 1}"] if k else (["input"] if not cycle else [f"d{n - 1}"])
+            result.append((SimpleNamespace(path=("layers", k)), SimpleNamespace(name=f"d{k}"),
+                           inbound))
+        return result
+
+    spec = SimpleNamespace(inputs={"input": (2,)},
+                           error=lambda message, path: SpecError(message))
+    builder = SimpleNamespace(spec=spec)
+    backwards = layers(LAYERS)[::-1]   # each layer listed before its input: the deepest walk
+    order = GraphBuilder._topological_order(builder, backwards)
+    assert [layer.name for _, layer, _ in order] == [f"d{k}" for k in range(LAYERS)]
+    with pytest.raises(SpecError, match="is part of a cycle"):
+        GraphBuilder._topological_order(builder, layers(LAYERS, cycle=True))
+
+
+def test_plot_ranks_of_100000_layers():
+    from nnctl.plot.layout import longest_path_ranks
+
+    names = [f"d{k}" for k in range(LAYERS)]
+    edges = list(zip(names, names[1:]))
+    assert longest_path_ranks(names[::-1], edges[::-1])[names[-1]] == LAYERS - 1
+
+
+def test_crossings_are_counted_as_pairs_that_cross():
+    from nnctl.plot.layout import _inversions
+
+    values = [3, 1, 2, 2, 0]
+    pairs = sum(values[i] > values[j] for i in range(5) for j in range(i + 1, 5))
+    assert _inversions(values) == (sorted(values), pairs) == ([0, 1, 2, 2, 3], 7)
