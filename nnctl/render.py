@@ -94,9 +94,14 @@ def _plain_table(summary, console, new_table, align, show_trainable, row_macs):
         return None
     plain = [_cells(r, summary.chain, show_trainable, m, str, str, lambda text, markup: text)
              for r, m in zip(rows, row_macs)]
-    with console.capture() as captured:
-        console.print(new_table(2))
-    drawn = captured.get().splitlines()
+    import io
+
+    import rich.console
+
+    sample = rich.console.Console(file=io.StringIO(), width=console.width, color_system=None,
+                                  force_terminal=False, highlight=False, emoji=False)
+    sample.print(new_table(2))   # not console.capture(): that would end a caller's capture
+    drawn = sample.file.getvalue().splitlines()
     if len(drawn) != 7:   # top, header, rule, row, separator, row, bottom: one line each
         return None
     bars = [i for i, c in enumerate(drawn[1]) if c == "┃"]
