@@ -162,6 +162,7 @@ class Model:
         remaining_uses = self._uses(wanted_nodes)
         values: dict[str, object] = {}
         masks = {} if masks is None else masks
+        masked = self.masked   # once: it looks at every node
         for name in self.order:
             node = self.nodes[name]
             if name not in remaining_uses and name not in wanted_nodes:
@@ -174,7 +175,7 @@ class Model:
             if not getattr(node.layer, "takes_integers", False):
                 args = [a if a.dtype == node.dtype else a.astype(node.dtype) for a in args]
             layer_weights = {w.name: weights[f"{name}/{w.name}"] for w in node.weights}
-            if self.masked:
+            if masked:
                 from nnctl.masking import call_masked
 
                 values[name], masks[name] = call_masked(self, node, args, layer_weights, masks)
