@@ -31,10 +31,10 @@ def test_summary_of_a_subclass_by_its_class():
     result = run_nnctl("summary", EXAMPLES / "article_subclass.py:MyModel", cwd=ROOT)
     assert result.code == 0, result.err
     golden = (GOLDEN / "summaries" / "article_sequential.txt").read_text()
-    rows = [line for line in result.out.splitlines() if line.startswith("│ layer")]
-    assert rows == [line for line in golden.splitlines() if line.startswith("│ layer")]
-    assert "│ inputs (InputLayer)" in result.out
-    assert " Total params: 26 (104.00 B)" in result.out
+    # Keras shows a subclassed model as the stack of its layers (no input row), as the
+    # Sequential; traced from layer1's input_shape, the batch axis is None. The module made
+    # a MyModel when imported, so this second one is my_model_1, as in Keras.
+    assert result.out == golden.replace('"my_Sequential"', '"my_model_1"')
     assert result.err == ""
 
 

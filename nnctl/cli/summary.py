@@ -34,7 +34,7 @@ def summary(
     Layers, output shapes, parameters and the totals lines, as Keras prints them. When a layer of the spec is broken, the rows before it are printed, then the error.
     """
     from nnctl.cli.console import rich_console, stdout_is_terminal
-    from nnctl.cli.models import open_spec
+    from nnctl.cli.models import is_python_model, open_spec, python_model
     from nnctl.errors import SpecError, UsageError
     from nnctl.model import GraphBuilder
     from nnctl import summary as summaries
@@ -50,6 +50,8 @@ def summary(
     except SpecError as exc:
         error, built = exc, builder.partial_model()
     data = summaries.summarize(built, error=str(error) if error else None)
+    if error is None and is_python_model(model):
+        data = python_model(model)._summary_data()   # a subclassed model: as Keras shows it
     fmt = (format.value if format else "table")
     if error is not None and not data.rows:
         raise error
