@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -188,9 +189,10 @@ class Model:
         return {ref: values[name] if index is None or self.nodes[name].n_outputs == 1
                 else values[name][index] for ref, (name, index) in zip(wanted, targets)}
 
-    @property
+    @cached_property
     def masked(self) -> bool:
-        """Whether any tensor carries a mask (from `Embedding(mask_zero=True)`)."""
+        """Whether any tensor carries a mask (from `Embedding(mask_zero=True)`); looked at
+        once (the ONNX lowering asks per layer: per layer, it made export quadratic)."""
         return any(node.masked for node in self.nodes.values())
 
     def _uses(self, wanted) -> dict[str, int]:

@@ -21,13 +21,14 @@ GROWTH_LIMIT = 2.05   # second increment / first increment; linear is 2.0
 CASES = [  # (command and options, kind of graph, n: its size parameter)
     (["summary"], "chain", 100), (["lint"], "chain", 100), (["plot"], "chain", 100),
     (["inspect"], "chain", 100), (["build", "-o", "out.npz"], "chain", 100),
+    (["export", "-o", "out.onnx"], "chain", 100), (["convert", "-o", "out.keras"], "chain", 100),
     (["summary"], "diamonds", 34), (["plot"], "diamonds", 34),
     (["summary"], "wide", 50), (["plot", "-f", "svg"], "wide", 50), (["lint"], "wide", 50),
 ]
 
 
 @pytest.mark.parametrize("args, kind, n", CASES,
-                         ids=[f"{' '.join(a[:1] + a[2:3])}-{k}" for a, k, _ in CASES])
+                         ids=[f"{' '.join(a[:1] + a[2:3])}-{k}".replace("/", "") for a, k, _ in CASES])
 def test_work_grows_linearly_with_the_layers(tmp_path, args, kind, n):
     command, options = args[0], args[1:]
     sizes = (n, 2 * n, 4 * n)
