@@ -205,11 +205,13 @@ class _Reader:
         if not isinstance(layers, list):
             raise self.error(f"model '{name}': `layers` must be a list")
         input_names = [ref[0] for ref in self.tensor_refs(config.get("input_layers"), name)]
-        output_names = [ref[0] for ref in self.tensor_refs(config.get("output_layers"), name)]
+        output_refs = self.tensor_refs(config.get("output_layers"), name)
         if called_on is not None and len(called_on) != len(input_names):
             raise self.error(f"model '{name}' takes {len(input_names)} inputs, called on "
                              f"{len(called_on)}")
-        alias: dict[str, str] = {}     # a name in this model -> its name in `graph`
+        # a name in this model -> the refs of its outputs in `graph` (`lstm[1]` for the second
+        # output of a layer of several)
+        alias: dict[str, list[str]] = {}
         counters: dict[str, int] = {}
         for entry in layers:
             if not isinstance(entry, dict):
@@ -221,23 +223,26 @@ class _Reader:
                 if called_on is None:
                     graph.inputs[layer_name] = self.input_shape(entry.get("config") or {},
                                                                 layer_name)
-                    alias[layer_name] = layer_name
+                    alias[layer_name] = [layer_name]
                 elif layer_name in input_names:
-                    alias[layer_name] = called_on[input_names.index(layer_name)]
+                    alias[layer_name] = [called_on[input_names.index(layer_name)]]
                 continue
-            inbound = [alias.get(ref, ref) for ref in self.inbound(entry, layer_name)]
-            outputs = self.add_layer(graph, entry, inbound, path,
-                                     legacy_group or layer_name, trainable)
-            if len(outputs) != 1:
-                raise self.error(f"layer '{layer_name}': a nested model with "
-                                 f"{len(outputs)} outputs is not supported inside a "
-                                 "Functional model; nnctl flattens nested models of one output")
-            alias[layer_name] = outputs[0]
-        missing = [n for n in input_names + output_names if n not in alias]
-        if missing:
-            raise self.error(f"model '{name}': '{missing[0]}' is named as an input or output "
-                             "but is not among its layers")
-        return [alias[n] for n in output_names]
+            inbound = [self.resolve(alias, ref, layer_name)
+                       for ref in self.inbound(entry, layer_name)]
+            alias[layer_name] = self.add_layer(graph, entry, inbound, path,
+                                               legacy_group or layer_name, trainable)
+        return [self.resolve(alias, ref, name) for ref in output_refs]
+
+    def resolve(self, alias, ref, where: str) -> str:
+        """A Keras tensor reference [layer, node, tensor] as a ref of `graph`."""
+        layer, k = ref[0], ref[2]
+        if layer not in alias:
+            raise self.error(f"'{where}' reads '{layer}', which is not among the layers "
+                             "before it")
+        if k >= len(alias[layer]):
+            raise self.error(f"'{where}' reads output {k} of '{layer}', which has "
+                             f"{len(alias[layer])}")
+        return alias[layer][k]
 
     def add_layer(self, graph, entry, inbound, weights_path, legacy_group, trainable):
         """Add one layer (or flatten a nested model); returns the names of its outputs."""
@@ -254,7 +259,8 @@ class _Reader:
             args["trainable"] = False
         graph.layers.append(KerasLayer(name, class_name, args, list(inbound),
                                        weights_path.rstrip("/"), legacy_group))
-        return [name]
+        count = _output_count(class_name, name, args)
+        return [name] if count == 1 else [f"{name}[{k}]" for k in range(count)]
 
     # --- layers ------------------------------------------------------------------------
     def layer_args(self, name: str, class_name: str, config: dict) -> dict:
@@ -396,7 +402,7 @@ class _Reader:
             raise self.error(f"layer '{name}' is not called on any input")
         for ref in refs:
             self.check_ref(ref, name)
-        return [ref[0] for ref in refs]
+        return refs
 
     def tensor_refs(self, refs, name):
         if not isinstance(refs, list) or not refs:
@@ -411,9 +417,11 @@ class _Reader:
         if not (isinstance(ref, (list, tuple)) and len(ref) >= 3 and isinstance(ref[0], str)):
             raise self.error(f"'{name}': a tensor reference is [layer, node, tensor], got "
                              f"{_short(ref)}")
-        if ref[1] != 0 or ref[2] != 0:
-            raise self.error(f"'{name}': uses output {ref[2]} of call {ref[1]} of "
-                             f"'{ref[0]}'; nnctl supports layers called once with one output")
+        if ref[1] != 0:
+            raise self.error(f"'{name}': uses call {ref[1] + 1} of '{ref[0]}'; nnctl supports "
+                             "layers called once (no shared layers)")
+        if not isinstance(ref[2], int) or isinstance(ref[2], bool) or ref[2] < 0:
+            raise self.error(f"'{name}': bad output index {ref[2]!r} of '{ref[0]}'")
 
     def check_unique(self, graph: KerasGraph) -> None:
         seen = set(graph.inputs)
@@ -463,6 +471,17 @@ def _same(value, default) -> bool:
         return normalize_key(value) == normalize_key(default)
     return type(value) is type(default) and value == default or \
         (isinstance(value, float) and isinstance(default, float) and value == default)
+
+
+def _output_count(class_name: str, name: str, args: dict) -> int:
+    """How many tensors the layer returns (an LSTM with return_state: 3)."""
+    from nnctl import layers as registry
+
+    try:
+        layer = registry.get(class_name).from_config(name, args)
+    except (SpecError, TypeError, ValueError):
+        return 1   # the spec reader reports the bad argument, at its key
+    return getattr(layer, "n_outputs", 1)
 
 
 def _keras_tensors(args):
@@ -518,8 +537,10 @@ def model_to_keras_config(model) -> dict:
     policy = _policy(model.dtype)
     if model.functional:
         layers = [_functional_entry(model, name) for name in model.order]
+        from nnctl.model import split_ref
+
         inputs = [[n, 0, 0] for n in model.input_names]
-        outputs = [[n, 0, 0] for n in model.outputs]
+        outputs = [[name, 0, k or 0] for name, k in map(split_ref, model.outputs)]
         config = {"name": model.name, "trainable": True, "layers": layers,
                   "input_layers": inputs[0] if len(inputs) == 1 else inputs,
                   "output_layers": outputs[0] if len(outputs) == 1 else outputs}
@@ -549,7 +570,7 @@ def _input_entry_keras(node) -> dict:
 
 def _layer_entry(model, node) -> dict:
     layer = node.layer
-    shapes = [[None, *model.nodes[i].shape] for i in node.inbound]
+    shapes = [[None, *model.nodes[i].shapes[k]] for i, k in zip(node.inbound, node.inbound_index)]
     entry = _serialized_layer(layer, node.name, node.dtype)
     entry["build_config"] = {"input_shape": shapes[0] if layer.arity == "one" else shapes}
     return entry
@@ -580,9 +601,9 @@ def _functional_entry(model, name) -> dict:
         return entry
     entry = _layer_entry(model, node)
     tensors = [{"class_name": "__keras_tensor__",
-                "config": {"shape": [None, *model.nodes[i].shape],
-                           "dtype": model.nodes[i].dtype, "keras_history": [i, 0, 0]}}
-               for i in node.inbound]
+                "config": {"shape": [None, *model.nodes[i].shapes[k]],
+                           "dtype": model.nodes[i].dtype, "keras_history": [i, 0, k]}}
+               for i, k in zip(node.inbound, node.inbound_index)]
     args = [tensors[0]] if node.layer.arity == "one" else [tensors]
     entry.update(name=name, inbound_nodes=[{"args": args, "kwargs": {}}])
     return entry

@@ -154,6 +154,13 @@ def bidirectional_rnn():
                              L.SimpleRNN(3), L.Dense(2)], name="bidi")
 
 
+def lstm_states():
+    x = keras.Input((5, 3), name="seq")
+    out, h, c = L.LSTM(4, return_state=True, name="enc")(x)
+    merged = L.Concatenate(name="cat")([out, c])
+    return keras.Model(x, [L.Dense(2, name="head")(merged), h], name="states")
+
+
 def activation_layers():
     return keras.Sequential([keras.Input((6,)), L.Rescaling(0.5, offset=0.1),
                              L.Normalization(mean=[0.1] * 6, variance=[2.0] * 6),
@@ -164,7 +171,7 @@ def activation_layers():
 MODELS = {f.__name__: f for f in (seq_mlp, seq_batchnorm, seq_layernorm, seq_reshape, seq_frozen,
                                   seq_float64, func_article, func_two_in_out, func_merges,
                                   nested_sequential, nested_functional, conv2d_net, conv1d_net,
-                                  text_lstm, bidirectional_rnn, activation_layers)}
+                                  text_lstm, bidirectional_rnn, activation_layers, lstm_states)}
 ONLY = sys.argv[1:]   # model names to (re)make; default: all
 KERAS2 = ("seq_mlp", "seq_batchnorm", "func_article", "conv2d_net", "text_lstm")
 WEIGHTS_ONLY = ("seq_batchnorm", "func_two_in_out")

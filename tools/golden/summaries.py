@@ -29,7 +29,10 @@ def summary_text(model, **kwargs):
 def facts(model):
     layers = []
     for layer in model.layers:
-        shape = layer.output.shape if hasattr(layer, "output") else None
+        output = layer.output if hasattr(layer, "output") else None
+        if isinstance(output, (list, tuple)):   # a layer of several outputs: the first's
+            output = output[0]
+        shape = output.shape if output is not None else None
         layers.append({
             "name": layer.name,
             "type": layer.__class__.__name__,
