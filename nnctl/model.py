@@ -285,6 +285,47 @@ class GraphBuilder:
         self.outputs = self._outputs(layers)
         self._drop_unused()
 
+    def check_all(self, limit: int = 20) -> list[SpecError]:
+        """Every error of the spec (up to `limit`), for `nnctl validate`: a broken layer is
+        left out and what depends on it is not checked further (its shapes are unknown), but
+        the other layers are, so one run lists the independent mistakes together."""
+        errors: list[SpecError] = []
+        spec = self.spec
+        for name, shape in spec.inputs.items():
+            self.nodes[name] = Node(name, None, [], shape, spec.input_dtypes.get(name, spec.dtype),
+                                    path=("inputs", name) if spec.functional else ("input",))
+        layers, broken = [], set()
+        try:
+            self._instantiate_into(layers, errors, broken)
+            known = {layer.name for _, layer, _ in layers} | set(spec.inputs) | broken
+            for entry in list(layers):
+                dangling = self._dangling(*entry, known)
+                if dangling is not None:
+                    errors.append(dangling)
+                    broken.add(entry[1].name)
+                    layers.remove(entry)
+            ordered = self._topological_order(layers, broken)
+        except SpecError as exc:  # a cycle or a duplicate name: the order itself is unknown
+            return (errors + [exc])[:limit]
+        for ls, layer, inbound in ordered:
+            if len(errors) >= limit:
+                break
+            if any(split_ref(ref)[0] in broken for ref in inbound):
+                broken.add(layer.name)
+                continue
+            try:
+                self._add(ls, layer, inbound)
+            except SpecError as exc:
+                errors.append(exc)
+                broken.add(layer.name)
+        if not errors:
+            try:
+                self.outputs = self._outputs(layers)
+            except SpecError as exc:
+                errors.append(exc)
+        errors.sort(key=lambda e: (e.line or 0, e.column or 0))  # in the order of the file
+        return errors[:limit]
+
     def _instantiate(self):
         """Names (Keras defaults where none is given), Layer objects and inbound names.
 
@@ -297,7 +338,9 @@ class GraphBuilder:
             return result, exc
         return result, None
 
-    def _instantiate_into(self, result):
+    def _instantiate_into(self, result, errors=None, broken=None):
+        """Fill `result`; stop at the first error, or with `errors` (a list), record each
+        broken layer's error, put its name in `broken` and go on."""
         spec = self.spec
         taken = set(spec.inputs)
         explicit = {}
@@ -309,38 +352,52 @@ class GraphBuilder:
         taken |= set(explicit)
         counters: dict[str, int] = {}
         previous = None
-        for ls in spec.layers:
+        for i, ls in enumerate(spec.layers):
+            if errors is None:
+                result.append(self._instantiate_one(ls, counters, taken, previous))
+                previous = result[-1][1].name
+                continue
             try:
-                cls = get_layer_class(ls.type)
-            except NnctlError as exc:
-                raise spec.locate(SpecError(exc.message), ls.path + ("type",)) from None
-            config = self._name_wrapped(ls, cls, counters, taken)
-            name = ls.name or self._default_name(cls, counters, taken)
-            if ls.name is None and name in taken:
-                raise spec.error(self._taken_message(name, ls.type, spec.functional), ls.path)
-            taken.add(name)
-            try:
-                layer = cls.from_config(name, config)
-            except ArgError as exc:
-                key_path = ls.path + ((exc.key,) if exc.key in ls.config else ())
-                raise spec.locate(SpecError(exc.message), key_path, exc.unknown) from None
-            if not spec.functional:
-                inbound = [previous or next(iter(spec.inputs))]
-            elif ls.inbound is not None:
-                inbound = list(ls.inbound)  # names, or `lstm[1]`: split by _add
-            elif previous is not None:
-                inbound = [previous]
-            elif len(spec.inputs) == 1:
-                inbound = list(spec.inputs)
-            else:
-                raise spec.error(f"layer '{name}': the model has several inputs "
-                                 f"({', '.join(spec.inputs)}); say which with `inputs:`", ls.path)
-            if layer.arity == "one" and len(inbound) != 1:
-                raise spec.error(f"layer '{name}': {ls.type} takes one input, got "
-                                 f"{len(inbound)} ({', '.join(inbound)}); merge them first "
-                                 f"(Concatenate, Add, ...)", ls.path + ("inputs",))
-            result.append((ls, layer, inbound))
-            previous = name
+                result.append(self._instantiate_one(ls, counters, taken, previous))
+                previous = result[-1][1].name
+            except SpecError as exc:
+                errors.append(exc)
+                previous = ls.name or f"<layer {i + 1}>"
+                broken.add(previous)
+
+    def _instantiate_one(self, ls, counters, taken, previous):
+        """(spec, Layer, inbound refs) of one layer of the spec."""
+        spec = self.spec
+        try:
+            cls = get_layer_class(ls.type)
+        except NnctlError as exc:
+            raise spec.locate(SpecError(exc.message), ls.path + ("type",)) from None
+        config = self._name_wrapped(ls, cls, counters, taken)
+        name = ls.name or self._default_name(cls, counters, taken)
+        if ls.name is None and name in taken:
+            raise spec.error(self._taken_message(name, ls.type, spec.functional), ls.path)
+        taken.add(name)
+        try:
+            layer = cls.from_config(name, config)
+        except ArgError as exc:
+            key_path = ls.path + ((exc.key,) if exc.key in ls.config else ())
+            raise spec.locate(SpecError(exc.message), key_path, exc.unknown) from None
+        if not spec.functional:
+            inbound = [previous or next(iter(spec.inputs))]
+        elif ls.inbound is not None:
+            inbound = list(ls.inbound)  # names, or `lstm[1]`: split by _add
+        elif previous is not None:
+            inbound = [previous]
+        elif len(spec.inputs) == 1:
+            inbound = list(spec.inputs)
+        else:
+            raise spec.error(f"layer '{name}': the model has several inputs "
+                             f"({', '.join(spec.inputs)}); say which with `inputs:`", ls.path)
+        if layer.arity == "one" and len(inbound) != 1:
+            raise spec.error(f"layer '{name}': {ls.type} takes one input, got "
+                             f"{len(inbound)} ({', '.join(inbound)}); merge them first "
+                             f"(Concatenate, Add, ...)", ls.path + ("inputs",))
+        return ls, layer, inbound
 
     def _name_wrapped(self, ls, cls, counters, taken) -> dict:
         """A wrapper's inner layer (Bidirectional's `layer`) named as Keras does: it is made
@@ -377,21 +434,19 @@ class GraphBuilder:
                 f"which another layer or input is called too; Keras refuses such a model "
                 f"({keras}): give it a `name`")
 
-    def _topological_order(self, layers):
-        """Layers in an order where each comes after its inputs; cycles and dangling names fail."""
+    def _topological_order(self, layers, broken=frozenset()):
+        """Layers in an order where each comes after its inputs; cycles and dangling names fail.
+        Names in `broken` (layers left out for their errors) count as known, with no inputs."""
         spec = self.spec
         by_name = {layer.name: (ls, layer, [split_ref(r)[0] for r in inbound])
                    for ls, layer, inbound in layers}
-        known = set(by_name) | set(spec.inputs)
+        known = set(by_name) | set(spec.inputs) | set(broken)
         for ls, layer, inbound in layers:
-            for ref in inbound:
-                ref = split_ref(ref)[0]
-                if ref not in known:
-                    raise spec.error(f"layer '{layer.name}': `inputs` names '{ref}', which is "
-                                     f"neither an input nor a layer{did_you_mean(ref, known)}",
-                                     ls.path + ("inputs",))
+            dangling = self._dangling(ls, layer, inbound, known)
+            if dangling is not None:
+                raise dangling
         original = {layer.name: (ls, layer, inbound) for ls, layer, inbound in layers}
-        order, done = [], set(spec.inputs)
+        order, done = [], set(spec.inputs) | set(broken)
         # depth-first, post-order, with an explicit stack: 100,000 layers deep is fine
         for _, layer, _ in layers:
             if layer.name in done:
@@ -436,6 +491,16 @@ class GraphBuilder:
         self.nodes[layer.name] = Node(layer.name, layer, inbound, out_shapes[0], dtype,
                                       weights, ls.path, shapes=out_shapes, inbound_index=index,
                                       masked=masked)
+
+    def _dangling(self, ls, layer, inbound, known) -> SpecError | None:
+        """The error of an `inputs` name that is neither an input nor a layer, if any."""
+        for ref in inbound:
+            ref = split_ref(ref)[0]
+            if ref not in known:
+                return self.spec.error(f"layer '{layer.name}': `inputs` names '{ref}', which is "
+                                       f"neither an input nor a layer{did_you_mean(ref, known)}",
+                                       ls.path + ("inputs",))
+        return None
 
     def _tensors(self, ls, layer, refs) -> tuple[list[str], list[int]]:
         """Inbound names and which output of each: a layer of several outputs is read by

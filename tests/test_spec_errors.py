@@ -263,3 +263,29 @@ def test_yaml_float_strings_are_numbers(nnctl, tmp_path):
     spec.write_text("input: [3]\nlayers:\n  - {type: BatchNormalization, epsilon: 1e-5}\n")
     r = nnctl("validate", spec)
     assert (r.code, r.err) == (0, "")
+
+
+def test_validate_reports_every_independent_error_in_file_order(nnctl, tmp_path):
+    spec = tmp_path / "many.yaml"
+    spec.write_text("inputs: {a: [3], b: [4]}\nlayers:\n"
+                    "  - {name: x, type: Dense, units: 3, activation: relux, inputs: a}\n"
+                    "  - {name: y, type: Dense, units: 4, inputs: b}\n"
+                    "  - {name: z, type: Dense, units: 0, inputs: y}\n"
+                    "  - {name: w, type: Add, inputs: [x, y]}\n"      # depends on broken x: skipped
+                    "  - {name: v, type: Add, inputs: [a, y]}\n"
+                    "  - {name: out, type: Concatenate, inputs: [w, v, nope]}\n")
+    r = nnctl("validate", spec)
+    assert r.code == 1 and r.out == ""
+    lines = r.err.splitlines()
+    assert [line.split(": ")[2].split(":")[1] for line in lines] == ["3", "5", "7", "8"]
+    assert "unknown activation 'relux'" in lines[0] and "got 0" in lines[1]
+    assert "incompatible shapes (None, 3) and (None, 4)" in lines[2]
+    assert "names 'nope'" in lines[3]
+    assert all(line.startswith("nnctl: error: ") for line in lines)
+
+
+def test_validate_stops_at_twenty_errors(nnctl, tmp_path):
+    spec = tmp_path / "many.yaml"
+    spec.write_text("input: [3]\nlayers:\n" + "  - {type: Dense, units: -1}\n" * 30)
+    r = nnctl("validate", spec)
+    assert r.code == 1 and len(r.err.splitlines()) == 20
