@@ -24,6 +24,7 @@ What the rules count:
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import asdict, dataclass
 
 from nnctl.initializers import compute_fans
@@ -66,6 +67,8 @@ RULES = {r.id: r for r in (
          "sigmoid output over several units: independent probabilities (multi-label)"),
     Rule("recurrent-activation", "warning",
          "an LSTM or GRU whose recurrent_activation is not a sigmoid: its gates leave [0, 1]"),
+    Rule("unused-input", "warning",
+         "an input of a functional model that feeds no layer: its columns are read and ignored"),
     Rule("long-simple-rnn", "warning",
          f"a SimpleRNN over {LONG_SEQUENCE} or more steps: without gates it forgets the start "
          "of the sequence (vanishing gradients); prefer LSTM or GRU"),
@@ -97,16 +100,28 @@ class Finding:
         return asdict(self)
 
 
-def lint(model) -> list[Finding]:
-    """Every finding of every rule, in spec order."""
+def lint(model, python: bool = False) -> list[Finding]:
+    """Every finding of every rule, in spec order. `python`: the model was written with the
+    Python API, so each fix is spelled as Python (`activation="relu"`), not YAML."""
     checker = _Checker(model)
     for check in (checker.softmax_one_unit, checker.sigmoid_stack, checker.saturating_hidden,
                   checker.relu_init, checker.linear_network, checker.sigmoid_multi_unit,
-                  checker.recurrent_activation, checker.long_simple_rnn):
+                  checker.recurrent_activation, checker.long_simple_rnn, checker.unused_input):
         check()
+    if python:
+        for finding in checker.findings:
+            finding.fix = python_fix(finding.fix)
     order = {name: i for i, name in enumerate(model.order)}
     return sorted(checker.findings, key=lambda f: (f.line or 0, f.column or 0,
                                                    order.get(f.layer, -1), f.rule))
+
+
+def python_fix(fix: str) -> str:
+    """A fix in the Python API's spelling: `activation: relu` -> `activation="relu"`,
+    `type: LSTM` -> `layers.LSTM(...)`, `units: 1` -> `units=1`."""
+    fix = re.sub(r"\btype: (\w+)", r"layers.\1(...)", fix)
+    fix = re.sub(r"\b([a-z_]+): (\d+)\b", r"\1=\2", fix)
+    return re.sub(r"\b([a-z_]+): ([A-Za-z_]\w*)", r'\1="\2"', fix)
 
 
 def counts(findings: list[Finding]) -> dict[str, int]:
@@ -140,7 +155,7 @@ class _Checker:
 
     # --- helpers -------------------------------------------------------------------------------
     def report(self, rule_id: str, node, message: str, fix: str, key: str | None = None,
-               layers: list[str] | None = None):
+               layers: list[str] | None = None, what: str = "layer"):
         """A finding at `node` (its argument `key`), about `layers` (default: `node` alone)."""
         rule = RULES[rule_id]
         spec = self.model.spec
@@ -152,7 +167,7 @@ class _Checker:
             if pos is not None:
                 line, column = pos.line, pos.column
         self.findings.append(Finding(
-            rule=rule.id, level=rule.level, message=f"layer '{node.name}': {message}", fix=fix,
+            rule=rule.id, level=rule.level, message=f"{what} '{node.name}': {message}", fix=fix,
             layer=node.name, layers=list(layers or [node.name]), source=source, line=line,
             column=column))
 
@@ -204,6 +219,21 @@ class _Checker:
         return count, path[::-1]
 
     # --- the rules ------------------------------------------------------------------------------
+    def unused_input(self):
+        if not self.model.spec.functional:
+            return
+        for name in self.model.input_names:
+            if not self.consumers.get(name):
+                node = self.model.nodes[name]
+                width = 1
+                for d in node.shape:
+                    width *= d or 1
+                self.report("unused-input", node,
+                            f"feeds no layer, yet every row still carries its {width:,} "
+                            "column(s), read and thrown away",
+                            f"connect it (inputs: {name}) or remove it from `inputs:`",
+                            what="input")
+
     def softmax_one_unit(self):
         for node in self.layer_nodes():
             name = activation_name(node)

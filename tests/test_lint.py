@@ -153,6 +153,16 @@ CASES = {
                     - {type: Dense, units: 1}
                   """],
     },
+    "unused-input": {
+        "fires": [("""
+                   inputs: {a: [3], b: [2], c: [4]}
+                   layers:
+                     - {name: x, type: Dense, units: 1, inputs: a}
+                   """, 2)],
+        "quiet": ["inputs: {a: [3], b: [2]}\nlayers:\n"
+                  "  - {name: j, type: Concatenate, inputs: [a, b]}\n",
+                  "input: [3]\nlayers: [{type: Dense, units: 1}]\n"],
+    },
 }
 
 
@@ -171,7 +181,7 @@ def test_rule_fires(rule, i):
     assert len(found) == times, [f.text() for f in findings_of(text)]
     for f in found:
         assert f.level == RULES[rule].level
-        assert f.layer and f.message.startswith(f"layer '{f.layer}': ")
+        assert f.layer and f.message.startswith((f"layer '{f.layer}': ", f"input '{f.layer}': "))
         assert f.fix and f.source == "net.yaml" and f.line and f.column
 
 
@@ -337,3 +347,32 @@ def test_rules_see_any_layer_with_a_kernel():
     assert relu.fix == "kernel_initializer: he_normal"
     assert "in a network 5 weight layers deep" in saturating.message
     assert saturating.layers == ["conv2d_1", "conv2d_2", "dense"]
+
+
+def test_an_unused_functional_input_is_a_finding(nnctl, tmp_path):
+    spec = tmp_path / "unused.yaml"
+    spec.write_text("inputs: {a: [3], b: [4, 2]}\nlayers:\n"
+                    "  - {name: x, type: Dense, units: 3, activation: relu, "
+                    "kernel_initializer: he_normal, inputs: a}\n")
+    r = nnctl("lint", spec)
+    assert r.code == 0, r.err
+    assert r.out == (f"{spec}:1:21: warning: input 'b': feeds no layer, yet every row still "
+                     "carries its 8 column(s), read and thrown away (fix: connect it "
+                     "(inputs: b) or remove it from `inputs:`) [unused-input]\n")
+
+
+def test_a_python_models_fixes_are_spelled_in_python(nnctl):
+    from conftest import ROOT
+
+    r = nnctl("lint", f"{ROOT / 'examples' / 'article_sequential.py'}:model")
+    assert r.code == 0, r.err
+    assert 'activation="softmax"' in r.out and "activation: softmax" not in r.out
+
+
+def test_python_fix_spelling():
+    from nnctl.lint import python_fix
+
+    assert python_fix("activation: relu, kernel_initializer: he_normal") == \
+        'activation="relu", kernel_initializer="he_normal"'
+    assert python_fix("type: LSTM or type: GRU") == "layers.LSTM(...) or layers.GRU(...)"
+    assert python_fix("use 1 unit with units: 1") == "use 1 unit with units=1"

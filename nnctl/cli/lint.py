@@ -32,12 +32,12 @@ def lint(
     """
     from nnctl import lint as rules
     from nnctl.cli.console import color_allowed, message, warn
-    from nnctl.cli.models import open_model
+    from nnctl.cli.models import is_python_model, open_model
 
     built = open_model(model)
     for text in built.warnings:
         warn(text)
-    findings = rules.lint(built)
+    findings = rules.lint(built, python=is_python_model(model))
     tally = rules.counts(findings)
     if format is not None and format.value == "json":
         import json
