@@ -74,8 +74,9 @@ def _cells(r, chain, show_trainable, row_macs, esc, num, style=None) -> list[str
              num(f"{r.params:,}")]
     if not chain:
         index = r.connected_index or [0] * len(r.connected_to)
-        cells.append(", ".join(f"{esc(c)}[{num(0)}][{num(k)}]"
-                               for c, k in zip(r.connected_to, index)) or "-")
+        node = r.connected_node or [0] * len(r.connected_to)
+        cells.append(", ".join(f"{esc(c)}[{num(n)}][{num(k)}]"
+                               for c, n, k in zip(r.connected_to, node, index)) or "-")
     if show_trainable:
         cells.append(style(style(r.trainable, {"Y": "color(34)", "N": "color(9)"}[r.trainable]),
                            "bold") if r.trainable in ("Y", "N") else style("-", "bold"))

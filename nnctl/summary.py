@@ -29,11 +29,14 @@ class Row:
     macs: int = 0
     activation_bytes: int = 0     # output size of one sample, in bytes
     connected_index: list[int] = field(default_factory=list)  # which output of each (0)
+    # which call of each (0; a model used as a layer several times: Keras' node index)
+    connected_node: list[int] = field(default_factory=list)
 
     def connections(self) -> list[str]:
-        """Keras' "Connected to" entries: `layer1[0][0]`, `lstm[0][2]`."""
+        """Keras' "Connected to" entries: `layer1[0][0]`, `lstm[0][2]`, `encoder[1][0]`."""
         index = self.connected_index or [0] * len(self.connected_to)
-        return [f"{name}[0][{k}]" for name, k in zip(self.connected_to, index)]
+        node = self.connected_node or [0] * len(self.connected_to)
+        return [f"{name}[{n}][{k}]" for name, n, k in zip(self.connected_to, node, index)]
 
 
 @dataclass

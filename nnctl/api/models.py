@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import inspect
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -44,6 +45,8 @@ class Model:
     _layer_map: dict = {}
     _inputs: list = []
     _outputs: list = []
+    _nested: dict = {}        # layer name -> NestedCall: layers a model used as a layer made
+    _calls = 0                # calls on tensors so far (Keras numbers them: encoder[1][0])
     _generation = -1
     _batch_size = None        # a subclassed model's summary shows the batch it was built on
     seed: int | None = None
@@ -137,6 +140,7 @@ class Model:
     def _set_graph(self, inputs: list, outputs: list) -> None:
         spec, layer_map = functional_spec(self.name, inputs, outputs, self.seed)
         self._inputs, self._outputs = inputs, outputs
+        self._nested = _nested_calls(inputs, outputs)
         self._adopt(spec, layer_map)
 
     def _adopt(self, spec: dict, layer_map: dict) -> None:
@@ -166,7 +170,13 @@ class Model:
         a subclassed model's in the order its __init__ set them."""
         if self._subclassed:
             return _attribute_layers(self)
-        return [self._layer_map[node.name] for node in self.engine.layers]
+        layers = []
+        for node in self.engine.layers:   # a model used as a layer stands for its layers
+            call = self._nested.get(node.name)
+            layer = self._layer_map[node.name] if call is None else call.model
+            if all(layer is not other for other in layers):
+                layers.append(layer)
+        return layers
 
     def get_layer(self, name=None, index=None):
         """A layer by name or by index in `layers`, as Keras.
@@ -312,6 +322,8 @@ class Model:
                     # are made, so it records no shape for them: "?"
                     row.output_shape = None
             data.chain = True
+        elif self._nested:
+            _collapse_nested(data, self._nested)
         return data
 
     def count_params(self) -> int:
@@ -551,6 +563,8 @@ class Model:
             raise ValueError(f"model '{self.name}' takes {len(self._inputs)} inputs, got "
                              f"{len(given)}")
         values = {id(t.node): g for t, g in zip(self._inputs, given)}
+        call = NestedCall(self, given, [], self._calls)
+        self._calls += 1                  # Keras' node index of the next call
 
         def value(tensor):
             node = tensor.node
@@ -558,9 +572,12 @@ class Model:
                 args = [value(t) for t in node.inbound]
                 many = node.layer.engine.arity == "many"
                 values[id(node)] = node.layer(args if many else args[0])
+                for made in _leaves(values[id(node)]):
+                    made.node.nested = call      # the outer model shows `self` as one row
             return values[id(node)]
 
         outputs = [value(t) for t in self._outputs]
+        call.outputs = [t.node.layer.name for t in _leaves(outputs)]
         return outputs[0] if len(outputs) == 1 else outputs
 
     def predict(self, x, batch_size=None, verbose=None, steps=None, callbacks=None):
@@ -693,14 +710,15 @@ class Sequential(Model):
         if not isinstance(layer, (Layer, Model)):
             raise ValueError(f"Only instances of `keras.Layer` can be added to a Sequential "
                              f"model. Received: {layer!r} (of type {type(layer)})")
-        if isinstance(layer, Model):
-            raise TypeError(f"model '{layer.name}' inside a Sequential: nnctl does not nest "
-                            "models in a Sequential; add its layers (model.layers) instead")
+        if isinstance(layer, Model) and not self._stack and self._input is None and \
+                layer.built and len(layer.inputs) == 1:
+            self._input = InputLayer(layer.inputs[0].shape[1:], dtype=self.dtype)
         if any(other.name == layer.name for other in self._stack):
             raise ValueError("All layers added to a Sequential model should have unique names. "
                              f"Name '{layer.name}' is already the name of a layer in this "
                              "model. Update the `name` argument to pass a unique name.")
-        if not self._stack and self._input is None and layer._input_shape_arg is not None:
+        if not self._stack and self._input is None and \
+                getattr(layer, "_input_shape_arg", None) is not None:
             self._input = InputLayer(layer._input_shape_arg, dtype=self.dtype)
         self._stack.append(layer)
         if self._input is not None and rebuild:
@@ -754,15 +772,32 @@ class Sequential(Model):
         for layer in self._stack:
             x = layer(x)                      # the engine checks each layer's shapes
         self._inputs, self._outputs = [self._input.output], [x]
+        self._nested = _nested_calls(self._inputs, self._outputs)
+        layers = _chain(self.name, self._input.output, x) if self._nested else self._stack
         spec = {"name": self.name}
         if (self.dtype or self._input.dtype) == "float64":
             spec["dtype"] = "float64"
         if self.seed is not None:
             spec["seed"] = self.seed
         spec["input"] = input_entry(self._input)
-        omit_names = spec_default_names(self._stack, {"input_layer"})
-        spec["layers"] = [_entry(layer, omit_names) for layer in self._stack]
-        self._adopt(spec, {layer.name: layer for layer in self._stack})
+        omit_names = spec_default_names(layers, {"input_layer"})
+        spec["layers"] = [_entry(layer, omit_names) for layer in layers]
+        self._adopt(spec, {layer.name: layer for layer in layers})
+
+
+def _chain(name: str, start, end) -> list:
+    """The layers from `start` to `end`, when each takes the one before it (a Sequential with
+    a model in it: that model's layers, which must form a chain too)."""
+    layers, tensor = [], end
+    while tensor.node is not start.node:
+        node = tensor.node
+        if len(node.inbound) != 1 or isinstance(node.layer, InputLayer):
+            raise ValueError(f"Sequential model '{name}': a model in it must be a chain of "
+                             f"layers for nnctl (layer '{node.layer.name}' takes "
+                             f"{len(node.inbound)} inputs); use the functional API instead")
+        layers.append(node.layer)
+        tensor = node.inbound[0]
+    return layers[::-1]
 
 
 # --- graphs to specs -------------------------------------------------------------------------
@@ -858,6 +893,75 @@ def _flat_outputs(outputs: dict) -> list:
     for value in outputs.values():
         flat += value if isinstance(value, list) else [value]
     return flat
+
+
+@dataclass(eq=False)
+class NestedCall:
+    """A model called on tensors of another: the layers this made are its, in a summary."""
+
+    model: "Model"
+    inbound: list
+    outputs: list           # the names of the layers that make its outputs
+    index: int = 0          # the how-manieth call of the model (Keras' node index)
+
+
+def _nested_calls(inputs: list, outputs: list) -> dict:
+    """Layer name -> NestedCall, for the layers of the graph made by a nested model's call."""
+    found, seen, stack = {}, {id(t.node) for t in inputs}, [t.node for t in outputs]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if getattr(node, "nested", None) is not None:
+            found[node.layer.name] = node.nested
+        stack.extend(t.node for t in node.inbound)
+    return found
+
+
+def _collapse_nested(data, nested: dict) -> None:
+    """One row per model used as a layer, as Keras shows it (expand_nested=False): its name
+    and class, its output's shape, its layers' parameters; rows after it connect to it."""
+    from nnctl.summary import Row
+
+    rows, groups = [], {}
+    by_name = {row.name: row for row in data.rows}
+    for row in data.rows:
+        call = nested.get(row.name)
+        if call is None:
+            rows.append(row)
+            continue
+        if id(call) not in groups:
+            model = call.model
+            kind = {Model: "Functional", Sequential: "Sequential"}.get(type(model),
+                                                                        type(model).__name__)
+            groups[id(call)] = Row(
+                name=model.name, type=kind, output_shape=by_name[call.outputs[0]].output_shape,
+                params=0, trainable_params=0, non_trainable_params=0,
+                connected_to=[t.node.layer.name for t in call.inbound], trainable="-")
+            rows.append(groups[id(call)])
+        group = groups[id(call)]
+        group.params += row.params
+        group.trainable_params += row.trainable_params
+        group.non_trainable_params += row.non_trainable_params
+        group.macs += row.macs
+        if row.trainable != "-":
+            group.trainable = "Y" if group.trainable in ("-", "Y") and row.trainable == "Y" \
+                else "N"
+    for row in rows:
+        index = row.connected_index or [0] * len(row.connected_to)
+        renamed = [(nested[c].model.name, nested[c].index, k)
+                   if c in nested and c in nested[c].outputs else (c, 0, k) for c, k in zip(row.connected_to, index)]
+        renamed = list(dict.fromkeys(renamed))
+        row.connected_to = [c for c, _, _ in renamed]
+        row.connected_node = [n for _, n, _ in renamed]
+        row.connected_index = [k for _, _, k in renamed]
+    data.rows = rows
+    inbound_counts = [len(row.connected_to) for row in rows if row.connected_to]
+    users = [c for row in rows for c in row.connected_to]
+    data.chain = (sum(1 for row in rows if not row.connected_to) <= 1
+                  and all(n == 1 for n in inbound_counts)
+                  and len(users) == len(set(users)))
 
 
 def spec_default_names(layers: list, reserved: set) -> bool:
