@@ -86,6 +86,17 @@ def output_columns(model: Model, names: list[str]) -> list[str]:
     return columns
 
 
+def output_header(fmt: str, asked: bool | None, taps: list[str] | None,
+                  input_named: bool) -> bool:
+    """Whether output columns are named: always in Parquet; in CSV/TSV as asked, else when
+    the input had a header or several layers are tapped (their columns tell them apart)."""
+    if fmt == "parquet":
+        return True
+    if asked is not None:
+        return asked
+    return input_named or len(taps or ()) > 1
+
+
 def split_inputs(model: Model, rows: np.ndarray) -> dict[str, np.ndarray]:
     """Flat rows (batch, total columns) -> input name -> (batch, *shape)."""
     result, start = {}, 0

@@ -41,6 +41,17 @@ def forward(
         "--batch-size", min=1, help="Rows per batch; memory is bounded by it.")] = 16384,
     header: Annotated[Optional[bool], typer.Option(
         "--header/--no-header", help="Whether the input has a header row (default: detect).")] = None,
+    columns: Annotated[Optional[str], typer.Option(
+        "--columns", metavar="A,B,...",
+        help="Input columns to read, in this order: header names, or numbers from 1 as "
+             "cut -f takes them (ranges too: 2-785).")] = None,
+    skip_columns: Annotated[int, typer.Option(
+        "--skip-columns", metavar="N", min=0,
+        help="Drop N leading input columns (an index column).")] = 0,
+    output_header: Annotated[Optional[bool], typer.Option(
+        "--output-header/--no-output-header",
+        help="Write a header row naming the output columns (CSV/TSV; default: when the input "
+             "has one or --tap names several layers).")] = None,
     tap: Annotated[Optional[list[str]], typer.Option(
         "--tap", metavar="LAYER",
         help="Write this layer's output instead of the model's (repeatable).")] = None,
@@ -93,20 +104,30 @@ def forward(
     keep_freed_memory()  # a stream allocates and frees blocks of MBs: reuse them
     built, values = model_and_weights(model, weights, seed)
     wanted = engine.check_taps(built, tap) if tap else built.outputs
-    n_columns = sum(engine.input_widths(built).values())
+    if output_header and out_format not in ("csv", "tsv", "parquet"):
+        raise UsageError(f"--output-header writes a CSV or TSV header row; {out_format} has "
+                         "none")
+    widths = engine.input_widths(built)
+    n_columns = sum(widths.values())
     out_columns = engine.output_columns(built, wanted)
     if input_format == "npz" or (input_format is None and str(input).endswith(".npz")):
+        if columns is not None or skip_columns:
+            raise UsageError("--columns and --skip-columns pick columns of a table; an .npz "
+                             "holds one array per input name")
         reader, rows = None, engine.npz_rows(input, built, batch_size)
     else:
         reader = tabular.read_batches(input, input_format, batch_size=batch_size, header=header,
                                       n_columns=n_columns, dtype=engine.read_dtype(built),
                                       integers=engine.integer_columns(built),
-                                      sample_shape=engine.sample_shape(built))
+                                      sample_shape=engine.sample_shape(built),
+                                      width_parts=widths, skip_columns=skip_columns,
+                                      columns=columns.split(",") if columns is not None
+                                      else None)
         rows = (batch.array for batch in reader)
     try:
         first = next(rows, None)  # opens the input: its format and header are known after this
-        # Parquet columns always have names; a CSV/TSV header only when the input had one
-        named = out_format == "parquet" or (reader is not None and reader.columns is not None)
+        named = engine.output_header(out_format, output_header, tap,
+                                     reader is not None and reader.columns is not None)
         rows = itertools.chain([first], rows) if first is not None else iter(())
         # values parsed or formatted as text per row: where they cost more than the arithmetic,
         # the arithmetic needs neither a second BLAS thread nor onnxruntime

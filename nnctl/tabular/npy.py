@@ -65,8 +65,8 @@ class NpyReading:
         if self.n_columns is None:
             self.n_columns = width
         elif width != self.n_columns:
-            raise DataError(f"rows have {width} values (shape {tuple(shape)}), expected "
-                            f"{self.n_columns}", source=self.name)
+            raise DataError(f"rows have {width} values (shape {tuple(shape)}), "
+                            f"{self._expected_columns()}", source=self.name)
         check_sample_shape(shape, self.sample_shape, self.name)
 
     def _npy_parts(self):

@@ -70,7 +70,7 @@ class ParquetReading:
         if self.n_columns is None:
             self.n_columns = len(self.columns)
         elif len(self.columns) != self.n_columns:
-            raise DataError(f"expected {self.n_columns} columns, got {len(self.columns)}",
+            raise DataError(f"{self._expected_columns()}, got {len(self.columns)}",
                             source=self.name)
 
     def _rewound(self):

@@ -21,6 +21,7 @@ from nnctl.errors import DataError, FileError
 from nnctl.tabular.formats import TEXT, display_name, format_for, sniff
 from nnctl.tabular.npy import NpyReading, check_sample_shape
 from nnctl.tabular.parquet import ParquetReading
+from nnctl.tabular.picks import ColumnPicks
 from nnctl.tabular.streams import FLUSH, PeekableInput
 from nnctl.tabular.text import TextReading
 
@@ -41,7 +42,8 @@ def read_batches(source, fmt: str | None = None, *, batch_size: int = DEFAULT_BA
                  header: bool | None = None, n_columns: int | None = None,
                  dtype=np.float32, prefetch: bool = True,
                  integers: list | None = None,
-                 sample_shape: tuple | None = None) -> "TableReader":
+                 sample_shape: tuple | None = None, width_parts: dict | None = None,
+                 columns: list[str] | None = None, skip_columns: int = 0) -> "TableReader":
     """Open `source` (a path, or "-" for stdin) and return an iterable of Batch.
 
     fmt: csv, tsv, jsonl, npy or parquet; default by extension, else by content (.npy and
@@ -50,19 +52,27 @@ def read_batches(source, fmt: str | None = None, *, batch_size: int = DEFAULT_BA
     have; default: as many as the first row. integers: IntegerColumns (nnctl.tabular.integers)
     that must hold integers in their range (read them with dtype float64). sample_shape: the
     shape of one sample, which an .npy of more than two axes must carry (size-1 axes aside;
-    flat rows always do). Errors (DataError) name the file, the physical line and the
-    column, and come after every good row before them was yielded.
+    flat rows always do). width_parts: what n_columns is made of ({"record": 6, "patch": 16}),
+    named in a width error (`expected 22 columns (record 6 + patch 16), got 784`).
+    columns: the columns to read, in this order, by header name or by 1-based number (as
+    `cut -f`); skip_columns: leading columns to drop (an index column). With either, rows are
+    as wide as the file's first row (or header), and what is picked must be n_columns wide.
+    Errors (DataError) name the file, the physical line and the column, and come after every
+    good row before them was yielded.
 
         for batch in read_batches("data.csv", batch_size=1024):
             process(batch.array)
     """
     return TableReader(source, fmt, batch_size=batch_size, header=header,
                        n_columns=n_columns, dtype=dtype, prefetch=prefetch, integers=integers,
-                       sample_shape=sample_shape)
+                       sample_shape=sample_shape, width_parts=width_parts, columns=columns,
+                       skip_columns=skip_columns)
 
 
 class TableReader(TextReading, NpyReading, ParquetReading):
-    """An open table: `columns` (header names or None), `n_columns`, `format`; iterate it once.
+    """An open table: `columns` (the names of the columns read, or None without a header),
+    `n_columns` (the width of the file's rows), `width` (of the batches: the columns picked),
+    `format`; iterate it once.
 
     Progress: `bytes_read` of `total_bytes` (None when unknown, as on stdin). Each family of
     formats brings its `_start_*` (header, width) and `_*_parts` (rows) methods as a mixin.
@@ -70,7 +80,7 @@ class TableReader(TextReading, NpyReading, ParquetReading):
 
     def __init__(self, source, fmt=None, *, batch_size=DEFAULT_BATCH_SIZE, header=None,
                  n_columns=None, dtype=np.float32, prefetch=True, integers=None,
-                 sample_shape=None):
+                 sample_shape=None, width_parts=None, columns=None, skip_columns=0):
         if batch_size < 1:
             raise ValueError(f"batch_size must be positive, got {batch_size}")
         self.source = source
@@ -78,8 +88,9 @@ class TableReader(TextReading, NpyReading, ParquetReading):
         self.batch_size = int(batch_size)
         self.dtype = np.dtype(dtype)
         self.columns: list[str] | None = None
-        self.n_columns = n_columns
-        self.sample_shape = sample_shape
+        self._picks = ColumnPicks(columns, skip_columns, n_columns, width_parts)
+        self.n_columns = None if self._picks else n_columns  # picking: the file says its width
+        self.sample_shape = None if self._picks else sample_shape
         self.total_bytes: int | None = None
         self.total_rows: int | None = None
         self._prefetch = prefetch
@@ -120,6 +131,15 @@ class TableReader(TextReading, NpyReading, ParquetReading):
             self._start_npy()
         else:
             self._start_parquet()
+        self.width = self.n_columns
+        if self._picks and self.n_columns is not None:
+            self._picked, self.columns = self._picks.resolve(self.columns, self.n_columns,
+                                                             self.name)
+            self.width = len(self._picked)
+
+    def _expected_columns(self) -> str:
+        """`expected 22 columns (record 6 + patch 16)`: the width rows must have."""
+        return self._picks.expected(self.n_columns)
 
     @property
     def bytes_read(self) -> int:
@@ -151,7 +171,14 @@ class TableReader(TextReading, NpyReading, ParquetReading):
             parts = self._parquet_parts()
         else:
             parts = self._text_parts()
+        if self._picks:
+            parts = self._picked_parts(parts)
         return self._checked(parts) if self._integers else parts
+
+    def _picked_parts(self, parts):
+        for part in parts:
+            yield part if part is FLUSH else (np.ascontiguousarray(part[0][:, self._picked]),
+                                              part[1])
 
     def _checked(self, parts):
         """Parts whose integer columns hold valid integers; the rows before a bad value

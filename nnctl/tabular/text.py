@@ -54,8 +54,9 @@ class TextReading:
                             source=self.name, line=count)
         cells = self._split_cells(text)
         names = [_cell_text(c) for c in cells]
-        # a header is a line with no number in it (quoted numbers are numbers: "1","2" is data)
-        detected = not any(NUMBER.fullmatch(c) for c in cells)
+        # a header is a line with no number in it (quoted numbers are numbers: "1","2" is data),
+        # or pandas' names of unnamed columns
+        detected = not any(NUMBER.fullmatch(c) for c in cells) or _numbered_names(cells)
         if self.format == "jsonl":  # and, in JSON Lines, an array of strings
             json_names = _json_names(text)
             detected = detected and json_names is not None
@@ -71,7 +72,9 @@ class TextReading:
             self.n_columns = len(names)
         elif len(names) != self.n_columns:
             hint, data = _width_hint(text, cells, self.format, self.n_columns)
-            raise DataError(f"expected {self.n_columns} columns, got {len(names)}"
+            if not hint and cells[0] == b"" and len(cells) == self.n_columns + 1:
+                hint = " (an index column first? give --skip-columns 1)"
+            raise DataError(f"{self._expected_columns()}, got {len(names)}"
                             f"{'' if data else ' in the header'}{hint}",
                             source=self.name, line=count)
 
@@ -228,6 +231,15 @@ def _first_line(data: bytes):
     if end < 0:
         return None
     return end + 1, data.count(b"\n", 0, start) + 1, data[start:end].strip()
+
+
+def _numbered_names(cells: list[bytes]) -> bool:
+    """Whether a line is `0,1,2,...,n-1` (n >= 2), the header `DataFrame.to_csv(index=False)`
+    writes for unnamed columns, or `,0,1,...` (to_csv with its index column). A lone `0` is
+    data: one column of numbers starts with 0 too often."""
+    if cells and cells[0] == b"":
+        cells = cells[1:]
+    return len(cells) >= 2 and cells == [str(k).encode() for k in range(len(cells))]
 
 
 def _split_line(text: bytes, sep: str, json: bool = False) -> list[bytes]:
@@ -393,7 +405,7 @@ class TextParser:
             cells = reader._split_cells(text)
             if len(cells) != self.n_columns:
                 hint = _width_hint(text, cells, self.format, self.n_columns)[0]
-                error = DataError(f"expected {self.n_columns} columns, got {len(cells)}{hint}",
+                error = DataError(f"{reader._expected_columns()}, got {len(cells)}{hint}",
                                   source=reader.name, line=line)
                 break
             bad = next((k for k, c in enumerate(cells) if not NUMBER.fullmatch(c)), None)
