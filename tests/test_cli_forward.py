@@ -156,7 +156,9 @@ def test_tap_writes_a_layers_output(tmp_path):
                   "--weights", write_weights(tmp_path, g["weights"]),
                   input=csv_text(flat(g["inputs"])))
     assert r.code == 0, r.err
-    assert read_csv(r.out).shape == (7, 4 + 8)
+    header, _, rows = r.out.partition("\n")  # several layers: named columns by default
+    assert header == ",".join([f"left1_{k}" for k in range(4)] + [f"skip_{k}" for k in range(8)])
+    assert read_csv(rows).shape == (7, 4 + 8)
     r = run_nnctl("forward", SPECS / "diamond.yaml", "--tap", "left9", input="1,2,3,4,5,6\n")
     assert r.code == 1 and "no layer named 'left9'" in r.err and "did you mean" in r.err
 
