@@ -33,6 +33,7 @@ def run_isolated(read, name: str, size: int = 0):
     size: the file's bytes, for the child's CPU time limit."""
     if not sys.platform.startswith("linux") or os.environ.get("NNCTL_HDF5_IN_PROCESS"):
         return read()
+    _import_before_fork()
     r, w = os.pipe()
     pid = os.fork()
     if pid == 0:   # the child: never returns
@@ -61,6 +62,17 @@ def run_isolated(read, name: str, size: int = 0):
         raise errors.WeightsError(f"cannot read the file (the reading process exited with "
                                   f"status {os.waitstatus_to_exitcode(status)})", source=name)
     return _decoded(payload[1:], name)
+
+
+def _import_before_fork() -> None:
+    """What the child needs, imported here once: a child's imports die with it, and would
+    cost every read again (about 1 s under load)."""
+    import hashlib  # noqa: F401  (seeded weight draws)
+
+    from nnctl.kerasfile import archive, config, h5  # noqa: F401
+    from nnctl import activations, initializers, masking, model, spec, weights  # noqa: F401
+
+    h5.require_h5py()
 
 
 def _limit_cpu(seconds: int) -> None:
