@@ -179,7 +179,12 @@ def _gelu_exact(x):
     # x Phi(x) = relu(x) - |x| Q(|x|), Q the normal tail: no 1 - Q cancelling for x < 0, where
     # the result is -|x| Q(|x|) to its last digits.
     a = special.tail_argument(x)
-    return np.maximum(x, 0) - a * special.tail(a)
+    y = np.maximum(x, 0)
+    y -= a * special.tail(a)
+    negative_infinity = x == -np.inf
+    if negative_infinity.any():  # -inf * Phi(-inf) = -inf * 0, NaN as in Keras and ONNX
+        y[negative_infinity] = np.nan
+    return y
 
 
 def _gelu_derivative(x, approximate):

@@ -7,16 +7,26 @@
 A runner is called on a batch of flat rows and returns flat rows: `runner(rows) -> rows`.
 `auto` takes onnxruntime when it is installed and the work is large enough to pay for its
 start: at least AUTO_MIN_WORK multiply-adds, counted as rows x the model's multiply-adds per
-row, and unless text is the work (see blas_threads: parsing CSV then sets the pace, not the
-arithmetic). Measured here (2 cores, a 32-64-64-10 MLP): importing onnxruntime and opening a
-session take 35-70 ms, and ONNX Runtime saves about 60 ms per 10^9 multiply-adds over NumPy.
+row, unless text is the work (see blas_threads: parsing CSV then sets the pace, not the
+arithmetic), and unless the model is wide Dense layers only (see gemm_bound: both engines then
+spend their time in the same matrix products). Measured here (2 cores, whole processes, .npy
+in and out, CPU time, best of 5): on a 32-64-64-10 MLP ONNX Runtime costs 13 ms more at 10,000
+rows, saves 18 ms at 30,000 and 105 ms at 100,000 (0.26 s against 0.37 s: about 150 ms per
+10^9 multiply-adds); on 32-1024-1024-1024-10 at 10,000 rows (2 x 10^10 multiply-adds) both take
+0.65-0.74 s, and the onnxruntime run was 1.14x slower in wall time in an earlier measurement.
 """
 from __future__ import annotations
 
+import math
 import os
 
 ENGINES = ("auto", "numpy", "onnxruntime")
-AUTO_MIN_WORK = 10 ** 9
+AUTO_MIN_WORK = 2 * 10 ** 8
+# Multiply-adds per layer output value past which a model of Dense layers only is GEMM-bound:
+# 49 on the MLP above (ONNX Runtime faster), 681 on the wide one (no faster).
+GEMM_BOUND_MACS = 512
+# Layers that add no work of their own besides their element-wise pass.
+_ELEMENTWISE = ("Activation", "Dropout", "ReLU", "LeakyReLU", "ELU", "Softmax", "PReLU")
 
 
 def make_runner(engine: str, model, weights, outputs=None):
@@ -44,6 +54,32 @@ def macs_per_row(model, outputs=None) -> int:
         if node.layer is not None:
             total += node.layer.macs(model.inbound_shapes(node), node.shape)
     return total
+
+
+def gemm_bound(model, outputs=None) -> bool:
+    """True for a model of Dense layers only (and element-wise ones) whose layers' outputs cost
+    at least GEMM_BOUND_MACS multiply-adds a value: NumPy's BLAS and ONNX Runtime then run the
+    same large matrix products, and ONNX Runtime's start-up is not paid back."""
+    values = 0
+    for name in _needed(model, outputs):
+        node = model.nodes[name]
+        if node.layer is None:
+            continue
+        if type(node.layer).__name__ not in ("Dense",) + _ELEMENTWISE:
+            return False
+        values += math.prod(d or 1 for d in node.shape)
+    return macs_per_row(model, outputs) >= GEMM_BOUND_MACS * max(1, values)
+
+
+def _needed(model, outputs=None) -> set[str]:
+    """The nodes that the outputs depend on."""
+    needed, stack = set(), list(outputs or model.outputs)
+    while stack:
+        name = stack.pop()
+        if name not in needed:
+            needed.add(name)
+            stack.extend(model.nodes[name].inbound)
+    return needed
 
 
 # One value of text (a CSV cell, parsed or formatted) costs about as much CPU as this many
@@ -93,7 +129,8 @@ def auto_runner(model, weights, outputs, rows: int | None, text_values: int = 0)
     from nnctl.onnx import INSTALL_HINT
 
     work = (rows or 0) * macs_per_row(model, outputs)
-    if work < AUTO_MIN_WORK or blas_threads(model, outputs, text_values) == 1:
+    if (work < AUTO_MIN_WORK or blas_threads(model, outputs, text_values) == 1
+            or gemm_bound(model, outputs)):
         return make_runner("numpy", model, weights, outputs), None
     size = f"{rows:,} rows x {macs_per_row(model, outputs):,} multiply-adds"
     try:

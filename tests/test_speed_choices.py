@@ -140,3 +140,19 @@ def test_keep_freed_memory_defers_to_the_environment(monkeypatch):
     if not (sys.platform.startswith("linux") and libc and libc.startswith("glibc")):
         pytest.skip("mallopt is glibc's")
     assert keep_freed_memory() is True
+
+
+def test_wide_dense_models_stay_on_numpy():
+    """32-1024-1024-1024-10 spends its time in large matrix products, which NumPy's BLAS runs
+    as fast as ONNX Runtime: --engine auto does not pay for ONNX Runtime's start-up there,
+    however many rows. The 32-64-64-10 MLP (49 multiply-adds per layer output) is not."""
+    small = mlp(64)
+    wide = build_model(parse_spec(Located({
+        "input": [32], "layers": [{"type": "Dense", "units": 1024, "activation": "relu"},
+                                  {"type": "Dense", "units": 1024, "activation": "relu"},
+                                  {"type": "Dense", "units": 1024, "activation": "relu"},
+                                  {"type": "Dense", "units": 10}]}, {}, "wide.yaml")))
+    assert not engines.gemm_bound(small)
+    assert engines.gemm_bound(wide)
+    runner, note = engines.auto_runner(wide, wide.init_weights(0), None, rows=10 ** 9)
+    assert runner.name == "numpy" and note is None
