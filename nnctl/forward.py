@@ -81,9 +81,22 @@ def output_columns(model: Model, names: list[str]) -> list[str]:
     """Header names for the flat output: `layer3_0, layer3_1`, or `layer` for one value."""
     columns = []
     for name, shape in output_tensors(model, names):
-        size = math.prod(d or 1 for d in shape)
-        columns += [name] if size == 1 else [f"{name}_{k}" for k in range(size)]
+        columns += flat_names(name, math.prod(d or 1 for d in shape))
     return columns
+
+
+def input_columns(model: Model) -> list[str]:
+    """Names of a flat input row's columns, as output columns are named: `record_0`, ...,
+    `patch_15` (JSON Lines objects keyed by these are read in this order)."""
+    columns = []
+    for name, width in input_widths(model).items():
+        columns += flat_names(name, width)
+    return columns
+
+
+def flat_names(name: str, size: int) -> list[str]:
+    """`name_0, name_1, ...` for the values of a tensor flattened, `name` alone for one."""
+    return [name] if size == 1 else [f"{name}_{k}" for k in range(size)]
 
 
 def output_header(fmt: str, asked: bool | None, taps: list[str] | None,

@@ -224,3 +224,77 @@ def test_width_error_per_input_binary(tmp_path, fmt):
 def test_width_error_one_input_has_no_breakdown():
     r = run_nnctl("forward", SEQUENTIAL, "--seed", "1", input="1,2\n")
     assert r.err == "nnctl: error: <stdin>:1: expected 3 columns, got 2\n"
+
+
+# --- JSON Lines of objects --------------------------------------------------------------------
+
+def test_objects_read_in_the_first_lines_key_order(tmp_path):
+    path = write(tmp_path, "x.jsonl", '{"b": 1, "a": 2.5}\n\n{"a": 4, "b": 3}\n')
+    array, columns = rows_of(path)
+    assert columns == ["b", "a"]
+    np.testing.assert_array_equal(array, [[1, 2.5], [3, 4]])
+
+
+def test_objects_keyed_by_the_callers_names_read_in_their_order(tmp_path):
+    path = write(tmp_path, "x.jsonl", '{"x_1": 1, "x_0": 2}\n{"x_0": 4, "x_1": 3}\n')
+    array, columns = rows_of(path, column_names=["x_0", "x_1"])
+    assert columns == ["x_0", "x_1"]
+    np.testing.assert_array_equal(array, [[2, 1], [4, 3]])
+    array, _ = rows_of(path, column_names=["x_0", "other"])  # not its names: the file's order
+    np.testing.assert_array_equal(array, [[1, 2], [3, 4]])
+
+
+def test_objects_many_rows_fast_path(tmp_path):
+    data = np.random.default_rng(0).standard_normal((3000, 3)).astype(np.float32)
+    path = tmp_path / "x.jsonl"
+    path.write_text("".join(f'{{"a": {a!r}, "b": {b!r}, "c": {c!r}}}\n'
+                            for a, b, c in data.tolist()))
+    array, _ = rows_of(path, column_names=["c", "b", "a"])
+    np.testing.assert_array_equal(array, data[:, ::-1])
+
+
+@pytest.mark.parametrize("line, message", [
+    ('{"a": 5}', "missing key 'b' (the first line has a, b)"),
+    ('{"a": 5, "b": 6, "c": 7}', "unknown key 'c' (the first line has a, b)"),
+    ('{"a": 5, "b": "x"}', "key 'b': \"x\" is not a number"),
+    ('{"a": 5, "b": true}', "key 'b': true is not a number"),
+    ('[5, 6]', "not a JSON object (the first line is one: every line is)"),
+])
+def test_object_errors_name_the_line_after_the_good_rows(tmp_path, line, message):
+    path = write(tmp_path, "x.jsonl", '{"a": 1, "b": 2}\n{"b": 4, "a": 3}\n' + line + "\n")
+    good = []
+    with pytest.raises(DataError) as caught:
+        with read_batches(str(path), prefetch=False, batch_size=1) as reader:
+            for batch in reader:
+                good.append(batch.array)
+    np.testing.assert_array_equal(np.concatenate(good), [[1, 2], [3, 4]])
+    assert (caught.value.message, caught.value.line) == (message, 3)
+
+
+def test_cli_objects_by_the_models_input_columns(tmp_path):
+    plain = run_nnctl("forward", SEQUENTIAL, "--seed", "1", input="1,2,3\n")
+    objects = '{"input_layer_2": 3, "input_layer_0": 1, "input_layer_1": 2}\n'
+    r = run_nnctl("forward", SEQUENTIAL, "--seed", "1", "--no-output-header", "-f", "csv",
+                  input=objects)
+    assert (r.code, r.err, r.out) == (0, "", plain.out)
+    r = run_nnctl("forward", SEQUENTIAL, "--seed", "1", "--columns", "input_layer_0,input_layer_1,input_layer_2",
+                  "--no-output-header", input=objects)
+    assert (r.code, r.err, r.out) == (0, "", plain.out)
+    r = run_nnctl("forward", SEQUENTIAL, "--seed", "1", input='{"a": 1, "b": 2, "c": 3}\n'
+                  '{"a": 1, "b": 2}\n')
+    assert r.code == 1 and len(r.out.splitlines()) == 2  # header and the good row
+    assert r.err == "nnctl: error: <stdin>:2: missing key 'c' (the first line has a, b, c)\n"
+    r = run_nnctl("forward", SEQUENTIAL, "--seed", "1", input='{"a": 1, "b": 2}\n')
+    assert (r.code, r.out) == (1, "")
+    assert r.err == "nnctl: error: <stdin>:1: expected 3 columns, got 2 keys\n"
+
+
+def test_cli_objects_of_several_inputs_by_name():
+    row = {f"record_{k}": 1 for k in range(6)} | {f"patch_{k}": 2 for k in range(16)}
+    import json
+
+    shuffled = dict(sorted(row.items(), reverse=True))
+    plain = run_nnctl("forward", TWO_INPUT, "--seed", "1", input=",".join(["1"] * 6 + ["2"] * 16))
+    r = run_nnctl("forward", TWO_INPUT, "--seed", "1", "--no-output-header",
+                  input=json.dumps(shuffled) + "\n")
+    assert (r.code, r.err, r.out) == (0, "", plain.out)

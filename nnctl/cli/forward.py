@@ -121,6 +121,7 @@ def forward(
                                       integers=engine.integer_columns(built),
                                       sample_shape=engine.sample_shape(built),
                                       width_parts=widths, skip_columns=skip_columns,
+                                      column_names=engine.input_columns(built),
                                       columns=columns.split(",") if columns is not None
                                       else None)
         rows = (batch.array for batch in reader)

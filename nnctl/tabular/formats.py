@@ -40,7 +40,7 @@ def format_for(path: str | None, fmt: str | None = None) -> str | None:
 def sniff(stream) -> str:
     """The format of a PeekableInput by its first bytes (none consumed).
 
-    .npy and Parquet by their magic bytes, JSON Lines by a leading `[`, else CSV; "npz" for
+    .npy and Parquet by their magic bytes, JSON Lines by a leading `[` or `{`, else CSV; "npz" for
     a zip archive (which is not a table: the caller says what to do with it).
     """
     def enough(data: bytes) -> bool:  # a magic number, or what rules them out
@@ -57,7 +57,7 @@ def sniff(stream) -> str:
         return "parquet"
     if start.startswith(ZIP_MAGIC):
         return "npz"
-    if start.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"["):
+    if start.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] in (b"[", b"{"):
         return "jsonl"
     return "csv"
 

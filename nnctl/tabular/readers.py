@@ -43,7 +43,8 @@ def read_batches(source, fmt: str | None = None, *, batch_size: int = DEFAULT_BA
                  dtype=np.float32, prefetch: bool = True,
                  integers: list | None = None,
                  sample_shape: tuple | None = None, width_parts: dict | None = None,
-                 columns: list[str] | None = None, skip_columns: int = 0) -> "TableReader":
+                 columns: list[str] | None = None, skip_columns: int = 0,
+                 column_names: list[str] | None = None) -> "TableReader":
     """Open `source` (a path, or "-" for stdin) and return an iterable of Batch.
 
     fmt: csv, tsv, jsonl, npy or parquet; default by extension, else by content (.npy and
@@ -57,6 +58,8 @@ def read_batches(source, fmt: str | None = None, *, batch_size: int = DEFAULT_BA
     columns: the columns to read, in this order, by header name or by 1-based number (as
     `cut -f`); skip_columns: leading columns to drop (an index column). With either, rows are
     as wide as the file's first row (or header), and what is picked must be n_columns wide.
+    column_names: the names of the n_columns (a model's input columns): JSON Lines of objects
+    keyed by exactly these are read in this order, others in the first line's key order.
     Errors (DataError) name the file, the physical line and the column, and come after every
     good row before them was yielded.
 
@@ -66,7 +69,7 @@ def read_batches(source, fmt: str | None = None, *, batch_size: int = DEFAULT_BA
     return TableReader(source, fmt, batch_size=batch_size, header=header,
                        n_columns=n_columns, dtype=dtype, prefetch=prefetch, integers=integers,
                        sample_shape=sample_shape, width_parts=width_parts, columns=columns,
-                       skip_columns=skip_columns)
+                       skip_columns=skip_columns, column_names=column_names)
 
 
 class TableReader(TextReading, NpyReading, ParquetReading):
@@ -80,7 +83,8 @@ class TableReader(TextReading, NpyReading, ParquetReading):
 
     def __init__(self, source, fmt=None, *, batch_size=DEFAULT_BATCH_SIZE, header=None,
                  n_columns=None, dtype=np.float32, prefetch=True, integers=None,
-                 sample_shape=None, width_parts=None, columns=None, skip_columns=0):
+                 sample_shape=None, width_parts=None, columns=None, skip_columns=0,
+                 column_names=None):
         if batch_size < 1:
             raise ValueError(f"batch_size must be positive, got {batch_size}")
         self.source = source
@@ -96,6 +100,8 @@ class TableReader(TextReading, NpyReading, ParquetReading):
         self._prefetch = prefetch
         self._integers = list(integers or [])
         self._header = header
+        self._column_names = column_names
+        self._objects = None  # JSON Lines of objects: their keys, in the order read
         self._raw = None
         self._npy = None
         self._parquet = None

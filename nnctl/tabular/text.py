@@ -52,6 +52,9 @@ class TextReading:
         if not_text:
             raise DataError(f"{not_text} (a binary file? give --input-format for .npy/Parquet)",
                             source=self.name, line=count)
+        if self.format == "jsonl" and text.startswith(b"{"):
+            self._start_objects(text, count)
+            return
         cells = self._split_cells(text)
         names = [_cell_text(c) for c in cells]
         # a header is a line with no number in it (quoted numbers are numbers: "1","2" is data),
@@ -77,6 +80,17 @@ class TextReading:
             raise DataError(f"{self._expected_columns()}, got {len(names)}"
                             f"{'' if data else ' in the header'}{hint}",
                             source=self.name, line=count)
+
+    def _start_objects(self, text: bytes, line: int) -> None:
+        """JSON Lines of objects: the first line's keys name the columns (nnctl.tabular.objects)."""
+        from nnctl.tabular.objects import object_keys
+
+        self.columns = self._objects = object_keys(text, self.name, line, self._column_names)
+        if self.n_columns is None:
+            self.n_columns = len(self.columns)
+        elif len(self.columns) != self.n_columns:
+            raise DataError(f"{self._expected_columns()}, got {len(self.columns)} keys",
+                            source=self.name, line=line)
 
     def _peek_first_line(self):
         """(bytes up to its end, physical lines up to it, the first non-blank line), or None.
@@ -161,7 +175,12 @@ class TextReading:
     def _text_parts(self):
         if self.n_columns is None:  # no data at all
             return
-        parser = TextParser(self.format, self.n_columns, self.dtype)
+        if self._objects is not None:
+            from nnctl.tabular.objects import ObjectParser
+
+            parser = ObjectParser(self._objects, self.dtype)
+        else:
+            parser = TextParser(self.format, self.n_columns, self.dtype)
         for block, line, newlines, paused in self._text_blocks():
             array = parser.fast(block, newlines)
             if array is not None:
