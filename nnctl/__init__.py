@@ -23,6 +23,8 @@ _LAZY = {
     "initializers": ("nnctl.initializers", None), "models": ("nnctl.models", None),
     "utils": ("nnctl.utils", None), "ops": ("nnctl.ops", None),
     "backend": ("nnctl.backend", None),
+    "forward_file": ("nnctl.api.forwarding", "forward_file"),
+    "forward_files": ("nnctl.api.forwarding", "forward_files"),
 }
 
 

@@ -20,9 +20,11 @@ class Engine(str, Enum):
 
 def forward(
     model: params.ModelArgument,
-    input: Annotated[str, typer.Argument(
-        help="Rows of data: CSV, TSV, JSON Lines, .npy, Parquet or .npz (default: stdin).",
-        show_default=False)] = "-",
+    inputs: Annotated[Optional[list[str]], typer.Argument(
+        metavar="INPUT",
+        help="Rows of data: CSV, TSV, JSON Lines, .npy, Parquet or .npz (default: stdin); "
+             "several files, a directory, a glob or URLs go with -o OUTDIR/.",
+        show_default=False)] = None,
     weights: Annotated[Optional[str], typer.Option(
         "--weights", metavar="FILE",
         help="Weights .npz with LAYER/WEIGHT arrays (Keras names).")] = None,
@@ -30,13 +32,15 @@ def forward(
         "--seed", min=0, help="Seed for the initializers when there are no weights.")] = None,
     output: Annotated[str, typer.Option(
         "--output", "-o", metavar="FILE", show_default=False,
-        help="Where to write the rows (default: stdout); atomic for files.")] = "-",
+        help="Where to write the rows (default: stdout); atomic for files. OUTDIR/ (a "
+             "directory, or a name ending in /) takes one file per input.")] = "-",
     input_format: Annotated[Optional[str], typer.Option(
         "--input-format", metavar="FORMAT", callback=params.input_format,
         help="csv, tsv, jsonl, npy, parquet or npz (default: by extension, else by content).")] = None,
     output_format: Annotated[Optional[str], typer.Option(
         "--format", "-f", "--output-format", metavar="FORMAT", callback=params.output_format,
-        help="csv, tsv, jsonl, npy or parquet (default: by extension, else csv).")] = None,
+        help="csv, tsv, jsonl, npy or parquet (default: by extension, else csv; parquet "
+             "into OUTDIR/).")] = None,
     batch_size: Annotated[int, typer.Option(
         "--batch-size", min=1, help="Rows per batch; memory is bounded by it.")] = 16384,
     header: Annotated[Optional[bool], typer.Option(
@@ -59,6 +63,15 @@ def forward(
         "--engine", metavar="ENGINE",
         help="numpy (the reference), onnxruntime (pip install 'nnctl[onnx]'), or "
              "auto: onnxruntime for large inputs when it is installed.")] = Engine.auto,
+    workers: Annotated[Optional[int], typer.Option(
+        "--workers", min=1, metavar="N",
+        help="Many files: the processes of the local Dask cluster (default: the cores).")] = None,
+    scheduler: Annotated[Optional[str], typer.Option(
+        "--scheduler", metavar="ADDRESS",
+        help="Many files: run on the Dask cluster at ADDRESS (tcp://host:8786; default: "
+             "$DASK_SCHEDULER_ADDRESS, else a local cluster).")] = None,
+    overwrite: Annotated[bool, typer.Option(
+        "--overwrite", help="Many files: compute every output again, even up-to-date ones.")] = False,
 ):
     """Run MODEL over every row of INPUT, streaming.
 
@@ -66,20 +79,43 @@ def forward(
     several inputs take their columns in input order (or an .npz with one array per input
     name). Rows go to stdout as CSV, or to -o FILE in the format of its extension; .npy and
     Parquet are binary: to a file or a pipe, not a terminal.
+
+    Many files (several INPUTs, a directory, a glob, or URLs such as s3://bucket/dir/ through
+    fsspec) go to -o OUTDIR/, one output file per input file with the same stem, computed on a
+    local Dask cluster of --workers processes or on the one at --scheduler (pip install
+    'nnctl[dask]'); a rerun computes only the outputs missing or older than their input.
     """
-    import itertools
+    from nnctl.cli.forward_many import forward_many, is_many
+
+    options = dict(input_format=input_format, output_format=output_format,
+                   batch_size=batch_size, header=header, taps=tap, engine=engine_choice.value,
+                   columns=columns.split(",") if columns is not None else None,
+                   skip_columns=skip_columns, output_header=output_header)
+    sources = list(inputs or ["-"])
+    if is_many(sources, output, workers, scheduler):
+        return forward_many(model, sources, output, weights=weights, seed=seed,
+                            overwrite=overwrite, workers=workers, scheduler=scheduler,
+                            **options)
+    if overwrite:
+        from nnctl.errors import UsageError
+
+        raise UsageError("--overwrite is for -o OUTDIR/ (a file given with -o is always "
+                         "replaced)")
+    _forward_one(model, sources[0], output, weights=weights, seed=seed, **options)
+
+
+def _forward_one(model, input, output, *, weights, seed, input_format, output_format,
+                 **options):
+    """One INPUT (or stdin) to -o FILE (or stdout): nnctl.pipeline.forward_file."""
     import sys
 
-    import numpy as np
-
-    from nnctl import engines
-    from nnctl import forward as engine
     from nnctl import tabular
-    from nnctl.cli.console import is_terminal, refuse_binary_on_terminal, warn
+    from nnctl.cli.console import is_terminal, message, refuse_binary_on_terminal, warn
     from nnctl.cli.progress import progress_for
     from nnctl.cli.tuning import keep_freed_memory
     from nnctl.cli.weights_source import model_and_weights
     from nnctl.errors import UsageError
+    from nnctl.pipeline import forward_file
 
     if model == "-" and input == "-":
         raise UsageError("MODEL and INPUT cannot both be stdin ('-'): give the data as a file")
@@ -103,70 +139,6 @@ def forward(
         refuse_binary_on_terminal(BINARY[out_format])
     keep_freed_memory()  # a stream allocates and frees blocks of MBs: reuse them
     built, values = model_and_weights(model, weights, seed)
-    wanted = engine.check_taps(built, tap) if tap else built.outputs
-    if output_header and out_format not in ("csv", "tsv", "parquet"):
-        raise UsageError(f"--output-header writes a CSV or TSV header row; {out_format} has "
-                         "none")
-    widths = engine.input_widths(built)
-    n_columns = sum(widths.values())
-    out_columns = engine.output_columns(built, wanted)
-    if input_format == "npz" or (input_format is None and str(input).endswith(".npz")):
-        if columns is not None or skip_columns:
-            raise UsageError("--columns and --skip-columns pick columns of a table; an .npz "
-                             "holds one array per input name")
-        reader, rows = None, engine.npz_rows(input, built, batch_size)
-    else:
-        reader = tabular.read_batches(input, input_format, batch_size=batch_size, header=header,
-                                      n_columns=n_columns, dtype=engine.read_dtype(built),
-                                      integers=engine.integer_columns(built),
-                                      sample_shape=engine.sample_shape(built),
-                                      width_parts=widths, skip_columns=skip_columns,
-                                      column_names=engine.input_columns(built),
-                                      columns=columns.split(",") if columns is not None
-                                      else None)
-        rows = (batch.array for batch in reader)
-    try:
-        first = next(rows, None)  # opens the input: its format and header are known after this
-        named = engine.output_header(out_format, output_header, tap,
-                                     reader is not None and reader.columns is not None)
-        rows = itertools.chain([first], rows) if first is not None else iter(())
-        # values parsed or formatted as text per row: where they cost more than the arithmetic,
-        # the arithmetic needs neither a second BLAS thread nor onnxruntime
-        text_values = ((n_columns if reader is not None and reader.format in tabular.TEXT else 0)
-                       + (len(out_columns) if out_format in tabular.TEXT else 0))
-        runner = _runner(engine_choice.value, built, values, wanted, reader, first, input,
-                         text_values)
-        if runner.name == "numpy":
-            engines.limit_blas_threads(engines.blas_threads(built, wanted, text_values))
-        # a known row count lets an .npy go to stdout as it is computed, without a spool
-        n_rows = reader.total_rows if reader is not None else None
-        with tabular.open_writer(output, output_format, dtype=built.dtype,
-                                 columns=out_columns if named else None, n_rows=n_rows,
-                                 n_columns=len(out_columns)) as writer, \
-                progress_for(reader) as advance:
-            for out in engine.run(built, values, rows, wanted, runner=runner, warn=warn):
-                writer.write(out)
-                advance()
-    finally:
-        if reader is not None:
-            reader.close()
-
-
-def _runner(engine, model, weights, outputs, reader, first, path, text_values):
-    """The batch runner of --engine; auto says on a terminal when it takes onnxruntime."""
-    import numpy as np
-
-    from nnctl import engines
-
-    if engine != "auto":
-        return engines.make_runner(engine, model, weights, outputs)
-    if first is None:
-        return engines.make_runner("numpy", model, weights, outputs)
-    rows = engines.estimate_rows(reader, len(first), path, first.shape[1],
-                                 np.dtype(model.dtype).itemsize)
-    runner, note = engines.auto_runner(model, weights, outputs, rows, text_values)
-    if note:
-        from nnctl.cli.console import message
-
-        message(note)
-    return runner
+    forward_file(built, values, input, output, input_format=input_format,
+                 output_format=output_format, warn=warn, note=message, progress=progress_for,
+                 **options)

@@ -1,0 +1,371 @@
+"""nnctl forward MODEL INPUTS... -o OUTDIR/ on Dask: a real `dask scheduler` and two `dask
+worker` processes on 127.0.0.1, and nnctl's own local cluster (--workers 2), run the same
+tests. The workers load tests/dask_preload.py: it logs the pid that ran each part (only a
+Dask worker loads it) and makes parts named die-once, die-always or slow misbehave.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from conftest import CONFIGS, ROOT, run_nnctl
+
+pytest.importorskip("distributed")
+pytestmark = pytest.mark.dask
+
+PRELOAD = str(ROOT / "tests" / "dask_preload.py")
+ROWS = 40
+
+
+def _env(**extra) -> dict:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
+    env.update(extra)
+    return env
+
+
+class Cluster:
+    """How a test runs nnctl on one kind of cluster, and what it can ask of it."""
+
+    def __init__(self, args, env, log, client=None):
+        self.args, self.env, self.log, self.client = args, env, log, client
+
+    def part_log(self) -> list[tuple[int, str]]:
+        """(pid, input name) of every part a worker started since the last call."""
+        try:
+            with open(self.log) as f:
+                lines = f.read().split()
+        except FileNotFoundError:
+            return []
+        os.unlink(self.log)
+        return [(int(pid), name) for pid, name in zip(lines[::2], lines[1::2])]
+
+    def worker_pids(self) -> set[int] | None:
+        return set(self.client.run(os.getpid).values()) if self.client else None
+
+    def idle(self) -> bool:
+        return self.client is None or not any(self.client.processing().values())
+
+
+def _stop(processes) -> None:
+    for proc in reversed(processes):
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGTERM)
+    for proc in processes:
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+@pytest.fixture(scope="module")
+def dask_processes(tmp_path_factory):
+    """`dask scheduler` and two `dask worker` (one thread each, nanny, no dashboard) on
+    127.0.0.1, random ports; ended by their pids when the module is done."""
+    from distributed import Client
+
+    base = tmp_path_factory.mktemp("dask")
+    scheduler_file, log = str(base / "scheduler.json"), str(base / "parts.log")
+    # one retry for a part whose worker died, and no part queued behind a running one, as on
+    # nnctl's local cluster (Dask's defaults: 3 retries, 1.1 parts per thread)
+    env = _env(DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES="1",
+               DASK_DISTRIBUTED__SCHEDULER__WORKER_SATURATION="1.0", NNCTL_TEST_PART_LOG=log)
+    quiet = dict(stdout=subprocess.DEVNULL, stderr=open(base / "dask.log", "w"), env=env)
+    processes = [subprocess.Popen(
+        [sys.executable, "-m", "dask", "scheduler", "--host", "127.0.0.1", "--port", "0",
+         "--no-dashboard", "--scheduler-file", scheduler_file], **quiet)]
+    try:
+        deadline = time.monotonic() + 30
+        while not os.path.exists(scheduler_file) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        for _ in range(2):
+            processes.append(subprocess.Popen(
+                [sys.executable, "-m", "dask", "worker", "--scheduler-file", scheduler_file,
+                 "--host", "127.0.0.1", "--nthreads", "1", "--no-dashboard",
+                 "--preload", PRELOAD], **quiet))
+        client = Client(scheduler_file=scheduler_file, timeout="30s")
+        client.wait_for_workers(2, timeout=60)
+        yield Cluster(["--scheduler", client.scheduler.address], _env(), log, client)
+        client.close()
+    finally:
+        _stop(processes)
+
+
+@pytest.fixture(scope="module", params=["scheduler", "local"])
+def cluster(request, tmp_path_factory):
+    if request.param == "scheduler":
+        return request.getfixturevalue("dask_processes")
+    log = str(tmp_path_factory.mktemp("local") / "parts.log")
+    env = _env(DASK_DISTRIBUTED__WORKER__PRELOAD=repr([PRELOAD]), NNCTL_TEST_PART_LOG=log)
+    return Cluster(["--workers", "2"], env, log)
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory) -> str:
+    path = str(tmp_path_factory.mktemp("model") / "model.npz")
+    assert run_nnctl("build", CONFIGS / "article_sequential.yaml", "--seed", "1",
+                     "-o", path).code == 0
+    return path
+
+
+def _rows(seed: int, n: int = ROWS) -> np.ndarray:
+    return np.random.default_rng(seed).standard_normal((n, 3)).astype(np.float32)
+
+
+def _write(directory, name: str, rows: np.ndarray) -> str:
+    path = os.path.join(directory, name)
+    if name.endswith(".npy"):
+        np.save(path, rows)
+    elif name.endswith(".parquet"):
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        pq.write_table(pa.table({f"x{k}": rows[:, k] for k in range(rows.shape[1])}), path)
+    else:
+        np.savetxt(path, rows, delimiter=",", fmt="%.9g")
+    return path
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> str:
+    """A directory of one Parquet, one CSV and one .npy file (and a note to skip)."""
+    directory = str(tmp_path_factory.mktemp("data"))
+    for k, name in enumerate(["a.parquet", "b.csv", "c.npy"]):
+        _write(directory, name, _rows(k))
+    with open(os.path.join(directory, "notes.txt"), "w") as f:
+        f.write("not data\n")
+    return directory
+
+
+def _single(model, source, dest) -> None:
+    """The single-file forward of `source` (nnctl's CLI, in this process): the reference."""
+    from nnctl.cli.app import run
+
+    assert run(["forward", str(model), str(source), "-o", str(dest), "--batch-size", "8"]) == 0
+
+
+def _table(path):
+    import pyarrow.parquet as pq
+
+    return pq.read_table(path)
+
+
+def _no_temporaries(directory) -> None:
+    assert [n for n in os.listdir(directory) if n.endswith(".tmp")] == []
+
+
+def test_outputs_equal_single_file_forwards_and_ran_on_workers(cluster, model, data, tmp_path):
+    out = tmp_path / "out"
+    cluster.part_log()
+    result = run_nnctl("forward", model, f"file://{data}", "-o", f"{out}/", "--batch-size", "8",
+                       *cluster.args, env=cluster.env)
+    assert result.code == 0, result.err
+    assert sorted(os.listdir(out)) == ["a.parquet", "b.parquet", "c.parquet"]
+    lines = result.err.splitlines()
+    assert lines[0] == (f"nnctl: warning: file://{data}: skipping notes.txt: not a data file "
+                        "nnctl reads (.csv, .tsv, .tab, .jsonl, .ndjson, .npy, .parquet, .pq, "
+                        ".npz)")
+    assert lines[1].startswith(f"nnctl: 3 of 3 parts written; {3 * ROWS} rows in ")
+    assert len(lines) == 2
+    for name in ["a.parquet", "b.csv", "c.npy"]:
+        stem = name.split(".")[0]
+        _single(model, os.path.join(data, name), tmp_path / f"{stem}.parquet")
+        assert _table(out / f"{stem}.parquet").equals(_table(tmp_path / f"{stem}.parquet"))
+    ran = cluster.part_log()  # the preload is loaded by Dask workers only
+    assert sorted(name for _, name in ran) == ["a.parquet", "b.csv", "c.npy"]
+    if cluster.worker_pids() is not None:
+        assert {pid for pid, _ in ran} <= cluster.worker_pids()
+
+    csv_out = tmp_path / "csv"
+    result = run_nnctl("forward", model, os.path.join(data, "b.csv"),
+                       os.path.join(data, "c.npy"), "-o", f"{csv_out}/", "--batch-size", "8",
+                       "--output-format", "csv", *cluster.args, env=cluster.env)
+    assert result.code == 0, result.err
+    for stem in ["b", "c"]:
+        _single(model, os.path.join(data, f"{stem}{'.csv' if stem == 'b' else '.npy'}"),
+                tmp_path / f"{stem}.csv")
+        assert (csv_out / f"{stem}.csv").read_bytes() == (tmp_path / f"{stem}.csv").read_bytes()
+
+
+def test_a_rerun_computes_only_what_is_missing_or_older_than_its_input(cluster, model, data,
+                                                                        tmp_path):
+    out = tmp_path / "out"
+    args = ("forward", model, data, "-o", f"{out}/", *cluster.args)
+    assert run_nnctl(*args, env=cluster.env).code == 0
+    made = {n: os.stat(out / n).st_mtime_ns for n in os.listdir(out)}
+    cluster.part_log()
+
+    again = run_nnctl(*args, env=cluster.env)
+    assert again.code == 0, again.err
+    assert again.err.splitlines()[-1].startswith("nnctl: 0 of 3 parts written, 3 skipped; 0 rows")
+    assert cluster.part_log() == []
+    assert {n: os.stat(out / n).st_mtime_ns for n in os.listdir(out)} == made
+
+    later = time.time() + 5  # the input changed after its output was made
+    os.utime(os.path.join(data, "b.csv"), (later, later))
+    try:
+        third = run_nnctl(*args, env=cluster.env)
+    finally:
+        os.utime(os.path.join(data, "b.csv"))
+    assert third.code == 0, third.err
+    assert third.err.splitlines()[-1].startswith(
+        f"nnctl: 1 of 3 parts written, 2 skipped; {ROWS} rows in ")
+    assert [name for _, name in cluster.part_log()] == ["b.csv"]
+    assert os.stat(out / "a.parquet").st_mtime_ns == made["a.parquet"]
+
+
+def test_a_bad_file_fails_alone_and_a_dead_worker_is_retried_once(cluster, model, tmp_path):
+    data, out = tmp_path / "in", tmp_path / "out"
+    data.mkdir()
+    good = _write(data, "good.csv", _rows(1))
+    bad = _write(data, "bad.csv", _rows(2, 4))
+    with open(bad, "a") as f:
+        f.write("1,x,3\n")
+    once = _write(data, "die-once.csv", _rows(3))
+    always = _write(data, "die-always.csv", _rows(4))
+    missing = str(data / "missing.csv")
+    cluster.part_log()
+    result = run_nnctl("forward", model, good, bad, missing, once, always, "-o", f"{out}/",
+                       "--batch-size", "8", *cluster.args, env=cluster.env, timeout=120)
+    assert result.code == 1, result.err
+    single_bad = run_nnctl("forward", model, bad, "-o", tmp_path / "bad.csv")
+    assert single_bad.code == 1
+    lines = result.err.splitlines()
+    assert lines[:3] == [
+        single_bad.err.strip(),  # the same line as a single-file forward's
+        f"nnctl: error: {missing}: cannot open: No such file or directory",
+        f"nnctl: error: {always}: the worker running it died, and again on the retry "
+        "(killed, or out of memory?)"]
+    assert lines[3].startswith(f"nnctl: 2 of 5 parts written, 3 failed; {2 * ROWS} rows in ")
+    assert len(lines) == 4
+    assert sorted(os.listdir(out)) == ["die-once.parquet", "good.parquet"]
+    _single(model, once, tmp_path / "once.parquet")
+    assert _table(out / "die-once.parquet").equals(_table(tmp_path / "once.parquet"))
+    ran = [name for _, name in cluster.part_log()]
+    # die-once: again after its death (and once more if its result was lost with the worker
+    # die-always killed before nnctl had it); die-always: twice, then given up
+    assert ran.count("die-once.csv") >= 2 and ran.count("die-always.csv") == 2
+
+
+def test_ctrl_c_cancels_the_parts_and_leaves_no_temporary_file(cluster, model, tmp_path):
+    data, out = tmp_path / "in", tmp_path / "out"
+    data.mkdir()
+    inputs = [_write(data, f"slow{k}.csv", _rows(k, 200)) for k in range(4)]
+    cluster.part_log()
+    proc = subprocess.Popen([sys.executable, "-m", "nnctl", "forward", model, *inputs, "-o",
+                             f"{out}/", "--batch-size", "8", *cluster.args],
+                            env=cluster.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    deadline = time.monotonic() + 60
+    while not os.path.exists(cluster.log) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)  # a batch or two into the first parts: their temporary files exist
+    os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C in a terminal: the whole foreground group
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    assert err == b""
+    ran = cluster.part_log()
+    assert ran  # parts had started (each takes 5 s: none had finished)
+    assert os.listdir(out) == []
+    deadline = time.monotonic() + 20  # the parts that were running stop (a loaded machine
+    while not cluster.idle() and time.monotonic() < deadline:  # may take a while)
+        time.sleep(0.1)
+    assert cluster.idle()
+    time.sleep(1.5)  # and nothing comes after
+    assert os.listdir(out) == []
+    if cluster.client is None:  # nnctl's own cluster: its workers are gone
+        for pid, _ in ran:
+            with pytest.raises(ProcessLookupError):
+                os.kill(pid, 0)
+
+
+def test_urls_through_fsspec_on_dask(model, tmp_path):
+    """memory:// is one process's: a cluster of threads in this process shares it."""
+    import fsspec
+    from distributed import LocalCluster
+
+    import nnctl
+    from nnctl.distributed import PartsFailed
+
+    fs = fsspec.filesystem("memory")
+    for k, name in enumerate(["a.csv", "b.csv"]):
+        _write(tmp_path, name, _rows(k))
+        fs.put_file(str(tmp_path / name), f"/in/{name}")
+    fs.pipe_file("/in/bad.csv", b"1,2,3\n4,5\n")
+    fs.pipe_file("/in/notes.txt", b"not data\n")
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                      dashboard_address=":0") as local:
+        with pytest.raises(PartsFailed) as failed:
+            nnctl.forward_files(model, "memory://in/*.csv", "memory://out/",
+                                scheduler=local.scheduler_address)
+    assert failed.value.written == ["memory://out/a.parquet", "memory://out/b.parquet"]
+    [failure] = failed.value.failures
+    assert str(failure.error) == "memory:///in/bad.csv:2: expected 3 columns, got 2"
+    assert sorted(fs.ls("/out", detail=False)) == ["/out/a.parquet", "/out/b.parquet"]
+    for name in ["a", "b"]:
+        _single(model, tmp_path / f"{name}.csv", tmp_path / f"{name}.parquet")
+        with fs.open(f"/out/{name}.parquet") as f:
+            import pyarrow.parquet as pq
+
+            assert pq.read_table(f).equals(_table(tmp_path / f"{name}.parquet"))
+    fs.rm("/in", recursive=True)
+    fs.rm("/out", recursive=True)
+
+
+def test_one_file_to_a_directory_and_the_single_file_path_import_no_dask(model, tmp_path):
+    _write(tmp_path, "x.csv", _rows(0))
+    script = (
+        "import sys\n"
+        "from nnctl.cli.app import run\n"
+        f"assert run(['forward', {model!r}, 'x.csv', '-o', 'y.csv']) == 0\n"
+        f"assert run(['forward', {model!r}, 'x.csv', '-o', 'out/']) == 0\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('dask', 'distributed', 'fsspec')))\n")
+    proc = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=_env(),
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "[]\n"
+    assert _table(tmp_path / "out" / "x.parquet").num_rows == ROWS
+
+
+def test_overwrite_and_a_newer_model_compute_parts_again(model, tmp_path):
+    _write(tmp_path, "x.csv", _rows(0))
+    args = ("forward", model, tmp_path / "x.csv", "-o", f"{tmp_path}/out/")
+    assert run_nnctl(*args).code == 0
+    assert "0 of 1 parts written, 1 skipped" in run_nnctl(*args).err
+    assert "1 of 1 parts written;" in run_nnctl(*args, "--overwrite").err
+    later = time.time() + 5
+    os.utime(model, (later, later))
+    try:
+        assert "1 of 1 parts written;" in run_nnctl(*args).err
+    finally:
+        os.utime(model)
+
+
+def test_usage_and_install_hint(model, tmp_path):
+    _write(tmp_path, "a.csv", _rows(0))
+    _write(tmp_path, "b.csv", _rows(1))
+    result = run_nnctl("forward", model, "a.csv", "b.csv", cwd=tmp_path)
+    assert (result.code, result.err) == (
+        2, "nnctl: error: many input files write one output file each: give -o OUTDIR/\n")
+    result = run_nnctl("forward", model, "a.csv", "-o", "y.csv", "--overwrite", cwd=tmp_path)
+    assert result.code == 2
+    script = ("import sys\n"
+              "sys.modules['distributed'] = None\n"  # as if it were not installed
+              "from nnctl.cli.app import run\n"
+              f"sys.exit(run(['forward', {model!r}, 'a.csv', 'b.csv', '-o', 'out/']))\n")
+    proc = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=_env(),
+                          capture_output=True, text=True)
+    assert proc.returncode == 1
+    assert proc.stderr.splitlines()[0] == (
+        "nnctl: error: several input files run on a Dask cluster, and Dask is not installed: "
+        "pip install 'nnctl[dask]' (dask[distributed] and fsspec; s3fs or gcsfs for s3:// or "
+        "gs:// URLs)")
+    assert not os.path.exists(tmp_path / "out" / "a.parquet")
