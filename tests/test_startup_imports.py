@@ -20,7 +20,7 @@ SPEC = str(CONFIGS / "article_sequential.yaml")
 
 # Heavy or optional libraries and the big parts of nnctl, by what needs them.
 THIRD_PARTY = ("polars", "pyarrow", "rich", "yaml", "plotext", "h5py", "onnx", "onnxruntime",
-               "threadpoolctl", "scipy", "pydantic")
+               "threadpoolctl", "scipy", "pydantic", "dask", "distributed", "fsspec")
 ENGINE = ("nnctl.model", "nnctl.tabular", "nnctl.forward", "nnctl.onnx.export")
 NOT_FOR_MODELS = ("polars", "pyarrow", "plotext", "h5py", "onnx", "onnxruntime",
                   "threadpoolctl", "scipy", "pydantic", "nnctl.tabular", "nnctl.forward")
