@@ -298,3 +298,104 @@ def test_python_api_loads_a_sequence_spec_with_keras_weights():
     got = model(inputs["x"])
     for a, want in zip(got, outputs):
         np.testing.assert_allclose(a, want, rtol=1e-5, atol=1e-6)
+
+
+# --- the commands on sequence models ---------------------------------------------------------
+
+STATES = SPECS / "sequences" / "lstm_states.yaml"   # encoder: LSTM with return_state
+
+
+def test_tap_one_output_of_several_and_all_of_them(nnctl, tmp_path):
+    weights, inputs, _ = golden("lstm_states")
+    np.savez(tmp_path / "w.npz", **weights)
+    x = inputs["x"].reshape(len(inputs["x"]), -1)
+    text = "\n".join(",".join(repr(float(v)) for v in row) for row in x) + "\n"
+    model = load_model(str(STATES))
+    want = model.forward({"x": inputs["x"]}, model.check_weights(weights), ["encoder"])
+    sequence, h, c = want["encoder"]
+    r = nnctl("forward", STATES, "--weights", tmp_path / "w.npz", "--tap", "encoder[2]",
+              input=text)
+    assert (r.code, r.err) == (0, "")
+    np.testing.assert_allclose(np.loadtxt(r.out.splitlines(), delimiter=","), c, rtol=1e-6)
+    r = nnctl("forward", STATES, "--weights", tmp_path / "w.npz", "--tap", "encoder",
+              "--output-format", "csv", "-o", tmp_path / "all.csv", input=text)
+    assert (r.code, r.err) == (0, "")
+    lines = (tmp_path / "all.csv").read_text().splitlines()
+    assert len(lines) == len(x)
+    got = np.loadtxt(lines, delimiter=",")
+    np.testing.assert_allclose(got, np.concatenate([sequence.reshape(len(x), -1), h, c], 1),
+                               rtol=1e-6)
+    r = nnctl("forward", STATES, "--tap", "encoder[3]", input=text)
+    assert (r.code, r.err) == (1, "nnctl: error: --tap: layer 'encoder' has 3 output(s); "
+                                  "'encoder[3]' names none of them\n")
+
+
+def test_export_and_onnxruntime_engine_on_token_ids(nnctl, tmp_path):
+    pytest.importorskip("onnxruntime")
+    onnx = pytest.importorskip("onnx")
+    path = SPECS / "sequences" / "masked_bidirectional.yaml"
+    r = nnctl("build", path, "--seed", "3", "-o", tmp_path / "m.npz")
+    assert r.code == 0, r.err
+    r = nnctl("export", tmp_path / "m.npz", "-o", tmp_path / "m.onnx")
+    assert r.code == 0, r.err
+    proto = onnx.load(str(tmp_path / "m.onnx"))
+    onnx.checker.check_model(proto, full_check=True)
+    assert proto.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.INT32
+    ids = "1,2,3,0,0,4,5\n9,9,0,0,0,0,0\n"
+    results = [nnctl("forward", tmp_path / "m.npz", "--engine", engine, input=ids)
+               for engine in ("numpy", "onnxruntime")]
+    assert [r.code for r in results] == [0, 0]
+    np.testing.assert_allclose(np.loadtxt(results[0].out.splitlines(), delimiter=","),
+                               np.loadtxt(results[1].out.splitlines(), delimiter=","),
+                               rtol=1e-4, atol=1e-6)
+
+
+def test_inspect_backpropagates_through_time(nnctl, tmp_path):
+    path = SPECS / "sequences" / "lstm_classifier.yaml"
+    (tmp_path / "ids.csv").write_text("1,2,3,4,5,6\n7,0,0,8,9,1\n")
+    r = nnctl("inspect", path, tmp_path / "ids.csv", "--format", "json")
+    assert r.code == 0, r.err
+    report = json.loads(r.out)
+    lstm = next(layer for layer in report["layers"] if layer["type"] == "LSTM")
+    assert lstm["activation"] == "tanh" and lstm["grad_norm"] > 0
+    assert [w["name"] for w in lstm["weights"]] == ["lstm_cell/kernel",
+                                                    "lstm_cell/recurrent_kernel",
+                                                    "lstm_cell/bias"]
+
+
+def test_summary_macs_count_every_step(nnctl):
+    r = nnctl("summary", SPECS / "sequences" / "gru_stack.yaml", "--macs", "--format", "json")
+    assert r.code == 0, r.err
+    layers = json.loads(r.out)["layers"]
+    # GRU: steps x 3 gates x units x (features + units)
+    assert [layer["macs"] for layer in layers] == [6 * 3 * 4 * (3 + 4), 6 * 3 * 3 * (4 + 3),
+                                                   6 * 3 * 2 * (3 + 2)]
+
+
+@pytest.mark.parametrize("layer, message", [
+    ("{type: Softmax}", "layer 'softmax': Softmax would use the mask that 'embedding' carries "
+                        "(mask_zero); nnctl does not compute masked Softmax; drop mask_zero or "
+                        "the layer"),
+    ("{type: GlobalAveragePooling1D}", "GlobalAveragePooling1D would use the mask"),
+])
+def test_a_mask_nnctl_cannot_honour_is_refused(nnctl, tmp_path, layer, message):
+    path = tmp_path / "s.yaml"
+    path.write_text("input: {shape: [5], dtype: int32}\nlayers:\n"
+                    "  - {type: Embedding, input_dim: 9, output_dim: 3, mask_zero: true}\n"
+                    f"  - {layer}\n")
+    r = nnctl("validate", path)
+    assert r.code == 1 and r.err.count("\n") == 1
+    assert r.err.startswith(f"nnctl: error: {path}:4:5: ") and message in r.err, r.err
+
+
+def test_layers_that_drop_the_mask_are_exact():
+    """Keras drops a mask at Flatten: the Dense after it sees every step, as here."""
+    from nnctl.model import build_model
+    from nnctl.spec import parse_spec
+    from nnctl.yamlpos import load_yaml
+
+    spec = ("input: {shape: [4], dtype: int32}\nlayers:\n"
+            "  - {type: Embedding, input_dim: 9, output_dim: 2, mask_zero: true}\n"
+            "  - {type: Flatten}\n  - {type: Dense, units: 2}\n")
+    model = build_model(parse_spec(load_yaml(spec, "s.yaml")))
+    assert [n.masked for n in model.layers] == [True, False, False]
