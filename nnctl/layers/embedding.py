@@ -46,7 +46,8 @@ class Embedding(Layer):
         if x.dtype.kind == "f":
             if x.size and not np.array_equal(x, np.floor(x)):
                 raise DataError(f"layer '{self.name}': Embedding takes integer indices, got "
-                                f"{float(x[x != np.floor(x)].flat[0])!r}")
+                                f"{float(x[x != np.floor(x)].flat[0])!r} (give its input "
+                                "`dtype: int32` to have the ids checked as they are read)")
             x = x.astype(np.int64)
         if x.size and (x.min() < 0 or x.max() >= self.input_dim):
             bad = x[(x < 0) | (x >= self.input_dim)].flat[0]
