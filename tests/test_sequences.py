@@ -399,3 +399,27 @@ def test_layers_that_drop_the_mask_are_exact():
             "  - {type: Flatten}\n  - {type: Dense, units: 2}\n")
     model = build_model(parse_spec(load_yaml(spec, "s.yaml")))
     assert [n.masked for n in model.layers] == [True, False, False]
+
+
+def test_build_draws_keras_initializers():
+    """Orthogonal recurrent kernels (rows orthonormal, as Keras' (u, 4u) matrix), the forget
+    gate's bias at 1 (unit_forget_bias), zeros elsewhere, uniform embeddings."""
+    model = load_model(str(SPECS / "sequences" / "masked_bidirectional.yaml"))
+    weights = model.init_weights(5)
+    r = weights["bidirectional/forward_lstm/lstm_cell/recurrent_kernel"]
+    np.testing.assert_allclose(r @ r.T, np.eye(3), atol=1e-5)
+    np.testing.assert_array_equal(weights["bidirectional/backward_lstm/lstm_cell/bias"],
+                                  [0, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0])
+    np.testing.assert_array_equal(weights["bidirectional_1/forward_gru/gru_cell/bias"],
+                                  np.zeros((2, 6)))
+    table = weights["embedding/embeddings"]
+    assert np.abs(table).max() <= 0.05 and table.std() > 0.01
+
+
+def test_plot_neurons_refuses_recurrent_layers(nnctl):
+    r = nnctl("plot", SPECS / "sequences" / "gru_stack.yaml", "--neurons")
+    assert r.code == 1 and r.out == ""
+    assert r.err == (f"nnctl: error: {SPECS / 'sequences' / 'gru_stack.yaml'}:3:5: layer 'gru': "
+                     "plot --neurons cannot draw a GRU layer (a recurrent layer feeds its units "
+                     "back into themselves over the time steps); draw the model without "
+                     "--neurons\n")
