@@ -8,6 +8,12 @@ import numpy as np
 
 from nnctl.errors import ResourceError
 
+# A zip member (.npz, .keras) that inflates more than MAX_EXPANSION times, past
+# BOMB_FLOOR_BYTES, is a decompression bomb: np.savez and Keras store members; zeros deflate
+# about 1000 to 1 (docs/limits.md)
+MAX_EXPANSION = 100
+BOMB_FLOOR_BYTES = 16 << 20
+
 
 def available_memory() -> int:
     """Bytes of memory the machine can give now (MemAvailable), or 8 GiB if unknown."""

@@ -121,8 +121,15 @@ class Model:
         weights = {}
         for key, (node, w) in self.weight_specs().items():
             rng = weight_rng(seed, node.name, w.name)
-            weights[key] = np.asarray(w.initializer(w.shape, dtype=node.dtype, rng=rng),
-                                      dtype=node.dtype)
+            with np.errstate(over="ignore", invalid="ignore"):  # said below, in one line
+                weights[key] = np.asarray(w.initializer(w.shape, dtype=node.dtype, rng=rng),
+                                          dtype=node.dtype)
+            if not np.isfinite(weights[key]).all():
+                argument = f"{w.name}_initializer"
+                raise self.spec.error(
+                    f"layer '{node.name}': weight '{w.name}' drawn from its initializer is not "
+                    f"finite (values beyond {np.finfo(node.dtype).max:.3g}, the largest "
+                    f"{node.dtype}): make its `{argument}` smaller", node.path + (argument,))
         return weights
 
     def check_weights(self, weights: dict[str, np.ndarray], source: str = "weights") -> dict:

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import json
 import lzma
+import math
 import os
+import re
 import tokenize
 import zipfile
 import zlib
@@ -20,10 +22,13 @@ import zlib
 import numpy as np
 
 from nnctl.errors import FileError, NnctlError, WeightsError
-from nnctl.limits import check_allocation
+from nnctl.limits import BOMB_FLOOR_BYTES, MAX_EXPANSION, check_allocation
 from nnctl.naming import did_you_mean, normalize_key
 
 SPEC_KEY = "__spec__"
+MAX_NPZ_MEMBERS = 100_000   # arrays in one .npz: 50,000 layers of kernel and bias
+MAX_NPZ_NAME = 1024         # characters in an entry's name (layer names: 255, docs/limits.md)
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 
 
 def _read_arrays(path, data: bytes | None = None) -> dict[str, np.ndarray]:
@@ -55,21 +60,24 @@ def _read_arrays(path, data: bytes | None = None) -> dict[str, np.ndarray]:
     arrays: dict[str, np.ndarray] = {}
     try:
         with zipfile.ZipFile(name if data is None else io.BytesIO(data)) as archive:
-            for info in archive.infolist():
-                if info.is_dir():
-                    continue
-                key = info.filename[:-4] if info.filename.endswith(".npy") else info.filename
-                with archive.open(info) as member:
+            members = _checked_directory(archive, name)   # before anything is inflated
+            for key, info in members.items():
+                with archive.open(info) as member:   # never inflated past info.file_size
                     version = npformat.read_magic(member)
                     read_header = (npformat.read_array_header_1_0 if version == (1, 0)
                                    else npformat.read_array_header_2_0)
-                    shape, _, dtype = read_header(member, max_header_size=1 << 16)
-                if dtype.hasobject:
-                    raise WeightsError(f"entry '{key}' holds Python objects (a pickle); nnctl "
-                                       f"never loads those", source=name)
-                check_allocation(shape, dtype, what=f"{name}: entry '{key}'")
-                with archive.open(info) as member:
-                    arrays[key] = npformat.read_array(member, allow_pickle=False)
+                    shape, fortran, dtype = read_header(member, max_header_size=1 << 16)
+                    if dtype.hasobject:
+                        raise WeightsError(f"entry '{key}' holds Python objects (a pickle); "
+                                           "nnctl never loads those", source=name)
+                    check_allocation(shape, dtype, what=f"{name}: entry '{key}'")
+                    size = math.prod(shape) * dtype.itemsize
+                    if member.tell() + size != info.file_size:
+                        raise WeightsError(f"entry '{key}': its header says {dtype} of shape "
+                                           f"{tuple(shape)} ({size:,} bytes), but the archive "
+                                           f"declares {info.file_size:,} bytes for it",
+                                           source=name)
+                    arrays[key] = _array_from(member, shape, fortran, dtype, key, name)
     except NnctlError:  # ours (a ResourceError is a ValueError too): not a damaged file
         raise
     except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, lzma.LZMAError, EOFError,
@@ -80,6 +88,53 @@ def _read_arrays(path, data: bytes | None = None) -> dict[str, np.ndarray]:
         what = " ".join(str(exc).split()) or type(exc).__name__
         raise WeightsError(f"not a valid .npz file ({what})", source=name) from None
     return arrays
+
+
+def _checked_directory(archive: zipfile.ZipFile, name: str) -> dict[str, zipfile.ZipInfo]:
+    """Entry name -> member, from the zip directory alone: the number of members, their
+    names (text, no control characters, at most MAX_NPZ_NAME characters, none twice) and
+    their declared sizes (in all, at most half the free memory; each inflating at most
+    MAX_EXPANSION times past BOMB_FLOOR_BYTES) are checked before any member is read."""
+    from nnctl.limits import available_memory, human_bytes
+
+    infos = [info for info in archive.infolist() if not info.is_dir()]
+    if len(infos) > MAX_NPZ_MEMBERS:
+        raise WeightsError(f"the archive has {len(infos):,} members, more than the "
+                           f"{MAX_NPZ_MEMBERS:,} nnctl reads", source=name)
+    members: dict[str, zipfile.ZipInfo] = {}
+    total = 0
+    for info in infos:
+        key = info.filename[:-4] if info.filename.endswith(".npy") else info.filename
+        if len(key) > MAX_NPZ_NAME or _CONTROL.search(key):
+            shown = key[:60].encode("unicode_escape").decode("ascii")
+            raise WeightsError(f"entry '{shown}' is not a weight name (control characters, or "
+                               f"longer than {MAX_NPZ_NAME} characters)", source=name)
+        if key in members:
+            raise WeightsError(f"entry '{key}' appears twice in the archive", source=name)
+        if info.file_size > BOMB_FLOOR_BYTES and \
+                info.file_size > MAX_EXPANSION * max(info.compress_size, 1):
+            raise WeightsError(f"entry '{key}' declares {human_bytes(info.file_size)} from "
+                               f"{human_bytes(info.compress_size)} stored, more than "
+                               f"{MAX_EXPANSION} times: a zip bomb", source=name)
+        members[key] = info
+        total += info.file_size
+    budget = available_memory() // 2
+    if total > budget:
+        raise WeightsError(f"the archive declares {human_bytes(total)} of arrays, more than "
+                           f"the {human_bytes(budget)} this machine can spare", source=name)
+    return members
+
+
+def _array_from(member, shape, fortran: bool, dtype, key: str, name: str) -> np.ndarray:
+    """The array whose header has been read, from the rest of the member."""
+    size = math.prod(shape) * dtype.itemsize
+    data = member.read(size)
+    if len(data) != size:
+        raise WeightsError(f"entry '{key}' is truncated", source=name)
+    array = np.frombuffer(data, dtype=dtype).copy() if size else np.zeros(0, dtype)
+    if fortran:
+        return array.reshape(shape[::-1]).transpose()
+    return array.reshape(shape)
 
 
 def load_weights(path) -> dict[str, np.ndarray]:

@@ -12,16 +12,12 @@ import zipfile
 import zlib
 
 from nnctl.errors import WeightsError
-from nnctl.limits import available_memory, human_bytes
+from nnctl.limits import BOMB_FLOOR_BYTES, MAX_EXPANSION, available_memory, human_bytes
 
 CONFIG = "config.json"
 METADATA = "metadata.json"
 WEIGHTS = "model.weights.h5"
 MAX_CONFIG_BYTES = 16 << 20
-# A member that inflates more than this many times, past the floor, is a decompression bomb
-# (Keras stores its members uncompressed; zeros deflate about 1000 to 1)
-MAX_EXPANSION = 100
-BOMB_FLOOR_BYTES = 16 << 20
 
 
 def is_keras_archive(archive: zipfile.ZipFile) -> bool:

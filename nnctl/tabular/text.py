@@ -55,6 +55,10 @@ class TextReading:
         if self.format == "jsonl" and text.startswith(b"{"):
             self._start_objects(text, count)
             return
+        wide = _far_too_wide(text, self._sep, self.n_columns)
+        if wide:
+            raise DataError(f"expected {self.n_columns} columns, got {wide:,}",
+                            source=self.name, line=count)
         cells = self._split_cells(text)
         names = [_cell_text(c) for c in cells]
         # a header is a line with no number in it (quoted numbers are numbers: "1","2" is data),
@@ -276,6 +280,16 @@ def _split_line(text: bytes, sep: str, json: bool = False) -> list[bytes]:
     return [c.strip() for c in text.split(sep.encode())]
 
 
+def _far_too_wide(text: bytes, sep: str, n_columns: int | None) -> int | None:
+    """The number of cells of a line far wider than the n_columns expected, counted without
+    splitting it (a line of a million cells made a million objects: 600 MB), else None.
+    Far: more than 4 times as many separators, plus 64; quotes cannot explain that many."""
+    if n_columns is None:
+        return None
+    count = text.count(sep.encode()) + 1
+    return count if count > 4 * n_columns + 64 else None
+
+
 def _unquoted(cell: bytes) -> bytes:
     """A JSON string's text (stripped, as the fast parser reads a quoted cell), else the cell."""
     if len(cell) >= 2 and cell.startswith(b'"') and cell.endswith(b'"'):
@@ -420,6 +434,11 @@ class TextParser:
             if self.format == "jsonl" and not (text.startswith(b"[") and text.endswith(b"]")):
                 error = DataError(f"not a JSON array: {_quoted(text)}", source=reader.name,
                                   line=line)
+                break
+            wide = _far_too_wide(text, self.sep, self.n_columns)
+            if wide:
+                error = DataError(f"expected {self.n_columns} columns, got {wide:,}",
+                                  source=reader.name, line=line)
                 break
             cells = reader._split_cells(text)
             if len(cells) != self.n_columns:

@@ -1,0 +1,134 @@
+"""Small files that declare or expand to far more: refused from what they declare, before the
+work, with the peak memory of the real process measured (fuzzing.measured). The limits are
+listed in docs/limits.md. Also: weights drawn to infinity at build are an error naming the layer.
+"""
+from __future__ import annotations
+
+import io
+import struct
+import zipfile
+
+import numpy as np
+import pytest
+
+from conftest import CONFIGS, run_nnctl
+from fuzzing import run_inprocess
+from test_hostile_files import one_error_line, run_measured
+
+SEQUENTIAL = CONFIGS / "article_sequential.yaml"   # input 3, output 2
+PEAK_KB = 300_000   # the bound of the issue: 300 MB
+
+
+def test_a_yaml_of_millions_of_values_is_refused_while_parsing(tmp_path):
+    (tmp_path / "many.yaml").write_text("[" + ",".join(["1"] * 7_000_000) + "]\n")  # 14 MB
+    result, peak = run_measured("validate", "many.yaml", cwd=tmp_path)
+    one_error_line(result, "many.yaml:1:", "more than 100,000 values; refusing to read further")
+    assert peak < PEAK_KB, peak
+
+
+def test_a_yaml_of_many_small_mappings_is_refused_while_parsing(tmp_path):
+    (tmp_path / "many.yaml").write_text("name: x\ninput: [3]\nlayers:\n"
+                                        + "  - {type: Dense, units: 1}\n" * 60_000)
+    one_error_line(run_nnctl("summary", "many.yaml", cwd=tmp_path), "more than 100,000 values")
+
+
+def npz_bytes(arrays: dict, compressed: bool = False) -> bytes:
+    buffer = io.BytesIO()
+    (np.savez_compressed if compressed else np.savez)(buffer, **arrays)
+    return buffer.getvalue()
+
+
+def declaring(data: bytes, member: str, size: int) -> bytes:
+    """The archive with `member`'s uncompressed size in the zip directory set to `size`."""
+    start = 0
+    while True:   # find the central directory entry of `member`
+        at = data.index(b"PK\x01\x02", start)
+        name_length = struct.unpack_from("<H", data, at + 28)[0]
+        if data[at + 46:at + 46 + name_length] == member.encode():
+            return data[:at + 24] + struct.pack("<I", size) + data[at + 28:]
+        start = at + 4
+
+
+def weights_of_the_spec() -> dict:
+    return {"layer1/kernel": np.ones((3, 3), np.float32), "layer1/bias": np.ones(3, np.float32),
+            "layer2/kernel": np.ones((3, 2), np.float32), "layer2/bias": np.ones(2, np.float32),
+            "layer3/kernel": np.ones((2, 2), np.float32), "layer3/bias": np.ones(2, np.float32)}
+
+
+def test_a_member_declaring_gigabytes_is_refused_before_inflating(tmp_path):
+    arrays = dict(weights_of_the_spec(), extra=np.zeros(1_000_000, np.float32))
+    data = npz_bytes(arrays, compressed=True)   # 4 MB of zeros deflate to 4 KB
+    (tmp_path / "bomb.npz").write_bytes(declaring(data, "extra.npy", 4_000_000_000))
+    result, peak = run_measured("forward", SEQUENTIAL, "--weights", "bomb.npz", cwd=tmp_path,
+                                input=b"1,2,3\n")
+    one_error_line(result, "bomb.npz: entry 'extra' declares 4.00 GB from", "a zip bomb")
+    assert peak < PEAK_KB, peak
+
+
+def test_a_member_whose_size_differs_from_its_header_is_refused(tmp_path):
+    data = npz_bytes(weights_of_the_spec())
+    (tmp_path / "lies.npz").write_bytes(declaring(data, "layer1/bias.npy", 150))
+    one_error_line(run_nnctl("forward", SEQUENTIAL, "--weights", "lies.npz", input="1,2,3\n",
+                             cwd=tmp_path), "entry 'layer1/bias': its header says", "declares 150")
+
+
+def test_duplicate_members_are_refused(tmp_path):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive, pytest.warns(UserWarning, match="Duplicate"):
+        for key, array in [*weights_of_the_spec().items(), ("layer1/bias", np.zeros(3))]:
+            member = io.BytesIO()
+            np.save(member, array)
+            archive.writestr(f"{key}.npy", member.getvalue())
+    (tmp_path / "twice.npz").write_bytes(buffer.getvalue())
+    one_error_line(run_nnctl("forward", SEQUENTIAL, "--weights", "twice.npz", input="1,2,3\n",
+                             cwd=tmp_path), "entry 'layer1/bias' appears twice")
+
+
+def test_member_names_with_control_characters_are_refused(tmp_path):
+    arrays = dict(weights_of_the_spec(), **{"\x1b[2J/kernel": np.zeros(1)})
+    (tmp_path / "esc.npz").write_bytes(npz_bytes(arrays))
+    line = one_error_line(run_nnctl("forward", SEQUENTIAL, "--weights", "esc.npz",
+                                    input="1,2,3\n", cwd=tmp_path), "is not a weight name")
+    assert "\x1b" not in line
+
+
+def test_too_many_members_are_refused_from_the_directory(tmp_path, monkeypatch):
+    from nnctl import weights
+
+    (tmp_path / "w.npz").write_bytes(npz_bytes(weights_of_the_spec()))
+    monkeypatch.setattr(weights, "MAX_NPZ_MEMBERS", 5)
+    run = run_inprocess(["forward", SEQUENTIAL, "--weights", "w.npz"], b"1,2,3\n", cwd=tmp_path)
+    assert run.code == 1 and "the archive has 6 members, more than the 5 nnctl reads" in run.err
+    monkeypatch.setattr(weights, "MAX_NPZ_MEMBERS", 6)
+    assert run_inprocess(["forward", SEQUENTIAL, "--weights", "w.npz"], b"1,2,3\n",
+                         cwd=tmp_path).code == 0
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".tsv", ".jsonl"])
+def test_a_row_of_a_million_cells_is_refused_while_scanning_it(tmp_path, suffix):
+    cells = ("\t" if suffix == ".tsv" else ",").join(["1"] * 1_000_000)
+    (tmp_path / f"wide{suffix}").write_text((f"[{cells}]" if suffix == ".jsonl" else cells)
+                                            + "\n")
+    result, peak = run_measured("forward", SEQUENTIAL, f"wide{suffix}", cwd=tmp_path)
+    one_error_line(result, f"wide{suffix}:1: expected 3 columns, got 1,000,000")
+    assert peak < PEAK_KB, peak
+
+
+def test_a_wide_row_after_good_rows_is_refused_too(tmp_path):
+    (tmp_path / "late.csv").write_text("1,2,3\n" + ",".join(["1"] * 1_000_000) + "\n")
+    result, peak = run_measured("forward", SEQUENTIAL, "late.csv", cwd=tmp_path)
+    one_error_line(result, "late.csv:2: expected 3 columns, got 1,000,000")
+    assert result.out.count("\n") == 1 and peak < PEAK_KB, (result.out, peak)
+
+
+def test_weights_drawn_to_infinity_are_an_error_naming_the_layer(tmp_path):
+    (tmp_path / "inf.yaml").write_text(
+        "name: m\ninput: [3]\nlayers:\n  - {type: Dense, units: 2, name: big, "
+        "kernel_initializer: {type: random_normal, stddev: 1.0e+300}}\n")
+    (tmp_path / "m.npz").write_bytes(b"previous")
+    for args in (["build", "inf.yaml", "-o", "m.npz"], ["forward", "inf.yaml"]):
+        result = run_nnctl(*args, input="1,2,3\n", cwd=tmp_path)
+        line = one_error_line(result, "inf.yaml:4:", "layer 'big': weight 'kernel' drawn from "
+                              "its initializer is not finite", "`kernel_initializer`")
+        assert "RuntimeWarning" not in result.err, line
+    assert (tmp_path / "m.npz").read_bytes() == b"previous"
