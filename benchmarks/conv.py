@@ -11,8 +11,7 @@ are an .npy of shape (N, 28, 28, 1).
 
 Whole processes (Python start-up, loading, the forward pass, writing the result), best of
 --repeat, run in turn so that a busy machine slows them alike, with their peak resident memory:
-  nnctl forward x.npy -o y.npy --engine numpy | onnxruntime (and numpy with
-  OPENBLAS_NUM_THREADS=1: one BLAS thread)
+  nnctl forward x.npy -o y.npy --engine numpy | onnxruntime
   ONNX Runtime directly: a script that imports onnxruntime and numpy, opens model.onnx, loads
   the array with np.load, runs it in batches of --batch-size images, and saves with np.save.
 Targets (issue 14): the NumPy engine within 3x of ONNX Runtime directly; --engine onnxruntime
@@ -35,15 +34,12 @@ sys.path.insert(0, ROOT)
 from benchmarks.forward_onnx import DIRECT, ENV  # noqa: E402 - the same direct script
 
 SPEC = os.path.join(ROOT, "configs", "mnist_convnet.yaml")
-# On a busy machine a second BLAS thread waits (spinning) for a core: shown alone, too
-ONE_THREAD = "  ... with one BLAS thread"
 
 
-def measure(argv, env=None) -> tuple[float, float, float]:
+def measure(argv) -> tuple[float, float, float]:
     """(wall seconds, CPU seconds, peak resident MB) of one child process."""
     start = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            env={**ENV, **(env or {})})
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=ENV)
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
     err = proc.stderr.read().decode()
@@ -81,14 +77,11 @@ def main() -> None:
                                                        "--engine", "onnxruntime"],
         "nnctl forward --engine numpy": nnctl + ["forward", model, data, "-o", out,
                                                  "--engine", "numpy"],
-        ONE_THREAD: nnctl + ["forward", model, data, "-o", out, "--engine", "numpy"],
     }
     results = {label: [] for label in commands}
     for _ in range(args.repeat):
         for label, argv in commands.items():
-            results[label].append(measure(argv, {"OPENBLAS_NUM_THREADS": "1",
-                                                 "OMP_NUM_THREADS": "1"}
-                                          if label == ONE_THREAD else None))
+            results[label].append(measure(argv))
     best = {label: min(runs) for label, runs in results.items()}
     reference = best[direct][0]
     print(f"\nWhole processes, best of {args.repeat} (ratio: time / ONNX Runtime directly)")
