@@ -253,7 +253,7 @@ def collapsed(text: str) -> str:
 
 def test_forward_help_usage_and_value_names():
     text = help_of("forward", columns=80)
-    assert text.startswith("Usage: nnctl forward [OPTIONS] MODEL [INPUT]\n")
+    assert text.startswith("Usage: nnctl forward [OPTIONS] MODEL [INPUT]...\n")
     for line in ("  --weights FILE ", "  -o, --output FILE ", "  --input-format FORMAT ",
                  "  --seed N ", "  --tap LAYER ", "  --header / --no-header ",
                  "  --engine ENGINE "):
