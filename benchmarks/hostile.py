@@ -1,0 +1,104 @@
+"""Small hostile inputs, one per kind of file nnctl reads: each at most 20 MB, declaring or
+expanding to far more. Each must be refused (or, for data that is simply long, streamed) in
+under 2 s and under 300 MB peak memory (issue 18); prints the time and peak RSS of each run.
+
+    python benchmarks/hostile.py
+
+Times are whole processes (start-up included) and depend on the machine's load, printed too.
+"""
+from __future__ import annotations
+
+import io
+import os
+import struct
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+SPEC = ROOT / "configs" / "article_sequential.yaml"   # 3 inputs
+
+# runs the command, then reports its peak RSS (KB) and wall time on stderr's last line
+_WRAPPER = """
+import resource, subprocess, sys, time
+start = time.perf_counter()
+code = subprocess.call(sys.argv[1:])
+seconds = time.perf_counter() - start
+peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+print(f"MEASURED {code} {seconds:.3f} {peak}", file=sys.stderr)
+"""
+
+
+def measure(args: list[str], cwd: str) -> tuple[int, float, int, str]:
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p))
+    proc = subprocess.run([sys.executable, "-c", _WRAPPER, sys.executable, "-m", "nnctl",
+                           *args], cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    lines = proc.stderr.decode("utf-8", "replace").splitlines()
+    _, code, seconds, peak = lines[-1].split()
+    return int(code), float(seconds), int(peak), (lines[-2] if len(lines) > 1 else "")
+
+
+def npz_declaring(path: Path, member: str, size: int) -> None:
+    """An .npz whose zip directory says `member` inflates to `size` bytes."""
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, extra=np.zeros(1_000_000, np.float32))
+    data = buffer.getvalue()
+    at = data.index(b"PK\x01\x02")
+    path.write_bytes(data[:at + 24] + struct.pack("<I", size) + data[at + 28:])
+
+
+def npy_declaring(path: Path, shape: tuple) -> None:
+    header = repr({"descr": "<f4", "fortran_order": False, "shape": shape}).encode()
+    header += b" " * (63 - (10 + len(header)) % 64) + b"\n"
+    path.write_bytes(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header
+                     + b"\0" * 1024)
+
+
+def cases(tmp: Path):
+    """(what, nnctl arguments) after writing the file each reads."""
+    (tmp / "many.yaml").write_text("[" + ",".join(["1"] * 7_000_000) + "]\n")
+    yield "YAML, 7,000,000 values (14 MB)", ["validate", "many.yaml"]
+    (tmp / "deep.yaml").write_text("[" * 5_000_000 + "]" * 5_000_000 + "\n")
+    yield "YAML, nested 5,000,000 deep (10 MB)", ["validate", "deep.yaml"]
+    npz_declaring(tmp / "bomb.npz", "extra.npy", 4_000_000_000)
+    yield ".npz member declaring 4 GB (4 KB)", ["forward", str(SPEC), "--weights", "bomb.npz"]
+    for suffix, sep in ((".csv", ","), (".tsv", "\t")):
+        (tmp / f"wide{suffix}").write_text(sep.join(["1"] * 5_000_000) + "\n")
+        yield f"{suffix[1:].upper()}, one row of 5,000,000 cells (10 MB)", \
+            ["forward", str(SPEC), f"wide{suffix}"]
+    (tmp / "wide.jsonl").write_text("[" + ",".join(["1"] * 5_000_000) + "]\n")
+    yield "JSONL, one row of 5,000,000 cells (10 MB)", ["forward", str(SPEC), "wide.jsonl"]
+    npy_declaring(tmp / "huge.npy", (10 ** 12, 3))
+    yield ".npy declaring 10^12 rows (1 KB)", ["forward", str(SPEC), "huge.npy"]
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError:
+        return
+    column = pa.array(np.zeros(20_000_000, np.float32))
+    pq.write_table(pa.table({"a": column, "b": column, "c": column}), tmp / "zeros.parquet",
+                   compression="zstd", row_group_size=20_000_000)
+    size = (tmp / "zeros.parquet").stat().st_size
+    yield (f"Parquet, 20,000,000 rows of zeros in one row group ({size / 1e6:.1f} MB; "
+           "streamed, not refused)", ["forward", str(SPEC), "zeros.parquet", "-o", os.devnull])
+
+
+def main() -> None:
+    print(f"{os.cpu_count()} cores, load average "
+          f"{', '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    with tempfile.TemporaryDirectory() as tmp:
+        for what, args in cases(Path(tmp)):
+            code, seconds, peak, message = measure(args, tmp)
+            ok = seconds < 2 and peak < 300_000
+            print(f"{'ok  ' if ok else 'OVER'} {seconds:6.2f} s {peak / 1000:7.0f} MB  exit {code}"
+                  f"  {what}\n       {message[:150]}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
