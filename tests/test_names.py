@@ -88,6 +88,10 @@ def test_a_model_file_carrying_a_bad_name_is_refused(tmp_path):
     arrays["__spec__"] = np.frombuffer(json.dumps(spec).encode(), np.uint8)
     arrays = {k.replace("out/", "\x1b]0;owned\x07/"): v for k, v in arrays.items()}
     np.savez(tmp_path / "evil.npz", **arrays)
+    # the archive's entry names are checked first, from its zip directory
+    one_error_line(run_nnctl("summary", "evil.npz", cwd=tmp_path), "evil.npz",
+                   "entry '\\x1b]0;owned\\x07/kernel' is not a weight name")
+    np.savez(tmp_path / "evil.npz", **{k: v for k, v in arrays.items() if "owned" not in k})
     one_error_line(run_nnctl("summary", "evil.npz", cwd=tmp_path), "evil.npz",
                    "a layer name cannot contain control characters")
 
