@@ -101,10 +101,11 @@ def flat_names(name: str, size: int) -> list[str]:
 
 def output_header(fmt: str, asked: bool | None, taps: list[str] | None,
                   input_named: bool) -> bool:
-    """Whether output columns are named: always in Parquet; in CSV/TSV as asked, else when
-    the input had a header or several layers are tapped (their columns tell them apart)."""
-    if fmt == "parquet":
-        return True
+    """Whether output columns are named: always in Parquet; JSON Lines objects keyed by name
+    when asked; in CSV/TSV as asked, else when the input had a header or several layers are
+    tapped (their columns tell them apart)."""
+    if fmt in ("parquet", "jsonl"):
+        return fmt == "parquet" or bool(asked)
     if asked is not None:
         return asked
     return input_named or len(taps or ()) > 1

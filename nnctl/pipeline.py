@@ -41,7 +41,8 @@ def forward_file(model: Model, weights: dict[str, np.ndarray], source: str, dest
 
     columns, skip_columns: the input columns to read (names, or numbers from 1 and ranges),
     leading columns to drop (nnctl.tabular.read_batches). output_header: name the output
-    columns in CSV/TSV (default: when the input had a header, or several layers are tapped).
+    columns: a CSV/TSV header row (default: when the input had a header, or several layers
+    are tapped), JSON Lines objects keyed by name (default: arrays).
     engine: numpy, onnxruntime or auto (nnctl.engines). warn: told about NaN or Inf once;
     note: told which engine `auto` took when that is not numpy. progress: called with the
     open reader (None for an .npz), a context manager yielding `advance()`, called after each
@@ -50,9 +51,9 @@ def forward_file(model: Model, weights: dict[str, np.ndarray], source: str, dest
     progress = progress or _no_progress
     wanted = rows_engine.check_taps(model, taps) if taps else model.outputs
     out_format = tabular.format_for(dest, output_format) or "csv"
-    if output_header and out_format not in ("csv", "tsv", "parquet"):
-        raise UsageError(f"--output-header writes a CSV or TSV header row; {out_format} has "
-                         "none")
+    if output_header and out_format == "npy":
+        raise UsageError("--output-header names the columns of CSV, TSV, JSON Lines (objects) "
+                         "or Parquet; .npy has no names")
     widths = rows_engine.input_widths(model)
     n_columns = sum(widths.values())
     out_columns = rows_engine.output_columns(model, wanted)

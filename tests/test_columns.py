@@ -176,10 +176,27 @@ def test_cli_output_header_on_request():
     r = run_nnctl("forward", SEQUENTIAL, "--seed", "1", "--output-header", "-f", "tsv",
                   input="1,2,3\n")
     assert r.out.splitlines()[0] == "layer3_0\tlayer3_1"
-    r = run_nnctl("forward", SEQUENTIAL, "--seed", "1", "--output-header", "-f", "jsonl",
+    r = run_nnctl("forward", SEQUENTIAL, "--seed", "1", "--output-header", "-f", "npy",
                   input="1,2,3\n")
     assert (r.code, r.out) == (2, "")
-    assert r.err == "nnctl: error: --output-header writes a CSV or TSV header row; jsonl has none\n"
+    assert r.err == ("nnctl: error: --output-header names the columns of CSV, TSV, JSON Lines "
+                     "(objects) or Parquet; .npy has no names\n")
+
+
+def test_cli_output_header_jsonl_writes_objects_that_read_back():
+    import json
+
+    plain = run_nnctl("forward", SEQUENTIAL, "--seed", "1", input="1,2,3\n-1,inf,2\n")
+    r = run_nnctl("forward", SEQUENTIAL, "--seed", "1", "--output-header", "-f", "jsonl",
+                  input="1,2,3\n-1,inf,2\n")
+    assert r.code == 0
+    objects = [json.loads(line) for line in r.out.splitlines()]
+    assert [list(o) for o in objects] == [["layer3_0", "layer3_1"]] * 2
+    values = np.array([list(o.values()) for o in objects], dtype=np.float32)
+    np.testing.assert_array_equal(values, np.loadtxt(plain.out.splitlines(), delimiter=",",
+                                                      dtype=np.float32))
+    r = run_nnctl("forward", SEQUENTIAL, "--seed", "1", "-f", "jsonl", input="a,b,c\n1,2,3\n")
+    assert r.out.startswith("[")  # arrays unless asked, whatever the input's header
 
 
 def test_cli_output_header_by_default_for_several_taps():

@@ -54,8 +54,8 @@ def forward(
         help="Drop N leading input columns (an index column).")] = 0,
     output_header: Annotated[Optional[bool], typer.Option(
         "--output-header/--no-output-header",
-        help="Write a header row naming the output columns (CSV/TSV; default: when the input "
-             "has one or --tap names several layers).")] = None,
+        help="Name the output columns: a CSV/TSV header row, JSON Lines objects (default: "
+             "CSV/TSV when the input has a header or --tap names several layers).")] = None,
     tap: Annotated[Optional[list[str]], typer.Option(
         "--tap", metavar="LAYER",
         help="Write this layer's output instead of the model's (repeatable).")] = None,

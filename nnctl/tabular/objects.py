@@ -1,4 +1,4 @@
-"""JSON Lines of objects (`{"a": 1, "b": 2}`): rows read by key.
+"""JSON Lines of objects (`{"a": 1, "b": 2}`): rows read by key, and written so on request.
 
 The first object's keys name the columns: in the order of the caller's column names (a model's
 input columns, `record_0`, ..., `patch_15`) when the keys are exactly those, else in the
@@ -95,6 +95,15 @@ class ObjectParser:
                 raise DataError(f"key '{key}': {json.dumps(value)[:40]} is not a number")
             values.append(value)
         return values
+
+
+def format_objects(text: bytes, names: list[str]) -> bytes:
+    """JSON Lines of arrays of numbers (format_rows' text) as objects keyed by `names`."""
+    keys = [json.dumps(name).encode() + b": " for name in names]
+    lines = text.split(b"\n")
+    out = [b"{" + b", ".join(key + value for key, value in zip(keys, line[1:-1].split(b",")))
+           + b"}" for line in lines[:-1]]
+    return b"\n".join(out) + b"\n" if out else b""
 
 
 def _listed(keys: list[str]) -> str:

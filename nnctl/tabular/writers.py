@@ -42,7 +42,7 @@ def open_writer(dest, fmt: str | None = None, *, dtype=None, columns=None,
     extension, else CSV). dtype: the precision of the numbers written (default: the array's,
     float32 for non-float arrays); floats are written in the shortest text that reads back to
     the same value in that dtype. columns: header names (CSV/TSV header line, Parquet column
-    names). n_rows: the number of rows, if known, lets an .npy go to stdout without spooling.
+    names, JSON Lines objects keyed by them instead of arrays). n_rows: the number of rows, if known, lets an .npy go to stdout without spooling.
     background: format text in a thread while the caller computes the next rows (default:
     when there is more than one core); the arrays given to write() must not change afterwards.
     Errors of that thread (a full disk, a closed pipe) come out of the next write() or close().
@@ -146,6 +146,10 @@ class TableWriter:
         step = max(1, (8 << 20) // (12 * max(1, array.shape[1])))
         for start in range(0, len(array), step):
             text = format_rows(array[start:start + step], self.format)
+            if self.format == "jsonl" and self.columns is not None:
+                from nnctl.tabular.objects import format_objects
+
+                text = format_objects(text, self.columns)
             self._out.write(text)
             if self._unsynced is not None:
                 self._unsynced += len(text)
