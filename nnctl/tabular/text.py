@@ -57,7 +57,7 @@ class TextReading:
             return
         wide = _far_too_wide(text, self._sep, self.n_columns)
         if wide:
-            raise DataError(f"expected {self.n_columns} columns, got {wide:,}",
+            raise DataError(f"{self._expected_columns()}, got {wide:,}",
                             source=self.name, line=count)
         cells = self._split_cells(text)
         names = [_cell_text(c) for c in cells]
@@ -437,7 +437,7 @@ class TextParser:
                 break
             wide = _far_too_wide(text, self.sep, self.n_columns)
             if wide:
-                error = DataError(f"expected {self.n_columns} columns, got {wide:,}",
+                error = DataError(f"{reader._expected_columns()}, got {wide:,}",
                                   source=reader.name, line=line)
                 break
             cells = reader._split_cells(text)
