@@ -8,7 +8,6 @@ rounding (Keras computes in another order).
 """
 from __future__ import annotations
 
-import json
 import os
 import re
 import subprocess

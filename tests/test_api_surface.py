@@ -112,6 +112,12 @@ def test_help_lists_the_modules():
     text = pydoc.render_doc(nnctl, renderer=pydoc.plaintext)
     for name in ("layers", "activations", "Sequential", "Input", "utils"):
         assert name in text
+    text = pydoc.render_doc(nnctl.layers, renderer=pydoc.plaintext)
+    for name in ("class Dense", "class BatchNormalization", "class Layer", "add(inputs",
+                 "concatenate(inputs"):
+        assert name in text
+    text = pydoc.render_doc(nnctl.activations, renderer=pydoc.plaintext)
+    assert "relu(x, negative_slope=0.0, max_value=None, threshold=0.0)" in text
 
 
 def test_plot_model_writes_a_picture(tmp_path):

@@ -18,7 +18,7 @@ from nnctl.api.layers import (Input, InputLayer, Layer, SymbolicTensor, UnknownS
                               normalize_dtype, sample_shape)
 from nnctl.api.variables import Variable
 from nnctl.errors import DataError, SpecError, WeightsError
-from nnctl.layers import default_name, format_shape
+from nnctl.layers import format_shape
 from nnctl.model import split_ref
 
 

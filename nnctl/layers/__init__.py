@@ -34,9 +34,17 @@ for _cls in (core.Dense, core.Activation, core.Dropout, reshaping.Flatten, resha
     LAYERS.register(_cls.__name__, _cls)
 
 
+ENGINE_NAMES = ["WeightSpec", "ArgError", "format_shape", "get", "default_name", "catalog",
+                "LAYERS"]
+
+
 def __getattr__(name):
     # `nnctl.layers.Dense(3, activation="relu")` is the Python API's layer (nnctl.api.layers),
-    # loaded on first use: the engine needs no API.
+    # loaded on first use: the engine needs no API. __all__ too (help() lists what it names).
+    if name == "__all__":
+        from nnctl.api import layers as api_layers
+
+        return ENGINE_NAMES + api_layers.__all__
     if not name.startswith("_"):
         from nnctl.api import layers as api_layers
 
@@ -77,5 +85,3 @@ def catalog() -> list[dict]:
     return rows
 
 
-__all__ = ["WeightSpec", "ArgError", "format_shape", "get", "default_name", "catalog",
-           "LAYERS"]
