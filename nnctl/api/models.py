@@ -748,7 +748,7 @@ class Sequential(Model):
     def _ensure_built(self, data=None) -> None:
         if self.built:
             if self._generation != session.generation():
-                self._rebuild()
+                self._refresh()
             return
         if self._input is None and data is not None:
             self._input = InputLayer(sample_shape(np.shape(data)[1:], f"model '{self.name}'"),
@@ -761,13 +761,15 @@ class Sequential(Model):
         self._rebuild()
 
     def _refresh(self) -> None:
-        self._rebuild()
+        self._rebuild(refresh=True)
 
-    def _rebuild(self) -> None:
+    def _rebuild(self, refresh: bool = False) -> None:
+        """Call the layers on the input again and write the spec; `refresh`: only because a
+        layer changed (trainable), not the stack."""
         if not self._stack:
             return
-        if self._generation != session.generation() or self._spec is None:
-            session.unique_name("functional")   # Keras builds a Functional inside: a name
+        if not refresh:   # Keras builds a new Functional inside on each add: it takes a name
+            session.unique_name("functional")
         x = self._input.output
         for layer in self._stack:
             x = layer(x)                      # the engine checks each layer's shapes

@@ -13,3 +13,8 @@ print(c.name, [layer.name for layer in c.layers])
 d = keras.Model(inputs, layers.Dense(2)(inputs))
 print(d.name, d.layers[-1].name)
 b.summary()
+grown = keras.Sequential([keras.Input(shape=(2,)), layers.Dense(2)])
+grown.add(layers.Dense(1))          # Keras builds it again: a Functional, and a name, each time
+grown.layers[0].trainable = False   # no new build
+print(grown.name, [layer.name for layer in grown.layers],
+      keras.Model(inputs, layers.Dense(1)(inputs)).name)
