@@ -12,6 +12,7 @@ from typing import Callable, Iterable, Iterator
 import numpy as np
 
 from nnctl.errors import DataError, SpecError
+from nnctl.limits import check_allocation
 from nnctl.model import Model
 
 
@@ -79,8 +80,13 @@ def sample_shape(model: Model) -> tuple | None:
 
 def output_columns(model: Model, names: list[str]) -> list[str]:
     """Header names for the flat output: `layer3_0, layer3_1`, or `layer` for one value."""
+    check_sample_fits(model)
+    tensors = output_tensors(model, names)
+    # a name is a Python string of about 80 bytes: refuse millions of columns before naming
+    check_allocation((sum(math.prod(d or 1 for d in shape) for _, shape in tensors), 80),
+                     "uint8", what="the names of the output columns")
     columns = []
-    for name, shape in output_tensors(model, names):
+    for name, shape in tensors:
         columns += flat_names(name, math.prod(d or 1 for d in shape))
     return columns
 
@@ -156,8 +162,16 @@ SLICE_BYTES = 32 << 20
 def slice_rows(model: Model) -> int:
     """Rows per engine call: the batch cut so that its layers' outputs take SLICE_BYTES."""
     itemsize = np.dtype(model.dtype).itemsize
-    per_row = sum(math.prod(d or 1 for d in node.shape) for node in model.nodes.values())
+    per_row = check_sample_fits(model)
     return max(1, SLICE_BYTES // max(1, per_row * itemsize))
+
+
+def check_sample_fits(model: Model) -> int:
+    """The values of one sample's layer outputs; ResourceError when they cannot fit in memory
+    whatever the batch (an UpSampling2D of size 10^6)."""
+    per_row = sum(math.prod(d or 1 for d in node.shape) for node in model.nodes.values())
+    check_allocation((per_row,), model.dtype, what="the layer outputs of one sample")
+    return per_row
 
 
 def run(model: Model, weights: dict[str, np.ndarray], batches: Iterable[np.ndarray],

@@ -16,7 +16,21 @@ BOMB_FLOOR_BYTES = 16 << 20
 
 
 def available_memory() -> int:
-    """Bytes of memory the machine can give now (MemAvailable), or 8 GiB if unknown."""
+    """Bytes of memory the machine can give now (MemAvailable, or 8 GiB if unknown), less
+    where the process's address-space limit (`ulimit -v`) leaves less room."""
+    free = _free_memory()
+    try:
+        import resource
+
+        limit = resource.getrlimit(resource.RLIMIT_AS)[0]
+        if limit != resource.RLIM_INFINITY:
+            free = min(free, max(0, limit - _address_space_used()))
+    except (ImportError, OSError, ValueError):
+        pass
+    return free
+
+
+def _free_memory() -> int:
     try:
         with open("/proc/meminfo") as f:
             for line in f:
@@ -28,6 +42,15 @@ def available_memory() -> int:
         return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (ValueError, OSError, AttributeError):
         return 8 << 30
+
+
+def _address_space_used() -> int:
+    """The process's virtual size (what RLIMIT_AS counts), 0 if unknown."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
 
 
 def human_bytes(n: float) -> str:

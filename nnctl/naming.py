@@ -67,3 +67,21 @@ class Registry:
                                  + (did_you_mean(name, self.names()) or
                                     f" (known: {', '.join(self.names())})"))
         return key
+
+
+MAX_NAME_LENGTH = 255  # characters in a model, input or layer name (docs/limits.md)
+# C0 and C1 control characters (NUL, ESC, newline...) and the line/paragraph separators: a
+# name with them would move a terminal's cursor, split an error line or a CSV header
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def name_problem(name: str) -> str | None:
+    """What is wrong with a model, input or layer name (to follow "layer name ..."), or None."""
+    bad = _CONTROL.search(name)
+    if bad:
+        return (f"cannot contain control characters, got {name[:80]!r} "
+                f"(U+{ord(bad.group()):04X} at character {bad.start() + 1})")
+    if len(name) > MAX_NAME_LENGTH:
+        return (f"is {len(name):,} characters long, more than the {MAX_NAME_LENGTH} allowed: "
+                f"{name[:40]!r}...")
+    return None

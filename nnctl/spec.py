@@ -6,20 +6,15 @@ graph checks shapes (nnctl.model). Every error points at the YAML node it is abo
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 from nnctl.errors import FileError, NnctlError, SpecError
-from nnctl.naming import did_you_mean
+from nnctl.naming import did_you_mean, name_problem
 from nnctl.yamlpos import Located, load_yaml
 
 TOP_KEYS_SEQUENTIAL = ("name", "input", "layers", "dtype", "seed")
 TOP_KEYS_FUNCTIONAL = ("name", "inputs", "layers", "outputs", "dtype", "seed")
 DTYPES = ("float32", "float64")
-MAX_NAME_LENGTH = 255  # characters in a model, input or layer name (docs/limits.md)
-# C0 and C1 control characters (NUL, ESC, newline...) and the line/paragraph separators: a
-# name with them would move a terminal's cursor, split an error line or a CSV header
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 INPUT_DTYPES = ("int32", "int64") + DTYPES  # an input may hold integers (Embedding indices)
 
 
@@ -257,14 +252,9 @@ def _parse_input(doc, raw, path, dtypes, name) -> tuple:
 
 def check_name(doc: Located, name: str, path, what: str, key: bool = False) -> None:
     """Refuse a name with control characters or longer than MAX_NAME_LENGTH, at its place."""
-    bad = _CONTROL.search(name)
-    if bad:
-        raise doc.error(f"{what} cannot contain control characters, got {name[:80]!r} "
-                        f"(U+{ord(bad.group()):04X} at character {bad.start() + 1})", path,
-                        key=key)
-    if len(name) > MAX_NAME_LENGTH:
-        raise doc.error(f"{what} is {len(name):,} characters long, more than the "
-                        f"{MAX_NAME_LENGTH} allowed: {name[:40]!r}...", path, key=key)
+    problem = name_problem(name)
+    if problem:
+        raise doc.error(f"{what} {problem}", path, key=key)
 
 
 def _input_from_first_layer(doc, raw_layers) -> dict[str, tuple]:

@@ -412,3 +412,28 @@ def test_float64_beyond_float32_becomes_inf_without_python_warnings(tmp_path):
         assert result.code == 0 and result.err == (
             "nnctl: warning: row 1 of the input holds NaN or Inf; its outputs are finite all "
             "the same (reported once)\n"), result.err
+
+
+def test_one_sample_too_large_for_memory_is_refused_before_computing(nnctl, tmp_path):
+    """The fuzzer's UpSampling2D of size 10^6: one sample's outputs needed 4.8 GB, and the
+    forward pass died of a MemoryError; it is refused up front, under `ulimit -v` too."""
+    import resource
+
+    spec = tmp_path / "huge.yaml"
+    spec.write_text("input: [4, 3, 2]\nlayers:\n"
+                    "  - {type: UpSampling2D, size: [1000001, 2]}\n")
+
+    def cap():
+        resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
+
+    import subprocess
+    import sys
+
+    from fuzzing import checkout_env
+
+    proc = subprocess.run([sys.executable, "-m", "nnctl", "forward", str(spec), "--seed", "0"],
+                          input=b"0," * 23 + b"0\n", capture_output=True, env=checkout_env(),
+                          preexec_fn=cap, timeout=120)
+    err = proc.stderr.decode()
+    assert proc.returncode == 1 and err.count("\n") == 1, err
+    assert "needs" in err and "this machine can spare" in err and "out of memory" not in err

@@ -104,3 +104,16 @@ def test_warnings_and_notes_are_escaped_for_the_terminal(capsys, monkeypatch):
     console.message("wrote \x1b]0;title\x07.npz")
     err = capsys.readouterr().err
     assert "\x1b" not in err and "\\x1b[2Jx" in err and "\\x1b]0;title\\x07" in err
+
+
+def test_a_wrapped_layers_name_is_checked_too(nnctl, tmp_path):
+    """The fuzzer's `layer: {type: LSTM, name: [null]}` inside a Bidirectional was an
+    internal error ('list' object has no attribute 'removeprefix')."""
+    for name, message in (("[null]", "the wrapped layer's `name` must be text, got [None]"),
+                          ('"a\\x1bb"', "the wrapped layer's name cannot contain control")):
+        spec = tmp_path / "bi.yaml"
+        spec.write_text("input: [5, 3]\nlayers:\n"
+                        f"  - {{type: Bidirectional, layer: {{type: LSTM, units: 2, name: {name}}}}}\n")
+        r = nnctl("validate", spec)
+        assert r.code == 1 and r.err.count("\n") == 1 and message in r.err, r.err
+        assert r.err.startswith(f"nnctl: error: {spec}:3:")

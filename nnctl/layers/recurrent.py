@@ -25,6 +25,7 @@ import numpy as np
 from nnctl.layers.base import (ArgError, Layer, WeightSpec, boolean, cannot_draw, number,
                                positive_int)
 from nnctl.layers.core import _activation, _initializer
+from nnctl.naming import name_problem
 
 # ONNX's names for the activations its RNN, LSTM and GRU operators apply without arguments
 NATIVE_ACTIVATIONS = {"sigmoid": "Sigmoid", "tanh": "Tanh", "relu": "Relu",
@@ -615,6 +616,12 @@ class Bidirectional(Layer):
                                     f"GRU, got {layer['type']!r}")
         config = {k: v for k, v in layer.items() if k != "type"}
         inner_name = config.pop("name", None) or _stem(cls)
+        if not isinstance(inner_name, str):
+            raise ArgError("layer", f"layer '{name}': the wrapped layer's `name` must be text, "
+                                    f"got {inner_name!r}")
+        problem = name_problem(inner_name)
+        if problem:
+            raise ArgError("layer", f"layer '{name}': the wrapped layer's name {problem}")
         try:
             return cls.from_config(inner_name, config)
         except ArgError as exc:
