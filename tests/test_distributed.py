@@ -242,7 +242,7 @@ def test_a_bad_file_fails_alone_and_a_dead_worker_is_retried_once(cluster, model
         single_bad.err.strip(),  # the same line as a single-file forward's
         f"nnctl: error: {missing}: cannot open: No such file or directory",
         f"nnctl: error: {always}: the worker running it died, and again on the retry "
-        "(killed, or out of memory?)"]
+        "(killed, or out of memory?)"], result.err
     assert lines[3].startswith(f"nnctl: 2 of 5 parts written, 3 failed; {2 * ROWS} rows in ")
     assert len(lines) == 4
     assert sorted(os.listdir(out)) == ["die-once.parquet", "good.parquet"]
