@@ -76,6 +76,13 @@ def test_cli_index_column_header_hints_skip_columns(tmp_path):
                      "(an index column first? give --skip-columns 1)\n")
 
 
+def test_forced_empty_header_is_a_width_error(tmp_path):
+    with pytest.raises(DataError) as caught:  # was an IndexError (found by test_fuzz_data)
+        rows_of(write(tmp_path, "x.jsonl", "[]\n[1,2]\n"), header=True, n_columns=2)
+    assert (caught.value.message, caught.value.line) == ("expected 2 columns, got 0 in the header",
+                                                         1)
+
+
 # --- --columns and --skip-columns -------------------------------------------------------------
 
 NAMED = "id,a,b,c\n0,1,2,3\n1,4,5,6\n"

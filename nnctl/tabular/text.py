@@ -79,7 +79,7 @@ class TextReading:
             self.n_columns = len(names)
         elif len(names) != self.n_columns:
             hint, data = _width_hint(text, cells, self.format, self.n_columns)
-            if not hint and cells[0] == b"" and len(cells) == self.n_columns + 1:
+            if not hint and cells[:1] == [b""] and len(cells) == self.n_columns + 1:
                 hint = " (an index column first? give --skip-columns 1)"
             raise DataError(f"{self._expected_columns()}, got {len(names)}"
                             f"{'' if data else ' in the header'}{hint}",
