@@ -20,3 +20,11 @@ def test_the_code_cites_only_documents_in_the_repository():
     """Design notes outside the repository are not there for a reader of the code."""
     for path in sorted((TESTS.parent / "nnctl").rglob("*.py")):
         assert not re.search(r"DESIGN\.md|STYLE\.md|PERF-NOTES|\.\./shared", path.read_text()), path
+
+
+def test_every_document_the_code_cites_exists():
+    root = TESTS.parent
+    cited = set()
+    for path in sorted((root / "nnctl").rglob("*.py")):
+        cited |= set(re.findall(r"\bdocs/[\w.-]+\.md", path.read_text()))
+    assert cited and sorted(doc for doc in cited if not (root / doc).is_file()) == []
