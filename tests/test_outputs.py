@@ -87,7 +87,9 @@ def test_a_model_file_given_as_its_own_output_is_refused(work):
     assert (work / "m.npz").read_bytes() == before
 
 
-@pytest.mark.parametrize("command", sorted(WRITERS))
+# forward -o OUTDIR/ (or an existing directory) writes one file per input into it: the
+# many-file run of tests/test_distributed.py (test_one_file_to_a_directory_...)
+@pytest.mark.parametrize("command", sorted(set(WRITERS) - {"forward"}))
 def test_a_trailing_slash_or_a_directory_is_refused(work, command):
     args, name = WRITERS[command]
     before = listing(work)
