@@ -298,7 +298,7 @@ def test_input_file_stdin_and_target(nnctl, tmp_path):
 
 def test_target_rows_must_match(nnctl, tmp_path):
     (tmp_path / "x.csv").write_text("1,2,3\n" * 6)
-    (tmp_path / "t.csv").write_text("0,1\n" * 4)
+    (tmp_path / "t.csv").write_text("1,0\n" * 4)  # (0,1 first would be a pandas header)
     r = nnctl("inspect", ARTICLE, tmp_path / "x.csv", "--target", tmp_path / "t.csv")
     assert r.code == 1 and r.out == ""
     assert r.err == f"nnctl: error: {tmp_path / 't.csv'}: the target has 4 rows, the input " \

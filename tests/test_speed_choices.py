@@ -89,14 +89,14 @@ def test_the_fast_exit_delivers_all_output_through_a_pipe(tmp_path):
     warning on stderr too."""
     spec = tmp_path / "net.yaml"
     spec.write_text("input: [2]\nlayers:\n  - {type: Dense, units: 3, kernel_initializer: ones}\n")
-    rows = np.arange(200_000, dtype=np.float32).reshape(-1, 2)
+    rows = np.arange(1, 200_001, dtype=np.float32).reshape(-1, 2)  # (0,1: a pandas header)
     rows[-1, 0] = np.nan
     data = "".join(f"{a:g},{b:g}\n" for a, b in rows).encode()
     result = run_nnctl("forward", spec, input=data, timeout=120)
     assert result.code == 0, result.err
     lines = result.out.splitlines()
     assert len(lines) == 100_000
-    assert lines[0] == "1,1,1" and lines[-2] == f"{rows[-2].sum():g}," * 2 + f"{rows[-2].sum():g}"
+    assert lines[0] == "3,3,3" and lines[-2] == f"{rows[-2].sum():g}," * 2 + f"{rows[-2].sum():g}"
     assert lines[-1] == "nan,nan,nan"
     assert "row 100000 of the input holds NaN" in result.err
 
