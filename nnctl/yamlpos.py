@@ -67,7 +67,11 @@ def load_yaml(text: str, source: str) -> Located:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or exc.context or "invalid YAML"
-        raise SpecError(f"invalid YAML: {problem}", source=source,
+        if "maximum nesting depth" in problem:  # libyaml's own limit, met while scanning ahead
+            message = f"the spec is nested more than {MAX_DEPTH} levels deep"
+        else:
+            message = f"invalid YAML: {problem}"
+        raise SpecError(message, source=source,
                         line=mark.line + 1 if mark else None,
                         column=mark.column + 1 if mark else None) from None
     except yaml.reader.ReaderError as exc:  # a control character: its str() is two lines
