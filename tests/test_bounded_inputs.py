@@ -132,3 +132,26 @@ def test_weights_drawn_to_infinity_are_an_error_naming_the_layer(tmp_path):
                               "its initializer is not finite", "`kernel_initializer`")
         assert "RuntimeWarning" not in result.err, line
     assert (tmp_path / "m.npz").read_bytes() == b"previous"
+
+
+def test_a_parquet_file_that_unpacks_past_a_hundred_times_itself_is_refused(tmp_path):
+    """20,000,000 rows of zeros in one row group take 0.2 MB: they were streamed (3 s,
+    332 MB); they are refused from the metadata, as an .npz bomb is."""
+    import polars as pl
+
+    from nnctl.errors import DataError
+    from nnctl.tabular import read_batches
+
+    path = tmp_path / "zeros.parquet"
+    pl.DataFrame({c: pl.zeros(2_000_000, dtype=pl.Float32, eager=True) for c in "abc"}) \
+        .write_parquet(path, row_group_size=2_000_000)
+    assert path.stat().st_size < 200_000
+    with pytest.raises(DataError, match=r"declares 2,000,000 rows of 3 columns \(48 MB as "
+                                        r"numbers\) from .* stored, more than 100 times"):
+        with read_batches(str(path)) as reader:
+            next(iter(reader))
+    ok = tmp_path / "random.parquet"  # numbers that do not compress: read as ever
+    pl.DataFrame({c: np.random.default_rng(0).standard_normal(300_000) for c in "abc"}) \
+        .write_parquet(ok)
+    with read_batches(str(ok)) as reader:
+        assert sum(len(batch.array) for batch in reader) == 300_000

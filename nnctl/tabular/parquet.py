@@ -10,6 +10,7 @@ per batch), and a pipe works as well as a file (nothing is sought).
 """
 from __future__ import annotations
 
+import os
 import queue
 import tempfile
 import threading
@@ -67,10 +68,26 @@ class ParquetReading:
                 raise DataError(f"column {k} ('{name}') holds {kind}, not numbers",
                                 source=self.name)
         self.columns = list(schema)
+        self._refuse_a_bomb(len(self.columns))
         if self.n_columns is None:
             self.n_columns = len(self.columns)
         elif len(self.columns) != self.n_columns:
             raise DataError(f"{self._expected_columns()}, got {len(self.columns)}",
+                            source=self.name)
+
+    def _refuse_a_bomb(self, n_columns: int) -> None:
+        """Rows that would unpack to more than MAX_EXPANSION times the file, past
+        BOMB_FLOOR_BYTES, are refused as the zip bombs of .npz and .keras are (a 0.2 MB file
+        of 20,000,000 rows of zeros in one row group: docs/limits.md)."""
+        from nnctl.limits import BOMB_FLOOR_BYTES, MAX_EXPANSION
+
+        stored = (os.fstat(self._spool.fileno()).st_size if self._spool is not None
+                  else os.stat(self._parquet).st_size)
+        unpacked = self.total_rows * max(1, n_columns) * 8
+        if unpacked > BOMB_FLOOR_BYTES and unpacked > MAX_EXPANSION * max(1, stored):
+            raise DataError(f"declares {self.total_rows:,} rows of {n_columns} columns "
+                            f"({unpacked / 1e6:,.0f} MB as numbers) from {stored / 1e6:.2f} MB "
+                            f"stored, more than {MAX_EXPANSION} times: a decompression bomb",
                             source=self.name)
 
     def _rewound(self):
