@@ -141,7 +141,7 @@ def _run_on_cluster(model, weights, parts, options, workers, scheduler, indices)
     Client, as_completed, KilledWorker, Event = _dask()
     token = uuid.uuid4().hex[:12]
     try:
-        with _client(scheduler, workers) as client:
+        with _quiet_dask_logs(), _client(scheduler, workers) as client:
             cancel = Event(f"nnctl-cancel-{token}", client=client)
             futures = {}
             try:
@@ -217,6 +217,24 @@ def _temporaries_left(parts) -> bool:
         except OSError:
             pass
     return False
+
+
+@contextlib.contextmanager
+def _quiet_dask_logs():
+    """Dask's own log lines in this (the client's) process stay off stderr while nnctl runs:
+    what they report (a worker lost, a result fetched again) nnctl handles and reports as its
+    one line per failed part; a warning printed on the side would break that contract."""
+    import logging
+
+    handlers = logging.getLogger("distributed").handlers
+    levels = [handler.level for handler in handlers]
+    for handler in handlers:
+        handler.setLevel(logging.CRITICAL + 1)
+    try:
+        yield
+    finally:
+        for handler, level in zip(handlers, levels):
+            handler.setLevel(level)
 
 
 @contextlib.contextmanager

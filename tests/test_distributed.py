@@ -369,3 +369,22 @@ def test_usage_and_install_hint(model, tmp_path):
         "pip install 'nnctl[dask]' (dask[distributed] and fsspec; s3fs or gcsfs for s3:// or "
         "gs:// URLs)")
     assert not os.path.exists(tmp_path / "out" / "a.parquet")
+
+
+def test_dask_log_lines_of_the_client_stay_off_stderr_during_a_run():
+    """A worker lost while its result is fetched makes Dask's client log `Couldn't gather 1
+    keys, rescheduling` to stderr; nnctl retries the part and reports failures in its own one
+    line each, so nothing else may reach stderr during the run, and after it Dask's logging is
+    as it was (a Python API user's own Dask logs)."""
+    script = ("import logging, distributed\n"
+              "from nnctl.distributed import _quiet_dask_logs\n"
+              "log = logging.getLogger('distributed.client')\n"
+              "with _quiet_dask_logs():\n"
+              "    log.warning(\"Couldn't gather 1 keys, rescheduling\")\n"
+              "    log.error('a lost scheduler')\n"
+              "log.warning('after the run')\n")
+    result = subprocess.run([sys.executable, "-c", script], env=_env(), capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines()[-1].endswith("after the run"), result.stderr
+    assert "gather" not in result.stderr and "scheduler" not in result.stderr
