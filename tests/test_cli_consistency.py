@@ -105,3 +105,14 @@ def test_forward_on_a_terminal_says_how_to_give_it_data(tmp_path):
     text = seen.decode()
     assert "nnctl: warning: reading rows from the terminal" in text
     assert "0.13942039" in text or "0.1394204" in text   # the typed row's output
+
+
+def test_forward_on_a_terminal_gives_the_hint_only_once_the_model_opened(tmp_path):
+    """A missing model is its one error line, not the hint about typing rows and then it."""
+    from test_cli_conventions import run_tty
+
+    code, screen = run_tty("forward", str(tmp_path / "missing.npz"), env={"NO_COLOR": "1"})
+    assert code == 1, screen
+    lines = [line for line in screen.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("nnctl: error: "), screen
+    assert "missing.npz" in lines[0] and "reading rows" not in screen

@@ -121,9 +121,6 @@ def _forward_one(model, input, output, *, weights, seed, input_format, output_fo
         raise UsageError("MODEL and INPUT cannot both be stdin ('-'): give the data as a file")
     if input == "-" and input_format == "npz":
         raise UsageError("--input-format npz reads an .npz file, not stdin: give INPUT as a file")
-    if input == "-" and is_terminal(sys.stdin):  # say so rather than wait in silence
-        warn("reading rows from the terminal: type rows of numbers (1,2,3), then Ctrl-D; "
-             "or give INPUT (nnctl forward MODEL data.csv), or pipe rows in")
     from nnctl.atomic import is_special
     from nnctl.cli.destination import check_output
 
@@ -139,6 +136,10 @@ def _forward_one(model, input, output, *, weights, seed, input_format, output_fo
         refuse_binary_on_terminal(BINARY[out_format])
     keep_freed_memory()  # a stream allocates and frees blocks of MBs: reuse them
     built, values = model_and_weights(model, weights, seed)
+    if input == "-" and is_terminal(sys.stdin):  # say so rather than wait in silence; only
+        # once the model opened: a missing model is the one line of its error
+        warn("reading rows from the terminal: type rows of numbers (1,2,3), then Ctrl-D; "
+             "or give INPUT (nnctl forward MODEL data.csv), or pipe rows in")
     forward_file(built, values, input, output, input_format=input_format,
                  output_format=output_format, warn=warn, note=message, progress=progress_for,
                  **options)
