@@ -304,12 +304,9 @@ def row_renderer(fmt: str):
 def plot_text(activation, x, derivative: bool) -> str:
     """The curve y = act(x) (and its derivative) as a chart with axes and a grid, like the
     article's plt.plot(x, y); plt.grid()."""
-    import shutil
-
     import numpy as np
-    import plotext
 
-    from nnctl.cli.console import color_allowed, stdout_is_terminal
+    from nnctl.cli.charts import captioned, new_figure
     from nnctl.errors import DataError, UsageError
 
     if activation.name == "glu":
@@ -324,14 +321,7 @@ def plot_text(activation, x, derivative: bool) -> str:
     if not keep.any():
         raise DataError(f"{activation.name} has no finite values to plot on this range")
 
-    if stdout_is_terminal():
-        size = shutil.get_terminal_size()
-        width, height = min(size.columns, 100), max(12, min(size.lines - 3, 25))
-    else:
-        width, height = 80, 24
-    figure = plotext.figure
-    figure.clear()
-    figure.plot_size(width, height)
+    figure, width, height = new_figure(piped=(80, 24), spare_lines=3, max_height=25)
     xs = x[keep].astype(np.float64)
     low, high = np.inf, -np.inf
     for label, y, marker in series:
@@ -356,9 +346,7 @@ def plot_text(activation, x, derivative: bool) -> str:
                + (" and its derivative" if derivative else "")
                + f", x from {tick_label(x[0])} to {tick_label(x[-1])}"
                + f", {x.size} point{'s' if x.size != 1 else ''}")
-    # The caption goes above the chart: plotext drops titles wider than the plot.
-    chart = figure.build().string(colorless=not color_allowed(sys.stdout)).rstrip("\n")
-    return caption + "\n" + chart
+    return captioned(figure, caption)
 
 
 def nice_ticks(low: float, high: float, spacing: float) -> list[float]:

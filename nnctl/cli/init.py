@@ -203,12 +203,10 @@ def render_stats(report: dict) -> None:
 def plot_text(values, theory: dict, title: str) -> str:
     """A histogram of the values (as a density) with the theoretical density curve over it."""
     import math
-    import shutil
 
     import numpy as np
-    import plotext
 
-    from nnctl.cli.console import color_allowed, stdout_is_terminal
+    from nnctl.cli.charts import captioned, new_figure
     from nnctl.initializers import density
 
     flat = values.astype(np.float64).ravel()
@@ -224,14 +222,7 @@ def plot_text(values, theory: dict, title: str) -> str:
     counts, edges = np.histogram(flat, bins=bins, range=span, density=True)
     centers = (edges[:-1] + edges[1:]) / 2
 
-    if stdout_is_terminal():
-        size = shutil.get_terminal_size()
-        width, height = min(size.columns, 100), max(12, min(size.lines - 4, 24))
-    else:
-        width, height = 76, 20
-    figure = plotext.figure
-    figure.clear()
-    figure.plot_size(width, height)
+    figure, width, height = new_figure(piped=(76, 20), spare_lines=4, max_height=24)
     figure.draw(figure.bar(centers.tolist(), counts.tolist(), width=1.0))
     xs = np.linspace(span[0], span[1], 4 * width)
     pdf = density(theory, xs)
@@ -241,6 +232,4 @@ def plot_text(values, theory: dict, title: str) -> str:
         caption = f"{title}: histogram of the sample (bars), theoretical density (line)"
     else:
         caption = f"{title}: histogram of the sample (fixed values, no density)"
-    # The caption goes above the chart, not in it: plotext drops titles wider than the plot.
-    chart = figure.build().string(colorless=not color_allowed(sys.stdout)).rstrip("\n")
-    return caption + "\n" + chart
+    return captioned(figure, caption)
