@@ -71,3 +71,10 @@ class UsageError(NnctlError):
     """The command line itself is wrong (bad combination of options). Exit status 2."""
 
     exit_code = 2
+
+
+def quoted(text: str) -> str:
+    """A value echoed in an error: quoted, and cut to 40 characters (`'abc'`, `"it's"`)."""
+    if len(text) > 40:
+        text = text[:37] + "..."
+    return repr(text) if "'" not in text else f'"{text}"'

@@ -130,19 +130,14 @@ def number_problem(text: str, value, dtype) -> str | None:
 
     import numpy as np
 
+    from nnctl.errors import quoted
+
     if value is None:
         return f"{quoted(text)} is not a number"
     top = float(np.finfo(dtype).max)
     if math.isfinite(value) and abs(value) > top:
         return f"{quoted(text)} is out of range for {np.dtype(dtype).name} (largest {top:.8g})"
     return None
-
-
-def quoted(text: str) -> str:
-    """A value echoed in an error, quoted and cut as forward's reader does it."""
-    if len(text) > 40:
-        text = text[:37] + "..."
-    return repr(text) if "'" not in text else f'"{text}"'
 
 
 def to_array(texts: list[str], dtype, what: str = "value"):

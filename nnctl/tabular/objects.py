@@ -66,14 +66,10 @@ class ObjectParser:
 
     def careful(self, block: bytes, first_line: int, reader):
         """(good rows, their line numbers, the first error or None), line by line."""
+        from nnctl.tabular.text import numbered_rows
+
         good, numbers, error = [], [], None
-        lines = block.split(b"\n")
-        if block.endswith(b"\n"):
-            lines.pop()
-        for i, raw in enumerate(lines):
-            if not raw.strip():
-                continue  # blank lines are not rows
-            line = first_line + i
+        for line, raw in numbered_rows(block, first_line):
             try:
                 good.append(self._values(_object(raw, reader.name, line)))
             except DataError as exc:

@@ -16,7 +16,7 @@ from typing import Iterator
 
 import numpy as np
 
-from nnctl.errors import DataError
+from nnctl.errors import DataError, quoted
 from nnctl.tabular.formats import SEPARATORS
 from nnctl.tabular.streams import BLOCK_BYTES, FLUSH, more_to_read
 
@@ -368,10 +368,7 @@ def _json_names(text: bytes) -> list[str] | None:
 
 
 def _quoted(cell: bytes) -> str:
-    text = _cell_text(cell)
-    if len(text) > 40:
-        text = text[:37] + "..."
-    return repr(text) if "'" not in text else f'"{text}"'
+    return quoted(_cell_text(cell))
 
 
 class TextParser:
@@ -423,14 +420,8 @@ class TextParser:
     def careful(self, block: bytes, first_line: int, reader):
         """(good rows, their line numbers, the first error or None), line by line."""
         good, numbers, error = [], [], None
-        lines = block.split(b"\n")
-        if block.endswith(b"\n"):
-            lines.pop()
-        for i, raw in enumerate(lines):
+        for line, raw in numbered_rows(block, first_line):
             text = raw.strip()
-            if not text:
-                continue  # blank lines are not rows
-            line = first_line + i
             if self.format == "jsonl" and not (text.startswith(b"[") and text.endswith(b"]")):
                 error = DataError(f"not a JSON array: {_quoted(text)}", source=reader.name,
                                   line=line)
@@ -462,6 +453,17 @@ class TextParser:
         except Exception:  # noqa: BLE001 - not expected: NUMBER accepts what polars accepts
             array = np.array([[float(c) for c in g.split(b",")] for g in good]).astype(self.dtype)
         return array, np.array(numbers, dtype=np.int64), error
+
+
+def numbered_rows(block: bytes, first_line: int) -> Iterator[tuple[int, bytes]]:
+    """(line number, line) for each line of `block` that is not blank (a blank line is not a
+    row); the block's first line is number `first_line`."""
+    lines = block.split(b"\n")
+    if block.endswith(b"\n"):
+        lines.pop()
+    for i, raw in enumerate(lines):
+        if raw.strip():
+            yield first_line + i, raw
 
 
 def _json_lines_shape(block: bytes, rows: int) -> bool:
