@@ -171,7 +171,7 @@ def _collect(future, part: Part, KilledWorker) -> PartResult:
         outcome = future.result()
     except KilledWorker:
         return PartResult(part, "failed", error=ResourceError(
-            f"the worker running it died, and again on the retry (killed, or out of memory?)",
+            "the worker running it died, and again on the retry (killed, or out of memory?)",
             source=part.name))
     except Exception as exc:  # noqa: BLE001 - the cluster lost it: this part fails
         return PartResult(part, "failed", error=NnctlError(
@@ -374,19 +374,12 @@ def _local_input(source: str):
     if path is not None:
         yield path
         return
-    from nnctl.parts import filesystem
-
-    fs, inner = filesystem(source)
-    directory = tempfile.mkdtemp(prefix="nnctl-part-")
-    try:
-        copy = os.path.join(directory, "nnctl-in-" + os.path.basename(inner))
+    with _scratch_file(source, prefix="nnctl-in-") as (fs, inner, copy):
         try:
             fs.get_file(inner, copy)
         except FileNotFoundError:
             raise FileError("cannot open: No such file or directory", source=source) from None
         yield copy
-    finally:
-        shutil.rmtree(directory, ignore_errors=True)
 
 
 @contextlib.contextmanager
@@ -399,12 +392,9 @@ def _atomic_output(dest: str):
         return
     import secrets
 
-    from nnctl.parts import filesystem, temporary_prefix
+    from nnctl.parts import temporary_prefix
 
-    fs, inner = filesystem(dest)
-    directory = tempfile.mkdtemp(prefix="nnctl-part-")
-    try:
-        local = os.path.join(directory, os.path.basename(inner))
+    with _scratch_file(dest) as (fs, inner, local):
         yield local
         temporary = (inner.rsplit("/", 1)[0] + "/" + temporary_prefix(inner)
                      + f"{os.getpid()}.{secrets.token_hex(8)}.tmp")
@@ -415,5 +405,17 @@ def _atomic_output(dest: str):
             with contextlib.suppress(Exception):
                 fs.rm(temporary)
             raise
+
+
+@contextlib.contextmanager
+def _scratch_file(url: str, prefix: str = ""):
+    """(file system, path in it, a local file name for it) for a remote URL: the local file
+    (`prefix` + the URL's base name) is in a temporary directory, removed afterwards."""
+    from nnctl.parts import filesystem
+
+    fs, inner = filesystem(url)
+    directory = tempfile.mkdtemp(prefix="nnctl-part-")
+    try:
+        yield fs, inner, os.path.join(directory, prefix + os.path.basename(inner))
     finally:
         shutil.rmtree(directory, ignore_errors=True)
