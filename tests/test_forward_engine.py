@@ -27,6 +27,18 @@ def test_forward_equals_keras(path):
         np.testing.assert_allclose(out[name], want, **tolerance(want.dtype))
 
 
+def test_normalization_is_keras_arithmetic():
+    # BatchNormalization and LayerNormalization fold their statistics as Keras'
+    # batch_normalization does, and LayerNormalization's variance is Keras' mean(x^2) -
+    # mean(x)^2: the outputs are Keras' well inside the rtol 1e-5 above (centred variance
+    # and (x - mean) * inv: 5e-6 off, which this fails)
+    g = golden("normalization_axes")
+    model = load_model(str(SPECS / "normalization_axes.yaml"))
+    out = model.forward(g["inputs"], model.check_weights(g["weights"]))
+    for name, want in g["outputs"].items():
+        np.testing.assert_allclose(out[name], want, rtol=1e-6, atol=1e-7)
+
+
 def test_weights_are_checked_by_name_and_shape():
     from nnctl.errors import WeightsError
 

@@ -1,4 +1,11 @@
-"""BatchNormalization and LayerNormalization, with inference semantics."""
+"""BatchNormalization and LayerNormalization, with inference semantics.
+
+Both are Keras' batch_normalization op, y = x * inv + shift with inv = gamma / sqrt(variance +
+epsilon) and shift = beta - mean * inv (`scale_shift`): BatchNormalization with its moving
+statistics, LayerNormalization with each sample's own mean and variance over `axis`
+(`moments`). `normalize_vjp` is that op's backward pass; LayerNormalization adds the paths
+through its statistics.
+"""
 from __future__ import annotations
 
 import numpy as np
@@ -6,6 +13,45 @@ import numpy as np
 from nnctl.layers.base import (ArgError, Layer, WeightSpec, boolean, elementwise_macs, number,
                                sample_axes, unit_to_unit)
 from nnctl.layers.core import _initializer
+
+
+def scale_shift(mean, variance, gamma, beta, epsilon):
+    """(inv, shift) with y = x * inv + shift: inv = gamma / sqrt(variance + epsilon), shift =
+    beta - mean * inv (gamma None: 1, beta None: 0), with the operations of Keras' NumPy
+    batch_normalization in its order."""
+    inv = 1.0 / np.sqrt(variance + epsilon)
+    if gamma is not None:
+        inv = inv * gamma
+    shift = -mean * inv
+    if beta is not None:
+        shift = shift + beta
+    return inv, shift
+
+
+def normalize_vjp(grad, x, mean, variance, gamma, epsilon) -> dict:
+    """The backward pass of x * inv + shift (scale_shift's) for the gradient `grad`: the
+    gradient for each operand (x, mean, variance, gamma, beta) before it is summed over the
+    axes that operand was broadcast along; x's with mean and variance held fixed."""
+    inv_std = 1.0 / np.sqrt(variance + epsilon)
+    centered = x - mean
+    g_normalized = grad if gamma is None else grad * gamma  # for (x - mean) * inv_std
+    return {"x": g_normalized * inv_std,
+            "mean": -g_normalized * inv_std,
+            # d/dv (v + eps)^(-1/2) = -(1/2) (v + eps)^(-3/2)
+            "variance": -0.5 * g_normalized * centered * inv_std ** 3,
+            "gamma": grad * centered * inv_std,
+            "beta": grad}
+
+
+def moments(x, normalized: tuple):
+    """The mean and variance of x over the (batch) axes `normalized`, kept as axes of 1, as
+    Keras' moments computes them: the variance as mean(x^2) - mean(x)^2."""
+    mean = x.mean(axis=normalized, keepdims=True)
+    return mean, np.square(x).mean(axis=normalized, keepdims=True) - np.square(mean)
+
+
+def _reduce_to(value, summed, shape):
+    return value.sum(axis=summed).reshape(shape)
 
 
 class _Normalization(Layer):
@@ -30,6 +76,20 @@ class _Normalization(Layer):
 
     def param_shape(self, shape) -> tuple:
         return tuple(shape[a] for a in self.axes(shape))
+
+    def affine_specs(self, shape) -> list[WeightSpec]:
+        """gamma and beta of `shape`, as `scale` and `center` ask."""
+        specs = []
+        if self.scale:
+            specs.append(WeightSpec("gamma", shape, self.gamma_initializer, self.trainable))
+        if self.center:
+            specs.append(WeightSpec("beta", shape, self.beta_initializer, self.trainable))
+        return specs
+
+    def gamma_beta(self, weights, lay) -> tuple:
+        """gamma and beta laid out by `lay`, None for those the layer does not have."""
+        return (lay(weights["gamma"]) if self.scale else None,
+                lay(weights["beta"]) if self.center else None)
 
     def broadcast(self, w, rank, axes):
         """A weight of shape param_shape laid out to broadcast over a batch of rank+1 axes."""
@@ -62,10 +122,6 @@ class _Normalization(Layer):
         return super().config_value(key)
 
 
-def _reduce_to(value, summed, shape):
-    return value.sum(axis=summed).reshape(shape)
-
-
 class BatchNormalization(_Normalization):
     """(x - moving_mean) / sqrt(moving_variance + epsilon) * gamma + beta, per feature."""
 
@@ -85,60 +141,41 @@ class BatchNormalization(_Normalization):
 
     def weight_specs(self, input_shapes):
         shape = self.param_shape(input_shapes[0])
-        specs = []
-        if self.scale:
-            specs.append(WeightSpec("gamma", shape, self.gamma_initializer, self.trainable))
-        if self.center:
-            specs.append(WeightSpec("beta", shape, self.beta_initializer, self.trainable))
-        specs += [WeightSpec("moving_mean", shape, self.moving_mean_initializer, False),
-                  WeightSpec("moving_variance", shape, self.moving_variance_initializer, False)]
-        return specs
+        return self.affine_specs(shape) + [
+            WeightSpec("moving_mean", shape, self.moving_mean_initializer, False),
+            WeightSpec("moving_variance", shape, self.moving_variance_initializer, False)]
+
+    def _scale_shift(self, weights, lay, epsilon):
+        return scale_shift(lay(weights["moving_mean"]), lay(weights["moving_variance"]),
+                           *self.gamma_beta(weights, lay), epsilon)
 
     def call(self, inputs, weights):
         x = inputs[0]
-        rank = x.ndim - 1
-        axes = self.axes(x.shape[1:])
-        lay = lambda w: self.broadcast(w.astype(x.dtype, copy=False), rank, axes)  # noqa: E731
-        inv = 1.0 / np.sqrt(lay(weights["moving_variance"]) + x.dtype.type(self.epsilon))
-        if self.scale:
-            inv = inv * lay(weights["gamma"])
-        shift = -lay(weights["moving_mean"]) * inv
-        if self.center:
-            shift = shift + lay(weights["beta"])
+        _, _, lay = self.param_layout(x)
+        inv, shift = self._scale_shift(weights, lay, x.dtype.type(self.epsilon))
         return x * inv + shift
 
     def backward(self, inputs, weights, output, grad):
-        # y = (x - moving_mean) / sqrt(moving_variance + eps) * gamma + beta
-        x, g = inputs[0], grad
+        x = inputs[0]
         _, summed, lay = self.param_layout(x)
+        gamma, _ = self.gamma_beta(weights, lay)
+        grads = normalize_vjp(grad, x, lay(weights["moving_mean"]),
+                              lay(weights["moving_variance"]), gamma,
+                              x.dtype.type(self.epsilon))
         shape = weights["moving_mean"].shape
-        eps = x.dtype.type(self.epsilon)
-        inv_std = 1.0 / np.sqrt(lay(weights["moving_variance"]) + eps)
-        gamma = lay(weights["gamma"]) if self.scale else 1
-        centered = x - lay(weights["moving_mean"])
-        scale = inv_std * gamma
-        weight_grads = {}
-        if self.scale:
-            weight_grads["gamma"] = _reduce_to(g * centered * inv_std, summed, shape)
-        if self.center:
-            weight_grads["beta"] = _reduce_to(g, summed, shape)
-        weight_grads["moving_mean"] = _reduce_to(-g * scale, summed, shape)
-        # d/dv (v + eps)^(-1/2) = -(1/2) (v + eps)^(-3/2)
-        weight_grads["moving_variance"] = _reduce_to(-0.5 * g * centered * gamma * inv_std ** 3,
-                                                     summed, shape)
-        return [g * scale], weight_grads
+        weight_grads = {name: _reduce_to(grads[part], summed, shape)
+                        for name, part in (("gamma", "gamma"), ("beta", "beta"),
+                                           ("moving_mean", "mean"),
+                                           ("moving_variance", "variance"))
+                        if name in weights}
+        return [grads["x"]], weight_grads
 
     def to_onnx(self, g, inputs, weights, input_shapes, output_shape):
         # The moving statistics folded as call() folds them, in the same dtype.
         shape = input_shapes[0]
         rank, axes = len(shape), self.axes(shape)
-        lay = lambda w: self.broadcast(w, rank, axes)  # noqa: E731
-        inv = 1.0 / np.sqrt(lay(weights["moving_variance"]) + g.dtype.type(self.epsilon))
-        if self.scale:
-            inv = inv * lay(weights["gamma"])
-        shift = -lay(weights["moving_mean"]) * inv
-        if self.center:
-            shift = shift + lay(weights["beta"])
+        inv, shift = self._scale_shift(weights, lambda w: self.broadcast(w, rank, axes),
+                                       g.dtype.type(self.epsilon))
         return g.add(g.mul(inputs[0], g.initializer(inv, "scale")), g.initializer(shift, "shift"))
 
 
@@ -153,52 +190,30 @@ class LayerNormalization(_Normalization):
         self._init_common(axis, epsilon, center, scale, beta_initializer, gamma_initializer)
 
     def weight_specs(self, input_shapes):
-        shape = self.param_shape(input_shapes[0])
-        specs = []
-        if self.scale:
-            specs.append(WeightSpec("gamma", shape, self.gamma_initializer, self.trainable))
-        if self.center:
-            specs.append(WeightSpec("beta", shape, self.beta_initializer, self.trainable))
-        return specs
+        return self.affine_specs(self.param_shape(input_shapes[0]))
 
     def call(self, inputs, weights):
         x = inputs[0]
-        rank = x.ndim - 1
-        axes = self.axes(x.shape[1:])
-        batch_axes = tuple(a + 1 for a in axes)
-        mean = x.mean(axis=batch_axes, keepdims=True)
-        variance = np.square(x - mean).mean(axis=batch_axes, keepdims=True)
-        inv = 1.0 / np.sqrt(variance + x.dtype.type(self.epsilon))
-        if self.scale:
-            inv = inv * self.broadcast(weights["gamma"].astype(x.dtype, copy=False), rank, axes)
-        y = (x - mean) * inv
-        if self.center:
-            y = y + self.broadcast(weights["beta"].astype(x.dtype, copy=False), rank, axes)
-        return y
+        axes, _, lay = self.param_layout(x)
+        mean, variance = moments(x, tuple(a + 1 for a in axes))
+        inv, shift = scale_shift(mean, variance, *self.gamma_beta(weights, lay),
+                                 x.dtype.type(self.epsilon))
+        return x * inv + shift
 
     def backward(self, inputs, weights, output, grad):
-        # y = xhat * gamma + beta, xhat = (x - mean) / sqrt(var + eps) over the normalized
-        # axes: dx = s (dxhat - mean(dxhat) - xhat mean(dxhat xhat)), s = 1 / sqrt(var + eps)
-        x, g = inputs[0], grad
+        # normalize_vjp, plus the paths through the sample's own mean and variance:
+        # d mean / dx = 1 / n, d variance / dx = 2 (x - mean) / n over the normalized axes
+        x = inputs[0]
         axes, summed, lay = self.param_layout(x)
         normalized = tuple(a + 1 for a in axes)
-        eps = x.dtype.type(self.epsilon)
-        mean = x.mean(axis=normalized, keepdims=True)
-        centered = x - mean
-        inv_std = 1.0 / np.sqrt(np.square(centered).mean(axis=normalized, keepdims=True) + eps)
-        xhat = centered * inv_std
-        weight_grads = {}
-        param_shape = self.param_shape(x.shape[1:])
-        if self.scale:
-            weight_grads["gamma"] = _reduce_to(g * xhat, summed, param_shape)
-            g_xhat = g * lay(weights["gamma"])
-        else:
-            g_xhat = g
-        if self.center:
-            weight_grads["beta"] = _reduce_to(g, summed, param_shape)
-        gx = inv_std * (g_xhat - g_xhat.mean(axis=normalized, keepdims=True)
-                        - xhat * (g_xhat * xhat).mean(axis=normalized, keepdims=True))
-        return [gx], weight_grads
+        mean, variance = moments(x, normalized)
+        gamma, _ = self.gamma_beta(weights, lay)
+        grads = normalize_vjp(grad, x, mean, variance, gamma, x.dtype.type(self.epsilon))
+        gx = (grads["x"] + grads["mean"].mean(axis=normalized, keepdims=True)
+              + 2 * (x - mean) * grads["variance"].mean(axis=normalized, keepdims=True))
+        shape = self.param_shape(x.shape[1:])
+        return [gx], {name: _reduce_to(grads[name], summed, shape)
+                      for name in ("gamma", "beta") if name in weights}
 
     def to_onnx(self, g, inputs, weights, input_shapes, output_shape):
         shape, x = input_shapes[0], inputs[0]
@@ -214,14 +229,14 @@ class LayerNormalization(_Normalization):
             if self.center:
                 args.append(g.initializer(weights["beta"], "beta"))
             return g.op("LayerNormalization", *args, axis=batch_axes[0], epsilon=self.epsilon)
+        # scale_shift and moments as call() computes them
         lay = lambda w: self.broadcast(w, rank, axes)  # noqa: E731
         mean = g.reduce("ReduceMean", x, batch_axes)
-        centred = g.sub(x, mean)
-        variance = g.reduce("ReduceMean", g.mul(centred, centred), batch_axes)
+        variance = g.sub(g.reduce("ReduceMean", g.mul(x, x), batch_axes), g.mul(mean, mean))
         inv = g.div(1, g.op("Sqrt", g.add(variance, self.epsilon)))
         if self.scale:
             inv = g.mul(inv, g.initializer(lay(weights["gamma"]), "gamma"))
-        y = g.mul(centred, inv)
-        if self.center:
-            y = g.add(y, g.initializer(lay(weights["beta"]), "beta"))
-        return y
+        shift = g.mul(mean, inv)
+        shift = (g.sub(g.initializer(lay(weights["beta"]), "beta"), shift) if self.center
+                 else g.op("Neg", shift))
+        return g.add(g.mul(x, inv), shift)
