@@ -25,6 +25,20 @@ def test_model_is_declared_once_and_its_help_names_every_form():
         assert form in MODEL_HELP
 
 
+def test_weights_and_seed_of_a_model_are_declared_once():
+    """--weights and --seed mean one thing wherever MODEL's weights are drawn or loaded."""
+    from nnctl.cli.params import SEED_HELP, WEIGHTS_HELP
+
+    commands = _commands()
+    for name in ("build", "convert", "export", "forward", "inspect"):
+        weights = next(p for p in commands[name].params if p.name == "weights")
+        assert weights.help == WEIGHTS_HELP and weights.metavar == "FILE", name
+    for name in ("build", "convert", "export", "forward"):  # inspect's also seeds its batch
+        seed = next(p for p in commands[name].params if p.name == "seed")
+        assert seed.help == SEED_HELP, name
+    assert ".weights.h5" in WEIGHTS_HELP and "seed:" in SEED_HELP
+
+
 def test_the_format_option_is_f_and_format_everywhere():
     for name, cmd in _commands().items():
         formats = [p for p in cmd.params if p.name in ("format", "output_format")]

@@ -1,7 +1,7 @@
 """nnctl build: draw a model's weights from its initializers into a self-contained model file."""
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -13,10 +13,8 @@ def build(
     output: Annotated[str, typer.Option(
         "--output", "-o", metavar="FILE",
         help="The model file to write: .npz, or .keras, .onnx, .yaml, .json by its name (- for stdout: .npz).")],
-    seed: Annotated[Optional[int], typer.Option(
-        "--seed", min=0, help="Seed for the initializers (default: the spec's `seed:`, else 0).")] = None,
-    weights: Annotated[Optional[str], typer.Option(
-        "--weights", metavar="FILE", help="Take the weights from this .npz instead of drawing them.")] = None,
+    seed: params.SeedOption = None,
+    weights: params.WeightsOption = None,
 ):
     """Draw MODEL's weights from its initializers into a model file.
 

@@ -1,7 +1,7 @@
 """nnctl convert: a model from one file format to another (spec, model file, Keras, ONNX)."""
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -13,10 +13,8 @@ def convert(
     output: Annotated[str, typer.Option(
         "--output", "-o", metavar="FILE",
         help="The file to write; its extension says the format: .yaml, .npz, .keras, .json, .onnx.")],
-    seed: Annotated[Optional[int], typer.Option(
-        "--seed", min=0, help="Draw the weights with this seed (when MODEL has none).")] = None,
-    weights: Annotated[Optional[str], typer.Option(
-        "--weights", metavar="FILE", help="Take the weights from this file (.npz, .weights.h5).")] = None,
+    seed: params.SeedOption = None,
+    weights: params.WeightsOption = None,
 ):
     """Convert MODEL to the format of -o FILE's extension.
 

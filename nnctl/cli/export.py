@@ -12,10 +12,8 @@ def export(
     model: params.ModelArgument,
     output: Annotated[str, typer.Option(
         "--output", "-o", metavar="FILE", help="The .onnx file to write (atomically); '-' is stdout.")],
-    weights: Annotated[Optional[str], typer.Option(
-        "--weights", metavar="FILE", help="Weights .npz with LAYER/WEIGHT arrays (Keras names).")] = None,
-    seed: Annotated[Optional[int], typer.Option(
-        "--seed", min=0, help="Seed for the initializers when there are no weights.")] = None,
+    weights: params.WeightsOption = None,
+    seed: params.SeedOption = None,
     opset: Annotated[Optional[int], typer.Option(
         "--opset", help="ONNX opset version (default 17; 13 and later).")] = None,
 ):

@@ -25,11 +25,8 @@ def forward(
         help="Rows of data: CSV, TSV, JSON Lines, .npy, Parquet or .npz (default: stdin); "
              "several files, a directory, a glob or URLs go with -o OUTDIR/.",
         show_default=False)] = None,
-    weights: Annotated[Optional[str], typer.Option(
-        "--weights", metavar="FILE",
-        help="Weights .npz with LAYER/WEIGHT arrays (Keras names).")] = None,
-    seed: Annotated[Optional[int], typer.Option(
-        "--seed", min=0, help="Seed for the initializers when there are no weights.")] = None,
+    weights: params.WeightsOption = None,
+    seed: params.SeedOption = None,
     output: Annotated[str, typer.Option(
         "--output", "-o", metavar="FILE", show_default=False,
         help="Where to write the rows (default: stdout); atomic for files. OUTDIR/ (a "

@@ -26,8 +26,7 @@ def inspect(
     seed: Annotated[Optional[int], typer.Option(
         "--seed", min=0, help="Seed for the random batch and the initializers "
                               "(default: the spec's seed, else 0).")] = None,
-    weights: Annotated[Optional[str], typer.Option(
-        "--weights", metavar="FILE", help="Weights .npz with LAYER/WEIGHT arrays (Keras names).")] = None,
+    weights: params.WeightsOption = None,
     target: Annotated[Optional[str], typer.Option(
         "--target", metavar="FILE", help="Target rows (the outputs flattened): the loss is then their MSE "
                          "instead of the mean square of the outputs.")] = None,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from enum import Enum
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 
@@ -141,6 +141,16 @@ MODEL_HELP = ("A spec (.yaml/.yml), a model file (.npz), a Keras file (.keras, .
               "file.py:NAME (imports and runs that Python file), or - for stdin.")
 ModelArgument = Annotated[str, typer.Argument(metavar="MODEL", help=MODEL_HELP,
                                               show_default=False)]
+
+# Where MODEL's weights come from (nnctl.cli.weights_source), declared once for every command
+# that runs or writes a model.
+WEIGHTS_HELP = ("Weights for MODEL instead of its own or drawn ones: an .npz of LAYER/WEIGHT "
+                "arrays (Keras names) or a Keras .weights.h5.")
+WeightsOption = Annotated[Optional[str], typer.Option("--weights", metavar="FILE",
+                                                      help=WEIGHTS_HELP)]
+SEED_HELP = ("Draw the weights from the initializers with this seed (default: MODEL's own "
+             "weights, else the spec's `seed:`, else 0).")
+SeedOption = Annotated[Optional[int], typer.Option("--seed", min=0, metavar="N", help=SEED_HELP)]
 
 
 def complete_activation(incomplete: str) -> list[str]:
