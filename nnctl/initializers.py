@@ -200,38 +200,37 @@ class Initializer:
     __hash__ = None
 
 
-def _constant_theory(value: float) -> dict:
-    return {"family": "constant", "mean": value, "std": 0.0, "bounds": [value, value],
-            "value": value}
+class _Filled(Initializer):
+    """Every value `value`."""
+
+    value = 0.0
+
+    def _sample(self, shape, dtype, rng):
+        # Keras: cast(value, dtype) * ones(shape, dtype)
+        return np.full(shape, dtype.type(self.value), dtype=dtype)
+
+    def _theory(self, shape):
+        return {"family": "constant", "mean": self.value, "std": 0.0,
+                "bounds": [self.value, self.value], "value": self.value}
 
 
-class Zeros(Initializer):
+class Zeros(_Filled):
     """All zeros."""
 
     name = "zeros"
     formula = "0"
-
-    def _sample(self, shape, dtype, rng):
-        return np.zeros(shape, dtype=dtype)
-
-    def _theory(self, shape):
-        return _constant_theory(0.0)
+    value = 0.0
 
 
-class Ones(Initializer):
+class Ones(_Filled):
     """All ones."""
 
     name = "ones"
     formula = "1"
-
-    def _sample(self, shape, dtype, rng):
-        return np.ones(shape, dtype=dtype)
-
-    def _theory(self, shape):
-        return _constant_theory(1.0)
+    value = 1.0
 
 
-class Constant(Initializer):
+class Constant(_Filled):
     """Every value `value` (a scalar)."""
 
     name = "constant"
@@ -242,13 +241,6 @@ class Constant(Initializer):
 
     def arguments(self):
         return {"value": self.value}
-
-    def _sample(self, shape, dtype, rng):
-        # Keras: cast(value, dtype) * ones(shape, dtype)
-        return np.full(shape, dtype.type(self.value), dtype=dtype)
-
-    def _theory(self, shape):
-        return _constant_theory(self.value)
 
 
 class Identity(Initializer):
@@ -298,6 +290,19 @@ class RandomInitializer(Initializer):
         if self.seed is not None:
             return seed_rng(self.seed)
         return rng if rng is not None else np.random.default_rng()
+
+    def _family(self, shape) -> tuple[str, float, float]:
+        """(family, a, b) the values for `shape` are drawn from: ("normal" or
+        "truncated_normal", mean, stddev) or ("uniform", low, high)."""
+        raise NotImplementedError
+
+    def _sample(self, shape, dtype, rng):
+        family, a, b = self._family(shape)
+        return _FAMILIES[family][0](self.generator(rng), shape, a, b).astype(dtype)
+
+    def _theory(self, shape):
+        family, a, b = self._family(shape)
+        return _FAMILIES[family][1](a, b)
 
 
 def _check_stddev(owner, stddev):
@@ -350,48 +355,44 @@ def _uniform_theory(low, high):
             "bounds": [low, high]}
 
 
-class RandomNormal(RandomInitializer):
+# family -> (draw(rng, shape, a, b), theory(a, b)): the families of RandomInitializer._family
+_FAMILIES = {"normal": (_normal, _normal_theory),
+             "truncated_normal": (_truncated_normal, _truncated_theory),
+             "uniform": (_uniform, _uniform_theory)}
+
+
+class _MeanStddev(RandomInitializer):
+    """A normal family (`family`) of `mean` and `stddev`."""
+
+    family = "normal"
+
+    def __init__(self, mean=0.0, stddev=0.05, seed=None):
+        self.mean = _number(self.name, "mean", mean)
+        self.stddev = _check_stddev(self.name, stddev)
+        super().__init__(seed)
+
+    def arguments(self):
+        return {"seed": self.seed, "mean": self.mean, "stddev": self.stddev}
+
+    def _family(self, shape):
+        return self.family, self.mean, self.stddev
+
+
+class RandomNormal(_MeanStddev):
     """Normal distribution N(mean, stddev^2)."""
 
     name = "random_normal"
     formula = "N(mean, stddev^2)"
     work_copies = 2
 
-    def __init__(self, mean=0.0, stddev=0.05, seed=None):
-        self.mean = _number(self.name, "mean", mean)
-        self.stddev = _check_stddev(self.name, stddev)
-        super().__init__(seed)
 
-    def arguments(self):
-        return {"seed": self.seed, "mean": self.mean, "stddev": self.stddev}
-
-    def _sample(self, shape, dtype, rng):
-        return _normal(self.generator(rng), shape, self.mean, self.stddev).astype(dtype)
-
-    def _theory(self, shape):
-        return _normal_theory(self.mean, self.stddev)
-
-
-class TruncatedNormal(RandomInitializer):
+class TruncatedNormal(_MeanStddev):
     """N(mean, stddev^2) with values beyond two stddev redrawn (std after the cut: 0.88 stddev)."""
 
     name = "truncated_normal"
     formula = "N(mean, stddev^2), values outside mean +- 2*stddev redrawn"
     work_copies = 4
-
-    def __init__(self, mean=0.0, stddev=0.05, seed=None):
-        self.mean = _number(self.name, "mean", mean)
-        self.stddev = _check_stddev(self.name, stddev)
-        super().__init__(seed)
-
-    def arguments(self):
-        return {"seed": self.seed, "mean": self.mean, "stddev": self.stddev}
-
-    def _sample(self, shape, dtype, rng):
-        return _truncated_normal(self.generator(rng), shape, self.mean, self.stddev).astype(dtype)
-
-    def _theory(self, shape):
-        return _truncated_theory(self.mean, self.stddev)
+    family = "truncated_normal"
 
 
 class RandomUniform(RandomInitializer):
@@ -412,11 +413,8 @@ class RandomUniform(RandomInitializer):
     def arguments(self):
         return {"seed": self.seed, "minval": self.minval, "maxval": self.maxval}
 
-    def _sample(self, shape, dtype, rng):
-        return _uniform(self.generator(rng), shape, self.minval, self.maxval).astype(dtype)
-
-    def _theory(self, shape):
-        return _uniform_theory(self.minval, self.maxval)
+    def _family(self, shape):
+        return "uniform", self.minval, self.maxval
 
 
 class VarianceScaling(RandomInitializer):
@@ -472,28 +470,18 @@ class VarianceScaling(RandomInitializer):
         n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2.0}[self.mode]
         return n, self.scale / max(1.0, n)
 
-    def _sample(self, shape, dtype, rng):
+    def _family(self, shape):
         _, variance = self._variance(shape)
-        rng = self.generator(rng)
         if self.distribution == "truncated_normal":
-            values = _truncated_normal(rng, shape, 0.0, math.sqrt(variance) / TRUNCATED_STD)
-        elif self.distribution == "untruncated_normal":
-            values = _normal(rng, shape, 0.0, math.sqrt(variance))
-        else:
-            limit = math.sqrt(3.0 * variance)
-            values = _uniform(rng, shape, -limit, limit)
-        return values.astype(dtype)
+            return "truncated_normal", 0.0, math.sqrt(variance) / TRUNCATED_STD
+        if self.distribution == "untruncated_normal":
+            return "normal", 0.0, math.sqrt(variance)
+        limit = math.sqrt(3.0 * variance)
+        return "uniform", -limit, limit
 
     def _theory(self, shape):
-        n, variance = self._variance(shape)
-        if self.distribution == "truncated_normal":
-            theory = _truncated_theory(0.0, math.sqrt(variance) / TRUNCATED_STD)
-        elif self.distribution == "untruncated_normal":
-            theory = _normal_theory(0.0, math.sqrt(variance))
-        else:
-            limit = math.sqrt(3.0 * variance)
-            theory = _uniform_theory(-limit, limit)
-        return {**theory, "mode": self.mode, "n": n}
+        n, _ = self._variance(shape)
+        return {**super()._theory(shape), "mode": self.mode, "n": n}
 
 
 class _Preset(VarianceScaling):
