@@ -61,7 +61,7 @@ def gemm_bound(model, outputs=None) -> bool:
     at least GEMM_BOUND_MACS multiply-adds a value: NumPy's BLAS and ONNX Runtime then run the
     same large matrix products, and ONNX Runtime's start-up is not paid back."""
     values = 0
-    for name in _needed(model, outputs):
+    for name in model.needed(outputs or model.outputs):
         node = model.nodes[name]
         if node.layer is None:
             continue
@@ -69,17 +69,6 @@ def gemm_bound(model, outputs=None) -> bool:
             return False
         values += math.prod(d or 1 for d in node.shape)
     return macs_per_row(model, outputs) >= GEMM_BOUND_MACS * max(1, values)
-
-
-def _needed(model, outputs=None) -> set[str]:
-    """The nodes that the outputs depend on."""
-    needed, stack = set(), list(outputs or model.outputs)
-    while stack:
-        name = stack.pop()
-        if name not in needed:
-            needed.add(name)
-            stack.extend(model.nodes[name].inbound)
-    return needed
 
 
 # One value of text (a CSV cell, parsed or formatted) costs about as much CPU as this many

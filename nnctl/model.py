@@ -14,6 +14,7 @@ from functools import cached_property
 import numpy as np
 
 from nnctl.errors import DataError, NnctlError, SpecError, WeightsError
+from nnctl.graphwalk import Cycle, ancestors, depth_first
 from nnctl.layers import ArgError, WeightSpec, default_name, get as get_layer_class
 from nnctl.layers.base import Layer
 from nnctl.naming import did_you_mean
@@ -105,13 +106,12 @@ class Model:
 
     def needed(self, refs) -> set[str]:
         """The nodes on the way to `refs` (layer names, or `lstm[1]`), these included."""
-        needed, stack = set(), [split_ref(ref)[0] for ref in refs]
-        while stack:
-            name = stack.pop()
-            if name not in needed:
-                needed.add(name)
-                stack.extend(self.nodes[name].inbound)
-        return needed
+        return needed_nodes(self.nodes, refs)
+
+    def steps(self, refs) -> list[str]:
+        """The nodes on the way to `refs`, in the model's order: each after those it reads."""
+        needed = self.needed(refs)
+        return [name for name in self.order if name in needed]
 
     # --- weights -------------------------------------------------------------------------
     def init_weights(self, seed: int = 0) -> dict[str, np.ndarray]:
@@ -167,14 +167,13 @@ class Model:
         wanted = list(outputs or self.outputs)
         targets = [split_ref(ref) for ref in wanted]
         wanted_nodes = {name for name, _ in targets}
-        remaining_uses = self._uses(wanted_nodes)
+        steps = self.steps(wanted_nodes)
+        remaining_uses = self._uses(steps)
         values: dict[str, object] = {}
         masks = {} if masks is None else masks
         masked = self.masked   # once: it looks at every node
-        for name in self.order:
+        for name in steps:
             node = self.nodes[name]
-            if name not in remaining_uses and name not in wanted_nodes:
-                continue
             if node.layer is None:
                 values[name] = model_input(node, inputs[name])
                 continue
@@ -202,9 +201,8 @@ class Model:
         once (the ONNX lowering asks per layer: per layer, it made export quadratic)."""
         return any(node.masked for node in self.nodes.values())
 
-    def _uses(self, wanted) -> dict[str, int]:
-        """How many layers (on the way to the nodes `wanted`) read each node's output."""
-        needed = self.needed(wanted)
+    def _uses(self, needed) -> dict[str, int]:
+        """How many of the nodes `needed` read each one's output."""
         uses = {name: 0 for name in needed}
         for name in needed:
             for i in self.nodes[name].inbound:
@@ -453,30 +451,15 @@ class GraphBuilder:
             if dangling is not None:
                 raise dangling
         original = {layer.name: (ls, layer, inbound) for ls, layer, inbound in layers}
-        order, done = [], set(spec.inputs) | set(broken)
-        # depth-first, post-order, with an explicit stack: 100,000 layers deep is fine
-        for _, layer, _ in layers:
-            if layer.name in done:
-                continue
-            path, on_path = [layer.name], {layer.name: 0}
-            pending = [iter(by_name[layer.name][2])]
-            while pending:
-                ref = next(pending[-1], None)
-                if ref is None:
-                    name = path.pop()
-                    del on_path[name]
-                    pending.pop()
-                    done.add(name)
-                    order.append(original[name])
-                elif ref in on_path:
-                    cycle = path[on_path[ref]:] + [ref]
-                    raise spec.error(f"layer '{ref}' is part of a cycle: {' -> '.join(cycle)}",
-                                     by_name[ref][0].path + ("inputs",))
-                elif ref not in done:
-                    on_path[ref] = len(path)
-                    path.append(ref)
-                    pending.append(iter(by_name[ref][2]))
-        return order
+        try:
+            _, order = depth_first([layer.name for _, layer, _ in layers],
+                                   lambda name: by_name[name][2],
+                                   done=set(spec.inputs) | set(broken))
+        except Cycle as cycle:
+            ref = cycle.path[0]
+            raise spec.error(f"layer '{ref}' is part of a cycle: {cycle}",
+                             by_name[ref][0].path + ("inputs",)) from None
+        return [original[name] for name in order]
 
     def _add(self, ls, layer, refs) -> None:
         inbound, index = self._tensors(ls, layer, refs)
@@ -546,18 +529,18 @@ class GraphBuilder:
 
     def _drop_unused(self) -> None:
         """Like Keras, a model holds only what leads to an output; say what was left out."""
-        needed, stack = set(), [split_ref(ref)[0] for ref in self.outputs]
-        while stack:
-            name = stack.pop()
-            if name not in needed:
-                needed.add(name)
-                stack.extend(self.nodes[name].inbound)
+        needed = needed_nodes(self.nodes, self.outputs)
         for name in list(self.nodes):
             node = self.nodes[name]
             if name not in needed and node.layer is not None:
                 self.warnings.append(f"layer '{name}' does not lead to any output; it is left "
                                      "out of the model")
                 del self.nodes[name]
+
+
+def needed_nodes(nodes: dict[str, Node], refs) -> set[str]:
+    """The names of the nodes on the way to `refs` (names, or `lstm[1]`), these included."""
+    return set(ancestors([split_ref(ref)[0] for ref in refs], lambda name: nodes[name].inbound))
 
 
 def keras_layer_order(model: Model) -> list[str]:
@@ -567,25 +550,9 @@ def keras_layer_order(model: Model) -> list[str]:
     as it first meets them; a layer's depth is its longest distance to an output; layers are
     listed deepest first, ties by that number. Unused inputs come first at depth 0.
     """
-    index: dict[str, int] = {}
-    post_order: list[str] = []
-    seen = set()
-    for out in model.outputs:  # depth-first with an explicit stack: no recursion limit
-        out = split_ref(out)[0]
-        if out in seen:
-            continue
-        index.setdefault(out, len(index))
-        stack = [(out, iter(model.nodes[out].inbound))]
-        while stack:
-            name, refs = stack[-1]
-            ref = next(refs, None)
-            if ref is None:
-                stack.pop()
-                seen.add(name)
-                post_order.append(name)
-            elif ref not in seen:
-                index.setdefault(ref, len(index))
-                stack.append((ref, iter(model.nodes[ref].inbound)))
+    met, post_order = depth_first([split_ref(out)[0] for out in model.outputs],
+                                  lambda name: model.nodes[name].inbound)
+    index = {name: k for k, name in enumerate(met)}
     depth: dict[str, int] = {}
     for name in reversed(post_order):
         d = depth.setdefault(name, 0)

@@ -114,3 +114,20 @@ def test_crossings_are_counted_as_pairs_that_cross():
     values = [3, 1, 2, 2, 0]
     pairs = sum(values[i] > values[j] for i in range(5) for j in range(i + 1, 5))
     assert _inversions(values) == (sorted(values), pairs) == ([0, 1, 2, 2, 3], 7)
+
+
+def test_a_model_of_1500_layers_called_as_a_layer():
+    """Calling a model on tensors replays its graph; it did so by recursion (about 980 layers
+    was the end), now with the engine's walk (nnctl.graphwalk)."""
+    import numpy as np
+
+    import nnctl
+
+    x = y = nnctl.Input((2,))
+    for _ in range(1_500):
+        y = nnctl.layers.Activation("relu")(y)
+    inner = nnctl.Model(x, y)
+    z = nnctl.Input((2,))
+    outer = nnctl.Model(z, inner(z))
+    assert outer.layers[1] is inner and len(outer.engine.layers) == 1_501
+    np.testing.assert_array_equal(outer.predict(np.array([[-1.0, 2.0]]), verbose=0), [[0, 2]])

@@ -12,7 +12,7 @@ import pytest
 from conftest import ROOT, run_nnctl
 from nnctl import engines
 from nnctl.model import build_model
-from nnctl.spec import parse_spec
+from nnctl.spec import parse_spec, read_spec
 from nnctl.yamlpos import Located
 
 
@@ -140,6 +140,14 @@ def test_keep_freed_memory_defers_to_the_environment(monkeypatch):
     if not (sys.platform.startswith("linux") and libc and libc.startswith("glibc")):
         pytest.skip("mallopt is glibc's")
     assert keep_freed_memory() is True
+
+
+def test_the_engine_choice_reads_a_tap_of_one_output_of_several():
+    """`--tap encoder[1]`, one output of an LSTM with return_state: gemm_bound walked the graph
+    with a copy of Model.needed that took the reference for a layer's name (a KeyError)."""
+    model = build_model(read_spec(str(ROOT / "tests/specs/sequences/lstm_states.yaml")))
+    assert engines.macs_per_row(model, ["encoder[1]"]) == engines.macs_per_row(model, ["encoder"])
+    assert engines.gemm_bound(model, ["encoder[1]"]) is False
 
 
 def test_wide_dense_models_stay_on_numpy():

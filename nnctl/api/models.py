@@ -18,6 +18,7 @@ from nnctl.api.layers import (Input, InputLayer, Layer, SymbolicTensor, UnknownS
                               normalize_dtype, sample_shape)
 from nnctl.api.variables import Variable
 from nnctl.errors import DataError, SpecError, WeightsError
+from nnctl.graphwalk import ancestors, depth_first
 from nnctl.layers import format_shape
 from nnctl.model import split_ref
 
@@ -562,21 +563,18 @@ class Model:
         if len(given) != len(self._inputs):
             raise ValueError(f"model '{self.name}' takes {len(self._inputs)} inputs, got "
                              f"{len(given)}")
-        values = {id(t.node): g for t, g in zip(self._inputs, given)}
+        values = {t.node: g for t, g in zip(self._inputs, given)}
         call = NestedCall(self, given, [], self._calls)
         self._calls += 1                  # Keras' node index of the next call
-
-        def value(tensor):
-            node = tensor.node
-            if id(node) not in values:
-                args = [value(t) for t in node.inbound]
-                many = node.layer.engine.arity == "many"
-                values[id(node)] = node.layer(args if many else args[0])
-                for made in _leaves(values[id(node)]):
-                    made.node.nested = call      # the outer model shows `self` as one row
-            return values[id(node)]
-
-        outputs = [value(t) for t in self._outputs]
+        _, order = depth_first([t.node for t in self._outputs],
+                               lambda node: [t.node for t in node.inbound], done=values)
+        for node in order:                # each layer called after those it reads
+            args = [values[t.node] for t in node.inbound]
+            many = node.layer.engine.arity == "many"
+            values[node] = node.layer(args if many else args[0])
+            for made in _leaves(values[node]):
+                made.node.nested = call          # the outer model shows `self` as one row
+        outputs = [values[t.node] for t in self._outputs]
         call.outputs = [t.node.layer.name for t in _leaves(outputs)]
         return outputs[0] if len(outputs) == 1 else outputs
 
@@ -816,15 +814,8 @@ def functional_spec(name: str, inputs: list, outputs: list, seed=None) -> tuple[
     input_nodes = [t.node for t in inputs]
     if len({id(n) for n in input_nodes}) != len(input_nodes):
         raise SpecError(f"model '{name}': the same input is given twice in `inputs`")
-    reached, seen, stack = [], set(), [t.node for t in outputs]
     given = {id(n) for n in input_nodes}
-    while stack:
-        node = stack.pop()
-        if id(node) not in seen:
-            seen.add(id(node))
-            reached.append(node)
-            if id(node) not in given:    # a model's input may be another layer's output
-                stack.extend(t.node for t in node.inbound)
+    reached = _reached(inputs, outputs)
     for node in reached:
         if isinstance(node.layer, InputLayer) and id(node) not in given:
             raise SpecError(f"model '{name}': the outputs depend on an input "
@@ -909,16 +900,19 @@ class NestedCall:
 
 def _nested_calls(inputs: list, outputs: list) -> dict:
     """Layer name -> NestedCall, for the layers of the graph made by a nested model's call."""
-    found, seen, stack = {}, {id(t.node) for t in inputs}, [t.node for t in outputs]
-    while stack:
-        node = stack.pop()
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
-        if getattr(node, "nested", None) is not None:
-            found[node.layer.name] = node.nested
-        stack.extend(t.node for t in node.inbound)
-    return found
+    given = {id(t.node) for t in inputs}
+    return {node.layer.name: node.nested for node in _reached(inputs, outputs)
+            if id(node) not in given and getattr(node, "nested", None) is not None}
+
+
+def _reached(inputs: list, outputs: list) -> list:
+    """The call nodes on the way to the tensors `outputs`, those of `inputs` included, in the
+    order a walk back from the outputs meets them. The walk stops at `inputs`: a model's
+    input may be another layer's output."""
+    given = {id(t.node) for t in inputs}
+    return ancestors([t.node for t in outputs],
+                     lambda node: () if id(node) in given else [t.node for t in node.inbound],
+                     key=id)
 
 
 def _collapse_nested(data, nested: dict) -> None:

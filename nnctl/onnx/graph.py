@@ -57,7 +57,7 @@ def build_graph(model, weights: dict[str, np.ndarray], *, opset: int = DEFAULT_O
     wanted = list(outputs or model.outputs)
     g = Graph(model.name, opset, reserved=list(model.nodes))
     masks: dict[str, str | None] = {}
-    for name in _needed(model, wanted):
+    for name in model.steps(wanted):
         node = model.nodes[name]
         if node.layer is None:
             continue
@@ -90,12 +90,6 @@ def build_graph(model, weights: dict[str, np.ndarray], *, opset: int = DEFAULT_O
         raise ResourceError(f"the weights take {size / 2**30:.1f} GiB, more than one ONNX model "
                             "can hold (2 GiB, protobuf's limit)")
     return g
-
-
-def _needed(model, wanted) -> list[str]:
-    """The nodes the outputs depend on, in the model's (topological) order."""
-    needed = model.needed(wanted)
-    return [name for name in model.order if name in needed]
 
 
 def tensor_name(model, name: str, index: int = 0) -> str:
