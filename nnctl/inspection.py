@@ -39,7 +39,6 @@ from nnctl.errors import DataError, ParameterError, SpecError
 SATURATION_SLOPE = 0.05
 SATURATING = ("sigmoid", "tanh", "hard_sigmoid", "hard_tanh", "softsign", "sparse_sigmoid")
 DYING = ("relu", "relu6")  # relu with a negative_slope does not die
-DEFAULT_BATCH = 256
 
 
 @dataclass

@@ -249,7 +249,7 @@ def test_parquet_errors_are_one_line(tmp_path):
 
 
 def test_a_quote_opening_the_last_cell_does_not_panic_polars(tmp_path, capfd):
-    """polars 2.1 panicked (a BaseException and a Rust backtrace on stderr) on '1,"' at the
+    """polars (1.44) panics (a BaseException and a Rust backtrace on stderr) on '1,"' at the
     very end of a file without a final newline."""
     path = tmp_path / "q.csv"
     path.write_bytes(b'1,2\n3,"')

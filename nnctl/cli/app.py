@@ -13,10 +13,7 @@ import sys
 
 import typer
 
-try:  # typer >= 0.24 carries its own copy of click
-    from typer._click import exceptions as click_exceptions
-except ImportError:  # pragma: no cover - older typer on top of click
-    from click import exceptions as click_exceptions
+from typer._click import exceptions as click_exceptions  # typer carries its own click
 
 from nnctl import __version__
 from nnctl.cli import commands, typerfit

@@ -12,8 +12,6 @@ import numpy as np
 
 from nnctl.floatfmt import float_texts
 
-ARRAY_FORMATS = ("text", "csv", "tsv", "json", "npy")
-
 
 def tensor_text(array: np.ndarray) -> str:
     """`tf.Tensor([...], shape=(9,), dtype=float32)`, as print(tensor) shows it in TF 2."""

@@ -386,7 +386,7 @@ class TextParser:
         self.schema = {f"c{k}": kind for k in range(n_columns)}
 
     def _polars(self, text: bytes, sep: str):
-        # NOTE: polars 2.1 panics (a BaseException, and a message on stderr) on a quote
+        # NOTE: polars (1.44) panics (a BaseException, and a message on stderr) on a quote
         # opening the last cell of text that does not end with a newline: always end with one.
         if not text.endswith(b"\n"):
             text += b"\n"
