@@ -11,6 +11,12 @@ from nnctl.layers.base import (ArgError, Layer, format_shape, int_tuple, linear_
 from nnctl.layers.base import data_format as check_data_format
 
 
+def _cut(x, pairs):
+    """x without pairs[i][0] values before and pairs[i][1] after on each axis i (np.pad's
+    inverse)."""
+    return x[tuple(slice(before, n - after) for n, (before, after) in zip(x.shape, pairs))]
+
+
 def _pairs(value, key: str, layer: str) -> tuple:
     """ZeroPadding2D's and Cropping2D's argument: an int, two ints (symmetric per axis) or
     two pairs ((top, bottom), (left, right)); each >= 0."""
@@ -44,6 +50,26 @@ class Spatial(Layer):
                                  f"ax{'is' if self.rank == 1 else 'es'}, channels), got shape "
                                  f"{format_shape((None, *shape))}")
 
+    def output_shape(self, input_shapes):
+        (shape,) = input_shapes
+        self.check_rank(shape)
+        out = list(shape)
+        for i, axis in enumerate(self.spatial_axes()):
+            out[axis] = self.new_size(i, shape[axis], shape)
+        return tuple(out)
+
+    def new_size(self, i: int, size: int | None, shape: tuple) -> int | None:
+        """The output size of the i-th spatial axis, `size` long (None: known at run time) in
+        an input of `shape`; ArgError when it cannot be done."""
+        raise NotImplementedError
+
+    def batch_pairs(self, edges, ndim: int) -> list[tuple[int, int]]:
+        """(before, after) per spatial axis -> per axis of a batch of `ndim` axes (0 elsewhere)."""
+        pairs = [(0, 0)] * ndim
+        for axis, pair in zip(self.spatial_axes(), edges):
+            pairs[axis + 1] = tuple(pair)
+        return pairs
+
     def config_value(self, key):
         value = getattr(self, key)
         return [list(v) if isinstance(v, tuple) else v for v in value] \
@@ -55,32 +81,18 @@ class _Padding(Spatial):
 
     pads: tuple = ()
 
-    def output_shape(self, input_shapes):
-        (shape,) = input_shapes
-        self.check_rank(shape)
-        out = list(shape)
-        for axis, (before, after) in zip(self.spatial_axes(), self.pads):
-            if out[axis] is not None:
-                out[axis] += before + after
-        return tuple(out)
-
-    def _batch_pads(self, ndim):
-        pads = [(0, 0)] * ndim
-        for axis, pair in zip(self.spatial_axes(), self.pads):
-            pads[axis + 1] = pair
-        return pads
+    def new_size(self, i, size, shape):
+        return None if size is None else size + sum(self.pads[i])
 
     def call(self, inputs, weights):
         x = inputs[0]
-        return np.pad(x, self._batch_pads(x.ndim))
+        return np.pad(x, self.batch_pairs(self.pads, x.ndim))
 
     def backward(self, inputs, weights, output, grad):
-        index = tuple(slice(before, grad.shape[i] - after)
-                      for i, (before, after) in enumerate(self._batch_pads(grad.ndim)))
-        return [grad[index]], {}
+        return [_cut(grad, self.batch_pairs(self.pads, grad.ndim))], {}
 
     def to_onnx(self, g, inputs, weights, input_shapes, output_shape):
-        pads = self._batch_pads(len(input_shapes[0]) + 1)
+        pads = self.batch_pairs(self.pads, len(input_shapes[0]) + 1)
         return g.op("Pad", inputs[0], g.ints([p[0] for p in pads] + [p[1] for p in pads]))
 
 
@@ -112,35 +124,20 @@ class _Cropping(Spatial):
 
     crops: tuple = ()
 
-    def output_shape(self, input_shapes):
-        (shape,) = input_shapes
-        self.check_rank(shape)
-        out = list(shape)
-        for axis, (before, after) in zip(self.spatial_axes(), self.crops):
-            if out[axis] is not None:
-                if before + after >= out[axis]:
-                    raise ArgError("cropping", f"layer '{self.name}': cropping {before} + "
-                                               f"{after} values from an axis of {out[axis]} "
-                                               "leaves nothing (input shape "
-                                               f"{format_shape((None, *shape))})")
-                out[axis] -= before + after
-        return tuple(out)
-
-    def _index(self, shape):
-        index = [slice(None)] * len(shape)
-        for axis, (before, after) in zip(self.spatial_axes(), self.crops):
-            index[axis + 1] = slice(before, shape[axis + 1] - after)
-        return tuple(index)
+    def new_size(self, i, size, shape):
+        before, after = self.crops[i]
+        if size is not None and before + after >= size:
+            raise ArgError("cropping", f"layer '{self.name}': cropping {before} + {after} "
+                                       f"values from an axis of {size} leaves nothing (input "
+                                       f"shape {format_shape((None, *shape))})")
+        return None if size is None else size - before - after
 
     def call(self, inputs, weights):
         x = inputs[0]
-        return x[self._index(x.shape)]
+        return _cut(x, self.batch_pairs(self.crops, x.ndim))
 
     def backward(self, inputs, weights, output, grad):
-        x = inputs[0]
-        gx = np.zeros(x.shape, dtype=grad.dtype)
-        gx[self._index(x.shape)] = grad
-        return [gx], {}
+        return [np.pad(grad, self.batch_pairs(self.crops, grad.ndim))], {}
 
     def to_onnx(self, g, inputs, weights, input_shapes, output_shape):
         axes = [a + 1 for a in self.spatial_axes()]
@@ -218,19 +215,14 @@ class _UpSampling(Spatial):
     sizes: tuple = ()
     interpolation = "nearest"
 
-    def output_shape(self, input_shapes):
-        (shape,) = input_shapes
-        self.check_rank(shape)
-        out = list(shape)
-        for axis, size in zip(self.spatial_axes(), self.sizes):
-            if out[axis] is not None:
-                out[axis] *= size
-            elif self.interpolation != "nearest" and size != 1:
-                raise ArgError("interpolation", f"layer '{self.name}': interpolation "
-                                                f"{self.interpolation} needs the size of "
-                                                "every upsampled axis, got input shape "
-                                                f"{format_shape((None, *shape))}")
-        return tuple(out)
+    def new_size(self, i, size, shape):
+        factor = self.sizes[i]
+        if size is None and self.interpolation != "nearest" and factor != 1:
+            raise ArgError("interpolation", f"layer '{self.name}': interpolation "
+                                            f"{self.interpolation} needs the size of every "
+                                            "upsampled axis, got input shape "
+                                            f"{format_shape((None, *shape))}")
+        return None if size is None else size * factor
 
     def resized_axes(self, shape) -> list[tuple[int, np.ndarray]]:
         """(batch axis, float64 resize matrix) for each axis a kernel resizes (Keras leaves
