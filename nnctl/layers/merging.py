@@ -151,33 +151,34 @@ class Multiply(Merge):
         return _chain(inputs, np.multiply, lambda acc, x: (x, acc), grad), {}
 
 
-# Ties go to the earlier input, as TensorFlow's Maximum/Minimum gradients do (x >= y).
-class Maximum(Merge):
+class _Extreme(Merge):
+    """The element-wise maximum or minimum: `combine` picks one of two values, and the
+    gradient goes where `keeps_first(a, b)` says it picked the first (ties go to the earlier
+    input, as TensorFlow's Maximum/Minimum gradients do)."""
+
+    affine = False
+
+    def backward(self, inputs, weights, output, grad):
+        def partials(acc, x):
+            first = self.keeps_first(acc, x)
+            return first, ~first
+        return _chain(inputs, self.combine, partials, grad), {}
+
+
+class Maximum(_Extreme):
     """The element-wise maximum of the inputs."""
 
     onnx_op = "Max"
-    affine = False
     combine = staticmethod(np.maximum)
-
-    def backward(self, inputs, weights, output, grad):
-        def partials(acc, x):
-            first = acc >= x
-            return first, ~first
-        return _chain(inputs, np.maximum, partials, grad), {}
+    keeps_first = staticmethod(np.greater_equal)
 
 
-class Minimum(Merge):
+class Minimum(_Extreme):
     """The element-wise minimum of the inputs."""
 
     onnx_op = "Min"
-    affine = False
     combine = staticmethod(np.minimum)
-
-    def backward(self, inputs, weights, output, grad):
-        def partials(acc, x):
-            first = acc <= x
-            return first, ~first
-        return _chain(inputs, np.minimum, partials, grad), {}
+    keeps_first = staticmethod(np.less_equal)
 
 
 class Average(Merge):

@@ -9,12 +9,21 @@ from nnctl.layers.base import (ArgError, Layer, format_shape, linear_link, no_ma
                                positive_int, unit_to_unit)
 
 
-class Flatten(Layer):
-    """Flattens each sample to one axis (C order)."""
+class _Rearranging(Layer):
+    """A layer that only moves (or repeats) values: affine, no weights, no multiplications."""
 
     affine = True
     weight_specs = no_weights
     macs = no_macs
+
+    def config_value(self, key):
+        value = getattr(self, key)
+        return list(value) if isinstance(value, tuple) else super().config_value(key)
+
+
+class Flatten(_Rearranging):
+    """Flattens each sample to one axis (C order)."""
+
     neuron_link = linear_link    # channels_first: each unit moves to its channels-last place
 
     def __init__(self, data_format=None, **common):
@@ -49,12 +58,9 @@ class Flatten(Layer):
         return g.op("Flatten", x, axis=1)
 
 
-class Reshape(Layer):
+class Reshape(_Rearranging):
     """Reshapes each sample to `target_shape`; one dimension may be -1 (inferred)."""
 
-    affine = True
-    weight_specs = no_weights
-    macs = no_macs
     neuron_link = unit_to_unit
 
     def __init__(self, target_shape, **common):
@@ -103,16 +109,10 @@ class Reshape(Layer):
         target = output_shape if None not in output_shape else self.target_shape
         return g.op("Reshape", inputs[0], g.ints([0, *target]))
 
-    def config_value(self, key):
-        return list(self.target_shape)
 
-
-class Permute(Layer):
+class Permute(_Rearranging):
     """Reorders the axes of each sample: `dims` lists them counted from 1, e.g. [2, 1]."""
 
-    affine = True
-    weight_specs = no_weights
-    macs = no_macs
     neuron_link = linear_link
 
     def __init__(self, dims, **common):
@@ -141,16 +141,10 @@ class Permute(Layer):
     def to_onnx(self, g, inputs, weights, input_shapes, output_shape):
         return g.op("Transpose", inputs[0], perm=[0, *self.dims])
 
-    def config_value(self, key):
-        return list(self.dims)
 
-
-class RepeatVector(Layer):
+class RepeatVector(_Rearranging):
     """Repeats each sample (a vector) `n` times: (features,) -> (n, features)."""
 
-    affine = True
-    weight_specs = no_weights
-    macs = no_macs
     neuron_link = linear_link
 
     def __init__(self, n, **common):
