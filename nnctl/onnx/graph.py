@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import partialmethod
 
 import numpy as np
 
@@ -190,29 +191,20 @@ class Graph:
     def _t(self, v) -> str:
         return v if isinstance(v, str) else self.c(v)
 
-    def add(self, a, b):
-        return self.op("Add", self._t(a), self._t(b))
+    def binary(self, op_type: str, a, b):
+        """An operator of two operands (Add, Less...), numbers made constants."""
+        return self.op(op_type, self._t(a), self._t(b))
 
-    def sub(self, a, b):
-        return self.op("Sub", self._t(a), self._t(b))
-
-    def mul(self, a, b):
-        return self.op("Mul", self._t(a), self._t(b))
-
-    def div(self, a, b):
-        return self.op("Div", self._t(a), self._t(b))
-
-    def maximum(self, a, b):
-        return self.op("Max", self._t(a), self._t(b))
-
-    def minimum(self, a, b):
-        return self.op("Min", self._t(a), self._t(b))
+    compare = binary   # g.compare("Less", a, b): a boolean tensor
+    add = partialmethod(binary, "Add")
+    sub = partialmethod(binary, "Sub")
+    mul = partialmethod(binary, "Mul")
+    div = partialmethod(binary, "Div")
+    maximum = partialmethod(binary, "Max")
+    minimum = partialmethod(binary, "Min")
 
     def where(self, condition, a, b):
         return self.op("Where", condition, self._t(a), self._t(b))
-
-    def compare(self, op_type: str, a, b):
-        return self.op(op_type, self._t(a), self._t(b))
 
     def clip(self, x, low, high):
         return self.op("Clip", x, self.c(low), self.c(high))
