@@ -346,6 +346,54 @@ def test_save_and_load_model_file(tmp_path):
                                                                 delimiter=",", ndmin=2)))
 
 
+def test_save_and_save_weights_refuse_alike_and_write_npz_alike(tmp_path):
+    """save() and save_weights() share one writer: the file exists (overwrite=False) and the
+    wrong ending are refused the same way; both `.npz` files hold the spec and the weights."""
+    model = nnctl.from_spec(CONFIGS / "residual_mlp.yaml", seed=3)
+    taken = tmp_path / "taken.npz"
+    taken.write_bytes(b"keep")
+    for write in (model.save, model.save_weights):
+        with pytest.raises(FileExistsError, match=r"taken.npz exists \(overwrite=False\)"):
+            write(taken, overwrite=False)
+    assert taken.read_bytes() == b"keep"
+    with pytest.raises(ValueError, match=r"add a `.keras` extension .* Received: filepath=.*m.h5"):
+        model.save(tmp_path / "m.h5")
+    with pytest.raises(ValueError, match=r"must end in `.weights.h5` .* Received: filepath="):
+        model.save_weights(tmp_path / "m.keras")
+    model.save(tmp_path / "model.npz")
+    model.save_weights(tmp_path / "weights.npz")
+    for name in ("model.npz", "weights.npz"):
+        loaded = nnctl.load_model(tmp_path / name)
+        assert loaded.to_spec() == model.to_spec()
+        assert all(np.array_equal(loaded.weight_dict()[k], v)
+                   for k, v in model.weight_dict().items())
+
+
+def test_layers_and_models_list_trainable_weights_alike():
+    """Layer and Model share Keras' views of `weights` (KerasViews)."""
+    norm = L.BatchNormalization(name="norm")
+    model = nnctl.Sequential([nnctl.Input((3,)), L.Dense(2, name="d"), norm], name="s")
+    norm.trainable = False
+    assert [v.path for v in norm.trainable_weights] == []
+    assert [v.path for v in norm.non_trainable_weights] == [
+        "norm/gamma", "norm/beta", "norm/moving_mean", "norm/moving_variance"]
+    assert [v.path for v in model.trainable_weights] == ["s/d/kernel", "s/d/bias"]
+    assert [v.path for v in model.non_trainable_weights] == [
+        "s/" + v.path for v in norm.non_trainable_weights]
+    for owner in (model, norm):
+        assert [v.path for v in owner.variables] == [v.path for v in owner.weights]
+
+
+def test_layers_and_models_give_input_and_output_shapes_alike():
+    a, b = nnctl.Input((3,), name="a"), nnctl.Input((2,), name="b")
+    join = L.Concatenate(name="join")
+    dense = L.Dense(4, name="d")
+    model = nnctl.Model([a, b], dense(join([a, b])))
+    assert model.input_shape == join.input_shape == [(None, 3), (None, 2)]
+    assert join.output_shape == dense.input_shape == (None, 5)
+    assert model.output_shape == dense.output_shape == (None, 4)
+
+
 def test_predict_equals_nnctl_forward_on_the_same_weights(tmp_path):
     model = example("article_sequential")["model"]
     model.set_weights(model.engine.init_weights(0))    # what the CLI draws with --seed 0

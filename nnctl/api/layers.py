@@ -169,7 +169,38 @@ def Input(shape=None, batch_size=None, dtype=None, batch_shape=None, name=None,
                       normalize_dtype(dtype, what, integers=True)).output
 
 
-class Layer:
+class KerasViews:
+    """Attributes that follow from others, alike on a layer and a model (nnctl.api.models):
+    the shapes of `input` and `output`, and views of `weights` (Variables, Keras' order)."""
+
+    @property
+    def input_shape(self):
+        """The shape of `input`, a list of shapes for several (tf.keras' attribute)."""
+        return _shape_of(self.input)
+
+    @property
+    def output_shape(self):
+        """The shape of `output`, a list of shapes for several (tf.keras' attribute)."""
+        return _shape_of(self.output)
+
+    @property
+    def trainable_weights(self) -> list:
+        return [v for v in self.weights if v.trainable]
+
+    @property
+    def non_trainable_weights(self) -> list:
+        return [v for v in self.weights if not v.trainable]
+
+    @property
+    def variables(self) -> list:
+        return self.weights
+
+
+def _shape_of(value):
+    return [t.shape for t in value] if isinstance(value, list) else value.shape
+
+
+class Layer(KerasViews):
     """A layer, as `keras.layers.Layer`: made with Keras' arguments, called on tensors.
 
     Called on `nnctl.Input` tensors (or other layers' outputs) it records a node of the model
@@ -328,7 +359,7 @@ class Layer:
         """Call on symbolic tensors (builds a model) or on arrays (computes); `training` is
         accepted and ignored: nnctl computes as Keras does at inference (Dropout passes
         values through, BatchNormalization uses its moving statistics)."""
-        tensors = _leaves(inputs)
+        tensors = leaves(inputs)
         symbolic = [isinstance(t, SymbolicTensor) for t in tensors]
         if type(self).engine is None:
             return self._call_custom(inputs, args, training, kwargs, all(symbolic))
@@ -407,7 +438,7 @@ class Layer:
             raise NotImplementedError(f"{name}: a subclass of nnctl.layers.Layer needs a "
                                       "call() method")
         if symbolic:
-            for t in _leaves(inputs):
+            for t in leaves(inputs):
                 if t.shape is None:
                     self._adopt_input_shape(t)
         if training is not None and "training" in inspect.signature(self.call).parameters:
@@ -423,7 +454,7 @@ class Layer:
                             f"call() does something other than calling nnctl layers and "
                             f"nnctl.ops ({type(exc).__name__}: {exc})") from exc
         if symbolic:
-            outputs = _leaves(result)
+            outputs = leaves(result)
             if not all(isinstance(t, SymbolicTensor) for t in outputs):
                 raise TypeError(f"custom layer {name} ('{self.name}') cannot be traced: its "
                                 "call() returned something not made by nnctl layers or "
@@ -482,18 +513,6 @@ class Layer:
                                  "no defined output.")
         return self._nodes[0].output
 
-    @property
-    def input_shape(self):
-        """The shape of `input` (tf.keras' attribute; Keras 3 has none)."""
-        value = self.input
-        return [t.shape for t in value] if isinstance(value, list) else value.shape
-
-    @property
-    def output_shape(self):
-        """The shape of `output` (tf.keras' attribute; Keras 3 has none)."""
-        value = self.output
-        return [t.shape for t in value] if isinstance(value, list) else value.shape
-
     # --- weights ---------------------------------------------------------------------------
     def _weight_specs(self) -> list:
         if type(self).engine is None or self._built_shapes is None:
@@ -536,18 +555,6 @@ class Layer:
         if type(self).engine is None:
             return [v for layer in self._sublayers() for v in layer.weights]
         return self._variables(self._weight_specs())
-
-    @property
-    def trainable_weights(self) -> list:
-        return [v for v in self.weights if v.trainable]
-
-    @property
-    def non_trainable_weights(self) -> list:
-        return [v for v in self.weights if not v.trainable]
-
-    @property
-    def variables(self) -> list:
-        return self.weights
 
     def get_weights(self) -> list:
         """The weights as NumPy arrays (copies), in `weights` order."""
@@ -614,7 +621,8 @@ def _shape_arguments(config: dict, engine: type | None = None):
     return input_shape
 
 
-def _leaves(x) -> list:
+def leaves(x) -> list:
+    """The items of a list, tuple or dict (its values), or [x] for anything else."""
     if isinstance(x, dict):
         return list(x.values())
     if isinstance(x, (list, tuple)):

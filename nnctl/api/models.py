@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from nnctl.api import session
-from nnctl.api.layers import (Input, InputLayer, Layer, SymbolicTensor, UnknownShape,
-                              normalize_dtype, sample_shape)
+from nnctl.api.layers import (Input, InputLayer, KerasViews, Layer, SymbolicTensor,
+                              UnknownShape, leaves, normalize_dtype, sample_shape)
 from nnctl.api.variables import Variable
 from nnctl.errors import DataError, SpecError, WeightsError
 from nnctl.graphwalk import ancestors, depth_first
@@ -23,7 +23,7 @@ from nnctl.layers import format_shape
 from nnctl.model import split_ref
 
 
-class Model:
+class Model(KerasViews):
     """A network: `Model(inputs, outputs)` (functional API), or subclass it with `call`.
 
     Keras' methods: summary(), model(x), predict(x), get_weights()/set_weights(), layers,
@@ -131,7 +131,7 @@ class Model:
             self._trace(None)
         else:
             self._trace(_data_shapes(data))
-            sizes = {len(a) for a in _leaves(data) if hasattr(a, "__len__")}
+            sizes = {len(a) for a in leaves(data) if hasattr(a, "__len__")}
             self._batch_size = sizes.pop() if len(sizes) == 1 else None
 
     def _refresh(self) -> None:
@@ -227,16 +227,6 @@ class Model:
         """The output tensor (a list for several outputs): `Model(model.input, model.output)`."""
         outputs = self.outputs
         return outputs[0] if len(outputs) == 1 else outputs
-
-    @property
-    def input_shape(self):
-        value = self.input
-        return [t.shape for t in value] if isinstance(value, list) else value.shape
-
-    @property
-    def output_shape(self):
-        value = self.output
-        return [t.shape for t in value] if isinstance(value, list) else value.shape
 
     @property
     def trainable(self) -> bool:
@@ -379,18 +369,6 @@ class Model:
                           for w in node.weights]
         return variables
 
-    @property
-    def trainable_weights(self) -> list:
-        return [v for v in self.weights if v.trainable]
-
-    @property
-    def non_trainable_weights(self) -> list:
-        return [v for v in self.weights if not v.trainable]
-
-    @property
-    def variables(self) -> list:
-        return self.weights
-
     def get_weights(self) -> list:
         """The weight arrays in Keras' order: layer by layer, each layer's in its order."""
         weights = self._weight_dict()
@@ -426,23 +404,12 @@ class Model:
         >>> model = nnctl.Sequential([nnctl.Input((3,)), nnctl.layers.Dense(2)])
         >>> model.save("model.keras")
         """
-        import os
+        from nnctl.kerasfile import save_keras
+        from nnctl.weights import save_model
 
-        path = os.fspath(filepath)
-        if not overwrite and os.path.exists(path):
-            raise FileExistsError(f"{path} exists (overwrite=False)")
-        if path.endswith(".keras"):
-            from nnctl.kerasfile import save_keras
-
-            save_keras(path, self.to_spec(), self._weight_dict())
-        elif path.endswith(".npz"):
-            from nnctl.weights import save_model
-
-            save_model(path, self.to_spec(), self._weight_dict())
-        else:
-            raise ValueError("Invalid filepath extension for saving. Please add a `.keras` "
-                             "extension for the native Keras format (or `.npz` for an nnctl "
-                             f"model file). Received: filepath={path}")
+        self._write(filepath, overwrite, {".keras": save_keras, ".npz": save_model},
+                    "Invalid filepath extension for saving. Please add a `.keras` extension "
+                    "for the native Keras format (or `.npz` for an nnctl model file).")
 
     def save_weights(self, filepath, overwrite=True) -> None:
         """Write the weights: `.weights.h5` as Keras 3's save_weights, or `.npz` (nnctl's
@@ -452,22 +419,25 @@ class Model:
         >>> model = nnctl.Sequential([nnctl.Input((3,)), nnctl.layers.Dense(2)])
         >>> model.save_weights("model.weights.h5")
         """
+        from nnctl.kerasfile import save_weights_h5
+        from nnctl.weights import save_model   # an nnctl weights file keeps the spec too
+
+        self._write(filepath, overwrite, {".weights.h5": save_weights_h5, ".npz": save_model},
+                    "The filename must end in `.weights.h5` (or `.npz` for an nnctl weights "
+                    "file).")
+
+    def _write(self, filepath, overwrite: bool, writers: dict, wrong_ending: str) -> None:
+        """Write the spec and the weights with the writer for the file name's ending
+        (`writers`: ending -> write(path, spec, weights), each atomic)."""
         import os
 
         path = os.fspath(filepath)
         if not overwrite and os.path.exists(path):
             raise FileExistsError(f"{path} exists (overwrite=False)")
-        if path.endswith(".weights.h5"):
-            from nnctl.kerasfile import save_weights_h5
-
-            save_weights_h5(path, self.to_spec(), self._weight_dict())
-        elif path.endswith(".npz"):
-            from nnctl.weights import save_weights
-
-            save_weights(path, self._weight_dict(), self.to_spec())
-        else:
-            raise ValueError("The filename must end in `.weights.h5` (or `.npz` for an nnctl "
-                             f"weights file). Received: filepath={path}")
+        write = next((w for ending, w in writers.items() if path.endswith(ending)), None)
+        if write is None:
+            raise ValueError(f"{wrong_ending} Received: filepath={path}")
+        write(path, self.to_spec(), self._weight_dict())
 
     def load_weights(self, filepath, skip_mismatch=False) -> None:
         """Read weights written by save_weights (`.weights.h5`, `.npz`), a Keras 2 `.h5` or
@@ -546,7 +516,7 @@ class Model:
         """The outputs for a batch (NumPy arrays), as Keras' model(x); on symbolic tensors,
         the model used as a layer (its layers are called on them, their weights shared).
         `training` is accepted and ignored: nnctl computes as Keras does at inference."""
-        if any(isinstance(t, SymbolicTensor) for t in _leaves(x)):
+        if any(isinstance(t, SymbolicTensor) for t in leaves(x)):
             return self._call_symbolic(x)
         self._ensure_built(x)
         return self._run(x, batch_size=None)
@@ -559,7 +529,7 @@ class Model:
                 inspect.signature(self.call).parameters else {}
             return self.call(x, **kwargs)
         self._ensure_built()
-        given = _leaves(x)
+        given = leaves(x)
         if len(given) != len(self._inputs):
             raise ValueError(f"model '{self.name}' takes {len(self._inputs)} inputs, got "
                              f"{len(given)}")
@@ -572,10 +542,10 @@ class Model:
             args = [values[t.node] for t in node.inbound]
             many = node.layer.engine.arity == "many"
             values[node] = node.layer(args if many else args[0])
-            for made in _leaves(values[node]):
+            for made in leaves(values[node]):
                 made.node.nested = call          # the outer model shows `self` as one row
         outputs = [values[t.node] for t in self._outputs]
-        call.outputs = [t.node.layer.name for t in _leaves(outputs)]
+        call.outputs = [t.node.layer.name for t in leaves(outputs)]
         return outputs[0] if len(outputs) == 1 else outputs
 
     def predict(self, x, batch_size=None, verbose=None, steps=None, callbacks=None):
@@ -1144,23 +1114,11 @@ def _seed(seed):
 
 def _flat(structure, what: str) -> list:
     """A tensor, a list/tuple of tensors or a dict of them -> a list (dicts in key order)."""
-    if isinstance(structure, dict):
-        return list(structure.values())
-    if isinstance(structure, (list, tuple)):
-        return list(structure)
-    if isinstance(structure, SymbolicTensor):
-        return [structure]
-    raise TypeError(f"{what}: expected tensors made by nnctl layers, got a "
-                    f"{type(structure).__name__} (nnctl traces call() on symbolic inputs: "
-                    "use layers, and + - * between their outputs)")
-
-
-def _leaves(x) -> list:
-    if isinstance(x, dict):
-        return list(x.values())
-    if isinstance(x, (list, tuple)):
-        return list(x)
-    return [x]
+    if not isinstance(structure, (dict, list, tuple, SymbolicTensor)):
+        raise TypeError(f"{what}: expected tensors made by nnctl layers, got a "
+                        f"{type(structure).__name__} (nnctl traces call() on symbolic inputs: "
+                        "use layers, and + - * between their outputs)")
+    return leaves(structure)
 
 
 def _data_shapes(x):
