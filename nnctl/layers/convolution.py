@@ -80,6 +80,26 @@ class _Convolutional(WindowLayer):
     def axis_names_text(self) -> str:
         return " x ".join(self.axis_names())
 
+    def out_channels(self, channels: int) -> int:
+        """The output's channels for an input of `channels`."""
+        return self.filters
+
+    def output_shape(self, input_shapes):
+        spatial, channels = self.input_geometry(input_shapes[0])
+        return self.layout(self.output_spatial(spatial), self.out_channels(channels))
+
+    def kernel_specs(self, channels: int) -> list[WeightSpec]:
+        """The kernels' WeightSpecs for an input of `channels`, in Keras' order."""
+        raise NotImplementedError
+
+    def weight_specs(self, input_shapes):
+        _, channels = self.input_geometry(input_shapes[0])
+        specs = self.kernel_specs(channels)
+        if self.use_bias:
+            specs.append(WeightSpec("bias", (self.out_channels(channels),),
+                                    self.bias_initializer, self.trainable))
+        return specs
+
     def convolution(self, spatial, kernel_shape, groups: int) -> Convolution:
         pads = padding_pairs(spatial, self.kernel_size, self.strides, self.dilation_rate,
                              self.padding)
@@ -168,21 +188,15 @@ class _Conv(_Convolutional):
                                                self.name)
 
     def output_shape(self, input_shapes):
-        spatial, channels = self.input_geometry(input_shapes[0])
+        _, channels = self.input_geometry(input_shapes[0])
         if channels % self.groups:
             raise ArgError("groups", f"layer '{self.name}': `groups` ({self.groups}) must "
                                      f"divide the input's {channels} channels")
-        return self.layout(self.output_spatial(spatial), self.filters)
+        return super().output_shape(input_shapes)
 
-    def weight_specs(self, input_shapes):
-        _, channels = self.input_geometry(input_shapes[0])
-        specs = [WeightSpec("kernel", self.kernel_size + (channels // self.groups,
-                                                          self.filters),
-                            self.kernel_initializer, self.trainable)]
-        if self.use_bias:
-            specs.append(WeightSpec("bias", (self.filters,), self.bias_initializer,
-                                    self.trainable))
-        return specs
+    def kernel_specs(self, channels):
+        return [WeightSpec("kernel", self.kernel_size + (channels // self.groups, self.filters),
+                           self.kernel_initializer, self.trainable)]
 
     def macs(self, input_shapes, output_shape):
         spatial, channels = self.input_geometry(input_shapes[0])
@@ -257,18 +271,9 @@ class _ConvTranspose(_Convolutional):
                      zip(spatial, self.kernel_size, self.strides, self.dilation_rate,
                          self._output_paddings()))
 
-    def output_shape(self, input_shapes):
-        spatial, _ = self.input_geometry(input_shapes[0])
-        return self.layout(self.output_spatial(spatial), self.filters)
-
-    def weight_specs(self, input_shapes):
-        _, channels = self.input_geometry(input_shapes[0])
-        specs = [WeightSpec("kernel", self.kernel_size + (self.filters, channels),
-                            self.kernel_initializer, self.trainable)]
-        if self.use_bias:
-            specs.append(WeightSpec("bias", (self.filters,), self.bias_initializer,
-                                    self.trainable))
-        return specs
+    def kernel_specs(self, channels):
+        return [WeightSpec("kernel", self.kernel_size + (self.filters, channels),
+                           self.kernel_initializer, self.trainable)]
 
     def macs(self, input_shapes, output_shape):
         spatial, channels = self.input_geometry(input_shapes[0])
@@ -342,9 +347,9 @@ class _Depthwise(_Convolutional):
         self.depthwise_initializer = _initializer(depthwise_initializer,
                                                   "depthwise_initializer", self.name)
 
-    def output_shape(self, input_shapes):
-        spatial, channels = self.input_geometry(input_shapes[0])
-        return self.layout(self.output_spatial(spatial), self.out_channels(channels))
+    def depthwise_kernel_spec(self, name: str, channels: int) -> WeightSpec:
+        return WeightSpec(name, self.kernel_size + (channels, self.depth_multiplier),
+                          self.depthwise_initializer, self.trainable)
 
     def depthwise_macs(self, input_shapes):
         spatial, channels = self.input_geometry(input_shapes[0])
@@ -393,14 +398,8 @@ class DepthwiseConv2D(_Depthwise):
     def out_channels(self, channels):
         return channels * self.depth_multiplier
 
-    def weight_specs(self, input_shapes):
-        _, channels = self.input_geometry(input_shapes[0])
-        specs = [WeightSpec("kernel", self.kernel_size + (channels, self.depth_multiplier),
-                            self.depthwise_initializer, self.trainable)]
-        if self.use_bias:
-            specs.append(WeightSpec("bias", (self.out_channels(channels),),
-                                    self.bias_initializer, self.trainable))
-        return specs
+    def kernel_specs(self, channels):
+        return [self.depthwise_kernel_spec("kernel", channels)]
 
     def macs(self, input_shapes, output_shape):
         return self.depthwise_macs(input_shapes)[0]
@@ -441,22 +440,11 @@ class SeparableConv2D(_Depthwise):
         self.pointwise_initializer = _initializer(pointwise_initializer,
                                                   "pointwise_initializer", self.name)
 
-    def out_channels(self, channels):
-        return self.filters
-
-
-    def weight_specs(self, input_shapes):
-        _, channels = self.input_geometry(input_shapes[0])
+    def kernel_specs(self, channels):
         middle = channels * self.depth_multiplier
-        specs = [WeightSpec("depthwise_kernel",
-                            self.kernel_size + (channels, self.depth_multiplier),
-                            self.depthwise_initializer, self.trainable),
-                 WeightSpec("pointwise_kernel", (1,) * self.rank + (middle, self.filters),
-                            self.pointwise_initializer, self.trainable)]
-        if self.use_bias:
-            specs.append(WeightSpec("bias", (self.filters,), self.bias_initializer,
-                                    self.trainable))
-        return specs
+        return [self.depthwise_kernel_spec("depthwise_kernel", channels),
+                WeightSpec("pointwise_kernel", (1,) * self.rank + (middle, self.filters),
+                           self.pointwise_initializer, self.trainable)]
 
     def macs(self, input_shapes, output_shape):
         depthwise, pixels = self.depthwise_macs(input_shapes)
