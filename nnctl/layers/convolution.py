@@ -27,15 +27,12 @@ from nnctl.layers.windows import (Convolution, dilate, output_length, padding_pa
 REGULARIZERS = ("bias_regularizer", "activity_regularizer", "bias_constraint")
 
 
-def _rank_defaults(rank: int, *keys) -> dict:
-    return {k: (1,) * rank if rank > 1 else 1 for k in keys}
-
-
 class _Convolutional(WindowLayer):
     """What every convolution has: kernel_size, strides, padding, data_format, dilation_rate,
     activation, use_bias; the subclasses say which kernels they hold."""
 
     paddings = ("valid", "same")
+    per_axis_defaults = ("strides", "dilation_rate")
     affine = True
     kernel_weights = ("kernel",)
 
@@ -100,10 +97,14 @@ class _Convolutional(WindowLayer):
                                     self.bias_initializer, self.trainable))
         return specs
 
-    def convolution(self, spatial, kernel_shape, groups: int) -> Convolution:
-        pads = padding_pairs(spatial, self.kernel_size, self.strides, self.dilation_rate,
+    def window_padding(self, spatial) -> list[tuple[int, int]]:
+        """(before, after) padding of each spatial axis for an input of `spatial` sizes."""
+        return padding_pairs(spatial, self.kernel_size, self.strides, self.dilation_rate,
                              self.padding)
-        return Convolution(kernel_shape, self.strides, self.dilation_rate, pads, groups)
+
+    def convolution(self, spatial, kernel_shape, groups: int) -> Convolution:
+        return Convolution(kernel_shape, self.strides, self.dilation_rate,
+                           self.window_padding(spatial), groups)
 
     def add_bias(self, y: np.ndarray, weights) -> np.ndarray:
         if self.use_bias:
@@ -156,8 +157,7 @@ class _Convolutional(WindowLayer):
         return [g.initializer(weights["bias"], "bias")] if self.use_bias else []
 
     def onnx_attrs(self, spatial) -> dict:
-        pads = padding_pairs(spatial, self.kernel_size, self.strides, self.dilation_rate,
-                             self.padding)
+        pads = self.window_padding(spatial)
         return dict(kernel_shape=list(self.kernel_size), strides=list(self.strides),
                     dilations=list(self.dilation_rate),
                     pads=[b for b, _ in pads] + [a for _, a in pads])
@@ -232,14 +232,12 @@ class Conv2D(_Conv):
     """2-D convolution over (height, width, channels) images."""
 
     rank = 2
-    rank_defaults = _rank_defaults(2, "strides", "dilation_rate")
 
 
 class Conv3D(_Conv):
     """3-D convolution over (depth, height, width, channels) volumes."""
 
     rank = 3
-    rank_defaults = _rank_defaults(3, "strides", "dilation_rate")
 
 
 class _ConvTranspose(_Convolutional):
@@ -335,7 +333,6 @@ class Conv2DTranspose(_ConvTranspose):
     """Transposed 2-D convolution (the gradient of Conv2D): upsamples by `strides`."""
 
     rank = 2
-    rank_defaults = _rank_defaults(2, "strides", "dilation_rate")
 
 
 class _Depthwise(_Convolutional):
@@ -383,7 +380,6 @@ class DepthwiseConv2D(_Depthwise):
     `depth_multiplier` kernels."""
 
     rank = 2
-    rank_defaults = _rank_defaults(2, "strides", "dilation_rate")
     inert_args = ("depthwise_regularizer", "depthwise_constraint") + REGULARIZERS
     initializer_args = {"kernel": "depthwise_initializer"}
 
@@ -421,7 +417,6 @@ class SeparableConv2D(_Depthwise):
     the channels into `filters`."""
 
     rank = 2
-    rank_defaults = _rank_defaults(2, "strides", "dilation_rate")
     inert_args = ("depthwise_regularizer", "pointwise_regularizer", "depthwise_constraint",
                   "pointwise_constraint") + REGULARIZERS
     kernel_weights = ("depthwise_kernel", "pointwise_kernel")

@@ -11,10 +11,31 @@ from nnctl.layers.windowed import WindowLayer, choice
 from nnctl.layers.windows import Pooling, padding_pairs
 
 
-class _Pool(WindowLayer):
+class _Max:
+    """Pools by the maximum: not affine."""
+
     mode = "max"
+    affine = False
+
+
+class _Average:
+    """Pools by the mean: affine."""
+
+    mode = "average"
+    affine = True
+
+
+class _Pooling(WindowLayer):
+    """Max or average pooling (`mode`, from _Max or _Average): no weights."""
+
     weight_specs = no_weights
     macs = no_macs      # comparisons and additions: no multiply-accumulates
+
+
+class _Pool(_Pooling):
+    """Pooling over windows of `pool_size`."""
+
+    per_axis_defaults = ("pool_size",)
 
     def __init__(self, pool_size=2, strides=None, padding="valid", data_format=None,
                  **common):
@@ -29,9 +50,13 @@ class _Pool(WindowLayer):
     def steps(self) -> tuple:
         return self.strides or self.pool_size
 
-    def window_bounds(self, spatial, pixel) -> list[tuple[int, int]]:
-        pads = padding_pairs(spatial, self.pool_size, self.steps, (1,) * self.rank,
+    def window_padding(self, spatial) -> list[tuple[int, int]]:
+        """(before, after) padding of each spatial axis for an input of `spatial` sizes."""
+        return padding_pairs(spatial, self.pool_size, self.steps, (1,) * self.rank,
                              self.padding)
+
+    def window_bounds(self, spatial, pixel) -> list[tuple[int, int]]:
+        pads = self.window_padding(spatial)
         return [(o * s - before, o * s - before + k) for o, s, k, (before, _)
                 in zip(pixel, self.steps, self.pool_size, pads)]
 
@@ -56,9 +81,7 @@ class _Pool(WindowLayer):
         return self.layout(self.output_spatial(spatial), channels)
 
     def pooling(self, spatial) -> Pooling:
-        ones = (1,) * self.rank
-        pads = padding_pairs(spatial, self.pool_size, self.steps, ones, self.padding)
-        return Pooling(self.mode, self.pool_size, self.steps, pads)
+        return Pooling(self.mode, self.pool_size, self.steps, self.window_padding(spatial))
 
     def call(self, inputs, weights):
         x = self.to_last(inputs[0])
@@ -70,8 +93,7 @@ class _Pool(WindowLayer):
 
     def to_onnx(self, g, inputs, weights, input_shapes, output_shape):
         spatial, _ = self.check_rank(input_shapes[0], "takes")
-        pads = padding_pairs(spatial, self.pool_size, self.steps, (1,) * self.rank,
-                             self.padding)
+        pads = self.window_padding(spatial)
         attrs = dict(kernel_shape=list(self.pool_size), strides=list(self.steps),
                      pads=[b for b, _ in pads] + [a for _, a in pads])
         if self.mode == "average":
@@ -81,59 +103,44 @@ class _Pool(WindowLayer):
         return self.onnx_layout_back(g, y)
 
 
-class MaxPooling1D(_Pool):
+class MaxPooling1D(_Max, _Pool):
     """The maximum over windows of `pool_size` steps."""
 
     rank = 1
-    affine = False
 
 
-class MaxPooling2D(_Pool):
+class MaxPooling2D(_Max, _Pool):
     """The maximum over windows of `pool_size` pixels."""
 
     rank = 2
-    affine = False
-    rank_defaults = {"pool_size": (2, 2)}
 
 
-class MaxPooling3D(_Pool):
+class MaxPooling3D(_Max, _Pool):
     """The maximum over windows of `pool_size` voxels."""
 
     rank = 3
-    affine = False
-    rank_defaults = {"pool_size": (2, 2, 2)}
 
 
-class AveragePooling1D(_Pool):
+class AveragePooling1D(_Average, _Pool):
     """The mean over windows of `pool_size` steps."""
 
     rank = 1
-    mode = "average"
-    affine = True
 
 
-class AveragePooling2D(_Pool):
+class AveragePooling2D(_Average, _Pool):
     """The mean over windows of `pool_size` pixels."""
 
     rank = 2
-    mode = "average"
-    affine = True
-    rank_defaults = {"pool_size": (2, 2)}
 
 
-class AveragePooling3D(_Pool):
+class AveragePooling3D(_Average, _Pool):
     """The mean over windows of `pool_size` voxels."""
 
     rank = 3
-    mode = "average"
-    affine = True
-    rank_defaults = {"pool_size": (2, 2, 2)}
 
 
-class _GlobalPool(WindowLayer):
-    mode = "max"
-    weight_specs = no_weights
-    macs = no_macs
+class _GlobalPool(_Pooling):
+    """Pooling over all of each channel."""
 
     def neuron_link(self, input_shapes, output_shape, index, source, unit):
         # every pixel of a channel feeds that channel's one output, whose flat index is the
@@ -183,49 +190,40 @@ class _GlobalPool(WindowLayer):
         return y if self.keepdims else g.op("Flatten", y, axis=1)
 
 
-class GlobalMaxPooling1D(_GlobalPool):
+class GlobalMaxPooling1D(_Max, _GlobalPool):
     """The maximum over all steps, per channel."""
 
     rank = 1
-    affine = False
 
 
-class GlobalMaxPooling2D(_GlobalPool):
+class GlobalMaxPooling2D(_Max, _GlobalPool):
     """The maximum over all pixels, per channel."""
 
     rank = 2
-    affine = False
 
 
-class GlobalMaxPooling3D(_GlobalPool):
+class GlobalMaxPooling3D(_Max, _GlobalPool):
     """The maximum over all voxels, per channel."""
 
     rank = 3
-    affine = False
 
 
-class GlobalAveragePooling1D(_GlobalPool):
+class GlobalAveragePooling1D(_Average, _GlobalPool):
     """The mean over all steps, per channel."""
 
     rank = 1
-    mode = "average"
-    affine = True
 
 
-class GlobalAveragePooling2D(_GlobalPool):
+class GlobalAveragePooling2D(_Average, _GlobalPool):
     """The mean over all pixels, per channel."""
 
     rank = 2
-    mode = "average"
-    affine = True
 
 
-class GlobalAveragePooling3D(_GlobalPool):
+class GlobalAveragePooling3D(_Average, _GlobalPool):
     """The mean over all voxels, per channel."""
 
     rank = 3
-    mode = "average"
-    affine = True
 
 
 POOLINGS = (MaxPooling1D, MaxPooling2D, MaxPooling3D, AveragePooling1D, AveragePooling2D,

@@ -24,13 +24,16 @@ class WindowLayer(Layer):
     """A layer over `rank` spatial axes plus a channel axis, in either data_format."""
 
     rank = 2
-    # Keras' defaults that depend on the rank (Conv2D's strides=(1, 1), Conv1D's 1)
-    rank_defaults: dict = {}
+    # Arguments whose Keras default is one int per spatial axis (Conv2D's strides=(1, 1),
+    # MaxPooling3D's pool_size=(2, 2, 2)) but a bare int at rank 1 (Conv1D's strides=1): the
+    # signature holds the int.
+    per_axis_defaults: tuple = ()
 
     @classmethod
     def arguments(cls) -> dict:
         args = super().arguments()
-        args.update({k: v for k, v in cls.rank_defaults.items() if k in args})
+        if cls.rank > 1:
+            args.update({k: (args[k],) * cls.rank for k in cls.per_axis_defaults if k in args})
         return args
 
     @property
