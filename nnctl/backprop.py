@@ -56,26 +56,6 @@ def value(model, trace: Trace, ref: str) -> np.ndarray:
     return values if model.nodes[name].n_outputs == 1 else values[index or 0]
 
 
-def layer_weights(node, weights: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """The weights of one node by their short names (kernel, bias, ...)."""
-    return {w.name: weights[f"{node.name}/{w.name}"] for w in node.weights}
-
-
-def node_inputs(node, trace: Trace) -> list[np.ndarray]:
-    """The arrays a node was called on, in its dtype (as Model.forward passes them)."""
-    args = [trace.values[i] if isinstance(trace.values[i], np.ndarray) else trace.values[i][k]
-            for i, k in zip(node.inbound, node.inbound_index)]
-    if getattr(node.layer, "takes_integers", False):
-        return args
-    return [a if a.dtype == node.dtype else a.astype(node.dtype) for a in args]
-
-
-def node_mask(node, trace: Trace):
-    """The mask a node's layer reads (from its first masked input), or None."""
-    return next((trace.masks.get(i) for i, k in zip(node.inbound, node.inbound_index)
-                 if k == 0 and trace.masks.get(i) is not None), None)
-
-
 def backward(model, trace: Trace, weights: dict[str, np.ndarray],
              grad_outputs: dict[str, np.ndarray]) -> Gradients:
     """Backpropagate `grad_outputs` (node name -> dL/d its output) through the graph.
@@ -86,6 +66,7 @@ def backward(model, trace: Trace, weights: dict[str, np.ndarray],
     return_state) has a list, None for an output no gradient reached; `grad_outputs` may
     name one of them (`lstm[1]`).
     """
+    from nnctl.masking import first_mask
     from nnctl.model import split_ref
 
     grads = Gradients()
@@ -102,9 +83,11 @@ def backward(model, trace: Trace, weights: dict[str, np.ndarray],
         node = model.nodes[name]
         if node.layer is None:
             continue
-        mask = node_mask(node, trace) if getattr(node.layer, "consumes_mask", False) else None
+        mask = (first_mask(node, trace.masks) if getattr(node.layer, "consumes_mask", False)
+                else None)
         input_grads, weight_grads = node.layer.backward(
-            node_inputs(node, trace), layer_weights(node, weights), trace.values[name], g,
+            model.layer_inputs(node, trace.values), node.layer_weights(weights),
+            trace.values[name], g,
             **({"mask": mask} if mask is not None else {}))
         for key, wg in weight_grads.items():
             grads.weights[f"{name}/{key}"] = wg

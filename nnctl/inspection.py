@@ -170,8 +170,8 @@ def inspect(model, inputs: dict[str, np.ndarray], weights: dict[str, np.ndarray]
         dead = saturated = None
         activation = getattr(node.layer, "activation", None)
         if activation is not None:
-            z = node.layer.pre_activation(backprop.node_inputs(node, trace),
-                                          backprop.layer_weights(node, weights))
+            z = node.layer.pre_activation(model.layer_inputs(node, trace.values),
+                                          node.layer_weights(weights))
             dead, saturated = _activation_stats(node.layer, z, batch)
         weight_rows = [WeightStats(w.name, list(w.shape), w.trainable,
                                    float(np.std(weights[f"{node.name}/{w.name}"],

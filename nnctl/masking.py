@@ -51,12 +51,22 @@ def output_masked(layer, inbound, index) -> bool:
     return False  # Keras drops the mask here (Flatten, Reshape, convolutions...)
 
 
+def inbound_masks(node, masks: dict) -> list:
+    """The mask of each tensor a node reads, out of `masks` (node name -> the mask of its
+    first output), None where it carries none (a further output never does)."""
+    return [masks.get(i) if k == 0 else None for i, k in zip(node.inbound, node.inbound_index)]
+
+
+def first_mask(node, masks: dict):
+    """The mask a node's layer reads: its first masked input's, or None."""
+    return next((m for m in inbound_masks(node, masks) if m is not None), None)
+
+
 def call_masked(model, node, args, weights, masks):
     """(the layer's outputs, the mask of its first output) for one node of a masked model."""
     layer = node.layer
-    inbound = [m if k == 0 else None
-               for m, k in ((masks.get(i), k) for i, k in zip(node.inbound, node.inbound_index))]
-    mask = next((m for m in inbound if m is not None), None)
+    inbound = inbound_masks(node, masks)
+    mask = first_mask(node, masks)
     if getattr(layer, "consumes_mask", False) and mask is not None:
         values = layer.call(args, weights, mask=mask)
     else:
@@ -75,9 +85,7 @@ def onnx_mask(g, model, node, args, masks) -> str | None:
     """call_masked for the ONNX graph: records the node's mask tensor (bool) in `masks` and
     returns the mask its layer reads (None when it reads none)."""
     layer = node.layer
-    inbound = [masks.get(i) if k == 0 else None
-               for i, k in zip(node.inbound, node.inbound_index)]
-    present = [m for m in inbound if m is not None]
+    present = [m for m in inbound_masks(node, masks) if m is not None]
     if getattr(layer, "mask_zero", False):
         zero = g.c(0, model.nodes[node.inbound[0]].dtype)
         masks[node.name] = g.op("Not", g.op("Equal", args[0], zero))

@@ -60,6 +60,11 @@ class Node:
     def trainable_params(self) -> int:
         return sum(math.prod(w.shape) for w in self.weights if w.trainable)
 
+    def layer_weights(self, weights: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """This node's arrays out of a model's weights (`layer/weight`), by their short names
+        (kernel, bias, ...): what its layer is called with."""
+        return {w.name: weights[f"{self.name}/{w.name}"] for w in self.weights}
+
 
 class Model:
     """A built network: nodes in Keras' layer order, inputs and outputs by name."""
@@ -99,6 +104,15 @@ class Model:
 
     def input_shapes(self) -> dict[str, tuple]:
         return {name: self.nodes[name].shape for name in self.input_names}
+
+    def layer_inputs(self, node: Node, values: dict) -> list[np.ndarray]:
+        """The arrays a node's layer is called on, out of `values` (node name -> its output,
+        a list for a layer of several), in the node's dtype unless its layer takes integers."""
+        args = [values[i] if self.nodes[i].n_outputs == 1 else values[i][k]
+                for i, k in zip(node.inbound, node.inbound_index)]
+        if getattr(node.layer, "takes_integers", False):
+            return args
+        return [a if a.dtype == node.dtype else a.astype(node.dtype) for a in args]
 
     def inbound_shapes(self, node: Node) -> list[tuple]:
         """The shapes of the tensors a node is called on."""
@@ -177,11 +191,8 @@ class Model:
             if node.layer is None:
                 values[name] = model_input(node, inputs[name])
                 continue
-            args = [values[i] if self.nodes[i].n_outputs == 1 else values[i][k]
-                    for i, k in zip(node.inbound, node.inbound_index)]
-            if not getattr(node.layer, "takes_integers", False):
-                args = [a if a.dtype == node.dtype else a.astype(node.dtype) for a in args]
-            layer_weights = {w.name: weights[f"{name}/{w.name}"] for w in node.weights}
+            args = self.layer_inputs(node, values)
+            layer_weights = node.layer_weights(weights)
             if masked:
                 from nnctl.masking import call_masked
 

@@ -67,8 +67,8 @@ def build_graph(model, weights: dict[str, np.ndarray], *, opset: int = DEFAULT_O
         if not getattr(node.layer, "takes_integers", False):
             args = [g.cast(a, model.nodes[i].dtype, node.dtype)
                     for a, i in zip(args, node.inbound)]
-        layer_weights = {w.name: np.asarray(weights[f"{name}/{w.name}"], dtype=node.dtype)
-                         for w in node.weights}
+        layer_weights = {k: np.asarray(v, dtype=node.dtype)
+                         for k, v in node.layer_weights(weights).items()}
         mask = onnx_mask(g, model, node, args, masks) if model.masked else None
         try:
             result = node.layer.to_onnx(g, args, layer_weights, model.inbound_shapes(node),
