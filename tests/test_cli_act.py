@@ -333,3 +333,17 @@ def test_list_a_kind_whose_module_is_missing(tmp_path):
     r = run_nnctl("list", "layers", env=env)
     assert r.code == 1
     one_error_line(r, r"'nnctl list layers' is not available yet")
+
+
+def test_act_and_forward_write_a_float_alike(tmp_path):
+    """One writer of floats: act's 1e-7 is forward's 1e-7 (not 1e-07), in float32 and float64."""
+    values = ["1e-7", "123456789", "1.5e-5", "-0", "2", "3e38"]
+    for dtype in ("float32", "float64"):
+        spec = tmp_path / f"{dtype}.yaml"
+        spec.write_text(f"dtype: {dtype}\ninput: [1]\nlayers:\n  - {{type: Activation, "
+                        "activation: linear}\n")
+        act = run_nnctl("act", "linear", "--dtype", dtype, *values)
+        forward = run_nnctl("forward", spec, input="\n".join(values) + "\n")
+        assert (act.code, forward.code) == (0, 0), (act.err, forward.err)
+        assert act.out == forward.out
+    assert act.out == "1e-7\n123456789\n0.000015\n-0\n2\n3e+38\n"

@@ -131,10 +131,33 @@ def test_written_floats_are_the_shortest_round_trip_text(dtype):
     back = np.array([dtype(float(c)) for c in flat], dtype=dtype)
     assert same_floats(back, values)  # reads back exactly, even through Python's float()
     for text, value in zip(flat, values.tolist()):
-        reference = float_text(value, dtype)  # NumPy's shortest repr (Dragon4)
+        reference = str(dtype(value))  # NumPy's shortest repr (Dragon4)
         assert significant_digits(text) == significant_digits(reference), (text, reference)
+        assert text == float_text(value, dtype)  # every command writes a float alike
         if np.isfinite(value) and value == int(value):
             assert not text.endswith(".0"), text  # `2`, not `2.0`, as nnctl writes it
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_floats_are_written_alike_with_polars_or_without(dtype):
+    """A few values are formatted in Python (act, init: no polars to import), many by polars:
+    the same text, for any bit pattern (NaN, infinities, subnormals) and every decade."""
+    from nnctl.floatfmt import _rows_by_polars, _rows_by_python
+
+    bits = np.uint32 if dtype == np.float32 else np.uint64
+    rng = np.random.default_rng(5)
+    noise = rng.integers(0, np.iinfo(bits).max, 30_000, dtype=bits, endpoint=True).view(dtype)
+    decades = np.array([m * 10.0 ** e for e in range(-325, 300) for m in (1, 1.5, 0.7071068)])
+    with np.errstate(over="ignore"):
+        decades = decades.astype(dtype)
+    values = np.concatenate([noise, decades, -decades, np.arange(-50, 50, dtype=dtype)])
+    table = values[:len(values) // 4 * 4].reshape(-1, 4)
+    for fmt in TEXT_FORMATS:
+        assert _rows_by_python(table, fmt) == _rows_by_polars(table, fmt), fmt
+    row = np.array([[1e-7, 1.5e-6, 123456789.0, 1e13, 1e16, 1.5e-5]], dtype)
+    expected = {np.float32: b"1e-7,0.0000015,123456790,1e+13,1e+16,0.000015\n",
+                np.float64: b"1e-7,1.5e-6,123456789,10000000000000,1e+16,0.000015\n"}
+    assert format_rows(row, "csv") == expected[dtype]
 
 
 def test_special_values_are_spelled_like_nnctl_everywhere():

@@ -282,13 +282,12 @@ def row_renderer(fmt: str):
     import numpy as np
 
     from nnctl.cli.output import json_text
-    from nnctl.floatfmt import float_texts
+    from nnctl.floatfmt import format_rows
 
     if fmt == "json":
         return json_text  # JSON Lines: one array per line
     if fmt in ("csv", "tsv"):
-        sep = "," if fmt == "csv" else "\t"
-        return lambda y: sep.join(float_texts(y)) + "\n"
+        return lambda y: format_rows(y.reshape(1, -1), fmt).decode()
     # text: as NumPy prints the row, on one line, without brackets
     return lambda y: np.array2string(y, max_line_width=sys.maxsize)[1:-1].strip() + "\n"
 

@@ -1,8 +1,8 @@
 """Writing an array to stdout in the format the user asked for (act, init, ...).
 
 text: as TensorFlow prints a tensor (the article's `tf.Tensor(...)` output), for terminals;
-csv/tsv: one row per line (a 1-D array one value per line), shortest round-trip floats;
-json: nested lists; npy: NumPy's binary format.
+csv/tsv: one row per line (a 1-D array one value per line), written as forward writes rows
+(nnctl.floatfmt.format_rows); json: nested lists; npy: NumPy's binary format.
 """
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import sys
 
 import numpy as np
 
-from nnctl.floatfmt import float_texts
+from nnctl.floatfmt import JSON_SPELLING, as_rows, float_texts, format_rows
 
 
 def tensor_text(array: np.ndarray) -> str:
@@ -21,37 +21,16 @@ def tensor_text(array: np.ndarray) -> str:
     return f"tf.Tensor({body}, shape={tuple(array.shape)}, dtype={array.dtype.name})"
 
 
-def delimited_text(array: np.ndarray, sep: str = ",") -> str:
-    """Rows of values; a scalar or 1-D array is one value per line; more axes are flattened."""
-    if array.ndim == 0:
-        array = array.reshape(1, 1)
-    elif array.ndim == 1:
-        array = array.reshape(-1, 1)
-    elif array.ndim > 2:
-        array = array.reshape(array.shape[0], -1)
-    texts = float_texts(array)
-    width = array.shape[1]
-    lines = (sep.join(texts[i:i + width]) for i in range(0, len(texts), width))
-    return "".join(line + "\n" for line in lines)
-
-
 def json_text(array: np.ndarray) -> str:
     """Nested lists, with each number in its shortest round-trip form."""
-    if array.ndim == 0:
-        return float_texts(array)[0].replace("inf", "Infinity").replace("nan", "NaN") + "\n"
-    texts = iter(float_texts(array))
+    texts = iter(JSON_SPELLING.get(t, t) for t in float_texts(array))
 
     def nest(shape):
-        if len(shape) == 1:
-            return "[" + ", ".join(_json_number(next(texts)) for _ in range(shape[0])) + "]"
+        if not shape:
+            return next(texts)
         return "[" + ", ".join(nest(shape[1:]) for _ in range(shape[0])) + "]"
 
     return nest(array.shape) + "\n"
-
-
-def _json_number(text: str) -> str:
-    # JSON has no inf/nan; Python's json module reads these spellings back.
-    return {"inf": "Infinity", "-inf": "-Infinity", "nan": "NaN"}.get(text, text)
 
 
 def write_array(array: np.ndarray, fmt: str) -> None:
@@ -68,7 +47,7 @@ def write_array(array: np.ndarray, fmt: str) -> None:
     elif fmt == "json":
         text = json_text(array)
     else:
-        text = delimited_text(array, "\t" if fmt == "tsv" else ",")
+        text = format_rows(as_rows(array), fmt).decode()
     write_text(text)
 
 

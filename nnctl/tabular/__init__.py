@@ -26,19 +26,20 @@ The modules, in the order a reader meets them:
     readers.py   read_batches, TableReader (opening, batching, the prefetch thread),
                  read_npz_inputs
     text.py      CSV/TSV/JSON Lines: header, blocks of lines, the polars parser and the
-                 careful line-by-line path; format_rows (floats as text)
+                 careful line-by-line path (rows are written by nnctl.floatfmt.format_rows)
     npy.py       .npy rows from a memory map or stdin; the .npy header a writer writes
     parquet.py   Parquet rows through polars (stdin spooled to a temporary file)
     writers.py   open_writer, TableWriter, the background writer thread
 """
 from __future__ import annotations
 
+from nnctl.floatfmt import format_rows
 from nnctl.tabular.formats import (EXTENSIONS, FORMATS, NPY_MAGIC, PARQUET_MAGIC, STDIN_NAME,
                                    STDOUT_NAME, TEXT, ZIP_MAGIC, display_name, format_for)
 from nnctl.tabular.npy import NPY_HEADER_ERRORS
 from nnctl.tabular.readers import (DEFAULT_BATCH_SIZE, Batch, TableReader, read_batches,
                                    read_npz_inputs)
-from nnctl.tabular.text import MAX_LINE_BYTES, NUMBER, format_rows
+from nnctl.tabular.text import MAX_LINE_BYTES, NUMBER
 from nnctl.tabular.writers import WRITEBACK_BYTES, TableWriter, open_writer
 
 __all__ = [

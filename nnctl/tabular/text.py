@@ -3,13 +3,12 @@
 polars parses blocks of a few MB with its multi-threaded parser (correctly rounded to
 float32/float64). Blocks are cut at line ends here, so every row keeps its physical line
 number: a block the fast parser refuses is narrowed down and re-read line by line to find and
-name the bad cell, after the good rows before it were handed out. `format_rows` writes floats
-as the shortest text that reads back to the same value in the array's dtype.
+name the bad cell, after the good rows before it were handed out. Rows are written as text by
+nnctl.floatfmt.format_rows.
 """
 from __future__ import annotations
 
 import csv
-import io
 import re
 import time
 from typing import Iterator
@@ -481,49 +480,3 @@ def _json_lines_shape(block: bytes, rows: int) -> bool:
     last = ends - 1
     last = np.where(data[np.maximum(last, 0)] == 13, last - 1, last)  # CRLF
     return bool(np.all(last >= 0) and np.all(data[last] == ord("]")))
-
-
-# Floats as text: polars writes the shortest round-trip form in the array's dtype (ryu), but
-# `2.0` and `NaN` where nnctl writes `2` and `nan` (nnctl.floatfmt). Zeros, the common case
-# (ReLU), are written as polars' null text "0"; other integral values and NaN are fixed up in
-# the text, only in batches that hold them (checked on the numbers, which is cheaper).
-_FIXES = {
-    "csv": [(b".0,", b","), (b".0\n", b"\n")],
-    "tsv": [(b".0\t", b"\t"), (b".0\n", b"\n")],
-    "jsonl": [(b".0,", b","), (b".0\n", b"\n")],
-}
-
-
-def format_rows(array: np.ndarray, fmt: str = "csv") -> bytes:
-    """Rows of a 2-D float array as CSV/TSV/JSON Lines text, one line per row."""
-    import polars as pl
-
-    rows, width = array.shape
-    if rows == 0:
-        return b""
-    if width == 0:
-        return (b"[]\n" if fmt == "jsonl" else b"\n") * rows
-    with np.errstate(invalid="ignore"):  # signalling NaNs
-        integral = array == np.trunc(array)  # infinities too: harmless
-    nan = bool(np.isnan(array).any())
-    zeros = integral & (array == 0) & ~np.signbit(array)
-    if not nan and zeros.any():
-        frame = pl.DataFrame(np.where(zeros, array.dtype.type(np.nan), array), orient="row",
-                             nan_to_null=True)
-        integral &= ~zeros
-    else:
-        frame = pl.from_numpy(array, orient="row")
-    sink = io.BytesIO()
-    frame.write_csv(sink, include_header=False, separator="\t" if fmt == "tsv" else ",",
-                    quote_style="never", null_value="0")
-    text = sink.getvalue()
-    if integral.any():
-        for old, new in _FIXES[fmt]:
-            text = text.replace(old, new)
-    if fmt == "jsonl":
-        text = b"[" + text[:-1].replace(b"\n", b"]\n[") + b"]\n"
-        if nan or not np.isfinite(array).all():
-            text = text.replace(b"inf", b"Infinity")  # JSON spellings Python's json reads
-    elif nan:
-        text = text.replace(b"NaN", b"nan")
-    return text

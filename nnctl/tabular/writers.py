@@ -1,6 +1,6 @@
 """Writing tables: `open_writer` gives a TableWriter for a file (written atomically) or stdout.
 
-Text is formatted by nnctl.tabular.text.format_rows, in a background thread when there is more
+Text is formatted by nnctl.floatfmt.format_rows, in a background thread when there is more
 than one core; an .npy gets its header at the end (patched in place in a file, or spooled on
 stdout when the row count is not known, up to MAX_STDOUT_NPY_SPOOL_BYTES); Parquet goes through
 polars' streaming writer (nnctl.tabular.parquet.ParquetSink), in its own threads.
@@ -17,10 +17,10 @@ import threading
 
 import numpy as np
 
+from nnctl.floatfmt import as_rows, format_rows
 from nnctl.tabular.formats import SEPARATORS, TEXT, display_name, format_for
 from nnctl.tabular.npy import npy_header
 from nnctl.tabular.streams import BLOCK_BYTES
-from nnctl.tabular.text import format_rows
 
 # A durable output file has the kernel start writing it to disk every this many bytes, so that
 # the fsync at the end has little left to wait for.
@@ -106,11 +106,7 @@ class TableWriter:
 
     def write(self, array) -> None:
         """Append rows: a 2-D array (a 1-D array is one column; more axes are flattened)."""
-        array = np.asarray(array)
-        if array.ndim == 1:
-            array = array.reshape(-1, 1)
-        elif array.ndim != 2:
-            array = array.reshape(len(array), -1)
+        array = as_rows(np.asarray(array))
         if self.dtype is None:
             self.dtype = array.dtype if array.dtype.kind == "f" else np.dtype(np.float32)
         if array.dtype != self.dtype:
