@@ -281,10 +281,7 @@ class GraphBuilder:
         return Model(self.spec, self.nodes, [], self.warnings, order=list(self.nodes))
 
     def build(self) -> None:
-        spec = self.spec
-        for name, shape in spec.inputs.items():
-            self.nodes[name] = Node(name, None, [], shape, spec.input_dtypes.get(name, spec.dtype),
-                                    path=("inputs", name) if spec.functional else ("input",))
+        self._add_inputs()
         layers, error = self._instantiate()
         if error is not None:
             # Build what comes before the broken layer, for a summary that still shows it.
@@ -307,9 +304,7 @@ class GraphBuilder:
         the other layers are, so one run lists the independent mistakes together."""
         errors: list[SpecError] = []
         spec = self.spec
-        for name, shape in spec.inputs.items():
-            self.nodes[name] = Node(name, None, [], shape, spec.input_dtypes.get(name, spec.dtype),
-                                    path=("inputs", name) if spec.functional else ("input",))
+        self._add_inputs()
         layers, broken = [], set()
         try:
             self._instantiate_into(layers, errors, broken)
@@ -342,6 +337,12 @@ class GraphBuilder:
         errors.sort(key=lambda e: (e.line or 0, e.column or 0))  # in the order of the file
         return errors[:limit]
 
+    def _add_inputs(self) -> None:
+        spec = self.spec
+        for name, shape in spec.inputs.items():
+            self.nodes[name] = Node(name, None, [], shape, spec.input_dtypes.get(name, spec.dtype),
+                                    path=("inputs", name) if spec.functional else ("input",))
+
     def _instantiate(self):
         """Names (Keras defaults where none is given), Layer objects and inbound names.
 
@@ -369,17 +370,16 @@ class GraphBuilder:
         counters: dict[str, int] = {}
         previous = None
         for i, ls in enumerate(spec.layers):
-            if errors is None:
-                result.append(self._instantiate_one(ls, counters, taken, previous))
-                previous = result[-1][1].name
-                continue
             try:
                 result.append(self._instantiate_one(ls, counters, taken, previous))
-                previous = result[-1][1].name
             except SpecError as exc:
+                if errors is None:
+                    raise
                 errors.append(exc)
                 previous = ls.name or f"<layer {i + 1}>"
                 broken.add(previous)
+                continue
+            previous = result[-1][1].name
 
     def _instantiate_one(self, ls, counters, taken, previous):
         """(spec, Layer, inbound refs) of one layer of the spec."""
