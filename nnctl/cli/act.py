@@ -37,9 +37,7 @@ def act(
     plot: Annotated[bool, typer.Option(
         "--plot", help="Draw the curve in the terminal (default range -10,10) instead of "
                        "printing the values.")] = False,
-    dtype: Annotated[FloatType, typer.Option(
-        "--dtype", help="Float type of the values: float32 or float64.")]
-    = FloatType.float32,
+    dtype: params.DtypeOption = FloatType.float32,
     format: Annotated[Optional[ArrayFormat], typer.Option(
         "--format", "-f", help="text (as TensorFlow prints a tensor; the default on a "
                                "terminal), csv (the default when piped: one value per line, "

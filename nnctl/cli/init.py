@@ -27,9 +27,7 @@ def init(
         "--param", "-p", help="Argument of the initializer, repeatable: -p stddev=0.1 "
                               "-p mode=fan_avg -p seed=None. " + PARAM_VALUES,
         metavar="KEY=VALUE", show_default=False)] = None,
-    dtype: Annotated[FloatType, typer.Option(
-        "--dtype", help="Float type of the values: float32 or float64.")]
-    = FloatType.float32,
+    dtype: params.DtypeOption = FloatType.float32,
     format: Annotated[Optional[ArrayFormat], typer.Option(
         "--format", "-f", help="text (tf.Tensor(...), the default on a terminal), csv (the "
                                "default when piped), tsv, json (nested lists) or npy. With "

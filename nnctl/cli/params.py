@@ -21,6 +21,11 @@ class FloatType(str, Enum):
     float64 = "float64"
 
 
+# --dtype of the values `act` and `init` compute
+DtypeOption = Annotated[FloatType, typer.Option(
+    "--dtype", help="Float type of the values: float32 or float64.")]
+
+
 class ArrayFormat(str, Enum):
     """How `act` and `init` print an array (nnctl.cli.output)."""
     text = "text"
