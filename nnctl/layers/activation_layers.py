@@ -125,9 +125,6 @@ class Softmax(ActivationLayer):
     def activation_axes(self, rank: int) -> tuple[int, ...]:
         return tuple(a - 1 for a in self.axes(rank) if a)
 
-    def config_value(self, key):
-        return self.axis
-
 
 class PReLU(Layer):
     """x for x > 0, alpha * x below, with a learned `alpha` per unit (or shared along

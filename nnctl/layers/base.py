@@ -203,13 +203,19 @@ class Layer:
         return config
 
     def config_value(self, key):
+        """The spec value of argument `key`: an initializer's, activation's or layer's config;
+        tuples as lists (as YAML and JSON write them)."""
         value = getattr(self, key)
-        return value.get_config() if hasattr(value, "get_config") else value
+        return value.get_config() if hasattr(value, "get_config") else _lists(value)
 
     def __repr__(self):
         config = {k: v for k, v in self.get_config().items() if k not in ("type", "name")}
         args = ", ".join(f"{k}={v!r}" for k, v in config.items())
         return f"{type(self).__name__}({args}{', ' if args else ''}name={self.name!r})"
+
+
+def _lists(value):
+    return [_lists(v) for v in value] if isinstance(value, tuple) else value
 
 
 # --- ready-made pieces: `output_shape = same_shape` in a class body ---------------------------
@@ -346,6 +352,17 @@ def sample_axes(axis, rank: int, layer: str, key: str = "axis") -> tuple[int, ..
     if len(set(result)) != len(result):
         raise ArgError(key, f"layer '{layer}': repeated axis in {axis!r}")
     return tuple(sorted(result))
+
+
+def known_axes(axis, shape: tuple, layer: str) -> tuple[int, ...]:
+    """sample_axes of `axis` for a sample of `shape`, each of a known size (the normalizing
+    layers keep a value per index along them)."""
+    axes = sample_axes(axis, len(shape), layer)
+    for a in axes:
+        if shape[a] is None:
+            raise ArgError("axis", f"layer '{layer}': the normalized axis {a + 1} must have a "
+                                   f"known size, got input shape {format_shape((None, *shape))}")
+    return axes
 
 
 def data_format(value, layer: str) -> str:

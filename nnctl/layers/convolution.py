@@ -142,11 +142,6 @@ class _Convolutional(WindowLayer):
             cache[key] = set(np.flatnonzero(self.from_last(gx)).tolist())
         return source in cache[key]
 
-    def config_value(self, key):
-        if key == "activation":
-            return self.activation.get_config()
-        return super().config_value(key)
-
     # ONNX: Conv / ConvTranspose in channels-first layout, then the activation
     def to_onnx(self, g, inputs, weights, input_shapes, output_shape):
         x = self.onnx_channels_first(g, inputs[0])

@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from nnctl.layers.base import (ArgError, Layer, WeightSpec, boolean, identity_onnx, no_macs,
                                no_weights, number, positive_int, resolve, same_shape,
                                unit_to_unit, unravel)
@@ -90,11 +88,6 @@ class Dense(Layer):
         # weights join the last axis; leading axes go one to one
         return source // input_shapes[0][-1] == unit // output_shape[-1]
 
-    def config_value(self, key):
-        if key == "activation":
-            return self.activation.get_config()
-        return super().config_value(key)
-
 
 class ActivationLayer(Layer):
     """A layer that applies its `activation` (an nnctl.activations function) and nothing
@@ -141,9 +134,6 @@ class Activation(ActivationLayer):
     def __init__(self, activation, **common):
         super().__init__(**common)
         self.activation = _activation(activation, self.name)
-
-    def config_value(self, key):
-        return self.activation.get_config()
 
 
 class Dropout(Layer):

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from nnctl.layers.base import (ArgError, Layer, WeightSpec, boolean, elementwise_macs, number,
-                               sample_axes, unit_to_unit)
+from nnctl.layers.base import (Layer, WeightSpec, boolean, elementwise_macs, known_axes, number,
+                               unit_to_unit)
 from nnctl.layers.core import _initializer
 
 
@@ -67,12 +67,7 @@ class _Normalization(Layer):
         self.gamma_initializer = _initializer(gamma_initializer, "gamma_initializer", self.name)
 
     def axes(self, shape) -> tuple[int, ...]:
-        axes = sample_axes(self.axis, len(shape), self.name)
-        for a in axes:
-            if shape[a] is None:
-                raise ArgError("axis", f"layer '{self.name}': the normalized axis {self.axis} "
-                                       f"must have a known size, got input shape {shape}")
-        return axes
+        return known_axes(self.axis, shape, self.name)
 
     def param_shape(self, shape) -> tuple:
         return tuple(shape[a] for a in self.axes(shape))
@@ -114,12 +109,6 @@ class _Normalization(Layer):
         summed = tuple(i for i in range(x.ndim) if i - 1 not in axes)
         lay = lambda w: self.broadcast(w.astype(x.dtype, copy=False), rank, axes)  # noqa: E731
         return axes, summed, lay
-
-    def config_value(self, key):
-        value = getattr(self, key)
-        if key == "axis" and isinstance(value, tuple):
-            return list(value)
-        return super().config_value(key)
 
 
 class BatchNormalization(_Normalization):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from nnctl.layers.base import (ArgError, Layer, WeightSpec, boolean, elementwise_macs,
-                               format_shape, number, sample_axes, unit_to_unit)
+                               format_shape, known_axes, number, unit_to_unit)
 
 EPSILON = 1e-7   # keras.backend.epsilon(): the floor of Normalization's standard deviation
 
@@ -106,13 +106,7 @@ class Normalization(Layer):
         """The kept axes of one sample (0-based): one statistic per index along them."""
         if self.axis is None or self.axis == [] or self.axis == ():
             return ()
-        axes = sample_axes(self.axis, len(shape), self.name)
-        for a in axes:
-            if shape[a] is None:
-                raise ArgError("axis", f"layer '{self.name}': the normalized axis {a + 1} must "
-                                       "have a known size, got input shape "
-                                       f"{format_shape((None, *shape))}")
-        return axes
+        return known_axes(self.axis, shape, self.name)
 
     def output_shape(self, input_shapes):
         (shape,) = input_shapes
@@ -197,7 +191,3 @@ class Normalization(Layer):
         if self.invert:
             return g.add(mean_c, g.mul(inputs[0], std_c))
         return g.div(g.sub(inputs[0], mean_c), std_c)
-
-    def config_value(self, key):
-        value = getattr(self, key)
-        return list(value) if isinstance(value, tuple) else value

@@ -103,11 +103,6 @@ class Recurrent(Layer):
                 raise ArgError(key, f"layer '{name}': `{key}` must act element-wise, got "
                                     f"{getattr(self, key).name}")
 
-    def config_value(self, key):
-        if key in ("activation", "recurrent_activation"):
-            return getattr(self, key).get_config()
-        return super().config_value(key)
-
     # --- shapes and weights ------------------------------------------------------------
     @property
     def n_outputs(self) -> int:
@@ -638,11 +633,6 @@ class Bidirectional(Layer):
         inner = self.layer.get_config()
         config["layer"] = inner
         return config
-
-    def config_value(self, key):
-        if key == "layer":
-            return self.layer.get_config()
-        return super().config_value(key)
 
     # --- shapes, weights ---------------------------------------------------------------
     @property

@@ -16,10 +16,6 @@ class _Rearranging(Layer):
     weight_specs = no_weights
     macs = no_macs
 
-    def config_value(self, key):
-        value = getattr(self, key)
-        return list(value) if isinstance(value, tuple) else super().config_value(key)
-
 
 class Flatten(_Rearranging):
     """Flattens each sample to one axis (C order)."""

@@ -70,11 +70,6 @@ class Spatial(Layer):
             pairs[axis + 1] = tuple(pair)
         return pairs
 
-    def config_value(self, key):
-        value = getattr(self, key)
-        return [list(v) if isinstance(v, tuple) else v for v in value] \
-            if isinstance(value, tuple) else value
-
 
 class _Padding(Spatial):
     """Zeros added before and after each spatial axis: `pads` is one (before, after) per axis."""

@@ -86,7 +86,6 @@ class WindowLayer(Layer):
                     value == (tuple(default) if isinstance(default, (list, tuple))
                               else (default,) * len(value)):
                 return default
-            return list(value)
         return super().config_value(key)
 
     # --- ONNX: the standard operators are channels first ------------------------------------
