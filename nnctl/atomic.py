@@ -250,6 +250,17 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb", *, durable: bool = T
         raise
 
 
+def write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """`data` to `path` atomically, or to stdout for "-" (after any text already printed)."""
+    if os.fspath(path) == "-":
+        sys.stdout.flush()
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+        return
+    with atomic_write(path) as f:
+        f.write(data)
+
+
 def _open_special(path: str, mode: str):
     """A device or FIFO opened in place, never created (it exists); if the name has become a
     regular file since it was looked at, that is refused rather than overwritten in place."""

@@ -190,7 +190,7 @@ def spec_bytes(spec: dict) -> np.ndarray:
 def save_weights(path, weights: dict[str, np.ndarray], spec: dict | None = None) -> None:
     """Write `weights` (and `spec` as `__spec__`, if given) to an .npz, atomically;
     "-" writes it to stdout."""
-    from nnctl.atomic import atomic_write
+    from nnctl.atomic import atomic_write, write_bytes
 
     if SPEC_KEY in weights:
         raise ValueError(f"'{SPEC_KEY}' is reserved for the spec, not a weight name")
@@ -201,17 +201,10 @@ def save_weights(path, weights: dict[str, np.ndarray], spec: dict | None = None)
         # stdout, /dev/null, a FIFO: zipfile's offsets need a file that seeks and tells, so
         # the archive is made in memory, then written whole
         import io
-        import sys
 
         archive = io.BytesIO()
         np.savez(archive, **arrays)
-        if os.fspath(path) == "-":
-            sys.stdout.flush()
-            sys.stdout.buffer.write(archive.getvalue())
-            sys.stdout.buffer.flush()
-            return
-        with atomic_write(path) as f:
-            f.write(archive.getvalue())
+        write_bytes(path, archive.getvalue())
         return
     with atomic_write(path) as f:
         np.savez(f, **arrays)

@@ -58,6 +58,7 @@ def plot(
     import shutil
     import sys
 
+    from nnctl.atomic import write_bytes
     from nnctl.cli.console import message, stdout_is_terminal, warn
     from nnctl.cli.models import open_model
     from nnctl.errors import NnctlError, UsageError
@@ -101,9 +102,7 @@ def plot(
     data = picture if isinstance(picture, bytes) else picture.encode("utf-8")
     if to_stdout:
         if isinstance(picture, bytes):
-            sys.stdout.flush()
-            sys.stdout.buffer.write(data)
-            sys.stdout.buffer.flush()
+            write_bytes("-", data)
         else:
             sys.stdout.write(picture)
             from nnctl.plot.text import display_width
@@ -113,7 +112,7 @@ def plot(
                 message(f"the drawing is {widest} columns wide; -o {_stem(model)}.svg draws "
                         "it for a browser")
     else:
-        _write_file(output, data)
+        write_bytes(output, data)
     for text in built.warnings:
         warn(text)
 
@@ -131,10 +130,3 @@ def _can_draw_lines(stream) -> bool:
         return True
     except (UnicodeEncodeError, LookupError):
         return False
-
-
-def _write_file(path: str, data: bytes) -> None:
-    from nnctl.atomic import atomic_write
-
-    with atomic_write(path, "wb") as f:
-        f.write(data)

@@ -308,16 +308,12 @@ def _write_weights(target, model, weights) -> None:
 
 
 def _write(path, write) -> None:
-    import sys
-
-    from nnctl.atomic import atomic_write
+    from nnctl.atomic import atomic_write, write_bytes
 
     if os.fspath(path) == "-":
         buffer = io.BytesIO()
         write(buffer)
-        sys.stdout.flush()
-        sys.stdout.buffer.write(buffer.getvalue())
-        sys.stdout.buffer.flush()
+        write_bytes(path, buffer.getvalue())
         return
     with atomic_write(path) as f:
         write(f)
