@@ -105,11 +105,16 @@ class Model:
     def input_shapes(self) -> dict[str, tuple]:
         return {name: self.nodes[name].shape for name in self.input_names}
 
-    def layer_inputs(self, node: Node, values: dict) -> list[np.ndarray]:
-        """The arrays a node's layer is called on, out of `values` (node name -> its output,
-        a list for a layer of several), in the node's dtype unless its layer takes integers."""
-        args = [values[i] if self.nodes[i].n_outputs == 1 else values[i][k]
+    def inbound_values(self, node: Node, values: dict) -> list:
+        """What a node reads, out of `values` (node name -> its output, a list for a layer of
+        several outputs: arrays, or the Python API's tensors)."""
+        return [values[i] if self.nodes[i].n_outputs == 1 else values[i][k]
                 for i, k in zip(node.inbound, node.inbound_index)]
+
+    def layer_inputs(self, node: Node, values: dict) -> list[np.ndarray]:
+        """The arrays a node's layer is called on (inbound_values), in the node's dtype unless
+        its layer takes integers."""
+        args = self.inbound_values(node, values)
         if getattr(node.layer, "takes_integers", False):
             return args
         return [a if a.dtype == node.dtype else a.astype(node.dtype) for a in args]

@@ -1011,10 +1011,7 @@ def from_spec(source, *, seed=None) -> Model:
         if node.layer is None:
             tensors[node.name] = Input(shape=node.shape, name=node.name, dtype=node.dtype)
         else:
-            args = [tensors[i] if node_outputs == 1 else tensors[i][k]
-                    for i, k, node_outputs in ((i, k, engine.nodes[i].n_outputs)
-                                               for i, k in zip(node.inbound,
-                                                               node.inbound_index))]
+            args = engine.inbound_values(node, tensors)
             tensors[node.name] = made[node.name](args[0] if node.layer.arity == "one" else args)
     outputs = []
     for ref in engine.outputs:
