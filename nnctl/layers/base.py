@@ -274,6 +274,15 @@ def identity_onnx(self, g, inputs, weights, input_shapes, output_shape):
     return inputs[0]
 
 
+def along_axes(w: np.ndarray, axes, ndim: int) -> np.ndarray:
+    """w, one value per index along the sample axes `axes` (0-based, one per axis of w),
+    reshaped to broadcast over a batch of `ndim` axes."""
+    full = [1] * ndim
+    for n, a in zip(w.shape, axes):
+        full[a + 1] = n
+    return w.reshape(full)
+
+
 def unravel(i: int, shape) -> list[int]:
     """A flat C-order index of one sample -> its index along each axis."""
     out = []

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from nnctl.layers.base import (Layer, WeightSpec, boolean, elementwise_macs, known_axes, number,
-                               unit_to_unit)
+from nnctl.layers.base import (Layer, WeightSpec, along_axes, boolean, elementwise_macs,
+                               known_axes, number, unit_to_unit)
 from nnctl.layers.core import _initializer
 
 
@@ -86,13 +86,6 @@ class _Normalization(Layer):
         return (lay(weights["gamma"]) if self.scale else None,
                 lay(weights["beta"]) if self.center else None)
 
-    def broadcast(self, w, rank, axes):
-        """A weight of shape param_shape laid out to broadcast over a batch of rank+1 axes."""
-        full = [1] * (rank + 1)
-        for i, a in enumerate(axes):
-            full[a + 1] = w.shape[i]
-        return w.reshape(full)
-
     def output_shape(self, input_shapes):
         self.axes(input_shapes[0])
         return input_shapes[0]
@@ -104,10 +97,9 @@ class _Normalization(Layer):
     def param_layout(self, x):
         """(axes of one sample the weights run along, batch axes to sum over, laying function)
         for a batch x."""
-        rank = x.ndim - 1
         axes = self.axes(x.shape[1:])
         summed = tuple(i for i in range(x.ndim) if i - 1 not in axes)
-        lay = lambda w: self.broadcast(w.astype(x.dtype, copy=False), rank, axes)  # noqa: E731
+        lay = lambda w: along_axes(w.astype(x.dtype, copy=False), axes, x.ndim)  # noqa: E731
         return axes, summed, lay
 
 
@@ -163,7 +155,7 @@ class BatchNormalization(_Normalization):
         # The moving statistics folded as call() folds them, in the same dtype.
         shape = input_shapes[0]
         rank, axes = len(shape), self.axes(shape)
-        inv, shift = self._scale_shift(weights, lambda w: self.broadcast(w, rank, axes),
+        inv, shift = self._scale_shift(weights, lambda w: along_axes(w, axes, rank + 1),
                                        g.dtype.type(self.epsilon))
         return g.add(g.mul(inputs[0], g.initializer(inv, "scale")), g.initializer(shift, "shift"))
 
@@ -219,7 +211,7 @@ class LayerNormalization(_Normalization):
                 args.append(g.initializer(weights["beta"], "beta"))
             return g.op("LayerNormalization", *args, axis=batch_axes[0], epsilon=self.epsilon)
         # scale_shift and moments as call() computes them
-        lay = lambda w: self.broadcast(w, rank, axes)  # noqa: E731
+        lay = lambda w: along_axes(w, axes, rank + 1)  # noqa: E731
         mean = g.reduce("ReduceMean", x, batch_axes)
         variance = g.sub(g.reduce("ReduceMean", g.mul(x, x), batch_axes), g.mul(mean, mean))
         inv = g.div(1, g.op("Sqrt", g.add(variance, self.epsilon)))

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from nnctl.layers.base import (ArgError, Layer, WeightSpec, boolean, elementwise_macs,
-                               format_shape, known_axes, number, unit_to_unit)
+from nnctl.layers.base import (ArgError, Layer, WeightSpec, along_axes, boolean,
+                               elementwise_macs, format_shape, known_axes, no_weights, number,
+                               unit_to_unit)
 
 EPSILON = 1e-7   # keras.backend.epsilon(): the floor of Normalization's standard deviation
 
@@ -52,8 +53,7 @@ class Rescaling(Layer):
                                     f"{format_shape((None, *shape))}")
         return shape
 
-    def weight_specs(self, input_shapes):
-        return []
+    weight_specs = no_weights
 
     def call(self, inputs, weights):
         x = inputs[0]
@@ -135,21 +135,14 @@ class Normalization(Layer):
 
     def _laid(self, x, weights):
         """(mean, variance) shaped to broadcast over the batch x, in x's dtype."""
-        rank = x.ndim - 1
         axes = self.axes(x.shape[1:])
         if self._given is not None:
             # Keras reads the given values as float32 tensors, then casts them
             m, v = (a.astype(np.float32) for a in self._given)
-            layout = [1] * (rank + 1)
-            for i, a in enumerate(axes[len(axes) - m.ndim:]):
-                layout[a + 1] = m.shape[i]
-            m, v = m.reshape(layout), v.reshape(layout)
         else:
-            layout = [1] * (rank + 1)
-            for a in axes:
-                layout[a + 1] = x.shape[a + 1]
-            m, v = weights["mean"].reshape(layout), weights["variance"].reshape(layout)
-        return m.astype(x.dtype, copy=False), v.astype(x.dtype, copy=False)
+            m, v = weights["mean"], weights["variance"]
+        kept = axes[len(axes) - m.ndim:]   # given values may leave out leading axes
+        return tuple(along_axes(a, kept, x.ndim).astype(x.dtype, copy=False) for a in (m, v))
 
     def _std(self, variance):
         return np.maximum(np.sqrt(variance), variance.dtype.type(EPSILON))
