@@ -172,7 +172,27 @@ def _gelu(x, approximate):
         xc = np.clip(x, -1e4, 1e4)
         u = _GELU_C * (xc + _GELU_K * xc * xc * xc)
         return x * _sigmoid(2 * u)
+    if x.dtype == np.float32:
+        return special.by_slices(_gelu_exact32, x, buffers=2)
     return special.by_slices(_gelu_exact, x)
+
+
+def _gelu_exact32(x, out, a, term):
+    # The same as _gelu_exact, into `out` with the two scratch arrays, and nothing allocated:
+    # relu(x) - a Q(a), with a Q(a) of special.argument_tail32.
+    np.abs(x, out=a)
+    # Beyond the tail's end x Phi(x) is 0 or x in float32; inf, nan or huge values are rare,
+    # and one test for the slice is cheaper than clipping every value.
+    beyond = not a.max() <= special.TAIL_END32
+    if beyond:
+        np.minimum(a, special.TAIL_END32, out=a)
+    special.argument_tail32(a, term, out)
+    np.maximum(x, np.float32(0), out=out)
+    out -= term
+    if beyond:
+        negative_infinity = x == -np.inf
+        if negative_infinity.any():  # -inf * Phi(-inf) = -inf * 0, NaN as in Keras and ONNX
+            out[negative_infinity] = np.nan
 
 
 def _gelu_exact(x):
