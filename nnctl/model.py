@@ -559,6 +559,17 @@ def needed_nodes(nodes: dict[str, Node], refs) -> set[str]:
     return set(ancestors([split_ref(ref)[0] for ref in refs], lambda name: nodes[name].inbound))
 
 
+def keras_depths(model: Model, order: list[str]) -> dict[str, int]:
+    """Keras' depth of each node of `order` (a topological order): its longest distance to
+    an output (0 for an output)."""
+    depth: dict[str, int] = {}
+    for name in reversed(order):
+        d = depth.setdefault(name, 0)
+        for ref in model.nodes[name].inbound:
+            depth[ref] = max(depth.get(ref, 0), d + 1)
+    return depth
+
+
 def keras_layer_order(model: Model) -> list[str]:
     """The order of `model.layers` in Keras: by depth from the outputs, then DFS discovery.
 
@@ -569,11 +580,7 @@ def keras_layer_order(model: Model) -> list[str]:
     met, post_order = depth_first([split_ref(out)[0] for out in model.outputs],
                                   lambda name: model.nodes[name].inbound)
     index = {name: k for k, name in enumerate(met)}
-    depth: dict[str, int] = {}
-    for name in reversed(post_order):
-        d = depth.setdefault(name, 0)
-        for ref in model.nodes[name].inbound:
-            depth[ref] = max(depth.get(ref, 0), d + 1)
+    depth = keras_depths(model, post_order)
     for name in model.input_names:
         if name not in depth:
             depth[name], index[name] = 0, -1

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from nnctl.model import Model, Node
+from nnctl.model import Model, Node, keras_depths
 
 
 @dataclass
@@ -99,11 +99,7 @@ def is_chain(model: Model) -> bool:
     """Keras' test for dropping "Connected to": one node per depth, each with one input."""
     if not model.functional:
         return True
-    depth = {}
-    for name in reversed(model.order):
-        d = depth.setdefault(name, 0)
-        for ref in model.nodes[name].inbound:
-            depth[ref] = max(depth.get(ref, 0), d + 1)
+    depth = keras_depths(model, model.order)
     per_depth: dict[int, list[str]] = {}
     for name, d in depth.items():
         per_depth.setdefault(d, []).append(name)
