@@ -31,6 +31,9 @@ from nnctl.naming import name_problem
 NATIVE_ACTIVATIONS = {"sigmoid": "Sigmoid", "tanh": "Tanh", "relu": "Relu",
                       "softsign": "Softsign"}
 INT64_MIN = -(2 ** 63)
+# neuron_link of the recurrent layers
+_FEEDS_BACK = cannot_draw("a recurrent layer feeds its units back into themselves over the "
+                          "time steps")
 
 
 class UnitForgetBias:
@@ -62,8 +65,7 @@ class Recurrent(Layer):
     consumes_mask = True   # a mask (nnctl.masking) changes the results: see the docstring
     recurrent = True       # lint: its activation is inside a cell (nnctl.lint)
     affine = False
-    neuron_link = cannot_draw("a recurrent layer feeds its units back into themselves over "
-                              "the time steps")
+    neuron_link = _FEEDS_BACK
     onnx_op = "RNN"
     onnx_gate_order = (0,)   # ONNX's order of the gates, as indices of Keras' blocks
     inert_args = ("kernel_regularizer", "recurrent_regularizer", "bias_regularizer",
@@ -576,8 +578,7 @@ class Bidirectional(Layer):
     consumes_mask = True
     recurrent = True
     affine = False
-    neuron_link = cannot_draw("a recurrent layer feeds its units back into themselves over "
-                              "the time steps")
+    neuron_link = _FEEDS_BACK
     wrapped_layer_key = "layer"  # the model names it (Keras' default names, nnctl.model)
 
     def __init__(self, layer, merge_mode="concat", weights=None, **common):
@@ -672,16 +673,20 @@ class Bidirectional(Layer):
         return {k[len(prefix):]: v for k, v in weights.items() if k.startswith(prefix)}
 
     # --- forward, backward ---------------------------------------------------------------
-    def call(self, inputs, weights, mask=None):
-        forward, _ = self.forward_layer.run(inputs[0], self._weights_of(self.forward_layer,
-                                                                        weights), mask)
-        backward, _ = self.backward_layer.run(inputs[0], self._weights_of(self.backward_layer,
-                                                                          weights), mask)
-        y, y_rev = forward[0], backward[0]
+    def _run_halves(self, x, weights, mask):
+        """Both halves' outputs as run() lists them, the backward half's sequence flipped back
+        to the input's order."""
+        forward, _ = self.forward_layer.run(x, self._weights_of(self.forward_layer, weights),
+                                            mask)
+        backward, _ = self.backward_layer.run(x, self._weights_of(self.backward_layer, weights),
+                                              mask)
         if self.return_sequences:
-            y_rev = y_rev[:, ::-1]
-        merged = self._merge(y, y_rev)
-        outputs = merged + forward[1:] + backward[1:]
+            backward = [backward[0][:, ::-1]] + backward[1:]
+        return forward, backward
+
+    def call(self, inputs, weights, mask=None):
+        forward, backward = self._run_halves(inputs[0], weights, mask)
+        outputs = self._merge(forward[0], backward[0]) + forward[1:] + backward[1:]
         return outputs if len(outputs) > 1 else outputs[0]
 
     def _merge(self, y, y_rev):
@@ -705,7 +710,7 @@ class Bidirectional(Layer):
         grads = list(grads) + [None] * (self.n_outputs - len(grads))
         merged, states = grads[:n_merged], grads[n_merged:]
         half = len(states) // 2
-        g_y, g_rev = self._merge_back(x, w_fw, w_bw, merged, mask)
+        g_y, g_rev = self._merge_back(x, weights, merged, mask)
         if g_rev is not None and self.return_sequences:
             g_rev = g_rev[:, ::-1]
         d_fw, wg_fw = fw.backward([x], w_fw, None, _one_or_all([g_y] + states[:half]), mask)
@@ -745,7 +750,7 @@ class Bidirectional(Layer):
         outputs = merged + states
         return outputs if len(outputs) > 1 else outputs[0]
 
-    def _merge_back(self, x, w_fw, w_bw, merged, mask):
+    def _merge_back(self, x, weights, merged, mask):
         """Gradients of the two halves' outputs (forward, backward in output order)."""
         mode = self.merge_mode
         if mode is None:
@@ -760,11 +765,8 @@ class Bidirectional(Layer):
             return g, g
         if mode == "ave":
             return g / 2, g / 2
-        y = self.forward_layer.run(x, w_fw, mask)[0][0]
-        y_rev = self.backward_layer.run(x, w_bw, mask)[0][0]
-        if self.return_sequences:
-            y_rev = y_rev[:, ::-1]
-        return g * y_rev, g * y
+        forward, backward = self._run_halves(x, weights, mask)
+        return g * backward[0], g * forward[0]
 
 
 def reverse_steps(g, sequence: str) -> str:
