@@ -15,6 +15,11 @@ MAX_EXPANSION = 100
 BOMB_FLOOR_BYTES = 16 << 20
 
 
+def is_bomb(unpacked: int, stored: int) -> bool:
+    """Whether `stored` bytes that declare `unpacked` bytes are a decompression bomb."""
+    return unpacked > BOMB_FLOOR_BYTES and unpacked > MAX_EXPANSION * max(1, stored)
+
+
 def available_memory() -> int:
     """Bytes of memory the machine can give now (MemAvailable, or 8 GiB if unknown), less
     where the process's address-space limit (`ulimit -v`) leaves less room."""

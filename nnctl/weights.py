@@ -22,7 +22,7 @@ import zlib
 import numpy as np
 
 from nnctl.errors import FileError, NnctlError, WeightsError
-from nnctl.limits import BOMB_FLOOR_BYTES, MAX_EXPANSION, check_allocation
+from nnctl.limits import MAX_EXPANSION, check_allocation, is_bomb
 from nnctl.naming import did_you_mean, normalize_key
 
 SPEC_KEY = "__spec__"
@@ -36,7 +36,7 @@ def _read_arrays(path, data: bytes | None = None) -> dict[str, np.ndarray]:
     data: the archive's bytes, already read (from stdin); `path` then only names it."""
     import io
 
-    from numpy.lib import format as npformat
+    from nnctl.npyformat import read_npy_header
 
     name = os.fspath(path)
     if data is None:
@@ -63,10 +63,7 @@ def _read_arrays(path, data: bytes | None = None) -> dict[str, np.ndarray]:
             members = _checked_directory(archive, name)   # before anything is inflated
             for key, info in members.items():
                 with archive.open(info) as member:   # never inflated past info.file_size
-                    version = npformat.read_magic(member)
-                    read_header = (npformat.read_array_header_1_0 if version == (1, 0)
-                                   else npformat.read_array_header_2_0)
-                    shape, fortran, dtype = read_header(member, max_header_size=1 << 16)
+                    shape, fortran, dtype = read_npy_header(member, max_header_size=1 << 16)
                     if dtype.hasobject:
                         raise WeightsError(f"entry '{key}' holds Python objects (a pickle); "
                                            "nnctl never loads those", source=name)
@@ -111,8 +108,7 @@ def _checked_directory(archive: zipfile.ZipFile, name: str) -> dict[str, zipfile
                                f"longer than {MAX_NPZ_NAME} characters)", source=name)
         if key in members:
             raise WeightsError(f"entry '{key}' appears twice in the archive", source=name)
-        if info.file_size > BOMB_FLOOR_BYTES and \
-                info.file_size > MAX_EXPANSION * max(info.compress_size, 1):
+        if is_bomb(info.file_size, info.compress_size):
             raise WeightsError(f"entry '{key}' declares {human_bytes(info.file_size)} from "
                                f"{human_bytes(info.compress_size)} stored, more than "
                                f"{MAX_EXPANSION} times: a zip bomb", source=name)

@@ -12,7 +12,7 @@ import zipfile
 import zlib
 
 from nnctl.errors import WeightsError
-from nnctl.limits import BOMB_FLOOR_BYTES, MAX_EXPANSION, available_memory, human_bytes
+from nnctl.limits import MAX_EXPANSION, available_memory, human_bytes, is_bomb
 
 CONFIG = "config.json"
 METADATA = "metadata.json"
@@ -41,8 +41,7 @@ def read_member(archive: zipfile.ZipFile, member: str, limit: int, name: str) ->
         raise WeightsError(f"{member} declares {human_bytes(info.file_size)} uncompressed, more "
                            f"than the {human_bytes(limit)} nnctl reads (a zip bomb?)",
                            source=name)
-    if info.file_size > BOMB_FLOOR_BYTES and \
-            info.file_size > MAX_EXPANSION * max(info.compress_size, 1):
+    if is_bomb(info.file_size, info.compress_size):
         raise WeightsError(f"{member} declares {human_bytes(info.file_size)} from "
                            f"{human_bytes(info.compress_size)} stored, more than {MAX_EXPANSION} "
                            "times: a zip bomb", source=name)

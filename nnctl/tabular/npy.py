@@ -11,6 +11,7 @@ import tokenize
 import numpy as np
 
 from nnctl.errors import DataError
+from nnctl.npyformat import read_npy_header
 from nnctl.tabular.formats import NPY_MAGIC, error_detail
 from nnctl.tabular.streams import PeekableInput
 
@@ -27,18 +28,13 @@ class NpyReading:
     """
 
     def _start_npy(self) -> None:
-        from numpy.lib import format as npformat
-
         self._npy_done = 0
         if self.source != "-":  # a file: read its header from the start, then map it
             self._raw.close()
             self._raw = open(self.source, "rb")
             self._input = PeekableInput(self._raw)
         try:
-            version = npformat.read_magic(self._input)
-            read_header = (npformat.read_array_header_1_0 if version == (1, 0)
-                           else npformat.read_array_header_2_0)
-            shape, fortran, dtype = read_header(self._input, max_header_size=1 << 20)
+            shape, fortran, dtype = read_npy_header(self._input, max_header_size=1 << 20)
         except NPY_HEADER_ERRORS as exc:
             raise DataError(f"not a valid .npy file ({error_detail(exc)})", source=self.name) \
                 from None

@@ -79,12 +79,12 @@ class ParquetReading:
         """Rows that would unpack to more than MAX_EXPANSION times the file, past
         BOMB_FLOOR_BYTES, are refused as the zip bombs of .npz and .keras are (a 0.2 MB file
         of 20,000,000 rows of zeros in one row group: docs/limits.md)."""
-        from nnctl.limits import BOMB_FLOOR_BYTES, MAX_EXPANSION
+        from nnctl.limits import MAX_EXPANSION, is_bomb
 
         stored = (os.fstat(self._spool.fileno()).st_size if self._spool is not None
                   else os.stat(self._parquet).st_size)
         unpacked = self.total_rows * max(1, n_columns) * 8
-        if unpacked > BOMB_FLOOR_BYTES and unpacked > MAX_EXPANSION * max(1, stored):
+        if is_bomb(unpacked, stored):
             raise DataError(f"declares {self.total_rows:,} rows of {n_columns} columns "
                             f"({unpacked / 1e6:,.0f} MB as numbers) from {stored / 1e6:.2f} MB "
                             f"stored, more than {MAX_EXPANSION} times: a decompression bomb",

@@ -253,6 +253,8 @@ def read_npz_inputs(path, names, *, batch_size: int = DEFAULT_BATCH_SIZE,
 
     from numpy.lib import format as npformat
 
+    from nnctl.npyformat import read_npy_header
+
     name = str(path)
     broken = (zipfile.BadZipFile, zlib.error, EOFError, ValueError, OSError, KeyError)
     try:
@@ -272,10 +274,7 @@ def read_npz_inputs(path, names, *, batch_size: int = DEFAULT_BATCH_SIZE,
                                 f"{', '.join(available) or 'nothing'})"
                                 f"{did_you_mean(key, available)}", source=name)
             member = archive.open(f"{key}.npy")
-            version = npformat.read_magic(member)
-            read_header = (npformat.read_array_header_1_0 if version == (1, 0)
-                           else npformat.read_array_header_2_0)
-            shape, fortran, kind = read_header(member, max_header_size=1 << 20)
+            shape, fortran, kind = read_npy_header(member, max_header_size=1 << 20)
             if kind.hasobject or kind.kind not in "biuf":
                 raise DataError(f"array '{key}' holds {kind}, not numbers", source=name)
             if len(shape) == 0:
