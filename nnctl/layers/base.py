@@ -283,6 +283,12 @@ def along_axes(w: np.ndarray, axes, ndim: int) -> np.ndarray:
     return w.reshape(full)
 
 
+def unpad(x: np.ndarray, pairs) -> np.ndarray:
+    """x without pairs[i][0] values before and pairs[i][1] after along each axis i: the
+    inverse of np.pad(x, pairs)."""
+    return x[tuple(slice(before, n - after) for n, (before, after) in zip(x.shape, pairs))]
+
+
 def unravel(i: int, shape) -> list[int]:
     """A flat C-order index of one sample -> its index along each axis."""
     out = []

@@ -7,14 +7,8 @@ import math
 import numpy as np
 
 from nnctl.layers.base import (ArgError, Layer, format_shape, int_tuple, linear_link, no_macs,
-                               no_weights, positive_int)
+                               no_weights, positive_int, unpad)
 from nnctl.layers.base import data_format as check_data_format
-
-
-def _cut(x, pairs):
-    """x without pairs[i][0] values before and pairs[i][1] after on each axis i (np.pad's
-    inverse)."""
-    return x[tuple(slice(before, n - after) for n, (before, after) in zip(x.shape, pairs))]
 
 
 def _pairs(value, key: str, layer: str) -> tuple:
@@ -84,7 +78,7 @@ class _Padding(Spatial):
         return np.pad(x, self.batch_pairs(self.pads, x.ndim))
 
     def backward(self, inputs, weights, output, grad):
-        return [_cut(grad, self.batch_pairs(self.pads, grad.ndim))], {}
+        return [unpad(grad, self.batch_pairs(self.pads, grad.ndim))], {}
 
     def to_onnx(self, g, inputs, weights, input_shapes, output_shape):
         pads = self.batch_pairs(self.pads, len(input_shapes[0]) + 1)
@@ -129,7 +123,7 @@ class _Cropping(Spatial):
 
     def call(self, inputs, weights):
         x = inputs[0]
-        return _cut(x, self.batch_pairs(self.crops, x.ndim))
+        return unpad(x, self.batch_pairs(self.crops, x.ndim))
 
     def backward(self, inputs, weights, output, grad):
         return [np.pad(grad, self.batch_pairs(self.crops, grad.ndim))], {}

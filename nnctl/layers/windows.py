@@ -18,6 +18,8 @@ import math
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from nnctl.layers.base import unpad
+
 IM2COL_BYTES = 16 << 20   # the windows copied for one matrix product (a slice of the batch)
 
 
@@ -169,8 +171,7 @@ class Convolution:
             where = tuple(slice(t * d, t * d + (o - 1) * s + 1, s) for t, d, o, s
                           in zip(tap, self.dilation, out, self.strides))
             gx[(slice(None),) + where] += gwindows[(slice(None),) * (self.rank + 1) + tap]
-        crop = tuple(slice(b, b + n) for (b, _), n in zip(self.pads, shape[1:-1]))
-        return gx[(slice(None),) + crop]
+        return unpad(gx, [(0, 0), *self.pads, (0, 0)])
 
 
 def dilate(x: np.ndarray, strides) -> np.ndarray:
@@ -253,5 +254,4 @@ class Pooling:
                 hit = (xp[where] == y) & ~taken
                 gx[where] += np.where(hit, g, 0)
                 taken |= hit
-        crop = tuple(slice(b, b + n) for (b, _), n in zip(self.pads, x.shape[1:-1]))
-        return gx[(slice(None),) + crop]
+        return unpad(gx, [(0, 0), *self.pads, (0, 0)])
