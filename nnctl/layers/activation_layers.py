@@ -9,9 +9,8 @@ from __future__ import annotations
 import numpy as np
 
 from nnctl.layers.base import (ArgError, Layer, WeightSpec, elementwise_macs, number,
-                               same_shape, unit_to_unit)
+                               same_shape, unbroadcast, unit_to_unit)
 from nnctl.layers.core import ActivationLayer, _initializer
-from nnctl.layers.merging import unbroadcast
 
 
 def _bind(name: str, **params):

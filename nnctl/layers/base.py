@@ -283,6 +283,15 @@ def along_axes(w: np.ndarray, axes, ndim: int) -> np.ndarray:
     return w.reshape(full)
 
 
+def unbroadcast(g: np.ndarray, shape: tuple) -> np.ndarray:
+    """Sum g down to `shape`: the gradient of an operand NumPy broadcast up to g's shape."""
+    extra = g.ndim - len(shape)
+    if extra > 0:
+        g = g.sum(axis=tuple(range(extra)))
+    axes = tuple(i for i, d in enumerate(shape) if d == 1 and g.shape[i] != 1)
+    return g.sum(axis=axes, keepdims=True) if axes else g
+
+
 def unpad(x: np.ndarray, pairs) -> np.ndarray:
     """x without pairs[i][0] values before and pairs[i][1] after along each axis i: the
     inverse of np.pad(x, pairs)."""

@@ -6,7 +6,7 @@ from functools import reduce
 import numpy as np
 
 from nnctl.layers.base import (ArgError, Layer, format_shape, no_macs, no_weights, ravel,
-                               unravel)
+                               unbroadcast, unravel)
 
 
 def _batched(shape):
@@ -26,15 +26,6 @@ def _same_rank_onnx(g, inputs, shapes):
     return [x if len(s) == rank else
             g.op("Unsqueeze", x, g.ints(range(1, rank - len(s) + 1)))
             for x, s in zip(inputs, shapes)]
-
-
-def unbroadcast(g: np.ndarray, shape: tuple) -> np.ndarray:
-    """Sum g down to `shape`: the gradient of an operand NumPy broadcast up to g's shape."""
-    extra = g.ndim - len(shape)
-    if extra > 0:
-        g = g.sum(axis=tuple(range(extra)))
-    axes = tuple(i for i, d in enumerate(shape) if d == 1 and g.shape[i] != 1)
-    return g.sum(axis=axes, keepdims=True) if axes else g
 
 
 def _chain(inputs, combine, partials, g):

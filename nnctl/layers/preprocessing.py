@@ -5,7 +5,7 @@ import numpy as np
 
 from nnctl.layers.base import (ArgError, Layer, WeightSpec, along_axes, boolean,
                                elementwise_macs, format_shape, known_axes, no_weights, number,
-                               unit_to_unit)
+                               unbroadcast, unit_to_unit)
 
 EPSILON = 1e-7   # keras.backend.epsilon(): the floor of Normalization's standard deviation
 
@@ -60,8 +60,6 @@ class Rescaling(Layer):
         return x * self._scale.astype(x.dtype) + self._offset.astype(x.dtype)
 
     def backward(self, inputs, weights, output, grad):
-        from nnctl.layers.merging import unbroadcast
-
         x = inputs[0]
         return [unbroadcast(grad * self._scale.astype(x.dtype), x.shape)], {}
 
@@ -155,8 +153,6 @@ class Normalization(Layer):
         return (x - mean) / self._std(variance)
 
     def backward(self, inputs, weights, output, grad):
-        from nnctl.layers.merging import unbroadcast
-
         x = inputs[0]
         mean, variance = self._laid(x, weights)
         root = np.sqrt(variance)
