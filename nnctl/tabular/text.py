@@ -204,15 +204,8 @@ class TextReading:
         """
         start, clean_refusals = 0, 0
         while start < len(block):
-            if clean_refusals >= 2:
-                array, lines, error = parser.careful(block[start:], line, self)
-                if len(array):
-                    yield array, lines
-                if error is not None:
-                    raise error
-                return
             low, high = start, len(block)
-            while high - low > CAREFUL_BYTES:
+            while clean_refusals < 2 and high - low > CAREFUL_BYTES:
                 middle = block.rfind(b"\n", low, (low + high) // 2) + 1
                 if middle <= low:
                     break
