@@ -570,6 +570,45 @@ def test_a_custom_layer_that_is_not_traceable_is_refused_by_name():
     assert NumpyLayer()(np.zeros((1, 3))).shape == (1, 3)   # on arrays it just runs
 
 
+def test_a_subclassed_model_that_is_not_traceable_is_refused_by_name():
+    class NumpyModel(nnctl.Model):
+        def call(self, inputs):
+            return np.tanh(inputs)
+
+    with pytest.raises(TypeError, match=r"^model NumpyModel \('numpy_model.*'\) cannot be "
+                                        r"traced: its call\(\) does something other than "
+                                        r"calling nnctl layers and nnctl.ops \(TypeError: "):
+        NumpyModel().build((None, 3))
+
+
+def test_layers_held_as_attributes_are_found_once_in_the_order_they_were_set():
+    """A custom layer's sublayers and a subclassed model's layers: one tracking rule."""
+    class Block(L.Layer):
+        def __init__(self):
+            super().__init__(name="block")
+            self.first = L.Dense(2, name="first")
+            self.pair = [L.Dense(2, name="second"), self.first]
+
+        def call(self, x):
+            return self.pair[0](self.first(x))
+
+    class Net(nnctl.Model):
+        def __init__(self):
+            super().__init__(name="net")
+            self.block = Block()
+            self.head = L.Dense(1, name="head")
+            self.again = (self.head, self.block, self)
+
+        def call(self, x):
+            return self.head(self.block(x))
+
+    net = Net()
+    net.build((None, 3))
+    assert [layer.name for layer in net.layers] == ["block", "head"]
+    assert [w.path for w in net.block.weights] == [
+        "first/kernel", "first/bias", "second/kernel", "second/bias"]
+
+
 def test_a_shared_layer_within_one_model_is_refused():
     a, b = nnctl.Input((3,)), nnctl.Input((3,))
     shared = L.Dense(2, name="shared")

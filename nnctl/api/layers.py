@@ -347,12 +347,7 @@ class Layer(KerasViews):
 
     def _sublayers(self) -> list:
         """The layers a custom layer holds as attributes (in the order they were set)."""
-        found = []
-        for value in self.__dict__.values():
-            for item in (value if isinstance(value, (list, tuple)) else [value]):
-                if isinstance(item, Layer) and item is not self and item not in found:
-                    found.append(item)
-        return found
+        return attribute_layers(self, Layer)
 
     # --- calls ---------------------------------------------------------------------------
     def __call__(self, inputs, *args, training=None, mask=None, **kwargs):
@@ -388,9 +383,7 @@ class Layer(KerasViews):
 
     def _call_symbolic(self, tensors: list) -> SymbolicTensor:
         engine = self._engine_layer
-        for t in tensors:
-            if t.shape is None:
-                self._adopt_input_shape(t)
+        self._adopt_input_shapes(tensors)
         shapes = [t.shape[1:] for t in tensors]
         out_shapes = (engine.output_shapes(shapes) if hasattr(engine, "output_shapes")
                       else [engine.output_shape(shapes)])
@@ -438,9 +431,7 @@ class Layer(KerasViews):
             raise NotImplementedError(f"{name}: a subclass of nnctl.layers.Layer needs a "
                                       "call() method")
         if symbolic:
-            for t in leaves(inputs):
-                if t.shape is None:
-                    self._adopt_input_shape(t)
+            self._adopt_input_shapes(leaves(inputs))
         if training is not None and "training" in inspect.signature(self.call).parameters:
             kwargs = {**kwargs, "training": training}
         try:
@@ -450,9 +441,7 @@ class Layer(KerasViews):
         except Exception as exc:
             if not symbolic:
                 raise
-            raise TypeError(f"custom layer {name} ('{self.name}') cannot be traced: its "
-                            f"call() does something other than calling nnctl layers and "
-                            f"nnctl.ops ({type(exc).__name__}: {exc})") from exc
+            raise untraceable(f"custom layer {name} ('{self.name}')", exc) from exc
         if symbolic:
             outputs = leaves(result)
             if not all(isinstance(t, SymbolicTensor) for t in outputs):
@@ -484,14 +473,17 @@ class Layer(KerasViews):
             return bool(self._nodes) or any(layer.built for layer in self._sublayers())
         return self._built_shapes is not None
 
-    def _adopt_input_shape(self, tensor: SymbolicTensor) -> None:
+    def _adopt_input_shapes(self, tensors: list) -> None:
         """A subclassed model traced before its input shape is known: the first layer's
         `input_shape=` (as in the article's MyModel) gives it."""
-        source = tensor.node.layer
-        if not isinstance(source, InputLayer) or self._input_shape_arg is None:
-            raise UnknownShape(f"the shape of input '{source.name}' is not known")
-        source.shape = self._input_shape_arg
-        tensor.shape = (None, *self._input_shape_arg)
+        for tensor in tensors:
+            if tensor.shape is not None:
+                continue
+            source = tensor.node.layer
+            if not isinstance(source, InputLayer) or self._input_shape_arg is None:
+                raise UnknownShape(f"the shape of input '{source.name}' is not known")
+            source.shape = self._input_shape_arg
+            tensor.shape = (None, *self._input_shape_arg)
 
     # --- the graph around it ------------------------------------------------------------
     @property
@@ -601,6 +593,25 @@ class _CustomCall:
 
     inbound: object
     output: object
+
+
+def attribute_layers(owner, kinds) -> list:
+    """The objects of `kinds` (layers, models) that `owner` holds as attributes, lists and
+    tuples of them included, each once, in the order they were set (Keras' tracking)."""
+    found = []
+    for value in vars(owner).values():
+        for item in (value if isinstance(value, (list, tuple)) else [value]):
+            if isinstance(item, kinds) and item is not owner and \
+                    all(item is not f for f in found):
+                found.append(item)
+    return found
+
+
+def untraceable(what: str, exc: Exception) -> TypeError:
+    """The error of a subclassed model's or custom layer's call() that did something else
+    than call nnctl layers and nnctl.ops."""
+    return TypeError(f"{what} cannot be traced: its call() does something other than "
+                     f"calling nnctl layers and nnctl.ops ({type(exc).__name__}: {exc})")
 
 
 def _session_rng(weight_name: str):

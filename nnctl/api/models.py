@@ -15,7 +15,8 @@ import numpy as np
 
 from nnctl.api import session
 from nnctl.api.layers import (Input, InputLayer, KerasViews, Layer, SymbolicTensor,
-                              UnknownShape, leaves, normalize_dtype, sample_shape)
+                              UnknownShape, attribute_layers, leaves, normalize_dtype,
+                              sample_shape, untraceable)
 from nnctl.api.variables import Variable
 from nnctl.errors import DataError, SpecError, WeightsError
 from nnctl.graphwalk import ancestors, depth_first
@@ -56,9 +57,7 @@ class Model(KerasViews):
 
     def __init__(self, inputs=None, outputs=None, name=None, *, trainable=True, seed=None,
                  dtype=None):
-        self.name = _model_name(name, self)
-        self.seed = self._draw_seed = _seed(seed)
-        self.dtype = normalize_dtype(dtype, f"model '{self.name}'")
+        self._name_seed_dtype(name, seed, dtype)
         if inputs is None and outputs is None:
             if type(self).call is Model.call:
                 raise TypeError("Model needs `inputs` and `outputs` (the functional API: "
@@ -69,6 +68,11 @@ class Model(KerasViews):
         self._set_graph(_flat(inputs, "inputs"), _flat(outputs, "outputs"))
         if not trainable:
             self.trainable = False
+
+    def _name_seed_dtype(self, name, seed, dtype) -> None:
+        self.name = _model_name(name, self)
+        self.seed = self._draw_seed = _seed(seed)
+        self.dtype = normalize_dtype(dtype, f"model '{self.name}'")
 
     def call(self, inputs):
         """The forward pass of a subclassed model, written with its layers (traced once)."""
@@ -112,16 +116,12 @@ class Model(KerasViews):
         except (SpecError, NotImplementedError, ValueError):
             raise
         except Exception as exc:
-            raise TypeError(f"model {type(self).__name__} ('{self.name}') cannot be traced: "
-                            "its call() does something other than calling nnctl layers and "
-                            f"nnctl.ops ({type(exc).__name__}: {exc})") from exc
+            raise untraceable(f"model {type(self).__name__} ('{self.name}')", exc) from exc
         outputs = _flat(result, f"{type(self).__name__}.call() result")
         self._set_graph(_flat(structure, "inputs"), outputs)
 
     def _ensure_built(self, data=None) -> None:
-        if self.built:
-            if self._generation != session.generation():
-                self._refresh()
+        if self._built_and_current():
             return
         if data is None:
             if type(self).call is Model.call:
@@ -133,6 +133,13 @@ class Model(KerasViews):
             self._trace(_data_shapes(data))
             sizes = {len(a) for a in leaves(data) if hasattr(a, "__len__")}
             self._batch_size = sizes.pop() if len(sizes) == 1 else None
+
+    def _built_and_current(self) -> bool:
+        """Whether the model is built; when a layer changed since (trainable), its spec is
+        written again first."""
+        if self.built and self._generation != session.generation():
+            self._refresh()
+        return self.built
 
     def _refresh(self) -> None:
         """A layer changed (trainable): write the spec again from the same graph."""
@@ -641,9 +648,7 @@ class Sequential(Model):
     """
 
     def __init__(self, layers=None, name=None, *, trainable=True, seed=None, dtype=None):
-        self.name = _model_name(name, self)
-        self.seed = self._draw_seed = _seed(seed)
-        self.dtype = normalize_dtype(dtype, f"model '{self.name}'")
+        self._name_seed_dtype(name, seed, dtype)
         self._input: InputLayer | None = None
         self._stack: list[Layer] = []
         for item in layers or []:
@@ -714,9 +719,7 @@ class Sequential(Model):
         self._ensure_built()
 
     def _ensure_built(self, data=None) -> None:
-        if self.built:
-            if self._generation != session.generation():
-                self._refresh()
+        if self._built_and_current():
             return
         if self._input is None and data is not None:
             self._input = InputLayer(sample_shape(np.shape(data)[1:], f"model '{self.name}'"),
@@ -954,15 +957,8 @@ def _entry(layer: Layer, omit_default_names: bool) -> dict:
 
 
 def _attribute_layers(model) -> list:
-    """The layers a subclassed model holds as attributes, in the order they were set (Keras'
-    tracking), lists of layers included."""
-    found = []
-    for value in vars(model).values():
-        for item in (value if isinstance(value, (list, tuple)) else [value]):
-            if isinstance(item, (Layer, Model)) and item is not model and \
-                    all(item is not f for f in found):
-                found.append(item)
-    return found
+    """The layers (and models) a subclassed model holds as attributes."""
+    return attribute_layers(model, (Layer, Model))
 
 
 # --- specs to models -------------------------------------------------------------------------
