@@ -23,9 +23,8 @@ import io
 import os
 
 from nnctl.errors import SpecError, WeightsError
+from nnctl.spec import HDF5_MAGIC, ZIP_MAGIC
 
-ZIP_MAGIC = b"PK\x03\x04"
-HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 KINDS = {"keras": "Keras 3 archive", "h5": "Keras 2 / tf.keras HDF5 model",
          "json": "Keras model config (model.to_json())"}
 EXTENSIONS = {".keras": "keras", ".h5": "h5", ".hdf5": "h5"}

@@ -20,10 +20,6 @@ WEIGHTS = "model.weights.h5"
 MAX_CONFIG_BYTES = 16 << 20
 
 
-def is_keras_archive(archive: zipfile.ZipFile) -> bool:
-    return CONFIG in archive.namelist()
-
-
 def open_archive(source, name: str) -> zipfile.ZipFile:
     try:
         return zipfile.ZipFile(source)

@@ -27,7 +27,6 @@ import numpy as np
 from nnctl.errors import ResourceError, WeightsError
 from nnctl.limits import available_memory, human_bytes
 
-HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 MAX_CONFIG_BYTES = 16 << 20   # a model_config attribute; configs are KBs
 INSTALL_HINT = ("reading and writing Keras files needs h5py, a dependency of nnctl that is "
                 "not installed: pip install h5py")

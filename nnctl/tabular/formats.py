@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 
 from nnctl.naming import Registry
+from nnctl.spec import ZIP_MAGIC  # an .npz is a zip archive
 
 FORMATS = Registry("data format")
 FORMATS.register("csv", "csv")
@@ -23,7 +24,6 @@ EXTENSIONS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl",
 
 NPY_MAGIC = b"\x93NUMPY"
 PARQUET_MAGIC = b"PAR1"
-ZIP_MAGIC = b"PK\x03\x04"  # an .npz is a zip archive
 STDIN_NAME = "<stdin>"
 STDOUT_NAME = "<stdout>"
 
