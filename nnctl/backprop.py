@@ -89,8 +89,9 @@ def backward(model, trace: Trace, weights: dict[str, np.ndarray],
             model.layer_inputs(node, trace.values), node.layer_weights(weights),
             trace.values[name], g,
             **({"mask": mask} if mask is not None else {}))
-        for key, wg in weight_grads.items():
-            grads.weights[f"{name}/{key}"] = wg
+        for key, wg in weight_grads.items():   # a shared layer's calls add up
+            key = f"{node.layer_name}/{key}"
+            grads.weights[key] = grads.weights[key] + wg if key in grads.weights else wg
         for inbound, k, ig in zip(node.inbound, node.inbound_index, input_grads):
             source = model.nodes[inbound]
             if np.dtype(source.dtype).kind != "f":

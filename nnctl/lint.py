@@ -177,7 +177,7 @@ class _Checker:
 
     def layer_nodes(self):
         return [n for n in (self.model.nodes[name] for name in self.model.order)
-                if n.layer is not None]
+                if n.layer is not None and n.owner is None]   # a shared layer once
 
     def kernel_downstream(self, name: str) -> bool:
         """Whether some layer with a kernel reads this node's output, directly or further on."""

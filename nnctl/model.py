@@ -6,6 +6,7 @@ without touching an array. `Model.forward` then runs batches through it with Num
 """
 from __future__ import annotations
 
+import copy
 import math
 import re
 from dataclasses import dataclass, field
@@ -15,7 +16,7 @@ import numpy as np
 
 from nnctl.errors import DataError, NnctlError, SpecError, WeightsError
 from nnctl.graphwalk import Cycle, ancestors, depth_first
-from nnctl.layers import ArgError, WeightSpec, default_name, get as get_layer_class
+from nnctl.layers import ArgError, WeightSpec, default_name, format_shape, get as get_layer_class
 from nnctl.layers.base import Layer
 from nnctl.naming import did_you_mean
 from nnctl.spec import ModelSpec, read_spec
@@ -37,12 +38,23 @@ class Node:
     shapes: list[tuple] | None = None
     inbound_index: list[int] | None = None
     masked: bool = False             # its (first) output carries a mask (nnctl.masking)
+    # A shared layer's later calls (`call: dense` in the spec) are nodes of their own, named
+    # `dense[1]`, `dense[2]`...: `owner` is the first call's node, which holds the weights
+    # (these nodes have none), and `call_index` is Keras' node index.
+    owner: str | None = None
+    call_index: int = 0
+    shared_weights: list[WeightSpec] = field(default_factory=list)  # the first call's, if owned
 
     def __post_init__(self):
         if self.shapes is None:
             self.shapes = [self.shape]
         if self.inbound_index is None:
             self.inbound_index = [0] * len(self.inbound)
+
+    @property
+    def layer_name(self) -> str:
+        """The name of the layer this node calls (a shared layer's later calls: the first's)."""
+        return self.owner or self.name
 
     @property
     def n_outputs(self) -> int:
@@ -63,7 +75,8 @@ class Node:
     def layer_weights(self, weights: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """This node's arrays out of a model's weights (`layer/weight`), by their short names
         (kernel, bias, ...): what its layer is called with."""
-        return {w.name: weights[f"{self.name}/{w.name}"] for w in self.weights}
+        specs = self.weights if self.owner is None else self.shared_weights
+        return {w.name: weights[f"{self.layer_name}/{w.name}"] for w in specs}
 
 
 class Model:
@@ -79,15 +92,34 @@ class Model:
         self.input_names = list(spec.inputs)
         self.outputs = outputs
         self.warnings = warnings
-        # Keras' display order (also a topological one); a partial model keeps build order
-        self.order = order if order is not None else keras_layer_order(self)
+        # `order`: every node, inputs before the nodes that read them (Keras' display order
+        # when no layer is shared); `layer_order`: each layer once (a shared layer as its
+        # first call), in Keras' order of `model.layers`. A partial model keeps build order.
+        if order is None:
+            self.layer_order = keras_layer_order(self)
+            shared = any(node.owner for node in nodes.values())
+            order = list(nodes) if shared else self.layer_order  # nodes: built in topological order
+        else:
+            self.layer_order = [name for name in order if nodes[name].owner is None]
+        self.order = order
 
     # --- accounting ----------------------------------------------------------------------
     @property
     def layers(self) -> list[Node]:
         """The nodes in Keras' order; Sequential models leave out their input."""
-        nodes = [self.nodes[n] for n in self.order]
+        nodes = [self.nodes[n] for n in self.layer_order]
         return nodes if self.functional else [n for n in nodes if n.layer is not None]
+
+    def calls(self, node: Node) -> list[Node]:
+        """Every node that calls `node`'s layer, in call order: [node] unless it is shared."""
+        return self._calls.get(node.layer_name, [node])
+
+    @cached_property
+    def _calls(self) -> dict[str, list[Node]]:
+        calls: dict[str, list[Node]] = {}
+        for node in sorted((n for n in self.nodes.values() if n.owner), key=lambda n: n.call_index):
+            calls.setdefault(node.owner, [self.nodes[node.owner]]).append(node)
+        return calls
 
     def weight_specs(self) -> dict[str, tuple[Node, WeightSpec]]:
         """`layer/weight` -> (node, spec), in layer order: the keys of a weights file."""
@@ -131,6 +163,11 @@ class Model:
         """The nodes on the way to `refs`, in the model's order: each after those it reads."""
         needed = self.needed(refs)
         return [name for name in self.order if name in needed]
+
+    def resolve(self, ref: str) -> tuple[str, int | None]:
+        """A reference as (node, output index): split_ref, but a node's own name (a shared
+        layer's call `dense[1]`) is that node."""
+        return (ref, None) if ref in self.nodes else split_ref(ref)
 
     # --- weights -------------------------------------------------------------------------
     def init_weights(self, seed: int = 0) -> dict[str, np.ndarray]:
@@ -184,7 +221,7 @@ class Model:
         every node that carries one (nnctl.masking), for the backward pass.
         """
         wanted = list(outputs or self.outputs)
-        targets = [split_ref(ref) for ref in wanted]
+        targets = [self.resolve(ref) for ref in wanted]
         wanted_nodes = {name for name, _ in targets}
         steps = self.steps(wanted_nodes)
         remaining_uses = self._uses(steps)
@@ -234,10 +271,11 @@ REFERENCE = re.compile(r"^(.+?)(?:\[(\d+)\])?(?:\[(\d+)\])?$")
 
 
 def split_ref(ref: str) -> tuple[str, int | None]:
-    """`lstm` -> ("lstm", None); `lstm[1]` and Keras' `lstm[0][1]` -> ("lstm", 1)."""
+    """`lstm` -> ("lstm", None); `lstm[1]` and Keras' `lstm[0][1]` -> ("lstm", 1); Keras'
+    `dense[2][0]` (output 0 of the third call of a shared layer) -> ("dense[2]", 0)."""
     name, first, second = REFERENCE.match(ref).groups()
     if second is not None:
-        return name, int(second)
+        return (name if int(first) == 0 else f"{name}[{int(first)}]"), int(second)
     return name, (int(first) if first is not None else None)
 
 
@@ -373,10 +411,20 @@ class GraphBuilder:
                 explicit[ls.name] = ls
         taken |= set(explicit)
         counters: dict[str, int] = {}
+        made: dict[str, Layer] = {}      # name -> layer, for `call:` entries
+        calls: dict[str, int] = {}       # name -> calls so far
+
+        def instantiate(ls, previous):
+            if ls.call is not None:
+                return self._instantiate_call(ls, made, calls, taken)
+            entry = self._instantiate_one(ls, counters, taken, previous)
+            made[entry[1].name] = entry[1]
+            return entry
+
         previous = None
         for i, ls in enumerate(spec.layers):
             try:
-                result.append(self._instantiate_one(ls, counters, taken, previous))
+                result.append(instantiate(ls, previous))
             except SpecError as exc:
                 if errors is None:
                     raise
@@ -420,6 +468,27 @@ class GraphBuilder:
                              f"(Concatenate, Add, ...)", ls.path + ("inputs",))
         return ls, layer, inbound
 
+    def _instantiate_call(self, ls, made, calls, taken):
+        """(spec, Layer, inbound refs) of `{call: NAME, inputs: ...}`: a copy of layer NAME's
+        Layer named after the call (`dense[1]`), which _add gives NAME's weights."""
+        spec = self.spec
+        owner = made.get(ls.call)
+        if owner is None:
+            raise spec.error(f"`call` names '{ls.call}', which is not a layer defined above "
+                             f"it{did_you_mean(ls.call, list(made))}", ls.path + ("call",))
+        index = calls[ls.call] = calls.get(ls.call, 0) + 1
+        layer = copy.copy(owner)
+        layer.name, layer.shares, layer.call_index = f"{ls.call}[{index}]", ls.call, index
+        if layer.name in taken:
+            raise spec.error(f"the call {index + 1} of layer '{ls.call}' is named "
+                             f"'{layer.name}', which a layer is called too", ls.path + ("call",))
+        taken.add(layer.name)
+        if layer.arity == "one" and len(ls.inbound) != 1:
+            raise spec.error(f"layer '{ls.call}': {type(owner).__name__} takes one input, got "
+                             f"{len(ls.inbound)} ({', '.join(ls.inbound)}); merge them first "
+                             f"(Concatenate, Add, ...)", ls.path + ("inputs",))
+        return ls, layer, list(ls.inbound)
+
     def _name_wrapped(self, ls, cls, counters, taken) -> dict:
         """A wrapper's inner layer (Bidirectional's `layer`) named as Keras does: it is made
         first, so it takes the next default name of its type (`lstm`, then `lstm_1`...)."""
@@ -459,7 +528,8 @@ class GraphBuilder:
         """Layers in an order where each comes after its inputs; cycles and dangling names fail.
         Names in `broken` (layers left out for their errors) count as known, with no inputs."""
         spec = self.spec
-        by_name = {layer.name: (ls, layer, [split_ref(r)[0] for r in inbound])
+        by_name = {layer.name: (ls, layer, [split_ref(r)[0] for r in inbound]
+                                + ([ls.call] if ls.call else []))   # after the first call
                    for ls, layer, inbound in layers}
         known = set(by_name) | set(spec.inputs) | set(broken)
         for ls, layer, inbound in layers:
@@ -493,10 +563,31 @@ class GraphBuilder:
             key_path = ls.path + ((exc.key,) if exc.key in ls.config or
                                   (exc.key == "inputs" and ls.inbound) else ())
             raise self.spec.locate(SpecError(exc.message), key_path) from None
+        owner = None
         dtype = ls.config.get("dtype") or self.spec.dtype
+        if ls.call is not None:   # a shared layer: its weights are its first call's
+            owner = self.nodes[ls.call]
+            self._check_shared_weights(ls, owner, shapes, weights)
+            weights, dtype = [], owner.dtype
         self.nodes[layer.name] = Node(layer.name, layer, inbound, out_shapes[0], dtype,
                                       weights, ls.path, shapes=out_shapes, inbound_index=index,
-                                      masked=masked)
+                                      masked=masked, owner=owner and owner.name,
+                                      call_index=getattr(layer, "call_index", 0),
+                                      shared_weights=owner.weights if owner else [])
+
+    def _check_shared_weights(self, ls, owner: Node, shapes, weights) -> None:
+        """A shared layer called on tensors its weights do not fit is refused (as Keras)."""
+        for mine, theirs in zip(weights, owner.weights):
+            if tuple(mine.shape) != tuple(theirs.shape):
+                first = ", ".join(format_shape((None, *s)) for s in self.inbound_shapes(owner))
+                now = ", ".join(format_shape((None, *s)) for s in shapes)
+                raise self.spec.error(
+                    f"layer '{owner.name}' is called on {now}, but its weights were made for "
+                    f"its first call, on {first} (weight '{mine.name}' would be "
+                    f"{tuple(mine.shape)}, it is {tuple(theirs.shape)})", ls.path + ("inputs",))
+
+    def inbound_shapes(self, node: Node) -> list[tuple]:
+        return [self.nodes[i].shapes[k] for i, k in zip(node.inbound, node.inbound_index)]
 
     def _dangling(self, ls, layer, inbound, known) -> SpecError | None:
         """The error of an `inputs` name that is neither an input nor a layer, if any."""
@@ -521,13 +612,19 @@ class GraphBuilder:
                     + ", ".join(f"{name}[{j}]" for j in range(count)),
                     ls.path + (("inputs",) if ls.inbound else ()))
             if k is not None and k >= count:
+                hint = (f" (call {k + 1} of the shared layer is `{name}[{k}][0]`)"
+                        if k < self._calls_of(name) else "")
                 raise self.spec.error(
                     f"layer '{layer.name}': '{name}' has {count} output"
-                    f"{'s' if count > 1 else ''}, so `{ref}` names none of them",
+                    f"{'s' if count > 1 else ''}, so `{ref}` names none of them{hint}",
                     ls.path + ("inputs",))
             names.append(name)
             index.append(k or 0)
         return names, index
+
+    def _calls_of(self, name: str) -> int:
+        """How many calls of layer `name` are built so far."""
+        return 1 + sum(1 for node in self.nodes.values() if node.owner == name)
 
     def _outputs(self, layers) -> list[str]:
         spec = self.spec
@@ -545,7 +642,9 @@ class GraphBuilder:
 
     def _drop_unused(self) -> None:
         """Like Keras, a model holds only what leads to an output; say what was left out."""
-        needed = needed_nodes(self.nodes, self.outputs)
+        needed = set(ancestors(  # a shared layer's first call holds its weights: kept
+            [split_ref(ref)[0] for ref in self.outputs],
+            lambda name: self.nodes[name].inbound + [o for o in [self.nodes[name].owner] if o]))
         for name in list(self.nodes):
             node = self.nodes[name]
             if name not in needed and node.layer is not None:
@@ -556,15 +655,20 @@ class GraphBuilder:
 
 def needed_nodes(nodes: dict[str, Node], refs) -> set[str]:
     """The names of the nodes on the way to `refs` (names, or `lstm[1]`), these included."""
-    return set(ancestors([split_ref(ref)[0] for ref in refs], lambda name: nodes[name].inbound))
+    starts = [ref if ref in nodes else split_ref(ref)[0] for ref in refs]  # `dense[1]`: a node
+    return set(ancestors(starts, lambda name: nodes[name].inbound))
 
 
 def keras_depths(model: Model, order: list[str]) -> dict[str, int]:
     """Keras' depth of each node of `order` (a topological order): its longest distance to
-    an output (0 for an output)."""
+    an output (0 for an output). A shared layer's calls are raised to the deepest of them
+    met so far, and the nodes before them with it, as Keras' map_graph does."""
     depth: dict[str, int] = {}
+    layer_depth: dict[str, int] = {}
     for name in reversed(order):
-        d = depth.setdefault(name, 0)
+        layer = model.nodes[name].layer_name
+        d = max(depth.setdefault(name, 0), layer_depth.get(layer, 0))
+        depth[name] = layer_depth[layer] = d
         for ref in model.nodes[name].inbound:
             depth[ref] = max(depth.get(ref, 0), d + 1)
     return depth
@@ -574,13 +678,21 @@ def keras_layer_order(model: Model) -> list[str]:
     """The order of `model.layers` in Keras: by depth from the outputs, then DFS discovery.
 
     Keras (ops/function.py, map_graph) walks from each output depth-first, numbering layers
-    as it first meets them; a layer's depth is its longest distance to an output; layers are
-    listed deepest first, ties by that number. Unused inputs come first at depth 0.
+    as it first meets them; a node's depth is its longest distance to an output, and a
+    layer's the deepest of its calls' (a shared layer is met at several nodes: its depth is
+    raised as the walk goes, and so are the nodes before it); layers are listed deepest
+    first, ties by that number. Unused inputs come first at depth 0. A shared layer is listed
+    once, as its first call's node.
     """
     met, post_order = depth_first([split_ref(out)[0] for out in model.outputs],
                                   lambda name: model.nodes[name].inbound)
-    index = {name: k for k, name in enumerate(met)}
-    depth = keras_depths(model, post_order)
+    index: dict[str, int] = {}    # layer name -> when first met
+    for name in met:
+        index.setdefault(model.nodes[name].layer_name, len(index))
+    depth: dict[str, int] = {}    # layer name -> the deepest of its calls'
+    for name, d in keras_depths(model, post_order).items():
+        layer = model.nodes[name].layer_name
+        depth[layer] = max(depth.get(layer, 0), d)
     for name in model.input_names:
         if name not in depth:
             depth[name], index[name] = 0, -1

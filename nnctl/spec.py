@@ -25,6 +25,8 @@ class LayerSpec:
     name: str | None            # None: a Keras default name is given by the model
     inbound: list[str] | None   # functional: names of the tensors it is called on
     path: tuple                 # where it is in the document: ("layers", k)
+    call: str | None = None     # `{call: NAME, inputs: ...}`: layer NAME (defined above) called
+                                # again, on other tensors (a shared layer); type/config unused
 
 
 @dataclass
@@ -268,6 +270,8 @@ def _input_from_first_layer(doc, raw_layers) -> dict[str, tuple]:
 def _parse_layer(doc, raw, path, functional) -> LayerSpec:
     if not isinstance(raw, dict):
         raise doc.error(f"a layer is a mapping like `{{type: Dense, units: 3}}`, got {raw!r}", path)
+    if "call" in raw:
+        return _parse_call(doc, raw, path, functional)
     if "type" not in raw:
         raise doc.error("the layer has no `type` (e.g. `type: Dense`)", path)
     type_name = raw["type"]
@@ -294,6 +298,28 @@ def _parse_layer(doc, raw, path, functional) -> LayerSpec:
     if not functional and path[-1] == 0:
         config.pop("input_shape", None)
     return LayerSpec(type=type_name, config=config, name=name, inbound=inbound, path=path)
+
+
+def _parse_call(doc, raw, path, functional) -> LayerSpec:
+    """`{call: shared, inputs: b}`: the layer `shared` of an entry above, called again (its
+    weights are the same); its outputs are Keras' `shared[1][0]`, `shared[2][0]`..."""
+    if not functional:
+        raise doc.error("`call` (a layer called again) belongs to Functional specs: a "
+                        "Sequential stack calls each layer once", path + ("call",))
+    _check_keys(doc, raw, ("call", "inputs"), path, "a `call` entry (a layer called again)")
+    target = raw["call"]
+    if not isinstance(target, str) or not target:
+        raise doc.error(f"`call` names a layer defined above, got {target!r}", path + ("call",))
+    if "inputs" not in raw:
+        raise doc.error(f"a `call` of '{target}' needs `inputs`: the tensors it is called on",
+                        path)
+    value = raw["inputs"]
+    inbound = [value] if isinstance(value, str) else value
+    if not isinstance(inbound, list) or not inbound or \
+            not all(isinstance(v, str) and v for v in inbound):
+        raise doc.error("`inputs` must be a name or a list of names of inputs or layers",
+                        path + ("inputs",))
+    return LayerSpec(type="", config={}, name=None, inbound=inbound, path=path, call=target)
 
 
 def _check_keys(doc, mapping, allowed, path, what):

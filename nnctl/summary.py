@@ -77,28 +77,37 @@ def summarize(model: Model, error: str | None = None) -> Summary:
 
 
 def _row(model: Model, node: Node) -> Row:
-    if node.layer is None:
-        macs, connected = 0, []
-    else:
-        macs = node.layer.macs(model.inbound_shapes(node), node.shape)
-        connected = list(node.inbound)
+    """A layer's row; a shared layer's covers all its calls, as Keras': every call's inputs
+    in "Connected to", the last call's output shape, the MACs and outputs of all."""
+    calls = model.calls(node)
+    macs, connected, connected_node, connected_index = 0, [], [], []
+    for call in calls if node.layer is not None else []:
+        macs += call.layer.macs(model.inbound_shapes(call), call.shape)
+        for i, k in zip(call.inbound, call.inbound_index):
+            connected.append(model.nodes[i].layer_name)
+            connected_node.append(model.nodes[i].call_index)
+            connected_index.append(k)
+    last = calls[-1]
     itemsize = np.dtype(node.dtype).itemsize
-    output_shape = ([None, *node.shape] if node.n_outputs == 1
-                    else [[None, *shape] for shape in node.shapes])
+    output_shape = ([None, *last.shape] if last.n_outputs == 1
+                    else [[None, *shape] for shape in last.shapes])
     return Row(
         name=node.name, type=node.type_name, output_shape=output_shape,
         params=node.params, trainable_params=node.trainable_params,
         non_trainable_params=node.params - node.trainable_params, connected_to=connected,
         trainable="-" if not node.weights else ("Y" if node.layer.trainable else "N"),
         macs=macs, activation_bytes=sum(math.prod(d or 1 for d in shape)
-                                        for shape in node.shapes) * itemsize,
-        connected_index=list(node.inbound_index))
+                                        for call in calls for shape in call.shapes) * itemsize,
+        connected_index=connected_index,
+        connected_node=connected_node if any(connected_node) else [])
 
 
 def is_chain(model: Model) -> bool:
     """Keras' test for dropping "Connected to": one node per depth, each with one input."""
     if not model.functional:
         return True
+    if any(node.owner for node in model.nodes.values()):
+        return False     # a layer called twice (Keras looks for shared layers too)
     depth = keras_depths(model, model.order)
     per_depth: dict[int, list[str]] = {}
     for name, d in depth.items():

@@ -495,8 +495,10 @@ def test_shapes_are_checked_when_layers_are_called():
 def test_graph_mistakes():
     x = nnctl.Input(shape=(3,))
     dense = L.Dense(3)
-    with pytest.raises(SpecError, match="called more than once"):
-        nnctl.Model(x, dense(dense(x)))
+    assert nnctl.Model(x, dense(dense(x))).count_params() == 12   # a shared layer
+    with pytest.raises(ValueError, match=r"built for inputs of shape \(None, 3\).*called on "
+                                         r"\(None, 5\)"):
+        dense(nnctl.Input(shape=(5,)))
     other = nnctl.Input(shape=(3,), name="other")
     with pytest.raises(SpecError, match="depend on an input .*other.* not in `inputs`"):
         nnctl.Model(x, L.Add()([x, other]))
@@ -609,11 +611,22 @@ def test_layers_held_as_attributes_are_found_once_in_the_order_they_were_set():
         "first/kernel", "first/bias", "second/kernel", "second/bias"]
 
 
-def test_a_shared_layer_within_one_model_is_refused():
-    a, b = nnctl.Input((3,)), nnctl.Input((3,))
+def test_a_shared_layer_is_one_layer_with_one_set_of_weights():
+    a, b = nnctl.Input((3,), name="a"), nnctl.Input((3,), name="b")
     shared = L.Dense(2, name="shared")
-    with pytest.raises(SpecError, match="layer 'shared' is called more than once"):
-        nnctl.Model([a, b], L.Add()([shared(a), shared(b)]))
+    model = nnctl.Model([a, b], L.Add(name="sum")([shared(a), shared(b)]), name="m")
+    spec = model.to_spec()
+    assert spec["layers"][1] == {"call": "shared", "inputs": "b"}   # docs/spec.md
+    assert spec["layers"][2]["inputs"] == ["shared", "shared[1][0]"]
+    assert model.count_params() == 8 and len(model.get_weights()) == 2
+    assert [layer.name for layer in model.layers] == ["a", "b", "shared", "sum"]
+    x, y = np.ones((2, 3), "float32"), np.arange(6, dtype="float32").reshape(2, 3)
+    kernel, bias = shared.get_weights()
+    want = x @ kernel + bias + y @ kernel + bias
+    np.testing.assert_allclose(model.predict([x, y]), want, rtol=1e-6)
+    again = nnctl.Model.from_spec(nnctl.Model.from_spec(spec).to_spec())
+    again.set_weights(model.get_weights())
+    np.testing.assert_allclose(again.predict([x, y]), want, rtol=1e-6)
 
 
 def test_models_made_alike_draw_new_weights_unless_seeded():

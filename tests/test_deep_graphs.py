@@ -65,7 +65,8 @@ LAYERS = 100_000
 def chain_model(n: int):
     """A stand-in for a built Model: nodes with `inbound`, an input, one output."""
     names = ["input"] + [f"d{k}" for k in range(n)]
-    nodes = {name: SimpleNamespace(name=name, inbound=[names[k - 1]] if k else [])
+    nodes = {name: SimpleNamespace(name=name, layer_name=name,
+                                   inbound=[names[k - 1]] if k else [])
              for k, name in enumerate(names)}
     return SimpleNamespace(nodes=nodes, outputs=[names[-1]], input_names=["input"]), names
 
@@ -85,8 +86,8 @@ def test_topological_order_and_cycles_of_100000_layers():
         result = []
         for k in range(n):
             inbound = [f"d{k - 1}"] if k else (["input"] if not cycle else [f"d{n - 1}"])
-            result.append((SimpleNamespace(path=("layers", k)), SimpleNamespace(name=f"d{k}"),
-                           inbound))
+            result.append((SimpleNamespace(path=("layers", k), call=None),
+                           SimpleNamespace(name=f"d{k}"), inbound))
         return result
 
     spec = SimpleNamespace(inputs={"input": (2,)},

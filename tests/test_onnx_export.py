@@ -392,3 +392,32 @@ def test_auto_stays_on_numpy_where_text_is_the_work():
     assert runner.name == "onnxruntime"   # 19 values of text cost less than the arithmetic
     runner, note = engines.auto_runner(model, weights, None, rows=rows, text_values=600)
     assert runner.name == "numpy" and note is None
+
+
+@pytest.mark.parametrize("stem", ["shared_dense", "shared_text"])
+def test_shared_layers_export_with_their_weights_once(stem):
+    """A layer called several times (Keras' golden files): one set of initializers, and
+    ONNX Runtime's outputs equal the NumPy engine's and Keras'."""
+    import json
+
+    from conftest import GOLDEN
+    from nnctl.kerasfile import load_model as load_keras
+
+    spec, weights = load_keras(GOLDEN / "keras" / f"{stem}.keras")
+    model = model_from(spec)
+    weights = model.check_weights(weights)
+    proto = to_onnx(model, weights)
+    onnx.checker.check_model(proto, full_check=True)
+    from onnx import numpy_helper
+
+    arrays = [numpy_helper.to_array(i) for i in proto.graph.initializer]
+    contents = [(a.dtype.str, a.shape, a.tobytes()) for a in arrays if a.size > 1]
+    assert len(contents) == len(set(contents))   # each weight once, though its layer runs twice
+    expected = json.loads((GOLDEN / "keras" / f"{stem}.expected.json").read_text())
+    inputs = {k: np.asarray(v, dtype=model.nodes[k].dtype)
+              for k, v in expected["inputs"].items()}
+    got = session(proto).run(None, inputs)
+    for y, ref, keras_out in zip(got, model.forward(inputs, weights).values(),
+                                 expected["outputs"]):
+        np.testing.assert_allclose(y, ref, **tolerance(model.dtype))
+        np.testing.assert_allclose(y, np.asarray(keras_out, dtype=y.dtype), rtol=1e-5, atol=1e-6)

@@ -7,6 +7,40 @@ import pytest
 
 # (name, spec text, line, column, fragments the message must contain)
 CASES = [
+    # shared layers: `{call: NAME, inputs: ...}` calls a layer defined above it again
+    ("call_of_unknown_layer", """\
+        inputs: {a: [3], b: [3]}
+        layers:
+          - {name: shared, type: Dense, units: 2, inputs: a}
+          - {call: shraed, inputs: b}
+        """, 4, 12, ["`call` names 'shraed'", "did you mean 'shared'"]),
+    ("call_with_other_keys", """\
+        inputs: {a: [3], b: [3]}
+        layers:
+          - {name: shared, type: Dense, units: 2, inputs: a}
+          - {call: shared, inputs: b, units: 3}
+        """, 4, 31, ["unknown key 'units' in a `call` entry", "allowed: call, inputs"]),
+    ("call_in_sequential", """\
+        input: [3]
+        layers:
+          - {name: shared, type: Dense, units: 3}
+          - {call: shared}
+        """, 4, 12, ["`call` (a layer called again) belongs to Functional specs"]),
+    ("call_on_a_shape_its_weights_do_not_fit", """\
+        inputs: {a: [3], b: [5]}
+        layers:
+          - {name: shared, type: Dense, units: 2, inputs: a}
+          - {call: shared, inputs: b}
+        """, 4, 28, ["layer 'shared' is called on (None, 5)", "made for its first call, on "
+                     "(None, 3)", "'kernel' would be (5, 2), it is (3, 2)"]),
+    ("second_call_read_by_one_index", """\
+        inputs: {a: [3], b: [3]}
+        layers:
+          - {name: shared, type: Dense, units: 2, inputs: a}
+          - {call: shared, inputs: b}
+          - {type: Add, inputs: [shared, "shared[1]"]}
+        """, 5, 25, ["`shared[1]` names none of them", "call 2 of the shared layer is "
+                     "`shared[1][0]`"]),
     # Keras names unnamed layers dense, dense_1, ... without skipping taken names: a clash
     # is refused (as Keras refuses it), never renamed silently.
     ("default_name_taken_sequential", """\

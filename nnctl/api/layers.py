@@ -387,7 +387,8 @@ class Layer(KerasViews):
         shapes = [t.shape[1:] for t in tensors]
         out_shapes = (engine.output_shapes(shapes) if hasattr(engine, "output_shapes")
                       else [engine.output_shape(shapes)])
-        engine.weight_specs(shapes)     # checks what only weights check (normalized axes)
+        specs = engine.weight_specs(shapes)   # checks what only weights check (normalized axes)
+        self._check_same_weights(shapes, specs)
         self._built_shapes = shapes
         # an Embedding reads integers and gives floats
         dtype = self.config.get("dtype") or (tensors[0].dtype if "float" in tensors[0].dtype
@@ -400,6 +401,19 @@ class Layer(KerasViews):
                            for k, shape in enumerate(out_shapes)]
         self._nodes.append(node)
         return node.output
+
+    def _check_same_weights(self, shapes, specs) -> None:
+        """A layer called again (a shared layer) must fit the weights its first call made."""
+        if self._built_shapes is None or self._built_shapes == shapes:
+            return
+        before = self._engine_layer.weight_specs(self._built_shapes)
+        if [tuple(w.shape) for w in before] != [tuple(w.shape) for w in specs]:
+            def shown(shapes):
+                return ", ".join(format_shape((None, *s)) for s in shapes)
+
+            raise ValueError(f"Input of layer '{self.name}' is incompatible with the layer: it "
+                             f"was built for inputs of shape {shown(self._built_shapes)} (its "
+                             f"weights fit those), but was called on {shown(shapes)}")
 
     def _call_on_arrays(self, values: list):
         import numpy as np

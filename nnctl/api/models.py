@@ -801,15 +801,20 @@ def functional_spec(name: str, inputs: list, outputs: list, seed=None) -> tuple[
                             f"inputs), got the output of layer '{node.layer.name}'")
     calls = sorted((n for n in reached if not isinstance(n.layer, InputLayer)),
                    key=lambda n: n.index)
-    used = set()
+    # A layer called more than once (a shared layer): its later calls in this model are
+    # `{call: NAME}` entries, their outputs `NAME[c][k]` (c: the call within this model).
+    call_index, count = {}, {}
     for node in calls:
-        if id(node.layer) in used:
-            raise SpecError(f"model '{name}': layer '{node.layer.name}' is called more than "
-                            "once in this model (a shared layer); nnctl does not share a layer "
-                            "between two calls of one model yet: make one layer per call")
-        used.add(id(node.layer))
+        call_index[id(node)] = count.get(id(node.layer), 0)
+        count[id(node.layer)] = call_index[id(node)] + 1
+
+    def ref(tensor) -> str:
+        c = call_index.get(id(tensor.node), 0)
+        return tensor.ref if c == 0 else f"{tensor.name}[{c}][{tensor.index}]"
+
     input_layers = [n.layer for n in input_nodes]
-    names = [layer.name for layer in input_layers] + [n.layer.name for n in calls]
+    layers = list({id(n.layer): n.layer for n in calls}.values())
+    names = [layer.name for layer in input_layers] + [layer.name for layer in layers]
     for layer_name in names:
         if names.count(layer_name) > 1:
             raise ValueError(f'The name "{layer_name}" is used {names.count(layer_name)} times '
@@ -821,16 +826,20 @@ def functional_spec(name: str, inputs: list, outputs: list, seed=None) -> tuple[
     if len(dtypes) > 1:
         raise SpecError(f"model '{name}': the inputs have different dtypes "
                         f"({', '.join(sorted(dtypes))}); a model has one dtype")
-    layers = [n.layer for n in calls]
     omit_names = spec_default_names(layers, {layer.name for layer in input_layers})
     entries, previous = [], None
     for node in calls:
+        inbound = [ref(t) for t in node.inbound]
+        one = node.layer.engine.arity == "one"
+        if call_index[id(node)]:
+            entries.append({"call": node.layer.name, "inputs": inbound[0] if one else inbound})
+            previous = f"{node.layer.name}[{call_index[id(node)]}]"
+            continue
         entry = _entry(node.layer, omit_names)
-        inbound = [t.ref for t in node.inbound]
         default = [previous] if previous else (
             [input_layers[0].name] if len(input_layers) == 1 else None)
-        if inbound != default or node.layer.engine.arity == "many":
-            entry["inputs"] = inbound[0] if node.layer.engine.arity == "one" else inbound
+        if inbound != default or not one:
+            entry["inputs"] = inbound[0] if one else inbound
         entries.append(entry)
         previous = node.layer.name
     spec = {"name": name}
@@ -840,7 +849,7 @@ def functional_spec(name: str, inputs: list, outputs: list, seed=None) -> tuple[
         spec["seed"] = seed
     spec["inputs"] = {layer.name: input_entry(layer) for layer in input_layers}
     spec["layers"] = entries
-    spec["outputs"] = [t.ref for t in outputs]
+    spec["outputs"] = [ref(t) for t in outputs]
     layer_map = {layer.name: layer for layer in input_layers}
     layer_map.update({layer.name: layer for layer in layers})
     return spec, layer_map
@@ -990,8 +999,8 @@ def from_spec(source, *, seed=None) -> Model:
     made = {}
     for ls in spec.layers:     # made in the spec's order: Keras' names follow it
         node = by_path.get(ls.path)
-        if node is None:       # does not lead to an output: left out, as the engine does
-            continue
+        if node is None or node.owner:   # left out (leads to no output), or a shared
+            continue                     # layer called again: the layer is made once
         layer = getattr(api.layers, type(node.layer).__name__)(**ls.config, name=node.name)
         layer.default_named = ls.name is None
         made[node.name] = layer
@@ -1008,7 +1017,8 @@ def from_spec(source, *, seed=None) -> Model:
             tensors[node.name] = Input(shape=node.shape, name=node.name, dtype=node.dtype)
         else:
             args = engine.inbound_values(node, tensors)
-            tensors[node.name] = made[node.name](args[0] if node.layer.arity == "one" else args)
+            layer = made[node.layer_name]     # a shared layer's calls call the one layer
+            tensors[node.name] = layer(args[0] if node.layer.arity == "one" else args)
     outputs = []
     for ref in engine.outputs:
         name, index = split_ref(ref)

@@ -290,7 +290,7 @@ def _layout(model):
 
     graph = KerasGraph(model.name, not model.functional, {})
     counters: dict[str, int] = {}
-    names = model.order if model.functional else [n.name for n in model.layers]
+    names = model.layer_order if model.functional else [n.name for n in model.layers]
     for name in names:
         node = model.nodes[name]
         path = _child_path("", node.type_name, counters)

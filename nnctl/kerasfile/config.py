@@ -50,6 +50,8 @@ class KerasGraph:
     inputs: dict[str, tuple]                   # input name -> (shape of one sample, dtype)
     layers: list[KerasLayer] = field(default_factory=list)
     outputs: list[str] = field(default_factory=list)
+    # a shared layer's later calls: (layer name, the refs it is called on), in call order
+    calls: list[tuple[str, list[str]]] = field(default_factory=list)
 
     def spec(self) -> dict:
         """The nnctl spec dict (docs/spec.md) of this model."""
@@ -65,6 +67,8 @@ class KerasGraph:
                 del args["dtype"]
             entry.update(args)
             layers.append(entry)
+        for name, inbound in self.calls:
+            layers.append({"call": name, "inputs": inbound[0] if len(inbound) == 1 else inbound})
         spec: dict = {"name": self.name}
         inputs = {name: _input_entry(shape, dtype) for name, (shape, dtype) in self.inputs.items()}
         if self.sequential:
@@ -110,6 +114,7 @@ def keras_config_to_graph(config, source: str | None = None) -> KerasGraph:
 class _Reader:
     def __init__(self, source):
         self.source = source
+        self.node_counts: dict[str, int] = {}   # a shared layer's name -> its calls
 
     def error(self, message: str) -> SpecError:
         return SpecError(message, source=self.source)
@@ -213,6 +218,7 @@ class _Reader:
         # output of a layer of several)
         alias: dict[str, list[str]] = {}
         counters: dict[str, int] = {}
+        calls = []      # a shared layer's later calls, read once every layer is known
         for entry in layers:
             if not isinstance(entry, dict):
                 raise self.error(f"model '{name}': a layer must be an object, got {entry!r}")
@@ -227,22 +233,38 @@ class _Reader:
                 elif layer_name in input_names:
                     alias[layer_name] = [called_on[input_names.index(layer_name)]]
                 continue
-            inbound = [self.resolve(alias, ref, layer_name)
-                       for ref in self.inbound(entry, layer_name)]
+            nodes = self.inbound_nodes(entry, layer_name)
+            inbound = [self.resolve(alias, ref, layer_name) for ref in nodes[0]]
             alias[layer_name] = self.add_layer(graph, entry, inbound, path,
                                                legacy_group or layer_name, trainable)
+            if len(nodes) > 1:
+                if entry["class_name"] in MODEL_CLASSES:
+                    raise self.error(f"model '{layer_name}' is called {len(nodes)} times in "
+                                     f"model '{name}'; nnctl shares layers, not whole models "
+                                     "called more than once")
+                self.node_counts[layer_name] = len(nodes)
+                calls += [(layer_name, refs) for refs in nodes[1:]]
+        for layer_name, refs in calls:
+            graph.calls.append((layer_name, [self.resolve(alias, ref, layer_name)
+                                             for ref in refs]))
         return [self.resolve(alias, ref, name) for ref in output_refs]
 
     def resolve(self, alias, ref, where: str) -> str:
-        """A Keras tensor reference [layer, node, tensor] as a ref of `graph`."""
-        layer, k = ref[0], ref[2]
+        """A Keras tensor reference [layer, node, tensor] as a ref of `graph`: a shared
+        layer's later call's output is `name[node][tensor]`."""
+        layer, node, k = ref[0], ref[1], ref[2]
         if layer not in alias:
             raise self.error(f"'{where}' reads '{layer}', which is not among the layers "
                              "before it")
         if k >= len(alias[layer]):
             raise self.error(f"'{where}' reads output {k} of '{layer}', which has "
                              f"{len(alias[layer])}")
-        return alias[layer][k]
+        if node == 0:
+            return alias[layer][k]
+        if node >= self.node_counts.get(layer, 1):
+            raise self.error(f"'{where}' reads call {node + 1} of '{layer}', which is called "
+                             f"{self.node_counts.get(layer, 1)} time(s)")
+        return f"{layer}[{node}][{k}]"
 
     def add_layer(self, graph, entry, inbound, weights_path, legacy_group, trainable):
         """Add one layer (or flatten a nested model); returns the names of its outputs."""
@@ -380,15 +402,15 @@ class _Reader:
                              f"{_short(batch_shape)}")
         return list(batch_shape[1:])
 
-    def inbound(self, entry: dict, name: str) -> list[str]:
-        """The names a functional layer is called on (Keras 3 and Keras 2 node formats)."""
+    def inbound_nodes(self, entry: dict, name: str) -> list[list[tuple]]:
+        """The tensor refs of each call of a functional layer (several: a shared layer)."""
         nodes = entry.get("inbound_nodes")
         if not isinstance(nodes, list) or not nodes:
             raise self.error(f"layer '{name}' is not connected (no `inbound_nodes`)")
-        if len(nodes) > 1:
-            raise self.error(f"layer '{name}' ({entry['class_name']}) is shared: called "
-                             f"{len(nodes)} times; nnctl supports a layer called once")
-        node = nodes[0]
+        return [self.inbound(entry, name, node) for node in nodes]
+
+    def inbound(self, entry: dict, name: str, node) -> list[tuple]:
+        """The refs one call of a layer reads (Keras 3 and Keras 2 node formats)."""
         if isinstance(node, dict):   # Keras 3: {"args": [...], "kwargs": {...}}
             kwargs = node.get("kwargs") or {}
             extra = {k: v for k, v in kwargs.items() if v not in (None, False)}
@@ -417,11 +439,9 @@ class _Reader:
         if not (isinstance(ref, (list, tuple)) and len(ref) >= 3 and isinstance(ref[0], str)):
             raise self.error(f"'{name}': a tensor reference is [layer, node, tensor], got "
                              f"{_short(ref)}")
-        if ref[1] != 0:
-            raise self.error(f"'{name}': uses call {ref[1] + 1} of '{ref[0]}'; nnctl supports "
-                             "layers called once (no shared layers)")
-        if not isinstance(ref[2], int) or isinstance(ref[2], bool) or ref[2] < 0:
-            raise self.error(f"'{name}': bad output index {ref[2]!r} of '{ref[0]}'")
+        for k, what in ((1, "node"), (2, "output")):
+            if not isinstance(ref[k], int) or isinstance(ref[k], bool) or ref[k] < 0:
+                raise self.error(f"'{name}': bad {what} index {ref[k]!r} of '{ref[0]}'")
 
     def check_unique(self, graph: KerasGraph) -> None:
         seen = set(graph.inputs)
@@ -536,11 +556,9 @@ def model_to_keras_config(model) -> dict:
     """A built nnctl Model -> the Keras 3 config dict that `keras.saving.load_model` reads."""
     policy = _policy(model.dtype)
     if model.functional:
-        layers = [_functional_entry(model, name) for name in model.order]
-        from nnctl.model import split_ref
-
+        layers = [_functional_entry(model, name) for name in model.layer_order]
         inputs = [[n, 0, 0] for n in model.input_names]
-        outputs = [[name, 0, k or 0] for name, k in map(split_ref, model.outputs)]
+        outputs = [_history(model, name, k or 0) for name, k in map(model.resolve, model.outputs)]
         config = {"name": model.name, "trainable": True, "layers": layers,
                   "input_layers": inputs[0] if len(inputs) == 1 else inputs,
                   "output_layers": outputs[0] if len(outputs) == 1 else outputs}
@@ -600,13 +618,23 @@ def _functional_entry(model, name) -> dict:
         entry.update(name=name, inbound_nodes=[])
         return entry
     entry = _layer_entry(model, node)
-    tensors = [{"class_name": "__keras_tensor__",
-                "config": {"shape": [None, *model.nodes[i].shapes[k]],
-                           "dtype": model.nodes[i].dtype, "keras_history": [i, 0, k]}}
-               for i, k in zip(node.inbound, node.inbound_index)]
-    args = [tensors[0]] if node.layer.arity == "one" else [tensors]
-    entry.update(name=name, inbound_nodes=[{"args": args, "kwargs": {}}])
+    calls = []
+    for call in model.calls(node):       # a shared layer: one inbound node per call
+        tensors = [{"class_name": "__keras_tensor__",
+                    "config": {"shape": [None, *model.nodes[i].shapes[k]],
+                               "dtype": model.nodes[i].dtype,
+                               "keras_history": _history(model, i, k)}}
+                   for i, k in zip(call.inbound, call.inbound_index)]
+        args = [tensors[0]] if node.layer.arity == "one" else [tensors]
+        calls.append({"args": args, "kwargs": {}})
+    entry.update(name=name, inbound_nodes=calls)
     return entry
+
+
+def _history(model, name: str, index: int) -> list:
+    """Keras' [layer, node index, tensor index] of output `index` of node `name`."""
+    node = model.nodes[name]
+    return [node.layer_name, node.call_index, index]
 
 
 def _keras_value(key: str, value, layer: str):

@@ -57,6 +57,7 @@ def build_graph(model, weights: dict[str, np.ndarray], *, opset: int = DEFAULT_O
 
     wanted = list(outputs or model.outputs)
     g = Graph(model.name, opset, reserved=list(model.nodes))
+    g.share_initializers = any(node.owner for node in model.nodes.values())
     masks: dict[str, str | None] = {}
     for name in model.steps(wanted):
         node = model.nodes[name]
@@ -127,6 +128,8 @@ class Graph:
         self.dtype = np.dtype(np.float32)
         self._constants: dict = {}
         self._layer_start = 0
+        self.share_initializers = False   # equal arrays as one initializer (shared layers)
+        self._shared: dict = {}
 
     # -- names and layers --
     def fresh(self, stem: str) -> str:
@@ -171,8 +174,17 @@ class Graph:
         return self.c(np.asarray(values, dtype=np.int64).reshape(-1), np.int64)
 
     def initializer(self, array, stem: str) -> str:
+        array = np.asarray(array)
+        if self.share_initializers:   # a shared layer's calls store its weights once
+            import hashlib
+
+            key = (array.dtype.str, array.shape, hashlib.sha256(array.tobytes()).digest())
+            if key in self._shared:
+                return self._shared[key]
         name = self.fresh(stem)
-        self.initializers.append((name, np.asarray(array)))
+        self.initializers.append((name, array))
+        if self.share_initializers:
+            self._shared[key] = name
         return name
 
     def cast(self, tensor: str, have, want) -> str:

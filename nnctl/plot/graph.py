@@ -87,10 +87,11 @@ def model_graph(model, options: PlotOptions | None = None) -> Graph:
     # the order a reader expects, and a good start for the layout's ordering.
     boxes = [_box(model, model.nodes[name]) for name in model.nodes if name in shown]
     edges = []
-    for box in boxes:
-        for source in model.nodes[box.name].inbound:
-            if source in shown and (source, box.name) not in edges:
-                edges.append((source, box.name))
+    for box in boxes:   # a shared layer: one box, the edges of all its calls (not to itself:
+        for call in model.calls(model.nodes[box.name]):   # the layout has no loops)
+            for source in (model.nodes[i].layer_name for i in call.inbound):
+                if source in shown and source != box.name and (source, box.name) not in edges:
+                    edges.append((source, box.name))
     return Graph(model.name, boxes, edges, options)
 
 

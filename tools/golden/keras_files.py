@@ -171,6 +171,27 @@ def lstm_states():
     return keras.Model(x, [L.Dense(2, name="head")(merged), h], name="states")
 
 
+def shared_dense():
+    # one Dense on two inputs, and one applied three times in a row (shared layers)
+    a = keras.Input((3,), name="a")
+    b = keras.Input((3,), name="b")
+    shared = L.Dense(3, activation="tanh", name="shared")
+    step = L.Dense(3, name="step")
+    x = L.Concatenate(name="cat")([shared(a), shared(b)])
+    y = step(step(step(shared(L.Add(name="sum")([a, b])))))
+    return keras.Model([a, b], [L.Dense(2, name="head")(x), y], name="shared_dense")
+
+
+def shared_text():
+    # a siamese text model: one Embedding and one LSTM read two token inputs
+    left = keras.Input((5,), dtype="int32", name="left")
+    right = keras.Input((5,), dtype="int32", name="right")
+    embed, encode = L.Embedding(20, 4, name="embed"), L.LSTM(3, name="encode")
+    distance = L.Subtract(name="distance")([encode(embed(left)), encode(embed(right))])
+    return keras.Model([left, right], L.Dense(1, activation="sigmoid", name="score")(distance),
+                       name="siamese")
+
+
 def activation_layers():
     return keras.Sequential([keras.Input((6,)), L.Rescaling(0.5, offset=0.1),
                              L.Normalization(mean=[0.1] * 6, variance=[2.0] * 6),
@@ -182,7 +203,7 @@ MODELS = {f.__name__: f for f in (seq_mlp, seq_batchnorm, seq_layernorm, seq_res
                                   seq_float64, func_article, func_two_in_out, func_merges,
                                   nested_sequential, nested_functional, conv2d_net, conv1d_net,
                                   text_lstm, bidirectional_rnn, activation_layers, lstm_states,
-                                  masked_gru)}
+                                  masked_gru, shared_dense, shared_text)}
 ONLY = sys.argv[1:]   # model names to (re)make; default: all
 KERAS2 = ("seq_mlp", "seq_batchnorm", "func_article", "conv2d_net", "text_lstm")
 WEIGHTS_ONLY = ("seq_batchnorm", "func_two_in_out")
@@ -229,7 +250,7 @@ def keras2_config(config):
         if key == "batch_shape":
             key = "batch_input_shape"
         if key == "inbound_nodes":
-            value = [[[t["config"]["keras_history"][0], 0, 0, {}] for t in _tensors(node["args"])]
+            value = [[[*t["config"]["keras_history"], {}] for t in _tensors(node["args"])]
                      for node in value]
         if key in ("input_layers", "output_layers") and value and isinstance(value[0], str):
             value = [value]
