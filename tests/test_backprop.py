@@ -14,7 +14,7 @@ from nnctl.layers import LAYERS
 from nnctl.layers.merging import unbroadcast
 from nnctl.model import build_model
 from nnctl.spec import parse_spec, read_spec
-from nnctl.yamlpos import load_yaml
+from nnctl.yamlpos import Located, load_yaml
 
 EPS = 1e-6          # central differences: truncation ~EPS^2, rounding ~1e-16/EPS
 RTOL, ATOL = 1e-6, 1e-7
@@ -432,3 +432,19 @@ def test_float32_model_gives_float32_gradients():
     grads = backward(model, trace, weights, {out: np.ones_like(trace.values[out])})
     assert all(g.dtype == np.float32 for g in grads.weights.values())
     assert grads.nodes["input_layer"].dtype == np.float32
+
+
+def test_a_shared_layers_gradients_add_up_over_its_calls():
+    """One Dense on two inputs and a Dense applied twice in a row: each weight's gradient is
+    the sum over the calls (finite differences of the whole model)."""
+    spec = parse_spec(Located({
+        "name": "shared", "dtype": "float64", "inputs": {"a": [3], "b": [3]},
+        "layers": [{"name": "shared", "type": "Dense", "units": 3, "activation": "tanh",
+                    "inputs": "a"},
+                   {"call": "shared", "inputs": "b"},
+                   {"call": "shared", "inputs": "shared[1][0]"},
+                   {"name": "sum", "type": "Add", "inputs": ["shared", "shared[2][0]"]}]},
+        {}, "shared.yaml"))
+    model = build_model(spec)
+    grads = check_gradients(model, seed=2)
+    assert set(grads.weights) == {"shared/kernel", "shared/bias"}
