@@ -14,6 +14,11 @@ from nnctl.errors import ResourceError
 MAX_EXPANSION = 100
 BOMB_FLOOR_BYTES = 16 << 20
 
+# A line of text longer than this is not a row of numbers (forward's readers allow 256 bytes a
+# column when that is more): reading /dev/zero or a binary file as rows, in forward or act,
+# must end in an error, not in all the memory there is.
+MAX_LINE_BYTES = 64 << 20
+
 
 def is_bomb(unpacked: int, stored: int) -> bool:
     """Whether `stored` bytes that declare `unpacked` bytes are a decompression bomb."""

@@ -188,9 +188,6 @@ def row_activation(activation):
     return activations.get({**activation.get_config(), "axis": -1})
 
 
-MAX_LINE_BYTES = 64 << 20
-
-
 def read_rows(fd: int, dtype):
     """Chunks of rows (1-D arrays) from a file descriptor, as the bytes arrive: a slow
     producer gets its answers line by line, a fast one in large chunks.
@@ -206,6 +203,7 @@ def read_rows(fd: int, dtype):
     import os
 
     from nnctl.errors import DataError
+    from nnctl.limits import MAX_LINE_BYTES
 
     number = 0
     parts, size = [], 0  # the line being read, in pieces (joining each time is quadratic)

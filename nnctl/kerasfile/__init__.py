@@ -28,7 +28,9 @@ from nnctl.spec import HDF5_MAGIC, ZIP_MAGIC
 KINDS = {"keras": "Keras 3 archive", "h5": "Keras 2 / tf.keras HDF5 model",
          "json": "Keras model config (model.to_json())"}
 EXTENSIONS = {".keras": "keras", ".h5": "h5", ".hdf5": "h5"}
-MAX_JSON_BYTES = 16 << 20
+# A model config (a .json file, a .keras' config.json, an .h5's model_config) is KBs: past this,
+# it is not one
+MAX_CONFIG_BYTES = 16 << 20
 
 
 def keras_kind(path, data: bytes | None = None) -> str | None:
@@ -69,10 +71,10 @@ def _is_keras_json(name: str, data: bytes | None) -> bool:
 
     if data is None:
         try:
-            if os.path.getsize(name) > MAX_JSON_BYTES:
+            if os.path.getsize(name) > MAX_CONFIG_BYTES:
                 return False
             with open(name, "rb") as f:
-                data = f.read(MAX_JSON_BYTES + 1)
+                data = f.read(MAX_CONFIG_BYTES + 1)
         except OSError:
             return False
     try:
@@ -111,9 +113,9 @@ def load_model(path, data: bytes | None = None, weights: bool = True):
 
 def _read_limited(name: str) -> bytes:
     with open(name, "rb") as f:
-        data = f.read(MAX_JSON_BYTES + 1)
-    if len(data) > MAX_JSON_BYTES:
-        raise SpecError(f"larger than {MAX_JSON_BYTES >> 20} MB: not a model config", source=name)
+        data = f.read(MAX_CONFIG_BYTES + 1)
+    if len(data) > MAX_CONFIG_BYTES:
+        raise SpecError(f"larger than {MAX_CONFIG_BYTES >> 20} MB: not a model config", source=name)
     return data
 
 

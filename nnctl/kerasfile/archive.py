@@ -12,12 +12,12 @@ import zipfile
 import zlib
 
 from nnctl.errors import WeightsError
+from nnctl.kerasfile import MAX_CONFIG_BYTES
 from nnctl.limits import MAX_EXPANSION, available_memory, human_bytes, is_bomb
 
 CONFIG = "config.json"
 METADATA = "metadata.json"
 WEIGHTS = "model.weights.h5"
-MAX_CONFIG_BYTES = 16 << 20
 
 
 def open_archive(source, name: str) -> zipfile.ZipFile:

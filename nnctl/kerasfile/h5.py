@@ -25,9 +25,9 @@ from contextlib import contextmanager
 import numpy as np
 
 from nnctl.errors import ResourceError, WeightsError
+from nnctl.kerasfile import MAX_CONFIG_BYTES
 from nnctl.limits import available_memory, human_bytes
 
-MAX_CONFIG_BYTES = 16 << 20   # a model_config attribute; configs are KBs
 INSTALL_HINT = ("reading and writing Keras files needs h5py, a dependency of nnctl that is "
                 "not installed: pip install h5py")
 

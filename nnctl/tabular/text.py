@@ -16,13 +16,11 @@ from typing import Iterator
 import numpy as np
 
 from nnctl.errors import DataError, quoted
+from nnctl.limits import MAX_LINE_BYTES
 from nnctl.tabular.formats import SEPARATORS
 from nnctl.tabular.streams import BLOCK_BYTES, FLUSH, more_to_read
 
 CAREFUL_BYTES = 16 << 10  # an unclean stretch of a block is checked line by line at this size
-# A text row longer than this (or 256 bytes a column, if more) is not a row of numbers: reading
-# /dev/zero or a binary file as CSV must end in an error, not in all the memory there is.
-MAX_LINE_BYTES = 64 << 20
 
 # What counts as a number in a (stripped) text cell: exactly what the fast parser accepts
 # (tested), so that the line-by-line check and the fast path agree. ASCII only: bytes.
