@@ -66,7 +66,8 @@ def act(
     import numpy as np
 
     from nnctl import activations
-    from nnctl.cli.console import choose_format, is_terminal
+    from nnctl.cli.console import is_terminal
+    from nnctl.cli.output import array_format, write_array
     from nnctl.errors import UsageError
 
     if values and range_ is not None:
@@ -94,7 +95,7 @@ def act(
         if x.size == 0:
             x = np.linspace(-10, 10, 100, dtype=np_dtype)
     else:
-        fmt = choose_format(format.value if format else None, terminal="text", piped="csv")
+        fmt = array_format(format)
         if fmt == "npy":
             raise UsageError("--format npy writes one array: give values or --range "
                              "(rows on stdin are written row by row)")
@@ -104,11 +105,8 @@ def act(
     if plot:
         sys.stdout.write(plot_text(activation, x, derivative) + "\n")
         return
-    from nnctl.cli.output import write_array
-
     y = activation.derivative(x) if derivative else activation(x)
-    write_array(y, choose_format(format.value if format else None, terminal="text",
-                                 piped="csv"))
+    write_array(y, array_format(format))
 
 
 # ---------------------------------------------------------------------------------------------

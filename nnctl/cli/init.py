@@ -56,7 +56,8 @@ def init(
     import numpy as np
 
     from nnctl import initializers
-    from nnctl.cli.console import choose_format, message
+    from nnctl.cli.console import message
+    from nnctl.cli.output import array_format, write_array
     from nnctl.errors import UsageError
 
     if (stats or plot) and format == ArrayFormat.npy:
@@ -77,16 +78,12 @@ def init(
         message(f"seed {seed} (pass --seed {seed} to draw the same values again)")
 
     if not stats and not plot:
-        from nnctl.cli.output import write_array
-
-        write_array(values, choose_format(format.value if format else None,
-                                          terminal="text", piped="csv"))
+        write_array(values, array_format(format))
         return
     report = stats_report(initializer, dims, np.dtype(dtype.value), seed, values, theory)
     if stats:
         # as the values: text on a terminal, CSV when piped (a table beside a --plot chart)
-        fmt = (format.value if format else "text" if plot
-               else choose_format(None, terminal="text", piped="csv"))
+        fmt = "text" if plot and format is None else array_format(format)
         if fmt == "json":
             import json
 

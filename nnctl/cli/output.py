@@ -13,6 +13,14 @@ import numpy as np
 from nnctl.floatfmt import JSON_SPELLING, as_rows, float_texts, format_rows
 
 
+def array_format(requested) -> str:
+    """The format to print an array in: --format's (an ArrayFormat), else text on a terminal
+    and CSV when piped."""
+    from nnctl.cli.console import choose_format
+
+    return choose_format(requested.value if requested else None, terminal="text", piped="csv")
+
+
 def tensor_text(array: np.ndarray) -> str:
     """`tf.Tensor([...], shape=(9,), dtype=float32)`, as print(tensor) shows it in TF 2."""
     body = str(array)
