@@ -25,7 +25,6 @@ from typing import Callable
 
 import numpy as np
 
-from nnctl import special
 from nnctl.errors import DataError, ParameterError
 from nnctl.naming import Registry, did_you_mean
 
@@ -172,6 +171,8 @@ def _gelu(x, approximate):
         xc = np.clip(x, -1e4, 1e4)
         u = _GELU_C * (xc + _GELU_K * xc * xc * xc)
         return x * _sigmoid(2 * u)
+    from nnctl import special  # exact GELU's alone: `nnctl act relu` does not import it
+
     if x.dtype == np.float32:
         return special.by_slices(_gelu_exact32, x, buffers=2)
     return special.by_slices(_gelu_exact, x)
@@ -180,6 +181,8 @@ def _gelu(x, approximate):
 def _gelu_exact32(x, out, a, term):
     # The same as _gelu_exact, into `out` with the two scratch arrays, and nothing allocated:
     # relu(x) - a Q(a), with a Q(a) of special.argument_tail32.
+    from nnctl import special
+
     np.abs(x, out=a)
     # Beyond the tail's end x Phi(x) is 0 or x in float32; inf, nan or huge values are rare,
     # and one test for the slice is cheaper than clipping every value.
@@ -198,6 +201,8 @@ def _gelu_exact32(x, out, a, term):
 def _gelu_exact(x):
     # x Phi(x) = relu(x) - |x| Q(|x|), Q the normal tail: no 1 - Q cancelling for x < 0, where
     # the result is -|x| Q(|x|) to its last digits.
+    from nnctl import special
+
     a = special.tail_argument(x)
     y = np.maximum(x, 0)
     y -= a * special.tail(a)
@@ -214,6 +219,8 @@ def _gelu_derivative(x, approximate):
         du = _GELU_C * (1 + 3 * _GELU_K * xc * xc)
         s, t = _sigmoid(2 * u), _sigmoid(-2 * u)
         return s + 2 * xc * s * t * du
+    from nnctl import special
+
     x64 = x.astype(np.float64)
     return (special.normal_cdf(x64) + x64 * _normal_pdf(x64)).astype(x.dtype)
 
@@ -776,7 +783,8 @@ def _keras_function(name: str, aliases=()):
     function.activation_name = name     # how a layer writes it in a spec
     required = {arg: 0.5 for arg, default in definition.params.items() if default is REQUIRED}
     call = ", ".join([f"[[0.5, -1.0]]"] + [f"{arg}={v}" for arg, v in required.items()])
-    shape = bind(name, required)(np.array([[0.5, -1.0]])).shape
+    sample = np.array([[0.5, -1.0]])  # element-wise ones keep its shape: not computed at import
+    shape = sample.shape if definition.elementwise else bind(name, required)(sample).shape
     function.__doc__ = (f"Keras' `keras.activations.{name}`: {definition.formula or name}.\n\n"
                         f"Applied to an array; or given to a layer: "
                         f"`Dense(3, activation=nnctl.activations.{name})`.\n\n"

@@ -1,9 +1,12 @@
-"""Start-up: each command imports what it uses and nothing else, read from `python -X importtime`.
+"""Start-up: each command imports what it uses and nothing else, read from sys.modules as the
+process ends.
 
 No clock is read here: what a command costs at start-up is the modules it imports (NumPy,
 polars, rich, PyYAML and the model engine are tens of milliseconds each), so the test names
 them. benchmarks/run.py measures the time itself (`nnctl act relu 1` against
-`python -c "import numpy"`).
+`python -c "import numpy"`). `python -X importtime` would miss modules loaded through
+importlib (nnctl's lazy attributes, `from nnctl import activations`): the process's
+sys.modules has them all.
 """
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ import pytest
 
 from conftest import CONFIGS, ROOT
 from fuzzing import checkout_env
+from nnctl.cli.commands import COMMANDS
 
 SPEC = str(CONFIGS / "article_sequential.yaml")
 
@@ -30,7 +34,8 @@ NOT_FOR_MODELS = ("polars", "pyarrow", "plotext", "h5py", "onnx", "onnxruntime",
 CASES = {
     "--help": (["--help"], (), ("numpy",) + THIRD_PARTY + ENGINE),
     "--version": (["--version"], (), ("numpy",) + THIRD_PARTY + ENGINE),
-    "act": (["act", "relu", "1"], ("numpy",), THIRD_PARTY + ENGINE),
+    "act": (["act", "relu", "1"], ("numpy", "nnctl.activations"),
+            THIRD_PARTY + ENGINE + ("nnctl.special",)),  # exact GELU's module
     "list": (["list", "activations"], (), THIRD_PARTY + ENGINE),
     "init": (["init", "he_normal", "--shape", "3,2"], ("numpy",), THIRD_PARTY + ENGINE),
     "summary": (["summary", SPEC], ("yaml", "rich"), NOT_FOR_MODELS + ("nnctl.onnx.export",)),
@@ -68,13 +73,28 @@ def data(tmp_path_factory):
     return directory
 
 
+# `python -m nnctl ARGS` that writes sys.modules to stderr as it ends (nnctl ends its process
+# with os._exit, past any atexit hook)
+MODULES_AT_EXIT = """\
+import os, runpy, sys
+def report(code, exit=os._exit):
+    sys.stderr.write("\\nimported: " + " ".join(sorted(sys.modules)) + "\\n")
+    sys.stderr.flush()
+    exit(code)
+os._exit = report
+sys.argv[0] = "nnctl"
+runpy.run_module("nnctl", run_name="__main__", alter_sys=True)
+"""
+
+
 def imported_modules(args: list[str]) -> set[str]:
-    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "nnctl", *args],
+    proc = subprocess.run([sys.executable, "-c", MODULES_AT_EXIT, *args],
                           capture_output=True, text=True, cwd=ROOT, env=checkout_env(),
                           stdin=subprocess.DEVNULL, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    return {line.split("|")[2].strip() for line in proc.stderr.splitlines()
-            if line.startswith("import time:") and line.count("|") == 2}
+    _, marker, names = proc.stderr.rpartition("\nimported: ")
+    assert marker, proc.stderr[-2000:]
+    return set(names.split())
 
 
 def loaded(module: str, imported: set[str]) -> bool:
@@ -88,4 +108,8 @@ def test_a_command_imports_what_it_uses_and_nothing_more(case, data):
     # the harness sees real imports: a command that computes imports NumPy
     assert all(loaded(m, imported) for m in needed), (case, needed)
     assert [m for m in unwanted if loaded(m, imported)] == [], case
+    # a command imports its own module, not the other commands' (nnctl.cli.commands)
+    if args[0] in COMMANDS:
+        others = {target.split(":")[0] for name, target in COMMANDS.items() if name != args[0]}
+        assert sorted(others & imported) == [], case
 

@@ -49,8 +49,6 @@ def _root(
     """Build, inspect and run small neural networks written in Keras' vocabulary."""
 
 
-commands.register(app)
-
 
 class Terminated(BaseException):
     """SIGTERM or SIGHUP (the terminal went away), raised in the main thread so that cleanup
@@ -113,16 +111,19 @@ def values_not_options(command, args: list[str]) -> list[str]:
 
 def click_command():
     """The whole click group of the app, fitted with nnctl's value parsing and help."""
+    commands.register(app)
     return typerfit.adopt(typer.main.get_command(app))
 
 
 def _click_group(args: list[str]):
     """The click group of the app, with only the command being run when args name one: typer
-    builds a command by introspecting its function, about 1 ms each, on every run. Fitted
-    with nnctl's value parsing (fast start-up) and help labels (nnctl.cli.typerfit)."""
+    builds a command by introspecting its function, about 1 ms each, on every run, and the
+    other commands' modules are not even imported. Fitted with nnctl's value parsing (fast
+    start-up) and help labels (nnctl.cli.typerfit)."""
     name = next((a for a in args if not a.startswith("-")), None)
     if name not in commands.COMMANDS:  # --help, --version, a misspelt command: all of them
         return click_command()
+    commands.register(app, [name])
     everything = app.registered_commands
     app.registered_commands = [c for c in everything if c.name == name]
     try:
