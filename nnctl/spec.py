@@ -288,12 +288,7 @@ def _parse_layer(doc, raw, path, functional) -> LayerSpec:
             raise doc.error("`inputs` on a layer belongs to Functional specs (top-level "
                             "`inputs:`); a Sequential layer takes the previous layer",
                             path + ("inputs",))
-        value = raw["inputs"]
-        inbound = [value] if isinstance(value, str) else value
-        if not isinstance(inbound, list) or not inbound or \
-                not all(isinstance(v, str) and v for v in inbound):
-            raise doc.error("`inputs` must be a name or a list of names of inputs or layers",
-                            path + ("inputs",))
+        inbound = _inbound(doc, raw, path)
     config = {k: v for k, v in raw.items() if k not in ("type", "name", "inputs")}
     if not functional and path[-1] == 0:
         config.pop("input_shape", None)
@@ -313,13 +308,19 @@ def _parse_call(doc, raw, path, functional) -> LayerSpec:
     if "inputs" not in raw:
         raise doc.error(f"a `call` of '{target}' needs `inputs`: the tensors it is called on",
                         path)
+    return LayerSpec(type="", config={}, name=None, inbound=_inbound(doc, raw, path), path=path,
+                     call=target)
+
+
+def _inbound(doc, raw, path) -> list[str]:
+    """An entry's `inputs:`, a name or a list of names, as a list."""
     value = raw["inputs"]
     inbound = [value] if isinstance(value, str) else value
     if not isinstance(inbound, list) or not inbound or \
             not all(isinstance(v, str) and v for v in inbound):
         raise doc.error("`inputs` must be a name or a list of names of inputs or layers",
                         path + ("inputs",))
-    return LayerSpec(type="", config={}, name=None, inbound=inbound, path=path, call=target)
+    return inbound
 
 
 def _check_keys(doc, mapping, allowed, path, what):
