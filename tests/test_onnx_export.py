@@ -394,7 +394,7 @@ def test_auto_stays_on_numpy_where_text_is_the_work():
     assert runner.name == "numpy" and note is None
 
 
-@pytest.mark.parametrize("stem", ["shared_dense", "shared_text"])
+@pytest.mark.parametrize("stem", ["shared_dense", "shared_text", "shared_encoder"])
 def test_shared_layers_export_with_their_weights_once(stem):
     """A layer called several times (Keras' golden files): one set of initializers, and
     ONNX Runtime's outputs equal the NumPy engine's and Keras'."""

@@ -47,7 +47,7 @@ class Model(KerasViews):
     _layer_map: dict = {}
     _inputs: list = []
     _outputs: list = []
-    _nested: dict = {}        # layer name -> NestedCall: layers a model used as a layer made
+    _nested: dict = {}        # layer name -> [NestedCall per call]: made by a model used as a layer
     _calls = 0                # calls on tensors so far (Keras numbers them: encoder[1][0])
     _generation = -1
     _batch_size = None        # a subclassed model's summary shows the batch it was built on
@@ -180,8 +180,8 @@ class Model(KerasViews):
             return _attribute_layers(self)
         layers = []
         for node in self.engine.layers:   # a model used as a layer stands for its layers
-            call = self._nested.get(node.name)
-            layer = self._layer_map[node.name] if call is None else call.model
+            calls = self._nested.get(node.name)
+            layer = self._layer_map[node.name] if calls is None else calls[0].model
             if all(layer is not other for other in layers):
                 layers.append(layer)
         return layers
@@ -803,10 +803,7 @@ def functional_spec(name: str, inputs: list, outputs: list, seed=None) -> tuple[
                    key=lambda n: n.index)
     # A layer called more than once (a shared layer): its later calls in this model are
     # `{call: NAME}` entries, their outputs `NAME[c][k]` (c: the call within this model).
-    call_index, count = {}, {}
-    for node in calls:
-        call_index[id(node)] = count.get(id(node.layer), 0)
-        count[id(node.layer)] = call_index[id(node)] + 1
+    call_index = _call_indexes(calls)
 
     def ref(tensor) -> str:
         c = call_index.get(id(tensor.node), 0)
@@ -880,11 +877,28 @@ class NestedCall:
     index: int = 0          # the how-manieth call of the model (Keras' node index)
 
 
+def _call_indexes(calls: list) -> dict:
+    """id(call node) -> which call of its layer it is within the model (0, 1, ...), for the
+    call nodes `calls` of one model sorted in the order they were made."""
+    call_index, count = {}, {}
+    for node in calls:
+        call_index[id(node)] = count.get(id(node.layer), 0)
+        count[id(node.layer)] = call_index[id(node)] + 1
+    return call_index
+
+
 def _nested_calls(inputs: list, outputs: list) -> dict:
-    """Layer name -> NestedCall, for the layers of the graph made by a nested model's call."""
+    """Layer name -> the NestedCall of each of its calls (in call order, as the engine
+    numbers them), for the layers of the graph made by a nested model's calls."""
     given = {id(t.node) for t in inputs}
-    return {node.layer.name: node.nested for node in _reached(inputs, outputs)
-            if id(node) not in given and getattr(node, "nested", None) is not None}
+    nodes = sorted((node for node in _reached(inputs, outputs) if id(node) not in given),
+                   key=lambda node: node.index)
+    found: dict = {}
+    for node in nodes:
+        call = getattr(node, "nested", None)
+        if call is not None:
+            found.setdefault(node.layer.name, []).append(call)
+    return found
 
 
 def _reached(inputs: list, outputs: list) -> list:
@@ -905,20 +919,24 @@ def _collapse_nested(data, nested: dict) -> None:
     rows, groups = [], {}
     by_name = {row.name: row for row in data.rows}
     for row in data.rows:
-        call = nested.get(row.name)
-        if call is None:
+        calls = nested.get(row.name)
+        if calls is None:
             rows.append(row)
             continue
-        if id(call) not in groups:
-            model = call.model
+        model = calls[0].model
+        if id(model) not in groups:   # one row per model, listing every call's inputs
             kind = {Model: "Functional", Sequential: "Sequential"}.get(type(model),
                                                                         type(model).__name__)
-            groups[id(call)] = Row(
-                name=model.name, type=kind, output_shape=by_name[call.outputs[0]].output_shape,
+            inbound = [t for call in sorted(set(calls), key=lambda c: c.index)
+                       for t in call.inbound]
+            groups[id(model)] = Row(
+                name=model.name, type=kind,
+                output_shape=by_name[calls[-1].outputs[0]].output_shape,
                 params=0, trainable_params=0, non_trainable_params=0,
-                connected_to=[t.node.layer.name for t in call.inbound], trainable="-")
-            rows.append(groups[id(call)])
-        group = groups[id(call)]
+                connected_to=[t.node.layer.name for t in inbound], trainable="-",
+                connected_index=[t.index for t in inbound])
+            rows.append(groups[id(model)])
+        group = groups[id(model)]
         group.params += row.params
         group.trainable_params += row.trainable_params
         group.non_trainable_params += row.non_trainable_params
@@ -926,11 +944,18 @@ def _collapse_nested(data, nested: dict) -> None:
         if row.trainable != "-":
             group.trainable = "Y" if group.trainable in ("-", "Y") and row.trainable == "Y" \
                 else "N"
+    def connection(name, node, k):
+        """A connection to a nested model's output: to the model, its call's node index."""
+        calls = nested.get(name)
+        if calls is not None and node < len(calls) and name in calls[node].outputs:
+            return calls[node].model.name, calls[node].index, k
+        return name, node, k
+
     for row in rows:
         index = row.connected_index or [0] * len(row.connected_to)
-        renamed = [(nested[c].model.name, nested[c].index, k)
-                   if c in nested and c in nested[c].outputs else (c, 0, k) for c, k in zip(row.connected_to, index)]
-        renamed = list(dict.fromkeys(renamed))
+        node = row.connected_node or [0] * len(row.connected_to)
+        renamed = list(dict.fromkeys(connection(c, n, k)
+                                     for c, n, k in zip(row.connected_to, node, index)))
         row.connected_to = [c for c, _, _ in renamed]
         row.connected_node = [n for _, n, _ in renamed]
         row.connected_index = [k for _, _, k in renamed]

@@ -115,6 +115,9 @@ class _Reader:
     def __init__(self, source):
         self.source = source
         self.node_counts: dict[str, int] = {}   # a shared layer's name -> its calls
+        self.model_calls: dict[str, list] = {}  # a nested model called again -> outputs per call
+        self.replaying = 0        # > 0: a nested model's layers are being called again
+        self.calls_made: dict[str, int] = {}    # layer name -> further calls made so far
 
     def error(self, message: str) -> SpecError:
         return SpecError(message, source=self.source)
@@ -237,12 +240,22 @@ class _Reader:
             inbound = [self.resolve(alias, ref, layer_name) for ref in nodes[0]]
             alias[layer_name] = self.add_layer(graph, entry, inbound, path,
                                                legacy_group or layer_name, trainable)
+            if len(nodes) > 1 and self.replaying:
+                raise self.error(f"layer '{layer_name}' is called {len(nodes)} times inside "
+                                 f"model '{name}', which is itself called more than once; "
+                                 "nnctl reads one of the two, not both")
             if len(nodes) > 1:
-                if entry["class_name"] in MODEL_CLASSES:
-                    raise self.error(f"model '{layer_name}' is called {len(nodes)} times in "
-                                     f"model '{name}'; nnctl shares layers, not whole models "
-                                     "called more than once")
                 self.node_counts[layer_name] = len(nodes)
+            if len(nodes) > 1 and entry["class_name"] in MODEL_CLASSES:
+                # a nested model called again: its layers are called again (shared layers)
+                self.model_calls[layer_name] = [alias[layer_name]]
+                for refs in nodes[1:]:
+                    again = [self.resolve(alias, ref, layer_name) for ref in refs]
+                    self.replaying += 1
+                    self.model_calls[layer_name].append(self.add_layer(
+                        graph, entry, again, path, legacy_group or layer_name, trainable))
+                    self.replaying -= 1
+            elif len(nodes) > 1:
                 calls += [(layer_name, refs) for refs in nodes[1:]]
         for layer_name, refs in calls:
             graph.calls.append((layer_name, [self.resolve(alias, ref, layer_name)
@@ -264,6 +277,8 @@ class _Reader:
         if node >= self.node_counts.get(layer, 1):
             raise self.error(f"'{where}' reads call {node + 1} of '{layer}', which is called "
                              f"{self.node_counts.get(layer, 1)} time(s)")
+        if layer in self.model_calls:
+            return self.model_calls[layer][node][k]
         return f"{layer}[{node}][{k}]"
 
     def add_layer(self, graph, entry, inbound, weights_path, legacy_group, trainable):
@@ -279,9 +294,13 @@ class _Reader:
         args = self.layer_args(name, class_name, config)
         if not trainable:
             args["trainable"] = False
+        count = _output_count(class_name, name, args)
+        if self.replaying:    # a layer of a nested model called again: a call of it
+            call = self.calls_made[name] = self.calls_made.get(name, 0) + 1
+            graph.calls.append((name, list(inbound)))
+            return [f"{name}[{call}][{k}]" for k in range(count)]
         graph.layers.append(KerasLayer(name, class_name, args, list(inbound),
                                        weights_path.rstrip("/"), legacy_group))
-        count = _output_count(class_name, name, args)
         return [name] if count == 1 else [f"{name}[{k}]" for k in range(count)]
 
     # --- layers ------------------------------------------------------------------------

@@ -192,6 +192,15 @@ def shared_text():
                        name="siamese")
 
 
+def shared_encoder():
+    # a nested model called on two inputs (a shared model)
+    encoder = keras.Sequential([keras.Input((4,)), L.Dense(3, activation="relu",
+                                                           name="features")], name="encoder")
+    first, second = keras.Input((4,), name="first"), keras.Input((4,), name="second")
+    both = L.Concatenate(name="both")([encoder(first), encoder(second)])
+    return keras.Model([first, second], L.Dense(1, name="same")(both), name="pair")
+
+
 def activation_layers():
     return keras.Sequential([keras.Input((6,)), L.Rescaling(0.5, offset=0.1),
                              L.Normalization(mean=[0.1] * 6, variance=[2.0] * 6),
@@ -203,7 +212,8 @@ MODELS = {f.__name__: f for f in (seq_mlp, seq_batchnorm, seq_layernorm, seq_res
                                   seq_float64, func_article, func_two_in_out, func_merges,
                                   nested_sequential, nested_functional, conv2d_net, conv1d_net,
                                   text_lstm, bidirectional_rnn, activation_layers, lstm_states,
-                                  masked_gru, shared_dense, shared_text)}
+                                  masked_gru, shared_dense, shared_text,
+                                  shared_encoder)}
 ONLY = sys.argv[1:]   # model names to (re)make; default: all
 KERAS2 = ("seq_mlp", "seq_batchnorm", "func_article", "conv2d_net", "text_lstm")
 WEIGHTS_ONLY = ("seq_batchnorm", "func_two_in_out")
