@@ -221,6 +221,7 @@ class Layer(KerasViews):
     engine: type = None      # the nnctl.layers class this one writes specs for (None: custom)
     config: dict = {}
     _nodes: tuple = ()
+    _custom_calls = 0        # a custom layer's calls on tensors so far (Keras' node index)
     _weights: dict | None = None
     _weights_set = False     # given with set_weights/assign (not drawn): a CLI keeps them
     _built_shapes: list | None = None
@@ -448,6 +449,7 @@ class Layer(KerasViews):
             self._adopt_input_shapes(leaves(inputs))
         if training is not None and "training" in inspect.signature(self.call).parameters:
             kwargs = {**kwargs, "training": training}
+        start = next(_node_counter)     # the nodes made from here on are the call's
         try:
             result = self.call(inputs, *args, **kwargs)
         except (SpecError, NotImplementedError):
@@ -464,7 +466,26 @@ class Layer(KerasViews):
                                 "nnctl.ops")
             if not self._nodes:
                 self._nodes.append(_CustomCall(inputs, result))
+            self._mark_call(leaves(inputs), outputs, start)
         return result
+
+    def _mark_call(self, inputs: list, outputs: list, start: int) -> None:
+        """The nodes this call made become this layer's (one summary row, one entry of
+        model.layers, as Keras shows a custom layer); an outer custom layer or model called
+        later takes them over."""
+        from nnctl.graphwalk import ancestors
+
+        call = NestedCall(self, inputs, [t.node.layer.name for t in outputs],
+                          self._custom_calls)
+        self._custom_calls += 1
+        given = {id(t.node) for t in inputs}
+        made = ancestors([t.node for t in outputs],
+                         lambda node: [t.node for t in node.inbound
+                                       if id(t.node) not in given and t.node.index > start],
+                         key=id)
+        for node in made:
+            if id(node) not in given and node.index > start:
+                node.nested = call
 
     def call(self, inputs, *args, **kwargs):
         """The forward pass of a custom layer (override it); nnctl's own layers compute in
@@ -599,6 +620,17 @@ class Layer(KerasViews):
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+@dataclass(eq=False)
+class NestedCall:
+    """A model or a custom layer called on tensors of a model being built: the layers its
+    call made are its, and a summary shows it as one row (Keras' one layer)."""
+
+    model: object           # the nnctl Model or custom Layer
+    inbound: list
+    outputs: list           # the names of the layers that make its outputs
+    index: int = 0          # the how-manieth call of it (Keras' node index)
 
 
 @dataclass(eq=False)

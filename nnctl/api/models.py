@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from nnctl.api import session
-from nnctl.api.layers import (Input, InputLayer, KerasViews, Layer, SymbolicTensor,
+from nnctl.api.layers import (NestedCall, Input, InputLayer, KerasViews, Layer, SymbolicTensor,
                               UnknownShape, attribute_layers, leaves, normalize_dtype,
                               sample_shape, untraceable)
 from nnctl.api.variables import Variable
@@ -309,19 +309,27 @@ class Model(KerasViews):
         from nnctl.summary import summarize
 
         data = summarize(self.engine)
+        if self._nested:
+            _collapse_nested(data, self._nested)
         if self._subclassed:
             rows = {row.name: row for row in data.rows}
             data.rows = [rows[layer.name] for layer in self.layers if layer.name in rows]
-            for row in data.rows:
+            for row, layer in zip(data.rows, [l for l in self.layers if l.name in rows]):
                 row.output_shape = [self._batch_size, *row.output_shape[1:]]
-                node = self.engine.nodes[row.name]
-                if not node.weights and node.layer.arity == "one":
+                node = self.engine.nodes.get(row.name)
+                if node is None:      # a custom layer (one row): Keras knows its shape only
+                    if type(layer).build is Layer.build:   # if it defines build()
+                        row.output_shape = None
+                elif not node.weights and node.layer.arity == "one":
                     # Keras builds such layers (no build(): no weights, not merges) when they
                     # are made, so it records no shape for them: "?"
                     row.output_shape = None
             data.chain = True
-        elif self._nested:
-            _collapse_nested(data, self._nested)
+        elif isinstance(self, Sequential) and self.engine.functional:
+            # a Sequential whose custom layer or model is not a chain: built as a graph,
+            # shown as Keras shows the Sequential
+            data.rows = [row for row in data.rows if row.type != "InputLayer"]
+            data.type, data.chain = "Sequential", True
         return data
 
     def count_params(self) -> int:
@@ -372,8 +380,11 @@ class Model(KerasViews):
         variables = []
         for node in self.engine.layers:
             layer = self._layer_map[node.name]
-            variables += [Variable(layer, w.name, f"{prefix}{node.name}/{w.name}", w.trainable)
-                          for w in node.weights]
+            calls = self._nested.get(node.name)
+            owner = calls[0].model if calls else None   # a custom layer's: `block/dense/kernel`
+            inner = f"{owner.name}/" if owner is not None and not isinstance(owner, Model) else ""
+            variables += [Variable(layer, w.name, f"{prefix}{inner}{node.name}/{w.name}",
+                                   w.trainable) for w in node.weights]
         return variables
 
     def get_weights(self) -> list:
@@ -747,6 +758,9 @@ class Sequential(Model):
         self._inputs, self._outputs = [self._input.output], [x]
         self._nested = _nested_calls(self._inputs, self._outputs)
         layers = _chain(self.name, self._input.output, x) if self._nested else self._stack
+        if layers is None:   # a custom layer or model in it is not a chain: a graph spec
+            self._adopt(*functional_spec(self.name, self._inputs, self._outputs, self.seed))
+            return
         spec = {"name": self.name}
         if (self.dtype or self._input.dtype) == "float64":
             spec["dtype"] = "float64"
@@ -758,16 +772,14 @@ class Sequential(Model):
         self._adopt(spec, {layer.name: layer for layer in layers})
 
 
-def _chain(name: str, start, end) -> list:
+def _chain(name: str, start, end) -> list | None:
     """The layers from `start` to `end`, when each takes the one before it (a Sequential with
-    a model in it: that model's layers, which must form a chain too)."""
+    a model or custom layer in it: its layers); None when they do not form a chain."""
     layers, tensor = [], end
     while tensor.node is not start.node:
         node = tensor.node
         if len(node.inbound) != 1 or isinstance(node.layer, InputLayer):
-            raise ValueError(f"Sequential model '{name}': a model in it must be a chain of "
-                             f"layers for nnctl (layer '{node.layer.name}' takes "
-                             f"{len(node.inbound)} inputs); use the functional API instead")
+            return None
         layers.append(node.layer)
         tensor = node.inbound[0]
     return layers[::-1]
@@ -865,16 +877,6 @@ def _flat_outputs(outputs: dict) -> list:
     for value in outputs.values():
         flat += value if isinstance(value, list) else [value]
     return flat
-
-
-@dataclass(eq=False)
-class NestedCall:
-    """A model called on tensors of another: the layers this made are its, in a summary."""
-
-    model: "Model"
-    inbound: list
-    outputs: list           # the names of the layers that make its outputs
-    index: int = 0          # the how-manieth call of the model (Keras' node index)
 
 
 def _call_indexes(calls: list) -> dict:
