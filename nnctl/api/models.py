@@ -287,6 +287,8 @@ class Model(KerasViews):
         if layer_range is not None:
             raise NotImplementedError("summary(layer_range=...) is not supported by nnctl")
         data = self._summary_data()
+        if expand_nested:
+            data.rows = _expanded(data.rows, self)
         import shutil
 
         if print_fn is None:
@@ -967,6 +969,26 @@ def _collapse_nested(data, nested: dict) -> None:
     data.chain = (sum(1 for row in rows if not row.connected_to) <= 1
                   and all(n == 1 for n in inbound_counts)
                   and len(users) == len(set(users)))
+
+
+def _expanded(rows: list, model) -> list:
+    """summary(expand_nested=True): after the row of each model used as a layer, the rows of
+    its own summary, marked `   └ ` (one more indent per level) and connected to nothing
+    ("-"), as Keras prints them; custom layers are not opened (Keras' have no `layers`)."""
+    import dataclasses
+
+    nested = {layer.name: layer for layer in model.layers if isinstance(layer, Model)}
+    result = []
+    for row in rows:
+        result.append(row)
+        inner = nested.get(row.name)
+        if inner is None:
+            continue
+        for sub in _expanded(inner._summary_data().rows, inner):
+            name = "   " + sub.name if sub.name.startswith(" ") else "   └ " + sub.name
+            result.append(dataclasses.replace(sub, name=name, connected_to=[],
+                                              connected_node=[], connected_index=[]))
+    return result
 
 
 def spec_default_names(layers: list, reserved: set) -> bool:
