@@ -313,6 +313,8 @@ class Model(KerasViews):
         data = summarize(self.engine)
         if self._nested:
             _collapse_nested(data, self._nested)
+        if not isinstance(self, Sequential):
+            _number_calls_as_keras(data, self._inputs, self._outputs)
         if self._subclassed:
             rows = {row.name: row for row in data.rows}
             data.rows = [rows[layer.name] for layer in self.layers if layer.name in rows]
@@ -889,6 +891,30 @@ def _call_indexes(calls: list) -> dict:
         call_index[id(node)] = count.get(id(node.layer), 0)
         count[id(node.layer)] = call_index[id(node)] + 1
     return call_index
+
+
+def _number_calls_as_keras(data, inputs: list, outputs: list) -> None:
+    """"Connected to" numbers a shared layer's calls as Keras does: across every model the
+    layer was called in (`shared[1][0]` in a model that calls it once more after another
+    did), where the engine numbers them within the model."""
+    given = {id(t.node) for t in inputs}
+    calls = sorted((n for n in _reached(inputs, outputs) if id(n) not in given),
+                   key=lambda n: n.index)
+    numbers: dict[str, list[int]] = {}
+    for node in calls:
+        if getattr(node, "nested", None) is not None:
+            continue          # a nested model's or custom layer's: its row numbers its calls
+        layer_nodes = getattr(node.layer, "_nodes", ())
+        number = next((k for k, n in enumerate(layer_nodes) if n is node), None)
+        numbers.setdefault(node.layer.name, []).append(number)
+    for row in data.rows:
+        if not row.connected_to:
+            continue
+        node = row.connected_node or [0] * len(row.connected_to)
+        row.connected_node = [
+            numbers[name][c] if name in numbers and c < len(numbers[name])
+            and numbers[name][c] is not None else c
+            for name, c in zip(row.connected_to, node)]
 
 
 def _nested_calls(inputs: list, outputs: list) -> dict:

@@ -26,3 +26,6 @@ again.summary()
 one_side = keras.Model(b, shared(b), name="one_side")
 one_side.summary()
 print(np.round(one_side.predict(right, verbose=0), 4).tolist())
+# Keras numbers a layer's calls across models: here its fourth and fifth
+again = keras.Model([a, b], layers.add([shared(a), shared(b)], name="sum"), name="again")
+again.summary()
