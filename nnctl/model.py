@@ -423,6 +423,12 @@ class GraphBuilder:
 
         previous = None
         for i, ls in enumerate(spec.layers):
+            if ls.call is not None and broken is not None and ls.call in broken:
+                # a call of a broken layer: broken too, without an error of its own
+                calls[ls.call] = calls.get(ls.call, 0) + 1
+                previous = f"{ls.call}[{calls[ls.call]}]"
+                broken.add(previous)
+                continue
             try:
                 result.append(instantiate(ls, previous))
             except SpecError as exc:

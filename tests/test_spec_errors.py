@@ -318,6 +318,21 @@ def test_validate_reports_every_independent_error_in_file_order(nnctl, tmp_path)
     assert all(line.startswith("nnctl: error: ") for line in lines)
 
 
+def test_validate_skips_the_calls_of_a_broken_shared_layer(nnctl, tmp_path):
+    spec = tmp_path / "shared.yaml"
+    spec.write_text("inputs: {a: [3], b: [3]}\nlayers:\n"
+                    "  - {name: shared, type: Dense, units: 0, inputs: a}\n"
+                    "  - {call: shared, inputs: b}\n"                 # broken with it: skipped
+                    "  - {name: other, type: Dense, unitz: 2, inputs: a}\n"
+                    "  - {name: sum, type: Add, inputs: [shared, 'shared[1][0]']}\n"
+                    "  - {call: other, inputs: c}\n")
+    r = nnctl("validate", spec)
+    assert r.code == 1 and r.out == ""
+    lines = r.err.splitlines()
+    assert [line.split(": ")[2].split(":")[1] for line in lines] == ["3", "5"]
+    assert "got 0" in lines[0] and "unknown argument 'unitz'" in lines[1]
+
+
 def test_validate_stops_at_twenty_errors(nnctl, tmp_path):
     spec = tmp_path / "many.yaml"
     spec.write_text("input: [3]\nlayers:\n" + "  - {type: Dense, units: -1}\n" * 30)
