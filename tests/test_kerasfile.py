@@ -191,6 +191,24 @@ def test_convert_round_trips_yaml_keras_yaml_npz(tmp_path):
     assert outputs[0] and len(set(outputs)) == 1, outputs
 
 
+def test_convert_keeps_shared_layers_keras_yaml_keras(tmp_path):
+    """A Keras file with shared layers to a spec (`call:` entries) and back: the same summary
+    and the same numbers as Keras' golden."""
+    source = KERAS / "shared_text.keras"
+    for args in ((source, "-o", "a.yaml"), ("a.yaml", "--weights", source, "-o", "b.keras")):
+        result = run_nnctl("convert", *args, cwd=tmp_path)
+        assert result.code == 0, result.err
+    assert "{call: encode, inputs: 'embed[1][0]'}" in (tmp_path / "a.yaml").read_text()
+    texts = [run_nnctl("summary", path, cwd=tmp_path).out for path in (source, "b.keras")]
+    assert texts[0] == texts[1] == expected("shared_text")["summary"]
+    model, weights = model_of(tmp_path / "b.keras")
+    want = expected("shared_text")
+    inputs = {k: np.asarray(v) for k, v in want["inputs"].items()}
+    got = model.forward(inputs, model.check_weights(weights, "b.keras"))
+    np.testing.assert_allclose(next(iter(got.values())), np.asarray(want["outputs"][0],
+                               dtype=np.float32), rtol=1e-5, atol=1e-6)
+
+
 def _input_width(spec) -> int:
     model = build_model(read_spec(str(spec)))
     (shape,) = model.input_shapes().values()
