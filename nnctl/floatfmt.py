@@ -58,6 +58,16 @@ def float_texts(array: np.ndarray) -> list[str]:
     return [float_text(v, scalar) for v in array.ravel().tolist()]
 
 
+def text_rows(rows, fmt: str = "csv") -> str:
+    """Rows of text cells as CSV or TSV lines (a header row, a table of statistics), quoted
+    where a cell holds the separator or a quote."""
+    import csv
+
+    out = io.StringIO()
+    csv.writer(out, delimiter="\t" if fmt == "tsv" else ",", lineterminator="\n").writerows(rows)
+    return out.getvalue()
+
+
 def as_rows(array: np.ndarray) -> np.ndarray:
     """`array` as a table for format_rows: a scalar is one cell, a 1-D array one column, and
     the axes after the first are flattened."""

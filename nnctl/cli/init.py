@@ -89,7 +89,10 @@ def init(
 
             sys.stdout.write(json.dumps(report, indent=2) + "\n")
         elif fmt in ("csv", "tsv"):
-            sys.stdout.write(stats_delimited(report, "," if fmt == "csv" else "\t"))
+            from nnctl.floatfmt import text_rows
+
+            sys.stdout.write(text_rows([("statistic", "sample", "theory"), *stats_rows(report)],
+                                       fmt))
         else:
             render_stats(report)
     if plot:
@@ -169,12 +172,6 @@ def stats_rows(report: dict) -> list[tuple[str, str, str]]:
 def _num(x: float) -> str:
     text = f"{x:.6g}"
     return "0" if text == "-0" else text
-
-
-def stats_delimited(report: dict, sep: str) -> str:
-    lines = [sep.join(("statistic", "sample", "theory"))]
-    lines += [sep.join(row) for row in stats_rows(report)]
-    return "\n".join(lines) + "\n"
 
 
 def render_stats(report: dict) -> None:

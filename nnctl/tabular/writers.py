@@ -7,8 +7,6 @@ polars' streaming writer (nnctl.tabular.parquet.ParquetSink), in its own threads
 """
 from __future__ import annotations
 
-import csv
-import io
 import os
 import queue
 import sys
@@ -17,8 +15,8 @@ import threading
 
 import numpy as np
 
-from nnctl.floatfmt import as_rows, format_rows
-from nnctl.tabular.formats import SEPARATORS, TEXT, display_name, format_for
+from nnctl.floatfmt import as_rows, format_rows, text_rows
+from nnctl.tabular.formats import TEXT, display_name, format_for
 from nnctl.tabular.npy import npy_header
 from nnctl.tabular.streams import BLOCK_BYTES
 
@@ -162,10 +160,7 @@ class TableWriter:
         if self.n_columns is None:
             self.n_columns = 0
         if self.format in ("csv", "tsv") and self.columns is not None:
-            line = io.StringIO()
-            csv.writer(line, delimiter=SEPARATORS[self.format], lineterminator="\n"
-                       ).writerow(self.columns)
-            self._out.write(line.getvalue().encode())
+            self._out.write(text_rows([self.columns], self.format).encode())
         elif self.format == "npy":
             if self._atomic is not None and self._out.seekable():
                 self._header_at = self._out.tell()
