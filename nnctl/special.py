@@ -194,8 +194,8 @@ def argument_tail32(a: np.ndarray, out: np.ndarray, work: np.ndarray) -> np.ndar
         work *= a
         work += c
     out /= work
-    np.multiply(a, np.float32(-0.5), out=work)
-    work *= a
+    np.square(a, out=work)
+    work *= np.float32(-0.5)
     out *= np.exp(work, out=work)
     return out
 
