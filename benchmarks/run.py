@@ -14,7 +14,8 @@ writing) and the ratio nnctl / alternative, with the target where the project se
   jsonl    JSON Lines of arrays / a json-module script (and nnctl's JSONL / nnctl's CSV)
   npy      .npy -> .npy / a NumPy script (np.load, the MLP, np.save), / ONNX Runtime direct
   parquet  Parquet -> Parquet / a polars script (read_parquet, the MLP, write_parquet)
-  gelu     the same network with exact GELU / with relu (.npy, NumPy engine and default engine)
+  gelu     the same network with exact GELU / with relu (.npy, NumPy engine and default engine);
+           and the activation alone in process, CPU time (no start-up, I/O or BLAS)
   others   benchmarks/conv.py, rnn.py and deep.py, where they exist, run as they are
 
 The network is a 32 -> 64 -> 64 -> 10 MLP (weights drawn once with `nnctl build`); the
@@ -287,6 +288,22 @@ def gelu(report: Report, work: Workdir, args) -> None:
                         for act in ("gelu", "relu")}, args.repeat)
         report.ratio("gelu", f"--engine {engine}", t["gelu"], t["relu"], "the relu network",
                      1.3 if engine == "numpy" else None)
+    # The activation alone, in this process: no start-up, I/O or BLAS, whose threads spin and
+    # swing the whole-process times on a busy machine. CPU time of every thread (the GELU
+    # runs on every core), median of the rounds, on one layer's values (rows x 64 float32).
+    from nnctl import activations
+
+    x = np.random.default_rng(0).standard_normal((rows, 64)).astype(np.float32)
+    cpu = {}
+    for act in ("gelu", "relu"):
+        function, times = activations.get(act), []
+        for _ in range(args.repeat):
+            start = time.process_time()
+            function(x)
+            times.append(time.process_time() - start)
+        cpu[act] = float(np.median(times))
+    report.ratio("gelu", "the activation alone (CPU, in process)", cpu["gelu"], cpu["relu"],
+                 "relu")
 
 
 def others(report: Report, work: Workdir, args) -> None:
