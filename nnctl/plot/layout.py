@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from nnctl.graphwalk import Cycle, depth_first
+
 SWEEPS = 8           # ordering sweeps (down + up); small graphs settle in two or three
 PLACEMENT_SWEEPS = 12
 
@@ -134,23 +136,13 @@ def longest_path_ranks(names: list[str], edges: list[tuple[str, str]]) -> dict[s
     preds: dict[str, list[str]] = {n: [] for n in names}
     for source, target in edges:
         preds[target].append(source)
+    try:
+        _, in_order = depth_first(names, preds.__getitem__)
+    except Cycle as cycle:
+        raise ValueError(f"cycle through {cycle.path[0]!r}") from None
     rank: dict[str, int] = {}
-    for name in names:   # depth-first with an explicit stack: deep graphs need no recursion
-        if name in rank:
-            continue
-        on_path, stack = {name}, [(name, iter(preds[name]))]
-        while stack:
-            current, pending = stack[-1]
-            ahead = next((p for p in pending if p not in rank), None)
-            if ahead is None:
-                stack.pop()
-                on_path.discard(current)
-                rank[current] = 1 + max((rank[p] for p in preds[current]), default=-1)
-            elif ahead in on_path:
-                raise ValueError(f"cycle through {ahead!r}")
-            else:
-                on_path.add(ahead)
-                stack.append((ahead, iter(preds[ahead])))
+    for name in in_order:
+        rank[name] = 1 + max((rank[p] for p in preds[name]), default=-1)
     return rank
 
 
@@ -168,30 +160,13 @@ def _neighbours(layered: Layered):
 
 
 def _initial_order(layered: Layered, names: list[str]) -> None:
-    """Depth-first from the inputs in reading order: branches start out next to each other."""
+    """Depth-first from the inputs in reading order: branches start out next to each other
+    (then anything left, which cannot happen in a DAG)."""
     up, down = _neighbours(layered)
-    seen = set()
-
-    def visit(start):   # pre-order, depth-first, with an explicit stack
-        if start in seen:
-            return
-        seen.add(start)
-        layered.ranks[layered.slots[start].rank].append(layered.slots[start])
-        stack = [iter(down[start])]
-        while stack:
-            key = next(stack[-1], None)
-            if key is None:
-                stack.pop()
-            elif key not in seen:
-                seen.add(key)
-                layered.ranks[layered.slots[key].rank].append(layered.slots[key])
-                stack.append(iter(down[key]))
-
-    for name in names:
-        if not up[name]:
-            visit(name)
-    for key in layered.slots:          # anything left (cannot happen in a DAG; be safe)
-        visit(key)
+    inputs = [name for name in names if not up[name]]
+    met, _ = depth_first(inputs + list(layered.slots), down.__getitem__)
+    for key in met:
+        layered.ranks[layered.slots[key].rank].append(layered.slots[key])
 
 
 def crossings(layered: Layered) -> int:
