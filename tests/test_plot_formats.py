@@ -166,3 +166,18 @@ def test_png_without_graphviz_is_one_clear_error(monkeypatch):
         draw(load_model(str(CONFIGS / "two_input.yaml")), "png", PlotOptions())
     assert str(caught.value) == ("PNG needs Graphviz' `dot` program, which is not installed "
                                  "(not on PATH); SVG is drawn by nnctl itself")
+
+
+def test_a_shared_layer_is_one_box_with_the_edges_of_all_its_calls(tmp_path):
+    """As Keras' plot_model: one box per layer, an edge from what each call reads (once);
+    no edge from a layer to itself (applied to its own output: the layout has no loops)."""
+    spec = tmp_path / "shared.yaml"
+    spec.write_text("inputs: {a: [3], b: [3]}\nlayers:\n"
+                    "  - {name: shared, type: Dense, units: 3, inputs: a}\n"
+                    "  - {call: shared, inputs: b}\n"
+                    "  - {call: shared, inputs: 'shared[1][0]'}\n"
+                    "  - {name: sum, type: Add, inputs: [shared, 'shared[2][0]']}\n")
+    model = load_model(str(spec))
+    nodes, edges = dot_statements(draw(model, "dot", PlotOptions()))
+    assert sorted(nodes) == ["a", "b", "shared", "sum"]
+    assert sorted(edges) == [("a", "shared"), ("b", "shared"), ("shared", "sum")]
