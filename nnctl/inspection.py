@@ -97,7 +97,14 @@ def random_inputs(model, batch: int, seed: int) -> dict[str, np.ndarray]:
         full = (batch, *shape)
         check_allocation(full, model.dtype, what=f"a batch for input '{name}'")
         rng = weight_rng(seed, "<inspect>", name)
-        inputs[name] = rng.standard_normal(full).astype(model.dtype)
+        dtype = model.nodes[name].dtype
+        if np.dtype(dtype).kind == "i":   # token ids, below every Embedding's input_dim
+            vocabulary = min((node.layer.input_dim for node in model.nodes.values()
+                              if name in node.inbound and hasattr(node.layer, "input_dim")),
+                             default=2)
+            inputs[name] = rng.integers(0, vocabulary, full).astype(dtype)
+        else:
+            inputs[name] = rng.standard_normal(full).astype(model.dtype)
     return inputs
 
 
@@ -153,7 +160,8 @@ def inspect(model, inputs: dict[str, np.ndarray], weights: dict[str, np.ndarray]
     """One forward and backward pass over `inputs`; the statistics of every layer."""
     batch = len(next(iter(inputs.values())))
     model = in_float64(model)
-    inputs = {k: np.asarray(v, dtype=np.float64) for k, v in inputs.items()}
+    inputs = {k: np.asarray(v) if np.asarray(v).dtype.kind in "iu"   # token ids stay ids
+              else np.asarray(v, dtype=np.float64) for k, v in inputs.items()}
     weights = {k: np.asarray(v, dtype=np.float64) for k, v in weights.items()}
     if targets is not None:
         targets = {k: np.asarray(v, dtype=np.float64) for k, v in targets.items()}

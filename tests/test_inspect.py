@@ -41,6 +41,23 @@ def inspect_at_init(model, seed=0, batch=256):
                               model.init_weights(seed))
 
 
+def test_token_inputs_are_drawn_as_ids_and_a_shared_layer_is_one_row():
+    """Integer inputs get token ids below the Embedding's input_dim (were normal floats,
+    refused as ids); a shared Embedding's gradient adds its two calls'."""
+    model = model_from("""\
+        inputs: {left: {shape: [5], dtype: int32}, right: {shape: [5], dtype: int32}}
+        layers:
+          - {name: embed, type: Embedding, input_dim: 7, output_dim: 3, inputs: left}
+          - {call: embed, inputs: right}
+          - {name: sum, type: Add, inputs: [embed, 'embed[1][0]']}
+        """)
+    inputs = inspection.random_inputs(model, 64, 0)
+    assert all(v.dtype == np.int32 and 0 <= v.min() and v.max() < 7 for v in inputs.values())
+    report = inspect_at_init(model, batch=64)
+    assert [row.name for row in report.layers] == ["embed", "sum"]
+    assert report.layers[0].weights[0].grad_norm > 0
+
+
 # --- the article's claims, measured --------------------------------------------------------------
 
 SMALL_NORMAL = "{type: random_normal, stddev: 0.05}"
