@@ -484,7 +484,7 @@ class GraphBuilder:
                              f"it{did_you_mean(ls.call, list(made))}", ls.path + ("call",))
         index = calls[ls.call] = calls.get(ls.call, 0) + 1
         layer = copy.copy(owner)
-        layer.name, layer.shares, layer.call_index = f"{ls.call}[{index}]", ls.call, index
+        layer.name, layer.call_index = f"{ls.call}[{index}]", index   # Keras' node index
         if layer.name in taken:
             raise spec.error(f"the call {index + 1} of layer '{ls.call}' is named "
                              f"'{layer.name}', which a layer is called too", ls.path + ("call",))
