@@ -186,7 +186,7 @@ def _gelu_exact32(x, out, a, term):
     np.abs(x, out=a)
     # Beyond the tail's end x Phi(x) is 0 or x in float32; inf, nan or huge values are rare,
     # and one test for the slice is cheaper than clipping every value.
-    beyond = not a.max() <= special.TAIL_END32
+    beyond = not a.max(initial=0) <= special.TAIL_END32
     if beyond:
         np.minimum(a, special.TAIL_END32, out=a)
     special.argument_tail32(a, term, out)

@@ -86,7 +86,7 @@ def by_slices(function, x: np.ndarray, buffers: int = 0) -> np.ndarray:
         out = np.empty_like(x)
         function(x, out, *(np.empty_like(x) for _ in range(buffers)))
         return out
-    out = np.empty_like(x)
+    out = np.empty(x.shape, x.dtype)  # C order: its reshape(-1) below is a view, not a copy
     flat, result = x.reshape(-1), out.reshape(-1)
 
     errors = np.geterr()  # the caller's floating-point error handling, which threads lack

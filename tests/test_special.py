@@ -109,3 +109,6 @@ def test_large_arrays_by_slices_and_threads_give_the_same_values(dtype):
     assert (y[-1, 3:6] == [0, x[-1, 4], 0]).all()
     a = np.abs(x)
     assert np.array_equal(special.normal_tail(a), special.normal_tail(a[::-1])[::-1], equal_nan=True)
+    # any layout (a transposed array's result was left unwritten) and size
+    np.testing.assert_array_equal(gelu(x.T), gelu(np.ascontiguousarray(x.T)))
+    assert gelu(np.zeros((0, 3), dtype)).shape == (0, 3)
