@@ -497,7 +497,9 @@ class GraphBuilder:
 
     def _name_wrapped(self, ls, cls, counters, taken) -> dict:
         """A wrapper's inner layer (Bidirectional's `layer`) named as Keras does: it is made
-        first, so it takes the next default name of its type (`lstm`, then `lstm_1`...)."""
+        first, so it takes the next default name of its type (`lstm`, then `lstm_1`...). It is
+        not one of the model's layers (Keras keeps its copies `forward_lstm`/`backward_lstm`
+        inside the wrapper), so a model layer called `lstm` too is no clash."""
         key = getattr(cls, "wrapped_layer_key", None)
         inner = ls.config.get(key) if key else None
         if not isinstance(inner, dict) or inner.get("name") or "type" not in inner:
@@ -506,10 +508,7 @@ class GraphBuilder:
             inner_cls = get_layer_class(inner["type"])
         except NnctlError as exc:
             raise self.spec.locate(SpecError(exc.message), ls.path + (key, "type")) from None
-        name = self._default_name(inner_cls, counters, taken)
-        if name in taken:
-            raise self.spec.error(self._taken_message(name, inner["type"], self.spec.functional),
-                                  ls.path + (key,))
+        name = self._default_name(inner_cls, counters)
         return {**ls.config, key: {**inner, "name": name}}
 
     @staticmethod

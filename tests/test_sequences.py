@@ -232,6 +232,14 @@ def test_spec_errors(nnctl, tmp_path, spec, message):
     assert r.err.startswith("nnctl: error: ") and r.err.count("\n") == 1
 
 
+def test_a_bidirectional_inner_default_name_may_be_a_model_layer_name(nnctl):
+    """The unnamed inner LSTM of a Bidirectional takes the default name 'lstm' that a model
+    layer has too: Keras accepts it (the inner layer is not one of the model's layers), and so
+    does nnctl (its weights, summary and outputs against Keras: the goldens above)."""
+    r = nnctl("validate", SPECS / "sequences" / "bidirectional_inner_name.yaml")
+    assert (r.code, r.out, r.err) == (0, "", "")
+
+
 def test_bidirectional_inner_names_are_counted_per_model():
     from nnctl.model import build_model
     from nnctl.spec import parse_spec
