@@ -62,6 +62,30 @@ def first_mask(node, masks: dict):
     return next((m for m in inbound_masks(node, masks) if m is not None), None)
 
 
+def mask_origins(model) -> dict[str, frozenset]:
+    """What each masked node's mask is made of: node name -> the tensors, as (node, output
+    index), whose `!= 0` (an Embedding(mask_zero=True) on them) are and-ed into it."""
+    origins: dict[str, frozenset] = {}
+    for name in model.order:
+        node = model.nodes[name]
+        if not node.masked:
+            continue
+        if getattr(node.layer, "mask_zero", False):
+            origins[name] = frozenset([(node.inbound[0], node.inbound_index[0])])
+            continue
+        present = [origins[i] for i, k in zip(node.inbound, node.inbound_index)
+                   if k == 0 and i in origins]
+        origins[name] = frozenset().union(*present) if type(node.layer).__name__ in MERGE \
+            else present[0]
+    return origins
+
+
+def read_mask_origin(node, origins: dict) -> frozenset | None:
+    """The origin (mask_origins) of the mask a node's layer reads: its first masked input's."""
+    return next((origins[i] for i, k in zip(node.inbound, node.inbound_index)
+                 if k == 0 and i in origins), None)
+
+
 def call_masked(model, node, args, weights, masks):
     """(the layer's outputs, the mask of its first output) for one node of a masked model."""
     layer = node.layer

@@ -126,7 +126,7 @@ def keras_json_to_spec(text, source: str | None = None) -> dict:
 
     config = parse_json(text, "the config", source) if isinstance(text, (str, bytes)) else text
     _check_document(config, source)
-    return keras_config_to_graph(config, source).spec()
+    return _spec_of(keras_config_to_graph(config, source), source)
 
 
 def spec_to_keras_json(spec) -> str:
@@ -219,6 +219,16 @@ def _model_of(spec_dict: dict, name: str):
     return build_model(parse_spec(Located(spec_dict, {}, name)))
 
 
+def _spec_of(graph, name) -> dict:
+    """The spec dict of a KerasGraph, its explicit masks checked (nnctl.kerasfile.masks)."""
+    spec = graph.spec()
+    if graph.masks:
+        from nnctl.kerasfile.masks import check_masks
+
+        check_masks(graph, _model_of(spec, name or "config"), name)
+    return spec
+
+
 def _expected(model) -> dict[str, list[str]]:
     return {node.name: [w.name for w in node.weights] for node in model.layers}
 
@@ -232,7 +242,7 @@ def _load_archive(name: str, data, weights: bool, model=None):
             config = archive.read_config(zf, name)
             _check_document(config, name)
             graph = keras_config_to_graph(config, name)
-            spec = graph.spec()
+            spec = _spec_of(graph, name)
         else:
             graph, spec = _layout(model), None
         if not weights:
@@ -264,7 +274,7 @@ def _load_h5_model(name: str, data, weights: bool):
         config = parse_json(text, "model_config", name)
         _check_document(config, name)
         graph = keras_config_to_graph(config, name)
-        spec = graph.spec()
+        spec = _spec_of(graph, name)
         if not weights:
             return spec, None
         model = _model_of(spec, name)

@@ -19,6 +19,7 @@ from nnctl.errors import SpecError
 
 MODEL_CLASSES = ("Sequential", "Functional", "Model")
 INPUT_CLASS = "InputLayer"
+MASK_OP_CLASS = "NotEqual"   # Keras 3 traces Embedding(mask_zero=True)'s mask as this operation
 # Keras-only config keys that change nothing at inference whatever their value
 IGNORED_KEYS = {"synchronized", "renorm_momentum", "renorm_clipping", "autocast", "input_length",
                 "build_config", "compile_config", "shared_object_id", "input_shape",
@@ -27,6 +28,16 @@ IGNORED_KEYS = {"synchronized", "renorm_momentum", "renorm_clipping", "autocast"
 # Keras-only config keys that change nothing while they hold their default (False / None)
 KERAS_VERSION_WRITTEN = "3.0.0"   # the oldest Keras 3 that reads what nnctl writes
 FLOAT_POLICIES = ("float32", "float64")
+
+
+@dataclass(frozen=True)
+class MaskOp:
+    """A `NotEqual(tensor, value)` operation of a Keras 3 functional config: how Keras records
+    the mask of `Embedding(mask_zero=True)` (`tensor != 0`) that it passes as `mask=`."""
+
+    name: str
+    input: str                 # the ref (in the graph) of the tensor it compares
+    value: object              # what it is compared with
 
 
 @dataclass
@@ -52,6 +63,9 @@ class KerasGraph:
     outputs: list[str] = field(default_factory=list)
     # a shared layer's later calls: (layer name, the refs it is called on), in call order
     calls: list[tuple[str, list[str]]] = field(default_factory=list)
+    # the explicit `mask=` of a layer's call: node name (`lstm`, a later call `lstm[1]`) ->
+    # the NotEqual it reads (checked against nnctl's own masks by nnctl.kerasfile.masks)
+    masks: dict[str, MaskOp] = field(default_factory=dict)
 
     def spec(self) -> dict:
         """The nnctl spec dict (docs/spec.md) of this model."""
@@ -237,7 +251,12 @@ class _Reader:
                     alias[layer_name] = [called_on[input_names.index(layer_name)]]
                 continue
             nodes = self.inbound_nodes(entry, layer_name)
-            inbound = [self.resolve(alias, ref, layer_name) for ref in nodes[0]]
+            if entry["class_name"] == MASK_OP_CLASS:
+                alias[layer_name] = [self.mask_op(entry, layer_name, alias)]
+                continue
+            inbound = [self.resolve(alias, ref, layer_name) for ref in nodes[0][0]]
+            self.record_mask(graph, alias, nodes[0][1], layer_name, entry["class_name"],
+                             self.call_name(layer_name))
             alias[layer_name] = self.add_layer(graph, entry, inbound, path,
                                                legacy_group or layer_name, trainable)
             if len(nodes) > 1 and self.replaying:
@@ -249,17 +268,25 @@ class _Reader:
             if len(nodes) > 1 and entry["class_name"] in MODEL_CLASSES:
                 # a nested model called again: its layers are called again (shared layers)
                 self.model_calls[layer_name] = [alias[layer_name]]
-                for refs in nodes[1:]:
+                for refs, mask in nodes[1:]:
+                    self.record_mask(graph, alias, mask, layer_name, entry["class_name"], None)
                     again = [self.resolve(alias, ref, layer_name) for ref in refs]
                     self.replaying += 1
                     self.model_calls[layer_name].append(self.add_layer(
                         graph, entry, again, path, legacy_group or layer_name, trainable))
                     self.replaying -= 1
             elif len(nodes) > 1:
-                calls += [(layer_name, refs) for refs in nodes[1:]]
-        for layer_name, refs in calls:
+                calls += [(layer_name, refs, mask, index)
+                          for index, (refs, mask) in enumerate(nodes[1:], 1)]
+        for layer_name, refs, mask, index in calls:
+            self.record_mask(graph, alias, mask, layer_name, "", f"{layer_name}[{index}]")
             graph.calls.append((layer_name, [self.resolve(alias, ref, layer_name)
                                              for ref in refs]))
+        if called_on is None:   # the model's inputs in Keras' order (model.inputs)
+            missing = [n for n in input_names if n not in graph.inputs]
+            if missing:
+                raise self.error(f"model '{name}': input '{missing[0]}' is not among its layers")
+            graph.inputs = {n: graph.inputs[n] for n in input_names}
         return [self.resolve(alias, ref, name) for ref in output_refs]
 
     def resolve(self, alias, ref, where: str) -> str:
@@ -272,6 +299,10 @@ class _Reader:
         if k >= len(alias[layer]):
             raise self.error(f"'{where}' reads output {k} of '{layer}', which has "
                              f"{len(alias[layer])}")
+        if isinstance(alias[layer][0], MaskOp):
+            raise self.error(f"'{where}' reads '{layer}' ({MASK_OP_CLASS}) as data; nnctl reads "
+                             f"a {MASK_OP_CLASS} only as the mask of Embedding(mask_zero=True), "
+                             "passed as mask=")
         if node == 0:
             return alias[layer][k]
         if node >= self.node_counts.get(layer, 1):
@@ -280,6 +311,41 @@ class _Reader:
         if layer in self.model_calls:
             return self.model_calls[layer][node][k]
         return f"{layer}[{node}][{k}]"
+
+    # --- masks -------------------------------------------------------------------------
+    def mask_op(self, entry: dict, name: str, alias) -> MaskOp:
+        """A NotEqual node: `[tensor, value]`, value a number (Embedding's mask: 0)."""
+        node = entry["inbound_nodes"][0] if len(entry["inbound_nodes"]) == 1 else None
+        args = node.get("args") if isinstance(node, dict) else None
+        if not (isinstance(args, list) and len(args) == 2 and
+                isinstance(args[0], dict) and args[0].get("class_name") == "__keras_tensor__"
+                and isinstance(args[1], (int, float)) and not isinstance(args[1], bool)):
+            raise self.error(f"layer '{name}' ({MASK_OP_CLASS}): nnctl reads a {MASK_OP_CLASS} "
+                             "of one tensor and a number (the mask of Embedding(mask_zero=True)),"
+                             f" got {_short(args)}")
+        (ref,) = _keras_tensors(args[0])
+        return MaskOp(name, self.resolve(alias, ref, name), args[1])
+
+    def call_name(self, layer_name: str) -> str:
+        """The nnctl node name of this call of a layer (a nested model's layer called again:
+        `name[N]`)."""
+        if self.replaying:
+            return f"{layer_name}[{self.calls_made.get(layer_name, 0) + 1}]"
+        return layer_name
+
+    def record_mask(self, graph, alias, ref, layer_name, class_name, node_name) -> None:
+        """Note the NotEqual a call reads as `mask=` (ref: its [layer, node, tensor])."""
+        if ref is None:
+            return
+        source = alias.get(ref[0])
+        if not source or not isinstance(source[0], MaskOp) or ref[1:3] != (0, 0):
+            raise self.error(f"layer '{layer_name}' is called with mask= '{ref[0]}', which is "
+                             f"not a {MASK_OP_CLASS}; nnctl reads only the mask of "
+                             "Embedding(mask_zero=True) (docs/keras-files.md)")
+        if class_name in MODEL_CLASSES:
+            raise self.error(f"model '{layer_name}' is called with mask=; nnctl reads mask= "
+                             "only on a layer")
+        graph.masks[node_name or layer_name] = source[0]
 
     def add_layer(self, graph, entry, inbound, weights_path, legacy_group, trainable):
         """Add one layer (or flatten a nested model); returns the names of its outputs."""
@@ -421,18 +487,29 @@ class _Reader:
                              f"{_short(batch_shape)}")
         return list(batch_shape[1:])
 
-    def inbound_nodes(self, entry: dict, name: str) -> list[list[tuple]]:
-        """The tensor refs of each call of a functional layer (several: a shared layer)."""
+    def inbound_nodes(self, entry: dict, name: str) -> list[tuple[list[tuple], tuple | None]]:
+        """The tensor refs of each call of a functional layer (several: a shared layer), and
+        the ref of the `mask=` it is called with (or None)."""
         nodes = entry.get("inbound_nodes")
         if not isinstance(nodes, list) or not nodes:
             raise self.error(f"layer '{name}' is not connected (no `inbound_nodes`)")
         return [self.inbound(entry, name, node) for node in nodes]
 
-    def inbound(self, entry: dict, name: str, node) -> list[tuple]:
-        """The refs one call of a layer reads (Keras 3 and Keras 2 node formats)."""
+    def inbound(self, entry: dict, name: str, node) -> tuple[list[tuple], tuple | None]:
+        """The refs one call of a layer reads (Keras 3 and Keras 2 node formats), and its
+        `mask=` ref (Keras 3 records the mask a layer is called with; Keras 2 does not)."""
+        mask = None
         if isinstance(node, dict):   # Keras 3: {"args": [...], "kwargs": {...}}
             kwargs = node.get("kwargs") or {}
             extra = {k: v for k, v in kwargs.items() if v not in (None, False)}
+            if "mask" in extra:
+                masks = list(_keras_tensors(extra.pop("mask")))
+                if len(masks) != 1:
+                    raise self.error(f"layer '{name}' ({entry['class_name']}) is called with "
+                                     "mask= that is not one tensor; nnctl reads only the mask "
+                                     "of Embedding(mask_zero=True)")
+                mask = masks[0]
+                self.check_ref(mask, name)
             if extra:
                 raise self.error(f"layer '{name}' ({entry['class_name']}) is called with "
                                  f"{', '.join(extra)}=...; nnctl supports a plain call")
@@ -443,7 +520,7 @@ class _Reader:
             raise self.error(f"layer '{name}' is not called on any input")
         for ref in refs:
             self.check_ref(ref, name)
-        return refs
+        return refs, mask
 
     def tensor_refs(self, refs, name):
         if not isinstance(refs, list) or not refs:

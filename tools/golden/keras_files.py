@@ -155,13 +155,33 @@ def bidirectional_rnn():
 
 
 def masked_gru():
-    # Sequential: in a Functional model Keras 3.15 traces the mask as a NotEqual operation
-    # that its own legacy .h5 loader cannot read back
+    # Sequential (the Functional ones, with Keras' NotEqual mask operation: func_masked*)
     return keras.Sequential([keras.Input((7,), dtype="int32"),
                              L.Embedding(20, 3, mask_zero=True, name="embed"),
                              L.GRU(4, return_sequences=True, name="gru"),
                              L.SimpleRNN(2, name="rnn"), L.Dense(1, activation="sigmoid")],
                             name="masked")
+
+
+def func_masked():
+    # a keras.io text model, functional: Keras 3.15 records Embedding's mask as a NotEqual
+    # operation (`not_equal`) that each masked layer is called with as mask=
+    tokens = keras.Input((6,), dtype="int32", name="tokens")
+    h = L.Embedding(20, 4, mask_zero=True, name="embed")(tokens)
+    a = L.GRU(3, name="gru")(L.LSTM(3, return_sequences=True, name="lstm")(h))
+    b = L.Bidirectional(L.LSTM(2), name="bidi")(h)
+    out = L.Dense(2, activation="softmax", name="out")(L.Concatenate(name="cat")([a, b]))
+    return keras.Model(tokens, out, name="masked_text")
+
+
+def func_masked_two():
+    # two masked Embeddings: not_equal and not_equal_1
+    left = keras.Input((4,), dtype="int32", name="left")
+    right = keras.Input((5,), dtype="int32", name="right")
+    a = L.SimpleRNN(3, name="left_rnn")(L.Embedding(20, 3, mask_zero=True, name="left_embed")(left))
+    b = L.Dense(3, name="proj")(L.Embedding(20, 2, mask_zero=True, name="right_embed")(right))
+    b = L.GRU(2, name="right_gru")(b)
+    return keras.Model([left, right], L.Concatenate(name="cat")([a, b]), name="masked_pair")
 
 
 def lstm_states():
@@ -212,11 +232,14 @@ MODELS = {f.__name__: f for f in (seq_mlp, seq_batchnorm, seq_layernorm, seq_res
                                   seq_float64, func_article, func_two_in_out, func_merges,
                                   nested_sequential, nested_functional, conv2d_net, conv1d_net,
                                   text_lstm, bidirectional_rnn, activation_layers, lstm_states,
-                                  masked_gru, shared_dense, shared_text,
+                                  masked_gru, func_masked, func_masked_two, shared_dense,
+                                  shared_text,
                                   shared_encoder)}
 ONLY = sys.argv[1:]   # model names to (re)make; default: all
 KERAS2 = ("seq_mlp", "seq_batchnorm", "func_article", "conv2d_net", "text_lstm")
 WEIGHTS_ONLY = ("seq_batchnorm", "func_two_in_out")
+# Keras 3.15 writes these as .h5 but cannot load them back (Unknown layer: 'NotEqual')
+H5_NOT_RELOADED = ("func_masked", "func_masked_two")
 
 
 def randomize(model, rng):
@@ -319,7 +342,7 @@ def main():
                     "outputs": [np.asarray(o).tolist() for o in outputs]}
         with open(base + ".expected.json", "w") as f:
             json.dump(expected, f, indent=1)
-        for path in (base + ".keras", base + ".h5"):
+        for path in (base + ".keras", base + ".h5")[:1 if name in H5_NOT_RELOADED else 2]:
             again = predictions(keras.saving.load_model(path), inputs)
             assert all(np.array_equal(a, b) for a, b in zip(again, outputs)), path
         if name in KERAS2:

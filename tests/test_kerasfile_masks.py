@@ -1,0 +1,89 @@
+"""Keras 3 functional files with masks: Keras records Embedding(mask_zero=True)'s mask as a
+NotEqual operation passed as mask= (goldens: func_masked*, tools/golden/keras_files.py, read
+by test_kerasfile.py). What is not the mask nnctl hands on itself is refused in one line."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from conftest import GOLDEN, run_nnctl
+from test_kerasfile import one_error_line
+
+KERAS = GOLDEN / "keras"
+
+
+def config(stem: str) -> dict:
+    return json.loads((KERAS / f"{stem}.json").read_text())
+
+
+def layer(cfg: dict, name: str) -> dict:
+    return next(entry for entry in cfg["config"]["layers"] if entry["name"] == name)
+
+
+def mask_kwarg(cfg: dict, name: str) -> dict:
+    return layer(cfg, name)["inbound_nodes"][0]["kwargs"]["mask"]["config"]
+
+
+def other_value(cfg):
+    layer(cfg, "not_equal")["inbound_nodes"][0]["args"][1] = 1
+
+
+def as_data(cfg):
+    cfg["config"]["output_layers"] = [["not_equal", 0, 0]]
+
+
+def no_mask_zero(cfg):
+    layer(cfg, "embed")["config"]["mask_zero"] = False
+
+
+def not_a_not_equal(cfg):
+    mask_kwarg(cfg, "lstm")["keras_history"] = ["embed", 0, 0]
+
+
+def two_args(cfg):
+    layer(cfg, "not_equal")["inbound_nodes"][0]["args"][1] = layer(
+        cfg, "not_equal")["inbound_nodes"][0]["args"][0]
+
+
+@pytest.mark.parametrize("mutate, fragments", [
+    (other_value, ["layer 'lstm' is called with mask= 'not_equal' (tokens != 1)",
+                   "only the mask of Embedding(mask_zero=True), tokens != 0"]),
+    (as_data, ["'masked_text' reads 'not_equal' (NotEqual) as data"]),
+    (no_mask_zero, ["layer 'lstm' is called with mask= 'not_equal' (tokens != 0), but no "
+                    "Embedding(mask_zero=True) on tokens masks its input"]),
+    (not_a_not_equal, ["layer 'lstm' is called with mask= 'embed', which is not a NotEqual"]),
+    (two_args, ["layer 'not_equal' (NotEqual): nnctl reads a NotEqual of one tensor and a "
+                "number"]),
+], ids=lambda v: getattr(v, "__name__", ""))
+def test_a_mask_nnctl_would_not_hand_on_is_refused_naming_the_layer(tmp_path, mutate,
+                                                                    fragments):
+    cfg = config("func_masked")
+    mutate(cfg)
+    (tmp_path / "m.json").write_text(json.dumps(cfg))
+    one_error_line(run_nnctl("summary", "m.json", cwd=tmp_path), "m.json", *fragments)
+
+
+def test_the_mask_of_another_embedding_is_refused(tmp_path):
+    # right_gru reads right_embed's mask; a file that gives it left's is not what nnctl does
+    cfg = config("func_masked_two")
+    args = layer(cfg, "not_equal_1")["inbound_nodes"][0]["args"]
+    args[0]["config"].update(keras_history=["left", 0, 0], shape=[None, 4])
+    (tmp_path / "m.json").write_text(json.dumps(cfg))
+    one_error_line(run_nnctl("summary", "m.json", cwd=tmp_path),
+                   "layer 'right_gru' is called with mask= 'not_equal_1' (left != 0), but the "
+                   "mask its input carries is right != 0")
+
+
+@pytest.mark.parametrize("suffix", [".keras", ".h5"])
+def test_a_keras_file_with_masks_runs_in_the_cli_as_keras(tmp_path, suffix):
+    # Keras 3.15 cannot load its own .h5 of this model back; nnctl reads it
+    want = json.loads((KERAS / "func_masked.expected.json").read_text())
+    rows = want["inputs"]["tokens"]
+    (tmp_path / "in.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    result = run_nnctl("forward", str(KERAS / f"func_masked{suffix}"), "in.jsonl",
+                       cwd=tmp_path)
+    assert result.code == 0, result.err
+    got = [[float(v) for v in line.split(",")] for line in result.out.splitlines()]
+    np.testing.assert_allclose(got, want["outputs"][0], rtol=1e-5, atol=1e-6)
