@@ -94,6 +94,8 @@ def test_summary_text_equals_keras(stem):
 def test_predictions_equal_keras(path):
     want = expected(stem_of(path))
     model, weights = model_of(path)
+    if len(want["inputs"]) > 1:   # several inputs: in Keras' order (`input_layers`)
+        assert model.input_names == list(want["inputs"])
     inputs = dict(zip(model.input_names, (np.asarray(v) for v in want["inputs"].values())))
     outputs = model.forward(inputs, model.check_weights(weights, str(path)))
     assert len(outputs) == len(want["outputs"])
@@ -156,6 +158,18 @@ def test_the_cli_reads_keras_files_by_content(tmp_path):
     assert piped.out == expected("func_article")["summary"], piped.err
     config = run_nnctl("summary", KERAS / "func_article.json")
     assert config.out == expected("func_article")["summary"], config.err
+
+
+def test_forward_reads_the_columns_in_keras_input_order():
+    """A model whose `layers` list its inputs in another order than `input_layers`: the
+    columns are the inputs in Keras' order (model.inputs), short's 2 then deep's 3."""
+    want = expected("func_input_order")
+    short, deep = (np.asarray(v) for v in want["inputs"].values())
+    rows = "\n".join(",".join(map(repr, row)) for row in np.hstack([short, deep]).tolist())
+    r = run_nnctl("forward", KERAS / "func_input_order.keras", input=rows + "\n")
+    assert r.code == 0 and r.err == "", r.err
+    got = np.loadtxt(io.StringIO(r.out), delimiter=",", dtype=np.float32)
+    np.testing.assert_allclose(got, want["outputs"][0], rtol=1e-5, atol=1e-6)
 
 
 def test_json_configs_round_trip():

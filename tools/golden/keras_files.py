@@ -221,6 +221,14 @@ def shared_encoder():
     return keras.Model([first, second], L.Dense(1, name="same")(both), name="pair")
 
 
+def func_input_order():
+    # `layers` lists input 'deep' before 'short' (by depth); the model's inputs are
+    # `input_layers`' [short, deep]
+    short, deep = keras.Input((2,), name="short"), keras.Input((3,), name="deep")
+    x = L.Dense(2, name="outer")(L.Dense(2, name="inner")(deep))
+    return keras.Model([short, deep], L.Concatenate(name="cat")([short, x]), name="order")
+
+
 def activation_layers():
     return keras.Sequential([keras.Input((6,)), L.Rescaling(0.5, offset=0.1),
                              L.Normalization(mean=[0.1] * 6, variance=[2.0] * 6),
@@ -234,7 +242,7 @@ MODELS = {f.__name__: f for f in (seq_mlp, seq_batchnorm, seq_layernorm, seq_res
                                   text_lstm, bidirectional_rnn, activation_layers, lstm_states,
                                   masked_gru, func_masked, func_masked_two, shared_dense,
                                   shared_text,
-                                  shared_encoder)}
+                                  shared_encoder, func_input_order)}
 ONLY = sys.argv[1:]   # model names to (re)make; default: all
 KERAS2 = ("seq_mlp", "seq_batchnorm", "func_article", "conv2d_net", "text_lstm")
 WEIGHTS_ONLY = ("seq_batchnorm", "func_two_in_out")
