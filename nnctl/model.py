@@ -633,8 +633,12 @@ class GraphBuilder:
 
     def _outputs(self, layers) -> list[str]:
         spec = self.spec
-        if spec.outputs is None:
-            return [layers[-1][1].name]
+        if spec.outputs is None:   # the last entry's outputs
+            ls, layer, _ = layers[-1]
+            if ls.call is None:
+                return [layer.name]
+            node = self.nodes[layer.name]   # a call (`shared[2]`): Keras' `shared[2][0]`...
+            return [f"{ls.call}[{node.call_index}][{k}]" for k in range(node.n_outputs)]
         for i, ref in enumerate(spec.outputs):
             name, k = split_ref(ref)
             if name not in self.nodes:

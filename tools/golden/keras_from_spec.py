@@ -62,11 +62,18 @@ REFERENCE = re.compile(r"^(.*?)(?:\[(\d+)\])?(?:\[(\d+)\])?$")
 
 
 def _tensor(tensors, ref):
-    """`lstm`, `lstm[1]` or `lstm[0][1]` (Keras' layer[node][tensor]): a tensor or a list."""
+    """`lstm`, `lstm[1]` or `lstm[0][1]` (Keras' layer[node][tensor]): a tensor or a list;
+    `shared[2][0]`: output 0 of the third call of a shared layer."""
+    if ref in tensors:    # a name, or a call's own (`shared[2]`, the last entry)
+        return tensors[ref]
     name, first, second = REFERENCE.match(ref).groups()
+    if second is not None and int(first) > 0:
+        name = f"{name}[{int(first)}]"
     value = tensors[name]
     index = second if second is not None else first
-    return value[int(index)] if index is not None else value
+    if index is None or not isinstance(value, (list, tuple)):   # `dense[1][0]`: the one
+        return value
+    return value[int(index)]
 
 
 def build(spec):
@@ -82,8 +89,16 @@ def build(spec):
     tensors = {name: _input(name, raw, dtype) for name, raw in spec["inputs"].items()}
     inputs = list(tensors.values())
     previous, last = inputs[0], None
+    made, calls = {}, {}    # `{call: NAME, inputs: ...}`: layer NAME called again
     for ls in spec["layers"]:
-        layer = _layer(ls, dtype)
+        if "call" in ls:
+            layer = made[ls["call"]]
+            calls[layer.name] = calls.get(layer.name, 0) + 1
+            key = f"{layer.name}[{calls[layer.name]}]"
+        else:
+            layer = _layer(ls, dtype)
+            key = layer.name
+            made[key] = layer
         refs = ls.get("inputs")
         if refs is None:
             args = previous
@@ -92,8 +107,8 @@ def build(spec):
         else:
             args = [_tensor(tensors, r) for r in refs]
         out = layer(args)
-        tensors[layer.name] = out
-        previous, last = out, layer.name
+        tensors[key] = out
+        previous, last = out, key
     outputs = spec.get("outputs") or [last]
     outputs = [outputs] if isinstance(outputs, str) else outputs
     outs = []
