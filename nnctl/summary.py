@@ -151,7 +151,7 @@ def to_json(summary: Summary, macs: bool = False, batch: int | None = None) -> s
         item = {"name": r.name, "type": r.type, "output_shape": r.output_shape,
                 "params": r.params, "trainable_params": r.trainable_params,
                 "non_trainable_params": r.non_trainable_params,
-                "connected_to": r.connected_to}
+                "connected_to": r.connected_to, "connected_tensors": r.connections()}
         if macs:
             item["macs"] = figures.macs[i]
             item["activation_bytes"] = figures.activation_bytes[i]

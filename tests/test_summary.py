@@ -100,10 +100,29 @@ def test_json_format(nnctl):
     assert data["type"] == "Functional"
     joined = next(layer for layer in data["layers"] if layer["name"] == "joined")
     assert joined["connected_to"] == ["record_dense", "patch_dense"]
+    assert joined["connected_tensors"] == ["record_dense[0][0]", "patch_dense[0][0]"]
     assert joined["output_shape"] == [None, 16]
     assert set(joined) == {"name", "type", "output_shape", "params", "trainable_params",
-                           "non_trainable_params", "connected_to"}
+                           "non_trainable_params", "connected_to", "connected_tensors"}
     assert data["total_bytes"] == data["total_params"] * 4
+
+
+def test_json_names_the_call_and_the_output_each_layer_reads(nnctl, tmp_path):
+    """connected_to names the layers; connected_tensors says which call and which output, as
+    Keras' Connected to column: a shared layer's second call, a layer's second output."""
+    spec = tmp_path / "s.yaml"
+    spec.write_text("inputs: {a: [3], b: [3]}\n"
+                    "layers:\n"
+                    "  - {name: shared, type: Dense, units: 4, inputs: a}\n"
+                    "  - {call: shared, inputs: b}\n"
+                    "  - {name: merged, type: Concatenate, inputs: [shared, 'shared[1][0]']}\n")
+    r = nnctl("summary", spec, "--format", "json")
+    assert r.code == 0, r.err
+    layers = {layer["name"]: layer for layer in json.loads(r.out)["layers"]}
+    assert layers["merged"]["connected_to"] == ["shared", "shared"]
+    assert layers["merged"]["connected_tensors"] == ["shared[0][0]", "shared[1][0]"]
+    assert layers["shared"]["connected_tensors"] == ["a[0][0]", "b[0][0]"]
+    assert layers["a"]["connected_tensors"] == []
 
 
 def test_markdown_format(nnctl):
