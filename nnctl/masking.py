@@ -2,11 +2,15 @@
 
 Keras attaches a mask to a tensor and hands it on from layer to layer (keras/src/layers/
 layer.py): a layer that supports masking passes it on (or combines several, as the merge
-layers do: all of them), any other drops it. Only some layers change their results by it;
+layers do: Keras 3 or-s their masks when every input carries one, and drops the mask when one
+does not (merging/base_merge.py; Concatenate's mask is then all ones, the same thing)), any
+other drops it. Only some layers change their results by it;
 of those nnctl computes the recurrent ones (a masked step leaves the state as it was, see
 nnctl.layers.recurrent) and refuses the others, rather than compute something else.
 """
 from __future__ import annotations
+
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -16,11 +20,71 @@ from nnctl.layers.base import ArgError
 PASS_ON = {"Dense", "Activation", "Dropout", "BatchNormalization", "LayerNormalization",
            "ReLU", "LeakyReLU", "PReLU", "ELU", "Rescaling", "Normalization",
            "GaussianNoise", "GaussianDropout", "AlphaDropout", "SpatialDropout1D"}
-# Merge layers: the output's mask is every input's mask and-ed (the unmasked count as ones).
+# Merge layers: the output's mask is every input's mask or-ed, when every input carries one.
 MERGE = {"Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate"}
 # Layers whose results Keras computes differently under a mask, and nnctl does not (yet).
 USES_MASK = {"Softmax", "GlobalAveragePooling1D", "Attention", "AdditiveAttention",
              "MultiHeadAttention", "GroupedQueryAttention", "TimeDistributed"}
+
+
+# Layers Keras calls with `mask=` though the mask changes nothing they compute at inference
+TAKES_MASK = {"BatchNormalization"}
+MASK_OP = "NotEqual"      # Keras 3's operation for Embedding(mask_zero=True)'s mask
+MASK_OP_NAME = "not_equal"
+MERGED = object()         # a mask Keras makes of several by further operations
+
+
+@dataclass
+class MaskOperation:
+    """A `NotEqual(x, 0)` that Keras 3 traces in a functional model for the mask of one
+    Embedding(mask_zero=True) call, and lists in its summary when a layer is called with it."""
+
+    name: str                  # Keras' name: not_equal, not_equal_1, ...
+    embedding: str             # the Embedding's node
+    inbound: str               # the node whose output it compares (the Embedding's input)
+    index: int                 # which output of that node
+    shape: tuple               # its output's shape (one sample): the Embedding input's
+    consumers: list[str] = field(default_factory=list)   # nodes called with mask= it
+
+
+def takes_mask(layer) -> bool:
+    """Whether Keras calls the layer with `mask=` when its input carries one."""
+    return getattr(layer, "consumes_mask", False) or type(layer).__name__ in TAKES_MASK
+
+
+def mask_operations(model, names: dict | None = None) -> tuple[list[MaskOperation], list[str]]:
+    """Keras' NotEqual mask operations of a functional model that layers are called with,
+    in the order Keras creates them (one per Embedding(mask_zero=True) call, in build order,
+    named not_equal, not_equal_1, ... unless `names` (Embedding node -> name) says), and the
+    nodes called with a mask that Keras makes by other operations (of a merge of masked
+    tensors), which are not listed."""
+    created: list[MaskOperation] = []
+    tensors: dict[str, object] = {}    # node -> the mask operation of its output, or MERGED
+    unlisted = []
+    for name, node in model.nodes.items():
+        if node.layer is None:
+            continue
+        reads = next((tensors[i] for i, k in zip(node.inbound, node.inbound_index)
+                      if k == 0 and i in tensors), None)
+        if takes_mask(node.layer) and reads is MERGED:
+            unlisted.append(name)
+        elif takes_mask(node.layer) and reads is not None:
+            reads.consumers.append(name)
+        if not node.masked:
+            continue
+        if getattr(node.layer, "mask_zero", False):
+            source = model.nodes[node.inbound[0]]
+            k = node.inbound_index[0]
+            default = MASK_OP_NAME if not created else f"{MASK_OP_NAME}_{len(created)}"
+            op = MaskOperation((names or {}).get(name, default), name, source.name, k,
+                               source.shapes[k])
+            created.append(op)
+            tensors[name] = op
+        elif type(node.layer).__name__ in MERGE:
+            tensors[name] = MERGED
+        else:
+            tensors[name] = reads
+    return [op for op in created if op.consumers], unlisted
 
 
 def output_masked(layer, inbound, index) -> bool:
@@ -33,6 +97,8 @@ def output_masked(layer, inbound, index) -> bool:
     if not any(masked):
         return False
     source = inbound[masked.index(True)].name
+    if kind in MERGE and not all(masked):
+        return False   # Keras 3: no mask (Concatenate: an all-ones mask, which masks nothing)
     if getattr(layer, "consumes_mask", False):
         return layer.return_sequences
     if kind in PASS_ON:
@@ -99,9 +165,8 @@ def call_masked(model, node, args, weights, masks):
         return values, None
     if getattr(layer, "mask_zero", False):
         return values, layer.compute_mask(args)
-    if type(layer).__name__ in MERGE:
-        present = [m for m in inbound if m is not None]
-        mask = present[0] if len(present) == 1 else np.logical_and.reduce(present)
+    if type(layer).__name__ in MERGE:   # every input carries a mask (output_masked)
+        mask = inbound[0] if len(inbound) == 1 else np.logical_or.reduce(inbound)
     return values, mask
 
 
@@ -114,7 +179,7 @@ def onnx_mask(g, model, node, args, masks) -> str | None:
         zero = g.c(0, model.nodes[node.inbound[0]].dtype)
         masks[node.name] = g.op("Not", g.op("Equal", args[0], zero))
     elif node.masked and type(layer).__name__ in MERGE and len(present) > 1:
-        masks[node.name] = _and_all(g, present)
+        masks[node.name] = _or_all(g, present)
     elif node.masked:
         masks[node.name] = present[0]
     if getattr(layer, "consumes_mask", False) and present:
@@ -122,8 +187,8 @@ def onnx_mask(g, model, node, args, masks) -> str | None:
     return None
 
 
-def _and_all(g, masks):
+def _or_all(g, masks):
     result = masks[0]
     for m in masks[1:]:
-        result = g.op("And", result, m)
+        result = g.op("Or", result, m)
     return result

@@ -668,22 +668,25 @@ def needed_nodes(nodes: dict[str, Node], refs) -> set[str]:
     return set(ancestors(starts, lambda name: nodes[name].inbound))
 
 
-def keras_depths(model: Model, order: list[str]) -> dict[str, int]:
+def keras_depths(model: Model, order: list[str], inbound=None) -> dict[str, int]:
     """Keras' depth of each node of `order` (a topological order): its longest distance to
     an output (0 for an output). A shared layer's calls are raised to the deepest of them
-    met so far, and the nodes before them with it, as Keras' map_graph does."""
+    met so far, and the nodes before them with it, as Keras' map_graph does. `inbound(name)`:
+    what a node reads (default: its layer's inputs; the summary adds Keras' mask operations,
+    nnctl.masking.mask_operations, which are layers of their own)."""
+    inbound = inbound or (lambda name: model.nodes[name].inbound)
     depth: dict[str, int] = {}
     layer_depth: dict[str, int] = {}
     for name in reversed(order):
-        layer = model.nodes[name].layer_name
+        layer = model.nodes[name].layer_name if name in model.nodes else name
         d = max(depth.setdefault(name, 0), layer_depth.get(layer, 0))
         depth[name] = layer_depth[layer] = d
-        for ref in model.nodes[name].inbound:
+        for ref in inbound(name):
             depth[ref] = max(depth.get(ref, 0), d + 1)
     return depth
 
 
-def keras_layer_order(model: Model) -> list[str]:
+def keras_layer_order(model: Model, inbound=None) -> list[str]:
     """The order of `model.layers` in Keras: by depth from the outputs, then DFS discovery.
 
     Keras (ops/function.py, map_graph) walks from each output depth-first, numbering layers
@@ -691,16 +694,20 @@ def keras_layer_order(model: Model) -> list[str]:
     layer's the deepest of its calls' (a shared layer is met at several nodes: its depth is
     raised as the walk goes, and so are the nodes before it); layers are listed deepest
     first, ties by that number. Unused inputs come first at depth 0. A shared layer is listed
-    once, as its first call's node.
+    once, as its first call's node. `inbound`: as keras_depths.
     """
-    met, post_order = depth_first([split_ref(out)[0] for out in model.outputs],
-                                  lambda name: model.nodes[name].inbound)
+    inbound = inbound or (lambda name: model.nodes[name].inbound)
+    met, post_order = depth_first([split_ref(out)[0] for out in model.outputs], inbound)
+
+    def layer_of(name):
+        return model.nodes[name].layer_name if name in model.nodes else name
+
     index: dict[str, int] = {}    # layer name -> when first met
     for name in met:
-        index.setdefault(model.nodes[name].layer_name, len(index))
+        index.setdefault(layer_of(name), len(index))
     depth: dict[str, int] = {}    # layer name -> the deepest of its calls'
-    for name, d in keras_depths(model, post_order).items():
-        layer = model.nodes[name].layer_name
+    for name, d in keras_depths(model, post_order, inbound).items():
+        layer = layer_of(name)
         depth[layer] = max(depth.get(layer, 0), d)
     for name in model.input_names:
         if name not in depth:

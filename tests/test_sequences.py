@@ -70,7 +70,13 @@ def test_summary_facts_equal_keras(case):
     assert summary.total_params == facts["total_params"]
 
 
-@pytest.mark.parametrize("path", SEQUENCE_SPECS, ids=IDS)
+# Keras' summary lists the operations that merge masks (logical_or, any, ...), nnctl's does not
+# (docs/spec.md, Masks)
+MERGED_MASK_OPS = {"masked_merges"}
+
+
+@pytest.mark.parametrize("path", [p for p in SEQUENCE_SPECS if p.stem not in MERGED_MASK_OPS],
+                         ids=[i for i in IDS if i not in MERGED_MASK_OPS])
 def test_summary_text_equals_keras(nnctl, path):
     r = nnctl("summary", path)
     assert (r.code, r.err) == (0, "")

@@ -30,7 +30,7 @@ BATCH = 4
 def draw_inputs(model, spec, rng):
     arrays, values = {}, []
     raw_inputs = spec.get("inputs") or {"input_layer": spec["input"]}
-    for t, name in zip(model.inputs, raw_inputs):
+    for n, (t, name) in enumerate(zip(model.inputs, raw_inputs)):
         shape = (BATCH,) + tuple(t.shape[1:])
         if "int" in str(t.dtype):
             high = keras_from_spec.vocabulary(spec)
@@ -39,6 +39,7 @@ def draw_inputs(model, spec, rng):
             x[1, :3] = 0       # at the start
             x[2, 2] = 0        # in the middle
             x[3, :] = x[3, :]  # none
+            x = np.roll(x, n, axis=1)   # a further input: its padding elsewhere (merged masks)
         else:
             x = rng.normal(0.0, 1.0, shape).astype(t.dtype)
         arrays["inputs/" + name] = x
