@@ -35,6 +35,7 @@ import numpy as np
 
 from nnctl import backprop
 from nnctl.errors import DataError, ParameterError, SpecError
+from nnctl.forward import output_tensors
 
 SATURATION_SLOPE = 0.05
 SATURATING = ("sigmoid", "tanh", "hard_sigmoid", "hard_tanh", "softsign", "sparse_sigmoid")
@@ -110,17 +111,25 @@ def random_inputs(model, batch: int, seed: int) -> dict[str, np.ndarray]:
 
 def split_outputs(model, rows: np.ndarray, source: str | None = None) -> dict[str, np.ndarray]:
     """Flat target rows (batch, columns) -> output name -> (batch, *shape)."""
-    widths = {o: math.prod(d or 1 for d in model.nodes[o].shape) for o in model.outputs}
-    if rows.ndim != 2 or rows.shape[1] != sum(widths.values()):
-        raise DataError(f"a target row needs {sum(widths.values())} values (the outputs "
-                        f"{', '.join(model.outputs)} flattened), got {rows.shape[-1]}",
-                        source=source)
+    tensors = output_tensors(model, model.outputs)
+    width = target_width(model)
+    if rows.ndim != 2 or rows.shape[1] != width:
+        raise DataError(f"a target row needs {width} values (the outputs "
+                        f"{', '.join(ref for ref, _ in tensors)} flattened), got "
+                        f"{rows.shape[-1]}", source=source)
     result, start = {}, 0
-    for name, width in widths.items():
-        shape = model.nodes[name].shape
-        result[name] = rows[:, start:start + width].reshape((len(rows), *shape))
-        start += width
+    for ref, shape in tensors:
+        size = math.prod(d or 1 for d in shape)
+        result[ref] = rows[:, start:start + size].reshape((len(rows), *shape))
+        start += size
     return result
+
+
+def target_width(model) -> int:
+    """The values of one target row: every output tensor flattened (a layer of several
+    outputs gives each; a shared layer's call is read as Keras writes it, `dense[1][0]`)."""
+    return sum(math.prod(d or 1 for d in shape)
+               for _, shape in output_tensors(model, model.outputs))
 
 
 # --- the measurements ----------------------------------------------------------------------------
@@ -137,6 +146,10 @@ def loss_gradients(outputs: dict[str, np.ndarray], targets: dict[str, np.ndarray
 
 
 def _norm(array) -> float:
+    """The L2 norm; of a layer of several outputs' gradients (a list, None where none
+    reached), the norm of them all."""
+    if isinstance(array, list):
+        return math.sqrt(sum(_norm(a) ** 2 for a in array if a is not None))
     return float(np.linalg.norm(np.asarray(array, dtype=np.float64).ravel()))
 
 
@@ -166,7 +179,8 @@ def inspect(model, inputs: dict[str, np.ndarray], weights: dict[str, np.ndarray]
     if targets is not None:
         targets = {k: np.asarray(v, dtype=np.float64) for k, v in targets.items()}
     trace = backprop.run(model, inputs, weights)
-    outputs = {o: trace.values[o] for o in model.outputs}
+    outputs = {ref: backprop.value(model, trace, ref)
+               for ref, _ in output_tensors(model, model.outputs)}
     with np.errstate(over="ignore", invalid="ignore"):
         loss, grad_outputs = loss_gradients(outputs, targets)
         grads = backprop.backward(model, trace, weights, grad_outputs)
@@ -174,7 +188,7 @@ def inspect(model, inputs: dict[str, np.ndarray], weights: dict[str, np.ndarray]
     for node in model.layers:
         if node.layer is None:
             continue
-        y = trace.values[node.name].astype(np.float64)
+        y = backprop.value(model, trace, node.name).astype(np.float64)  # the first output
         dead = saturated = None
         activation = getattr(node.layer, "activation", None)
         if activation is not None:

@@ -210,7 +210,8 @@ class _Checker:
                 best[name] = (before[0] + 1, name)
             else:
                 best[name] = before
-        count, last = max((best[o] for o in self.model.outputs), default=(0, None),
+        count, last = max((best[self.model.resolve(o)[0]] for o in self.model.outputs),
+                          default=(0, None),
                           key=lambda b: b[0])
         path = []
         while last is not None:
@@ -377,7 +378,9 @@ class _Checker:
                     layers=path)
 
     def sigmoid_multi_unit(self):
-        for name in self.model.outputs:
+        nodes = [self.model.nodes[self.model.resolve(ref)[0]] for ref in self.model.outputs]
+        # a shared layer's call (`dense[1][0]`): the layer, said once
+        for name in dict.fromkeys(node.owner or node.name for node in nodes):
             node = self.model.nodes[name]
             if activation_name(node) != "sigmoid":
                 continue

@@ -416,3 +416,41 @@ def test_compare_redraws_every_kind_of_kernel():
                                  ["he_normal", "glorot_uniform"], 0)
     assert [r.kernel_initializer for r in reports] == ["he_normal", "glorot_uniform"]
     assert reports[0].layer("conv2d").std != reports[1].layer("conv2d").std
+
+
+MULTI_OUTPUT = """\
+    inputs: {a: [5, 3], b: [5, 3]}
+    layers:
+      - {name: enc, type: LSTM, units: 2, return_state: true, inputs: a}
+      - {call: enc, inputs: b}
+    outputs: [enc, "enc[1][1]"]
+    """
+
+
+def test_outputs_of_a_layer_of_several_and_of_a_shared_layers_call():
+    """The loss covers every output tensor: the three of `enc` named alone and output 1 of
+    its second call (inspect failed on a layer of several outputs, and on a call's output)."""
+    model = model_from(MULTI_OUTPUT)
+    inputs = inspection.random_inputs(model, 8, 0)
+    weights = model.init_weights(0)
+    report = inspection.inspect(model, inputs, weights)
+    assert [row.name for row in report.layers] == ["enc"]
+    outputs = model.forward(inputs, weights)
+    tensors = [*outputs["enc"], outputs["enc[1][1]"]]
+    want = sum(float(np.mean(np.square(t, dtype=np.float64))) for t in tensors)
+    assert report.loss_value == pytest.approx(want, rel=1e-5)
+    assert report.layers[0].grad_norm > 0
+
+
+def test_target_of_several_output_tensors(nnctl, tmp_path):
+    spec = tmp_path / "multi.yaml"
+    spec.write_text(textwrap.dedent(MULTI_OUTPUT))
+    np.save(tmp_path / "x.npy", np.ones((4, 30), np.float32))
+    np.save(tmp_path / "t.npy", np.zeros((4, 8), np.float32))   # 4 tensors of 2 values
+    r = nnctl("inspect", spec, tmp_path / "x.npy", "--target", tmp_path / "t.npy", "-f", "json")
+    assert r.code == 0 and r.err == "", r.err
+    assert json.loads(r.out)["loss"] == "mse"
+    np.save(tmp_path / "t.npy", np.zeros((4, 7), np.float32))
+    r = nnctl("inspect", spec, tmp_path / "x.npy", "--target", tmp_path / "t.npy")
+    assert (r.code, r.out) == (1, "")
+    assert r.err.startswith("nnctl: error: ") and r.err.count("\n") == 1 and "8" in r.err

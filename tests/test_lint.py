@@ -100,6 +100,14 @@ CASES = {
                      - {type: Dense, units: 16, activation: linear}
                      - {type: BatchNormalization}
                      - {type: Dense, units: 1}
+                   """, 1),
+                  # a Dense applied to its own output, the last entry a call: the output
+                  # is that call's (`step[1][0]`)
+                  ("""
+                   inputs: {x: [4]}
+                   layers:
+                     - {name: step, type: Dense, units: 4, inputs: x}
+                     - {call: step, inputs: step}
                    """, 1)],
         "quiet": ["input: [8]\nlayers: [{type: Dense, units: 1}]\n",  # linear regression
                   dense_stack(["linear", "relu", "linear"]),
@@ -113,7 +121,17 @@ CASES = {
                    """)],
     },
     "sigmoid-multi-unit": {
-        "fires": [(dense_stack(["relu", "sigmoid"], units=[16, 3]), 1)],
+        "fires": [(dense_stack(["relu", "sigmoid"], units=[16, 3]), 1),
+                  # the output is a shared layer's second call (`head[1][0]`): said once
+                  ("""
+                   inputs: {a: [4], b: [4]}
+                   layers:
+                     - {name: head, type: Dense, units: 3, activation: sigmoid,
+                        kernel_initializer: glorot_uniform, inputs: a}
+                     - {call: head, inputs: b}
+                     - {call: head, inputs: a}
+                   outputs: [head, "head[2][0]"]
+                   """, 1)],
         "quiet": [dense_stack(["relu", "sigmoid"], units=[16, 1]),
                   dense_stack(["sigmoid", "softmax"], units=[16, 3])],  # hidden: not an output
     },

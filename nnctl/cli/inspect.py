@@ -67,8 +67,7 @@ def inspect(
     count = len(next(iter(inputs.values())))
     targets = None
     if target is not None:
-        widths = sum(math.prod(d or 1 for d in built.nodes[o].shape) for o in built.outputs)
-        rows = _read_rows(target, built, widths, count, npz=False)
+        rows = _read_rows(target, built, inspection.target_width(built), count, npz=False)
         if len(rows) != count:
             raise DataError(f"the target has {len(rows)} rows, the input batch {count}",
                             source=target)

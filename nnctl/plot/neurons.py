@@ -71,7 +71,7 @@ def shown_units(units: int) -> list:
 def neuron_graph(model) -> NeuronGraph:
     """The columns and the connections between the units drawn, for a built Model."""
     names = list(model.nodes)
-    outputs = set(model.outputs)
+    outputs = {model.resolve(ref)[0] for ref in model.outputs}   # `dense[1][0]`: its node
     columns = []
     for name in names:
         node = model.nodes[name]
