@@ -237,18 +237,19 @@ def _first_row_not_finite(array: np.ndarray) -> int:
 
 def check_taps(model: Model, taps: list[str]) -> list[str]:
     from nnctl.errors import ParameterError
-    from nnctl.naming import did_you_mean
-
-    from nnctl.model import split_ref
+    from nnctl.model import split_ref, unknown_ref_hint
 
     for ref in taps:
         name, index = split_ref(ref)
         if name not in model.nodes:
-            raise ParameterError(f"--tap: no layer named '{name}' in the model"
-                                 f"{did_you_mean(name, model.nodes)}")
+            raise ParameterError(f"--tap: no layer named '{ref}' in the model"
+                                 f"{unknown_ref_hint(name, model.nodes)}")
         if index is not None and index >= model.nodes[name].n_outputs:
+            calls = 1 + sum(1 for node in model.nodes.values() if node.owner == name)
+            hint = (f" (call {index + 1} of the shared layer is `{name}[{index}][0]`)"
+                    if index < calls else "")
             raise ParameterError(f"--tap: layer '{name}' has {model.nodes[name].n_outputs} "
-                                 f"output(s); '{ref}' names none of them")
+                                 f"output(s); '{ref}' names none of them{hint}")
     return taps
 
 

@@ -279,6 +279,25 @@ def split_ref(ref: str) -> tuple[str, int | None]:
     return name, (int(first) if first is not None else None)
 
 
+CALL_NAME = re.compile(r"^(.+)\[(\d+)\]$")   # a shared layer's call's node: `dense[1]`
+
+
+def unknown_ref_hint(name: str, known) -> str:
+    """What to add to "no layer `name`" (`name` from split_ref, `known` node names, where a
+    shared layer's calls are `dense[1]`...): for a call the layer does not have, its calls
+    as they are written (`dense[0][0]` ...); else a did-you-mean among the names as they are
+    written (a call `dense[1]` as `dense[1][0]`, never the node's own name)."""
+    known = set(known)
+    match = CALL_NAME.match(name)
+    if match and match.group(1) in known:
+        layer = match.group(1)
+        calls = 1 + sum(1 for n in known if (m := CALL_NAME.match(n)) and m.group(1) == layer)
+        written = f"`{layer}[0][0]`" + (f" to `{layer}[{calls - 1}][0]`" if calls > 1 else "")
+        return f" (layer '{layer}' is called {calls} time{'s' if calls > 1 else ''}: {written})"
+    return did_you_mean(name, [f"{n}[0]" if (m := CALL_NAME.match(n)) and m.group(1) in known
+                               else n for n in known])
+
+
 def model_input(node: Node, value) -> np.ndarray:
     """An input batch in the input's dtype; integer inputs refuse values with a fraction."""
     if np.dtype(node.dtype).kind != "i":
@@ -597,11 +616,11 @@ class GraphBuilder:
     def _dangling(self, ls, layer, inbound, known) -> SpecError | None:
         """The error of an `inputs` name that is neither an input nor a layer, if any."""
         for ref in inbound:
-            ref = split_ref(ref)[0]
-            if ref not in known:
+            name = split_ref(ref)[0]
+            if name not in known:
                 return self.spec.error(f"layer '{layer.name}': `inputs` names '{ref}', which is "
-                                       f"neither an input nor a layer{did_you_mean(ref, known)}",
-                                       ls.path + ("inputs",))
+                                       f"neither an input nor a layer"
+                                       f"{unknown_ref_hint(name, known)}", ls.path + ("inputs",))
         return None
 
     def _tensors(self, ls, layer, refs) -> tuple[list[str], list[int]]:
@@ -642,8 +661,8 @@ class GraphBuilder:
         for i, ref in enumerate(spec.outputs):
             name, k = split_ref(ref)
             if name not in self.nodes:
-                raise spec.error(f"`outputs` names '{name}', which is not a layer or an input"
-                                 f"{did_you_mean(name, self.nodes)}", ("outputs", i))
+                raise spec.error(f"`outputs` names '{ref}', which is not a layer or an input"
+                                 f"{unknown_ref_hint(name, self.nodes)}", ("outputs", i))
             if k is not None and k >= self.nodes[name].n_outputs:
                 raise spec.error(f"`outputs` names '{ref}', but '{name}' has "
                                  f"{self.nodes[name].n_outputs} output(s)", ("outputs", i))

@@ -163,6 +163,27 @@ def test_tap_writes_a_layers_output(tmp_path):
     assert r.code == 1 and "no layer named 'left9'" in r.err and "did you mean" in r.err
 
 
+def test_tap_of_a_shared_layers_calls(tmp_path):
+    """`--tap dense[1][0]` reads a call; a call the layer does not have, or a call read by
+    one index, says which calls there are (not the engine's own node names)."""
+    spec = tmp_path / "s.yaml"
+    spec.write_text("inputs: {a: [2]}\nlayers:\n"
+                    "  - {name: step, type: Dense, units: 2, inputs: a}\n"
+                    "  - {call: step, inputs: step}\n  - {call: step, inputs: 'step[1][0]'}\n")
+    last = run_nnctl("forward", spec, input="1,2\n")
+    tapped = run_nnctl("forward", spec, "--tap", "step[2][0]", input="1,2\n")
+    assert last.code == tapped.code == 0 and last.out == tapped.out != "", last.err
+    for tap, message in [
+            ("step[5][0]", "--tap: no layer named 'step[5][0]' in the model (layer 'step' is "
+                           "called 3 times: `step[0][0]` to `step[2][0]`)\n"),
+            ("stp[1][0]", "(did you mean 'step[1][0]'?)\n"),
+            ("step[1]", "'step[1]' names none of them (call 2 of the shared layer is "
+                        "`step[1][0]`)\n")]:
+        r = run_nnctl("forward", spec, "--tap", tap, input="1,2\n")
+        assert (r.code, r.out) == (1, ""), tap
+        assert r.err.startswith("nnctl: error: ") and r.err.endswith(message), r.err
+
+
 def test_bad_row_reports_line_and_column_after_good_rows():
     r = run_nnctl("forward", CONFIGS / "article_sequential.yaml",
                   input="1,2,3\n4,5,6\n7,oops,9\n1,1,1\n")

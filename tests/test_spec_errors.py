@@ -41,6 +41,33 @@ CASES = [
           - {type: Add, inputs: [shared, "shared[1]"]}
         """, 5, 25, ["`shared[1]` names none of them", "call 2 of the shared layer is "
                      "`shared[1][0]`"]),
+    ("call_that_does_not_exist", """\
+        inputs: {a: [3], b: [3]}
+        layers:
+          - {name: shared, type: Dense, units: 2, inputs: a}
+          - {call: shared, inputs: b}
+          - {type: Add, inputs: [shared, "shared[5][0]"]}
+        """, 5, 25, ["`inputs` names 'shared[5][0]'", "layer 'shared' is called 2 times: "
+                     "`shared[0][0]` to `shared[1][0]`"]),
+    ("call_output_misspelt", """\
+        inputs: {a: [3], b: [3]}
+        layers:
+          - {name: shared, type: Dense, units: 2, inputs: a}
+          - {call: shared, inputs: b}
+        outputs: ["sharde[1][0]"]
+        """, 5, 11, ["`outputs` names 'sharde[1][0]'", "did you mean 'shared[1][0]'?"]),
+    ("call_of_an_input", """\
+        inputs: {a: [3], b: [3]}
+        layers:
+          - {name: shared, type: Dense, units: 2, inputs: a}
+          - {call: a, inputs: b}
+        """, 4, 12, ["`call` names 'a'"]),
+    ("call_before_its_layer", """\
+        inputs: {a: [3], b: [3]}
+        layers:
+          - {call: shared, inputs: b}
+          - {name: shared, type: Dense, units: 2, inputs: a}
+        """, 3, 12, ["`call` names 'shared', which is not a layer defined above it"]),
     # Keras names unnamed layers dense, dense_1, ... without skipping taken names: a clash
     # is refused (as Keras refuses it), never renamed silently.
     ("default_name_taken_sequential", """\
