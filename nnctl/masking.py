@@ -52,10 +52,10 @@ def takes_mask(layer) -> bool:
     return getattr(layer, "consumes_mask", False) or type(layer).__name__ in TAKES_MASK
 
 
-def mask_operations(model, names: dict | None = None) -> tuple[list[MaskOperation], list[str]]:
+def mask_operations(model) -> tuple[list[MaskOperation], list[str]]:
     """Keras' NotEqual mask operations of a functional model that layers are called with,
     in the order Keras creates them (one per Embedding(mask_zero=True) call, in build order,
-    named not_equal, not_equal_1, ... unless `names` (Embedding node -> name) says), and the
+    named not_equal, not_equal_1, ... unless the spec's `mask_names` says), and the
     nodes called with a mask that Keras makes by other operations (of a merge of masked
     tensors), which are not listed."""
     created: list[MaskOperation] = []
@@ -76,7 +76,7 @@ def mask_operations(model, names: dict | None = None) -> tuple[list[MaskOperatio
             source = model.nodes[node.inbound[0]]
             k = node.inbound_index[0]
             default = MASK_OP_NAME if not created else f"{MASK_OP_NAME}_{len(created)}"
-            op = MaskOperation((names or {}).get(name, default), name, source.name, k,
+            op = MaskOperation(model.spec.mask_names.get(name, default), name, source.name, k,
                                source.shapes[k])
             created.append(op)
             tensors[name] = op

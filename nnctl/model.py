@@ -359,6 +359,15 @@ class GraphBuilder:
             self._add(layer_spec, layer, inbound)
         self.outputs = self._outputs(layers)
         self._drop_unused()
+        self._check_mask_names()
+
+    def _check_mask_names(self) -> None:
+        """`mask_names` names the masks of Embedding(mask_zero: true) layers (or calls)."""
+        for name in self.spec.mask_names:
+            node = self.nodes.get(name)
+            if node is None or not getattr(node.layer, "mask_zero", False):
+                raise self.spec.error(f"mask_names: '{name}' is not an Embedding with "
+                                      "mask_zero: true", ("mask_names", name))
 
     def check_all(self, limit: int = 20) -> list[SpecError]:
         """Every error of the spec (up to `limit`), for `nnctl validate`: a broken layer is
@@ -394,6 +403,7 @@ class GraphBuilder:
         if not errors:
             try:
                 self.outputs = self._outputs(layers)
+                self._check_mask_names()
             except SpecError as exc:
                 errors.append(exc)
         errors.sort(key=lambda e: (e.line or 0, e.column or 0))  # in the order of the file

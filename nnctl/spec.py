@@ -13,7 +13,7 @@ from nnctl.naming import did_you_mean, name_problem
 from nnctl.yamlpos import Located, load_yaml
 
 TOP_KEYS_SEQUENTIAL = ("name", "input", "layers", "dtype", "seed")
-TOP_KEYS_FUNCTIONAL = ("name", "inputs", "layers", "outputs", "dtype", "seed")
+TOP_KEYS_FUNCTIONAL = ("name", "inputs", "layers", "outputs", "dtype", "seed", "mask_names")
 DTYPES = ("float32", "float64")
 INPUT_DTYPES = ("int32", "int64") + DTYPES  # an input may hold integers (Embedding indices)
 
@@ -40,6 +40,8 @@ class ModelSpec:
     input_dtypes: dict[str, str] = field(default_factory=dict)  # only those given
     seed: int | None = None
     doc: Located | None = field(default=None, repr=False)
+    # Keras' names of its NotEqual mask operations, by masking Embedding (call): for summaries
+    mask_names: dict[str, str] = field(default_factory=dict)
 
     def error(self, message: str, path=(), kind=SpecError) -> NnctlError:
         """An error located at `path` of the document (file:line:col when known)."""
@@ -207,7 +209,27 @@ def parse_spec(doc: Located) -> ModelSpec:
                             ("outputs",))
     return ModelSpec(name=name, functional=functional, inputs=inputs, layers=layers,
                      outputs=outputs, dtype=dtype, seed=seed, doc=doc,
-                     input_dtypes=input_dtypes)
+                     input_dtypes=input_dtypes, mask_names=_parse_mask_names(doc, top))
+
+
+def _parse_mask_names(doc: Located, top: dict) -> dict[str, str]:
+    """`mask_names: {EMBEDDING: NAME}` (docs/spec.md, Masks); which layers may be named is
+    checked when the model is built."""
+    raw = top.get("mask_names")
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict) or not all(isinstance(k, str) and isinstance(v, str) and v
+                                            for k, v in raw.items()):
+        raise doc.error("`mask_names` maps an Embedding(mask_zero: true) to the name of its "
+                        "mask operation: {embedding: not_equal}", ("mask_names",))
+    seen: dict[str, str] = {}
+    for key, value in raw.items():
+        check_name(doc, value, ("mask_names", key), "a mask operation's name")
+        if value in seen:
+            raise doc.error(f"mask operation name '{value}' is given to '{seen[value]}' and "
+                            f"'{key}'", ("mask_names", key))
+        seen[value] = key
+    return dict(raw)
 
 
 def parse_shape(doc: Located, raw, path) -> tuple:

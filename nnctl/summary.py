@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from nnctl.model import Model, Node, keras_depths
+from nnctl.masking import MASK_OP, MaskOperation, mask_operations
+from nnctl.model import Model, Node, keras_depths, keras_layer_order
 
 
 @dataclass
@@ -56,7 +57,17 @@ class Summary:
 
 
 def summarize(model: Model, error: str | None = None) -> Summary:
-    rows = [_row(model, node) for node in model.layers]
+    ops = mask_operations(model)[0] if model.functional else []
+    if ops:   # Keras lists its mask operations among the layers, in graph order
+        by_name = {op.name: op for op in ops}
+        reads = {consumer: op.name for op in ops for consumer in op.consumers}
+        order = keras_layer_order(model, lambda name: [by_name[name].inbound] if name in by_name
+                                  else model.nodes[name].inbound + ([reads[name]]
+                                                                    if name in reads else []))
+        rows = [_op_row(model, by_name[name]) if name in by_name
+                else _row(model, model.nodes[name], reads) for name in order]
+    else:
+        rows = [_row(model, node) for node in model.layers]
     trainable_bytes = non_trainable_bytes = 0.0
     for node in model.layers:
         for w in node.weights:
@@ -69,16 +80,17 @@ def summarize(model: Model, error: str | None = None) -> Summary:
     non_trainable = sum(r.non_trainable_params for r in rows)
     return Summary(
         name=model.name, type="Functional" if model.functional else "Sequential", rows=rows,
-        chain=is_chain(model), total_params=trainable + non_trainable,
+        chain=not ops and is_chain(model), total_params=trainable + non_trainable,
         trainable_params=trainable, non_trainable_params=non_trainable,
         total_bytes=trainable_bytes + non_trainable_bytes, trainable_bytes=trainable_bytes,
         non_trainable_bytes=non_trainable_bytes, total_macs=sum(r.macs for r in rows),
         error=error)
 
 
-def _row(model: Model, node: Node) -> Row:
+def _row(model: Model, node: Node, masks: dict | None = None) -> Row:
     """A layer's row; a shared layer's covers all its calls, as Keras': every call's inputs
-    in "Connected to", the last call's output shape, the MACs and outputs of all."""
+    in "Connected to" (and the mask operation it is called with, `masks`: node -> its name),
+    the last call's output shape, the MACs and outputs of all."""
     calls = model.calls(node)
     macs, connected, connected_node, connected_index = 0, [], [], []
     for call in calls if node.layer is not None else []:
@@ -87,6 +99,10 @@ def _row(model: Model, node: Node) -> Row:
             connected.append(model.nodes[i].layer_name)
             connected_node.append(model.nodes[i].call_index)
             connected_index.append(k)
+        if masks and call.name in masks:
+            connected.append(masks[call.name])
+            connected_node.append(0)
+            connected_index.append(0)
     last = calls[-1]
     itemsize = np.dtype(node.dtype).itemsize
     output_shape = ([None, *last.shape] if last.n_outputs == 1
@@ -100,6 +116,16 @@ def _row(model: Model, node: Node) -> Row:
                                         for call in calls for shape in call.shapes) * itemsize,
         connected_index=connected_index,
         connected_node=connected_node if any(connected_node) else [])
+
+
+def _op_row(model: Model, op: MaskOperation) -> Row:
+    """The row of one of Keras' mask operations (NotEqual: a bool per step)."""
+    source = model.nodes[op.inbound]
+    return Row(name=op.name, type=MASK_OP, output_shape=[None, *op.shape], params=0,
+               trainable_params=0, non_trainable_params=0, connected_to=[source.layer_name],
+               trainable="-", activation_bytes=math.prod(d or 1 for d in op.shape),
+               connected_index=[op.index] if op.index else [],
+               connected_node=[source.call_index] if source.call_index else [])
 
 
 def is_chain(model: Model) -> bool:

@@ -79,11 +79,7 @@ def test_summary_facts_equal_keras(path):
                     for layer in want["layers"]]
 
 
-# Keras' summary of these lists its NotEqual mask operations, nnctl's not yet
-MASK_OPS = {"func_masked", "func_masked_two"}
-
-
-@pytest.mark.parametrize("stem", sorted(set(STEMS) - NESTED - MASK_OPS))
+@pytest.mark.parametrize("stem", sorted(set(STEMS) - NESTED))
 def test_summary_text_equals_keras(stem):
     for suffix in (".keras", ".h5", ".json"):
         model, _ = model_of(KERAS / f"{stem}{suffix}")

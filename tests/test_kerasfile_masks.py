@@ -87,3 +87,16 @@ def test_a_keras_file_with_masks_runs_in_the_cli_as_keras(tmp_path, suffix):
     assert result.code == 0, result.err
     got = [[float(v) for v in line.split(",")] for line in result.out.splitlines()]
     np.testing.assert_allclose(got, want["outputs"][0], rtol=1e-5, atol=1e-6)
+
+
+def test_converted_to_yaml_the_summary_keeps_keras_mask_names(tmp_path):
+    # func_masked_two's layers list right before left, but Keras made left's mask first:
+    # not_equal is left's, kept by the spec's mask_names
+    want = json.loads((KERAS / "func_masked_two.expected.json").read_text())["summary"]
+    result = run_nnctl("convert", str(KERAS / "func_masked_two.keras"), "-o", "m.yaml",
+                       cwd=tmp_path)
+    assert result.code == 0, result.err
+    assert "mask_names: {left_embed: not_equal, right_embed: not_equal_1}" in \
+        (tmp_path / "m.yaml").read_text()
+    summary = run_nnctl("summary", "m.yaml", cwd=tmp_path)
+    assert (summary.code, summary.out) == (0, want), summary.err

@@ -63,7 +63,7 @@ def test_summary_facts_equal_keras(case):
 
     facts = json.loads((GOLDEN / "sequences" / f"{path.stem}.json").read_text())
     summary = summarize(model)
-    rows = [r for r in summary.rows if r.type != "InputLayer"]
+    rows = [r for r in summary.rows if r.type not in ("InputLayer", "NotEqual")]  # layers
     want = [layer for layer in facts["layers"] if layer["type"] != "InputLayer"]
     assert [(r.name, r.type, r.params, r.output_shape) for r in rows] == \
         [(w["name"], w["type"], w["params"], w["output_shape"]) for w in want]
@@ -437,3 +437,36 @@ def test_plot_neurons_refuses_recurrent_layers(nnctl):
                      "plot --neurons cannot draw a GRU layer (a recurrent layer feeds its units "
                      "back into themselves over the time steps); draw the model without "
                      "--neurons\n")
+
+
+MASKED_FUNCTIONAL = ("inputs: {words: {shape: [5], dtype: int32}}\nlayers:\n"
+                     "  - {name: embed, type: Embedding, input_dim: 9, output_dim: 3, "
+                     "mask_zero: true, inputs: words}\n"
+                     "  - {name: plain, type: Embedding, input_dim: 9, output_dim: 3, "
+                     "inputs: words}\n"
+                     "  - {name: rnn, type: SimpleRNN, units: 2, inputs: embed}\n"
+                     "outputs: [rnn, plain]\n")
+
+
+def test_mask_names_name_keras_mask_operations_in_the_summary(nnctl, tmp_path):
+    path = tmp_path / "s.yaml"
+    path.write_text(MASKED_FUNCTIONAL + "mask_names: {embed: not_equal_7}\n")
+    r = nnctl("summary", path, "--format", "markdown")
+    assert (r.code, r.err) == (0, ""), r.err
+    assert "| not_equal_7 (NotEqual) | (None, 5) | 0 | words[0][0] |" in r.out
+    assert "| rnn (SimpleRNN) | (None, 2) | 12 | embed[0][0], not_equal_7[0][0] |" in r.out
+
+
+@pytest.mark.parametrize("names, message", [
+    ("{plain: not_equal}", "mask_names: 'plain' is not an Embedding with mask_zero: true"),
+    ("{rnn: not_equal}", "mask_names: 'rnn' is not an Embedding with mask_zero: true"),
+    ("[not_equal]", "`mask_names` maps an Embedding(mask_zero: true) to the name of its mask"),
+])
+def test_mask_names_must_name_masking_embeddings(nnctl, tmp_path, names, message):
+    path = tmp_path / "s.yaml"
+    path.write_text(MASKED_FUNCTIONAL + f"mask_names: {names}\n")
+    for command in ("summary", "validate"):
+        r = nnctl(command, path)
+        assert r.code == 1 and "Traceback" not in r.err
+        assert r.err.startswith(f"nnctl: error: {path}:") and message in r.err, r.err
+        assert len(r.err.splitlines()) == 1

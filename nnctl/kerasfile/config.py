@@ -92,9 +92,31 @@ class KerasGraph:
         spec["layers"] = layers
         if not self.sequential:
             spec["outputs"] = list(self.outputs)
+        if self.masks:
+            spec["mask_names"] = self.mask_names()
         if model_dtype != "float32":
             spec["dtype"] = model_dtype
         return spec
+
+
+    def mask_names(self) -> dict[str, str]:
+        """Each NotEqual's name by the Embedding (call) whose mask it is: the first masking
+        Embedding on the tensor it compares (two on one tensor have equal masks)."""
+        embeddings = [(layer.name, layer.inbound[0]) for layer in self.layers
+                      if layer.class_name == "Embedding" and layer.args.get("mask_zero")]
+        masking = {name for name, _ in embeddings}
+        calls: dict[str, int] = {}
+        for name, inbound in self.calls:
+            calls[name] = calls.get(name, 0) + 1
+            if name in masking:
+                embeddings.append((f"{name}[{calls[name]}]", inbound[0]))
+        names: dict[str, str] = {}
+        for op in {op.name: op for op in self.masks.values()}.values():
+            owner = next((e for e, tensor in embeddings
+                          if tensor == op.input and e not in names), None)
+            if owner is not None:
+                names[owner] = op.name
+        return names
 
 
 def _input_entry(shape, dtype):

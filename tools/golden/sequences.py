@@ -85,6 +85,8 @@ def main():
         for layer in model.layers:
             for w in layer.weights:
                 value = rng.normal(0.0, 0.5, tuple(w.shape)).astype(w.dtype)
+                if "variance" in w.path:   # BatchNormalization's moving variance: positive
+                    value = np.abs(value) + 0.5
                 w.assign(value)
                 arrays[f"weights/{layer.name}/{_inner_path(layer, w)}"] = value
         inputs, values = draw_inputs(model, spec, rng)
