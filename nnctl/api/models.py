@@ -312,7 +312,7 @@ class Model(KerasViews):
 
         data = summarize(self.engine)
         if self._nested:
-            _collapse_nested(data, self._nested)
+            _collapse_nested(data, self._nested, _calls_in_model(self._inputs, self._outputs))
         if not isinstance(self, Sequential):
             _number_calls_as_keras(data, self._inputs, self._outputs)
         if self._subclassed:
@@ -941,9 +941,24 @@ def _reached(inputs: list, outputs: list) -> list:
                      key=id)
 
 
-def _collapse_nested(data, nested: dict) -> None:
+def _calls_in_model(inputs: list, outputs: list) -> dict:
+    """id(call node) -> which call of its layer it is within the model, as the engine numbers
+    them (a nested model's layers' calls apart from the others')."""
+    given = {id(t.node) for t in inputs}
+    nodes = sorted((n for n in _reached(inputs, outputs) if id(n) not in given),
+                   key=lambda n: n.index)
+    number, count = {}, {}
+    for node in nodes:
+        key = (node.layer.name, getattr(node, "nested", None) is not None)
+        number[id(node)] = count.get(key, 0)
+        count[key] = number[id(node)] + 1
+    return number
+
+
+def _collapse_nested(data, nested: dict, calls_in_model: dict) -> None:
     """One row per model used as a layer, as Keras shows it (expand_nested=False): its name
-    and class, its output's shape, its layers' parameters; rows after it connect to it."""
+    and class, its output's shape, its layers' parameters; rows after it connect to it, and
+    it to every call's inputs (`shared[0][0], shared[1][0]`: `calls_in_model` numbers them)."""
     from nnctl.summary import Row
 
     rows, groups = [], {}
@@ -964,6 +979,7 @@ def _collapse_nested(data, nested: dict) -> None:
                 output_shape=by_name[calls[-1].outputs[0]].output_shape,
                 params=0, trainable_params=0, non_trainable_params=0,
                 connected_to=[t.node.layer.name for t in inbound], trainable="-",
+                connected_node=[calls_in_model.get(id(t.node), 0) for t in inbound],
                 connected_index=[t.index for t in inbound])
             rows.append(groups[id(model)])
         group = groups[id(model)]
