@@ -34,6 +34,9 @@ class Node:
     inbound: list["SymbolicTensor"]
     index: int
     output: "SymbolicTensor | None" = None
+    # an Embedding(mask_zero=True) call: Keras' name of its mask operation (NotEqual), drawn
+    # from the session's names as Keras draws it (nnctl.masking.mask_operations)
+    mask_name: str | None = None
 
 
 class SymbolicTensor:
@@ -395,6 +398,10 @@ class Layer(KerasViews):
         dtype = self.config.get("dtype") or (tensors[0].dtype if "float" in tensors[0].dtype
                                              else "float32")
         node = Node(self, tensors, next(_node_counter))
+        if getattr(engine, "mask_zero", False):
+            from nnctl.masking import MASK_OP_NAME
+
+            node.mask_name = session.unique_name(MASK_OP_NAME)
         if len(out_shapes) == 1:
             node.output = SymbolicTensor((None, *out_shapes[0]), dtype, node)
         else:   # return_state: [output, states...], as Keras returns them

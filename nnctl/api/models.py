@@ -20,6 +20,7 @@ from nnctl.api.layers import (NestedCall, Input, InputLayer, KerasViews, Layer, 
 from nnctl.api.variables import Variable
 from nnctl.errors import DataError, SpecError, WeightsError
 from nnctl.graphwalk import ancestors, depth_first
+from nnctl.masking import MASK_OP_NAME
 from nnctl.layers import format_shape
 from nnctl.model import split_ref
 
@@ -840,10 +841,13 @@ def functional_spec(name: str, inputs: list, outputs: list, seed=None) -> tuple[
         raise SpecError(f"model '{name}': the inputs have different dtypes "
                         f"({', '.join(sorted(dtypes))}); a model has one dtype")
     omit_names = spec_default_names(layers, {layer.name for layer in input_layers})
-    entries, previous = [], None
+    entries, previous, mask_names = [], None, {}
     for node in calls:
         inbound = [ref(t) for t in node.inbound]
         one = node.layer.engine.arity == "one"
+        if node.mask_name is not None:
+            c = call_index[id(node)]
+            mask_names[node.layer.name if c == 0 else f"{node.layer.name}[{c}]"] = node.mask_name
         if call_index[id(node)]:
             entries.append({"call": node.layer.name, "inputs": inbound[0] if one else inbound})
             previous = f"{node.layer.name}[{call_index[id(node)]}]"
@@ -863,6 +867,9 @@ def functional_spec(name: str, inputs: list, outputs: list, seed=None) -> tuple[
     spec["inputs"] = {layer.name: input_entry(layer) for layer in input_layers}
     spec["layers"] = entries
     spec["outputs"] = [ref(t) for t in outputs]
+    defaults = [MASK_OP_NAME if k == 0 else f"{MASK_OP_NAME}_{k}" for k in range(len(mask_names))]
+    if list(mask_names.values()) != defaults:   # numbered on from an earlier model's
+        spec["mask_names"] = mask_names
     layer_map = {layer.name: layer for layer in input_layers}
     layer_map.update({layer.name: layer for layer in layers})
     return spec, layer_map
