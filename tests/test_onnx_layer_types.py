@@ -90,3 +90,24 @@ def test_unknown_sizes_at_run_time():
         (got,) = session.run(None, {"input_layer": x})
         want = model.forward({"input_layer": x}, weights)[model.outputs[0]]
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_layer_normalization_of_a_flat_row_far_from_zero_is_finite(dtype):
+    """Keras' variance mean(x^2) - mean(x)^2 rounds to a negative number on a flat row far
+    from 0 (1000.1, 64 times), whose square root is NaN: clamped at 0 the outputs are finite,
+    and the decomposed ONNX form (float64 models) computes the same numbers."""
+    model = model_of("input: [64]\nlayers:\n  - {type: LayerNormalization}\n", dtype)
+    weights = model.init_weights(0)
+    rows = np.full((3, 64), 1000.1, dtype)
+    rows[2] += np.linspace(-1, 1, 64, dtype=dtype)
+    mean = rows.mean(axis=1, keepdims=True)
+    assert ((np.square(rows).mean(axis=1, keepdims=True) - np.square(mean)) < 0).any()
+    out = model.forward({"input_layer": rows}, weights)[model.outputs[0]]
+    assert np.isfinite(out).all()
+    session = ort.InferenceSession(to_onnx(model, weights).SerializeToString(),
+                                   providers=["CPUExecutionProvider"])
+    (got,) = session.run(None, {"input_layer": rows})
+    assert np.isfinite(got).all()
+    if dtype == "float64":
+        np.testing.assert_allclose(got, out, rtol=1e-9, atol=1e-8)

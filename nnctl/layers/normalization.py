@@ -45,9 +45,12 @@ def normalize_vjp(grad, x, mean, variance, gamma, epsilon) -> dict:
 
 def moments(x, normalized: tuple):
     """The mean and variance of x over the (batch) axes `normalized`, kept as axes of 1, as
-    Keras' moments computes them: the variance as mean(x^2) - mean(x)^2."""
+    Keras' moments computes them: the variance as mean(x^2) - mean(x)^2, never below 0 (a
+    flat row far from 0, 1000.1 64 times, rounds it to a negative number, whose square root
+    would be NaN; Keras' NumPy backend gives that NaN, its other backends clamp or centre)."""
     mean = x.mean(axis=normalized, keepdims=True)
-    return mean, np.square(x).mean(axis=normalized, keepdims=True) - np.square(mean)
+    variance = np.square(x).mean(axis=normalized, keepdims=True) - np.square(mean)
+    return mean, np.maximum(variance, 0, out=variance)
 
 
 def _reduce_to(value, summed, shape):
@@ -213,7 +216,8 @@ class LayerNormalization(_Normalization):
         # scale_shift and moments as call() computes them
         lay = lambda w: along_axes(w, axes, rank + 1)  # noqa: E731
         mean = g.reduce("ReduceMean", x, batch_axes)
-        variance = g.sub(g.reduce("ReduceMean", g.mul(x, x), batch_axes), g.mul(mean, mean))
+        variance = g.maximum(g.sub(g.reduce("ReduceMean", g.mul(x, x), batch_axes),
+                                   g.mul(mean, mean)), 0)
         inv = g.div(1, g.op("Sqrt", g.add(variance, self.epsilon)))
         if self.scale:
             inv = g.mul(inv, g.initializer(lay(weights["gamma"]), "gamma"))
