@@ -207,7 +207,7 @@ def inspect(model, inputs: dict[str, np.ndarray], weights: dict[str, np.ndarray]
             output_shape=[None, *node.shape],
             mean=float(np.mean(y)), std=float(np.std(y)), dead=dead, saturated=saturated,
             grad_norm=math.sqrt(sum(g * g for g in trainable)) if trainable else None,
-            output_grad_norm=_norm(grads.nodes[node.name]),
+            output_grad_norm=_norm(grads.nodes.get(node.name, [])),  # [] a call no loss reaches
             weights=weight_rows))
     return Report(model=model.name, batch=batch, loss="mean_square" if targets is None else "mse",
                   loss_value=loss, kernel_initializer=kernel_initializer, layers=rows)

@@ -454,3 +454,19 @@ def test_target_of_several_output_tensors(nnctl, tmp_path):
     r = nnctl("inspect", spec, tmp_path / "x.npy", "--target", tmp_path / "t.npy")
     assert (r.code, r.out) == (1, "")
     assert r.err.startswith("nnctl: error: ") and r.err.count("\n") == 1 and "8" in r.err
+
+
+def test_a_shared_layer_whose_first_call_no_output_reads(nnctl, tmp_path):
+    """Only the second call of `d` reaches the output: the loss reaches its weights through
+    that call, none reaches the first call's output (inspect failed: KeyError 'd')."""
+    spec = tmp_path / "s.yaml"
+    spec.write_text("inputs: {a: [3], b: [3]}\n"
+                    "layers:\n"
+                    "  - {name: d, type: Dense, units: 3, inputs: a}\n"
+                    "  - {call: d, inputs: b}\n"
+                    "outputs: ['d[1][0]']\n")
+    r = nnctl("inspect", spec, "-f", "json")
+    assert r.code == 0 and r.err == "", r.err
+    (row,) = json.loads(r.out)["layers"]
+    assert row["name"] == "d" and row["output_grad_norm"] == 0.0
+    assert all(w["grad_norm"] > 0 for w in row["weights"])
