@@ -279,6 +279,11 @@ def split_ref(ref: str) -> tuple[str, int | None]:
     return name, (int(first) if first is not None else None)
 
 
+def call_label(layer: str, call_index: int) -> str:
+    """A shared layer's call in messages, as the spec writes it: its output `dense[1][0]`."""
+    return f"call {call_index + 1} of layer '{layer}' (`{layer}[{call_index}][0]`)"
+
+
 CALL_NAME = re.compile(r"^(.+)\[(\d+)\]$")   # a shared layer's call's node: `dense[1]`
 
 
@@ -596,7 +601,11 @@ class GraphBuilder:
         except ArgError as exc:
             key_path = ls.path + ((exc.key,) if exc.key in ls.config or
                                   (exc.key == "inputs" and ls.inbound) else ())
-            raise self.spec.locate(SpecError(exc.message), key_path) from None
+            message = exc.message
+            if ls.call is not None:   # the layer says `layer 'add[1]'`, its call's node
+                message = message.replace(f"layer '{layer.name}'",
+                                          call_label(ls.call, layer.call_index))
+            raise self.spec.locate(SpecError(message), key_path) from None
         owner = None
         dtype = ls.config.get("dtype") or self.spec.dtype
         if ls.call is not None:   # a shared layer: its weights are its first call's
@@ -686,7 +695,8 @@ class GraphBuilder:
         for name in list(self.nodes):
             node = self.nodes[name]
             if name not in needed and node.layer is not None:
-                self.warnings.append(f"layer '{name}' does not lead to any output; it is left "
+                what = call_label(node.owner, node.call_index) if node.owner else f"layer '{name}'"
+                self.warnings.append(f"{what} does not lead to any output; it is left "
                                      "out of the model")
                 del self.nodes[name]
 

@@ -6,6 +6,7 @@ graph checks shapes (nnctl.model). Every error points at the YAML node it is abo
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from nnctl.errors import FileError, NnctlError, SpecError
@@ -16,6 +17,7 @@ TOP_KEYS_SEQUENTIAL = ("name", "input", "layers", "dtype", "seed")
 TOP_KEYS_FUNCTIONAL = ("name", "inputs", "layers", "outputs", "dtype", "seed", "mask_names")
 DTYPES = ("float32", "float64")
 INPUT_DTYPES = ("int32", "int64") + DTYPES  # an input may hold integers (Embedding indices)
+INDEXED = re.compile(r".*\[\d+\]$")   # `lstm[1]`, `dense[1][0]`: a reference, not a name
 
 
 @dataclass
@@ -252,7 +254,7 @@ def _parse_inputs(doc, raw, dtypes) -> dict[str, tuple]:
         raise doc.error("`inputs` maps each input's name to its shape, e.g. "
                         "`inputs: {features: [8]}`", ("inputs",))
     for name in raw:
-        check_name(doc, str(name), ("inputs", name), "an input name", key=True)
+        check_tensor_name(doc, str(name), ("inputs", name), "an input name", key=True)
     return {str(name): _parse_input(doc, value, ("inputs", name), dtypes, str(name))
             for name, value in raw.items()}
 
@@ -281,6 +283,16 @@ def check_name(doc: Located, name: str, path, what: str, key: bool = False) -> N
         raise doc.error(f"{what} {problem}", path, key=key)
 
 
+def check_tensor_name(doc: Located, name: str, path, what: str, key: bool = False) -> None:
+    """check_name, and refuse a layer's or an input's name that ends in `[N]`: `lstm[1]`
+    reads output 1 of `lstm`, `dense[1][0]` a shared layer's second call."""
+    check_name(doc, name, path, what, key)
+    if INDEXED.match(name):
+        raise doc.error(f"{what} may not end in `[N]` ('{name}'): `NAME[N]` reads output N of "
+                        "layer NAME (`lstm[1]`), `NAME[C][N]` a shared layer's call",
+                        path, key=key)
+
+
 def _input_from_first_layer(doc, raw_layers) -> dict[str, tuple]:
     first = raw_layers[0]
     if isinstance(first, dict) and "input_shape" in first:
@@ -303,7 +315,7 @@ def _parse_layer(doc, raw, path, functional) -> LayerSpec:
     if name is not None and (not isinstance(name, str) or not name):
         raise doc.error(f"`name` must be a non-empty string, got {name!r}", path + ("name",))
     if name is not None:
-        check_name(doc, name, path + ("name",), "a layer name")
+        check_tensor_name(doc, name, path + ("name",), "a layer name")
     inbound = None
     if "inputs" in raw:
         if not functional:

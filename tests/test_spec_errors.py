@@ -62,6 +62,23 @@ CASES = [
           - {name: shared, type: Dense, units: 2, inputs: a}
           - {call: a, inputs: b}
         """, 4, 12, ["`call` names 'a'"]),
+    ("call_of_a_merge_on_other_shapes", """\
+        inputs: {a: [3], b: [3], c: [4]}
+        layers:
+          - {name: add, type: Add, inputs: [a, b]}
+          - {call: add, inputs: [b, c]}
+        """, 4, 25, ["call 2 of layer 'add' (`add[1][0]`): inputs have incompatible shapes "
+                     "(None, 3) and (None, 4)"]),
+    ("layer_name_like_a_reference", """\
+        inputs: {a: [3]}
+        layers:
+          - {name: "d[1]", type: Dense, units: 3, inputs: a}
+        """, 3, 12, ["a layer name may not end in `[N]` ('d[1]')", "reads output N"]),
+    ("input_name_like_a_reference", """\
+        inputs: {"x[0]": [3]}
+        layers:
+          - {type: Dense, units: 1}
+        """, 1, 10, ["an input name may not end in `[N]` ('x[0]')"]),
     ("call_before_its_layer", """\
         inputs: {a: [3], b: [3]}
         layers:

@@ -209,6 +209,18 @@ def test_unused_layer_is_left_out_with_a_warning(nnctl, tmp_path):
     assert "layer 'a' does not lead to any output" in r.err
 
 
+def test_an_unused_call_of_a_shared_layer_is_named_as_the_spec_writes_it(nnctl, tmp_path):
+    spec = tmp_path / "unused.yaml"
+    spec.write_text("inputs: {x: [2], y: [2]}\nlayers:\n"
+                    "  - {name: d, type: Dense, units: 2, inputs: x}\n"
+                    "  - {call: d, inputs: y}\n"
+                    "  - {name: out, type: Dense, units: 1, inputs: d}\n")
+    r = nnctl("summary", spec, "--format", "json")
+    assert r.code == 0
+    assert r.err == ("nnctl: warning: call 2 of layer 'd' (`d[1][0]`) does not lead to any "
+                     "output; it is left out of the model\n")
+
+
 def test_partial_builder_keeps_built_nodes():
     import textwrap
 
