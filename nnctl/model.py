@@ -514,8 +514,14 @@ class GraphBuilder:
         spec = self.spec
         owner = made.get(ls.call)
         if owner is None:
-            raise spec.error(f"`call` names '{ls.call}', which is not a layer defined above "
-                             f"it{did_you_mean(ls.call, list(made))}", ls.path + ("call",))
+            if ls.call in spec.inputs:
+                why = ("which is an input: `call` calls a layer again (an input is read with "
+                       "`inputs:`)")
+            elif any(other.name == ls.call for other in spec.layers):
+                why = "which is defined below it: a layer is called again after its own entry"
+            else:
+                why = f"which is not a layer defined above it{did_you_mean(ls.call, list(made))}"
+            raise spec.error(f"`call` names '{ls.call}', {why}", ls.path + ("call",))
         index = calls[ls.call] = calls.get(ls.call, 0) + 1
         layer = copy.copy(owner)
         layer.name, layer.call_index = f"{ls.call}[{index}]", index   # Keras' node index

@@ -61,7 +61,8 @@ CASES = [
         layers:
           - {name: shared, type: Dense, units: 2, inputs: a}
           - {call: a, inputs: b}
-        """, 4, 12, ["`call` names 'a'"]),
+        """, 4, 12, ["`call` names 'a', which is an input: `call` calls a layer again (an "
+                     "input is read with `inputs:`)"]),
     ("call_of_a_merge_on_other_shapes", """\
         inputs: {a: [3], b: [3], c: [4]}
         layers:
@@ -84,7 +85,8 @@ CASES = [
         layers:
           - {call: shared, inputs: b}
           - {name: shared, type: Dense, units: 2, inputs: a}
-        """, 3, 12, ["`call` names 'shared', which is not a layer defined above it"]),
+        """, 3, 12, ["`call` names 'shared', which is defined below it: a layer is called "
+                     "again after its own entry"]),
     # Keras names unnamed layers dense, dense_1, ... without skipping taken names: a clash
     # is refused (as Keras refuses it), never renamed silently.
     ("default_name_taken_sequential", """\
