@@ -381,13 +381,17 @@ class Model(KerasViews):
     def weights(self) -> list:
         """Every weight as a Variable, in Keras' order (layer by layer)."""
         self._weight_dict()
-        prefix = f"{self.name}/" if isinstance(self, Sequential) else ""
         variables = []
         for node in self.engine.layers:
             layer = self._layer_map[node.name]
             calls = self._nested.get(node.name)
             owner = calls[0].model if calls else None   # a custom layer's: `block/dense/kernel`
-            inner = f"{owner.name}/" if owner is not None and not isinstance(owner, Model) else ""
+            custom = owner is not None and not isinstance(owner, Model)
+            inner = f"{owner.name}/" if custom else ""
+            # Keras' path starts with the Sequential that built the layer (`enc/dense/kernel`),
+            # if one did: a functional model's layers are built outside any
+            scope = getattr(owner if custom else layer, "_weight_scope", None)
+            prefix = f"{scope}/" if scope else ""
             variables += [Variable(layer, w.name, f"{prefix}{inner}{node.name}/{w.name}",
                                    w.trainable) for w in node.weights]
         return variables
@@ -551,8 +555,11 @@ class Model(KerasViews):
             kwargs = {"training": False} if "training" in \
                 inspect.signature(self.call).parameters else {}
             return self.call(x, **kwargs)
-        self._ensure_built()
         given = leaves(x)
+        if isinstance(self, Sequential) and self._input is None and len(given) == 1:
+            # a Sequential without an input shape takes its first call's, as Keras'
+            self._input = InputLayer(tuple(given[0].shape[1:]), dtype=self.dtype)
+        self._ensure_built()
         if len(given) != len(self._inputs):
             raise ValueError(f"model '{self.name}' takes {len(self._inputs)} inputs, got "
                              f"{len(given)}")
@@ -759,6 +766,8 @@ class Sequential(Model):
             session.unique_name("functional")
         x = self._input.output
         for layer in self._stack:
+            if not isinstance(layer, Model) and not layer.built:
+                layer._weight_scope = self.name   # built here: Keras' `seq/dense/kernel`
             x = layer(x)                      # the engine checks each layer's shapes
         self._inputs, self._outputs = [self._input.output], [x]
         self._nested = _nested_calls(self._inputs, self._outputs)
