@@ -54,21 +54,10 @@ def read_dtype(model: Model) -> np.dtype:
 
 
 def output_tensors(model: Model, names: list[str]) -> list[tuple[str, tuple]]:
-    """(column stem, shape) of each output tensor: a layer of several outputs named alone
-    (`lstm`, return_state) gives one per output: `lstm[0][0]`, `lstm[0][1]`..."""
-    from nnctl.model import split_ref
-
-    tensors = []
-    for ref in names:
-        name, index = split_ref(ref)
-        node = model.nodes[name]
-        if node.n_outputs == 1:
-            tensors.append((ref, node.shape))
-        elif index is not None:
-            tensors.append((ref, node.shapes[index]))
-        else:
-            tensors += [(f"{name}[0][{k}]", shape) for k, shape in enumerate(node.shapes)]
-    return tensors
+    """(column stem, shape) of each output tensor (Model.output_tensors): a layer of several
+    outputs named alone (`lstm`, return_state) gives one per output: `lstm[0][0]`, ..."""
+    return [(written, model.nodes[name].shapes[k])
+            for written, name, k in model.output_tensors(names)]
 
 
 def sample_shape(model: Model) -> tuple | None:
@@ -89,6 +78,16 @@ def output_columns(model: Model, names: list[str]) -> list[str]:
     for name, shape in tensors:
         columns += flat_names(name, math.prod(d or 1 for d in shape))
     return columns
+
+
+def check_unique_columns(columns: list[str], refs: list[str]) -> None:
+    """Named output columns must differ: an output named twice (`outputs: [d, d]`, as Keras
+    allows) is written only without names (CSV/TSV without a header, .npy)."""
+    twice = next((ref for i, ref in enumerate(refs) if ref in refs[:i]), None)
+    if twice is not None and len(set(columns)) < len(columns):
+        raise DataError(f"the outputs name '{twice}' twice, so their columns would have the "
+                        "same names; write CSV/TSV with --no-output-header or .npy, or tap "
+                        "each tensor once")
 
 
 def input_columns(model: Model) -> list[str]:
@@ -127,10 +126,11 @@ def split_inputs(model: Model, rows: np.ndarray) -> dict[str, np.ndarray]:
     return result
 
 
-def join_outputs(outputs: dict[str, np.ndarray]) -> np.ndarray:
-    """Output name -> (batch, ...) arrays -> flat rows (batch, total columns)."""
+def join_outputs(outputs: dict[str, np.ndarray], refs: list[str]) -> np.ndarray:
+    """Output name -> (batch, ...) arrays -> flat rows (batch, total columns) of the
+    outputs `refs` in order (a name twice in `refs`, as Keras allows, gives its columns twice)."""
     arrays = []
-    for y in outputs.values():  # a layer of several outputs gives a list
+    for y in map(outputs.__getitem__, refs):  # a layer of several outputs gives a list
         arrays += y if isinstance(y, list) else [y]
     flat = [y.reshape(len(y), -1) for y in arrays]
     return flat[0] if len(flat) == 1 else np.concatenate(flat, axis=1)
@@ -149,7 +149,7 @@ class NumpyRunner:
 
     def __call__(self, rows: np.ndarray) -> np.ndarray:
         return join_outputs(self.model.forward(split_inputs(self.model, rows), self.weights,
-                                               self.outputs))
+                                               self.outputs), self.outputs)
 
 
 # A batch goes through an engine in slices whose layer outputs take about this much memory:
@@ -237,19 +237,24 @@ def _first_row_not_finite(array: np.ndarray) -> int:
 
 def check_taps(model: Model, taps: list[str]) -> list[str]:
     from nnctl.errors import ParameterError
-    from nnctl.model import split_ref, unknown_ref_hint
+    from nnctl.model import names_node, split_ref, unknown_ref_hint
 
-    for ref in taps:
+    for i, ref in enumerate(taps):
         name, index = split_ref(ref)
-        if name not in model.nodes:
+        if not names_node(ref, model.nodes):
             raise ParameterError(f"--tap: no layer named '{ref}' in the model"
                                  f"{unknown_ref_hint(name, model.nodes)}")
-        if index is not None and index >= model.nodes[name].n_outputs:
-            calls = 1 + sum(1 for node in model.nodes.values() if node.owner == name)
+        node = model.nodes[name]
+        if index is not None and index >= node.n_outputs:
+            calls = len(model.calls(node))
             hint = (f" (call {index + 1} of the shared layer is `{name}[{index}][0]`)"
-                    if index < calls else "")
-            raise ParameterError(f"--tap: layer '{name}' has {model.nodes[name].n_outputs} "
+                    if node.owner is None and index < calls else "")
+            shown = f"'{name}'" if node.owner is None else \
+                f"'{node.owner}' (call {node.call_index + 1})"
+            raise ParameterError(f"--tap: layer {shown} has {node.n_outputs} "
                                  f"output(s); '{ref}' names none of them{hint}")
+        if ref in taps[:i]:
+            raise ParameterError(f"--tap: '{ref}' is given twice; tap each tensor once")
     return taps
 
 

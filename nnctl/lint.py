@@ -195,6 +195,10 @@ class _Checker:
         types = {self.model.nodes[n].type_name for n in names}
         return types.pop() if len(types) == 1 else "weight"
 
+    def names(self, path: list[str]) -> str:
+        """The nodes of a path as users write them (a shared layer's call `d[1][0]`)."""
+        return _names([self.model.written(name) for name in path])
+
     def longest(self, counts_node) -> tuple[int, list[str]]:
         """The most nodes with counts_node(node) on one path from an input to an output."""
         # per node: (count, the last counted node of its best path); each counted node links
@@ -256,7 +260,7 @@ class _Checker:
         if count >= SIGMOID_STACK:
             first = self.model.nodes[path[0]]
             self.report("sigmoid-stack", first,
-                        f"{count} sigmoid layers on one path ({_names(path)}): at most "
+                        f"{count} sigmoid layers on one path ({self.names(path)}): at most "
                         f"1/{4 ** count:,} of the output's gradient gets back here "
                         "(sigmoid' <= 1/4)",
                         "relu with kernel_initializer: he_normal in the hidden layers; "
@@ -372,7 +376,7 @@ class _Checker:
             return  # one Dense layer is a linear model, and may well be meant
         first = self.model.nodes[path[0]]
         self.report("linear-network", first,
-                    f"the network is linear: {depth} {self.kind(path)} layers ({_names(path)}) "
+                    f"the network is linear: {depth} {self.kind(path)} layers ({self.names(path)}) "
                     "and no non-linear activation compute a single matrix product",
                     "give the hidden layers an activation, e.g. activation: relu", "activation",
                     layers=path)

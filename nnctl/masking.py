@@ -58,6 +58,8 @@ def mask_operations(model) -> tuple[list[MaskOperation], list[str]]:
     named not_equal, not_equal_1, ... unless the spec's `mask_names` says), and the
     nodes called with a mask that Keras makes by other operations (of a merge of masked
     tensors), which are not listed."""
+    from nnctl.model import mask_key
+
     created: list[MaskOperation] = []
     tensors: dict[str, object] = {}    # node -> the mask operation of its output, or MERGED
     unlisted = []
@@ -76,8 +78,8 @@ def mask_operations(model) -> tuple[list[MaskOperation], list[str]]:
             source = model.nodes[node.inbound[0]]
             k = node.inbound_index[0]
             default = MASK_OP_NAME if not created else f"{MASK_OP_NAME}_{len(created)}"
-            op = MaskOperation(model.spec.mask_names.get(name, default), name, source.name, k,
-                               source.shapes[k])
+            op = MaskOperation(model.spec.mask_names.get(mask_key(node), default), name,
+                               source.name, k, source.shapes[k])
             created.append(op)
             tensors[name] = op
         elif type(node.layer).__name__ in MERGE:

@@ -39,8 +39,9 @@ class Node:
     inbound_index: list[int] | None = None
     masked: bool = False             # its (first) output carries a mask (nnctl.masking)
     # A shared layer's later calls (`call: dense` in the spec) are nodes of their own, named
-    # `dense[1]`, `dense[2]`...: `owner` is the first call's node, which holds the weights
-    # (these nodes have none), and `call_index` is Keras' node index.
+    # `dense@1`, `dense@2`... inside the engine (call_node_name; never shown: users write
+    # Keras' `dense[1][0]`, see written_ref): `owner` is the first call's node, which holds
+    # the weights (these nodes have none), and `call_index` is Keras' node index.
     owner: str | None = None
     call_index: int = 0
     shared_weights: list[WeightSpec] = field(default_factory=list)  # the first call's, if owned
@@ -153,10 +154,10 @@ class Model:
 
     def inbound_shapes(self, node: Node) -> list[tuple]:
         """The shapes of the tensors a node is called on."""
-        return [self.nodes[i].shapes[k] for i, k in zip(node.inbound, node.inbound_index)]
+        return inbound_shapes(self.nodes, node)
 
     def needed(self, refs) -> set[str]:
-        """The nodes on the way to `refs` (layer names, or `lstm[1]`), these included."""
+        """The nodes on the way to `refs` (references as split_ref reads them), these included."""
         return needed_nodes(self.nodes, refs)
 
     def steps(self, refs) -> list[str]:
@@ -165,9 +166,28 @@ class Model:
         return [name for name in self.order if name in needed]
 
     def resolve(self, ref: str) -> tuple[str, int | None]:
-        """A reference as (node, output index): split_ref, but a node's own name (a shared
-        layer's call `dense[1]`) is that node."""
-        return (ref, None) if ref in self.nodes else split_ref(ref)
+        """A reference as (node, output index): split_ref."""
+        return split_ref(ref)
+
+    def written(self, name: str, index: int | None = None) -> str:
+        """Output `index` of node `name` as users write it: written_ref."""
+        return written_ref(self.nodes[name], index)
+
+    def output_tensors(self, refs) -> list[tuple[str, str, int]]:
+        """(name as written, node, output index) of each tensor `refs` names: a layer of
+        several outputs named alone gives one per output (`lstm[0][0]`, `lstm[0][1]`...;
+        a shared layer's call `lstm[1][0]`, `lstm[1][1]`...)."""
+        tensors = []
+        for ref in refs:
+            name, index = split_ref(ref)
+            node = self.nodes[name]
+            if index is not None or node.n_outputs == 1:
+                written = ref if node.owner is None else written_ref(node, index or 0)
+                tensors.append((written, name, index or 0))
+            else:
+                tensors += [(written_ref(node, k, full=True), name, k)
+                            for k in range(node.n_outputs)]
+        return tensors
 
     # --- weights -------------------------------------------------------------------------
     def init_weights(self, seed: int = 0) -> dict[str, np.ndarray]:
@@ -275,7 +295,7 @@ def split_ref(ref: str) -> tuple[str, int | None]:
     `dense[2][0]` (output 0 of the third call of a shared layer) -> ("dense[2]", 0)."""
     name, first, second = REFERENCE.match(ref).groups()
     if second is not None:
-        return (name if int(first) == 0 else f"{name}[{int(first)}]"), int(second)
+        return call_node_name(name, int(first)), int(second)
     return name, (int(first) if first is not None else None)
 
 
@@ -284,7 +304,43 @@ def call_label(layer: str, call_index: int) -> str:
     return f"call {call_index + 1} of layer '{layer}' (`{layer}[{call_index}][0]`)"
 
 
-CALL_NAME = re.compile(r"^(.+)\[(\d+)\]$")   # a shared layer's call's node: `dense[1]`
+def names_node(ref: str, nodes) -> bool:
+    """Whether reference `ref` names a node of `nodes` (node name -> Node, or a set of names
+    when the nodes are not built yet): a call's node only as Keras writes it, `dense[1][0]`,
+    never by the engine's own name for it (`dense@1`)."""
+    name, _ = split_ref(ref)
+    if name not in nodes:
+        return False
+    node = nodes[name] if isinstance(nodes, dict) else None
+    written_as_call = REFERENCE.match(ref).group(3) is not None
+    return node is None or node.owner is None or written_as_call
+
+
+def call_node_name(layer: str, call: int) -> str:
+    """The engine's node of call `call` (Keras' node index) of layer `layer`: the layer's own
+    name for its first call, `dense@2` for the third. Never shown to users (written_ref):
+    `dense[2]` is output 2 of the layer's first call."""
+    return layer if call == 0 else f"{layer}@{call}"
+
+
+def written_ref(node: Node, index: int | None = None, full: bool = False) -> str:
+    """Output `index` of `node` in Keras' notation, as users write it: `dense` (or
+    `lstm[1]`, with `full` `dense[0][0]` / `lstm[0][1]`) for a layer's first call,
+    `dense[2][0]` for its third; a call's node alone (index None) is its output 0."""
+    if node.owner is not None:
+        return f"{node.owner}[{node.call_index}][{index or 0}]"
+    if full:
+        return f"{node.name}[0][{index or 0}]"
+    return node.name if index is None else f"{node.name}[{index}]"
+
+
+def mask_key(node: Node) -> str:
+    """How the spec's `mask_names` names an Embedding call: its layer's name, `emb[1]` for
+    the layer's second call (docs/spec.md, Masks)."""
+    return node.name if node.owner is None else f"{node.owner}[{node.call_index}]"
+
+
+CALL_NAME = re.compile(r"^(.+)@(\d+)$")   # a shared layer's call's node: `dense@1`
 
 
 def unknown_ref_hint(name: str, known) -> str:
@@ -299,7 +355,10 @@ def unknown_ref_hint(name: str, known) -> str:
         calls = 1 + sum(1 for n in known if (m := CALL_NAME.match(n)) and m.group(1) == layer)
         written = f"`{layer}[0][0]`" + (f" to `{layer}[{calls - 1}][0]`" if calls > 1 else "")
         return f" (layer '{layer}' is called {calls} time{'s' if calls > 1 else ''}: {written})"
-    return did_you_mean(name, [f"{n}[0]" if (m := CALL_NAME.match(n)) and m.group(1) in known
+    if match:
+        name = f"{match.group(1)}[{match.group(2)}][0]"
+    return did_you_mean(name, [f"{m.group(1)}[{m.group(2)}][0]"
+                               if (m := CALL_NAME.match(n)) and m.group(1) in known
                                else n for n in known])
 
 
@@ -368,8 +427,9 @@ class GraphBuilder:
 
     def _check_mask_names(self) -> None:
         """`mask_names` names the masks of Embedding(mask_zero: true) layers (or calls)."""
+        calls = {mask_key(node): node for node in self.nodes.values()}
         for name in self.spec.mask_names:
-            node = self.nodes.get(name)
+            node = calls.get(name)
             if node is None or not getattr(node.layer, "mask_zero", False):
                 raise self.spec.error(f"mask_names: '{name}' is not an Embedding with "
                                       "mask_zero: true", ("mask_names", name))
@@ -460,7 +520,7 @@ class GraphBuilder:
             if ls.call is not None and broken is not None and ls.call in broken:
                 # a call of a broken layer: broken too, without an error of its own
                 calls[ls.call] = calls.get(ls.call, 0) + 1
-                previous = f"{ls.call}[{calls[ls.call]}]"
+                previous = call_node_name(ls.call, calls[ls.call])
                 broken.add(previous)
                 continue
             try:
@@ -510,7 +570,8 @@ class GraphBuilder:
 
     def _instantiate_call(self, ls, made, calls, taken):
         """(spec, Layer, inbound refs) of `{call: NAME, inputs: ...}`: a copy of layer NAME's
-        Layer named after the call (`dense[1]`), which _add gives NAME's weights."""
+        Layer named after the call (call_node_name: `dense@1`), which _add gives NAME's
+        weights."""
         spec = self.spec
         owner = made.get(ls.call)
         if owner is None:
@@ -524,10 +585,11 @@ class GraphBuilder:
             raise spec.error(f"`call` names '{ls.call}', {why}", ls.path + ("call",))
         index = calls[ls.call] = calls.get(ls.call, 0) + 1
         layer = copy.copy(owner)
-        layer.name, layer.call_index = f"{ls.call}[{index}]", index   # Keras' node index
+        layer.name, layer.call_index = call_node_name(ls.call, index), index  # Keras' node index
         if layer.name in taken:
-            raise spec.error(f"the call {index + 1} of layer '{ls.call}' is named "
-                             f"'{layer.name}', which a layer is called too", ls.path + ("call",))
+            raise spec.error(f"a layer is named '{layer.name}', which nnctl keeps for call "
+                             f"{index + 1} of layer '{ls.call}' (`{ls.call}[{index}][0]`): "
+                             "rename that layer", ls.path + ("call",))
         taken.add(layer.name)
         if layer.arity == "one" and len(ls.inbound) != 1:
             raise spec.error(f"layer '{ls.call}': {type(owner).__name__} takes one input, got "
@@ -628,22 +690,20 @@ class GraphBuilder:
         """A shared layer called on tensors its weights do not fit is refused (as Keras)."""
         for mine, theirs in zip(weights, owner.weights):
             if tuple(mine.shape) != tuple(theirs.shape):
-                first = ", ".join(format_shape((None, *s)) for s in self.inbound_shapes(owner))
+                first = ", ".join(format_shape((None, *s))
+                                  for s in inbound_shapes(self.nodes, owner))
                 now = ", ".join(format_shape((None, *s)) for s in shapes)
                 raise self.spec.error(
                     f"layer '{owner.name}' is called on {now}, but its weights were made for "
                     f"its first call, on {first} (weight '{mine.name}' would be "
                     f"{tuple(mine.shape)}, it is {tuple(theirs.shape)})", ls.path + ("inputs",))
 
-    def inbound_shapes(self, node: Node) -> list[tuple]:
-        return [self.nodes[i].shapes[k] for i, k in zip(node.inbound, node.inbound_index)]
-
     def _dangling(self, ls, layer, inbound, known) -> SpecError | None:
         """The error of an `inputs` name that is neither an input nor a layer, if any."""
         for ref in inbound:
             name = split_ref(ref)[0]
-            if name not in known:
-                return self.spec.error(f"layer '{layer.name}': `inputs` names '{ref}', which is "
+            if not names_node(ref, known):
+                return self.spec.error(f"{_who(layer)}: `inputs` names '{ref}', which is "
                                        f"neither an input nor a layer"
                                        f"{unknown_ref_hint(name, known)}", ls.path + ("inputs",))
         return None
@@ -654,17 +714,19 @@ class GraphBuilder:
         names, index = [], []
         for ref in refs:
             name, k = split_ref(ref)
-            count = self.nodes[name].n_outputs
+            node = self.nodes[name]
+            count = node.n_outputs
             if k is None and count > 1:
+                shown = name if node.owner is None else f"{node.owner}[{node.call_index}]"
                 raise self.spec.error(
-                    f"layer '{layer.name}': '{name}' has {count} outputs; say which one: "
-                    + ", ".join(f"{name}[{j}]" for j in range(count)),
+                    f"{_who(layer)}: '{shown}' has {count} outputs; say which one: "
+                    + ", ".join(written_ref(node, j) for j in range(count)),
                     ls.path + (("inputs",) if ls.inbound else ()))
             if k is not None and k >= count:
                 hint = (f" (call {k + 1} of the shared layer is `{name}[{k}][0]`)"
                         if k < self._calls_of(name) else "")
                 raise self.spec.error(
-                    f"layer '{layer.name}': '{name}' has {count} output"
+                    f"{_who(layer)}: '{name}' has {count} output"
                     f"{'s' if count > 1 else ''}, so `{ref}` names none of them{hint}",
                     ls.path + ("inputs",))
             names.append(name)
@@ -681,16 +743,19 @@ class GraphBuilder:
             ls, layer, _ = layers[-1]
             if ls.call is None:
                 return [layer.name]
-            node = self.nodes[layer.name]   # a call (`shared[2]`): Keras' `shared[2][0]`...
-            return [f"{ls.call}[{node.call_index}][{k}]" for k in range(node.n_outputs)]
+            node = self.nodes[layer.name]   # a call: Keras' `shared[2][0]`...
+            return [written_ref(node, k) for k in range(node.n_outputs)]
         for i, ref in enumerate(spec.outputs):
             name, k = split_ref(ref)
-            if name not in self.nodes:
+            if not names_node(ref, self.nodes):
                 raise spec.error(f"`outputs` names '{ref}', which is not a layer or an input"
                                  f"{unknown_ref_hint(name, self.nodes)}", ("outputs", i))
-            if k is not None and k >= self.nodes[name].n_outputs:
-                raise spec.error(f"`outputs` names '{ref}', but '{name}' has "
-                                 f"{self.nodes[name].n_outputs} output(s)", ("outputs", i))
+            node = self.nodes[name]
+            if k is not None and k >= node.n_outputs:
+                shown = (f"'{name}'" if node.owner is None
+                         else call_label(node.owner, node.call_index))
+                raise spec.error(f"`outputs` names '{ref}', but {shown} has "
+                                 f"{node.n_outputs} output(s)", ("outputs", i))
         return list(spec.outputs)
 
     def _drop_unused(self) -> None:
@@ -707,9 +772,22 @@ class GraphBuilder:
                 del self.nodes[name]
 
 
+def inbound_shapes(nodes: dict[str, Node], node: Node) -> list[tuple]:
+    """The shapes of the tensors `node` is called on, out of the graph's `nodes`."""
+    return [nodes[i].shapes[k] for i, k in zip(node.inbound, node.inbound_index)]
+
+
+def _who(layer) -> str:
+    """`layer 'dense'`, or for a shared layer's later call call_label's `call 2 of layer
+    'dense' (...)`: how errors name the layer of a node being built."""
+    call = getattr(layer, "call_index", 0)
+    match = CALL_NAME.match(layer.name) if call else None
+    return call_label(match.group(1), call) if match else f"layer '{layer.name}'"
+
+
 def needed_nodes(nodes: dict[str, Node], refs) -> set[str]:
     """The names of the nodes on the way to `refs` (names, or `lstm[1]`), these included."""
-    starts = [ref if ref in nodes else split_ref(ref)[0] for ref in refs]  # `dense[1]`: a node
+    starts = [split_ref(ref)[0] for ref in refs]
     return set(ancestors(starts, lambda name: nodes[name].inbound))
 
 

@@ -76,6 +76,8 @@ def forward_file(model: Model, weights: dict[str, np.ndarray], source: str, dest
         first = next(rows, None)  # opens the input: its format and header are known after this
         named = rows_engine.output_header(out_format, output_header, taps,
                                           reader is not None and reader.columns is not None)
+        if named:
+            rows_engine.check_unique_columns(out_columns, wanted)
         rows = itertools.chain([first], rows) if first is not None else iter(())
         # values parsed or formatted as text per row: where they cost more than the arithmetic,
         # the arithmetic needs neither a second BLAS thread nor onnxruntime

@@ -607,7 +607,7 @@ class Model(KerasViews):
         step = batch_size or max(n, 1)
         chunks = [engine.forward({k: v[i:i + step] for k, v in feeds.items()}, weights)
                   for i in range(0, n, step)] or [engine.forward(feeds, weights)]
-        flat = [_flat_outputs(c) for c in chunks]
+        flat = [_flat_outputs(c, engine.outputs) for c in chunks]
         results = [np.concatenate([c[k] for c in flat]) for k in range(len(flat[0]))]
         return results[0] if len(results) == 1 else results
 
@@ -891,10 +891,11 @@ def input_entry(layer):
     return list(layer.shape)
 
 
-def _flat_outputs(outputs: dict) -> list:
-    """Model.forward's outputs in order, a layer of several outputs giving each."""
+def _flat_outputs(outputs: dict, refs: list[str]) -> list:
+    """Model.forward's outputs `refs` in order (a name twice, as Keras allows, twice), a layer
+    of several outputs giving each."""
     flat = []
-    for value in outputs.values():
+    for value in map(outputs.__getitem__, refs):
         flat += value if isinstance(value, list) else [value]
     return flat
 

@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass, field
 
 from nnctl.errors import SpecError
+from nnctl.model import call_node_name
 
 MODEL_CLASSES = ("Sequential", "Functional", "Model")
 INPUT_CLASS = "InputLayer"
@@ -301,7 +302,7 @@ class _Reader:
                 calls += [(layer_name, refs, mask, index)
                           for index, (refs, mask) in enumerate(nodes[1:], 1)]
         for layer_name, refs, mask, index in calls:
-            self.record_mask(graph, alias, mask, layer_name, "", f"{layer_name}[{index}]")
+            self.record_mask(graph, alias, mask, layer_name, "", call_node_name(layer_name, index))
             graph.calls.append((layer_name, [self.resolve(alias, ref, layer_name)
                                              for ref in refs]))
         if called_on is None:   # the model's inputs in Keras' order (model.inputs)
@@ -350,9 +351,9 @@ class _Reader:
 
     def call_name(self, layer_name: str) -> str:
         """The nnctl node name of this call of a layer (a nested model's layer called again:
-        `name[N]`)."""
+        nnctl.model.call_node_name)."""
         if self.replaying:
-            return f"{layer_name}[{self.calls_made.get(layer_name, 0) + 1}]"
+            return call_node_name(layer_name, self.calls_made.get(layer_name, 0) + 1)
         return layer_name
 
     def record_mask(self, graph, alias, ref, layer_name, class_name, node_name) -> None:
@@ -676,7 +677,7 @@ def model_to_keras_config(model) -> dict:
     if model.functional:
         layers = [_functional_entry(model, name) for name in model.layer_order]
         inputs = [[n, 0, 0] for n in model.input_names]
-        outputs = [_history(model, name, k or 0) for name, k in map(model.resolve, model.outputs)]
+        outputs = [_history(model, name, k) for _, name, k in model.output_tensors(model.outputs)]
         config = {"name": model.name, "trainable": True, "layers": layers,
                   "input_layers": inputs[0] if len(inputs) == 1 else inputs,
                   "output_layers": outputs[0] if len(outputs) == 1 else outputs}

@@ -56,14 +56,16 @@ def build_graph(model, weights: dict[str, np.ndarray], *, opset: int = DEFAULT_O
     from nnctl.masking import onnx_mask
 
     wanted = list(outputs or model.outputs)
-    g = Graph(model.name, opset, reserved=list(model.nodes))
+    g = Graph(model.name, opset, reserved=[tensor_name(model, name, k) for name, node in
+                                           model.nodes.items() for k in range(node.n_outputs)]
+              + list(model.nodes))
     g.share_initializers = any(node.owner for node in model.nodes.values())
     masks: dict[str, str | None] = {}
     for name in model.steps(wanted):
         node = model.nodes[name]
         if node.layer is None:
             continue
-        g.start_layer(name, node.dtype)
+        g.start_layer(tensor_name(model, name), node.dtype)
         args = [tensor_name(model, i, k) for i, k in zip(node.inbound, node.inbound_index)]
         if not getattr(node.layer, "takes_integers", False):
             args = [g.cast(a, model.nodes[i].dtype, node.dtype)
@@ -77,7 +79,7 @@ def build_graph(model, weights: dict[str, np.ndarray], *, opset: int = DEFAULT_O
         except CannotExport as exc:
             raise model.spec.error(f"layer '{name}': {exc} (no ONNX export)", node.path) from None
         if node.n_outputs == 1:
-            g.finish_layer(result, name)
+            g.finish_layer(result, tensor_name(model, name))
         else:
             for k, tensor in enumerate(result):
                 g.finish_layer(tensor, tensor_name(model, name, k))
@@ -95,22 +97,18 @@ def build_graph(model, weights: dict[str, np.ndarray], *, opset: int = DEFAULT_O
 
 
 def tensor_name(model, name: str, index: int = 0) -> str:
-    """The graph's name for output `index` of node `name`: the node's name, and for the
-    further outputs of a layer of several (return_state) Keras' `lstm[0][1]`..."""
-    return name if index == 0 else f"{name}[0][{index}]"
+    """The graph's name for output `index` of node `name`, in Keras' notation as users
+    write it (nnctl.model.written_ref): the layer's name, `lstm[0][1]` for the further
+    outputs of a layer of several (return_state), `dense[1][0]` for a shared layer's call."""
+    from nnctl.model import written_ref
+
+    return written_ref(model.nodes[name], index or None, full=bool(index))
 
 
 def output_tensors(model, refs) -> list[tuple[str, str]]:
-    """(node, tensor name) of each output: a layer of several outputs named alone gives all."""
-    from nnctl.model import split_ref
-
-    result = []
-    for ref in refs:
-        name, index = split_ref(ref)
-        count = model.nodes[name].n_outputs
-        indices = [index or 0] if index is not None or count == 1 else range(count)
-        result += [(name, tensor_name(model, name, k)) for k in indices]
-    return result
+    """(node, tensor name) of each output (Model.output_tensors): a layer of several outputs
+    named alone gives all."""
+    return [(name, tensor_name(model, name, k)) for _, name, k in model.output_tensors(refs)]
 
 
 class Graph:

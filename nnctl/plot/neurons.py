@@ -72,30 +72,33 @@ def neuron_graph(model) -> NeuronGraph:
     """The columns and the connections between the units drawn, for a built Model."""
     names = list(model.nodes)
     outputs = {model.resolve(ref)[0] for ref in model.outputs}   # `dense[1][0]`: its node
+    # a shared layer's call is drawn as Keras writes it (`dense[1][0]`), not as its node
+    label = {name: model.written(name) if model.nodes[name].owner else name for name in names}
     columns = []
     for name in names:
         node = model.nodes[name]
         activation = getattr(node.layer, "activation", None)
         units = _size(node.shape)
         columns.append(Column(
-            name, node.type_name, activation.name if activation is not None else None, units,
+            label[name], node.type_name, activation.name if activation is not None else None, units,
             shown_units(units),
             "input" if node.layer is None else "output" if name in outputs else "hidden"))
-    by_name = {c.name: c for c in columns}
+    by_name = {name: c for name, c in zip(names, columns)}
     edges, links = [], {}
     for name in names:
         node = model.nodes[name]
         for index, source in enumerate(node.inbound):
-            if (source, name) in links:
+            edge = (label[source], label[name])
+            if edge in links:
                 continue
-            edges.append((source, name))
+            edges.append(edge)
             shown_in = [u for u in by_name[source].shown if u is not None]
             shown_out = [u for u in by_name[name].shown if u is not None]
             try:
-                links[(source, name)] = [(s, d) for d in shown_out for s in shown_in
+                links[edge] = [(s, d) for d in shown_out for s in shown_in
                                          if connected(model, node, index, s, d)]
             except CannotDraw as exc:
-                raise model.spec.error(f"layer '{name}': plot --neurons cannot draw a "
+                raise model.spec.error(f"layer '{node.layer_name}': plot --neurons cannot draw a "
                                        f"{node.type_name} layer ({exc}); draw the model "
                                        "without --neurons", node.path) from None
     return NeuronGraph(model.name, columns, edges, links)
