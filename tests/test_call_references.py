@@ -152,6 +152,11 @@ def test_an_output_named_twice_is_computed_twice(tmp_path):
     assert (r.code, r.err) == (0, ""), r.err
     values = np.array([l.split(",") for l in r.out.splitlines()], float)
     assert values.shape == (2, 4) and (values[:, :2] == values[:, 2:]).all()
+    pytest.importorskip("onnxruntime")
+    r = run_nnctl("forward", spec, "--engine", "onnxruntime", input="1,2,3\n4,5,6\n")
+    assert (r.code, r.err) == (0, ""), r.err
+    np.testing.assert_allclose(np.array([l.split(",") for l in r.out.splitlines()], float),
+                               values, rtol=1e-6)
     model = nnctl.load_model(str(spec))
     out = model.predict(np.array([[1, 2, 3], [4, 5, 6]], np.float32), verbose=0)
     assert len(out) == len(model.output_shape) == 2

@@ -31,9 +31,14 @@ class OnnxRuntimeRunner:
         from nnctl.onnx.proto import serialize
 
         self.model = model
-        # a dict, as Model.forward returns: a layer tapped twice comes out once
-        self.outputs = list(dict.fromkeys(outputs or model.outputs))
-        model_bytes = serialize(build_graph(model, weights, outputs=self.outputs))
+        # the graph computes each tensor once; one named twice (`outputs: [d, d]`, as Keras
+        # allows) is given twice, as NumpyRunner gives it
+        self.outputs = list(outputs or model.outputs)
+        unique = list(dict.fromkeys(self.outputs))
+        computed = [(name, k) for _, name, k in model.output_tensors(unique)]
+        self._picks = [computed.index((name, k))
+                       for _, name, k in model.output_tensors(self.outputs)]
+        model_bytes = serialize(build_graph(model, weights, outputs=unique))
         options = ort.SessionOptions()
         options.log_severity_level = 3    # errors only: no warnings on the user's stderr
         # Between batches ORT's threads would spin, waiting for work, on the cores that the
@@ -66,7 +71,7 @@ class OnnxRuntimeRunner:
             outs = self.session.run(None, feeds)
         except Exception as exc:
             raise DataError(f"onnxruntime: {_first_line(exc)}") from None
-        flat = [y.reshape(n, -1) for y in outs]
+        flat = [outs[i].reshape(n, -1) for i in self._picks]
         return flat[0] if len(flat) == 1 else np.concatenate(flat, axis=1)
 
     def __repr__(self):
