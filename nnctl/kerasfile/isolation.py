@@ -69,7 +69,7 @@ def _import_before_fork() -> None:
     cost every read again (about 1 s under load)."""
     import hashlib  # noqa: F401  (seeded weight draws)
 
-    from nnctl.kerasfile import archive, config, h5  # noqa: F401
+    from nnctl.kerasfile import archive, config, h5, masks  # noqa: F401
     from nnctl import activations, initializers, masking, model, spec, weights  # noqa: F401
 
     h5.require_h5py()
