@@ -47,6 +47,10 @@ def two_args(cfg):
         cfg, "not_equal")["inbound_nodes"][0]["args"][0]
 
 
+def another_operation(cfg):
+    layer(cfg, "not_equal")["class_name"] = "ExpandDims"   # a merged mask's, e.g.
+
+
 @pytest.mark.parametrize("mutate, fragments", [
     (other_value, ["layer 'lstm' is called with mask= 'not_equal' (tokens != 1)",
                    "only the mask of Embedding(mask_zero=True), tokens != 0"]),
@@ -54,6 +58,8 @@ def two_args(cfg):
     (no_mask_zero, ["layer 'lstm' is called with mask= 'not_equal' (tokens != 0), but no "
                     "Embedding(mask_zero=True) on tokens masks its input"]),
     (not_a_not_equal, ["layer 'lstm' is called with mask= 'embed', which is not a NotEqual"]),
+    (another_operation, ["layer 'not_equal' (ExpandDims): a Keras operation; nnctl reads "
+                         "none but NotEqual"]),
     (two_args, ["layer 'not_equal' (NotEqual): nnctl reads a NotEqual of one tensor and a "
                 "number"]),
 ], ids=lambda v: getattr(v, "__name__", ""))

@@ -273,6 +273,12 @@ class _Reader:
                 elif layer_name in input_names:
                     alias[layer_name] = [called_on[input_names.index(layer_name)]]
                 continue
+            if str(entry.get("module", "")).startswith("keras.src.ops") and \
+                    entry["class_name"] != MASK_OP_CLASS:
+                raise self.error(f"layer '{layer_name}' ({entry['class_name']}): a Keras "
+                                 "operation; nnctl reads none but NotEqual, the mask of "
+                                 "Embedding(mask_zero=True) (Keras traces others for a mask "
+                                 "merged from masked sequences: docs/keras-files.md)")
             nodes = self.inbound_nodes(entry, layer_name)
             if entry["class_name"] == MASK_OP_CLASS:
                 alias[layer_name] = [self.mask_op(entry, layer_name, alias)]
