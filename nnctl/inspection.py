@@ -35,7 +35,6 @@ import numpy as np
 
 from nnctl import backprop
 from nnctl.errors import DataError, ParameterError, SpecError
-from nnctl.forward import output_tensors
 
 SATURATION_SLOPE = 0.05
 SATURATING = ("sigmoid", "tanh", "hard_sigmoid", "hard_tanh", "softsign", "sparse_sigmoid")
@@ -111,25 +110,30 @@ def random_inputs(model, batch: int, seed: int) -> dict[str, np.ndarray]:
 
 def split_outputs(model, rows: np.ndarray, source: str | None = None) -> dict[str, np.ndarray]:
     """Flat target rows (batch, columns) -> output name -> (batch, *shape)."""
-    tensors = output_tensors(model, model.outputs)
+    tensors = _output_shapes(model)
     width = target_width(model)
     if rows.ndim != 2 or rows.shape[1] != width:
         raise DataError(f"a target row needs {width} values (the outputs "
-                        f"{', '.join(ref for ref, _ in tensors)} flattened), got "
-                        f"{rows.shape[-1]}", source=source)
+                        f"{', '.join(tensors)} flattened), got {rows.shape[-1]}",
+                        source=source)
     result, start = {}, 0
-    for ref, shape in tensors:
+    for ref, shape in tensors.items():
         size = math.prod(d or 1 for d in shape)
         result[ref] = rows[:, start:start + size].reshape((len(rows), *shape))
         start += size
     return result
 
 
+def _output_shapes(model) -> dict[str, tuple]:
+    """Each output tensor (as written: `lstm[0][1]`, a call's `dense[1][0]`) -> its shape."""
+    return {written: model.nodes[name].shapes[k]
+            for written, name, k in model.output_tensors(model.outputs)}
+
+
 def target_width(model) -> int:
     """The values of one target row: every output tensor flattened (a layer of several
     outputs gives each; a shared layer's call is read as Keras writes it, `dense[1][0]`)."""
-    return sum(math.prod(d or 1 for d in shape)
-               for _, shape in output_tensors(model, model.outputs))
+    return sum(math.prod(d or 1 for d in shape) for shape in _output_shapes(model).values())
 
 
 # --- the measurements ----------------------------------------------------------------------------
@@ -179,8 +183,9 @@ def inspect(model, inputs: dict[str, np.ndarray], weights: dict[str, np.ndarray]
     if targets is not None:
         targets = {k: np.asarray(v, dtype=np.float64) for k, v in targets.items()}
     trace = backprop.run(model, inputs, weights)
-    outputs = {ref: backprop.value(model, trace, ref)
-               for ref, _ in output_tensors(model, model.outputs)}
+    outputs = {written: trace.values[name] if model.nodes[name].n_outputs == 1
+               else trace.values[name][k]
+               for written, name, k in model.output_tensors(model.outputs)}
     with np.errstate(over="ignore", invalid="ignore"):
         loss, grad_outputs = loss_gradients(outputs, targets)
         grads = backprop.backward(model, trace, weights, grad_outputs)
