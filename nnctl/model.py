@@ -304,16 +304,15 @@ def call_label(layer: str, call_index: int) -> str:
     return f"call {call_index + 1} of layer '{layer}' (`{layer}[{call_index}][0]`)"
 
 
-def names_node(ref: str, nodes) -> bool:
-    """Whether reference `ref` names a node of `nodes` (node name -> Node, or a set of names
-    when the nodes are not built yet): a call's node only as Keras writes it, `dense[1][0]`,
-    never by the engine's own name for it (`dense@1`)."""
+def names_node(ref: str, nodes, calls=None) -> bool:
+    """Whether reference `ref` names a node of `nodes` (node name -> Node; or names, and
+    `calls` the names of calls' nodes, when the nodes are not built yet): a call's node only
+    as Keras writes it, `dense[1][0]`, never by the engine's own name for it (`dense@1`)."""
     name, _ = split_ref(ref)
     if name not in nodes:
         return False
-    node = nodes[name] if isinstance(nodes, dict) else None
-    written_as_call = REFERENCE.match(ref).group(3) is not None
-    return node is None or node.owner is None or written_as_call
+    is_call = nodes[name].owner is not None if calls is None else name in calls
+    return not is_call or REFERENCE.match(ref).group(3) is not None
 
 
 def call_node_name(layer: str, call: int) -> str:
@@ -398,6 +397,7 @@ class GraphBuilder:
         self.nodes: dict[str, Node] = {}
         self.outputs: list[str] = []
         self.warnings: list[str] = []
+        self.call_nodes: set[str] = set()   # the names of calls' nodes (call_node_name)
 
     def model(self) -> Model:
         return Model(self.spec, self.nodes, self.outputs, self.warnings)
@@ -521,6 +521,7 @@ class GraphBuilder:
                 # a call of a broken layer: broken too, without an error of its own
                 calls[ls.call] = calls.get(ls.call, 0) + 1
                 previous = call_node_name(ls.call, calls[ls.call])
+                self.call_nodes.add(previous)
                 broken.add(previous)
                 continue
             try:
@@ -591,6 +592,7 @@ class GraphBuilder:
                              f"{index + 1} of layer '{ls.call}' (`{ls.call}[{index}][0]`): "
                              "rename that layer", ls.path + ("call",))
         taken.add(layer.name)
+        self.call_nodes.add(layer.name)
         if layer.arity == "one" and len(ls.inbound) != 1:
             raise spec.error(f"layer '{ls.call}': {type(owner).__name__} takes one input, got "
                              f"{len(ls.inbound)} ({', '.join(ls.inbound)}); merge them first "
@@ -699,10 +701,13 @@ class GraphBuilder:
                     f"{tuple(mine.shape)}, it is {tuple(theirs.shape)})", ls.path + ("inputs",))
 
     def _dangling(self, ls, layer, inbound, known) -> SpecError | None:
-        """The error of an `inputs` name that is neither an input nor a layer, if any."""
+        """The error of an `inputs` name that is neither an input nor a layer, if any (a
+        call's node is named as written, `dense[1][0]`; an entry after a call reads it
+        without `inputs`)."""
+        calls = self.call_nodes if ls.inbound is not None else ()
         for ref in inbound:
             name = split_ref(ref)[0]
-            if not names_node(ref, known):
+            if not names_node(ref, known, calls):
                 return self.spec.error(f"{_who(layer)}: `inputs` names '{ref}', which is "
                                        f"neither an input nor a layer"
                                        f"{unknown_ref_hint(name, known)}", ls.path + ("inputs",))

@@ -183,3 +183,30 @@ def test_a_tap_given_twice_is_refused(tmp_path):
     r = run_nnctl("forward", spec, "--tap", "d", "--tap", "d", input="1,2,3\n")
     assert (r.code, r.out) == (1, "")
     assert r.err == "nnctl: error: --tap: 'd' is given twice; tap each tensor once\n"
+
+
+@pytest.mark.parametrize("where, message", [
+    ("inputs", "layer 'out': `inputs` names 'shared@1', which is neither an input nor a layer "
+               "(layer 'shared' is called 2 times: `shared[0][0]` to `shared[1][0]`)"),
+    ("outputs", "`outputs` names 'shared@1', which is not a layer or an input (layer 'shared' "
+                "is called 2 times: `shared[0][0]` to `shared[1][0]`)"),
+])
+def test_a_spec_cannot_name_a_call_by_the_engines_name(tmp_path, where, message):
+    spec = tmp_path / "s.yaml"
+    last = ("  - {name: out, type: Dense, units: 1, inputs: 'shared@1'}\n" if where == "inputs"
+            else "outputs: ['shared@1']\n")
+    spec.write_text("inputs: {a: [3], b: [3]}\nlayers:\n"
+                    "  - {name: shared, type: Dense, units: 2, inputs: a}\n"
+                    "  - {call: shared, inputs: b}\n" + last)
+    r = run_nnctl("validate", spec)
+    assert (r.code, r.out) == (1, "")
+    assert r.err.startswith(f"nnctl: error: {spec}:5:") and r.err.endswith(message + "\n"), r.err
+
+
+def test_a_layer_after_a_call_reads_it(tmp_path):
+    spec = tmp_path / "s.yaml"
+    spec.write_text("inputs: {a: [3], b: [3]}\nlayers:\n"
+                    "  - {name: shared, type: Dense, units: 2, inputs: a}\n"
+                    "  - {call: shared, inputs: b}\n  - {name: out, type: Dense, units: 1}\n")
+    r = run_nnctl("summary", spec)
+    assert r.code == 0 and "shared[1][0]" in r.out and "@" not in r.out, r.err
