@@ -58,6 +58,12 @@ class Node:
         return self.owner or self.name
 
     @property
+    def label(self) -> str:
+        """The node in messages: `layer 'dense'`, a shared layer's call `call 2 of layer
+        'dense' (`dense[1][0]`)` (call_label)."""
+        return call_label(self.owner, self.call_index) if self.owner else f"layer '{self.name}'"
+
+    @property
     def n_outputs(self) -> int:
         return len(self.shapes)
 
@@ -652,9 +658,15 @@ class GraphBuilder:
                                    done=set(spec.inputs) | set(broken))
         except Cycle as cycle:
             ref = cycle.path[0]
-            raise spec.error(f"layer '{ref}' is part of a cycle: {cycle}",
+            path = " -> ".join(self._written(name) for name in cycle.path)
+            raise spec.error(f"{_who(by_name[ref][1])} is part of a cycle: {path}",
                              by_name[ref][0].path + ("inputs",)) from None
         return [original[name] for name in order]
+
+    def _written(self, name: str) -> str:
+        """A node's name as users write it, before the node is built (written_ref)."""
+        match = CALL_NAME.match(name) if name in self.call_nodes else None
+        return f"{match.group(1)}[{match.group(2)}][0]" if match else name
 
     def _add(self, ls, layer, refs) -> None:
         inbound, index = self._tensors(ls, layer, refs)

@@ -210,3 +210,15 @@ def test_a_layer_after_a_call_reads_it(tmp_path):
                     "  - {call: shared, inputs: b}\n  - {name: out, type: Dense, units: 1}\n")
     r = run_nnctl("summary", spec)
     assert r.code == 0 and "shared[1][0]" in r.out and "@" not in r.out, r.err
+
+
+def test_a_cycle_through_a_call_is_written_as_keras(tmp_path):
+    spec = tmp_path / "s.yaml"
+    spec.write_text("inputs: {a: [2]}\nlayers:\n"
+                    "  - {name: d, type: Dense, units: 2, inputs: a}\n"
+                    "  - {call: d, inputs: x}\n"
+                    "  - {name: x, type: Dense, units: 2, inputs: 'd[1][0]'}\n")
+    r = run_nnctl("validate", spec)
+    assert (r.code, r.out) == (1, "")
+    assert r.err == (f"nnctl: error: {spec}:4:23: call 2 of layer 'd' (`d[1][0]`) is part of "
+                     "a cycle: d[1][0] -> x -> d[1][0]\n")

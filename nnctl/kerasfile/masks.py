@@ -21,7 +21,7 @@ def check_masks(graph, model, source: str | None) -> None:
         if node is None:   # not a node of its own: a reader's slip, never a wrong result
             raise SpecError(f"layer '{name}' is called with mask= '{op.name}', and nnctl "
                             "cannot tell which call that is", source=source)
-        where = f"layer '{name}' is called with mask= '{op.name}' ({op.input} != {op.value!r})"
+        where = f"{node.label} is called with mask= '{op.name}' ({op.input} != {op.value!r})"
         if op.value != 0:
             raise SpecError(f"{where}; nnctl reads only the mask of Embedding(mask_zero=True), "
                             f"{op.input} != 0", source=source)
@@ -32,7 +32,7 @@ def check_masks(graph, model, source: str | None) -> None:
                             source=source)
         compared, index = model.resolve(op.input)
         if reads != {(compared, index or 0)}:
-            made = " and ".join(sorted(f"{i} != 0" if k == 0 else f"{i}[{k}] != 0"
+            made = " and ".join(sorted(f"{model.written(i, k or None)} != 0"
                                        for i, k in reads))
             raise SpecError(f"{where}, but the mask its input carries is {made}; nnctl reads "
                             "only the mask that Keras hands on itself", source=source)

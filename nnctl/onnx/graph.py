@@ -77,7 +77,7 @@ def build_graph(model, weights: dict[str, np.ndarray], *, opset: int = DEFAULT_O
             result = node.layer.to_onnx(g, args, layer_weights, model.inbound_shapes(node),
                                         node.shape, **({"mask": mask} if mask else {}))
         except CannotExport as exc:
-            raise model.spec.error(f"layer '{name}': {exc} (no ONNX export)", node.path) from None
+            raise model.spec.error(f"{node.label}: {exc} (no ONNX export)", node.path) from None
         if node.n_outputs == 1:
             g.finish_layer(result, tensor_name(model, name))
         else:

@@ -89,9 +89,13 @@ def _session_error(exc: Exception, model) -> NnctlError:
     found = re.search(r"implementation for (\w+)\(\d+\) node with name '([^']*)'", text)
     if found:
         op, node = found.groups()
-        layer = next((n for n in sorted(model.nodes, key=len, reverse=True)
-                      if node == n or node.startswith(n + "/")), None)
-        if layer is not None:
-            return NnctlError(f"layer '{layer}': onnxruntime has no {model.nodes[layer].dtype} "
+        from nnctl.onnx.graph import tensor_name
+
+        scopes = {tensor_name(model, n): n for n in model.nodes}   # each layer's ONNX nodes
+        scope = next((s for s in sorted(scopes, key=len, reverse=True)
+                      if node == s or node.startswith(s + "/")), None)
+        if scope is not None:
+            layer = model.nodes[scopes[scope]]
+            return NnctlError(f"{layer.label}: onnxruntime has no {layer.dtype} "
                               f"kernel for {op}; use --engine numpy")
     return NnctlError(f"onnxruntime cannot load the model: {text}")
