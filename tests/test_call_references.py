@@ -222,3 +222,31 @@ def test_a_cycle_through_a_call_is_written_as_keras(tmp_path):
     assert (r.code, r.out) == (1, "")
     assert r.err == (f"nnctl: error: {spec}:4:23: call 2 of layer 'd' (`d[1][0]`) is part of "
                      "a cycle: d[1][0] -> x -> d[1][0]\n")
+
+
+def test_keras_reads_the_outputs_the_spec_names(tmp_path, data, calls):
+    """The .keras file of `outputs: [rnn[1][2], rnn[0][1], rnn[1]]` predicts, in Keras, the
+    tensors nnctl computes (its writer recorded the second call for `rnn[1]`)."""
+    import json
+    import os
+    import subprocess
+
+    from test_kerasfile import CHECK_IN_KERAS, keras_python
+
+    if keras_python() is None:
+        pytest.skip("keras is not installed (set NNCTL_KERAS_PYTHON to a Python that has it)")
+    a, b, _ = data
+    first, second = calls
+    spec = tmp_path / "s.yaml"
+    spec.write_text(SHARED_LSTM % '["rnn[1][2]", "rnn[0][1]", "rnn[1]"]')
+    archive = tmp_path / "s.keras"
+    assert run_nnctl("convert", spec, "-o", archive).code == 0
+    env = {**os.environ, "KERAS_BACKEND": os.environ.get("KERAS_BACKEND", "numpy")}
+    done = subprocess.run([keras_python(), "-c", CHECK_IN_KERAS], capture_output=True,
+                          input=json.dumps({str(archive): ([a.tolist(), b.tolist()], None)}),
+                          text=True, env=env, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    got = json.loads(done.stdout)[str(archive)]
+    assert len(got) == 3
+    for x, y in zip(got, [second[2], first[1], first[1]]):
+        np.testing.assert_allclose(np.asarray(x), y, rtol=1e-5, atol=1e-6)
