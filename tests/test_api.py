@@ -572,6 +572,20 @@ def test_a_custom_layer_that_is_not_traceable_is_refused_by_name():
     assert NumpyLayer()(np.zeros((1, 3))).shape == (1, 3)   # on arrays it just runs
 
 
+def test_a_custom_layer_with_its_own_weights_is_refused_saying_so():
+    class Scale(L.Layer):
+        def build(self, input_shape):
+            self.w = self.add_weight(shape=(input_shape[-1],), initializer="ones")
+
+        def call(self, x):
+            return x * self.w
+
+    with pytest.raises(TypeError, match=r"^custom layer Scale \('scale.*'\) cannot be traced: "
+                                        r"nnctl does not run its build\(\), and a custom "
+                                        r"layer's own weights \(add_weight\) are not supported"):
+        Scale()(nnctl.Input((3,)))
+
+
 def test_a_subclassed_model_that_is_not_traceable_is_refused_by_name():
     class NumpyModel(nnctl.Model):
         def call(self, inputs):

@@ -464,6 +464,12 @@ class Layer(KerasViews):
         except Exception as exc:
             if not symbolic:
                 raise
+            if isinstance(exc, AttributeError) and type(self).build is not Layer.build:
+                raise TypeError(
+                    f"custom layer {name} ('{self.name}') cannot be traced: nnctl does not run "
+                    "its build(), and a custom layer's own weights (add_weight) are not "
+                    f"supported: set nnctl layers in __init__ ({type(exc).__name__}: {exc})"
+                ) from exc
             raise untraceable(f"custom layer {name} ('{self.name}')", exc) from exc
         if symbolic:
             outputs = leaves(result)
