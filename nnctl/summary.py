@@ -57,6 +57,10 @@ class Summary:
 
 
 def summarize(model: Model, error: str | None = None) -> Summary:
+    # a shared layer's first call that leads to no output (it holds the weights) is not
+    # one of the model's nodes for Keras: its inputs are not in "Connected to"
+    used = (model.needed(model.outputs)
+            if any(node.owner for node in model.nodes.values()) else None)
     ops = mask_operations(model)[0] if model.functional else []
     if ops:   # Keras lists its mask operations among the layers, in graph order
         by_name = {op.name: op for op in ops}
@@ -65,9 +69,9 @@ def summarize(model: Model, error: str | None = None) -> Summary:
                                   else model.nodes[name].inbound + ([reads[name]]
                                                                     if name in reads else []))
         rows = [_op_row(model, by_name[name]) if name in by_name
-                else _row(model, model.nodes[name], reads) for name in order]
+                else _row(model, model.nodes[name], reads, used) for name in order]
     else:
-        rows = [_row(model, node) for node in model.layers]
+        rows = [_row(model, node, used=used) for node in model.layers]
     trainable_bytes = non_trainable_bytes = 0.0
     for node in model.layers:
         for w in node.weights:
@@ -87,11 +91,15 @@ def summarize(model: Model, error: str | None = None) -> Summary:
         error=error)
 
 
-def _row(model: Model, node: Node, masks: dict | None = None) -> Row:
+def _row(model: Model, node: Node, masks: dict | None = None,
+         used: set[str] | None = None) -> Row:
     """A layer's row; a shared layer's covers all its calls, as Keras': every call's inputs
     in "Connected to" (and the mask operation it is called with, `masks`: node -> its name),
-    the last call's output shape, the MACs and outputs of all."""
+    the last call's output shape, the MACs and outputs of all (those of the calls in `used`,
+    the nodes leading to an output, when given)."""
     calls = model.calls(node)
+    if used is not None and len(calls) > 1:
+        calls = [call for call in calls if call.name in used] or calls
     macs, connected, connected_node, connected_index = 0, [], [], []
     for call in calls if node.layer is not None else []:
         macs += call.layer.macs(model.inbound_shapes(call), call.shape)
