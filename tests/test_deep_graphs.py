@@ -86,14 +86,14 @@ def test_topological_order_and_cycles_of_100000_layers():
         result = []
         for k in range(n):
             inbound = [f"d{k - 1}"] if k else (["input"] if not cycle else [f"d{n - 1}"])
-            result.append((SimpleNamespace(path=("layers", k), call=None),
+            result.append((SimpleNamespace(path=("layers", k), call=None, inbound=inbound),
                            SimpleNamespace(name=f"d{k}"), inbound))
         return result
 
     spec = SimpleNamespace(inputs={"input": (2,)},
                            error=lambda message, path: SpecError(message))
-    builder = GraphBuilder.__new__(GraphBuilder)   # only its spec is needed here
-    builder.spec = spec
+    builder = GraphBuilder.__new__(GraphBuilder)
+    builder.spec, builder.call_nodes = spec, set()   # and the calls' nodes (none)
     backwards = layers(LAYERS)[::-1]   # each layer listed before its input: the deepest walk
     order = builder._topological_order(backwards)
     assert [layer.name for _, layer, _ in order] == [f"d{k}" for k in range(LAYERS)]
