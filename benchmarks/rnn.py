@@ -28,6 +28,8 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+from benchmarks.forward_onnx import best_in_process  # noqa: E402 - one best-of-N timer
+
 LONG_LSTM = """
 name: long_lstm
 input: [100, 8]
@@ -55,15 +57,6 @@ def rows_for(model, n, rng) -> np.ndarray:
         ids[:, -shape[0] // 4:] = 0      # padded ends
         return ids.astype(np.float64)
     return rng.normal(size=(n, int(np.prod(shape)))).astype(np.float32)
-
-
-def best(function, repeat) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def batches(rows, size):
@@ -103,10 +96,10 @@ def main():
         b = np.concatenate([ort_runner(p) for p in parts])
         agree = np.max(np.abs(a - b))
         times = {
-            "numpy": best(lambda: [numpy_runner(p) for p in parts], args.repeat),
-            "onnxruntime": best(lambda: [ort_runner(p) for p in parts], args.repeat),
-            "ort direct": best(lambda: [session.run(None, {name: f}) for f in feeds],
-                               args.repeat),
+            "numpy": best_in_process(lambda: [numpy_runner(p) for p in parts], args.repeat),
+            "onnxruntime": best_in_process(lambda: [ort_runner(p) for p in parts], args.repeat),
+            "ort direct": best_in_process(
+                lambda: [session.run(None, {name: f}) for f in feeds], args.repeat),
         }
         ops = len(build_graph(model, weights).nodes)
         print(f"\n{model.name}: {model.total_params:,} parameters, "
