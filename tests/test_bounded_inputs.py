@@ -114,6 +114,32 @@ def test_a_row_of_a_million_cells_is_refused_while_scanning_it(tmp_path, suffix)
     assert peak < PEAK_KB, peak
 
 
+def test_a_json_object_of_a_million_keys_is_refused_from_its_commas(tmp_path):
+    """Its keys were parsed into a dict (400 MB for 1.5 million) before the width was checked."""
+    wide = "{" + ", ".join(f'"c{k}": 1' for k in range(1_000_000)) + "}\n"
+    (tmp_path / "wide.jsonl").write_text(wide)
+    result, peak = run_measured("forward", SEQUENTIAL, "wide.jsonl", cwd=tmp_path)
+    one_error_line(result, "wide.jsonl:1: expected 3 columns, got 1,000,000 keys")
+    assert peak < PEAK_KB, peak
+    run = run_inprocess(["forward", SEQUENTIAL, "--input-format", "jsonl"],   # after a good row
+                        b'{"a": 1, "b": 2, "c": 3}\n' + wide.encode())
+    assert run.code == 1 and run.out.count(b"\n") == 2, (run.out, run.err)
+    assert run.err == "nnctl: error: <stdin>:2: expected 3 columns, got 1,000,000 keys\n"
+
+
+@pytest.mark.parametrize("lines", [["[" * 5_000 + "1" + "]" * 5_000],
+                                   ['{"a": ' * 5_000 + "1" + "}" * 5_000],
+                                   ['{"a": 1, "b": 2, "c": 3}', '{"a": ' * 5_000 + "1" + "}" * 5_000]],
+                         ids=["array", "object", "object-line-2"])
+def test_a_json_line_nested_too_deeply_is_a_data_error(lines):
+    """Python's json recursed once per level: an internal RecursionError."""
+    run = run_inprocess(["forward", SEQUENTIAL, "--input-format", "jsonl"],
+                        "\n".join(lines).encode() + b"\n")
+    assert run.code == 1, run.err
+    assert run.err.startswith(f"nnctl: error: <stdin>:{len(lines)}: ") and \
+        "internal error" not in run.err, run.err
+
+
 def test_a_wide_row_after_good_rows_is_refused_too(tmp_path):
     (tmp_path / "late.csv").write_text("1,2,3\n" + ",".join(["1"] * 1_000_000) + "\n")
     result, peak = run_measured("forward", SEQUENTIAL, "late.csv", cwd=tmp_path)

@@ -31,6 +31,9 @@ def _object(text: bytes, source: str, line: int) -> dict:
     except ValueError as exc:
         raise DataError(f"not a JSON object ({exc.msg})", source=source, line=line,
                         column=exc.colno) from None
+    except RecursionError:  # json recurses once per level: {"a": {"a": ...}} runs out of stack
+        raise DataError("not a JSON object of numbers: nested too deeply", source=source,
+                        line=line) from None
     if not isinstance(row, dict):
         raise DataError("not a JSON object (the first line is one: every line is)",
                         source=source, line=line)
@@ -71,6 +74,7 @@ class ObjectParser:
         good, numbers, error = [], [], None
         for line, raw in numbered_rows(block, first_line):
             try:
+                reader.refuse_far_too_wide(raw, line, "keys")
                 good.append(self._values(_object(raw, reader.name, line)))
             except DataError as exc:
                 error = exc.at(reader.name, line)

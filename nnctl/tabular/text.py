@@ -52,10 +52,7 @@ class TextReading:
         if self.format == "jsonl" and text.startswith(b"{"):
             self._start_objects(text, count)
             return
-        wide = _far_too_wide(text, self._sep, self.n_columns)
-        if wide:
-            raise DataError(f"{self._expected_columns()}, got {wide:,}",
-                            source=self.name, line=count)
+        self.refuse_far_too_wide(text, count)
         cells = self._split_cells(text)
         names = [_cell_text(c) for c in cells]
         # a header is a line with no number in it (quoted numbers are numbers: "1","2" is data),
@@ -86,11 +83,21 @@ class TextReading:
         """JSON Lines of objects: the first line's keys name the columns (nnctl.tabular.objects)."""
         from nnctl.tabular.objects import object_keys
 
+        self.refuse_far_too_wide(text, line, "keys")
         self.columns = self._objects = object_keys(text, self.name, line, self._column_names)
         if self.n_columns is None:
             self.n_columns = len(self.columns)
         elif len(self.columns) != self.n_columns:
             raise DataError(f"{self._expected_columns()}, got {len(self.columns)} keys",
+                            source=self.name, line=line)
+
+    def refuse_far_too_wide(self, text: bytes, line: int, what: str = "") -> None:
+        """Refuse a line far wider than the columns expected, from its separators (commas
+        between an object's keys), before it is split or parsed: a line of a million cells
+        or keys made a million Python objects (400-600 MB) to report a wrong width."""
+        wide = _far_too_wide(text, self._sep, self.n_columns)
+        if wide:
+            raise DataError(f"{self._expected_columns()}, got {wide:,}{' ' + what if what else ''}",
                             source=self.name, line=line)
 
     def _peek_first_line(self):
@@ -350,7 +357,7 @@ def _json_names(text: bytes) -> list[str] | None:
 
     try:
         value = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than json can go
         return None
     if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
         return value
