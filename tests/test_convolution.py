@@ -142,3 +142,25 @@ def test_summary_macs(nnctl, stem):
     assert r.code == 0, r.err
     got = {layer["name"]: layer["macs"] for layer in json.loads(r.out)["layers"]}
     assert {name: got[name] for name in MACS[stem]} == MACS[stem]
+
+
+# --- sizes known only at run time ---------------------------------------------------------------
+
+@pytest.mark.parametrize("layer, message", [
+    ("Conv1D(2, 5)", "layer 'conv1d': kernel_size (5,) is larger than the input's steps (3,) "
+                     "with padding 'valid'"),
+    ("MaxPooling1D(4)", "layer 'max_pooling1d': pool_size (4,) is larger than the input's "
+                        "steps (3,) with padding 'valid'"),
+])
+def test_a_sequence_shorter_than_the_window_is_one_clear_error(layer, message):
+    """A free length (Input(shape=(None, 2))) is checked when the data comes: the message the
+    spec would give, not NumPy's 'window shape cannot be larger than input array shape'."""
+    import nnctl
+    from nnctl import layers
+
+    nnctl.backend.clear_session()
+    model = nnctl.Sequential([nnctl.Input(shape=(None, 2)), eval(f"layers.{layer}")])
+    assert model.predict(np.ones((1, 7, 2), np.float32)).shape[1] > 0
+    with pytest.raises(ValueError) as info:
+        model.predict(np.ones((1, 3, 2), np.float32))
+    assert str(info.value) == message

@@ -103,6 +103,7 @@ class _Convolutional(WindowLayer):
                              self.padding)
 
     def convolution(self, spatial, kernel_shape, groups: int) -> Convolution:
+        self.output_spatial(spatial)    # sizes known only at run time: one clear error
         return Convolution(kernel_shape, self.strides, self.dilation_rate,
                            self.window_padding(spatial), groups)
 

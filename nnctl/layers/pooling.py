@@ -81,6 +81,7 @@ class _Pool(_Pooling):
         return self.layout(self.output_spatial(spatial), channels)
 
     def pooling(self, spatial) -> Pooling:
+        self.output_spatial(spatial)    # sizes known only at run time: one clear error
         return Pooling(self.mode, self.pool_size, self.steps, self.window_padding(spatial))
 
     def call(self, inputs, weights):
