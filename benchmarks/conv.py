@@ -15,7 +15,8 @@ Whole processes (Python start-up, loading, the forward pass, writing the result)
   ONNX Runtime directly: a script that imports onnxruntime and numpy, opens model.onnx, loads
   the array with np.load, runs it in batches of --batch-size images, and saves with np.save.
 Targets (issue 14): the NumPy engine within 3x of ONNX Runtime directly; --engine onnxruntime
-within 1.2x.
+within 1.2x. It prints the load average at its start and end: on a shared machine
+rerun it when the load is low (about 35 s with the defaults).
 """
 from __future__ import annotations
 
@@ -56,6 +57,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=256,
                         help="images per session.run in the direct script")
     args = parser.parse_args()
+    began = time.perf_counter()
     nnctl = [sys.executable, "-m", "nnctl"]
     tmp = tempfile.mkdtemp(prefix="nnctl-conv-bench-")
     model, onnx_file = os.path.join(tmp, "mnist.npz"), os.path.join(tmp, "mnist.onnx")
@@ -69,7 +71,8 @@ def main() -> None:
 
     print(f"{args.images:,} images of 28x28x1 float32 ({os.path.getsize(data) / 1e6:.0f} MB "
           f".npy), the keras.io MNIST convnet; onnxruntime {ort.__version__}, "
-          f"{os.cpu_count()} CPUs")
+          f"{os.cpu_count()} CPUs; load average at start {load()} (others' work slows the "
+          "wall times)")
     direct = f"ONNX Runtime directly (batches of {args.batch_size:,})"
     commands = {
         direct: [sys.executable, "-c", DIRECT, onnx_file, data, out, str(args.batch_size), "1"],
@@ -93,6 +96,12 @@ def main() -> None:
     print(f"  -> NumPy engine / ONNX Runtime directly = {numpy_ratio:.2f} (target: within 3)")
     print(f"  -> --engine onnxruntime / ONNX Runtime directly = {ort_ratio:.2f} "
           "(target: within 1.2)")
+    print(f"load average at the end {load()}; the benchmark took "
+          f"{time.perf_counter() - began:.0f} s")
+
+
+def load() -> str:
+    return ", ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 if __name__ == "__main__":
