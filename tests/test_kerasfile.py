@@ -17,8 +17,8 @@ from rich.console import Console
 
 from conftest import CONFIGS, GOLDEN, run_nnctl
 from nnctl import summary as summaries
-from nnctl.kerasfile import keras_json_to_spec, keras_kind, load_model, save_keras, \
-    spec_to_keras_json
+from nnctl.kerasfile import keras_json_to_spec, keras_kind, load_model, load_weights_h5, \
+    save_keras, spec_to_keras_json
 from nnctl.model import build_model
 from nnctl.render import print_summary_table
 from nnctl.spec import parse_spec, read_spec
@@ -134,6 +134,62 @@ def test_weights_written_by_nnctl_read_back(tmp_path):
             assert h5["layers/dense/vars"].attrs["name"] == "a"
             assert h5["layers/dense_1/vars"].attrs["name"] == "b"
             assert h5["layers/dense/vars/0"].shape == (4, 4)
+
+
+@pytest.mark.parametrize("source", ["nested_functional.keras", "nested_functional.h5"])
+def test_a_flattened_nested_model_takes_the_weights_of_its_keras_file(source):
+    """`nnctl convert nested.keras -o m.yaml`, then `--weights nested.keras`: the file keeps a
+    nested model's layers in that model's group (layers/sequential/layers/dense; an .h5's
+    model_weights/block), found by name, not where a flat model would have them."""
+    spec, _ = load_model(KERAS / source, weights=False)
+    model = build_model(parse_spec(Located(spec, {}, "m.yaml")))
+    weights = load_weights_h5(KERAS / source, model)
+    want = expected("nested_functional")
+    (x,) = (np.asarray(v) for v in want["inputs"].values())
+    (got,) = model.forward({model.input_names[0]: x}, model.check_weights(weights)).values()
+    np.testing.assert_allclose(got, np.asarray(want["outputs"][0], np.float32), rtol=1e-5,
+                               atol=1e-6)
+
+
+def nested_functional_in_python():
+    """tools/golden/keras_files.py's nested_functional, made with nnctl's Python API."""
+    import nnctl as keras
+    from nnctl import layers as L
+
+    inner = keras.Sequential([keras.Input((3,)), L.Dense(3, activation="relu", name="block_a"),
+                              L.BatchNormalization(name="block_bn")], name="block")
+    x = keras.Input((3,), name="x")
+    h = inner(L.Dense(3, name="pre")(x))
+    out = L.Dense(2, name="post")(L.Add(name="skip")([h, x]))
+    return keras.Model(x, out, name="residual")
+
+
+def h5_datasets(path) -> dict:
+    import h5py
+
+    found = {}
+    with h5py.File(path, "r") as f:
+        f.visititems(lambda name, obj: found.__setitem__(name, obj[()])
+                     if isinstance(obj, h5py.Dataset) else None)
+    return found
+
+
+def test_python_models_with_a_nested_model_load_and_save_keras_weights(tmp_path):
+    """model.load_weights / save_weights("x.weights.h5") of a model using a Sequential as a
+    layer: Keras' file read, and written back in Keras' layout (what Keras' load_weights
+    finds), dataset for dataset."""
+    golden = KERAS / "nested_functional.weights.h5"
+    model = nested_functional_in_python()
+    model.load_weights(golden)
+    want = expected("nested_functional")
+    (x,) = (np.asarray(v, np.float32) for v in want["inputs"].values())
+    np.testing.assert_allclose(model.predict(x), np.asarray(want["outputs"][0], np.float32),
+                               rtol=1e-5, atol=1e-6)
+    model.save_weights(tmp_path / "again.weights.h5")
+    keras_side, ours = h5_datasets(golden), h5_datasets(tmp_path / "again.weights.h5")
+    assert ours.keys() == keras_side.keys()
+    for key in keras_side:
+        np.testing.assert_array_equal(ours[key], keras_side[key], err_msg=key)
 
 
 def test_the_cli_reads_keras_files_by_content(tmp_path):

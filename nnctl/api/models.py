@@ -449,7 +449,10 @@ class Model(KerasViews):
         from nnctl.kerasfile import save_weights_h5
         from nnctl.weights import save_model   # an nnctl weights file keeps the spec too
 
-        self._write(filepath, overwrite, {".weights.h5": save_weights_h5, ".npz": save_model},
+        def save_keras_weights(path, spec, weights):
+            save_weights_h5(path, spec, weights, _nested_weight_groups(self))
+
+        self._write(filepath, overwrite, {".weights.h5": save_keras_weights, ".npz": save_model},
                     "The filename must end in `.weights.h5` (or `.npz` for an nnctl weights "
                     "file).")
 
@@ -468,7 +471,8 @@ class Model(KerasViews):
 
     def load_weights(self, filepath, skip_mismatch=False) -> None:
         """Read weights written by save_weights (`.weights.h5`, `.npz`), a Keras 2 `.h5` or
-        a `.keras` archive, matched to this model's layers by name."""
+        a `.keras` archive: matched to this model's layers by their places as Keras does, and
+        by name in a file of a model with nested models (docs/keras-files.md)."""
         import os
 
         path = os.fspath(filepath)
@@ -1191,6 +1195,37 @@ def model_from_json(json_string, custom_objects=None) -> Model:
         raise NotImplementedError("model_from_json(custom_objects=...): nnctl reads only its "
                                   "own layer types")
     return _fresh(from_spec(keras_json_to_spec(json_string)))
+
+
+def _nested_weight_groups(model: Model) -> dict[str, str]:
+    """Layer name -> its group in a Keras 3 weights file, for a model that uses Sequential or
+    Functional models as layers: Keras keeps their layers inside the nested model's group
+    (`layers/sequential/layers/dense`), numbering each model's layers on their own. {} for a
+    model without nested models (its spec's flat layout is Keras') and for one with layers
+    Keras would store otherwise (subclassed models, custom layers)."""
+    from nnctl.kerasfile.config import child_group
+
+    groups: dict[str, str] = {}
+
+    def walk(container: Model, parent: str) -> bool:
+        """Whether `container` uses a model as a layer; its layers' groups into `groups`."""
+        counters: dict[str, int] = {}
+        nested = False
+        for layer in container.layers:
+            if type(layer) in (Model, Sequential):
+                kind = "Sequential" if type(layer) is Sequential else "Functional"
+                walk(layer, child_group(parent, kind, counters) + "/")
+                nested = True
+            elif isinstance(layer, Model) or not type(layer).__module__.startswith("nnctl."):
+                raise LookupError
+            else:
+                groups[layer.name] = child_group(parent, type(layer).__name__, counters)
+        return nested
+
+    try:
+        return groups if walk(model, "") else {}
+    except LookupError:
+        return {}
 
 
 def _fresh(model: Model) -> Model:

@@ -153,12 +153,15 @@ def save_keras(path, spec, weights: dict) -> None:
     _write(path, lambda f: write_archive(f, config, buffer.getvalue()))
 
 
-def save_weights_h5(path, spec, weights: dict) -> None:
-    """Write a Keras 3 `.weights.h5` (what model.save_weights writes), atomically."""
+def save_weights_h5(path, spec, weights: dict, groups: dict[str, str] | None = None) -> None:
+    """Write a Keras 3 `.weights.h5` (what model.save_weights writes), atomically.
+    groups: layer name -> its group where it differs from a flat model's (`layers/sequential/
+    layers/dense` for a layer of a nested model: the Python API's models know their nesting,
+    which a spec has flattened)."""
     model = _built(spec)
     checked = model.check_weights(weights)
     buffer = io.BytesIO()
-    _write_weights(buffer, model, checked)
+    _write_weights(buffer, model, checked, groups)
     _write(path, lambda f: f.write(buffer.getvalue()))
 
 
@@ -185,7 +188,10 @@ def _read_weights_file(name: str, model) -> dict:
     from nnctl.kerasfile import h5
 
     with h5.damaged_as_error(name), h5.open_h5(name, name) as f:
-        return _read_h5_weights(h5.SafeReader(f, name), f, _layout(model), model)
+        reader = h5.SafeReader(f, name)
+        graph = _layout(model)
+        h5.place_by_name(reader, graph)
+        return _read_h5_weights(reader, f, _legacy_layout(reader, f, graph, model), model)
 
 
 # --- internals -------------------------------------------------------------------------------
@@ -252,7 +258,10 @@ def _load_archive(name: str, data, weights: bool, model=None):
         raise WeightsError("the archive has no model.weights.h5", source=name)
     model = model or _model_of(spec, name)
     with h5.damaged_as_error(name), h5.open_h5(io.BytesIO(raw), name) as f:
-        values = h5.read_keras3_weights(h5.SafeReader(f, name), graph, _expected(model))
+        reader = h5.SafeReader(f, name)
+        if spec is None:   # weights for a model given otherwise: its layers found by name
+            h5.place_by_name(reader, graph)
+        values = h5.read_keras3_weights(reader, graph, _expected(model))
     return spec, values
 
 
@@ -298,23 +307,43 @@ def _read_h5_weights(reader, f, graph, model) -> dict:
 
 def _layout(model):
     """The KerasGraph of an nnctl model: where Keras 3 keeps each layer's weights."""
-    from nnctl.kerasfile.config import KerasGraph, KerasLayer, _child_path
+    from nnctl.kerasfile.config import KerasGraph, KerasLayer, child_group
 
     graph = KerasGraph(model.name, not model.functional, {})
     counters: dict[str, int] = {}
     names = model.layer_order if model.functional else [n.name for n in model.layers]
     for name in names:
         node = model.nodes[name]
-        path = _child_path("", node.type_name, counters)
+        path = child_group("", node.type_name, counters)
         if node.layer is not None:
             graph.layers.append(KerasLayer(name, node.type_name, {}, node.inbound, path, name))
     return graph
 
 
-def _write_weights(target, model, weights) -> None:
+def _legacy_layout(reader, f, graph, model):
+    """A whole-model Keras 2 `.h5` holding the layers of `model` by name: its own config's
+    graph, which knows the groups of nested models' layers (`model_weights/<nested model>`);
+    else `graph` (each layer in its own group, as a flat model keeps them)."""
+    from nnctl.kerasfile.archive import parse_json
+    from nnctl.kerasfile.config import keras_config_to_graph
+
+    text = reader.text_attribute(f, "model_config")
+    if text is None:
+        return graph
+    config = parse_json(text, "model_config", reader.name)
+    _check_document(config, reader.name)
+    own = keras_config_to_graph(config, reader.name)
+    weighted = {node.name for node in model.layers if node.weights}
+    if weighted <= {layer.name for layer in own.layers}:
+        return own
+    return graph
+
+
+def _write_weights(target, model, weights, groups: dict[str, str] | None = None) -> None:
     from nnctl.kerasfile import h5
 
     paths = {layer.name: layer.weights_path for layer in _layout(model).layers}
+    paths.update(groups or {})
     h5.write_keras3_weights(target, model, weights, paths)
 
 

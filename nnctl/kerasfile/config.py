@@ -239,7 +239,7 @@ class _Reader:
             previous = list(called_on)
         counters: dict[str, int] = {}
         for entry in body:
-            path = _child_path(weights_path, entry["class_name"], counters)
+            path = child_group(weights_path, entry["class_name"], counters)
             previous = self.add_layer(graph, entry, previous, path,
                                       legacy_group or _layer_name(entry), trainable)
         return previous
@@ -264,7 +264,7 @@ class _Reader:
                 raise self.error(f"model '{name}': a layer must be an object, got {entry!r}")
             self.check_object(entry, f"model '{name}'")
             layer_name = _layer_name(entry)
-            path = _child_path(weights_path, entry["class_name"], counters)
+            path = child_group(weights_path, entry["class_name"], counters)
             if entry["class_name"] == INPUT_CLASS:
                 if called_on is None:
                     graph.inputs[layer_name] = self.input_shape(entry.get("config") or {},
@@ -660,7 +660,7 @@ def snake_case(class_name: str) -> str:
     return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
-def _child_path(parent: str, class_name: str, counters: dict) -> str:
+def child_group(parent: str, class_name: str, counters: dict) -> str:
     """The group of a model's layer in a Keras 3 weights file: `layers/<snake class>[_N]`,
     numbered per class in the order of model.layers (keras.saving, _save_container_state)."""
     stem = snake_case(class_name)

@@ -175,6 +175,39 @@ def read_keras3_weights(reader: SafeReader, graph, expected: dict[str, list[str]
     return weights
 
 
+def place_by_name(reader: SafeReader, graph) -> None:
+    """In a Keras 3 weights file that holds nested models (`layers/sequential/layers/dense`:
+    a model used as a layer keeps its layers' groups inside its own), find each of `graph`'s
+    layers by the name its `vars` group carries, not by its place: the graph of a flattened
+    spec numbers groups as if every layer sat in the outer model. A flat file is left to the
+    places, as Keras reads it."""
+    h5py = require_h5py()
+    named: dict[str, str | None] = {}
+    nested = False
+    pending = [("layers", 0)]
+    while pending:
+        path, depth = pending.pop()
+        group = _group_at(reader, path)
+        if group is None or depth > 32:
+            continue
+        for key in sorted(group.keys()):
+            child = reader.child(group, key, h5py.Group)
+            if child is None:
+                continue
+            own = reader.child(child, "vars", h5py.Group)
+            name = own.attrs.get("name") if own is not None else None
+            if isinstance(name, bytes):
+                name = name.decode("utf-8", "replace")
+            if isinstance(name, str):   # a name met twice says nothing: left to places
+                named[name] = None if name in named else f"{path}/{key}"
+            if reader.child(child, "layers", h5py.Group) is not None:
+                nested = True
+                pending.append((f"{path}/{key}/layers", depth + 1))
+    if nested:
+        for layer in graph.layers:
+            layer.weights_path = named.get(layer.name) or layer.weights_path
+
+
 def _group_at(reader: SafeReader, path: str):
     h5py = require_h5py()
     group = reader.file

@@ -10,7 +10,8 @@ config format of a tf.keras 2 whole-model .h5 (model_config with batch_input_sha
 `module` keys; model_weights/LAYER/LAYER/kernel:0 listed by weight_names), written with h5py
 here because TensorFlow is not installed; Keras 3 loading it back with equal predictions is
 checked before it is kept. NAME.weights.h5 (Keras 3's model.save_weights) and
-NAME.tf2_weights.h5 (tf.keras 2's model.save_weights("x.h5") layout) for WEIGHTS_ONLY.
+NAME.tf2_weights.h5 (tf.keras 2's model.save_weights("x.h5") layout) for WEIGHTS_ONLY; only
+NAME.weights.h5 for NESTED_WEIGHTS.
 """
 import json
 import os
@@ -246,6 +247,8 @@ MODELS = {f.__name__: f for f in (seq_mlp, seq_batchnorm, seq_layernorm, seq_res
 ONLY = sys.argv[1:]   # model names to (re)make; default: all
 KERAS2 = ("seq_mlp", "seq_batchnorm", "func_article", "conv2d_net", "text_lstm")
 WEIGHTS_ONLY = ("seq_batchnorm", "func_two_in_out")
+# Keras 3's save_weights only: a nested model's layers in its own group (layers/sequential/layers/)
+NESTED_WEIGHTS = ("nested_functional",)
 # Keras 3.15 writes these as .h5 but cannot load them back (Unknown layer: 'NotEqual')
 H5_NOT_RELOADED = ("func_masked", "func_masked_two")
 
@@ -357,10 +360,13 @@ def main():
             write_keras2_h5(model, base + ".keras2.h5")
             again = predictions(keras.saving.load_model(base + ".keras2.h5"), inputs)
             assert all(np.array_equal(a, b) for a, b in zip(again, outputs)), name
-        if name in WEIGHTS_ONLY:
+        if name in WEIGHTS_ONLY or name in NESTED_WEIGHTS:
             model.save_weights(base + ".weights.h5")
-            write_keras2_h5(model, base + ".tf2_weights.h5", weights_only=True)
-            for path in (base + ".weights.h5", base + ".tf2_weights.h5"):
+            written = [base + ".weights.h5"]
+            if name in WEIGHTS_ONLY:
+                write_keras2_h5(model, base + ".tf2_weights.h5", weights_only=True)
+                written.append(base + ".tf2_weights.h5")
+            for path in written:
                 fresh = keras.models.model_from_json(model.to_json())
                 fresh.load_weights(path)
                 again = predictions(fresh, inputs)
