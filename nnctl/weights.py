@@ -22,7 +22,7 @@ import zlib
 import numpy as np
 
 from nnctl.errors import FileError, NnctlError, WeightsError
-from nnctl.limits import MAX_EXPANSION, check_allocation, is_bomb
+from nnctl.limits import MAX_EXPANSION, check_allocation, is_bomb, zip_entry_count
 from nnctl.naming import did_you_mean, normalize_key
 
 SPEC_KEY = "__spec__"
@@ -57,9 +57,11 @@ def _read_arrays(path, data: bytes | None = None) -> dict[str, np.ndarray]:
     if magic == b"\x93NUMPY":
         raise WeightsError("is a single .npy array; weights come in an .npz archive of "
                            "named arrays (numpy.savez)", source=name)
+    source = name if data is None else io.BytesIO(data)
+    check_member_count(zip_entry_count(source), name)   # before the directory is parsed
     arrays: dict[str, np.ndarray] = {}
     try:
-        with zipfile.ZipFile(name if data is None else io.BytesIO(data)) as archive:
+        with zipfile.ZipFile(source) as archive:
             members = _checked_directory(archive, name)   # before anything is inflated
             for key, info in members.items():
                 with archive.open(info) as member:   # never inflated past info.file_size
@@ -87,6 +89,13 @@ def _read_arrays(path, data: bytes | None = None) -> dict[str, np.ndarray]:
     return arrays
 
 
+def check_member_count(count: int | None, name: str, error=WeightsError) -> None:
+    """Refuse an archive of more than MAX_NPZ_MEMBERS members (None: not known)."""
+    if count is not None and count > MAX_NPZ_MEMBERS:
+        raise error(f"the archive has {count:,} members, more than the {MAX_NPZ_MEMBERS:,} "
+                    "nnctl reads", source=name)
+
+
 def _checked_directory(archive: zipfile.ZipFile, name: str) -> dict[str, zipfile.ZipInfo]:
     """Entry name -> member, from the zip directory alone: the number of members, their
     names (text, no control characters, at most MAX_NPZ_NAME characters, none twice) and
@@ -95,9 +104,7 @@ def _checked_directory(archive: zipfile.ZipFile, name: str) -> dict[str, zipfile
     from nnctl.limits import available_memory, human_bytes
 
     infos = [info for info in archive.infolist() if not info.is_dir()]
-    if len(infos) > MAX_NPZ_MEMBERS:
-        raise WeightsError(f"the archive has {len(infos):,} members, more than the "
-                           f"{MAX_NPZ_MEMBERS:,} nnctl reads", source=name)
+    check_member_count(len(infos), name)
     members: dict[str, zipfile.ZipInfo] = {}
     total = 0
     for info in infos:

@@ -104,6 +104,43 @@ def test_too_many_members_are_refused_from_the_directory(tmp_path, monkeypatch):
                          cwd=tmp_path).code == 0
 
 
+@pytest.mark.parametrize("args", [["summary", "w.npz"], ["forward", SEQUENTIAL, "--weights", "w.npz"],
+                                  ["forward", SEQUENTIAL, "w.npz"], ["summary", "w.keras"]],
+                         ids=["model", "weights", "data", "keras"])
+def test_too_many_members_are_refused_from_the_end_record_alone(tmp_path, monkeypatch, args):
+    """zipfile parses every entry of the directory (1-2 s for 100,000, twice: once to tell a
+    .keras archive from an .npz): the count the archive's end record declares comes first."""
+    import zipfile
+
+    from nnctl import kerasfile, weights
+
+    with zipfile.ZipFile(tmp_path / "w.npz", "w") as archive:
+        for k in range(7):
+            archive.writestr(f"m{k}.npy", b"")
+    (tmp_path / "w.keras").write_bytes((tmp_path / "w.npz").read_bytes())
+    monkeypatch.setattr(weights, "MAX_NPZ_MEMBERS", 6)
+    monkeypatch.setattr(kerasfile, "MAX_KERAS_MEMBERS", 6)
+    monkeypatch.setattr(zipfile.ZipFile, "_RealGetContents", None)   # parsing it would fail
+    run = run_inprocess(args, b"1,2,3\n", cwd=tmp_path)
+    assert run.code == 1 and run.err.startswith("nnctl: error: w.") and \
+        "the archive has 7 members, more than the 6" in run.err, run.err
+
+
+def test_npz_data_with_an_array_twice_or_many_arrays(tmp_path):
+    with zipfile.ZipFile(tmp_path / "twice.npz", "w") as archive, \
+            pytest.warns(UserWarning, match="Duplicate"):
+        for array in (np.ones((1, 3)), np.zeros((1, 3))):   # np.load would take the last
+            member = io.BytesIO()
+            np.save(member, array)
+            archive.writestr("input_layer.npy", member.getvalue())
+    run = run_inprocess(["forward", SEQUENTIAL, "twice.npz"], cwd=tmp_path)
+    assert run.err == "nnctl: error: twice.npz: array 'input_layer' appears twice in the archive\n"
+    (tmp_path / "many.npz").write_bytes(npz_bytes({f"x{k}": np.zeros(1) for k in range(1000)}))
+    run = run_inprocess(["forward", SEQUENTIAL, "many.npz"], cwd=tmp_path)
+    assert run.err == ("nnctl: error: many.npz: no array for input 'input_layer' (the archive has "
+                       "x0, x1, x2, x3, x4, x5, x6, x7, x8, x9, ... (1,000 arrays))\n"), run.err
+
+
 @pytest.mark.parametrize("suffix", [".csv", ".tsv", ".jsonl"])
 def test_a_row_of_a_million_cells_is_refused_while_scanning_it(tmp_path, suffix):
     cells = ("\t" if suffix == ".tsv" else ",").join(["1"] * 1_000_000)

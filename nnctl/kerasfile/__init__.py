@@ -31,6 +31,10 @@ EXTENSIONS = {".keras": "keras", ".h5": "h5", ".hdf5": "h5"}
 # A model config (a .json file, a .keras' config.json, an .h5's model_config) is KBs: past this,
 # it is not one
 MAX_CONFIG_BYTES = 16 << 20
+# A .keras archive holds metadata.json, config.json, model.weights.h5 and a layer's assets: an
+# archive of more members is not one, and its directory is not parsed to find out (a weights
+# .npz of 100,000 members took 1-2 s to parse, once here and again when read)
+MAX_KERAS_MEMBERS = 1_000
 
 
 def keras_kind(path, data: bytes | None = None) -> str | None:
@@ -54,8 +58,14 @@ def keras_kind(path, data: bytes | None = None) -> str | None:
     if head.startswith(ZIP_MAGIC):
         import zipfile
 
+        from nnctl.limits import zip_entry_count
+
+        source = name if data is None else io.BytesIO(data)
+        count = zip_entry_count(source)
+        if count is not None and count > MAX_KERAS_MEMBERS:   # an .npz: its reader checks it
+            return "keras" if name.lower().endswith(".keras") else None
         try:
-            with zipfile.ZipFile(name if data is None else io.BytesIO(data)) as archive:
+            with zipfile.ZipFile(source) as archive:
                 return "keras" if "config.json" in archive.namelist() else None
         except (zipfile.BadZipFile, OSError, ValueError):
             return "keras" if name.lower().endswith(".keras") else None

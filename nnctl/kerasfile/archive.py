@@ -12,8 +12,8 @@ import zipfile
 import zlib
 
 from nnctl.errors import WeightsError
-from nnctl.kerasfile import MAX_CONFIG_BYTES
-from nnctl.limits import MAX_EXPANSION, available_memory, human_bytes, is_bomb
+from nnctl.kerasfile import MAX_CONFIG_BYTES, MAX_KERAS_MEMBERS
+from nnctl.limits import MAX_EXPANSION, available_memory, human_bytes, is_bomb, zip_entry_count
 
 CONFIG = "config.json"
 METADATA = "metadata.json"
@@ -21,6 +21,10 @@ WEIGHTS = "model.weights.h5"
 
 
 def open_archive(source, name: str) -> zipfile.ZipFile:
+    count = zip_entry_count(source)   # from the end record, before the directory is parsed
+    if count is not None and count > MAX_KERAS_MEMBERS:
+        raise WeightsError(f"the archive has {count:,} members, more than the "
+                           f"{MAX_KERAS_MEMBERS:,} a .keras archive may have", source=name)
     try:
         return zipfile.ZipFile(source)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError) as exc:
