@@ -406,13 +406,15 @@ def test_a_module_that_is_not_keras_is_refused(tmp_path):
     config["config"]["layers"][1]["module"] = "os"
     config["config"]["layers"][1]["class_name"] = "system"
     (tmp_path / "evil.json").write_text(json.dumps(config))
-    one_error_line(run_nnctl("summary", "evil.json", cwd=tmp_path), "module 'os'",
+    one_error_line(run_nnctl("summary", "evil.json", cwd=tmp_path),
+                   "layer 'layer1' (system) of model 'my_Sequential'", "module 'os'",
                    "not Keras'")
     custom = seq_config()
     custom["config"]["layers"][1].update(class_name="MyDense", registered_name="my>MyDense",
                                          module=None)
     (tmp_path / "custom.json").write_text(json.dumps(custom))
-    one_error_line(run_nnctl("summary", "custom.json", cwd=tmp_path), "custom")
+    one_error_line(run_nnctl("summary", "custom.json", cwd=tmp_path),
+                   "layer 'layer1' (MyDense)", "custom", "Supported layers: Dense, ")
 
 
 def test_a_zip_bomb_is_refused_before_it_is_inflated(tmp_path):

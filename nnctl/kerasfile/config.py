@@ -160,8 +160,12 @@ class _Reader:
         return SpecError(message, source=self.source)
 
     # --- objects and their provenance --------------------------------------------------
-    def check_object(self, obj: dict, what: str) -> None:
-        """Refuse a serialized object that is not one of Keras' own classes."""
+    def check_object(self, obj: dict, what: str, layer: bool = False) -> None:
+        """Refuse a serialized object that is not one of Keras' own classes (layer: an entry
+        of a model's `layers`, whose refusal lists the layers nnctl has)."""
+        from nnctl import layers as registry
+
+        hint = f". Supported layers: {', '.join(registry.LAYERS.names())}" if layer else ""
         module = obj.get("module")
         class_name = obj.get("class_name")
         registered = obj.get("registered_name")
@@ -170,10 +174,10 @@ class _Reader:
         if module is not None and not _is_keras_module(module):
             raise self.error(f"{what}: class {class_name} comes from module {module!r}, which "
                              "is not Keras'; nnctl reads only Keras' own classes and runs no "
-                             "code from a file")
+                             f"code from a file{hint}")
         if registered not in (None, class_name, "function") and ">" in str(registered):
             raise self.error(f"{what}: {registered!r} is a custom (registered) class; nnctl "
-                             "reads only Keras' own classes and runs no code from a file")
+                             f"reads only Keras' own classes and runs no code from a file{hint}")
 
     # --- models ------------------------------------------------------------------------
     def add_model(self, graph: KerasGraph, model: dict, weights_path: str,
@@ -213,7 +217,7 @@ class _Reader:
         for entry in layers:
             if not isinstance(entry, dict):
                 raise self.error(f"model '{name}': a layer must be an object, got {entry!r}")
-            self.check_object(entry, f"model '{name}'")
+            self.check_object(entry, _entry_where(name, entry), layer=True)
             if entry.get("class_name") == INPUT_CLASS:
                 shape, dtype = self.input_shape(entry.get("config") or {}, name)
                 input_name = (entry.get("config") or {}).get("name", input_name)
@@ -262,7 +266,7 @@ class _Reader:
         for entry in layers:
             if not isinstance(entry, dict):
                 raise self.error(f"model '{name}': a layer must be an object, got {entry!r}")
-            self.check_object(entry, f"model '{name}'")
+            self.check_object(entry, _entry_where(name, entry), layer=True)
             layer_name = _layer_name(entry)
             path = child_group(weights_path, entry["class_name"], counters)
             if entry["class_name"] == INPUT_CLASS:
@@ -644,6 +648,16 @@ def _keras_tensors(args):
 def _is_keras_module(module) -> bool:
     return isinstance(module, str) and (module == "keras" or module.startswith("keras.")
                                         or module in ("builtins",))
+
+
+def _entry_where(model: str, entry: dict) -> str:
+    """How a message names an entry of a model's `layers`: the layer and its class when they
+    are readable, else the model."""
+    config = entry.get("config")
+    name = entry.get("name") or (config.get("name") if isinstance(config, dict) else None)
+    if isinstance(name, str) and name and isinstance(entry.get("class_name"), str):
+        return f"layer '{name}' ({entry['class_name']}) of model '{model}'"
+    return f"model '{model}'"
 
 
 def _layer_name(entry: dict) -> str:
