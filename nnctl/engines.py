@@ -7,9 +7,10 @@
 A runner is called on a batch of flat rows and returns flat rows: `runner(rows) -> rows`.
 `auto` takes onnxruntime when it is installed and the work is large enough to pay for its
 start: at least AUTO_MIN_WORK multiply-adds, counted as rows x the model's multiply-adds per
-row, unless text is the work (see blas_threads: parsing CSV then sets the pace, not the
-arithmetic), and unless the model is wide Dense layers only (see gemm_bound: both engines then
-spend their time in the same matrix products). Measured here (2 cores, whole processes, .npy
+row (AUTO_MIN_WORK_WINDOWED for a model with convolutions or pooling), unless text is the
+work (see text_bound: parsing CSV then sets the pace, not the arithmetic), and unless the
+model is wide Dense layers only (see gemm_bound: both engines then spend their time in the
+same matrix products). Measured here (2 cores, whole processes, .npy
 in and out, CPU time, best of 5): on a 32-64-64-10 MLP ONNX Runtime costs 13 ms more at 10,000
 rows, saves 18 ms at 30,000 and 105 ms at 100,000 (0.26 s against 0.37 s: about 150 ms per
 10^9 multiply-adds); on 32-1024-1024-1024-10 at 10,000 rows (2 x 10^10 multiply-adds) both take
@@ -22,6 +23,12 @@ import os
 
 ENGINES = ("auto", "numpy", "onnxruntime")
 AUTO_MIN_WORK = 2 * 10 ** 8
+# The same for a model with convolutions or pooling (WindowLayer), where ONNX Runtime's
+# kernels save more per multiply-add but the NumPy engine starts as fast: the MNIST convnet
+# (2.44 M multiply-adds an image), .npy in and out, CPU time best of 5 on a busy 2-core
+# machine: numpy / onnxruntime 0.195 / 0.214 s at 100 images, 0.216 / 0.235 s at 300, 0.329 /
+# 0.291 s at 1,000, 0.665 / 0.387 s at 3,000, 1.87 / 0.85 s at 10,000 (benchmarks/conv.py).
+AUTO_MIN_WORK_WINDOWED = 15 * 10 ** 8
 # Multiply-adds per layer output value past which a model of Dense layers only is GEMM-bound:
 # 49 on the MLP above (ONNX Runtime faster), 681 on the wide one (no faster).
 GEMM_BOUND_MACS = 512
@@ -76,6 +83,19 @@ def gemm_bound(model, outputs=None) -> bool:
 TEXT_VALUE_MACS = 1000
 
 
+def text_bound(model, outputs, text_values: int) -> bool:
+    """Whether the text around the model (`text_values` values parsed and formatted per row)
+    costs more than its arithmetic."""
+    return bool(text_values) and macs_per_row(model, outputs) < TEXT_VALUE_MACS * text_values
+
+
+def windowed(model) -> bool:
+    """Whether the model has convolutions or pooling (nnctl.layers.windowed.WindowLayer)."""
+    from nnctl.layers.windowed import WindowLayer
+
+    return any(isinstance(node.layer, WindowLayer) for node in model.nodes.values())
+
+
 def blas_threads(model, outputs, text_values: int) -> int | None:
     """Threads for BLAS in a forward pass: 1 when the text around the model (`text_values`
     values parsed and formatted per row) costs more than its arithmetic, else None (BLAS's own
@@ -89,11 +109,7 @@ def blas_threads(model, outputs, text_values: int) -> int | None:
     thread spins: the MNIST convnet on 10,000 images took 4.6 s of CPU with two BLAS threads
     and 1.9 s with one (5.2 s against 17.5 s of wall time on a busy 2-core machine;
     benchmarks/conv.py)."""
-    if text_values and macs_per_row(model, outputs) < TEXT_VALUE_MACS * text_values:
-        return 1
-    from nnctl.layers.windowed import WindowLayer
-
-    if any(isinstance(node.layer, WindowLayer) for node in model.nodes.values()):
+    if text_bound(model, outputs, text_values) or windowed(model):
         return 1
     return None
 
@@ -118,8 +134,8 @@ def auto_runner(model, weights, outputs, rows: int | None, text_values: int = 0)
     from nnctl.onnx import INSTALL_HINT
 
     work = (rows or 0) * macs_per_row(model, outputs)
-    if (work < AUTO_MIN_WORK or blas_threads(model, outputs, text_values) == 1
-            or gemm_bound(model, outputs)):
+    if (work < (AUTO_MIN_WORK_WINDOWED if windowed(model) else AUTO_MIN_WORK)
+            or text_bound(model, outputs, text_values) or gemm_bound(model, outputs)):
         return make_runner("numpy", model, weights, outputs), None
     size = f"{rows:,} rows x {macs_per_row(model, outputs):,} multiply-adds"
     try:
