@@ -228,6 +228,15 @@ def test_engine_refuses_fractional_indices_from_python():
      "Bidirectional wraps SimpleRNN, LSTM or GRU, got 'Dense'"),
     ("input: [4, 2]\nlayers: [{type: Bidirectional, layer: {type: GRU, units: 2}, "
      "merge_mode: max}]", "`merge_mode` must be one of concat, sum, mul, ave or null"),
+    # Keras runs a backward_layer in place of `layer` backwards: refused, never ignored
+    ("input: [4, 2]\nlayers: [{type: Bidirectional, layer: {type: LSTM, units: 2}, "
+     "backward_layer: {type: LSTM, units: 5, go_backwards: true}}]",
+     "s.yaml:2:79: layer 'bidirectional': `backward_layer` is not supported; nnctl runs "
+     "`layer` both ways (drop backward_layer)"),
+    # Keras refuses it too (both halves would go backwards)
+    ("input: [4, 2]\nlayers: [{type: Bidirectional, layer: {type: GRU, units: 2, "
+     "go_backwards: true}}]",
+     "s.yaml:2:39: layer 'bidirectional': the wrapped layer has `go_backwards: true`"),
 ])
 def test_spec_errors(nnctl, tmp_path, spec, message):
     path = tmp_path / "s.yaml"
@@ -236,6 +245,59 @@ def test_spec_errors(nnctl, tmp_path, spec, message):
     assert r.code == 1, r.err
     assert message in r.err, r.err
     assert r.err.startswith("nnctl: error: ") and r.err.count("\n") == 1
+
+
+def test_python_api_refuses_what_bidirectional_cannot_run_exactly():
+    import nnctl
+
+    L = nnctl.layers
+    with pytest.raises(ValueError, match="`backward_layer` is not supported"):
+        L.Bidirectional(L.LSTM(2), backward_layer=L.LSTM(5, go_backwards=True))
+    with pytest.raises(ValueError, match="the wrapped layer has `go_backwards: true`"):
+        L.Bidirectional(L.SimpleRNN(2, go_backwards=True))
+
+
+def keras_bidirectional_config(**changes) -> dict:
+    """tests/golden/keras/bidirectional_rnn.json with a backward_layer (Keras writes one) whose
+    config takes `changes`."""
+    import copy
+
+    config = json.loads((GOLDEN / "keras" / "bidirectional_rnn.json").read_text())
+    wrapper = config["config"]["layers"][1]["config"]
+    backward = copy.deepcopy(wrapper["layer"])
+    backward["config"].update(name="backward_lstm", go_backwards=True)
+    backward["config"].update(changes)
+    wrapper["backward_layer"] = backward
+    return config
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({}, None),   # Keras' own: the layer run backwards
+    ({"units": 5}, "a backward_layer that differs from the forward layer is not supported"),
+])
+def test_keras_files_backward_layer(tmp_path, changes, message):
+    from nnctl.errors import NnctlError
+
+    path = tmp_path / "m.json"
+    path.write_text(json.dumps(keras_bidirectional_config(**changes)))
+    if message is None:
+        assert load_model(str(path)).total_params == 300
+    else:
+        with pytest.raises(NnctlError, match=message):
+            load_model(str(path))
+
+
+def test_keras_files_forward_layer_going_backwards_is_refused(tmp_path):
+    """Bidirectional(LSTM(go_backwards=True), backward_layer=LSTM(go_backwards=False)) is
+    Keras' too, but not nnctl's: refused, not run as two backward passes."""
+    from nnctl.errors import NnctlError
+
+    config = keras_bidirectional_config(go_backwards=False)
+    config["config"]["layers"][1]["config"]["layer"]["config"]["go_backwards"] = True
+    path = tmp_path / "m.json"
+    path.write_text(json.dumps(config))
+    with pytest.raises(NnctlError, match="the wrapped layer has `go_backwards: true`"):
+        load_model(str(path))
 
 
 def test_a_bidirectional_inner_default_name_may_be_a_model_layer_name(nnctl):

@@ -415,8 +415,9 @@ class _Reader:
                              f"supported layers: {', '.join(registry.LAYERS.names())}")
         cls = registry.get(class_name)
         if class_name == "Bidirectional":
-            self.check_backward_layer(where, config)
-            config = _wrapped_base_name(config)
+            self.check_backward_layer(where, config)   # then read as `layer` run backwards
+            config = {k: v for k, v in _wrapped_base_name(config).items()
+                      if k != "backward_layer"}
         allowed = cls.arguments()
         args: dict = {}
         for key, value in config.items():

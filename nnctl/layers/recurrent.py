@@ -574,16 +574,19 @@ MERGE_MODES = ("concat", "sum", "mul", "ave", None)
 class Bidirectional(Layer):
     """A recurrent layer run forwards and backwards over the sequence, the two outputs merged."""
 
-    inert_args = ("backward_layer",)
     consumes_mask = True
     recurrent = True
     affine = False
     neuron_link = _FEEDS_BACK
     wrapped_layer_key = "layer"  # the model names it (Keras' default names, nnctl.model)
 
-    def __init__(self, layer, merge_mode="concat", weights=None, **common):
+    def __init__(self, layer, merge_mode="concat", weights=None, backward_layer=None, **common):
         super().__init__(**common)
         name = self.name
+        if backward_layer is not None:   # Keras runs it instead of `layer` backwards
+            raise ArgError("backward_layer", f"layer '{name}': `backward_layer` is not "
+                                             "supported; nnctl runs `layer` both ways (drop "
+                                             "backward_layer)")
         if weights is not None:
             raise ArgError("weights", f"layer '{name}': `weights` is not taken here; give "
                                       "weights in a weights file")
@@ -592,10 +595,14 @@ class Bidirectional(Layer):
                                          f"sum, mul, ave or null, got {merge_mode!r}")
         self.merge_mode = merge_mode
         self.layer = self._inner(layer)
+        if self.layer.go_backwards:   # Keras refuses it: its backward half goes backwards too
+            raise ArgError("layer", f"layer '{name}': the wrapped layer has `go_backwards: "
+                                    "true`; Bidirectional runs it backwards itself, and nnctl "
+                                    "wraps only a layer that reads forwards, as Keras does "
+                                    "without a backward_layer (drop go_backwards)")
         inner = self.layer.name
-        self.forward_layer = self._half(f"forward_{inner.removeprefix('forward_')}",
-                                        self.layer.go_backwards)
-        self.backward_layer = self._half(f"backward_{inner.removeprefix('backward_')}", True)
+        self.forward_half = self._half(f"forward_{inner.removeprefix('forward_')}", False)
+        self.backward_half = self._half(f"backward_{inner.removeprefix('backward_')}", True)
         self.return_sequences = self.layer.return_sequences
         self.return_state = self.layer.return_state
 
@@ -657,7 +664,7 @@ class Bidirectional(Layer):
 
     def weight_specs(self, input_shapes):
         specs = []
-        for half in (self.forward_layer, self.backward_layer):
+        for half in (self.forward_half, self.backward_half):
             specs += [WeightSpec(f"{half.name}/{w.name}", w.shape, w.initializer, w.trainable)
                       for w in half.weight_specs(input_shapes)]
         if not self.trainable:
@@ -676,9 +683,9 @@ class Bidirectional(Layer):
     def _run_halves(self, x, weights, mask):
         """Both halves' outputs as run() lists them, the backward half's sequence flipped back
         to the input's order."""
-        forward, _ = self.forward_layer.run(x, self._weights_of(self.forward_layer, weights),
+        forward, _ = self.forward_half.run(x, self._weights_of(self.forward_half, weights),
                                             mask)
-        backward, _ = self.backward_layer.run(x, self._weights_of(self.backward_layer, weights),
+        backward, _ = self.backward_half.run(x, self._weights_of(self.backward_half, weights),
                                               mask)
         if self.return_sequences:
             backward = [backward[0][:, ::-1]] + backward[1:]
@@ -704,7 +711,7 @@ class Bidirectional(Layer):
     def backward(self, inputs, weights, output, grad, mask=None):
         grads = grad if self.n_outputs > 1 else [grad]
         x = inputs[0]
-        fw, bw = self.forward_layer, self.backward_layer
+        fw, bw = self.forward_half, self.backward_half
         w_fw, w_bw = self._weights_of(fw, weights), self._weights_of(bw, weights)
         n_merged = 1 if self.merge_mode is not None else 2
         grads = list(grads) + [None] * (self.n_outputs - len(grads))
@@ -722,7 +729,7 @@ class Bidirectional(Layer):
     def pre_activation(self, inputs, weights):
         """Both halves' candidate states, side by side (for `inspect`)."""
         return np.concatenate([half.pre_activation(inputs, self._weights_of(half, weights))
-                               for half in (self.forward_layer, self.backward_layer)], axis=-1)
+                               for half in (self.forward_half, self.backward_half)], axis=-1)
 
     @property
     def activation(self):
@@ -731,7 +738,7 @@ class Bidirectional(Layer):
     def to_onnx(self, g, inputs, weights, input_shapes, output_shape, mask=None):
         halves = [half.onnx_outputs(g, inputs[0], self._weights_of(half, weights),
                                     input_shapes[0], mask)
-                  for half in (self.forward_layer, self.backward_layer)]
+                  for half in (self.forward_half, self.backward_half)]
         y, y_rev = halves[0][0], halves[1][0]
         if self.return_sequences:
             y_rev = reverse_steps(g, y_rev)
