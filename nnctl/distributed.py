@@ -54,6 +54,7 @@ ALLOWED_FAILURES = 1     # a part is run again once when the worker running it d
 WORKER_SATURATION = 1.0
 CANCEL_CHECK_SECONDS = 0.5  # how often a running part asks whether the run was cancelled
 CANCEL_GRACE_SECONDS = 5.0  # how long a cancelled run waits for running parts to stop
+WORKERS_START_SECONDS = 120.0  # how long the local cluster's workers may take to start
 
 
 @dataclass
@@ -255,26 +256,62 @@ def _client(scheduler: str | None, workers: int | None):
         with client:
             yield client
         return
+    count = workers or os.cpu_count() or 1
     with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES,
                           "distributed.scheduler.worker-saturation": WORKER_SATURATION}):
-        # random ports for the HTTP servers (Dask's 8787 may be taken: it says so on stderr)
-        cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1,
-                               processes=True, dashboard_address=":0",
-                               worker_dashboard_address=":0", silence_logs=logging.CRITICAL,
+        # random ports for the HTTP servers (Dask's 8787 may be taken: it says so on stderr);
+        # the workers are started below, deaf to Ctrl-C
+        cluster = LocalCluster(n_workers=0, threads_per_worker=1, processes=True,
+                               dashboard_address=":0", worker_dashboard_address=":0",
+                               silence_logs=logging.CRITICAL,
                                preload=[*dask.config.get("distributed.worker.preload"),
                                         __name__])  # dask_setup below
+        try:
+            _start_workers(cluster, count)
+            try:  # the cluster's own wait: a Ctrl-C in it leaves a cluster that closes cleanly
+                cluster.wait_for_workers(count, timeout=WORKERS_START_SECONDS)
+            except TimeoutError:
+                raise ResourceError(f"the local Dask cluster's {count} worker processes did "
+                                    f"not start in {WORKERS_START_SECONDS:.0f} s") from None
+            with Client(cluster) as client:
+                yield client
+        finally:
+            cluster.close()
+
+
+def _start_workers(cluster, count: int) -> None:
+    """Start the local cluster's worker processes with Ctrl-C ignored from their first
+    instruction. A Ctrl-C at a terminal reaches the whole process group: a worker still
+    importing Dask would print a KeyboardInterrupt traceback and die (dask_setup makes it
+    ignore Ctrl-C only once it runs); Python keeps ignoring SIGINT in a process started with
+    it ignored. So this process ignores it while the workers are forked, then takes it back
+    (a Ctrl-C in those few milliseconds is lost; one after, while the workers start, stops
+    the run and the cluster)."""
+    import multiprocessing
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        cluster.scale(count)  # signals are the main thread's: dask_setup alone protects
+        return
+    before = {child.pid for child in multiprocessing.active_children()}
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        with Client(cluster) as client:
-            yield client
+        cluster.scale(count)  # forks the workers from Dask's threads, soon after
+        deadline = time.monotonic() + 10.0  # forking takes milliseconds: this is a bound only
+        while (len({c.pid for c in multiprocessing.active_children()} - before) < count
+               and time.monotonic() < deadline):
+            time.sleep(0.01)
     finally:
-        cluster.close()
+        signal.signal(signal.SIGINT, previous if previous is not None else signal.SIG_DFL)
 
 
 def dask_setup(worker) -> None:
     """Run by Dask in each worker of nnctl's local cluster (a preload). Ctrl-C at a terminal
     reaches the whole process group, the workers too: the client stops them and cleans up,
-    so they ignore it rather than print a traceback each (a part that a Ctrl-C reaches all
-    the same, before this ran, ends as cancelled: see _part_task)."""
+    so they ignore it rather than print a traceback each. The workers _start_workers starts
+    ignore it from the start already; this covers those Dask starts again after a worker
+    died (a part that a Ctrl-C reaches all the same ends as cancelled: see _part_task)."""
     import signal
     import threading
 

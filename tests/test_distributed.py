@@ -286,6 +286,61 @@ def test_ctrl_c_cancels_the_parts_and_leaves_no_temporary_file(cluster, model, t
                 os.kill(pid, 0)
 
 
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is `pid` that run Python's multiprocessing spawn (Dask's
+    worker processes; not its resource tracker)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                parent = int(f.read().rsplit(")", 1)[1].split()[1])
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                spawned = b"spawn_main" in f.read()
+        except (OSError, ValueError, IndexError):
+            continue
+        if parent == pid and spawned:
+            found.append(int(entry))
+    return found
+
+
+def _ignores_ctrl_c(pid: int) -> bool:
+    with open(f"/proc/{pid}/status") as f:
+        ignored = next(line for line in f if line.startswith("SigIgn:")).split()[1]
+    return bool(int(ignored, 16) & (1 << (signal.SIGINT - 1)))
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="reads /proc (Linux)")
+def test_ctrl_c_while_the_local_cluster_starts_prints_nothing_and_leaves_nothing(model,
+                                                                               tmp_path):
+    """Ctrl-C reaches the whole foreground process group, the worker processes too, even
+    while they are still importing Dask: none prints a KeyboardInterrupt traceback, and the
+    cluster is stopped."""
+    inputs = [_write(tmp_path, f"{name}.csv", _rows(k)) for k, name in enumerate("ab")]
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "nnctl", "forward", model, *inputs, "-o",
+                             f"{out}/", "--workers", "2"], env=_env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    workers: list[int] = []
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        workers = _children(proc.pid)
+        # the workers exist (still importing Dask) and nnctl takes Ctrl-C again
+        if len(workers) == 2 and not _ignores_ctrl_c(proc.pid):
+            break
+        time.sleep(0.005)
+    assert len(workers) == 2 and proc.poll() is None
+    os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C in a terminal: the whole foreground group
+    _, err = proc.communicate(timeout=60)
+    assert (proc.returncode, err.decode()) == (130, "")
+    deadline = time.monotonic() + 10
+    while any(os.path.exists(f"/proc/{pid}") for pid in workers) and \
+            time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(os.path.exists(f"/proc/{pid}") for pid in workers)
+    assert not out.exists() or os.listdir(out) == []
+
+
 def test_urls_through_fsspec_on_dask(model, tmp_path):
     """memory:// is one process's: a cluster of threads in this process shares it."""
     import fsspec
