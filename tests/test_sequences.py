@@ -123,6 +123,8 @@ CLASSIFIER = SPECS / "sequences" / "lstm_classifier.yaml"   # 6 token ids, input
     ("1,2,3,4,5,20", "column 6: 20 is out of range: input 'input_layer' holds indices for "
                      "embedding 'embedding' (input_dim 20), 0 to 19"),
     ("1,2,nan,4,5,6", "column 3: nan is not an integer"),
+    # beyond 2**53 float64 has no exact digits: the float's form, not made-up ones
+    ("1,2,3,4,5,1e30", "column 6: 1e+30 is out of range"),
 ])
 def test_bad_token_ids_stop_with_file_line_and_column(nnctl, tmp_path, row, message):
     data = tmp_path / "tokens.csv"
@@ -164,6 +166,58 @@ def test_bad_token_ids_in_binary_files_name_the_row(nnctl, tmp_path):
     assert r.code == 1
     assert r.err.startswith(f"nnctl: error: {tmp_path / 'tokens.parquet'}: row 4: column 2: "
                             "-2 is negative")
+
+
+BAD_IDS = {"fraction": (2.5, "2.5 is not an integer: input 'input_layer' takes integers"),
+           "negative": (-1, "-1 is negative: input 'input_layer' holds indices for embedding "
+                            "'embedding' (input_dim 20), 0 to 19"),
+           "too large": (20, "20 is out of range: input 'input_layer' holds indices for "
+                             "embedding 'embedding' (input_dim 20), 0 to 19")}
+
+
+def write_table(path, rows: np.ndarray) -> None:
+    """rows in the format of path's extension (integers written as integers)."""
+    cell = (lambda v: str(int(v)) if v == int(v) else repr(float(v)))
+    if path.suffix in (".csv", ".tsv"):
+        sep = "," if path.suffix == ".csv" else "\t"
+        path.write_text("".join(sep.join(map(cell, r)) + "\n" for r in rows))
+    elif path.suffix == ".jsonl":
+        path.write_text("".join("[" + ", ".join(map(cell, r)) + "]\n" for r in rows))
+    elif path.suffix == ".npy":
+        np.save(path, rows if (rows == np.trunc(rows)).all() else rows.astype(np.float64))
+    else:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        pq.write_table(pa.table({f"t{k}": rows[:, k] for k in range(rows.shape[1])}), path)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "tsv", "jsonl", "npy", "parquet"])
+def test_each_bad_index_in_each_format_names_its_place(tmp_path, fmt):
+    """What `forward` reads through (nnctl.pipeline): a fraction, a negative or a too large
+    token id stops the reading at FILE:LINE: column K (text) or FILE: row R: column K
+    (binary), after the good rows before it."""
+    if fmt == "parquet":
+        pytest.importorskip("pyarrow")
+    from nnctl import tabular
+    from nnctl.errors import DataError
+    from nnctl.forward import integer_columns, read_dtype
+
+    model = load_model(str(CLASSIFIER))
+    for kind, (value, message) in BAD_IDS.items():
+        rows = np.ones((4, 6), dtype=np.float64 if kind == "fraction" else np.int64)
+        rows[2, 4] = value
+        path = tmp_path / f"{kind.replace(' ', '_')}.{fmt}"
+        write_table(path, rows)
+        reader = tabular.read_batches(str(path), n_columns=6, dtype=read_dtype(model),
+                                      integers=integer_columns(model), batch_size=2)
+        good = []
+        with pytest.raises(DataError) as caught:
+            for batch in reader:
+                good.append(batch.array)
+        place = f"{path}: row 3" if fmt in ("npy", "parquet") else f"{path}:3"
+        assert str(caught.value) == f"{place}: column 5: {message}", kind
+        assert sum(len(a) for a in good) == 2, kind
 
 
 def test_token_ids_run_through_every_format(nnctl, tmp_path):

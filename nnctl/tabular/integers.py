@@ -79,6 +79,8 @@ def check_part(array, lines, columns, source: str, binary: bool):
 
 
 def _number(value: float) -> str:
-    if np.isfinite(value) and value == np.trunc(value):
+    """The value as read: an integer's digits while float64 holds them exactly (below 2**53),
+    else the float's shortest form (`1e+30`, never 1000000000000000019884624838656)."""
+    if np.isfinite(value) and value == np.trunc(value) and abs(value) < 2**53:
         return str(int(value))
     return repr(float(value))
