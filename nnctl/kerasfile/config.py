@@ -557,6 +557,8 @@ class _Reader:
         return refs, mask
 
     def tensor_refs(self, refs, name):
+        if isinstance(refs, dict):   # keras.Model({"text": t, ...}, ...): in Keras' flattened
+            refs = [refs[key] for key in sorted(refs)]   # order (model.inputs), by key
         if not isinstance(refs, list) or not refs:
             raise self.error(f"model '{name}': `input_layers`/`output_layers` missing")
         if isinstance(refs[0], str):   # Keras 3 writes one input as [name, 0, 0]

@@ -230,6 +230,15 @@ def func_input_order():
     return keras.Model([short, deep], L.Concatenate(name="cat")([short, x]), name="order")
 
 
+def func_dict_io():
+    # inputs and outputs given as dicts: Keras' model.inputs/outputs are sorted by key
+    text, extra = keras.Input((3,), name="text"), keras.Input((2,), name="extra")
+    h = L.Concatenate(name="cat")([text, extra])
+    return keras.Model({"text": text, "extra": extra},
+                       {"score": L.Dense(1, name="score")(h), "aux": L.Dense(2, name="aux_head")(h)},
+                       name="dicts")
+
+
 def activation_layers():
     return keras.Sequential([keras.Input((6,)), L.Rescaling(0.5, offset=0.1),
                              L.Normalization(mean=[0.1] * 6, variance=[2.0] * 6),
@@ -243,7 +252,7 @@ MODELS = {f.__name__: f for f in (seq_mlp, seq_batchnorm, seq_layernorm, seq_res
                                   text_lstm, bidirectional_rnn, activation_layers, lstm_states,
                                   masked_gru, func_masked, func_masked_two, shared_dense,
                                   shared_text,
-                                  shared_encoder, func_input_order)}
+                                  shared_encoder, func_input_order, func_dict_io)}
 ONLY = sys.argv[1:]   # model names to (re)make; default: all
 KERAS2 = ("seq_mlp", "seq_batchnorm", "func_article", "conv2d_net", "text_lstm")
 WEIGHTS_ONLY = ("seq_batchnorm", "func_two_in_out")
@@ -274,7 +283,11 @@ def inputs_of(model, rng):
 
 def predictions(model, inputs):
     args = list(inputs.values())
+    if isinstance(model.input, dict):   # inputs given as a dict: fed by its keys
+        args = [{key: inputs[t.name] for key, t in model.input.items()}]
     outputs = model.predict(args if len(args) > 1 else args[0], verbose=0)
+    if isinstance(outputs, dict):   # in the order of model.outputs: by key
+        return [outputs[key] for key in sorted(outputs)]
     return outputs if isinstance(outputs, list) else [outputs]
 
 
