@@ -77,6 +77,10 @@ def read_spec(path: str) -> ModelSpec:
 
         spec_dict, _ = load_model_file(path)
         return parse_spec(Located(spec_dict, {}, str(path)))
+    if str(path).lower().endswith(".onnx"):
+        raise SpecError("an ONNX model, which nnctl writes (nnctl export) but does not read: "
+                        "give the spec or model file it was exported from (with --engine "
+                        "onnxruntime, forward runs that in ONNX Runtime)", source=str(path))
     return parse_spec(load_yaml(read_text(path), str(path)))
 
 
@@ -156,6 +160,9 @@ def _decoded(data: bytes, source: str) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
+        if data.startswith(b"\x93NUMPY"):   # data where the model goes
+            raise SpecError("a NumPy array (.npy), not a model: the model comes first "
+                            "(nnctl forward MODEL INPUT)", source=source) from None
         raise SpecError(f"not UTF-8 text (byte {exc.start})", source=source) from None
 
 

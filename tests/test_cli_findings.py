@@ -201,7 +201,28 @@ def test_broken_model_file_on_stdin_is_one_error_line(model_file):
     assert r.code == 1
     assert re.fullmatch(r"nnctl: error: <stdin>: not a valid \.npz file \(.+\)\n", r.err), r.err
     r = run_nnctl("forward", "-", "/dev/null", input=b"\x93NUMPY garbage")
-    assert (r.code, r.err) == (1, "nnctl: error: <stdin>: not UTF-8 text (byte 0)\n")
+    assert (r.code, r.err) == (1, "nnctl: error: <stdin>: a NumPy array (.npy), not a model: "
+                                  "the model comes first (nnctl forward MODEL INPUT)\n")
+    r = run_nnctl("forward", "-", "/dev/null", input=b"\x00\xff garbage")
+    assert (r.code, r.err) == (1, "nnctl: error: <stdin>: not UTF-8 text (byte 1)\n")
+
+
+def test_an_onnx_file_or_data_in_the_model_place_says_what_it_is(tmp_path, model_file):
+    """After `nnctl export -o net.onnx`, `nnctl forward net.onnx x.npy`; or INPUT and MODEL
+    swapped: what the file is and what to give instead (was: not UTF-8 text (byte 57))."""
+    exported = tmp_path / "net.onnx"
+    exported.write_bytes(b"\x08\x08\x12\x05nnctl\xb2\x01")   # the start of an ONNX protobuf
+    data = tmp_path / "x.npy"
+    np.save(data, np.zeros((2, 3), np.float32))
+    r = run_nnctl("forward", exported, data)
+    assert (r.code, r.out) == (1, "")
+    assert r.err == (f"nnctl: error: {exported}: an ONNX model, which nnctl writes (nnctl "
+                     "export) but does not read: give the spec or model file it was exported "
+                     "from (with --engine onnxruntime, forward runs that in ONNX Runtime)\n")
+    r = run_nnctl("forward", data, model_file)
+    assert (r.code, r.out) == (1, "")
+    assert r.err == (f"nnctl: error: {data}: a NumPy array (.npy), not a model: the model "
+                     "comes first (nnctl forward MODEL INPUT)\n")
 
 
 def test_model_file_on_stdin_has_a_size_limit(monkeypatch, model_file):

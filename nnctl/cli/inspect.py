@@ -32,8 +32,8 @@ def inspect(
                          "instead of the mean square of the outputs.")] = None,
     compare_init: Annotated[Optional[str], typer.Option(
         "--compare-init", metavar="NAMES",
-        help="Comma-separated initializers (he_normal,lecun_normal): every Dense kernel "
-             "drawn from each, side by side.")] = None,
+        help="Comma-separated initializers (he_normal,lecun_normal): every kernel (Dense, "
+             "convolutions) drawn from each, side by side.")] = None,
     format: Annotated[Optional[InspectFormat], typer.Option(
         "--format", "-f", help="table (with a chart on a terminal) or json.")] = None,
 ):
