@@ -22,7 +22,8 @@ import zlib
 import numpy as np
 
 from nnctl.errors import FileError, NnctlError, WeightsError
-from nnctl.limits import MAX_EXPANSION, check_allocation, is_bomb, zip_entry_count
+from nnctl.limits import (MAX_EXPANSION, check_allocation, is_bomb, json_values_at_most,
+                          zip_entry_count)
 from nnctl.naming import did_you_mean, normalize_key
 
 SPEC_KEY = "__spec__"
@@ -167,16 +168,20 @@ def load_model_file(path, data: bytes | None = None) -> tuple[dict, dict[str, np
     if raw.dtype != np.uint8 or raw.ndim != 1:
         raise WeightsError(f"'{SPEC_KEY}' must be UTF-8 JSON bytes (a 1-D uint8 array), got "
                            f"{raw.dtype} of shape {raw.shape}", source=name)
+    from nnctl.yamlpos import MAX_NODES, check_document
+
+    text = raw.tobytes()
+    if json_values_at_most(text) > 2 * MAX_NODES:   # parsing it would take 100s of MB
+        raise WeightsError(f"'{SPEC_KEY}' has more than {MAX_NODES:,} values (counted from its "
+                           "commas and brackets); refusing to parse it", source=name)
     try:
-        spec = json.loads(raw.tobytes().decode("utf-8"))
+        spec = json.loads(text.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
         raise WeightsError(f"'{SPEC_KEY}' is not valid UTF-8 JSON ({exc})", source=name) \
             from None
     except RecursionError:  # json recurses once per level: "[[[[...]]]]" runs out of stack
         raise WeightsError(f"'{SPEC_KEY}' is nested too deeply to be a spec", source=name) \
             from None
-    from nnctl.yamlpos import check_document
-
     check_document(spec, name)
     if not isinstance(spec, dict):
         raise WeightsError(f"'{SPEC_KEY}' must hold a JSON object, got "

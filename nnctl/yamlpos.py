@@ -178,10 +178,13 @@ def _is_text(value: str) -> bool:
     return True
 
 
-def check_document(value, source: str, limit: int = MAX_DEPTH) -> None:
+def check_document(value, source: str, limit: int = MAX_DEPTH,
+                   max_values: int = MAX_NODES) -> None:
     """Refuse a document read from JSON (a model file's spec) that a YAML spec could not be:
-    nested deeper than `limit`, or holding strings that are not text."""
-    stack = [(value, 0)]
+    nested deeper than `limit`, of more than `max_values` values (mapping keys not counted),
+    or holding strings that are not text. The caller bounds the parse itself beforehand
+    (nnctl.limits.json_values_at_most)."""
+    stack, values = [(value, 0)], 1
     while stack:
         item, depth = stack.pop()
         if depth > limit:
@@ -189,8 +192,12 @@ def check_document(value, source: str, limit: int = MAX_DEPTH) -> None:
         if isinstance(item, dict):
             stack.extend((k, depth + 1) for k in item)
             stack.extend((v, depth + 1) for v in item.values())
+            values += len(item)
         elif isinstance(item, list):
             stack.extend((v, depth + 1) for v in item)
+            values += len(item)
+        if values > max_values:
+            raise SpecError(f"the spec has more than {max_values:,} values", source=source)
         elif isinstance(item, str) and not _is_text(item):
             raise SpecError(f"{item!r} is not text (a lone surrogate)", source=source)
 

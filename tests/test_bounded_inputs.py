@@ -104,6 +104,34 @@ def test_too_many_members_are_refused_from_the_directory(tmp_path, monkeypatch):
                          cwd=tmp_path).code == 0
 
 
+def test_json_of_too_many_values_is_refused_before_it_is_parsed(tmp_path):
+    """A 16 MB config of `"a",` parsed to 4 million strings (4.7 s, 320 MB) before its first
+    value was looked at; a model file's spec likewise."""
+    config = ('{"class_name": "Sequential", "config": {"layers": [' + "0," * 2_000_000
+              + '0]}}').encode()
+    (tmp_path / "big.json").write_bytes(config)
+    with zipfile.ZipFile(tmp_path / "big.keras", "w") as archive:
+        archive.writestr("metadata.json", '{"keras_version": "3.5.0"}')
+        archive.writestr("config.json", config)
+    np.savez(tmp_path / "big.npz",
+             __spec__=np.frombuffer(b"[" + b"0," * 200_000 + b"0]", np.uint8))
+    for name, what, most in (("big.json", "the config", "2,000,000"),
+                             ("big.keras", "config.json", "2,000,000"),
+                             ("big.npz", "'__spec__'", "100,000")):
+        run = run_inprocess(["summary", name], cwd=tmp_path)
+        assert run.err == (f"nnctl: error: {name}: {what} has more than {most} values (counted "
+                           "from its commas and brackets); refusing to parse it\n"), run.err
+
+
+def test_a_json_spec_of_too_many_values_is_refused_after_parsing():
+    from nnctl.errors import SpecError
+    from nnctl.yamlpos import check_document
+
+    check_document({"a": [1, 2], "b": {"c": 3}}, "s", max_values=6)   # the root counts too
+    with pytest.raises(SpecError, match="s: the spec has more than 5 values"):
+        check_document({"a": [1, 2], "b": {"c": 3}}, "s", max_values=5)
+
+
 @pytest.mark.parametrize("args", [["summary", "w.npz"], ["forward", SEQUENTIAL, "--weights", "w.npz"],
                                   ["forward", SEQUENTIAL, "w.npz"], ["summary", "w.keras"]],
                          ids=["model", "weights", "data", "keras"])

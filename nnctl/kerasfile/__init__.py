@@ -31,6 +31,10 @@ EXTENSIONS = {".keras": "keras", ".h5": "h5", ".hdf5": "h5"}
 # A model config (a .json file, a .keras' config.json, an .h5's model_config) is KBs: past this,
 # it is not one
 MAX_CONFIG_BYTES = 16 << 20
+# and at most this many values (counted before parsing from commas and brackets: a Keras
+# config has one every 14-19 bytes, so 16 MB of it about a million; 2 million values of the
+# densest kind (`"a",`) parse to about 120 MB)
+MAX_CONFIG_VALUES = 2_000_000
 # A .keras archive holds metadata.json, config.json, model.weights.h5 and a layer's assets: an
 # archive of more members is not one, and its directory is not parsed to find out (a weights
 # .npz of 100,000 members took 1-2 s to parse, once here and again when read)
@@ -87,6 +91,10 @@ def _is_keras_json(name: str, data: bytes | None) -> bool:
                 data = f.read(MAX_CONFIG_BYTES + 1)
         except OSError:
             return False
+    from nnctl.limits import json_values_at_most
+
+    if json_values_at_most(data) > MAX_CONFIG_VALUES:   # parse_json refuses it, saying so
+        return data.lstrip()[:1] == b"{"
     try:
         top = json.loads(data)
     except (ValueError, UnicodeDecodeError, RecursionError):
@@ -209,7 +217,7 @@ def _read_weights_file(name: str, model) -> dict:
 def _check_document(config, source) -> None:
     from nnctl.yamlpos import check_document
 
-    check_document(config, source or "config", limit=256)
+    check_document(config, source or "config", limit=256, max_values=MAX_CONFIG_VALUES)
 
 
 def _built(spec):

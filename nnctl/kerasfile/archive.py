@@ -12,8 +12,9 @@ import zipfile
 import zlib
 
 from nnctl.errors import WeightsError
-from nnctl.kerasfile import MAX_CONFIG_BYTES, MAX_KERAS_MEMBERS
-from nnctl.limits import MAX_EXPANSION, available_memory, human_bytes, is_bomb, zip_entry_count
+from nnctl.kerasfile import MAX_CONFIG_BYTES, MAX_CONFIG_VALUES, MAX_KERAS_MEMBERS
+from nnctl.limits import (MAX_EXPANSION, available_memory, human_bytes, is_bomb,
+                          json_values_at_most, zip_entry_count)
 
 CONFIG = "config.json"
 METADATA = "metadata.json"
@@ -59,10 +60,13 @@ def read_member(archive: zipfile.ZipFile, member: str, limit: int, name: str) ->
 
 def read_config(archive: zipfile.ZipFile, name: str):
     data = read_member(archive, CONFIG, MAX_CONFIG_BYTES, name)
-    return parse_json(data, f"{name}: {CONFIG}", name)
+    return parse_json(data, CONFIG, name)
 
 
 def parse_json(data: bytes | str, what: str, name: str):
+    if json_values_at_most(data) > MAX_CONFIG_VALUES:   # before parsing: see its docstring
+        raise WeightsError(f"{what} has more than {MAX_CONFIG_VALUES:,} values (counted from "
+                           "its commas and brackets); refusing to parse it", source=name)
     try:
         return json.loads(data)
     except (UnicodeDecodeError, ValueError) as exc:
