@@ -141,6 +141,7 @@ def test_too_many_members_are_refused_from_the_end_record_alone(tmp_path, monkey
     import zipfile
 
     from nnctl import kerasfile, weights
+    from nnctl.kerasfile import archive as keras_archive
 
     with zipfile.ZipFile(tmp_path / "w.npz", "w") as archive:
         for k in range(7):
@@ -148,6 +149,7 @@ def test_too_many_members_are_refused_from_the_end_record_alone(tmp_path, monkey
     (tmp_path / "w.keras").write_bytes((tmp_path / "w.npz").read_bytes())
     monkeypatch.setattr(weights, "MAX_NPZ_MEMBERS", 6)
     monkeypatch.setattr(kerasfile, "MAX_KERAS_MEMBERS", 6)
+    monkeypatch.setattr(keras_archive, "MAX_KERAS_MEMBERS", 6)
     monkeypatch.setattr(zipfile.ZipFile, "_RealGetContents", None)   # parsing it would fail
     run = run_inprocess(args, b"1,2,3\n", cwd=tmp_path)
     assert run.code == 1 and run.err.startswith("nnctl: error: w.") and \
