@@ -296,6 +296,18 @@ LAYER_CASES = {
           - {type: Bidirectional, layer: {type: GRU, units: 2, return_sequences: true},
              merge_mode: concat}
           - {type: SimpleRNN, units: 2, go_backwards: true}""",
+    "recurrent_no_bias_masked_states": """
+        inputs: {ids: {shape: [4], dtype: int32}}
+        layers:
+          - {name: embed, type: Embedding, input_dim: 5, output_dim: 2, mask_zero: true}
+          - {name: rnn, type: SimpleRNN, units: 2, use_bias: false, return_sequences: true,
+             return_state: true}
+          - {name: lstm, type: LSTM, units: 2, use_bias: false, go_backwards: true,
+             return_state: true, inputs: "rnn[0]"}
+          - {name: gru, type: GRU, units: 2, use_bias: false, inputs: "rnn[0]"}
+          - {name: bi, type: Bidirectional, inputs: embed,
+             layer: {type: GRU, units: 2, return_state: true, reset_after: false, use_bias: false}}
+        outputs: ["rnn[0]", "rnn[1]", "lstm[0]", "lstm[2]", gru, "bi[0]", "bi[2]"]""",
     # convolution and pooling (nnctl/layers/convolution.py, pooling.py)
     "conv2d_same_groups": """
         input: [5, 4, 4]

@@ -544,6 +544,17 @@ def test_build_draws_keras_initializers():
                                   np.zeros((2, 6)))
     table = weights["embedding/embeddings"]
     assert np.abs(table).max() <= 0.05 and table.std() > 0.01
+    options = load_model(str(SPECS / "sequences" / "recurrent_options.yaml")).init_weights(5)
+    np.testing.assert_array_equal(options["plain/lstm_cell/bias"], np.ones(8))   # no forget 1s
+    r = options["lstm/lstm_cell/recurrent_kernel"]                                # gain 2
+    np.testing.assert_allclose(r @ r.T, 4 * np.eye(2), atol=1e-5)
+    from nnctl.model import build_model
+    from nnctl.spec import parse_spec
+    from nnctl.yamlpos import load_yaml
+
+    spec = "input: [3, 2]\nlayers: [{type: LSTM, units: 2, unit_forget_bias: false}]\n"
+    plain = build_model(parse_spec(load_yaml(spec, "s.yaml"))).init_weights(0)
+    np.testing.assert_array_equal(plain["lstm/lstm_cell/bias"], np.zeros(8))
 
 
 def test_plot_neurons_refuses_recurrent_layers(nnctl):

@@ -1,11 +1,12 @@
 """Golden files for sequence models (Embedding, SimpleRNN, LSTM, GRU, Bidirectional, masks).
 
-    KERAS_BACKEND=numpy /work/kenv/bin/python tools/golden/sequences.py
+    KERAS_BACKEND=numpy /work/kenv/bin/python tools/golden/sequences.py [NAME...]
 
 For each tests/specs/sequences/NAME.yaml writes tests/golden/sequences/NAME.txt (Keras 3's piped
 summary), NAME.json (its facts, as tools/golden/summaries.py) and NAME.npz (`weights/PATH` by
 Keras 3 weight paths without the model name, `inputs/INPUT`, `outputs/K`: Keras' outputs in
-order). Token inputs hold zeros (padding) where the spec masks them.
+order). Token inputs hold zeros (padding) where the spec masks them. NAMEs: only these specs
+(the others' files are left as they are).
 """
 import glob
 import json
@@ -76,8 +77,11 @@ def facts(model):
 
 def main():
     os.makedirs(OUT, exist_ok=True)
+    only = set(sys.argv[1:])
     for path in sorted(glob.glob(os.path.join(SPECS, "*.yaml"))):
         stem = os.path.splitext(os.path.basename(path))[0]
+        if only and stem not in only:
+            continue
         spec = keras_from_spec.load(path)
         model = keras_from_spec.build(spec)
         rng = np.random.default_rng(zlib.crc32(stem.encode()))
