@@ -42,7 +42,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-from nnctl.errors import DataError, FileError, NnctlError, ResourceError
+from nnctl.errors import DataError, FileError, NnctlError, ResourceError, UsageError
 from nnctl.parts import Part, is_url, local_path
 
 INSTALL_HINT = ("pip install 'nnctl[dask]' (dask[distributed] and fsspec; s3fs or gcsfs for "
@@ -99,6 +99,9 @@ def forward_parts(model, weights, parts: list[Part], *, model_time: float | None
     """
     from nnctl.parts import up_to_date
 
+    if workers is not None and scheduler is not None:
+        raise UsageError("workers (a local cluster's processes) and scheduler (a cluster's "
+                         "address) exclude each other: give one of them")
     options = {k: v for k, v in options.items() if v is not None}
     results: dict[int, PartResult] = {}
     todo = []
@@ -110,7 +113,8 @@ def forward_parts(model, weights, parts: list[Part], *, model_time: float | None
         else:
             todo.append(k)
     if todo:
-        scheduler = scheduler or _configured_scheduler()
+        if scheduler is None and workers is None:  # --workers asks for a local cluster
+            scheduler = _configured_scheduler()
         if scheduler is None and workers is None and len(todo) == 1:
             run = _run_here
         else:
@@ -146,14 +150,15 @@ def _run_on_cluster(model, weights, parts, options, workers, scheduler, indices)
             cancel = Event(f"nnctl-cancel-{token}", client=client)
             futures = {}
             try:
-                # the model travels once, as a task of its own: workers fetch its result from
-                # each other, and the scheduler can make it again if every holder dies
-                shipped = client.submit(_shipped, (model, weights), key=f"nnctl-model-{token}",
-                                        pure=False)
-                for k, part in zip(indices, parts):
-                    future = client.submit(_part_task, shipped, part, options, cancel.name,
-                                           key=f"nnctl-part-{token}-{k}", pure=False)
-                    futures[future] = (k, part)
+                with _large_model_unremarked():
+                    # the model travels once, as a task of its own: workers fetch its result
+                    # from each other, and the scheduler can make it again if every holder dies
+                    shipped = client.submit(_shipped, (model, weights),
+                                            key=f"nnctl-model-{token}", pure=False)
+                    for k, part in zip(indices, parts):
+                        future = client.submit(_part_task, shipped, part, options, cancel.name,
+                                               key=f"nnctl-part-{token}-{k}", pure=False)
+                        futures[future] = (k, part)
                 for future in as_completed(list(futures)):
                     k, part = futures.pop(future)
                     result = _collect(future, part, KilledWorker)
@@ -218,6 +223,18 @@ def _temporaries_left(parts) -> bool:
         except OSError:
             pass
     return False
+
+
+@contextlib.contextmanager
+def _large_model_unremarked():
+    """Dask warns on stderr (UserWarning, six lines) when a task it is sent weighs more than
+    10 MB, advising to send big data once rather than with every task: a model of 2.5 million
+    weights is that big, and is sent once already (the task all parts depend on)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Sending large graph", category=UserWarning)
+        yield
 
 
 @contextlib.contextmanager

@@ -21,6 +21,9 @@ pytestmark = pytest.mark.dask
 
 PRELOAD = str(ROOT / "tests" / "dask_preload.py")
 ROWS = 40
+# what makes Dask warn that a task weighs much (10 MB: a model of 2.5 million weights),
+# lowered so that the small model of these tests is that large to it
+LARGE = {"DASK_DISTRIBUTED__ADMIN__LARGE_GRAPH_WARNING_THRESHOLD": "100B"}
 
 
 def _env(**extra) -> dict:
@@ -38,13 +41,18 @@ class Cluster:
 
     def part_log(self) -> list[tuple[int, str]]:
         """(pid, input name) of every part a worker started since the last call."""
+        return [(pid, name) for pid, name, _ in self.part_log_with_models()]
+
+    def part_log_with_models(self) -> list[tuple[int, str, int]]:
+        """(pid, input name, id of the model object it ran) of every part a worker started
+        since the last call."""
         try:
             with open(self.log) as f:
-                lines = f.read().split()
+                lines = [line.split() for line in f.read().splitlines()]
         except FileNotFoundError:
             return []
         os.unlink(self.log)
-        return [(int(pid), name) for pid, name in zip(lines[::2], lines[1::2])]
+        return [(int(pid), name, int(model)) for pid, name, model in lines]
 
     def worker_pids(self) -> set[int] | None:
         return set(self.client.run(os.getpid).values()) if self.client else None
@@ -92,7 +100,7 @@ def dask_processes(tmp_path_factory):
                  "--preload", PRELOAD], **quiet))
         client = Client(scheduler_file=scheduler_file, timeout="30s")
         client.wait_for_workers(2, timeout=60)
-        yield Cluster(["--scheduler", client.scheduler.address], _env(), log, client)
+        yield Cluster(["--scheduler", client.scheduler.address], _env(**LARGE), log, client)
         client.close()
     finally:
         _stop(processes)
@@ -103,7 +111,8 @@ def cluster(request, tmp_path_factory):
     if request.param == "scheduler":
         return request.getfixturevalue("dask_processes")
     log = str(tmp_path_factory.mktemp("local") / "parts.log")
-    env = _env(DASK_DISTRIBUTED__WORKER__PRELOAD=repr([PRELOAD]), NNCTL_TEST_PART_LOG=log)
+    env = _env(DASK_DISTRIBUTED__WORKER__PRELOAD=repr([PRELOAD]), NNCTL_TEST_PART_LOG=log,
+               **LARGE)
     return Cluster(["--workers", "2"], env, log)
 
 
@@ -178,10 +187,13 @@ def test_outputs_equal_single_file_forwards_and_ran_on_workers(cluster, model, d
         stem = name.split(".")[0]
         _single(model, os.path.join(data, name), tmp_path / f"{stem}.parquet")
         assert _table(out / f"{stem}.parquet").equals(_table(tmp_path / f"{stem}.parquet"))
-    ran = cluster.part_log()  # the preload is loaded by Dask workers only
-    assert sorted(name for _, name in ran) == ["a.parquet", "b.csv", "c.npy"]
+    ran = cluster.part_log_with_models()  # the preload is loaded by Dask workers only
+    assert sorted(name for _, name, _ in ran) == ["a.parquet", "b.csv", "c.npy"]
     if cluster.worker_pids() is not None:
-        assert {pid for pid, _ in ran} <= cluster.worker_pids()
+        assert {pid for pid, _, _ in ran} <= cluster.worker_pids()
+    # the model was sent once: the parts a worker ran (3 parts on 2 workers: one ran two)
+    # were given the same model object, not each a copy of their own
+    assert len({(pid, model) for pid, _, model in ran}) == len({pid for pid, _, _ in ran})
 
     csv_out = tmp_path / "csv"
     result = run_nnctl("forward", model, os.path.join(data, "b.csv"),
@@ -284,6 +296,43 @@ def test_ctrl_c_cancels_the_parts_and_leaves_no_temporary_file(cluster, model, t
         for pid, _ in ran:
             with pytest.raises(ProcessLookupError):
                 os.kill(pid, 0)
+
+
+def test_dask_scheduler_address_names_the_cluster_unless_workers_is_given(dask_processes,
+                                                                          model, tmp_path):
+    inputs = [_write(tmp_path, f"{name}.csv", _rows(k)) for k, name in enumerate("ab")]
+    dask_processes.part_log()
+    address = dask_processes.args[1]
+    result = run_nnctl("forward", model, *inputs, "-o", f"{tmp_path}/out/",
+                       env=_env(DASK_SCHEDULER_ADDRESS=address))
+    assert result.code == 0, result.err
+    ran = dask_processes.part_log()
+    assert sorted(name for _, name in ran) == ["a.csv", "b.csv"]
+    assert {pid for pid, _ in ran} <= dask_processes.worker_pids()
+    result = run_nnctl("forward", model, *inputs, "-o", f"{tmp_path}/out/", "--workers", "2",
+                       "--scheduler", address)
+    assert (result.code, result.err) == (2, "nnctl: error: --workers N starts a local cluster, "
+                                            "--scheduler ADDRESS uses the one at ADDRESS: give "
+                                            "one of them\n")
+
+
+def test_workers_asks_for_a_local_cluster_even_with_dask_scheduler_address(monkeypatch):
+    """Which cluster forward_parts picks (its runner replaced: nothing starts)."""
+    from nnctl import distributed
+    from nnctl.parts import Part
+
+    asked = []
+
+    def runner(model, weights, parts, options, workers, scheduler, indices):
+        asked.append((workers, scheduler))
+        return ((k, distributed.PartResult(part, "written")) for k, part in zip(indices, parts))
+
+    monkeypatch.setattr(distributed, "_run_on_cluster", runner)
+    monkeypatch.setenv("DASK_SCHEDULER_ADDRESS", "tcp://10.0.0.5:8786")
+    parts = [Part("/nowhere/a.csv", "/nowhere/out/a.parquet", "a.csv")]
+    distributed.forward_parts(None, None, parts, workers=2)
+    distributed.forward_parts(None, None, parts)
+    assert asked == [(2, None), (None, "tcp://10.0.0.5:8786")]
 
 
 def _children(pid: int) -> list[int]:

@@ -52,7 +52,8 @@ def forward_files(model, inputs, outdir, *, weights=None, output_format: str | N
     them. Outputs are named after their input (`a.csv` -> `OUTDIR/a.parquet`), in
     `output_format` (default Parquet). The parts run on a local Dask cluster of `workers`
     processes (default: the cores), or on the cluster at `scheduler` (default:
-    $DASK_SCHEDULER_ADDRESS); a single part with neither runs in this process.
+    $DASK_SCHEDULER_ADDRESS when `workers` is not given; giving both is a UsageError); a single
+    part with neither runs in this process.
     Parts already up to date are skipped (newer than their input and, for a model given as a
     path, than the model file); `overwrite=True` computes them again. When some input files
     are bad, the good parts are completed first, then nnctl.distributed.PartsFailed is raised

@@ -62,7 +62,8 @@ def forward(
              "auto: onnxruntime for large inputs when it is installed.")] = Engine.auto,
     workers: Annotated[Optional[int], typer.Option(
         "--workers", min=1, metavar="N",
-        help="Many files: the processes of the local Dask cluster (default: the cores).")] = None,
+        help="Many files: run on a local Dask cluster of N processes (default: the cores), "
+             "even when $DASK_SCHEDULER_ADDRESS is set.")] = None,
     scheduler: Annotated[Optional[str], typer.Option(
         "--scheduler", metavar="ADDRESS",
         help="Many files: run on the Dask cluster at ADDRESS (tcp://host:8786; default: "

@@ -37,6 +37,9 @@ def forward_many(model, inputs, output, *, weights, seed, overwrite, workers, sc
         raise UsageError("many input files write one output file each: give -o OUTDIR/")
     if model == "-":
         raise UsageError("MODEL '-' is read once, here: with -o OUTDIR/, give it as a file")
+    if workers is not None and scheduler is not None:
+        raise UsageError("--workers N starts a local cluster, --scheduler ADDRESS uses the one "
+                         "at ADDRESS: give one of them")
     parts = plan(inputs, output, options.get("output_format"), warn)
     built, values = model_and_weights(model, weights, seed)
     make_directory(output)
