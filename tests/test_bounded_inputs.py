@@ -171,6 +171,33 @@ def test_npz_data_with_an_array_twice_or_many_arrays(tmp_path):
                        "x0, x1, x2, x3, x4, x5, x6, x7, x8, x9, ... (1,000 arrays))\n"), run.err
 
 
+def test_npz_data_is_checked_against_its_zip_directory(tmp_path):
+    """Input data in an .npz: a member inflating past 100 times its stored size is refused as
+    a Parquet file's rows are (it was streamed), and one whose array header disagrees with the
+    size the directory declares is refused before any row is read."""
+    np.savez_compressed(tmp_path / "zeros.npz", input_layer=np.zeros((2_000_000, 3), np.float32))
+    run = run_inprocess(["forward", SEQUENTIAL, "zeros.npz"], cwd=tmp_path)
+    assert run.code == 1 and run.out == b"", run.err
+    assert run.err.startswith("nnctl: error: zeros.npz: array 'input_layer' declares 24.00 MB "
+                              "from ") and "a decompression bomb" in run.err, run.err
+    (tmp_path / "lies.npz").write_bytes(
+        declaring(npz_bytes({"input_layer": np.ones((2, 3), np.float32)}), "input_layer.npy", 200))
+    run = run_inprocess(["forward", SEQUENTIAL, "lies.npz"], cwd=tmp_path)
+    assert run.err == ("nnctl: error: lies.npz: array 'input_layer': its header says float32 of "
+                       "shape (2, 3) (24 bytes), but the archive declares 200 bytes for it\n")
+
+
+def test_npz_data_in_fortran_order_is_read_by_rows(tmp_path):
+    """Its values were read again from the member's start ("the magic string is not correct")."""
+    rows = np.arange(12, dtype=np.float32).reshape(4, 3)
+    np.savez(tmp_path / "f.npz", input_layer=np.asfortranarray(rows))
+    np.savez(tmp_path / "c.npz", input_layer=rows)
+    fortran = run_inprocess(["forward", SEQUENTIAL, "f.npz"], cwd=tmp_path)
+    assert fortran.code == 0, fortran.err
+    assert fortran.out == run_inprocess(["forward", SEQUENTIAL, "c.npz"], cwd=tmp_path).out
+    assert fortran.out.count(b"\n") == 4
+
+
 @pytest.mark.parametrize("suffix", [".csv", ".tsv", ".jsonl"])
 def test_a_row_of_a_million_cells_is_refused_while_scanning_it(tmp_path, suffix):
     cells = ("\t" if suffix == ".tsv" else ",").join(["1"] * 1_000_000)

@@ -9,6 +9,7 @@ JSON Lines), .npy and .parquet. Parts are produced in a thread a little ahead of
 from __future__ import annotations
 
 import io
+import math
 import os
 import queue
 import sys
@@ -251,11 +252,8 @@ def read_npz_inputs(path, names, *, batch_size: int = DEFAULT_BATCH_SIZE,
     import zipfile
     import zlib
 
-    from numpy.lib import format as npformat
-
+    from nnctl.limits import MAX_EXPANSION, human_bytes, is_bomb, zip_entry_count
     from nnctl.npyformat import read_npy_header
-
-    from nnctl.limits import zip_entry_count
     from nnctl.weights import check_member_count
 
     name = str(path)
@@ -283,19 +281,33 @@ def read_npz_inputs(path, names, *, batch_size: int = DEFAULT_BATCH_SIZE,
                 raise DataError(f"no array for input '{key}' (the archive has "
                                 f"{shown or 'nothing'}){did_you_mean(key, available)}",
                                 source=name)
-            member = archive.open(f"{key}.npy")
+            info = archive.getinfo(f"{key}.npy")
+            if is_bomb(info.file_size, info.compress_size):   # as a Parquet file's rows
+                raise DataError(f"array '{key}' declares {human_bytes(info.file_size)} from "
+                                f"{human_bytes(info.compress_size)} stored, more than "
+                                f"{MAX_EXPANSION} times: a decompression bomb", source=name)
+            member = archive.open(info)
             shape, fortran, kind = read_npy_header(member, max_header_size=1 << 20)
             if kind.hasobject or kind.kind not in "biuf":
                 raise DataError(f"array '{key}' holds {kind}, not numbers", source=name)
+            size = math.prod(shape) * kind.itemsize
+            if member.tell() + size != info.file_size:   # zipfile stops at the declared size
+                raise DataError(f"array '{key}': its header says {kind} of shape {tuple(shape)} "
+                                f"({size:,} bytes), but the archive declares "
+                                f"{info.file_size:,} bytes for it", source=name)
             if len(shape) == 0:
                 raise DataError(f"array '{key}' is a single number, not rows", source=name)
             check_sample_shape(shape, (sample_shapes or {}).get(key), name, f"array '{key}': ")
             if fortran and len(shape) > 1:  # rows not contiguous: read it whole
                 from nnctl.limits import check_allocation
 
-                check_allocation(shape, kind, what=f"{name}: array '{key}'")
-                member = io.BytesIO(np.ascontiguousarray(
-                    npformat.read_array(member, allow_pickle=False)).tobytes())
+                check_allocation(shape, kind, what=f"{name}: array '{key}'", copies=2)
+                # the header is read: the rest is the values, last axis first (it re-read
+                # the header as values: "the magic string is not correct")
+                values = np.frombuffer(member.read(size), dtype=kind)
+                if values.size != math.prod(shape):
+                    raise DataError(f"array '{key}' is truncated", source=name)
+                member = io.BytesIO(values.reshape(shape[::-1]).T.tobytes(order="C"))
             members[key] = member
             layouts[key] = (int(shape[0]), int(np.prod(shape[1:], dtype=np.int64)), kind)
     except DataError:
