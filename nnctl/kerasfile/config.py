@@ -25,7 +25,9 @@ MASK_OP_CLASS = "NotEqual"   # Keras 3 traces Embedding(mask_zero=True)'s mask a
 IGNORED_KEYS = {"synchronized", "renorm_momentum", "renorm_clipping", "autocast", "input_length",
                 "build_config", "compile_config", "shared_object_id", "input_shape",
                 # set by Bidirectional on its halves, as nnctl's Bidirectional does
-                "zero_output_for_mask"}
+                "zero_output_for_mask",
+                # tf.keras 2's LSTM/GRU: how the gates' products are grouped (same numbers)
+                "implementation"}
 # Keras-only config keys that change nothing while they hold their default (False / None)
 KERAS_VERSION_WRITTEN = "3.0.0"   # the oldest Keras 3 that reads what nnctl writes
 FLOAT_POLICIES = ("float32", "float64")
@@ -423,6 +425,7 @@ class _Reader:
         for key, value in config.items():
             if key in ("name",) or key in IGNORED_KEYS:
                 continue
+            key, value = _keras2_argument(class_name, key, value)
             if key == "trainable":
                 if value is False:
                     args["trainable"] = False
@@ -651,6 +654,15 @@ def _keras_tensors(args):
 def _is_keras_module(module) -> bool:
     return isinstance(module, str) and (module == "keras" or module.startswith("keras.")
                                         or module in ("builtins",))
+
+
+def _keras2_argument(class_name: str, key: str, value):
+    """A tf.keras 2 argument as Keras 3 reads it: LeakyReLU's `alpha` is `negative_slope`.
+    (A built BatchNormalization's axis, which tf.keras 2 saves as a list, `[3]`, is read as
+    nnctl's axis anyway.)"""
+    if class_name == "LeakyReLU" and key == "alpha":
+        return "negative_slope", value
+    return key, value
 
 
 def _entry_where(model: str, entry: dict) -> str:

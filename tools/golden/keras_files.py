@@ -254,7 +254,7 @@ MODELS = {f.__name__: f for f in (seq_mlp, seq_batchnorm, seq_layernorm, seq_res
                                   shared_text,
                                   shared_encoder, func_input_order, func_dict_io)}
 ONLY = sys.argv[1:]   # model names to (re)make; default: all
-KERAS2 = ("seq_mlp", "seq_batchnorm", "func_article", "conv2d_net", "text_lstm")
+KERAS2 = ("seq_mlp", "seq_batchnorm", "func_article", "conv2d_net", "text_lstm", "conv1d_net")
 WEIGHTS_ONLY = ("seq_batchnorm", "func_two_in_out")
 # Keras 3's save_weights only: a nested model's layers in its own group (layers/sequential/layers/)
 NESTED_WEIGHTS = ("nested_functional",)
@@ -283,7 +283,7 @@ def inputs_of(model, rng):
 
 def predictions(model, inputs):
     args = list(inputs.values())
-    if isinstance(model.input, dict):   # inputs given as a dict: fed by its keys
+    if not isinstance(model, keras.Sequential) and isinstance(model.input, dict):   # a dict: by key
         args = [{key: inputs[t.name] for key, t in model.input.items()}]
     outputs = model.predict(args if len(args) > 1 else args[0], verbose=0)
     if isinstance(outputs, dict):   # in the order of model.outputs: by key
@@ -323,9 +323,25 @@ def _tensors(args):
             yield from _tensors(a)
 
 
+def tf_keras2_arguments(model, config):
+    """What tf.keras 2 writes where Keras 3 differs: LeakyReLU's `alpha`, a built
+    BatchNormalization's axis as a list of positive axes, LSTM/GRU's `implementation`."""
+    ranks = {layer.name: len(layer.get_build_config()["input_shape"]) for layer in model.layers
+             if layer.get_build_config()}
+    for entry in config["config"]["layers"]:
+        layer = entry["config"]
+        if entry["class_name"] == "LeakyReLU":
+            layer["alpha"] = layer.pop("negative_slope")
+        if entry["class_name"] == "BatchNormalization":
+            layer["axis"] = [layer["axis"] % ranks[layer["name"]]]
+        if entry["class_name"] in ("LSTM", "GRU"):
+            layer["implementation"] = 2
+    return config
+
+
 def write_keras2_h5(model, path, weights_only=False):
     """tf.keras 2's model.save("x.h5") (or, weights_only, its model.save_weights("x.h5"))."""
-    config = keras2_config(json.loads(model.to_json()))
+    config = tf_keras2_arguments(model, keras2_config(json.loads(model.to_json())))
     with h5py.File(path, "w") as f:
         f.attrs["keras_version"] = "2.15.0"
         f.attrs["backend"] = "tensorflow"
