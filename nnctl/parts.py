@@ -155,8 +155,22 @@ def plan(inputs: list[str], outdir: str, output_format: str | None = None,
                              f"{outdir}: give them separate runs (or rename one)")
         taken[out_name] = given
         source = given if is_url(given) else os.path.abspath(given)
-        parts.append(Part(source, join(outdir, out_name), given))
+        output = join(outdir, out_name)
+        if _same_file(source, output):   # it would count as done, or be written over
+            raise UsageError(f"-o {outdir}: {given} is its own output there ({out_name}): "
+                             "give another output directory or --output-format")
+        parts.append(Part(source, output, given))
     return parts
+
+
+def _same_file(a: str, b: str) -> bool:
+    """Whether two local paths are one file (device and inode, whatever the names)."""
+    if is_url(a) or is_url(b):
+        return False
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
 
 
 def join(directory: str, name: str) -> str:

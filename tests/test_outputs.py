@@ -232,3 +232,64 @@ def test_a_closed_stdin_does_not_matter_when_unused(work):
     code, err = run_with_closed(0, "summary", "net.yaml", cwd=work)
     assert code == 0 and err == ""
 
+
+
+def run_with_closed_stdin_inprocess(args, cwd, monkeypatch, capsys) -> tuple[int, str]:
+    """`nnctl ARGS <&-` in this process: Python makes a closed stdin None, which nnctl's
+    start-up turns into the ClosedStream the subprocess tests above meet."""
+    from nnctl.cli import app
+
+    monkeypatch.chdir(cwd)
+    monkeypatch.setattr(sys, "stdin", app.ClosedStream("<stdin>", "standard input"))
+    code = app.run([str(a) for a in args])
+    return code, capsys.readouterr().err
+
+
+@pytest.mark.parametrize("args", [["lint", "-"], ["plot", "-"], ["build", "-", "-o", "m.npz"],
+                                  ["export", "-", "-o", "m.onnx"], ["convert", "-", "-o", "m.keras"],
+                                  ["forward", "-", "rows.csv", "-o", "out.csv"]],
+                         ids=lambda a: a[0])
+def test_every_command_reading_a_model_from_a_closed_stdin_says_so(work, args, monkeypatch,
+                                                                    capsys):
+    code, err = run_with_closed_stdin_inprocess(args, work, monkeypatch, capsys)
+    assert (code, err) == (1, "nnctl: error: <stdin>: standard input is closed\n")
+    assert listing(work) == ["net.yaml", "rows.csv"]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="making files of other users needs root")
+@pytest.mark.parametrize("command", sorted(WRITERS))
+def test_a_link_in_a_sticky_directory_to_another_users_file_is_not_followed(work, command,
+                                                                            monkeypatch, capsys):
+    """The issue's case: a shared 1777 directory where someone planted OUTPUT -> a file of a
+    third user; the shell's `>` is refused there (fs.protected_symlinks), nnctl replaces the
+    link and leaves the file alone (as root here: a user may not replace another's link in a
+    sticky directory, and gets a Permission denied error instead)."""
+    from fuzzing import run_inprocess
+
+    args, name = WRITERS[command]
+    shared = work / "shared"
+    shared.mkdir()
+    os.chmod(shared, 0o1777)
+    victim = work / "victim.txt"
+    victim.write_text("someone else's data\n")
+    os.chown(victim, 65534, 65534)
+    (shared / name).symlink_to(victim)
+    os.lchown(shared / name, 1000, 1000)
+    run = run_inprocess([*args, "-o", shared / name], cwd=work)
+    assert run.code == 0, run.err
+    assert victim.read_text() == "someone else's data\n" and victim.stat().st_uid == 65534
+    assert not (shared / name).is_symlink() and (shared / name).stat().st_size > 0
+
+
+def test_many_files_into_their_own_directory_are_refused(work):
+    """`forward net.yaml 'd/*.csv' -o d/ --output-format csv` took each input for its own
+    finished output: '0 of 2 parts written, 2 skipped', exit 0."""
+    from nnctl.errors import UsageError
+    from nnctl.parts import plan
+
+    (work / "d").mkdir()
+    shutil.copy(work / "rows.csv", work / "d" / "a.csv")
+    with pytest.raises(UsageError, match=r"-o .*d: .*a.csv is its own output there \(a.csv\)"):
+        plan([str(work / "d" / "a.csv")], str(work / "d"), "csv")
+    assert [p.dest for p in plan([str(work / "d" / "a.csv")], str(work / "d"), "parquet")] \
+        == [str(work / "d" / "a.parquet")]
