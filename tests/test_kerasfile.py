@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from rich.console import Console
 
-from conftest import CONFIGS, GOLDEN, run_nnctl
+from conftest import CONFIGS, GOLDEN, ROOT, run_nnctl
 from nnctl import summary as summaries
 from nnctl.kerasfile import keras_json_to_spec, keras_kind, load_model, load_weights_h5, \
     save_keras, spec_to_keras_json
@@ -240,6 +240,26 @@ def test_h5py_is_imported_only_for_keras_files():
             f"load_model({str(KERAS / 'seq_mlp.keras')!r}); assert 'h5py' in sys.modules")
     env = {**os.environ, "NNCTL_HDF5_IN_PROCESS": "1"}   # not in a child process: visible
     subprocess.run([sys.executable, "-c", code], check=True, env=env)
+
+
+def test_without_h5py_a_keras_file_is_one_line_with_the_install_hint(tmp_path):
+    """h5py missing: a .keras or .h5 file is refused with `pip install h5py`, and nothing is
+    written; a .json config needs no h5py."""
+    def nnctl_without_h5py(*args):
+        code = ("import runpy, sys; sys.modules['h5py'] = None; sys.argv[0] = 'nnctl'; "
+                "runpy.run_module('nnctl', run_name='__main__')")
+        return subprocess.run([sys.executable, "-c", code, *map(str, args)], capture_output=True,
+                              text=True, cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)})
+
+    for args in (("summary", KERAS / "seq_mlp.h5"),
+                 ("convert", CONFIGS / "article_sequential.yaml", "-o", "m.keras")):
+        done = nnctl_without_h5py(*args)
+        lines = done.stderr.splitlines()
+        assert done.returncode == 1 and len(lines) == 1, done.stderr
+        assert lines[0].startswith("nnctl: error: ") and "pip install h5py" in lines[0]
+    assert not (tmp_path / "m.keras").exists()
+    config = nnctl_without_h5py("summary", KERAS / "seq_mlp.json")
+    assert config.returncode == 0 and config.stdout == expected("seq_mlp")["summary"], config.stderr
 
 
 # --- nnctl convert ---------------------------------------------------------------------------
