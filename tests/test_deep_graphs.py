@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 
 from fuzzing import run_inprocess
@@ -132,3 +133,61 @@ def test_a_model_of_1500_layers_called_as_a_layer():
     outer = nnctl.Model(z, inner(z))
     assert outer.layers[1] is inner and len(outer.engine.layers) == 1_501
     np.testing.assert_array_equal(outer.predict(np.array([[-1.0, 2.0]]), verbose=0), [[0, 2]])
+
+
+class _PassGradient:
+    """A stand-in layer whose backward pass hands its gradient to each of its inputs."""
+
+    consumes_mask = False
+
+    def backward(self, inputs, weights, output, g):
+        return [g] * len(inputs), {}
+
+
+def graph_model(inbound: dict[str, list[str]], output: str):
+    """A stand-in for a built Model over `inbound` (node -> the nodes it reads, in a
+    topological order), with what the backward pass and keras_depths read."""
+    from nnctl.model import Model
+
+    layer, float32, no_weights = _PassGradient(), np.dtype(np.float32), lambda weights: {}
+    nodes = {name: SimpleNamespace(name=name, layer_name=name, inbound=refs,
+                                   inbound_index=[0] * len(refs), n_outputs=1, dtype=float32,
+                                   layer=layer if refs else None, layer_weights=no_weights)
+             for name, refs in inbound.items()}
+    model = SimpleNamespace(nodes=nodes, order=list(inbound), outputs=[output],
+                            input_names=["input"])
+    model.layer_inputs = lambda node, values: Model.inbound_values(model, node, values)
+    return model
+
+
+def chain_graph(n: int) -> dict[str, list[str]]:
+    names = ["input"] + [f"d{k}" for k in range(n)]
+    return {name: names[k - 1:k] for k, name in enumerate(names)}
+
+
+def wide_graph(n: int) -> dict[str, list[str]]:
+    """The input read by n layers side by side, all added by one layer."""
+    graph = {"input": []}
+    graph.update({f"d{k}": ["input"] for k in range(n)})
+    graph["add"] = [f"d{k}" for k in range(n)]
+    return graph
+
+
+@pytest.mark.parametrize("graph", ["chain", "wide"])
+def test_backward_and_depths_of_100000_layers(graph):
+    """The backward pass (inspect) and Keras' depths (summary's order) walk the order once:
+    no recursion, no quadratic step, for a deep chain and for a wide graph (the layer order
+    itself: test_keras_layer_order_of_100000_layers)."""
+    from nnctl import backprop
+    from nnctl.model import keras_depths
+
+    inbound = chain_graph(LAYERS) if graph == "chain" else wide_graph(LAYERS)
+    output = list(inbound)[-1]
+    model = graph_model(inbound, output)
+    one = np.ones((1, 2), np.float32)
+    trace = backprop.Trace(inputs={"input": one}, values=dict.fromkeys(inbound, one))
+    grads = backprop.backward(model, trace, {}, {output: one})
+    expected = 1 if graph == "chain" else LAYERS   # every path adds its gradient
+    np.testing.assert_array_equal(grads.nodes["input"], one * expected)
+    assert len(grads.nodes) == len(inbound)
+    assert keras_depths(model, model.order)["input"] == (LAYERS if graph == "chain" else 2)
