@@ -117,3 +117,28 @@ def test_a_wrapped_layers_name_is_checked_too(nnctl, tmp_path):
         r = nnctl("validate", spec)
         assert r.code == 1 and r.err.count("\n") == 1 and message in r.err, r.err
         assert r.err.startswith(f"nnctl: error: {spec}:3:")
+
+
+ESCAPED_NAME_SOURCES = {   # a model whose layer is named "a<ESC>[31mRED", from each kind of file
+    "m.yaml": sequential("a\x1b[31mRED"),
+    "m.json": json.dumps({"class_name": "Sequential", "config": {"name": "m", "layers": [
+        {"class_name": "InputLayer", "config": {"batch_shape": [None, 3], "name": "in"}},
+        {"class_name": "Dense", "config": {"name": "a\x1b[31mRED", "units": 2}}]}}),
+    "m.py": "import nnctl as keras\n\ndef make():\n    return keras.Sequential([keras.Input((3,)), "
+            "keras.layers.Dense(2, name='a\\x1b[31mRED')])\n",
+}
+
+
+@pytest.mark.parametrize("file", sorted(ESCAPED_NAME_SOURCES))
+def test_no_command_prints_a_name_with_control_characters(tmp_path, file):
+    """Every command that prints names (summary, plot, inspect, lint, validate), whatever kind
+    of file the model comes from: the name is refused, and the error shows it escaped."""
+    from fuzzing import run_inprocess
+
+    (tmp_path / file).write_text(ESCAPED_NAME_SOURCES[file])
+    model = f"{file}:make" if file.endswith(".py") else file
+    for command in ("summary", "plot", "inspect", "lint", "validate"):
+        run = run_inprocess([command, model], cwd=tmp_path)
+        assert run.code == 1 and run.out == b"", (command, run.err)
+        assert "\x1b" not in run.err and "'a\\x1b[31mRED' (U+001B at character 2)" in run.err, \
+            (command, run.err)

@@ -293,3 +293,23 @@ def test_many_files_into_their_own_directory_are_refused(work):
         plan([str(work / "d" / "a.csv")], str(work / "d"), "csv")
     assert [p.dest for p in plan([str(work / "d" / "a.csv")], str(work / "d"), "parquet")] \
         == [str(work / "d" / "a.parquet")]
+
+
+@pytest.mark.parametrize("args", [["convert", "net.yaml", "-o", "-"], ["plot", "net.yaml", "-o", "-"],
+                                  ["forward", "net.yaml", "rows.csv", "-o", "-"],
+                                  ["validate", "net.yaml"]],
+                         ids=lambda a: a[0])
+def test_writing_to_a_closed_stdout_with_dash_says_so(work, args, monkeypatch, capsys):
+    """`-o -` with stdout closed (in this process: the ClosedStream nnctl's start-up puts for
+    it; the subprocess tests above close the descriptor). validate prints nothing: exit 0."""
+    from nnctl.cli import app
+
+    monkeypatch.chdir(work)
+    monkeypatch.setattr(sys, "stdout", app.ClosedStream("<stdout>", "standard output"))
+    code = app.run(args)
+    err = capsys.readouterr().err
+    if args[0] == "validate":
+        assert (code, err) == (0, "")
+    else:
+        assert (code, err) == (1, "nnctl: error: <stdout>: standard output is closed\n")
+    assert listing(work) == ["net.yaml", "rows.csv"]
