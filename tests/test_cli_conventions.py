@@ -119,6 +119,22 @@ def test_closed_pipe_ends_quietly():
     assert proc.stderr.decode().strip() == "status=141"
 
 
+@pytest.mark.parametrize("command", [["summary", "configs/article_sequential.yaml"],
+                                     ["summary", "tests/golden/keras/seq_mlp.keras"]])
+def test_rich_output_into_a_closed_pipe_dies_of_sigpipe(command):
+    """A table printed by rich into a pipe nobody reads (`nnctl summary m.keras | head -1`,
+    the reader gone before the write): killed by SIGPIPE as a filter, silent (rich itself
+    exits with status 1)."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        proc = subprocess.run([sys.executable, "-m", "nnctl", *command], stdout=write_end,
+                              stderr=subprocess.PIPE, cwd=ROOT, timeout=120)
+    finally:
+        os.close(write_end)
+    assert proc.returncode == -signal.SIGPIPE and proc.stderr == b"", proc
+
+
 def test_closed_pipe_while_streaming_stdin():
     script = (f"seq 1 300000 | '{sys.executable}' -m nnctl act sigmoid | head -2; "
               "echo \"status=${PIPESTATUS[1]}\" >&2")

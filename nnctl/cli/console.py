@@ -43,11 +43,16 @@ def rich_console(stderr: bool = False):
     """A rich Console for stdout or stderr, plain (no color, no markup codes) when piped."""
     from rich.console import Console
 
+    class _FilterConsole(Console):
+        def on_broken_pipe(self) -> None:
+            # rich exits with status 1; a closed pipe ends nnctl as a Unix filter (app.py)
+            raise BrokenPipeError
+
     stream = sys.stderr if stderr else sys.stdout
     terminal = is_terminal(stream)
     styled = color_allowed(stream)
     # NO_COLOR (or a pipe, or TERM=dumb): no escape codes at all, bold and italics included
-    return Console(file=stream, stderr=stderr, no_color=not styled,
+    return _FilterConsole(file=stream, stderr=stderr, no_color=not styled,
                    color_system="auto" if styled else None,
                    force_terminal=terminal, highlight=False, soft_wrap=not terminal,
                    width=None if terminal else 76, emoji=False)
