@@ -274,6 +274,13 @@ def _client(scheduler: str | None, workers: int | None):
             yield client
         return
     count = workers or os.cpu_count() or 1
+    import multiprocessing
+
+    if getattr(multiprocessing.current_process(), "_inheriting", False):
+        # a worker process re-running the top of the user's script, where the call is
+        raise ResourceError("a local Dask cluster is started from a script's top level: put "
+                            "the call under `if __name__ == \"__main__\":` (Dask's worker "
+                            "processes run the script again)")
     with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES,
                           "distributed.scheduler.worker-saturation": WORKER_SATURATION}):
         # random ports for the HTTP servers (Dask's 8787 may be taken: it says so on stderr);
@@ -284,43 +291,66 @@ def _client(scheduler: str | None, workers: int | None):
                                preload=[*dask.config.get("distributed.worker.preload"),
                                         __name__])  # dask_setup below
         try:
-            _start_workers(cluster, count)
-            try:  # the cluster's own wait: a Ctrl-C in it leaves a cluster that closes cleanly
-                cluster.wait_for_workers(count, timeout=WORKERS_START_SECONDS)
-            except TimeoutError:
-                raise ResourceError(f"the local Dask cluster's {count} worker processes did "
-                                    f"not start in {WORKERS_START_SECONDS:.0f} s") from None
+            _wait_for_workers(cluster, _start_workers(cluster, count))
             with Client(cluster) as client:
                 yield client
         finally:
             cluster.close()
 
 
-def _start_workers(cluster, count: int) -> None:
+def _start_workers(cluster, count: int) -> list:
     """Start the local cluster's worker processes with Ctrl-C ignored from their first
     instruction. A Ctrl-C at a terminal reaches the whole process group: a worker still
     importing Dask would print a KeyboardInterrupt traceback and die (dask_setup makes it
     ignore Ctrl-C only once it runs); Python keeps ignoring SIGINT in a process started with
     it ignored. So this process ignores it while the workers are forked, then takes it back
     (a Ctrl-C in those few milliseconds is lost; one after, while the workers start, stops
-    the run and the cluster)."""
+    the run and the cluster). The processes started, as multiprocessing.Process objects."""
     import multiprocessing
     import signal
     import threading
 
-    if threading.current_thread() is not threading.main_thread():
-        cluster.scale(count)  # signals are the main thread's: dask_setup alone protects
-        return
+    seen: dict = {}  # pid: Process (active_children forgets a child once it ended)
+
+    def started() -> list:
+        seen.update((child.pid, child) for child in multiprocessing.active_children()
+                    if child.pid not in before)
+        return list(seen.values())
+
     before = {child.pid for child in multiprocessing.active_children()}
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # signals are the main thread's: elsewhere, dask_setup alone protects the workers
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
     try:
         cluster.scale(count)  # forks the workers from Dask's threads, soon after
         deadline = time.monotonic() + 10.0  # forking takes milliseconds: this is a bound only
-        while (len({c.pid for c in multiprocessing.active_children()} - before) < count
-               and time.monotonic() < deadline):
+        while len(started()) < count and time.monotonic() < deadline:
             time.sleep(0.01)
     finally:
-        signal.signal(signal.SIGINT, previous if previous is not None else signal.SIG_DFL)
+        if main:
+            signal.signal(signal.SIGINT, previous if previous is not None else signal.SIG_DFL)
+    return started()
+
+
+def _wait_for_workers(cluster, processes: list) -> None:
+    """Wait (the cluster's own wait: a Ctrl-C in it leaves a cluster that closes cleanly) until
+    the workers are up; one error line when a worker process ended before, or they take too
+    long."""
+    count = len(cluster.worker_spec)
+    deadline = time.monotonic() + WORKERS_START_SECONDS
+    while True:
+        try:
+            cluster.wait_for_workers(count, timeout=0.5)
+            return
+        except TimeoutError:
+            pass
+        ended = [process.exitcode for process in processes if process.exitcode is not None]
+        if ended:
+            raise ResourceError(f"a worker process of the local Dask cluster ended as it "
+                                f"started (exit status {ended[0]})")
+        if time.monotonic() > deadline:
+            raise ResourceError(f"the local Dask cluster's {count} worker processes did not "
+                                f"start in {WORKERS_START_SECONDS:.0f} s")
 
 
 def dask_setup(worker) -> None:

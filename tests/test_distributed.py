@@ -423,6 +423,25 @@ def test_urls_through_fsspec_on_dask(model, tmp_path):
     fs.rm("/out", recursive=True)
 
 
+def test_a_script_without_the_main_guard_fails_at_once_saying_so(model, tmp_path):
+    """Dask's worker processes run a script's top level again (multiprocessing's spawn): the
+    local cluster started there fails in them, saying why, and so does the script's."""
+    _write(tmp_path, "a.csv", _rows(0))
+    _write(tmp_path, "b.csv", _rows(1))
+    script = tmp_path / "score.py"
+    script.write_text("import nnctl\n"
+                      f"nnctl.forward_files({model!r}, ['a.csv', 'b.csv'], 'out/', workers=1)\n")
+    proc = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=_env(),
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1
+    lines = proc.stderr.splitlines()
+    assert ("nnctl.errors.ResourceError: a local Dask cluster is started from a script's top "
+            "level: put the call under `if __name__ == \"__main__\":` (Dask's worker "
+            "processes run the script again)") in lines, proc.stderr
+    assert lines[-1] == ("nnctl.errors.ResourceError: a worker process of the local Dask "
+                         "cluster ended as it started (exit status 1)"), proc.stderr
+
+
 def test_one_file_to_a_directory_and_the_single_file_path_import_no_dask(model, tmp_path):
     _write(tmp_path, "x.csv", _rows(0))
     script = (
