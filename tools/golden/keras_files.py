@@ -239,6 +239,30 @@ def func_dict_io():
                        name="dicts")
 
 
+def spatial_2d():
+    # padding, cropping, resampling and pooling layers of images, read from Keras' files
+    return keras.Sequential([keras.Input((5, 6, 2)), L.ZeroPadding2D(((1, 0), (0, 1))),
+                             L.Conv2DTranspose(3, 3, strides=2, padding="same"),
+                             L.Cropping2D(((1, 2), (0, 1))), L.AveragePooling2D(2),
+                             L.UpSampling2D((1, 2)), L.Permute((3, 1, 2)),
+                             L.GlobalMaxPooling2D()], name="spatial_2d")
+
+
+def sequence_1d():
+    return keras.Sequential([keras.Input((8, 3)), L.ZeroPadding1D((2, 1)), L.Cropping1D((1, 0)),
+                             L.UpSampling1D(2), L.MaxPooling1D(3), L.GlobalAveragePooling1D(),
+                             L.RepeatVector(3), L.GlobalMaxPooling1D()], name="sequence_1d")
+
+
+def volume_3d():
+    x = keras.Input((4, 4, 4, 1), name="volume")
+    h = L.Conv3D(2, 2, padding="same", activation="relu", name="conv")(x)
+    a = L.GlobalMaxPooling3D(name="max")(L.MaxPooling3D(2, name="max_pool")(h))
+    b = L.GlobalAveragePooling3D(name="mean")(L.AveragePooling3D(2, name="mean_pool")(h))
+    return keras.Model(x, L.Dense(2, name="out")(L.Concatenate(name="cat")([a, b])),
+                       name="volume_3d")
+
+
 def activation_layers():
     return keras.Sequential([keras.Input((6,)), L.Rescaling(0.5, offset=0.1),
                              L.Normalization(mean=[0.1] * 6, variance=[2.0] * 6),
@@ -252,7 +276,8 @@ MODELS = {f.__name__: f for f in (seq_mlp, seq_batchnorm, seq_layernorm, seq_res
                                   text_lstm, bidirectional_rnn, activation_layers, lstm_states,
                                   masked_gru, func_masked, func_masked_two, shared_dense,
                                   shared_text,
-                                  shared_encoder, func_input_order, func_dict_io)}
+                                  shared_encoder, func_input_order, func_dict_io,
+                                  spatial_2d, sequence_1d, volume_3d)}
 ONLY = sys.argv[1:]   # model names to (re)make; default: all
 KERAS2 = ("seq_mlp", "seq_batchnorm", "func_article", "conv2d_net", "text_lstm", "conv1d_net")
 WEIGHTS_ONLY = ("seq_batchnorm", "func_two_in_out")
