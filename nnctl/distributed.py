@@ -16,9 +16,9 @@ in this process, without importing Dask.
 
 Nothing lost, nothing twice:
 - every output is written atomically (a hidden temporary name in OUTDIR, then a rename; on an
-  object store through fsspec the "rename" is a copy and a delete: atomic where the store's
-  move is, as on a local disk or memory://, not on S3, where a reader may see the copy while
-  it is being made);
+  object store through fsspec, S3 or GCS, the "rename" is a copy and a delete: the output
+  appears whole, as those stores write objects whole, but a run killed between the two
+  leaves the temporary object);
 - parts whose output is complete and newer than their input and the model are skipped
   (`overwrite` computes them again);
 - a bad input file fails its part alone: the other parts complete, and the failures are raised
