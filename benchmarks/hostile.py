@@ -131,6 +131,11 @@ def cases(tmp: Path):
     pq.write_table(pa.table({"a": column, "b": column, "c": column}), tmp / "zeros.parquet",
                    compression="zstd", row_group_size=20_000_000)
     size = (tmp / "zeros.parquet").stat().st_size
+    pq.write_table(pa.table({f"c{k}": pa.array(np.zeros(1, np.float32)) for k in range(75_000)}),
+                   tmp / "columns.parquet")
+    size_columns = (tmp / "columns.parquet").stat().st_size
+    yield (f"Parquet, one row of 75,000 columns ({size_columns / 1e6:.1f} MB)",
+           ["forward", str(SPEC), "columns.parquet"])
     yield (f"Parquet, 20,000,000 rows of zeros in one row group ({size / 1e6:.1f} MB)", ["forward", str(SPEC), "zeros.parquet", "-o", os.devnull])
 
 

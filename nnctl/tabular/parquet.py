@@ -59,21 +59,26 @@ class ParquetReading:
             self._parquet = str(self.source)
         try:
             schema = pl.read_parquet_schema(self._rewound())
-            self.total_rows = pl.scan_parquet(self._rewound()).select(pl.len()).collect().item()
         except _polars_errors(pl) as exc:  # column names not UTF-8 too
-            raise DataError(f"not a valid Parquet file ({error_detail(exc)})", source=self.name) \
-                from None
+            raise self._invalid(exc) from None
         for k, (name, kind) in enumerate(schema.items(), 1):
             if not (kind.is_integer() or kind.is_float() or kind == pl.Boolean):
                 raise DataError(f"column {k} ('{name}') holds {kind}, not numbers",
                                 source=self.name)
         self.columns = list(schema)
-        self._refuse_a_bomb(len(self.columns))
         if self.n_columns is None:
             self.n_columns = len(self.columns)
-        elif len(self.columns) != self.n_columns:
-            raise DataError(f"{self._expected_columns()}, got {len(self.columns)}",
+        elif len(self.columns) != self.n_columns:   # before the metadata is read again
+            raise DataError(f"{self._expected_columns()}, got {len(self.columns):,}",
                             source=self.name)
+        try:
+            self.total_rows = pl.scan_parquet(self._rewound()).select(pl.len()).collect().item()
+        except _polars_errors(pl) as exc:
+            raise self._invalid(exc) from None
+        self._refuse_a_bomb(len(self.columns))
+
+    def _invalid(self, exc) -> DataError:
+        return DataError(f"not a valid Parquet file ({error_detail(exc)})", source=self.name)
 
     def _refuse_a_bomb(self, n_columns: int) -> None:
         """Rows that would unpack to more than MAX_EXPANSION times the file, past
