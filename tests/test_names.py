@@ -142,3 +142,16 @@ def test_no_command_prints_a_name_with_control_characters(tmp_path, file):
         assert run.code == 1 and run.out == b"", (command, run.err)
         assert "\x1b" not in run.err and "'a\\x1b[31mRED' (U+001B at character 2)" in run.err, \
             (command, run.err)
+
+
+def test_a_name_too_long_for_a_zip_entry_is_refused_at_build(tmp_path):
+    """The issue's case: a 70,000-character name was 'internal error: ushort format requires
+    ...' at build (a zip entry's name has at most 65,535 bytes); it is refused at its place."""
+    from fuzzing import run_inprocess
+
+    (tmp_path / "s.yaml").write_text(sequential("n" * 70_000))
+    for command in (["build", "s.yaml", "-o", "m.npz"], ["convert", "s.yaml", "-o", "m.keras"]):
+        run = run_inprocess(command, cwd=tmp_path)
+        assert run.code == 1 and run.err.startswith("nnctl: error: s.yaml:5:"), run.err
+        assert "70,000 characters long, more than the 255 allowed" in run.err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.yaml"]
