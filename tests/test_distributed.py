@@ -300,17 +300,22 @@ def test_ctrl_c_cancels_the_parts_and_leaves_no_temporary_file(cluster, model, t
 
 def test_dask_scheduler_address_names_the_cluster_unless_workers_is_given(dask_processes,
                                                                           model, tmp_path):
-    inputs = [_write(tmp_path, f"{name}.csv", _rows(k)) for k, name in enumerate("ab")]
+    """And relative paths reach workers whose working directory is another."""
+    for k, name in enumerate("ab"):
+        _write(tmp_path, f"{name}.csv", _rows(k))
     dask_processes.part_log()
     address = dask_processes.args[1]
-    result = run_nnctl("forward", model, *inputs, "-o", f"{tmp_path}/out/",
+    result = run_nnctl("forward", model, "a.csv", "b.csv", "-o", "out/", cwd=tmp_path,
                        env=_env(DASK_SCHEDULER_ADDRESS=address))
     assert result.code == 0, result.err
+    assert sorted(os.listdir(tmp_path / "out")) == ["a.parquet", "b.parquet"]
     ran = dask_processes.part_log()
     assert sorted(name for _, name in ran) == ["a.csv", "b.csv"]
     assert {pid for pid, _ in ran} <= dask_processes.worker_pids()
-    result = run_nnctl("forward", model, *inputs, "-o", f"{tmp_path}/out/", "--workers", "2",
-                       "--scheduler", address)
+    assert all(os.readlink(f"/proc/{pid}/cwd") != str(tmp_path) for pid, _ in ran
+               if os.path.exists(f"/proc/{pid}/cwd"))
+    result = run_nnctl("forward", model, "a.csv", "b.csv", "-o", "out/", "--workers", "2",
+                       "--scheduler", address, cwd=tmp_path)
     assert (result.code, result.err) == (2, "nnctl: error: --workers N starts a local cluster, "
                                             "--scheduler ADDRESS uses the one at ADDRESS: give "
                                             "one of them\n")
@@ -333,6 +338,44 @@ def test_workers_asks_for_a_local_cluster_even_with_dask_scheduler_address(monke
     distributed.forward_parts(None, None, parts, workers=2)
     distributed.forward_parts(None, None, parts)
     assert asked == [(2, None), (None, "tcp://10.0.0.5:8786")]
+
+
+def test_a_bar_counts_parts_and_rows_on_a_terminal(dask_processes, model, tmp_path):
+    """stderr a terminal: the bar (parts, rows) while the run goes, then the summary line."""
+    import pty
+    import select
+
+    inputs = [_write(tmp_path, f"{name}.csv", _rows(k)) for k, name in enumerate("ab")]
+    main, child = pty.openpty()
+    env = _env(TERM="xterm-256color", COLUMNS="100", LINES="30")
+    proc = subprocess.Popen([sys.executable, "-m", "nnctl", "forward", model, *inputs, "-o",
+                             f"{tmp_path}/out/", *dask_processes.args], stdin=child,
+                            stdout=child, stderr=child, env=env, close_fds=True)
+    os.close(child)
+    seen, deadline = b"", time.monotonic() + 120  # a hang guard only
+    try:
+        while time.monotonic() < deadline:
+            if select.select([main], [], [], 0.5)[0]:
+                try:
+                    chunk = os.read(main, 65536)
+                except OSError:  # EIO: the child closed the terminal
+                    break
+                if not chunk:
+                    break
+                seen += chunk
+            elif proc.poll() is not None:
+                break
+        assert proc.wait(timeout=60) == 0, seen
+    finally:
+        proc.kill()
+        os.close(main)
+    import re
+
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", seen.decode("utf-8", "replace"))  # no styles
+    assert "forward ━" in text and "0/2 parts, 0 rows" in text, text
+    assert f"2/2 parts, {2 * ROWS} rows" in text, text
+    assert text.splitlines()[-1].lstrip("\r").startswith(
+        f"nnctl: 2 of 2 parts written; {2 * ROWS} rows in "), text
 
 
 def _children(pid: int) -> list[int]:
