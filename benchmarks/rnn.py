@@ -8,7 +8,9 @@ configs/sentence_classifier.yaml (Embedding with mask_zero -> Bidirectional LSTM
 Bidirectional LSTM 8 -> Dense, 40 token ids, a quarter of them padding), and an unmasked
 LSTM 64 over 100 steps of 8 values. Weights drawn with the spec's initializers (seed 0).
 
-In this process, on rows in memory, best of --repeat, in batches of --batch-size:
+In this process, on rows in memory, best of --repeat, in batches of --batch-size, each batch
+cut into slices as `forward` cuts it (nnctl.forward.run, slice_rows) and with the BLAS threads
+`forward` sets (one for a recurrent model: engines.blas_threads):
   numpy        nnctl's NumpyRunner (Model.forward: one matrix product for the input
                projection of every step, then a loop over the steps, vectorized over the batch)
   onnxruntime  nnctl's OnnxRuntimeRunner (`forward --engine onnxruntime`)
@@ -72,7 +74,8 @@ def main():
 
     import onnxruntime as ort
 
-    from nnctl.forward import NumpyRunner
+    from nnctl import engines
+    from nnctl.forward import NumpyRunner, run
     from nnctl.onnx.graph import build_graph
     from nnctl.onnx.proto import serialize
     from nnctl.onnx.runtime import OnnxRuntimeRunner
@@ -92,12 +95,15 @@ def main():
         (name,) = model.input_names
         node = model.nodes[name]
         feeds = [p.astype(node.dtype).reshape((len(p), *node.shape)) for p in parts]
-        a = np.concatenate([numpy_runner(p) for p in parts])
-        b = np.concatenate([ort_runner(p) for p in parts])
-        agree = np.max(np.abs(a - b))
+        engines.limit_blas_threads(engines.blas_threads(model, None, 0))
+
+        def forward(runner):
+            return np.concatenate(list(run(model, weights, parts, runner=runner)))
+
+        agree = np.max(np.abs(forward(numpy_runner) - forward(ort_runner)))
         times = {
-            "numpy": best_in_process(lambda: [numpy_runner(p) for p in parts], args.repeat),
-            "onnxruntime": best_in_process(lambda: [ort_runner(p) for p in parts], args.repeat),
+            "numpy": best_in_process(lambda: forward(numpy_runner), args.repeat),
+            "onnxruntime": best_in_process(lambda: forward(ort_runner), args.repeat),
             "ort direct": best_in_process(
                 lambda: [session.run(None, {name: f}) for f in feeds], args.repeat),
         }

@@ -96,6 +96,11 @@ def windowed(model) -> bool:
     return any(isinstance(node.layer, WindowLayer) for node in model.nodes.values())
 
 
+def recurrent(model) -> bool:
+    """Whether the model has a recurrent layer (SimpleRNN, LSTM, GRU, Bidirectional)."""
+    return any(getattr(node.layer, "recurrent", False) for node in model.nodes.values())
+
+
 def blas_threads(model, outputs, text_values: int) -> int | None:
     """Threads for BLAS in a forward pass: 1 when the text around the model (`text_values`
     values parsed and formatted per row) costs more than its arithmetic, else None (BLAS's own
@@ -108,8 +113,13 @@ def blas_threads(model, outputs, text_values: int) -> int | None:
     products the NumPy engine copies windows and pools on one core, while a second BLAS
     thread spins: the MNIST convnet on 10,000 images took 4.6 s of CPU with two BLAS threads
     and 1.9 s with one (5.2 s against 17.5 s of wall time on a busy 2-core machine;
-    benchmarks/conv.py)."""
-    if text_bound(model, outputs, text_values) or windowed(model):
+    benchmarks/conv.py).
+
+    1 too for a recurrent model: its loop over the time steps makes one small matrix product
+    per step (a slice of a few hundred rows: nnctl.forward.slice_rows), which a second thread
+    slows down: an LSTM 64 over 100 steps, 20,000 rows of .npy, took 4.2 s of CPU with one
+    BLAS thread and 32 s with two, on the busy 2-core machine."""
+    if text_bound(model, outputs, text_values) or windowed(model) or recurrent(model):
         return 1
     return None
 

@@ -493,6 +493,23 @@ def test_inspect_backpropagates_through_time(nnctl, tmp_path):
                                                     "lstm_cell/bias"]
 
 
+@pytest.mark.parametrize("layer", ["{type: LSTM, units: 64}",
+                                   "{type: Bidirectional, layer: {type: GRU, units: 64}}"])
+def test_forward_slices_count_the_projection_of_every_step(layer):
+    """A recurrent layer holds x @ kernel for every step while it runs (steps x gates x units
+    values a row, 100 x 256 here against an output of 64): forward's slices of a batch count
+    it, so memory stays near nnctl.forward.SLICE_BYTES (a 16,384-row batch of this LSTM took
+    1.1 GB of memory; slices of 9,700 rows were cut by the outputs' size alone)."""
+    from nnctl.forward import SLICE_BYTES, slice_rows
+    from nnctl.model import build_model
+    from nnctl.spec import parse_spec
+    from nnctl.yamlpos import load_yaml
+
+    model = build_model(parse_spec(load_yaml(f"input: [100, 8]\nlayers: [{layer}]\n", "s")))
+    gates = 4 if "LSTM" in layer else 3
+    assert slice_rows(model) * 100 * gates * 64 * 4 <= SLICE_BYTES
+
+
 def test_summary_macs_count_every_step(nnctl):
     r = nnctl("summary", SPECS / "sequences" / "gru_stack.yaml", "--macs", "--format", "json")
     assert r.code == 0, r.err

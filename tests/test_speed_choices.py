@@ -74,6 +74,16 @@ def test_a_convnet_runs_in_slices_that_fit_a_cache():
     np.testing.assert_allclose(sliced, whole, rtol=1e-6, atol=1e-7)
 
 
+def test_a_recurrent_model_runs_on_one_blas_thread():
+    """Its loop over the steps makes one small matrix product per step, which a second BLAS
+    thread slows down (benchmarks/rnn.py)."""
+    from conftest import CONFIGS
+    from nnctl.model import load_model
+
+    for config in ("gru_timeseries.yaml", "sentence_classifier.yaml"):
+        assert engines.blas_threads(load_model(str(CONFIGS / config)), None, 0) == 1
+
+
 def test_auto_takes_onnxruntime_for_many_images_through_a_convnet():
     """One BLAS thread for a convnet is the NumPy engine's choice; it does not keep --engine
     auto off ONNX Runtime, which runs the MNIST convnet in half the CPU time from about 600

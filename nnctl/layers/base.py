@@ -171,6 +171,11 @@ class Layer:
         """Multiply-accumulates for one sample (`summary --macs`)."""
         raise NotImplementedError(f"{type(self).__name__}.macs")
 
+    def scratch_values(self, input_shapes: list[tuple]) -> int:
+        """Values a call holds for one sample besides its output (a recurrent layer's input
+        projection of every step): `forward` sizes its slices of a batch with them."""
+        return 0
+
     def neuron_link(self, input_shapes: list[tuple], output_shape: tuple, index: int,
                     source: int, unit: int) -> bool:
         """`plot --neurons`: whether unit `source` of input `index` feeds output unit `unit`

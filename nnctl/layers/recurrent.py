@@ -20,6 +20,8 @@ Weights follow Keras 3 paths: `lstm/lstm_cell/kernel` (in, 4u), `.../recurrent_k
 from __future__ import annotations
 
 import copy
+import math
+
 import numpy as np
 
 from nnctl.layers.base import (ArgError, Layer, WeightSpec, boolean, cannot_draw, number,
@@ -151,6 +153,11 @@ class Recurrent(Layer):
     def macs(self, input_shapes, output_shape):
         steps, features = self._sequence_shape(input_shapes)
         return (steps or 1) * self.gates * self.units * (features + self.units)
+
+    def scratch_values(self, input_shapes):
+        """`run`'s input projection x @ kernel: gates x units for every step."""
+        steps, _ = self._sequence_shape(input_shapes)
+        return (steps or 1) * self.gates * self.units
 
     # --- the weights, split the way a step uses them ------------------------------------
     def _unpack(self, weights):
@@ -673,6 +680,12 @@ class Bidirectional(Layer):
 
     def macs(self, input_shapes, output_shape):
         return 2 * self.layer.macs(input_shapes, output_shape)
+
+    def scratch_values(self, input_shapes):
+        """One half's projection, and the first half's outputs while the second runs."""
+        shapes = self.layer.output_shapes(input_shapes)
+        return self.layer.scratch_values(input_shapes) + \
+            sum(math.prod(d or 1 for d in shape) for shape in shapes)
 
     @staticmethod
     def _weights_of(half, weights):
