@@ -163,7 +163,7 @@ SLICE_BYTES = 32 << 20
 # images a slice), 0.47 s at 6 MB, 0.45 s at 4 MB (25 images), 0.50 s at 2 MB, 0.56 s at
 # 1 MB; ONNX Runtime 0.60 s at 32 MB, 0.45 s at 4 MB. Dense and recurrent models are slower
 # in small slices (a 32-1024-1024-10 MLP: 0.76 s at 32 MB, 2.10 s at 4 MB), so they keep
-# SLICE_BYTES.
+# SLICE_BYTES (a recurrent layer's projection of every step counted: check_sample_fits).
 WINDOWED_SLICE_BYTES = 4 << 20
 
 
