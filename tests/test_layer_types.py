@@ -2,6 +2,8 @@
 `summary --macs`, default names, LeakyReLU's deprecated `alpha`."""
 from __future__ import annotations
 
+import inspect
+import json
 import textwrap
 
 import numpy as np
@@ -31,6 +33,55 @@ def test_listed_with_keras_defaults():
     assert rows["Cropping2D"]["params"]["cropping"] == ((0, 0), (0, 0))
     assert rows["PReLU"]["params"]["alpha_initializer"] == "Zeros"
     assert rows["Permute"]["params"]["dims"] == "(required)"
+
+
+# Keras arguments of registered types that nnctl does not take, or takes with another default
+KERAS_ONLY = {
+    ("Dense", "lora_rank"), ("Dense", "lora_alpha"), ("Dense", "quantization_config"),
+    ("Embedding", "lora_rank"), ("Embedding", "lora_alpha"),
+    ("Embedding", "quantization_config"),   # training and quantization: refused as unknown
+    ("BatchNormalization", "renorm"), ("BatchNormalization", "renorm_clipping"),
+    ("BatchNormalization", "renorm_momentum"), ("BatchNormalization", "synchronized"),
+    ("LSTM", "use_cudnn"), ("GRU", "use_cudnn"),   # accepted, default None: nnctl has no GPU
+}
+NNCTL_ONLY = {("Embedding", "activity_regularizer"), ("Embedding", "input_length"),
+              ("SimpleRNN", "use_cudnn")}   # read from older Keras files, inert
+
+
+def keras_form(value):
+    """A default as tools/golden/layer_signatures.py writes Keras' (tuples as lists)."""
+    if value is inspect.Parameter.empty:
+        return "<required>"
+    return [keras_form(v) for v in value] if isinstance(value, tuple) else value
+
+
+def test_arguments_and_defaults_are_keras():
+    """Every registered type takes Keras 3's arguments with Keras 3's defaults (golden
+    tests/golden/layer_signatures.json): AveragePooling2D's pool_size has none, as in Keras."""
+    from conftest import GOLDEN
+    from nnctl.layers import LAYERS
+
+    keras = json.loads((GOLDEN / "layer_signatures.json").read_text())
+    for type_name in LAYERS.names():
+        mine = {k: keras_form(v) for k, v in LAYERS.get(type_name).arguments().items()}
+        theirs = keras[type_name]
+        assert {k for k in theirs if k not in mine} == \
+            {k for t, k in KERAS_ONLY if t == type_name and k not in mine}, type_name
+        assert {k for k in mine if k not in theirs} == \
+            {k for t, k in NNCTL_ONLY if t == type_name}, type_name
+        differ = {k: (mine[k], theirs[k]) for k in mine.keys() & theirs.keys()
+                  if mine[k] != theirs[k] and (type_name, k) not in KERAS_ONLY}
+        assert differ == {}, type_name
+
+
+def test_average_pooling_needs_pool_size(tmp_path):
+    path = tmp_path / "net.yaml"
+    path.write_text("input: [4, 4, 1]\nlayers:\n  - {type: AveragePooling2D}\n")
+    with pytest.raises(nnctl.errors.SpecError) as info:
+        nnctl.model.load_model(str(path))
+    assert str(info.value) == (f"{path}:3:5: layer 'average_pooling2d': AveragePooling2D "
+                               "needs `pool_size`")
+    assert nnctl.layers.MaxPooling2D()(np.ones((1, 4, 4, 1))).shape == (1, 2, 2, 1)
 
 
 def test_python_api():

@@ -122,19 +122,28 @@ class MaxPooling3D(_Max, _Pool):
     rank = 3
 
 
-class AveragePooling1D(_Average, _Pool):
+class _AveragePool(_Average, _Pool):
+    """Average pooling: `pool_size` has no default in Keras 3 (MaxPooling's is 2 per axis)."""
+
+    per_axis_defaults = ()
+
+    def __init__(self, pool_size, strides=None, padding="valid", data_format=None, **common):
+        super().__init__(pool_size, strides, padding, data_format, **common)
+
+
+class AveragePooling1D(_AveragePool):
     """The mean over windows of `pool_size` steps."""
 
     rank = 1
 
 
-class AveragePooling2D(_Average, _Pool):
+class AveragePooling2D(_AveragePool):
     """The mean over windows of `pool_size` pixels."""
 
     rank = 2
 
 
-class AveragePooling3D(_Average, _Pool):
+class AveragePooling3D(_AveragePool):
     """The mean over windows of `pool_size` voxels."""
 
     rank = 3
