@@ -48,10 +48,35 @@ def run_nnctl(*args, input: str | bytes | None = None, cwd=None, env=None, timeo
     full_env.update(env or {})
     if isinstance(input, str):
         input = input.encode()
-    proc = subprocess.run([sys.executable, "-m", "nnctl", *map(str, args)], input=input,
-                          capture_output=True, cwd=cwd, env=full_env, timeout=timeout)
-    return Result(proc.returncode, proc.stdout.decode("utf-8", "replace"),
-                  proc.stderr.decode("utf-8", "replace"), proc.stdout)
+    server = _fork_server(full_env)
+    ran = server and server.run(list(map(str, args)), input, cwd, full_env, timeout)
+    if ran is None:
+        proc = subprocess.run([sys.executable, "-m", "nnctl", *map(str, args)], input=input,
+                              capture_output=True, cwd=cwd, env=full_env, timeout=timeout)
+        ran = proc.returncode, proc.stdout, proc.stderr
+    code, out, err = ran
+    return Result(code, out.decode("utf-8", "replace"), err.decode("utf-8", "replace"), out)
+
+
+_SERVER = None
+
+
+def _fork_server(env: dict):
+    """This pytest process's fork server (tests/forkserver.py), or None where it cannot run a
+    command in this environment (NNCTL_TEST_FORK=0 turns it off)."""
+    global _SERVER
+    if os.environ.get("NNCTL_TEST_FORK") == "0" or not hasattr(os, "fork"):
+        return None
+    if _SERVER is None:
+        from forkserver import ForkServer
+
+        _SERVER = ForkServer(env, str(ROOT))
+    return _SERVER if _SERVER.can_run(env) else None
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if _SERVER is not None:
+        _SERVER.close()
 
 
 @pytest.fixture
