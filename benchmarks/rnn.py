@@ -3,6 +3,9 @@
     python benchmarks/rnn.py                  # 20,000 rows per model
     python benchmarks/rnn.py --rows 5000 --repeat 3
 
+Each line: the best wall time, rows per second and the ratio to ort direct, then the best CPU
+time of the process (all its threads) and its ratio: on a busy machine, read the CPU column.
+
 Models: configs/gru_timeseries.yaml (GRU 16 -> GRU 8 -> Dense, 24 steps of 3 values),
 configs/sentence_classifier.yaml (Embedding with mask_zero -> Bidirectional LSTM 16 ->
 Bidirectional LSTM 8 -> Dense, 40 token ids, a quarter of them padding), and an unmasked
@@ -30,7 +33,7 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from benchmarks.forward_onnx import best_in_process  # noqa: E402 - one best-of-N timer
+from benchmarks.forward_onnx import best_wall_and_cpu  # noqa: E402 - one best-of-N timer
 
 LONG_LSTM = """
 name: long_lstm
@@ -102,19 +105,19 @@ def main():
 
         agree = np.max(np.abs(forward(numpy_runner) - forward(ort_runner)))
         times = {
-            "numpy": best_in_process(lambda: forward(numpy_runner), args.repeat),
-            "onnxruntime": best_in_process(lambda: forward(ort_runner), args.repeat),
-            "ort direct": best_in_process(
+            "numpy": best_wall_and_cpu(lambda: forward(numpy_runner), args.repeat),
+            "onnxruntime": best_wall_and_cpu(lambda: forward(ort_runner), args.repeat),
+            "ort direct": best_wall_and_cpu(
                 lambda: [session.run(None, {name: f}) for f in feeds], args.repeat),
         }
         ops = len(build_graph(model, weights).nodes)
         print(f"\n{model.name}: {model.total_params:,} parameters, "
               f"{sum(n.layer.macs(model.inbound_shapes(n), n.shape) for n in model.layers):,} "
               f"MACs per row, {ops} ONNX nodes; engines agree to {agree:.1e}")
-        reference = times["ort direct"]
-        for label, seconds in times.items():
-            print(f"  {label:12s} {seconds:7.3f} s  {args.rows / seconds:>10,.0f} rows/s  "
-                  f"{seconds / reference:5.2f}x ort direct")
+        wall_ref, cpu_ref = times["ort direct"]
+        for label, (wall, cpu) in times.items():
+            print(f"  {label:12s} {wall:7.3f} s {args.rows / wall:>8,.0f} rows/s "
+                  f"{wall / wall_ref:5.2f}x | CPU {cpu:7.3f} s {cpu / cpu_ref:5.2f}x ort direct")
 
 
 if __name__ == "__main__":
