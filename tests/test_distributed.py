@@ -89,6 +89,7 @@ def dask_processes(tmp_path_factory):
     processes = [subprocess.Popen(
         [sys.executable, "-m", "dask", "scheduler", "--host", "127.0.0.1", "--port", "0",
          "--no-dashboard", "--scheduler-file", scheduler_file], **quiet)]
+    worker_processes: set[int] = set()  # the nannies' worker processes, at the end
     try:
         deadline = time.monotonic() + 30
         while not os.path.exists(scheduler_file) and time.monotonic() < deadline:
@@ -100,9 +101,17 @@ def dask_processes(tmp_path_factory):
                  "--preload", PRELOAD], **quiet))
         client = Client(scheduler_file=scheduler_file, timeout="30s")
         client.wait_for_workers(2, timeout=60)
-        yield Cluster(["--scheduler", client.scheduler.address], _env(**LARGE), log, client)
+        cluster = Cluster(["--scheduler", client.scheduler.address], _env(**LARGE), log, client)
+        yield cluster
+        worker_processes = cluster.worker_pids()
         client.close()
     finally:
+        # SIGTERM to a nanny alone takes it 10 s to close its worker: end both at once
+        for pid in worker_processes:
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
         _stop(processes)
 
 
