@@ -511,6 +511,25 @@ def test_forward_slices_count_the_projection_of_every_step(layer):
     assert slice_rows(model) * 100 * gates * 64 * 4 <= SLICE_BYTES
 
 
+def test_compare_init_redraws_recurrent_kernels():
+    """inspect --compare-init he_normal draws every kernel that multiplies an input from
+    he_normal: a recurrent layer's and a Bidirectional's halves' too (they kept Glorot's, and
+    an LSTM-only model was 'a model with no layer with a kernel'); recurrent kernels and
+    biases stay."""
+    from nnctl.inspection import kernel_layers, with_kernel_initializer
+
+    model = load_model(str(SPECS / "sequences" / "bidirectional_modes.yaml"))
+    weights = model.init_weights(0)
+    assert [n.name for n in kernel_layers(model)] == ["b_mul", "b_sum", "b_ave", "b_none",
+                                                      "b_state"]
+    redrawn = with_kernel_initializer(model, weights, "he_normal", 0)
+    changed = {k for k in weights if not np.array_equal(weights[k], redrawn[k])}
+    assert changed == {k for k in weights if k.endswith("_cell/kernel")}
+    assert len(changed) == 10
+    lstm = redrawn["b_ave/forward_lstm/lstm_cell/kernel"]     # (3, 8): b_mul's 3 features
+    assert abs(lstm.std() / np.sqrt(2 / 3) - 1) < 0.25          # he_normal (Glorot: 0.5)
+
+
 def test_summary_macs_count_every_step(nnctl):
     r = nnctl("summary", SPECS / "sequences" / "gru_stack.yaml", "--macs", "--format", "json")
     assert r.code == 0, r.err

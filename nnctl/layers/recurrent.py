@@ -68,6 +68,9 @@ class Recurrent(Layer):
     recurrent = True       # lint: its activation is inside a cell (nnctl.lint)
     affine = False
     neuron_link = _FEEDS_BACK
+    # the kernel that multiplies the input (lint, inspect --compare-init); per subclass too
+    kernel_weights = ("simple_rnn_cell/kernel",)
+    initializer_args = {"simple_rnn_cell/kernel": "kernel_initializer"}
     onnx_op = "RNN"
     onnx_gate_order = (0,)   # ONNX's order of the gates, as indices of Keras' blocks
     inert_args = ("kernel_regularizer", "recurrent_regularizer", "bias_regularizer",
@@ -395,6 +398,8 @@ class LSTM(Recurrent):
     gates = 4
     n_states = 2
     cell_name = "lstm_cell"
+    kernel_weights = ("lstm_cell/kernel",)
+    initializer_args = {"lstm_cell/kernel": "kernel_initializer"}
     onnx_op = "LSTM"
     onnx_gate_order = (0, 3, 1, 2)   # Keras i, f, c, o; ONNX i, o, f, c
 
@@ -465,6 +470,8 @@ class GRU(Recurrent):
 
     gates = 3
     cell_name = "gru_cell"
+    kernel_weights = ("gru_cell/kernel",)
+    initializer_args = {"gru_cell/kernel": "kernel_initializer"}
     onnx_op = "GRU"
     onnx_gate_order = (0, 1, 2)   # z, r, h in both
 
@@ -610,6 +617,10 @@ class Bidirectional(Layer):
         inner = self.layer.name
         self.forward_half = self._half(f"forward_{inner.removeprefix('forward_')}", False)
         self.backward_half = self._half(f"backward_{inner.removeprefix('backward_')}", True)
+        # its kernels are the halves' (inspect --compare-init redraws them)
+        self.kernel_weights = tuple(f"{half.name}/{w}" for half in (self.forward_half,
+                                                                   self.backward_half)
+                                    for w in self.layer.kernel_weights)
         self.return_sequences = self.layer.return_sequences
         self.return_state = self.layer.return_state
 
