@@ -41,11 +41,7 @@ class Result:
 
 def run_nnctl(*args, input: str | bytes | None = None, cwd=None, env=None, timeout=60) -> Result:
     """Run `python -m nnctl ARGS` piped (not a terminal), as a script or a pipeline would."""
-    full_env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
-    # this checkout's nnctl, whatever the cwd (an installed copy may be older)
-    full_env["PYTHONPATH"] = os.pathsep.join(
-        p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
-    full_env.update(env or {})
+    full_env = {**_run_env(), **(env or {})}
     if isinstance(input, str):
         input = input.encode()
     server = _fork_server(full_env)
@@ -56,6 +52,14 @@ def run_nnctl(*args, input: str | bytes | None = None, cwd=None, env=None, timeo
         ran = proc.returncode, proc.stdout, proc.stderr
     code, out, err = ran
     return Result(code, out.decode("utf-8", "replace"), err.decode("utf-8", "replace"), out)
+
+
+def _run_env() -> dict:
+    """The environment of a run that asks for nothing else: this one, without the terminal's
+    size, with this checkout's nnctl first whatever the cwd (an installed copy may be older)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
+    return env
 
 
 _SERVER = None
@@ -70,7 +74,9 @@ def _fork_server(env: dict):
     if _SERVER is None:
         from forkserver import ForkServer
 
-        _SERVER = ForkServer(env, str(ROOT))
+        # started as most runs are, whatever the first run asks (a PYTHONPATH of its own
+        # would send every later run to a plain subprocess)
+        _SERVER = ForkServer(_run_env(), str(ROOT))
     return _SERVER if _SERVER.can_run(env) else None
 
 

@@ -23,6 +23,7 @@ import struct
 import subprocess
 import sys
 import threading
+import time
 
 # Environment variables read when Python or a preloaded library starts: a run whose value
 # differs from the server's gets a fresh interpreter.
@@ -70,6 +71,7 @@ class ForkServer:
             self._lock.release()
 
     def _run(self, argv, input, cwd, env, timeout):
+        deadline = time.monotonic() + timeout
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
         if input is None:  # inherited, as subprocess.run(input=None) leaves it
@@ -108,7 +110,10 @@ class ForkServer:
         try:
             status = _STATUS.unpack(self._socket.recv(_STATUS.size))[0]
         except TimeoutError:
-            os.kill(pid, signal.SIGKILL)
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:  # it ended as the time ran out: its status is on its way
+                pass
             self._socket.settimeout(None)
             self._socket.recv(_STATUS.size)
             for thread in threads:
@@ -117,8 +122,13 @@ class ForkServer:
                                             b"".join(chunks[out_r]), b"".join(chunks[err_r]))
         finally:
             self._socket.settimeout(None)
+        # the pipes' ends close with the command and the processes it started; one of those
+        # that outlives it holds them open: TimeoutExpired then, as subprocess.run raises
         for thread in threads:
-            thread.join()  # the pipes' ends close with the command (and its own children)
+            thread.join(max(0.0, deadline - time.monotonic()))
+        if any(thread.is_alive() for thread in threads):
+            raise subprocess.TimeoutExpired(argv, timeout,
+                                            b"".join(chunks[out_r]), b"".join(chunks[err_r]))
         return (os.waitstatus_to_exitcode(status), b"".join(chunks[out_r]),
                 b"".join(chunks[err_r]))
 
