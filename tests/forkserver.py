@@ -31,6 +31,10 @@ _STARTUP_PREFIXES = ("PYTHON", "LC_", "LANG", "OPENBLAS", "OMP_", "MKL_", "NPY_"
                      "GOTO", "TYPER", "_TYPER", "PYYAML")
 _PRELOADED = ("numpy", "yaml", "typer", "rich.console")
 _STATUS = struct.Struct("!q")
+# A request (argv, environment, cwd) is one socket message, which the socket's send buffer
+# bounds (about 208 KB on Linux: EMSGSIZE past it); a command line may be 2 MB: a larger
+# request takes a plain subprocess
+MAX_REQUEST_BYTES = 128 << 10
 
 _BOOT = ("import sys; sys.path.insert(0, sys.argv[1]); import forkserver; "
          "forkserver.serve(int(sys.argv[2]))")
@@ -60,9 +64,9 @@ class ForkServer:
 
     def run(self, argv: list[str], input: bytes | None, cwd, env: dict,
             timeout: float) -> tuple[int, bytes, bytes] | None:
-        """(exit code, stdout, stderr) of the command, or None when the server is busy (the
-        caller then starts a plain subprocess). Raises subprocess.TimeoutExpired as
-        subprocess.run does, after killing the command."""
+        """(exit code, stdout, stderr) of the command, or None when the server is busy or the
+        request too large (the caller then starts a plain subprocess). Raises
+        subprocess.TimeoutExpired as subprocess.run does, after killing the command."""
         if not self._lock.acquire(blocking=False):
             return None
         try:
@@ -72,14 +76,16 @@ class ForkServer:
 
     def _run(self, argv, input, cwd, env, timeout):
         deadline = time.monotonic() + timeout
+        request = json.dumps({"argv": [str(a) for a in argv], "env": env,
+                              "cwd": os.path.abspath(cwd or os.getcwd())}).encode()
+        if len(request) > MAX_REQUEST_BYTES:
+            return None
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
         if input is None:  # inherited, as subprocess.run(input=None) leaves it
             in_r, in_w = 0, None
         else:
             in_r, in_w = os.pipe()
-        request = json.dumps({"argv": [str(a) for a in argv], "env": env,
-                              "cwd": os.path.abspath(cwd or os.getcwd())}).encode()
         try:
             socket.send_fds(self._socket, [request], [in_r, out_w, err_w])
         finally:

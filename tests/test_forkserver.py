@@ -107,3 +107,11 @@ def test_stand_in_runs_as_python_m_does(stand_in):
     proc = subprocess.run([sys.executable, "-m", "nnctl", "nap", "0"], cwd=stand_in,
                           capture_output=True, env=conftest._run_env(), timeout=60)
     assert (proc.returncode, proc.stdout) == (0, b"ran nap\n")
+
+
+def test_a_command_line_too_long_for_one_message_still_runs(stand_in):
+    """300 KB of arguments (a fresh process takes 2 MB): more than the server's socket carries
+    in one message."""
+    long = "x" * 100_000
+    result = run_nnctl("nap", "0", long, long, long, cwd=stand_in)
+    assert (result.code, result.out) == (0, "ran nap\n")
