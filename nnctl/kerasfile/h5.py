@@ -194,11 +194,8 @@ def place_by_name(reader: SafeReader, graph) -> None:
             child = reader.child(group, key, h5py.Group)
             if child is None:
                 continue
-            own = reader.child(child, "vars", h5py.Group)
-            name = own.attrs.get("name") if own is not None else None
-            if isinstance(name, bytes):
-                name = name.decode("utf-8", "replace")
-            if isinstance(name, str):   # a name met twice says nothing: left to places
+            name = _vars_name(reader, child, h5py)
+            if name is not None:   # a name met twice says nothing: left to places
                 named[name] = None if name in named else f"{path}/{key}"
             if reader.child(child, "layers", h5py.Group) is not None:
                 nested = True
@@ -206,6 +203,15 @@ def place_by_name(reader: SafeReader, graph) -> None:
     if nested:
         for layer in graph.layers:
             layer.weights_path = named.get(layer.name) or layer.weights_path
+
+
+def _vars_name(reader: SafeReader, group, h5py) -> str | None:
+    """The layer name a layer group's `vars` records, or None (files without it)."""
+    own = reader.child(group, "vars", h5py.Group)
+    name = own.attrs.get("name") if own is not None else None
+    if isinstance(name, bytes):
+        name = name.decode("utf-8", "replace")
+    return name if isinstance(name, str) else None
 
 
 def _group_at(reader: SafeReader, path: str):
@@ -233,12 +239,8 @@ def _collect_vars(reader, group, h5py, prefix: str | None = "", path: str = ""):
         child = reader.child(group, key, h5py.Group)
         if child is None:
             continue
-        child_vars = reader.child(child, "vars", h5py.Group)
-        child_name = child_vars.attrs.get("name") if child_vars is not None else None
-        if isinstance(child_name, bytes):
-            child_name = child_name.decode("utf-8", "replace")
-        sub = None if prefix is None or not isinstance(child_name, str) else \
-            f"{prefix}{child_name}/"
+        child_name = _vars_name(reader, child, h5py)
+        sub = None if prefix is None or child_name is None else f"{prefix}{child_name}/"
         found += _collect_vars(reader, child, h5py, sub, f"{path}{key}/")
     return found
 
