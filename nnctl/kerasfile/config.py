@@ -195,8 +195,6 @@ class _Reader:
         if not isinstance(config, dict):
             raise self.error(f"model {model.get('class_name')}: `config` must be an object")
         name = config.get("name") or model.get("class_name", "model").lower()
-        if config.get("dtype") is not None:
-            self.policy(config["dtype"], f"model '{name}'")
         trainable = outer_trainable and config.get("trainable", True) is not False
         if model["class_name"] == "Sequential":
             outputs = self.add_sequential(graph, config, name, weights_path, legacy_group,
@@ -204,6 +202,8 @@ class _Reader:
         else:
             outputs = self.add_functional(graph, config, name, weights_path, legacy_group,
                                           called_on, trainable)
+        if config.get("dtype") is not None:   # after its layers: a refusal names the layer
+            self.policy(config["dtype"], f"model '{name}'")
         if called_on is None:
             graph.outputs = outputs
         return name, outputs
