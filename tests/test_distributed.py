@@ -510,6 +510,34 @@ def test_one_file_to_a_directory_and_the_single_file_path_import_no_dask(model, 
     assert _table(tmp_path / "out" / "x.parquet").num_rows == ROWS
 
 
+def test_directories_and_globs_expand_to_their_data_files_sorted(tmp_path):
+    from nnctl.errors import DataError
+    from nnctl.parts import expand_inputs
+
+    for name in ["b.csv", "a.parquet", "c.npy", "notes.txt", ".hidden.csv"]:
+        (tmp_path / name).write_text("1,2,3\n")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "d.csv").write_text("1,2,3\n")
+    warned = []
+    found = expand_inputs([str(tmp_path), f"{tmp_path}/*.csv"], warned.append)
+    assert found == [str(tmp_path / n) for n in ["a.parquet", "b.csv", "c.npy", "b.csv"]]
+    assert warned == [f"{tmp_path}: skipping notes.txt: not a data file nnctl reads (.csv, "
+                      ".tsv, .tab, .jsonl, .ndjson, .npy, .parquet, .pq, .npz)"]
+    with pytest.raises(DataError) as error:
+        expand_inputs([f"{tmp_path}/*.tsv"])
+    assert str(error.value) == f"{tmp_path}/*.tsv: no file matches"
+
+
+def test_forward_files_returns_the_outputs_written(model, tmp_path):
+    """One part and no cluster asked for: it runs in this process, without Dask."""
+    import nnctl
+
+    _write(tmp_path, "x.csv", _rows(0))
+    assert nnctl.forward_files(model, tmp_path / "x.csv", tmp_path / "out") == [
+        str(tmp_path / "out" / "x.parquet")]
+    assert nnctl.forward_files(model, [tmp_path / "x.csv"], tmp_path / "out") == []  # up to date
+
+
 def test_overwrite_and_a_newer_model_compute_parts_again(model, tmp_path):
     _write(tmp_path, "x.csv", _rows(0))
     args = ("forward", model, tmp_path / "x.csv", "-o", f"{tmp_path}/out/")
