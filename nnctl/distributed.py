@@ -260,6 +260,7 @@ def _client(scheduler: str | None, workers: int | None):
     """A Dask client: of the cluster at `scheduler`, or of a local cluster started (and
     stopped) here with `workers` processes of one thread each."""
     import logging
+    import multiprocessing
 
     import dask
     from distributed import Client, LocalCluster
@@ -274,8 +275,6 @@ def _client(scheduler: str | None, workers: int | None):
             yield client
         return
     count = workers or os.cpu_count() or 1
-    import multiprocessing
-
     if getattr(multiprocessing.current_process(), "_inheriting", False):
         # a worker process re-running the top of the user's script, where the call is
         raise ResourceError("a local Dask cluster is started from a script's top level: put "
