@@ -506,3 +506,27 @@ def test_what_changes_inference_is_refused_naming_the_layer(tmp_path, mutation, 
     (tmp_path / "m.json").write_text(json.dumps(config))
     one_error_line(run_nnctl("summary", "m.json", cwd=tmp_path), "layer 'layer1' (Dense)",
                    fragment)
+
+
+def test_weights_of_a_whole_model_h5_whose_config_nnctl_would_not_run(tmp_path):
+    """`--weights model.h5` reads the weights only: a layer of the file's config that nnctl
+    refuses to run (a Lambda) leaves them to be found by name, as before 229feaf read the
+    config for nested models' groups (it refused the file: 'a Lambda layer holds Python
+    code')."""
+    import h5py
+
+    source = KERAS / "seq_mlp.keras2.h5"
+    lambda_h5 = tmp_path / "lambda.h5"
+    shutil.copy(source, lambda_h5)
+    with h5py.File(lambda_h5, "r+") as f:
+        config = json.loads(f.attrs["model_config"])
+        config["config"]["layers"].append({"class_name": "Lambda", "config": {
+            "name": "twice", "function": ["4wEAAAAAAAAA", None, None], "function_type": "lambda"}})
+        f.attrs["model_config"] = json.dumps(config)
+    spec, _ = load_model(source, weights=False)
+    model = build_model(parse_spec(Located(spec, {}, "m.yaml")))
+    weights = load_weights_h5(lambda_h5, model)
+    want = load_weights_h5(source, model)
+    assert weights.keys() == want.keys() and len(want) > 0
+    for key in want:
+        np.testing.assert_array_equal(weights[key], want[key])

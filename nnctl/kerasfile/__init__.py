@@ -22,7 +22,7 @@ from __future__ import annotations
 import io
 import os
 
-from nnctl.errors import SpecError, WeightsError
+from nnctl.errors import NnctlError, SpecError, WeightsError
 from nnctl.spec import HDF5_MAGIC, ZIP_MAGIC
 
 KINDS = {"keras": "Keras 3 archive", "h5": "Keras 2 / tf.keras HDF5 model",
@@ -341,16 +341,21 @@ def _layout(model):
 def _legacy_layout(reader, f, graph, model):
     """A whole-model Keras 2 `.h5` holding the layers of `model` by name: its own config's
     graph, which knows the groups of nested models' layers (`model_weights/<nested model>`);
-    else `graph` (each layer in its own group, as a flat model keeps them)."""
+    else `graph` (each layer in its own group, as a flat model keeps them). Only the weights
+    are read: a config nnctl would not run as a model (a Lambda, a custom layer) leaves them
+    to `graph`."""
     from nnctl.kerasfile.archive import parse_json
     from nnctl.kerasfile.config import keras_config_to_graph
 
     text = reader.text_attribute(f, "model_config")
     if text is None:
         return graph
-    config = parse_json(text, "model_config", reader.name)
-    _check_document(config, reader.name)
-    own = keras_config_to_graph(config, reader.name)
+    try:
+        config = parse_json(text, "model_config", reader.name)
+        _check_document(config, reader.name)
+        own = keras_config_to_graph(config, reader.name)
+    except NnctlError:
+        return graph
     weighted = {node.name for node in model.layers if node.weights}
     if weighted <= {layer.name for layer in own.layers}:
         return own
