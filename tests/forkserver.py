@@ -71,6 +71,14 @@ class ForkServer:
             return None
         try:
             return self._run(argv, input, cwd, env, timeout)
+        except subprocess.TimeoutExpired:
+            raise
+        except BaseException:
+            # a run cut short (Ctrl-C, an alarm's exception) leaves its command's replies in
+            # the socket, where the next run would read them as its own: no further runs here
+            self._process.kill()
+            self._process.wait()
+            raise
         finally:
             self._lock.release()
 

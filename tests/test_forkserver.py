@@ -115,3 +115,30 @@ def test_a_command_line_too_long_for_one_message_still_runs(stand_in):
     long = "x" * 100_000
     result = run_nnctl("nap", "0", long, long, long, cwd=stand_in)
     assert (result.code, result.out) == (0, "ran nap\n")
+
+
+class _Alarm(Exception):
+    pass
+
+
+def test_a_run_cut_short_by_an_exception_retires_the_server(stand_in):
+    """An exception in the middle of a run (here from a signal handler, as Ctrl-C or a test
+    timeout's alarm would raise it) leaves the command's replies unread: the server takes no
+    further run (the next run's exit code was the previous command's pid read as a status)."""
+    env = conftest._run_env()
+    server = forkserver.ForkServer(env, str(stand_in))
+
+    def alarm(signum, frame):
+        raise _Alarm
+
+    previous = signal.signal(signal.SIGALRM, alarm)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.5)
+        with pytest.raises(_Alarm):
+            server.run(["nap", "2"], None, stand_in, env, timeout=60)
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        assert not server.can_run(env)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        server.close()
