@@ -23,6 +23,8 @@ def test_model_is_declared_once_and_its_help_names_every_form():
         assert param.help == MODEL_HELP and param.metavar == "MODEL", name
     for form in (".yaml", ".npz", ".keras", ".h5", ".json", "file.py:NAME", "- for stdin"):
         assert form in MODEL_HELP
+    # issue 18: the one form that runs code says so wherever MODEL is taken (and README.md)
+    assert "file.py:NAME (imports and runs that Python file)" in MODEL_HELP
 
 
 def test_weights_and_seed_of_a_model_are_declared_once():
