@@ -287,3 +287,25 @@ def test_a_parquet_file_of_the_wrong_width_is_refused_from_its_schema_alone(tmp_
     monkeypatch.setattr(pl, "scan_parquet", None)   # reading the metadata again would fail
     run = run_inprocess(["forward", SEQUENTIAL, "wide.parquet"], cwd=tmp_path)
     assert run.err == "nnctl: error: wide.parquet: expected 3 columns, got 1,000\n", run.err
+
+
+def test_a_keras_weights_group_nested_too_deeply_is_refused(tmp_path):
+    """Groups nested 3,000 deep below a layer's group in model.weights.h5 ended in 'damaged
+    HDF5 file (maximum recursion depth exceeded)': refused past 32 levels, naming the group."""
+    h5py = pytest.importorskip("h5py")
+    from conftest import GOLDEN
+
+    source = zipfile.ZipFile(GOLDEN / "keras" / "seq_mlp.keras")
+    (tmp_path / "w.h5").write_bytes(source.read("model.weights.h5"))
+    with h5py.File(tmp_path / "w.h5", "a") as f:
+        group = f["layers/dense"]
+        for _ in range(40):
+            group = group.create_group("g")
+    with zipfile.ZipFile(tmp_path / "deep.keras", "w") as archive:
+        for member in source.namelist():
+            archive.writestr(member, (tmp_path / "w.h5").read_bytes()
+                             if member == "model.weights.h5" else source.read(member))
+    run = run_inprocess(["forward", "deep.keras"], b"1,2,3,4,5,6,7,8\n", cwd=tmp_path)
+    assert run.code == 1 and run.err.startswith("nnctl: error: deep.keras: group "
+                                                "'/layers/dense/g/g/"), run.err
+    assert "is nested more than 32 levels deep below its layer" in run.err

@@ -224,11 +224,20 @@ def _group_at(reader: SafeReader, path: str):
     return group
 
 
+# sub-layers inside a layer's group: Keras nests a few (bidirectional/forward_layer/cell)
+MAX_GROUP_DEPTH = 32
+
+
 def _collect_vars(reader, group, h5py, prefix: str | None = "", path: str = ""):
     """[(name prefix, attribute path, [datasets in order])] of a layer's group: its own
     `vars`, then its sub-layers'. The name prefix is the chain of sub-layer names the `vars`
     groups carry (`forward_lstm/lstm_cell/`; None in files without them); the attribute path
-    is Keras' (`forward_layer/cell/`)."""
+    is Keras' (`forward_layer/cell/`). A layer's groups nested more than MAX_GROUP_DEPTH deep
+    are refused (the walk recursed into 3,000 of them: 'damaged HDF5 file (maximum recursion
+    depth exceeded)')."""
+    if path.count("/") > MAX_GROUP_DEPTH:
+        raise reader.error(f"group '{group.name}' is nested more than {MAX_GROUP_DEPTH} levels "
+                           "deep below its layer")
     found = []
     own = reader.child(group, "vars", h5py.Group)
     if own is not None:
