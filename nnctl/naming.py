@@ -73,7 +73,8 @@ MAX_NAME_LENGTH = 255  # characters in a model, input or layer name (docs/limits
 # C0 and C1 control characters (NUL, ESC, newline...), the line/paragraph separators and the
 # bidirectional-text controls: a name with them would move a terminal's cursor, split an error
 # line or a CSV header, or show a summary's row in another order than it is written
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u061c\u200e\u200f\u202a-\u202e"
+                      "\u2066-\u2069]")   # the bidi controls: Unicode's Bidi_Control property
 
 
 def name_problem(name: str) -> str | None:

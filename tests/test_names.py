@@ -19,6 +19,7 @@ BAD_NAMES = {
     "c1": ("x\x85y", "U+0085 at character 2"),
     "delete": ("x\x7f", "U+007F at character 2"),
     "bidi": ("ab\u202ecd", "U+202E at character 3"),   # right-to-left override
+    "arabic-letter-mark": ("ab\u061ccd", "U+061C at character 3"),   # a bidi control too
     "too-long": ("n" * 70_000, "70,000 characters long, more than the 255 allowed"),
 }
 
