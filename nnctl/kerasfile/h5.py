@@ -175,6 +175,11 @@ def read_keras3_weights(reader: SafeReader, graph, expected: dict[str, list[str]
     return weights
 
 
+# groups below a layer's group (Keras nests a few: bidirectional/forward_layer/cell) and nested
+# models below a model's (layers/sequential/layers/...) walked at most
+MAX_GROUP_DEPTH = 32
+
+
 def place_by_name(reader: SafeReader, graph) -> None:
     """In a Keras 3 weights file that holds nested models (`layers/sequential/layers/dense`:
     a model used as a layer keeps its layers' groups inside its own), find each of `graph`'s
@@ -188,7 +193,7 @@ def place_by_name(reader: SafeReader, graph) -> None:
     while pending:
         path, depth = pending.pop()
         group = _group_at(reader, path)
-        if group is None or depth > 32:
+        if group is None or depth > MAX_GROUP_DEPTH:
             continue
         for key in sorted(group.keys()):
             child = reader.child(group, key, h5py.Group)
@@ -222,10 +227,6 @@ def _group_at(reader: SafeReader, path: str):
         if group is None:
             return None
     return group
-
-
-# sub-layers inside a layer's group: Keras nests a few (bidirectional/forward_layer/cell)
-MAX_GROUP_DEPTH = 32
 
 
 def _collect_vars(reader, group, h5py, prefix: str | None = "", path: str = ""):
