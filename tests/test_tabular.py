@@ -444,6 +444,25 @@ def test_parquet_on_stdin_and_truncated_npy_on_stdin(tmp_path):
     assert result.stdout.decode().strip() == "2 <stdin>: truncated .npy: 4 rows announced, 2 found"
 
 
+def test_a_npy_file_shorter_than_its_header_announces_says_so(tmp_path):
+    """A header that declares more data than the file holds (10^12 rows in 1 KB, or a file cut
+    short) is refused as truncated, with both sizes (it was mmap's 'length is greater than file
+    size')."""
+    from numpy.lib import format as npy
+
+    for rows, expected in ((10**12, "shape (1000000000000, 3) announced (12.00 TB of data)"),
+                           (20, "shape (20, 3) announced (240 B of data)")):
+        header = io.BytesIO()
+        npy.write_array_header_1_0(header, {"descr": "<f4", "fortran_order": False,
+                                            "shape": (rows, 3)})
+        path = tmp_path / "short.npy"
+        path.write_bytes(header.getvalue() + bytes(100))
+        with pytest.raises(DataError) as caught:
+            read_all(str(path))
+        assert str(caught.value) == (f"{path}: truncated .npy: {expected}, the whole file is "
+                                     f"{path.stat().st_size} B")
+
+
 def test_parquet_on_stdin_is_refused_past_the_spool_limit(tmp_path):
     """Parquet on stdin is copied to a temporary file: up to MAX_STDIN_PARQUET_BYTES, then one
     error line (exit 1) that says the limit and asks for a file path. Here the limit is the

@@ -6,11 +6,13 @@ array of Python objects (a pickle) is never loaded.
 from __future__ import annotations
 
 import math
+import os
 import tokenize
 
 import numpy as np
 
 from nnctl.errors import DataError
+from nnctl.limits import human_bytes
 from nnctl.npyformat import read_npy_header
 from nnctl.tabular.formats import NPY_MAGIC, error_detail
 from nnctl.tabular.streams import PeekableInput
@@ -50,6 +52,12 @@ class NpyReading:
             try:
                 self._npy = np.load(self.source, mmap_mode="r", allow_pickle=False)
             except (ValueError, EOFError, OSError) as exc:
+                declared = math.prod(shape) * dtype.itemsize
+                if declared > os.path.getsize(self.source):  # mmap's 'length is greater'
+                    raise DataError(f"truncated .npy: shape {tuple(shape)} announced "
+                                    f"({human_bytes(declared)} of data), the whole file is "
+                                    f"{human_bytes(os.path.getsize(self.source))}",
+                                    source=self.name) from None
                 raise DataError(f"not a valid .npy file ({error_detail(exc)})", source=self.name) \
                     from None
         if dtype.kind not in "biuf":
