@@ -450,13 +450,15 @@ def test_a_npy_file_shorter_than_its_header_announces_says_so(tmp_path):
     size')."""
     from numpy.lib import format as npy
 
-    for rows, expected in ((10**12, "shape (1000000000000, 3) announced (12.00 TB of data)"),
-                           (20, "shape (20, 3) announced (240 B of data)")):
+    for rows, data, expected in (
+            (10**12, 100, "shape (1000000000000, 3) announced (12.00 TB of data)"),
+            (20, 100, "shape (20, 3) announced (240 B of data)"),
+            (20, 200, "shape (20, 3) announced (240 B of data)")):   # short by less than its header
         header = io.BytesIO()
         npy.write_array_header_1_0(header, {"descr": "<f4", "fortran_order": False,
                                             "shape": (rows, 3)})
         path = tmp_path / "short.npy"
-        path.write_bytes(header.getvalue() + bytes(100))
+        path.write_bytes(header.getvalue() + bytes(data))
         with pytest.raises(DataError) as caught:
             read_all(str(path))
         assert str(caught.value) == (f"{path}: truncated .npy: {expected}, the whole file is "

@@ -53,7 +53,8 @@ class NpyReading:
                 self._npy = np.load(self.source, mmap_mode="r", allow_pickle=False)
             except (ValueError, EOFError, OSError) as exc:
                 declared = math.prod(shape) * dtype.itemsize
-                if declared > os.path.getsize(self.source):  # mmap's 'length is greater'
+                # mmap's 'length is greater than file size': the header and the data it declares
+                if self._input.bytes_read + declared > os.path.getsize(self.source):
                     raise DataError(f"truncated .npy: shape {tuple(shape)} announced "
                                     f"({human_bytes(declared)} of data), the whole file is "
                                     f"{human_bytes(os.path.getsize(self.source))}",
