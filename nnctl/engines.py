@@ -119,9 +119,16 @@ def blas_threads(model, outputs, text_values: int) -> int | None:
     per step (a slice of a few hundred rows: nnctl.forward.slice_rows), which a second thread
     slows down: an LSTM 64 over 100 steps, 20,000 rows of .npy, took 4.2 s of CPU with one
     BLAS thread and 32 s with two, on the busy 2-core machine."""
-    if text_bound(model, outputs, text_values) or windowed(model) or recurrent(model):
+    if text_bound(model, outputs, text_values) or one_blas_thread(model):
         return 1
     return None
+
+
+def one_blas_thread(model) -> bool:
+    """Whether the NumPy engine runs the model on one BLAS thread whatever its input: a model
+    with convolutions, pooling or recurrent layers (see blas_threads). nnctl.forward then
+    computes its slices side by side, one per core."""
+    return windowed(model) or recurrent(model)
 
 
 def limit_blas_threads(threads: int | None) -> None:

@@ -7,6 +7,7 @@ tapped layers) flattened and joined the same way.
 from __future__ import annotations
 
 import math
+import os
 from typing import Callable, Iterable, Iterator
 
 import numpy as np
@@ -202,14 +203,59 @@ def run(model: Model, weights: dict[str, np.ndarray], batches: Iterable[np.ndarr
     step = runner or NumpyRunner(model, weights, taps)
     watch = NonFinite(weights, warn, np.dtype(model.dtype).name) if warn else None
     done, n = 0, slice_rows(model)
+    pool = _slice_pool() if step.name == "numpy" and side_by_side(model) else None
+
+    def compute(part: np.ndarray) -> np.ndarray:
+        with np.errstate(all="ignore"):  # each thread has its own error state
+            return step(part)
+
     for rows in batches:
-        with np.errstate(all="ignore"):
-            out = step(rows) if len(rows) <= n else np.concatenate(
-                [step(rows[start:start + n]) for start in range(0, len(rows), n)])
+        k = n
+        if pool is not None and len(rows) >= 2 * SIDE_BY_SIDE_ROWS:  # a slice for each core
+            k = min(n, max(SIDE_BY_SIDE_ROWS, -(-len(rows) // pool._max_workers)))
+        if len(rows) <= k:
+            out = compute(rows)
+        else:
+            parts = [rows[start:start + k] for start in range(0, len(rows), k)]
+            out = np.concatenate(list(pool.map(compute, parts)) if pool is not None
+                                 else [compute(part) for part in parts])
         if watch is not None:
             watch.check(rows, out, done)
         done += len(rows)
         yield out
+
+
+# The fewest rows a slice computed side by side has: a batch of fewer than twice this many is
+# computed whole.
+SIDE_BY_SIDE_ROWS = 256
+
+
+def side_by_side(model: Model) -> bool:
+    """Whether the NumPy engine computes a batch's slices side by side, one per core: for the
+    models it runs on one BLAS thread (convolutions, pooling, recurrent layers; see
+    nnctl.engines.blas_threads), which would otherwise leave the other cores idle. The MNIST
+    convnet on 10,000 images took 1.22 s one slice at a time and 0.80 s two at a time
+    (benchmarks/conv.py, 2 cores)."""
+    from nnctl.engines import one_blas_thread
+
+    return one_blas_thread(model)
+
+
+def _slice_pool():
+    """The threads that compute slices side by side (None on one core). Not the threads of
+    nnctl.special.by_slices, which a slice may use in turn."""
+    global _SLICE_POOL
+    if _SLICE_POOL is False:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+        _SLICE_POOL = None
+        if (cores or 1) > 1:
+            from concurrent.futures import ThreadPoolExecutor
+
+            _SLICE_POOL = ThreadPoolExecutor(cores, thread_name_prefix="nnctl-forward")
+    return _SLICE_POOL
+
+
+_SLICE_POOL = False
 
 
 class NonFinite:

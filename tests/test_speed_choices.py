@@ -74,6 +74,52 @@ def test_a_convnet_runs_in_slices_that_fit_a_cache():
     np.testing.assert_allclose(sliced, whole, rtol=1e-6, atol=1e-7)
 
 
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two cores")
+def test_slices_of_one_blas_thread_models_are_computed_side_by_side():
+    """A model run on one BLAS thread (convolutions, recurrent layers) would leave the other
+    cores idle: its slices go to one thread per core, each with its own floating-point error
+    state (no RuntimeWarning from overflowing values), and are joined in order. Dense models
+    keep their slices on the calling thread (BLAS has the cores)."""
+    import threading
+    import warnings
+
+    from conftest import CONFIGS
+    from nnctl import forward
+    from nnctl.model import load_model
+
+    threads = []
+
+    class Recorded(forward.NumpyRunner):
+        def __call__(self, rows):
+            threads.append(threading.current_thread().name)
+            return super().__call__(rows)
+
+    for path, width in (("gru_timeseries.yaml", None), ("mnist_convnet.yaml", 784)):
+        model = load_model(str(CONFIGS / path))
+        weights = model.init_weights(0)
+        width = width or sum(forward.input_widths(model).values())
+        rows = 3 * forward.SIDE_BY_SIDE_ROWS + 5
+        x = np.random.default_rng(1).random((rows, width), dtype=np.float32)
+        x[7] = 1e30  # overflows in float32 arithmetic: warned nowhere
+        threads.clear()
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            [together] = forward.run(model, weights, [x], runner=Recorded(model, weights))
+        assert all(t.startswith("nnctl-forward") for t in threads)
+        assert len(set(threads)) == 2  # both cores' threads took slices
+        step = min(forward.slice_rows(model), -(-rows // 2))  # the GRU's: two halves
+        assert len(threads) == -(-rows // step)
+        alone = forward.NumpyRunner(model, weights)
+        with np.errstate(all="ignore"):
+            one_by_one = np.concatenate([alone(x[k:k + step]) for k in range(0, len(x), step)])
+        np.testing.assert_array_equal(together, one_by_one)
+    threads.clear()
+    dense = mlp(64)
+    list(forward.run(dense, dense.init_weights(0), [np.ones((70_000, 32), np.float32)],
+                     runner=Recorded(dense, dense.init_weights(0))))
+    assert threads and set(threads) == {threading.current_thread().name}
+
+
 def test_a_recurrent_model_runs_on_one_blas_thread():
     """Its loop over the steps makes one small matrix product per step, which a second BLAS
     thread slows down (benchmarks/rnn.py)."""
