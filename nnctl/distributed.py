@@ -384,6 +384,9 @@ def _shipped(model_and_weights):
 
 def _part_task(shipped, part: Part, options: dict, cancel_name: str):
     """A Dask task: run one part, stopping early when the run is cancelled."""
+    from nnctl import forward
+
+    forward.one_slice_at_a_time()  # the worker has one core: its siblings have the others
     model, weights = shipped
     try:
         return run_part(model, weights, part, options, _cancel_watch(cancel_name))

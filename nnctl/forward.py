@@ -258,6 +258,16 @@ def _slice_pool():
 _SLICE_POOL = False
 
 
+def one_slice_at_a_time() -> None:
+    """Compute slices one after the other in this process from now on: for a Dask worker,
+    which has one core of the cluster's (Dask also gives it one BLAS thread), not all the
+    machine's."""
+    global _SLICE_POOL
+    if _SLICE_POOL:
+        _SLICE_POOL.shutdown(wait=False)
+    _SLICE_POOL = None
+
+
 class NonFinite:
     """One warning per run about NaN or Inf (docs/formats.md: they propagate, with one warning):
     about the weights if any holds one, else about the first input row that holds one (saying

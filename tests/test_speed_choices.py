@@ -265,3 +265,32 @@ def test_wide_dense_models_stay_on_numpy():
     assert engines.gemm_bound(wide)
     runner, note = engines.auto_runner(wide, wide.init_weights(0), None, rows=10 ** 9)
     assert runner.name == "numpy" and note is None
+
+
+def test_a_dask_worker_computes_its_slices_one_at_a_time(monkeypatch):
+    """A Dask worker has one core of the cluster's (its siblings have the others): its part
+    runs its slices on the worker's own thread, not on a pool of one thread per core."""
+    import threading
+
+    from conftest import CONFIGS
+    from nnctl import distributed, forward
+    from nnctl.model import load_model
+
+    monkeypatch.setattr(forward, "_SLICE_POOL", False)  # this process's pool, as before
+    model = load_model(str(CONFIGS / "gru_timeseries.yaml"))
+    weights = model.init_weights(0)
+    threads = []
+
+    class Recorded(forward.NumpyRunner):
+        def __call__(self, rows):
+            threads.append(threading.current_thread().name)
+            return super().__call__(rows)
+
+    def run_part(model, weights, part, options, check):  # what _part_task runs on a worker
+        x = np.ones((4 * forward.SIDE_BY_SIDE_ROWS, 72), np.float32)
+        return list(forward.run(model, weights, [x], runner=Recorded(model, weights)))
+
+    monkeypatch.setattr(distributed, "run_part", run_part)
+    monkeypatch.setattr(distributed, "_cancel_watch", lambda name: None)
+    distributed._part_task((model, weights), None, {}, "cancel")
+    assert threads and set(threads) == {threading.current_thread().name}
