@@ -111,7 +111,7 @@ def _rows_by_python(array: np.ndarray, fmt: str) -> bytes:
 _FIXES = {
     "csv": [(b".0,", b","), (b".0\n", b"\n")],
     "tsv": [(b".0\t", b"\t"), (b".0\n", b"\n")],
-    "jsonl": [(b".0,", b","), (b".0\n", b"\n")],
+    "jsonl": [(b".0,", b","), (b".0]", b"]")],
 }
 
 
@@ -129,14 +129,18 @@ def _rows_by_polars(array: np.ndarray, fmt: str) -> bytes:
     else:
         frame = pl.from_numpy(array, orient="row")
     sink = io.BytesIO()
+    if fmt == "jsonl":  # each line closes its array and opens the next
+        sink.write(b"[")
     frame.write_csv(sink, include_header=False, separator="\t" if fmt == "tsv" else ",",
-                    quote_style="never", null_value="0")
+                    quote_style="never", null_value="0",
+                    line_terminator="]\n[" if fmt == "jsonl" else "\n")
+    if fmt == "jsonl":
+        sink.truncate(sink.tell() - 1)
     text = sink.getvalue()
     if integral.any():
         for old, new in _FIXES[fmt]:
             text = text.replace(old, new)
     if fmt == "jsonl":
-        text = b"[" + text[:-1].replace(b"\n", b"]\n[") + b"]\n"
         if nan or not np.isfinite(array).all():
             text = text.replace(b"inf", b"Infinity")  # JSON spellings Python's json reads
     elif nan:

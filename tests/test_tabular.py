@@ -254,6 +254,27 @@ def test_tsv_and_json_lines(tmp_path):
                                       np.float32))
 
 
+
+@pytest.mark.parametrize("block, rows, unwrapped", [
+    (b"[1,2]\n[3,4]\n", 2, b"1,2\n3,4\n"),
+    (b"[1,2]\r\n[3,4]\r\n", 2, b"1,2\r\n3,4\r\n"),
+    (b"[1,2]\n[3,4]", 2, b"1,2\n3,4"),  # the last line of a file, without its newline
+    (b"[1,2]\n[3,4]]\n", 2, None),  # one bracket too many...
+    (b"[1,2]\n3,4\n", 2, None),  # ... or too few
+    (b"[1,2]3,4]\n[\n", 2, None),  # as many brackets as lines take, in the wrong places
+    (b"[[1,2]\n3,4]\n", 2, None),
+    (b"[1,2] \n[3,4]\n", 2, None),  # what the fast path does not read goes the careful way
+    (b" [1,2]\n[3,4]\n", 2, None),
+    (b"[1,2]\n\n[3,4]\n", 3, None),  # a blank line
+    (b"[1,2]\r[3,4]\n", 1, None),
+    (b"", 0, None),
+])
+def test_json_lines_fast_path_takes_only_arrays(block, rows, unwrapped):
+    from nnctl.tabular.text import _json_lines_unwrapped
+
+    assert _json_lines_unwrapped(block, rows) == unwrapped
+
+
 def test_empty_inputs(tmp_path):
     empty = tmp_path / "empty.csv"
     empty.write_text("")

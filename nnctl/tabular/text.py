@@ -399,9 +399,9 @@ class TextParser:
             return None
         rows = newlines + (not block.endswith(b"\n"))
         if self.format == "jsonl":
-            if not _json_lines_shape(block, rows):
+            block = _json_lines_unwrapped(block, rows)
+            if block is None:
                 return None
-            block = block.translate(None, b"[]")
         try:
             frame = self._polars(block, self.sep)
         except Exception:  # noqa: BLE001 - any refusal sends the block to the careful path
@@ -463,18 +463,23 @@ def numbered_rows(block: bytes, first_line: int) -> Iterator[tuple[int, bytes]]:
             yield first_line + i, raw
 
 
-def _json_lines_shape(block: bytes, rows: int) -> bool:
-    """Every line is `[...]` with no other bracket in it (checked without a Python loop)."""
-    if block.count(b"[") != rows or block.count(b"]") != rows:
-        return False
+def _json_lines_unwrapped(block: bytes, rows: int) -> bytes | None:
+    """The block's lines without their brackets, as CSV, when every line is `[...]` with no
+    other bracket in it; else None. Checked without a Python loop, in about a third of a
+    parse's time: the brackets deleted must be two a row, one opening each line and one
+    closing it (before a CR)."""
+    unwrapped = block.translate(None, b"[]")
+    if len(block) - len(unwrapped) != 2 * rows or not rows:
+        return None
     data = np.frombuffer(block, dtype=np.uint8)
     ends = np.flatnonzero(data == 10)
-    starts = np.concatenate(([0], ends + 1))
-    starts = starts[starts < len(data)]
-    if len(starts) != rows or not np.all(data[starts] == ord("[")):
-        return False
     if not block.endswith(b"\n"):
         ends = np.append(ends, len(data))
-    last = ends - 1
-    last = np.where(data[np.maximum(last, 0)] == 13, last - 1, last)  # CRLF
-    return bool(np.all(last >= 0) and np.all(data[last] == ord("]")))
+    if len(ends) != rows:
+        return None
+    starts = ends[:-1] + 1
+    if data[0] != ord("[") or not np.all(data[starts] == ord("[")):
+        return None
+    last = ends - 1  # >= 0: the line holds two brackets
+    last[data[last] == 13] -= 1  # CRLF
+    return unwrapped if np.all(data[last] == ord("]")) else None
