@@ -255,24 +255,45 @@ def test_tsv_and_json_lines(tmp_path):
 
 
 
-@pytest.mark.parametrize("block, rows, unwrapped", [
-    (b"[1,2]\n[3,4]\n", 2, b"1,2\n3,4\n"),
-    (b"[1,2]\r\n[3,4]\r\n", 2, b"1,2\r\n3,4\r\n"),
-    (b"[1,2]\n[3,4]", 2, b"1,2\n3,4"),  # the last line of a file, without its newline
-    (b"[1,2]\n[3,4]]\n", 2, None),  # one bracket too many...
-    (b"[1,2]\n3,4\n", 2, None),  # ... or too few
-    (b"[1,2]3,4]\n[\n", 2, None),  # as many brackets as lines take, in the wrong places
-    (b"[[1,2]\n3,4]\n", 2, None),
-    (b"[1,2] \n[3,4]\n", 2, None),  # what the fast path does not read goes the careful way
-    (b" [1,2]\n[3,4]\n", 2, None),
-    (b"[1,2]\n\n[3,4]\n", 3, None),  # a blank line
-    (b"[1,2]\r[3,4]\n", 1, None),
-    (b"", 0, None),
+@pytest.mark.parametrize("block, rows", [
+    (b"[1,2]\n[3,4]\n", [[1, 2], [3, 4]]),
+    (b"[1,2]\r\n[3,4]\r\n", [[1, 2], [3, 4]]),
+    (b"[1,2]\n[3,4]", [[1, 2], [3, 4]]),  # the last line of a file, without its newline
+    (b"[ 1,2]\n[-inf,nan]\n", [[1, 2], [-np.inf, np.nan]]),
+    (b"[1,2]\n3,4\n", None),  # a bracket missing
+    (b"[1,2]3,4]\n[\n", None),
+    (b"[1,2]\n[3,4]]\n", None),  # one too many
+    (b"[[1,2]\n[3,4]\n", None),
+    (b"[1,2],\n[3,4]\n", None),
+    (b"[1,2]\n[3,4,]\n", None),
+    (b"[1]\n[3,4]\n", None),
+    (b"[1,2,3]\n[3,4]\n", None),
+    (b"[1,2] \n[3,4]\n", None),  # what the fast path does not read goes the careful way
+    (b" [1,2]\n[3,4]\n", None),
+    (b"[1,2]\n\n[3,4]\n", None),  # a blank line
+    (b"[1,2]\r[3,4]\n", None),
+    (b'[1,"]"]\n', None),
 ])
-def test_json_lines_fast_path_takes_only_arrays(block, rows, unwrapped):
-    from nnctl.tabular.text import _json_lines_unwrapped
+def test_json_lines_fast_path_takes_only_arrays(block, rows):
+    from nnctl.tabular.text import TextParser
 
-    assert _json_lines_unwrapped(block, rows) == unwrapped
+    array = TextParser("jsonl", 2, np.dtype(np.float32)).fast(block, block.count(b"\n"))
+    if rows is None:
+        assert array is None
+    else:
+        assert same_floats(array, np.array(rows, np.float32))
+
+
+
+@pytest.mark.parametrize("line", ["[1,2]]", "[[1,2]", "[1,[2]]", "[1,2],[3]", "[1,2,]", "[1,]",
+                                  "[,2]", "[1 2]", '[1,"]"]', "[1,2][3,4]"])
+def test_json_lines_brackets_out_of_place_are_found_in_a_large_block(tmp_path, line):
+    # the fast path lets the parser refuse a stray bracket: the careful path then names it
+    path = tmp_path / "x.jsonl"
+    good = "[0.5,-1]\n" * 50_000
+    path.write_text(good + line + "\n" + good)
+    rows, message = collect_until_error(str(path))
+    assert len(rows) == 50_000 and ":50001" in message
 
 
 def test_empty_inputs(tmp_path):
