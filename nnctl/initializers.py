@@ -12,7 +12,6 @@ on every machine.
 """
 from __future__ import annotations
 
-import hashlib
 import inspect
 import math
 from collections.abc import Mapping
@@ -73,6 +72,8 @@ def weight_rng(seed: int, layer_name: str, weight_name: str) -> np.random.Genera
     Adding, removing or reordering other layers leaves this weight's values unchanged.
     The names are hashed with BLAKE2b (stable across processes and machines, unlike hash()).
     """
+    import hashlib  # here: every model builds its initializers, few draw weights (3 ms)
+
     words = [_seed(seed)]
     for name in (layer_name, weight_name):
         digest = hashlib.blake2b(str(name).encode("utf-8"), digest_size=8).digest()

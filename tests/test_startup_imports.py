@@ -29,6 +29,11 @@ ENGINE = ("nnctl.model", "nnctl.tabular", "nnctl.forward", "nnctl.onnx.export")
 NOT_FOR_MODELS = ("polars", "pyarrow", "plotext", "h5py", "onnx", "onnxruntime",
                   "threadpoolctl", "scipy", "pydantic", "nnctl.tabular", "nnctl.forward")
 
+# A few milliseconds each that a forward pass with stored weights does not need: hashlib and
+# numpy.random (which imports secrets) draw weights; os.urandom names the atomic writer's
+# temporary file
+NOT_FOR_A_FORWARD = ("hashlib", "secrets", "numpy.random")
+
 # (command line, modules it must import, modules it must not import); {data} is a directory
 # holding in.npy, in.csv and in.parquet (3 columns, as the spec's input)
 CASES = {
@@ -53,6 +58,10 @@ CASES = {
     "forward csv": (["forward", SPEC, "{data}/in.csv"], ("polars",),
                     ("pyarrow", "rich", "plotext", "h5py", "onnx", "onnxruntime", "scipy",
                      "pydantic")),
+    # a built model's weights are read, not drawn
+    "forward built": (["forward", "{data}/built.npz", "{data}/in.npy", "-o", "{data}/out.npy"],
+                      ("nnctl.tabular",),
+                      ("polars", "rich", "onnxruntime") + NOT_FOR_A_FORWARD),
     # polars reads and writes Parquet itself
     "forward parquet": (["forward", SPEC, "{data}/in.parquet", "-o", "{data}/out.parquet"],
                         ("polars",),
@@ -70,6 +79,9 @@ def data(tmp_path_factory):
     for fmt in ("npy", "csv", "parquet"):
         with open_writer(str(directory / f"in.{fmt}"), columns=["a", "b", "c"]) as out:
             out.write(rows)
+    subprocess.run([sys.executable, "-m", "nnctl", "build", SPEC, "--seed", "0", "-o",
+                    str(directory / "built.npz")], check=True, cwd=ROOT, env=checkout_env(),
+                   stdin=subprocess.DEVNULL, timeout=120)
     return directory
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import queue
 import sys
-import tempfile
 import threading
 
 import numpy as np
@@ -168,6 +167,8 @@ class TableWriter:
             elif self.n_rows is not None:
                 self._out.write(npy_header(self.dtype, self.n_columns, self.n_rows))
             else:  # stdout and a row count we do not know yet: the header waits for the end
+                import tempfile
+
                 self._spool = tempfile.TemporaryFile()
         elif self.format == "parquet":
             from nnctl.tabular.parquet import ParquetSink
