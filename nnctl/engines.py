@@ -6,15 +6,15 @@
 
 A runner is called on a batch of flat rows and returns flat rows: `runner(rows) -> rows`.
 `auto` takes onnxruntime when it is installed and the work is large enough to pay for its
-start: at least AUTO_MIN_WORK multiply-adds, counted as rows x the model's multiply-adds per
-row (AUTO_MIN_WORK_WINDOWED for a model with convolutions or pooling), unless text is the
-work (see text_bound: parsing CSV then sets the pace, not the arithmetic), and unless the
-model is wide Dense layers only (see gemm_bound: both engines then spend their time in the
-same matrix products). Measured here (2 cores, whole processes, .npy
-in and out, CPU time, best of 5): on a 32-64-64-10 MLP ONNX Runtime costs 13 ms more at 10,000
-rows, saves 18 ms at 30,000 and 105 ms at 100,000 (0.26 s against 0.37 s: about 150 ms per
-10^9 multiply-adds); on 32-1024-1024-1024-10 at 10,000 rows (2 x 10^10 multiply-adds) both take
-0.65-0.74 s, and the onnxruntime run was 1.14x slower in wall time in an earlier measurement.
+start (onnxruntime_pays): for a model of Dense and element-wise layers, at least
+AUTO_MIN_SAVED_VALUES layer output values, counted as rows x the values a row (the passes over
+them are what ONNX Runtime saves: see saved_values_per_row); for other models, at least
+AUTO_MIN_WORK multiply-adds, counted as rows x the model's multiply-adds per row
+(AUTO_MIN_WORK_WINDOWED for a model with convolutions or pooling). Not where text is the work
+(see text_bound: parsing CSV then sets the pace, not the arithmetic), nor for wide Dense
+layers only (see gemm_bound: both engines then spend their time in the same matrix products;
+on 32-1024-1024-1024-10 at 10,000 rows both took 0.65-0.74 s of CPU, and the onnxruntime run
+was 1.14x slower in wall time).
 """
 from __future__ import annotations
 
@@ -29,6 +29,20 @@ AUTO_MIN_WORK = 2 * 10 ** 8
 # machine: numpy / onnxruntime 0.195 / 0.214 s at 100 images, 0.216 / 0.235 s at 300, 0.329 /
 # 0.291 s at 1,000, 0.665 / 0.387 s at 3,000, 1.87 / 0.85 s at 10,000 (benchmarks/conv.py).
 AUTO_MIN_WORK_WINDOWED = 15 * 10 ** 8
+# A model of Dense and element-wise layers only (an MLP) is another case: both engines run the
+# same matrix products, and ONNX Runtime saves the NumPy engine's passes over the layers' outputs
+# (bias, activation), which it fuses into its products. So its start is paid back by output
+# values, not multiply-adds. Measured on the idle 2-core machine, .npy in and out, best of 5:
+# the start (import, session) costs 30-35 ms; the 32-64-64-10 relu MLP (138 values a row) runs
+# faster on numpy up to about 550,000 rows (0.233 / 0.250 s at 300,000, 0.407 / 0.380 s at 1M):
+# 0.4 ns saved a value; the same network with exact GELU only up to about 50,000 rows (0.268 /
+# 0.251 s at 100,000): 4 ns a GELU value. AUTO_MIN_SAVED_VALUES counts values of a cheap layer
+# (COSTLY_VALUE each for an activation not in CHEAP_ACTIVATIONS: NumPy takes 2 to 100 times a
+# relu's time for them).
+AUTO_MIN_SAVED_VALUES = 8 * 10 ** 7
+COSTLY_VALUE = 10
+CHEAP_ACTIVATIONS = ("linear", "relu", "leaky_relu", "relu6", "hard_tanh", "tanh",
+                     "exponential", "softsign")
 # Multiply-adds per layer output value past which a model of Dense layers only is GEMM-bound:
 # 49 on the MLP above (ONNX Runtime faster), 681 on the wide one (no faster).
 GEMM_BOUND_MACS = 512
@@ -63,18 +77,47 @@ def macs_per_row(model, outputs=None) -> int:
     return total
 
 
+def dense_only(model, outputs=None) -> bool:
+    """Whether the layers on the way to `outputs` are all Dense or element-wise (an MLP)."""
+    kinds = ("Dense",) + _ELEMENTWISE
+    return all(type(model.nodes[name].layer).__name__ in kinds
+               for name in model.needed(outputs or model.outputs)
+               if model.nodes[name].layer is not None)
+
+
+def saved_values_per_row(model, outputs=None) -> int:
+    """The output values of an MLP's layers (dense_only) a row, each counted as the work ONNX
+    Runtime saves on it: 1 for a cheap one (a bias, a relu), COSTLY_VALUE for another
+    activation's, 0 for a layer that passes its input on (Dropout)."""
+    total = 0
+    for name in model.needed(outputs or model.outputs):
+        node = model.nodes[name]
+        if node.layer is None or type(node.layer).__name__ == "Dropout":
+            continue
+        activation = getattr(node.layer, "activation", None)
+        cheap = activation is None or activation.name in CHEAP_ACTIVATIONS
+        total += math.prod(d or 1 for d in node.shape) * (1 if cheap else COSTLY_VALUE)
+    return total
+
+
+def onnxruntime_pays(model, outputs, rows: int) -> bool:
+    """Whether ONNX Runtime's start is paid back over `rows` rows (before text is counted):
+    by the values it saves for an MLP, by the multiply-adds for other models."""
+    if dense_only(model, outputs):
+        return rows * saved_values_per_row(model, outputs) >= AUTO_MIN_SAVED_VALUES
+    work = rows * macs_per_row(model, outputs)
+    return work >= (AUTO_MIN_WORK_WINDOWED if windowed(model) else AUTO_MIN_WORK)
+
+
 def gemm_bound(model, outputs=None) -> bool:
     """True for a model of Dense layers only (and element-wise ones) whose layers' outputs cost
     at least GEMM_BOUND_MACS multiply-adds a value: NumPy's BLAS and ONNX Runtime then run the
     same large matrix products, and ONNX Runtime's start-up is not paid back."""
-    values = 0
-    for name in model.needed(outputs or model.outputs):
-        node = model.nodes[name]
-        if node.layer is None:
-            continue
-        if type(node.layer).__name__ not in ("Dense",) + _ELEMENTWISE:
-            return False
-        values += math.prod(d or 1 for d in node.shape)
+    if not dense_only(model, outputs):
+        return False
+    values = sum(math.prod(d or 1 for d in model.nodes[name].shape)
+                 for name in model.needed(outputs or model.outputs)
+                 if model.nodes[name].layer is not None)
     return macs_per_row(model, outputs) >= GEMM_BOUND_MACS * max(1, values)
 
 
@@ -150,8 +193,7 @@ def auto_runner(model, weights, outputs, rows: int | None, text_values: int = 0)
     from nnctl.errors import NnctlError
     from nnctl.onnx import INSTALL_HINT
 
-    work = (rows or 0) * macs_per_row(model, outputs)
-    if (work < (AUTO_MIN_WORK_WINDOWED if windowed(model) else AUTO_MIN_WORK)
+    if (not onnxruntime_pays(model, outputs, rows or 0)
             or text_bound(model, outputs, text_values) or gemm_bound(model, outputs)):
         return make_runner("numpy", model, weights, outputs), None
     size = f"{rows:,} rows x {macs_per_row(model, outputs):,} multiply-adds"

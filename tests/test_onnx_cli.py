@@ -173,8 +173,8 @@ def test_forward_onnxruntime_npy_and_taps(tmp_path):
 
 def test_forward_without_onnxruntime(tmp_path):
     env = without_onnxruntime(tmp_path)
-    spec = SPECS / "mappings.yaml"   # 514,000 multiply-adds a row: auto would take onnxruntime
-    x = np.random.default_rng(2).standard_normal((2_500, 9)).astype(np.float32)
+    spec = SPECS / "mappings.yaml"   # on 14,000 rows auto would take onnxruntime
+    x = np.random.default_rng(2).standard_normal((14_000, 9)).astype(np.float32)
     np.save(tmp_path / "x.npy", x)
     r = run_nnctl("forward", spec, tmp_path / "x.npy", "--engine", "onnxruntime", env=env)
     assert (r.code, r.out) == (1, "")
@@ -192,13 +192,13 @@ def test_forward_without_onnxruntime(tmp_path):
 def test_forward_auto_says_which_engine_on_a_terminal(tmp_path):
     from test_cli_conventions import run_tty
 
-    spec = SPECS / "mappings.yaml"
-    x = np.random.default_rng(2).standard_normal((2_500, 9)).astype(np.float32)
+    spec = SPECS / "mappings.yaml"  # auto takes onnxruntime from 13,115 rows (nnctl.engines)
+    x = np.random.default_rng(2).standard_normal((14_000, 9)).astype(np.float32)
     np.save(tmp_path / "x.npy", x)
     code, screen = run_tty("forward", str(spec), str(tmp_path / "x.npy"), "-o",
                            str(tmp_path / "y.npy"), "--seed", "0")
     assert code == 0, screen
-    assert "nnctl: engine: onnxruntime (2,500 rows x 514,000 multiply-adds)" in screen
+    assert "nnctl: engine: onnxruntime (14,000 rows x 514,000 multiply-adds)" in screen
     code, screen = run_tty("forward", str(spec), str(tmp_path / "x.npy"), "-o",
                            str(tmp_path / "y.npy"), "--seed", "0",
                            env=without_onnxruntime(tmp_path))

@@ -391,16 +391,37 @@ def test_auto_takes_onnxruntime_for_large_work_only():
 
     model = load_model(str(SPECS / "mappings.yaml"))
     weights = model.init_weights(0)
-    per_row = engines.macs_per_row(model)
-    assert per_row == 9 * 1000 + 1000 * 500 + 500 * 10
+    assert engines.macs_per_row(model) == 9 * 1000 + 1000 * 500 + 500 * 10
+    # an MLP: counted by the values ONNX Runtime's fused kernels save (leaky relu is cheap,
+    # GELU and softmax are not)
+    per_row = engines.saved_values_per_row(model)
+    assert per_row == 1000 + 500 * engines.COSTLY_VALUE + 10 * engines.COSTLY_VALUE
     runner, note = engines.auto_runner(model, weights, None, rows=10)
     assert runner.name == "numpy" and note is None
     runner, note = engines.auto_runner(model, weights, None, rows=None)
     assert runner.name == "numpy" and note is None
-    rows = -(-engines.AUTO_MIN_WORK // per_row)
+    rows = -(-engines.AUTO_MIN_SAVED_VALUES // per_row)
+    runner, note = engines.auto_runner(model, weights, None, rows=rows - 1)
+    assert runner.name == "numpy" and note is None
     runner, note = engines.auto_runner(model, weights, None, rows=rows)
     assert runner.name == "onnxruntime"
-    assert note == f"engine: onnxruntime ({rows:,} rows x {per_row:,} multiply-adds)"
+    macs = engines.macs_per_row(model)
+    assert note == f"engine: onnxruntime ({rows:,} rows x {macs:,} multiply-adds)"
+
+
+@pytest.mark.parametrize("activation, numpy_up_to", [("relu", 579_000), ("gelu", 62_000)])
+def test_auto_pays_for_onnxruntime_on_an_mlp_by_its_activations(activation, numpy_up_to):
+    """The MLP of benchmarks/run.py: ONNX Runtime (30-35 ms to start) runs its relu network
+    faster only from about 550,000 rows, its exact-GELU one from about 50,000 (the idle 2-core
+    machine, nnctl.engines)."""
+    from nnctl import engines
+
+    model = model_from({"name": "mlp", "input": [32], "layers": [
+        {"type": "Dense", "units": 64, "activation": activation},
+        {"type": "Dense", "units": 64, "activation": activation},
+        {"type": "Dropout", "rate": 0.5}, {"type": "Dense", "units": 10}]})
+    assert not engines.onnxruntime_pays(model, None, numpy_up_to)
+    assert engines.onnxruntime_pays(model, None, numpy_up_to + 1_000)
 
 
 def test_auto_stays_on_numpy_where_text_is_the_work():
@@ -409,7 +430,7 @@ def test_auto_stays_on_numpy_where_text_is_the_work():
 
     model = load_model(str(SPECS / "mappings.yaml"))   # 514,000 multiply-adds per row
     weights = model.init_weights(0)
-    rows = 10 * -(-engines.AUTO_MIN_WORK // engines.macs_per_row(model))
+    rows = 10 * -(-engines.AUTO_MIN_SAVED_VALUES // engines.saved_values_per_row(model))
     runner, _ = engines.auto_runner(model, weights, None, rows=rows, text_values=19)
     assert runner.name == "onnxruntime"   # 19 values of text cost less than the arithmetic
     runner, note = engines.auto_runner(model, weights, None, rows=rows, text_values=600)
