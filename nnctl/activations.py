@@ -52,9 +52,14 @@ DERIVATIVE_NOTES = {
 # Numerically stable building blocks (x is a float array; results keep its dtype)
 
 def _sigmoid(x):
-    # exp(-|x|) lies in (0, 1]: no overflow for any x, and no cancellation on either side.
-    e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+    # 1 / (1 + exp(-x)): no cancellation on either side (e >= 0), so both tails keep their
+    # relative precision; where exp(-x) overflows (x < -88 in float32) 1 / inf is the 0 wanted
+    # (Activation._run ignores the overflow). Four passes into one array, where the form with
+    # exp(-|x|) took nine: 9.7 -> 1.4 ns of CPU a value of a 16,384 x 64 float32 batch.
+    e = np.negative(x, out=np.empty_like(x))
+    np.exp(e, out=e)
+    e += 1
+    return np.reciprocal(e, out=e)
 
 
 def _softplus(x):
@@ -609,6 +614,15 @@ def _same(a, b) -> bool:
     return a == b
 
 
+# Element-wise activations that are one NumPy pass (or that cut their arrays themselves: exact
+# GELU), and the size from which the others are computed in cache-sized slices on every core
+# (nnctl.special.by_slices), with the same values bit for bit (tested). On the 2-core machine,
+# a 16,384 x 64 float32 batch: elu 5.2 ns of CPU a value either way, 5.2 -> 3.0 ns of wall
+# time; softplus 18.5 -> 9.7 ns of wall time.
+ONE_PASS = ("linear", "relu", "tanh", "exponential", "hard_tanh")
+SLICED_SIZE = 1 << 17
+
+
 class Activation:
     """An activation function with its arguments bound; see the module docstring."""
 
@@ -617,6 +631,9 @@ class Activation:
         self.name = definition.name
         self.params = dict(params)
         self.elementwise = definition.elementwise
+        one_pass = (self.name in ONE_PASS and self.params == self.definition.params
+                    or self.name == "gelu" and not self.params["approximate"])
+        self._sliced = self.elementwise and not one_pass
 
     # The arrays: float in the input's dtype; float16 is computed in float32.
     def _run(self, function, x, *extra):
@@ -637,7 +654,15 @@ class Activation:
         return y.reshape(()) if x.ndim == 0 and not self.elementwise else y
 
     def __call__(self, x) -> np.ndarray:
+        if self._sliced and np.size(x) >= SLICED_SIZE:
+            return self._run(self._forward_by_slices, x)
         return self._run(self.definition.forward, x)
+
+    def _forward_by_slices(self, x, **params):
+        from nnctl.special import by_slices
+
+        forward = self.definition.forward
+        return by_slices(lambda part: forward(part, **params), x)
 
     def derivative(self, x) -> np.ndarray:
         """d act(x) / dx element-wise; for softmax & co. see DERIVATIVE_NOTES."""

@@ -395,3 +395,20 @@ def test_catalog():
     assert "rather than sigmoid" in rows["tanh"]["advice"]
     for name in ("softmax", "log_softmax", "sparsemax", "glu"):
         assert rows[name]["derivative"] == activations.DERIVATIVE_NOTES[name]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_large_arrays_cut_in_slices_give_the_same_values(dtype):
+    """From SLICED_SIZE values an element-wise activation is computed in cache-sized slices on
+    every core: the values are those of small arrays, bit for bit, extremes included."""
+    x = (np.random.default_rng(0).standard_normal(7 * (activations.SLICED_SIZE // 7 + 997)) * 8)
+    x[:9] = [0, -0.0, np.inf, -np.inf, np.nan, 1e30, -1e30, 88.7, -88.7]
+    x = x.astype(dtype).reshape(-1, 7)
+    names = [n for n in activations.names() if activations.ACTIVATIONS.get(n).elementwise]
+    assert len(names) >= 25
+    for name in names:
+        act = activations.get({"type": name, "threshold": 0.3, "default_value": -1.0}
+                              if name == "threshold" else name)
+        whole = act(x)
+        pieces = np.concatenate([act(x[i:i + 997]) for i in range(0, len(x), 997)])
+        np.testing.assert_array_equal(whole, pieces, err_msg=name)

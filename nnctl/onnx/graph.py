@@ -261,11 +261,11 @@ def _softplus(g: Graph, x: str) -> str:
 
 
 def _sigmoid(g: Graph, x: str) -> str:
-    # NumPy's formula: exp(-|x|) cannot overflow, and the tails keep their relative precision
-    # (ONNX Runtime's float32 Sigmoid returns 1.2e-7 for sigmoid(-18) = 1.5e-8).
-    e = g.op("Exp", g.neg(g.abs(x)))
-    d = g.add(1, e)
-    return g.where(g.compare("GreaterOrEqual", x, 0), g.div(1, d), g.div(e, d))
+    # NumPy's formula, 1 / (1 + exp(-x)): the tails keep their relative precision (ONNX
+    # Runtime's float32 Sigmoid returns 1.2e-7 for sigmoid(-18) = 1.5e-8), and where exp(-x)
+    # overflows 1 / inf is 0. Four passes: 1M rows through a 32-64-64-10 sigmoid MLP 1.39 s
+    # with the nine of an exp(-|x|) form, now 0.46 s (the NumPy engine: 0.61 s).
+    return g.op("Reciprocal", g.add(g.op("Exp", g.neg(x)), 1))
 
 
 def _hypot(g: Graph, x: str, y: float) -> str:
