@@ -36,13 +36,20 @@ AUTO_MIN_WORK_WINDOWED = 15 * 10 ** 8
 # the start (import, session) costs 30-35 ms; the 32-64-64-10 relu MLP (138 values a row) runs
 # faster on numpy up to about 550,000 rows (0.233 / 0.250 s at 300,000, 0.407 / 0.380 s at 1M):
 # 0.4 ns saved a value; the same network with exact GELU only up to about 50,000 rows (0.268 /
-# 0.251 s at 100,000): 4 ns a GELU value. AUTO_MIN_SAVED_VALUES counts values of a cheap layer
-# (COSTLY_VALUE each for an activation not in CHEAP_ACTIVATIONS: NumPy takes 2 to 100 times a
-# relu's time for them).
+# 0.251 s at 100,000): 4 ns a GELU value. AUTO_MIN_SAVED_VALUES counts values of a relu layer;
+# a value of another activation counts as what ONNX Runtime saves on it against the NumPy
+# engine, measured activation by activation (a 16,384 x 64 float32 batch, wall time, nnctl's
+# ONNX form of each): SAVES_MUCH saves 3-6 ns a value (COSTLY_VALUE of a relu's), the others
+# 0-0.6 ns (1). Some cost ONNX Runtime more than NumPy (SLOWER_ON_ONNXRUNTIME, 4-17 ns a value,
+# SLOWER_VALUE): nnctl writes them as several operators, to keep their precision near 0
+# (expm1, log1p); 300,000 rows through a 32-64-64-10 elu MLP took 1.18 s there, 0.49 s on numpy.
 AUTO_MIN_SAVED_VALUES = 8 * 10 ** 7
 COSTLY_VALUE = 10
-CHEAP_ACTIVATIONS = ("linear", "relu", "leaky_relu", "relu6", "hard_tanh", "tanh",
-                     "exponential", "softsign")
+SLOWER_VALUE = -40
+SAVES_MUCH = ("gelu", "softmax", "log_softmax", "softplus", "log_sigmoid", "mish",
+              "hard_sigmoid", "hard_silu")
+SLOWER_ON_ONNXRUNTIME = ("elu", "selu", "celu", "squareplus", "sparsemax", "soft_shrink",
+                         "sparse_plus", "sparse_sigmoid")
 # Multiply-adds per layer output value past which a model of Dense layers only is GEMM-bound:
 # 49 on the MLP above (ONNX Runtime faster), 681 on the wide one (no faster).
 GEMM_BOUND_MACS = 512
@@ -87,16 +94,19 @@ def dense_only(model, outputs=None) -> bool:
 
 def saved_values_per_row(model, outputs=None) -> int:
     """The output values of an MLP's layers (dense_only) a row, each counted as the work ONNX
-    Runtime saves on it: 1 for a cheap one (a bias, a relu), COSTLY_VALUE for another
-    activation's, 0 for a layer that passes its input on (Dropout)."""
+    Runtime saves on it: 1 for a bias or a cheap activation (relu), COSTLY_VALUE for one of
+    SAVES_MUCH, SLOWER_VALUE (negative) for one of SLOWER_ON_ONNXRUNTIME, 0 for a layer that
+    passes its input on (Dropout)."""
     total = 0
     for name in model.needed(outputs or model.outputs):
         node = model.nodes[name]
         if node.layer is None or type(node.layer).__name__ == "Dropout":
             continue
         activation = getattr(node.layer, "activation", None)
-        cheap = activation is None or activation.name in CHEAP_ACTIVATIONS
-        total += math.prod(d or 1 for d in node.shape) * (1 if cheap else COSTLY_VALUE)
+        kind = activation.name if activation is not None else "linear"
+        weight = (COSTLY_VALUE if kind in SAVES_MUCH else
+                  SLOWER_VALUE if kind in SLOWER_ON_ONNXRUNTIME else 1)
+        total += math.prod(d or 1 for d in node.shape) * weight
     return total
 
 
