@@ -39,10 +39,11 @@ AUTO_MIN_WORK_WINDOWED = 15 * 10 ** 8
 # 0.251 s at 100,000): 4 ns a GELU value. AUTO_MIN_SAVED_VALUES counts values of a relu layer;
 # a value of another activation counts as what ONNX Runtime saves on it against the NumPy
 # engine, measured activation by activation (benchmarks/activations.py: a 16,384 x 64 float32
-# batch, wall time, nnctl's ONNX form of each): SAVES_MUCH saves 3-6 ns a value (COSTLY_VALUE of a relu's), the others
-# 0-0.6 ns (1). Some cost ONNX Runtime more than NumPy (SLOWER_ON_ONNXRUNTIME, 4-17 ns a value,
-# SLOWER_VALUE): nnctl writes them as several operators, to keep their precision near 0
-# (expm1, log1p); 300,000 rows through a 32-64-64-10 elu MLP took 1.18 s there, 0.49 s on numpy.
+# batch, wall time, nnctl's ONNX form of each): SAVES_MUCH saves 3-6 ns a value (COSTLY_VALUE
+# of a relu's), the others 0-0.6 ns (1). Some cost ONNX Runtime more than NumPy
+# (SLOWER_ON_ONNXRUNTIME, 2-20 ns a value, SLOWER_VALUE): nnctl writes them as several
+# operators, to keep their precision near 0 (expm1, log1p); 300,000 rows through a 32-64-64-10
+# elu MLP took 1.18 s there, 0.49 s on numpy.
 AUTO_MIN_SAVED_VALUES = 8 * 10 ** 7
 COSTLY_VALUE = 10
 SLOWER_VALUE = -40
