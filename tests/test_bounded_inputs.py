@@ -295,16 +295,17 @@ def test_a_keras_weights_group_nested_too_deeply_is_refused(tmp_path):
     h5py = pytest.importorskip("h5py")
     from conftest import GOLDEN
 
-    source = zipfile.ZipFile(GOLDEN / "keras" / "seq_mlp.keras")
-    (tmp_path / "w.h5").write_bytes(source.read("model.weights.h5"))
+    with zipfile.ZipFile(GOLDEN / "keras" / "seq_mlp.keras") as source:
+        members = {name: source.read(name) for name in source.namelist()}
+    (tmp_path / "w.h5").write_bytes(members["model.weights.h5"])
     with h5py.File(tmp_path / "w.h5", "a") as f:
         group = f["layers/dense"]
         for _ in range(40):
             group = group.create_group("g")
+    members["model.weights.h5"] = (tmp_path / "w.h5").read_bytes()
     with zipfile.ZipFile(tmp_path / "deep.keras", "w") as archive:
-        for member in source.namelist():
-            archive.writestr(member, (tmp_path / "w.h5").read_bytes()
-                             if member == "model.weights.h5" else source.read(member))
+        for name, data in members.items():
+            archive.writestr(name, data)
     run = run_inprocess(["forward", "deep.keras"], b"1,2,3,4,5,6,7,8\n", cwd=tmp_path)
     assert run.code == 1 and run.err.startswith("nnctl: error: deep.keras: group "
                                                 "'/layers/dense/g/g/"), run.err
