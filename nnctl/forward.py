@@ -261,11 +261,14 @@ _SLICE_POOL = False
 def one_slice_at_a_time() -> None:
     """Compute slices one after the other in this process from now on: for a Dask worker,
     which has one core of the cluster's (Dask also gives it one BLAS thread), not all the
-    machine's."""
+    machine's. The element-wise activations' slices too (nnctl.special.by_slices)."""
+    from nnctl import special
+
     global _SLICE_POOL
     if _SLICE_POOL:
         _SLICE_POOL.shutdown(wait=False)
     _SLICE_POOL = None
+    special.one_thread()
 
 
 class NonFinite:

@@ -131,6 +131,15 @@ def _pool():
 _POOL = False
 
 
+def one_thread() -> None:
+    """Compute by_slices' slices on the calling thread from now on: for a Dask worker, which
+    has one core of the cluster's (nnctl.forward.one_slice_at_a_time)."""
+    global _POOL
+    if _POOL:
+        _POOL.shutdown(wait=False)
+    _POOL = None
+
+
 def tail_argument(x: np.ndarray) -> np.ndarray:
     """|x|, clipped where Q underflows to 0 in x's dtype (inf too: no 0 * inf later)."""
     a = np.abs(x)

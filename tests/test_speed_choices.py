@@ -294,3 +294,28 @@ def test_a_dask_worker_computes_its_slices_one_at_a_time(monkeypatch):
     monkeypatch.setattr(distributed, "_cancel_watch", lambda name: None)
     distributed._part_task((model, weights), None, {}, "cancel")
     assert threads and set(threads) == {threading.current_thread().name}
+
+
+def test_a_dask_worker_computes_its_activations_on_its_own_thread(monkeypatch):
+    """Element-wise activations of large arrays are computed in slices on a pool of one thread
+    per core (nnctl.special.by_slices): not on a Dask worker, which has one core."""
+    import threading
+
+    from nnctl import activations, distributed, forward, special
+
+    monkeypatch.setattr(forward, "_SLICE_POOL", False)  # this process's pools, as before
+    monkeypatch.setattr(special, "_POOL", False)
+    threads = []
+
+    def sigmoid(part):
+        threads.append(threading.current_thread().name)
+        return 1 / (1 + np.exp(-part))
+
+    def run_part(model, weights, part, options, check):  # what _part_task runs on a worker
+        x = np.linspace(-9, 9, 4 * activations.SLICED_SIZE, dtype=np.float32)
+        np.testing.assert_array_equal(special.by_slices(sigmoid, x), sigmoid(x))
+
+    monkeypatch.setattr(distributed, "run_part", run_part)
+    monkeypatch.setattr(distributed, "_cancel_watch", lambda name: None)
+    distributed._part_task((None, None), None, {}, "cancel")
+    assert threads and set(threads) == {threading.current_thread().name}
