@@ -412,3 +412,23 @@ def test_large_arrays_cut_in_slices_give_the_same_values(dtype):
         whole = act(x)
         pieces = np.concatenate([act(x[i:i + 997]) for i in range(0, len(x), 997)])
         np.testing.assert_array_equal(whole, pieces, err_msg=name)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("size", [8 * 11, 8 * (activations.SLICED_SIZE // 8 + 1)])
+def test_on_temporary_gives_the_values_of_a_call(dtype, size):
+    """Dense computes its activation into its pre-activation (Activation.on_temporary)."""
+    x = np.random.default_rng(1).standard_normal(size) * 30
+    x[:7] = [0, -0.0, np.inf, -np.inf, np.nan, 1e30, -1e30]
+    x = x.astype(dtype).reshape(-1, 8)
+    for name in activations.names():
+        if name == "threshold":
+            continue
+        act = activations.get(name)
+        np.testing.assert_array_equal(act.on_temporary(x.copy()), act(x), err_msg=name)
+    relu = activations.get("relu")
+    z = x.copy()
+    assert relu.on_temporary(z) is z   # no second array
+    leaky = activations.get({"type": "relu", "negative_slope": 0.1})
+    z = x.copy()
+    assert leaky.on_temporary(z) is not z and np.array_equal(z, x, equal_nan=True)

@@ -61,7 +61,7 @@ class Dense(Layer):
         return z
 
     def call(self, inputs, weights):
-        return self.activation(self.pre_activation(inputs, weights))
+        return self.activation.on_temporary(self.pre_activation(inputs, weights))
 
     def backward(self, inputs, weights, output, grad):
         (x,) = inputs
