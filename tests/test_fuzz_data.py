@@ -111,6 +111,43 @@ def test_text_tables(fuzz_cases, table, explicit, header, n_columns, batch_size,
                n_columns, batch_size, dtype, prefetch)
 
 
+def rows_and_error(path: str, fmt, n_columns):
+    """Every row read (as float64 bits) and the error's message, or None."""
+    from nnctl.errors import DataError
+    from nnctl.tabular import read_batches
+
+    rows = []
+    try:
+        for batch in read_batches(path, fmt, n_columns=n_columns, dtype=np.float64):
+            rows.append(batch.array)
+        error = None
+    except DataError as exc:
+        error = str(exc)
+    return (np.concatenate(rows) if rows else np.empty((0, 0))).tobytes(), error
+
+
+@fuzz_settings(500)
+@given(table=text_table(), n_columns=st.none() | st.integers(1, 4))
+def test_the_fast_path_reads_what_the_careful_path_reads(fuzz_cases, table, n_columns):
+    """Whatever text the fast parser accepts (a block at a time: JSON Lines' brackets turned
+    into a space and a comma, CSV and TSV as they are), the careful path, line by line, reads
+    the same rows; and where it refuses, the same error comes out."""
+    from unittest import mock
+
+    from nnctl.tabular.text import TextParser
+
+    fmt, data = table
+    fuzz_cases.add("data")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "data." + fmt)
+        with open(path, "wb") as f:
+            f.write(data)
+        fast = rows_and_error(path, fmt, n_columns)
+        with mock.patch.object(TextParser, "fast", lambda self, block, newlines: None):
+            careful = rows_and_error(path, fmt, n_columns)
+    assert fast == careful
+
+
 @fuzz_settings(300)
 @given(rows=st.integers(0, 50_000), width=st.integers(1, 3), bad=st.none() | st.integers(0, 50_000),
        cell=st.sampled_from(CELLS[14:]), fmt=st.sampled_from(FORMATS))
