@@ -196,7 +196,7 @@ def test_activation_graphs_as_written_equal_numpy_engine_near_the_float_range(dt
 
 
 def test_exact_gelu_is_one_kernel_in_onnx_runtime(tmp_path):
-    """The export writes x (1 + erf(x / sqrt 2)) / 2 in the order ONNX Runtime fuses into its
+    """The export writes (x / 2) (1 + erf(x / sqrt 2)) in an order ONNX Runtime fuses into its
     Gelu kernel: one pass instead of five (benchmarks/run.py, gelu: about 1.1x relu then)."""
     import onnx
     import onnxruntime as ort

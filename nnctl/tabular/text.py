@@ -475,8 +475,9 @@ def numbered_rows(block: bytes, first_line: int) -> Iterator[tuple[int, bytes]]:
 def _json_lines_unwrapped(block: bytes, rows: int) -> bytes | None:
     """The block as CSV for the fast parser when every line is `[...]`, else None: `[1,2]`
     becomes ` 1,2,` (read with one more column, which must be empty). Checked without a Python
-    loop, in about a tenth of a parse's time: the first byte of every line must be `[` and the
-    last one `]` (before a CR); a bracket anywhere else is not a number to the parser."""
+    loop, in a quarter of the parse's CPU time (20,000 rows of 32 floats: 5 ms, the parse 22 ms;
+    half of it finding the line ends): the first byte of every line must be `[` and the last
+    one `]` (before a CR); a bracket anywhere else is not a number to the parser."""
     if not rows:
         return None
     data = np.frombuffer(block, dtype=np.uint8)
