@@ -75,22 +75,27 @@ def make_runner(engine: str, model, weights, outputs=None):
                          f"engines: {', '.join(ENGINES)}")
 
 
+def _layer_nodes(model, outputs=None) -> list:
+    """The nodes on the way to `outputs` (the model's by default) that hold a layer."""
+    nodes = (model.nodes[name] for name in model.needed(outputs or model.outputs))
+    return [node for node in nodes if node.layer is not None]
+
+
+def _values(node) -> int:
+    """The values of one row (one sample) of a node's output."""
+    return math.prod(d or 1 for d in node.shape)
+
+
 def macs_per_row(model, outputs=None) -> int:
     """Multiply-adds for one row (one sample) on the way to `outputs`."""
-    total = 0
-    for name in model.needed(outputs or model.outputs):
-        node = model.nodes[name]
-        if node.layer is not None:
-            total += node.layer.macs(model.inbound_shapes(node), node.shape)
-    return total
+    return sum(node.layer.macs(model.inbound_shapes(node), node.shape)
+               for node in _layer_nodes(model, outputs))
 
 
 def dense_only(model, outputs=None) -> bool:
     """Whether the layers on the way to `outputs` are all Dense or element-wise (an MLP)."""
     kinds = ("Dense",) + _ELEMENTWISE
-    return all(type(model.nodes[name].layer).__name__ in kinds
-               for name in model.needed(outputs or model.outputs)
-               if model.nodes[name].layer is not None)
+    return all(type(node.layer).__name__ in kinds for node in _layer_nodes(model, outputs))
 
 
 def saved_values_per_row(model, outputs=None) -> int:
@@ -99,15 +104,14 @@ def saved_values_per_row(model, outputs=None) -> int:
     SAVES_MUCH, SLOWER_VALUE (negative) for one of SLOWER_ON_ONNXRUNTIME, 0 for a layer that
     passes its input on (Dropout)."""
     total = 0
-    for name in model.needed(outputs or model.outputs):
-        node = model.nodes[name]
-        if node.layer is None or type(node.layer).__name__ == "Dropout":
+    for node in _layer_nodes(model, outputs):
+        if type(node.layer).__name__ == "Dropout":
             continue
         activation = getattr(node.layer, "activation", None)
         kind = activation.name if activation is not None else "linear"
         weight = (COSTLY_VALUE if kind in SAVES_MUCH else
                   SLOWER_VALUE if kind in SLOWER_ON_ONNXRUNTIME else 1)
-        total += math.prod(d or 1 for d in node.shape) * weight
+        total += _values(node) * weight
     return total
 
 
@@ -126,9 +130,7 @@ def gemm_bound(model, outputs=None) -> bool:
     same large matrix products, and ONNX Runtime's start-up is not paid back."""
     if not dense_only(model, outputs):
         return False
-    values = sum(math.prod(d or 1 for d in model.nodes[name].shape)
-                 for name in model.needed(outputs or model.outputs)
-                 if model.nodes[name].layer is not None)
+    values = sum(_values(node) for node in _layer_nodes(model, outputs))
     return macs_per_row(model, outputs) >= GEMM_BOUND_MACS * max(1, values)
 
 
