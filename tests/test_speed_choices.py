@@ -87,11 +87,15 @@ def test_slices_of_one_blas_thread_models_are_computed_side_by_side():
     from nnctl import forward
     from nnctl.model import load_model
 
-    threads = []
+    threads, other_thread = [], threading.Event()
 
     class Recorded(forward.NumpyRunner):
         def __call__(self, rows):
             threads.append(threading.current_thread().name)
+            if len(set(threads)) > 1:
+                other_thread.set()
+            elif len(threads) == 1:  # the first slice waits for another thread to take one:
+                other_thread.wait(60)  # a busy machine's scheduling does not decide the test
             return super().__call__(rows)
 
     for path, width in (("gru_timeseries.yaml", None), ("mnist_convnet.yaml", 784)):
@@ -102,6 +106,7 @@ def test_slices_of_one_blas_thread_models_are_computed_side_by_side():
         x = np.random.default_rng(1).random((rows, width), dtype=np.float32)
         x[7] = 1e30  # overflows in float32 arithmetic: warned nowhere
         threads.clear()
+        other_thread.clear()
         with warnings.catch_warnings():
             warnings.simplefilter("error")
             [together] = forward.run(model, weights, [x], runner=Recorded(model, weights))
