@@ -260,6 +260,10 @@ def test_tsv_and_json_lines(tmp_path):
     (b"[1,2]\r\n[3,4]\r\n", [[1, 2], [3, 4]]),
     (b"[1,2]\n[3,4]", [[1, 2], [3, 4]]),  # the last line of a file, without its newline
     (b"[ 1,2]\n[-inf,nan]\n", [[1, 2], [-np.inf, np.nan]]),
+    (b'["1",2]\n["3","4"]\r\n', [[1, 2], [3, 4]]),  # JSON strings: quoted cells, first too
+    (b'[1,2]\n["3",4]', [[1, 2], [3, 4]]),
+    (b'["1,2"]\n', None),
+    (b"[,1,2]\n", None),  # the bracket's column is empty, a number's is not
     (b"[1,2]\n3,4\n", None),  # a bracket missing
     (b"[1,2]\n13,4]\n", None),  # ... where a digit would take its place
     (b"[1,2]\n[3,45\n", None),
