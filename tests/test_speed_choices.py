@@ -75,7 +75,7 @@ def test_a_convnet_runs_in_slices_that_fit_a_cache():
 
 
 @pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two cores")
-def test_slices_of_one_blas_thread_models_are_computed_side_by_side():
+def test_slices_of_one_blas_thread_models_are_computed_side_by_side(monkeypatch):
     """A model run on one BLAS thread (convolutions, recurrent layers) would leave the other
     cores idle: its slices go to one thread per core, each with its own floating-point error
     state (no RuntimeWarning from overflowing values), and are joined in order. Dense models
@@ -87,6 +87,9 @@ def test_slices_of_one_blas_thread_models_are_computed_side_by_side():
     from nnctl import forward
     from nnctl.model import load_model
 
+    # a pool of this process's own: a Dask worker run in this process (a cluster of threads,
+    # tests/test_distributed.py) computes slices one at a time from then on
+    monkeypatch.setattr(forward, "_SLICE_POOL", False)
     threads, other_thread = [], threading.Event()
 
     class Recorded(forward.NumpyRunner):
