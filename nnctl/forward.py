@@ -7,7 +7,6 @@ tapped layers) flattened and joined the same way.
 from __future__ import annotations
 
 import math
-import os
 from typing import Callable, Iterable, Iterator
 
 import numpy as np
@@ -246,12 +245,9 @@ def _slice_pool():
     nnctl.special.by_slices, which a slice may use in turn."""
     global _SLICE_POOL
     if _SLICE_POOL is False:
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-        _SLICE_POOL = None
-        if (cores or 1) > 1:
-            from concurrent.futures import ThreadPoolExecutor
+        from nnctl.special import core_threads
 
-            _SLICE_POOL = ThreadPoolExecutor(cores, thread_name_prefix="nnctl-forward")
+        _SLICE_POOL = core_threads("nnctl-forward")
     return _SLICE_POOL
 
 

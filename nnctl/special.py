@@ -114,17 +114,21 @@ def by_slices(function, x: np.ndarray, buffers: int = 0) -> np.ndarray:
     return out
 
 
+def core_threads(name: str):
+    """A pool of one thread per core this process may use, named `name`-N; None on one core."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    if (cores or 1) < 2:
+        return None
+    from concurrent.futures import ThreadPoolExecutor
+
+    return ThreadPoolExecutor(cores, thread_name_prefix=name)
+
+
 def _pool():
     """The threads of by_slices (None on one core), started at the first large array."""
     global _POOL
     if _POOL is False:
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-        if (cores or 1) > 1:
-            from concurrent.futures import ThreadPoolExecutor
-
-            _POOL = ThreadPoolExecutor(cores, thread_name_prefix="nnctl-slices")
-        else:
-            _POOL = None
+        _POOL = core_threads("nnctl-slices")
     return _POOL
 
 

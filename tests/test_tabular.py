@@ -254,7 +254,6 @@ def test_tsv_and_json_lines(tmp_path):
                                       np.float32))
 
 
-
 @pytest.mark.parametrize("block, rows", [
     (b"[1,2]\n[3,4]\n", [[1, 2], [3, 4]]),
     (b"[1,2]\r\n[3,4]\r\n", [[1, 2], [3, 4]]),
@@ -288,7 +287,6 @@ def test_json_lines_fast_path_takes_only_arrays(block, rows):
         assert array is None
     else:
         assert same_floats(array, np.array(rows, np.float32))
-
 
 
 @pytest.mark.parametrize("line", ["[1,2]]", "[[1,2]", "[1,[2]]", "[1,2],[3]", "[1,2,]", "[1,]",
