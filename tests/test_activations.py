@@ -432,3 +432,18 @@ def test_on_temporary_gives_the_values_of_a_call(dtype, size):
     leaky = activations.get({"type": "relu", "negative_slope": 0.1})
     z = x.copy()
     assert leaky.on_temporary(z) is not z and np.array_equal(z, x, equal_nan=True)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("alpha", [1.0, 0.3, 1.6732632423543772, -0.5])
+def test_elu_without_where_is_the_where_formula(dtype, alpha):
+    """elu is max(x, 0) + alpha expm1(min(x, 0)) (a branch per value of np.where costs more
+    than the formula): Keras' np.where form to the bit, the sign of -0 included."""
+    x = np.random.default_rng(2).standard_normal(4000) * 5
+    x[:10] = [0, -0.0, 1e-45, -1e-45, 5e-324, np.nan, np.inf, -np.inf, 1e30, -1e30]
+    x = x.astype(dtype)
+    with np.errstate(all="ignore"):
+        keras = np.where(x >= 0, x, alpha * np.expm1(np.minimum(x, 0))).astype(dtype)
+    got = activations.get({"type": "elu", "alpha": alpha})(x)
+    np.testing.assert_array_equal(got, keras)
+    assert np.array_equal(np.signbit(got), np.signbit(keras))

@@ -450,7 +450,7 @@ def test_auto_pays_for_onnxruntime_on_an_mlp_by_its_activations(activation, nump
 
 def test_auto_keeps_an_mlp_on_numpy_where_onnx_runtime_is_slower():
     """nnctl's ONNX forms of elu & co. are several operators (expm1 kept precise near 0):
-    ONNX Runtime runs them slower than NumPy (elu MLP, 300,000 rows: 1.18 s against 0.49 s)."""
+    ONNX Runtime runs them slower than NumPy (elu MLP, 300,000 rows: 1.05 s against 0.31 s)."""
     from nnctl import engines
 
     def mlp(*activations):
