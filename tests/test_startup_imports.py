@@ -31,7 +31,8 @@ NOT_FOR_MODELS = ("polars", "pyarrow", "plotext", "h5py", "onnx", "onnxruntime",
 
 # A few milliseconds each that a forward pass with stored weights does not need: hashlib and
 # numpy.random (which imports secrets) draw weights; os.urandom names the atomic writer's
-# temporary file
+# temporary file. (tempfile, which spools stdin's Parquet or an .npy for stdout, is imported
+# only there too, but a site-packages .pth may import it into every process.)
 NOT_FOR_A_FORWARD = ("hashlib", "secrets", "numpy.random")
 
 # (command line, modules it must import, modules it must not import); {data} is a directory

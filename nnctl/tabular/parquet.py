@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import queue
-import tempfile
 import threading
 
 import numpy as np
@@ -42,6 +41,8 @@ class ParquetReading:
         import polars as pl
 
         if self.source == "-":  # Parquet keeps its index at the end: spool stdin to disk
+            import tempfile
+
             self._spool = tempfile.TemporaryFile()
             spooled = 0
             while True:
