@@ -10,9 +10,11 @@ start (onnxruntime_pays): for a model of Dense and element-wise layers, at least
 AUTO_MIN_SAVED_VALUES layer output values, counted as rows x the values a row (the passes over
 them are what ONNX Runtime saves: see saved_values_per_row); for other models, at least
 AUTO_MIN_WORK multiply-adds, counted as rows x the model's multiply-adds per row
-(AUTO_MIN_WORK_WINDOWED for a model with convolutions or pooling). Not where text is the work
-(see text_bound: parsing CSV then sets the pace, not the arithmetic), nor for wide Dense
-layers only (see gemm_bound: both engines then spend their time in the same matrix products;
+(AUTO_MIN_WORK_WINDOWED for a model with convolutions or pooling, AUTO_MIN_WORK_RECURRENT for
+a recurrent one, never for one whose steps go to ONNX written out: steps_written_out). Not
+where text is the work (see text_bound: parsing CSV then sets the pace, not the arithmetic),
+nor for wide Dense layers only (see gemm_bound: both engines then spend their time in the
+same matrix products;
 on 32-1024-1024-1024-10 at 10,000 rows both took 0.65-0.74 s of CPU, and the onnxruntime run
 was 1.14x slower in wall time).
 """
@@ -29,6 +31,14 @@ AUTO_MIN_WORK = 2 * 10 ** 8
 # machine: numpy / onnxruntime 0.195 / 0.214 s at 100 images, 0.216 / 0.235 s at 300, 0.329 /
 # 0.291 s at 1,000, 0.665 / 0.387 s at 3,000, 1.87 / 0.85 s at 10,000 (benchmarks/conv.py).
 AUTO_MIN_WORK_WINDOWED = 15 * 10 ** 8
+# The same for a recurrent model whose layers go to ONNX's LSTM/GRU/RNN operators, measured on
+# the idle 2-core machine (whole processes, .npy in and out, best of 5; the NumPy engine's
+# sigmoid in 4 passes): the GRU regressor of configs/gru_timeseries.yaml (35,720 multiply-adds
+# a row) ran faster on numpy up to about 15,000 rows (0.225 / 0.254 s at 5,000, 0.392 / 0.382 s
+# at 20,000), an LSTM 64 over 100 steps (1.84 M) up to about 450 (0.211 / 0.222 s at 300,
+# 0.283 / 0.253 s at 1,000): 5.4 x 10^8 and 8.3 x 10^8 multiply-adds. A layer whose steps are
+# written out in ONNX instead (steps_written_out) never pays: see there.
+AUTO_MIN_WORK_RECURRENT = 6 * 10 ** 8
 # A model of Dense and element-wise layers only (an MLP) is another case: both engines run the
 # same matrix products, and ONNX Runtime saves the NumPy engine's passes over the layers' outputs
 # (bias, activation), which it fuses into its products. So its start is paid back by output
@@ -115,12 +125,29 @@ def saved_values_per_row(model, outputs=None) -> int:
     return total
 
 
+def steps_written_out(model, outputs=None) -> bool:
+    """Whether a recurrent layer on the way to `outputs` goes to ONNX as its steps written out
+    (its input carries a mask, or ONNX's operator lacks one of its activations): a graph of
+    thousands of nodes, which ONNX Runtime takes about 0.4 s to load and then runs node by
+    node, slower than NumPy at any size (configs/sentence_classifier.yaml on the idle 2-core
+    machine: 0.68 s against 0.27 s at 2,000 rows, 1.49 s against 0.96 s at 20,000)."""
+    for node in _layer_nodes(model, outputs):
+        if getattr(node.layer, "recurrent", False):
+            cell = getattr(node.layer, "layer", node.layer)   # a Bidirectional's
+            if (cell._native_activations() is None
+                    or any(model.nodes[name].masked for name in node.inbound)):
+                return True
+    return False
+
+
 def onnxruntime_pays(model, outputs, rows: int) -> bool:
     """Whether ONNX Runtime's start is paid back over `rows` rows (before text is counted):
     by the values it saves for an MLP, by the multiply-adds for other models."""
     if dense_only(model, outputs):
         return rows * saved_values_per_row(model, outputs) >= AUTO_MIN_SAVED_VALUES
     work = rows * macs_per_row(model, outputs)
+    if recurrent(model):
+        return not steps_written_out(model, outputs) and work >= AUTO_MIN_WORK_RECURRENT
     return work >= (AUTO_MIN_WORK_WINDOWED if windowed(model) else AUTO_MIN_WORK)
 
 

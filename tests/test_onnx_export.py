@@ -467,6 +467,28 @@ def test_auto_keeps_an_mlp_on_numpy_where_onnx_runtime_is_slower():
     assert set(engines.SAVES_MUCH + engines.SLOWER_ON_ONNXRUNTIME) <= set(activations.names())
 
 
+def test_auto_pays_for_onnxruntime_on_a_recurrent_model_by_its_operators():
+    """A recurrent layer on ONNX's own operator pays from AUTO_MIN_WORK_RECURRENT
+    multiply-adds (the GRU regressor: from about 15,000 rows); one whose steps are written out
+    (a mask, or an activation ONNX's operator lacks) never: ONNX Runtime loads thousands of
+    nodes and runs them one by one, slower than NumPy (nnctl.engines.steps_written_out)."""
+    from nnctl import engines
+
+    gru = load_model(str(CONFIGS / "gru_timeseries.yaml"))
+    rows = -(-engines.AUTO_MIN_WORK_RECURRENT // engines.macs_per_row(gru))
+    assert not engines.steps_written_out(gru)
+    assert not engines.onnxruntime_pays(gru, None, rows - 1)
+    assert engines.onnxruntime_pays(gru, None, rows)
+    masked = load_model(str(CONFIGS / "sentence_classifier.yaml"))
+    assert engines.steps_written_out(masked)
+    runner, note = engines.auto_runner(masked, masked.init_weights(0), None, rows=10 ** 9)
+    assert runner.name == "numpy" and note is None
+    gelu_cell = model_from({"name": "r", "input": [20, 3], "layers": [
+        {"type": "LSTM", "units": 4, "activation": "gelu"}]})
+    assert engines.steps_written_out(gelu_cell)
+    assert not engines.onnxruntime_pays(gelu_cell, None, 10 ** 12)
+
+
 def test_auto_stays_on_numpy_where_text_is_the_work():
     """A CSV through a small MLP is paced by parsing: onnxruntime's start-up would only add."""
     from nnctl import engines
