@@ -66,6 +66,16 @@ SLOWER_ON_ONNXRUNTIME = ("elu", "selu", "celu", "squareplus", "sparsemax", "soft
 GEMM_BOUND_MACS = 512
 # Layers that add no work of their own besides their element-wise pass.
 _ELEMENTWISE = ("Activation", "Dropout", "ReLU", "LeakyReLU", "ELU", "Softmax", "PReLU")
+# Layers that pass their input on, at no cost on either engine.
+_PASSING = ("Dropout", "Flatten", "Reshape")
+# What an MLP is made of, for --engine auto: these, with per-feature BatchNormalization (which
+# ONNX Runtime folds into the matrix product before it). Measured on the idle 2-core machine,
+# whole processes: configs/softmax_classifier.yaml (Flatten first) ran faster on numpy up to
+# about 120,000 rows (0.188 / 0.216 s at 10,000, 0.653 / 0.611 s at 300,000), and
+# configs/batchnorm_mlp.yaml up to about 300,000 (0.194 / 0.220 s at 100,000, 0.235 / 0.238 s at
+# 300,000); counted by multiply-adds, as models of other layers are, auto had taken ONNX Runtime
+# from 1,800 and 71,000 rows.
+_MLP_LAYERS = ("Dense", "BatchNormalization") + _ELEMENTWISE + _PASSING
 
 
 def make_runner(engine: str, model, weights, outputs=None):
@@ -103,19 +113,19 @@ def macs_per_row(model, outputs=None) -> int:
 
 
 def dense_only(model, outputs=None) -> bool:
-    """Whether the layers on the way to `outputs` are all Dense or element-wise (an MLP)."""
-    kinds = ("Dense",) + _ELEMENTWISE
-    return all(type(node.layer).__name__ in kinds for node in _layer_nodes(model, outputs))
+    """Whether the layers on the way to `outputs` are all Dense, batch normalizations,
+    element-wise or passing their input on (_MLP_LAYERS: an MLP)."""
+    return all(type(node.layer).__name__ in _MLP_LAYERS for node in _layer_nodes(model, outputs))
 
 
 def saved_values_per_row(model, outputs=None) -> int:
     """The output values of an MLP's layers (dense_only) a row, each counted as the work ONNX
-    Runtime saves on it: 1 for a bias or a cheap activation (relu), COSTLY_VALUE for one of
-    SAVES_MUCH, SLOWER_VALUE (negative) for one of SLOWER_ON_ONNXRUNTIME, 0 for a layer that
-    passes its input on (Dropout)."""
+    Runtime saves on it: 1 for a bias, a batch normalization or a cheap activation (relu),
+    COSTLY_VALUE for one of SAVES_MUCH, SLOWER_VALUE (negative) for one of
+    SLOWER_ON_ONNXRUNTIME, 0 for a layer that passes its input on (Dropout, Flatten)."""
     total = 0
     for node in _layer_nodes(model, outputs):
-        if type(node.layer).__name__ == "Dropout":
+        if type(node.layer).__name__ in _PASSING:
             continue
         activation = getattr(node.layer, "activation", None)
         kind = activation.name if activation is not None else "linear"

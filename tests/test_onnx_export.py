@@ -448,6 +448,20 @@ def test_auto_pays_for_onnxruntime_on_an_mlp_by_its_activations(activation, nump
     assert engines.onnxruntime_pays(model, None, numpy_up_to + 1_000)
 
 
+@pytest.mark.parametrize("config, numpy_up_to", [("softmax_classifier", 273_000),
+                                                  ("batchnorm_mlp", 276_000)])
+def test_flatten_and_batch_normalization_are_part_of_an_mlp(config, numpy_up_to):
+    """Counted by multiply-adds, as models of other layers are, auto took ONNX Runtime for the
+    softmax classifier (784 inputs into Dense 128) from 1,800 rows, where numpy runs faster up
+    to about 120,000, and for batchnorm_mlp from 71,000 (about 300,000): nnctl.engines."""
+    from nnctl import engines
+
+    model = load_model(str(CONFIGS / f"{config}.yaml"))
+    assert engines.dense_only(model) and not engines.gemm_bound(model)
+    assert not engines.onnxruntime_pays(model, None, numpy_up_to)
+    assert engines.onnxruntime_pays(model, None, numpy_up_to + 5_000)
+
+
 def test_auto_keeps_an_mlp_on_numpy_where_onnx_runtime_is_slower():
     """nnctl's ONNX forms of elu & co. are several operators (expm1 kept precise near 0):
     ONNX Runtime runs them slower than NumPy (elu MLP, 300,000 rows: 1.05 s against 0.31 s)."""
