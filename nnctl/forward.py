@@ -11,6 +11,7 @@ from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
+from nnctl import special
 from nnctl.errors import DataError, SpecError
 from nnctl.limits import check_allocation
 from nnctl.model import Model
@@ -202,7 +203,7 @@ def run(model: Model, weights: dict[str, np.ndarray], batches: Iterable[np.ndarr
     step = runner or NumpyRunner(model, weights, taps)
     watch = NonFinite(weights, warn, np.dtype(model.dtype).name) if warn else None
     done, n = 0, slice_rows(model)
-    pool = _slice_pool() if step.name == "numpy" and side_by_side(model) else None
+    pool = _SIDE_BY_SIDE.get() if step.name == "numpy" and side_by_side(model) else None
 
     def compute(part: np.ndarray) -> np.ndarray:
         with np.errstate(all="ignore"):  # each thread has its own error state
@@ -240,31 +241,17 @@ def side_by_side(model: Model) -> bool:
     return one_blas_thread(model)
 
 
-def _slice_pool():
-    """The threads that compute slices side by side (None on one core). Not the threads of
-    nnctl.special.by_slices, which a slice may use in turn."""
-    global _SLICE_POOL
-    if _SLICE_POOL is False:
-        from nnctl.special import core_threads
-
-        _SLICE_POOL = core_threads("nnctl-forward")
-    return _SLICE_POOL
-
-
-_SLICE_POOL = False
+# The threads that compute slices side by side. Not the threads of nnctl.special.by_slices,
+# which a slice may use in turn.
+_SIDE_BY_SIDE = special.CoreThreads("nnctl-forward")
 
 
 def one_slice_at_a_time() -> None:
     """Compute slices one after the other in this process from now on: for a Dask worker,
     which has one core of the cluster's (Dask also gives it one BLAS thread), not all the
     machine's. The element-wise activations' slices too (nnctl.special.by_slices)."""
-    from nnctl import special
-
-    global _SLICE_POOL
-    if _SLICE_POOL:
-        _SLICE_POOL.shutdown(wait=False)
-    _SLICE_POOL = None
-    special.one_thread()
+    _SIDE_BY_SIDE.stop()
+    special.SLICE_THREADS.stop()
 
 
 class NonFinite:

@@ -103,7 +103,7 @@ def by_slices(function, x: np.ndarray, buffers: int = 0) -> np.ndarray:
                 else:
                     result[start:stop] = function(flat[start:stop])
 
-    pool = _pool() if flat.size >= PARALLEL_SIZE else None
+    pool = SLICE_THREADS.get() if flat.size >= PARALLEL_SIZE else None
     if pool is None:
         run(0, flat.size)
     else:
@@ -114,34 +114,35 @@ def by_slices(function, x: np.ndarray, buffers: int = 0) -> np.ndarray:
     return out
 
 
-def core_threads(name: str):
-    """A pool of one thread per core this process may use, named `name`-N; None on one core."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    if (cores or 1) < 2:
-        return None
-    from concurrent.futures import ThreadPoolExecutor
+class CoreThreads:
+    """A pool of one thread per core this process may use, named `name`-N, started at its first
+    use (get() is None on one core, and after stop())."""
 
-    return ThreadPoolExecutor(cores, thread_name_prefix=name)
+    def __init__(self, name: str):
+        self.name = name
+        self._pool = False  # not started yet
+
+    def get(self):
+        if self._pool is False:
+            cores = (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                     else os.cpu_count())
+            self._pool = None
+            if (cores or 1) > 1:
+                from concurrent.futures import ThreadPoolExecutor
+
+                self._pool = ThreadPoolExecutor(cores, thread_name_prefix=self.name)
+        return self._pool
+
+    def stop(self) -> None:
+        """Work on the calling thread from now on: for a Dask worker, which has one core of
+        the cluster's (nnctl.forward.one_slice_at_a_time)."""
+        if self._pool:
+            self._pool.shutdown(wait=False)
+        self._pool = None
 
 
-def _pool():
-    """The threads of by_slices (None on one core), started at the first large array."""
-    global _POOL
-    if _POOL is False:
-        _POOL = core_threads("nnctl-slices")
-    return _POOL
-
-
-_POOL = False
-
-
-def one_thread() -> None:
-    """Compute by_slices' slices on the calling thread from now on: for a Dask worker, which
-    has one core of the cluster's (nnctl.forward.one_slice_at_a_time)."""
-    global _POOL
-    if _POOL:
-        _POOL.shutdown(wait=False)
-    _POOL = None
+# The threads of by_slices
+SLICE_THREADS = CoreThreads("nnctl-slices")
 
 
 def tail_argument(x: np.ndarray) -> np.ndarray:

@@ -89,7 +89,7 @@ def test_slices_of_one_blas_thread_models_are_computed_side_by_side(monkeypatch)
 
     # a pool of this process's own: a Dask worker run in this process (a cluster of threads,
     # tests/test_distributed.py) computes slices one at a time from then on
-    monkeypatch.setattr(forward, "_SLICE_POOL", False)
+    monkeypatch.setattr(forward, "_SIDE_BY_SIDE", forward.special.CoreThreads("nnctl-forward"))
     threads, other_thread = [], threading.Event()
 
     class Recorded(forward.NumpyRunner):
@@ -284,7 +284,8 @@ def test_a_dask_worker_computes_its_slices_one_at_a_time(monkeypatch):
     from nnctl import distributed, forward
     from nnctl.model import load_model
 
-    monkeypatch.setattr(forward, "_SLICE_POOL", False)  # this process's pool, as before
+    # this process's pool, as before
+    monkeypatch.setattr(forward, "_SIDE_BY_SIDE", forward.special.CoreThreads("nnctl-forward"))
     model = load_model(str(CONFIGS / "gru_timeseries.yaml"))
     weights = model.init_weights(0)
     threads = []
@@ -311,8 +312,9 @@ def test_a_dask_worker_computes_its_activations_on_its_own_thread(monkeypatch):
 
     from nnctl import activations, distributed, forward, special
 
-    monkeypatch.setattr(forward, "_SLICE_POOL", False)  # this process's pools, as before
-    monkeypatch.setattr(special, "_POOL", False)
+    # this process's pools, as before
+    monkeypatch.setattr(forward, "_SIDE_BY_SIDE", special.CoreThreads("nnctl-forward"))
+    monkeypatch.setattr(special, "SLICE_THREADS", special.CoreThreads("nnctl-slices"))
     threads = []
 
     def sigmoid(part):
