@@ -30,6 +30,7 @@ import time
 _STARTUP_PREFIXES = ("PYTHON", "LC_", "LANG", "OPENBLAS", "OMP_", "MKL_", "NPY_", "NUMPY",
                      "GOTO", "TYPER", "_TYPER", "PYYAML")
 _PRELOADED = ("numpy", "yaml", "typer", "rich.console")
+BLAS_THREAD_TIMEOUT = "16"  # nnctl.cli.tuning's, checked by tests/test_forkserver.py
 _STATUS = struct.Struct("!q")
 # A request (argv, environment, cwd) is one socket message, which the socket's send buffer
 # bounds (about 208 KB on Linux: EMSGSIZE past it); a command line may be 2 MB: a larger
@@ -159,6 +160,10 @@ def serve(fd: int) -> None:
     """The server's loop: import the libraries, then one fork per request."""
     import importlib
 
+    # OpenBLAS reads this when NumPy starts it, here, and forked children keep what it read:
+    # set it as nnctl's entry point does before importing NumPy (nnctl.cli.tuning)
+    if not {"OPENBLAS_THREAD_TIMEOUT", "GOTO_THREAD_TIMEOUT"} & set(os.environ):
+        os.environ["OPENBLAS_THREAD_TIMEOUT"] = BLAS_THREAD_TIMEOUT
     for name in _PRELOADED:
         importlib.import_module(name)
     del sys.path[0]  # forkserver's folder: a command's sys.path is a fresh one's

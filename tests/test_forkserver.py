@@ -142,3 +142,10 @@ def test_a_run_cut_short_by_an_exception_retires_the_server(stand_in):
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
         server.close()
+
+
+def test_the_server_starts_openblas_as_nnctl_does():
+    """Forked commands keep the BLAS settings the server's NumPy read when it started."""
+    from nnctl.cli.tuning import BLAS_THREAD_TIMEOUT
+
+    assert forkserver.BLAS_THREAD_TIMEOUT == BLAS_THREAD_TIMEOUT

@@ -251,6 +251,33 @@ def test_keep_freed_memory_defers_to_the_environment(monkeypatch):
     assert keep_freed_memory() is True
 
 
+def _blas_timeout_seen(code: str, **env: str) -> str:
+    clean = {k: v for k, v in os.environ.items()
+             if k not in ("OPENBLAS_THREAD_TIMEOUT", "GOTO_THREAD_TIMEOUT")}
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=ROOT, check=True, env={**clean, **env}).stdout.strip()
+
+
+def test_idle_blas_threads_sleep_unless_the_user_set_their_timeout():
+    """nnctl's entry point sets OPENBLAS_THREAD_TIMEOUT before NumPy starts OpenBLAS (which
+    reads it then), and leaves a value of the user's, or of an older spelling, as it is."""
+    from nnctl.cli.tuning import BLAS_THREAD_TIMEOUT
+
+    code = ("import os, sys; from nnctl.cli.tuning import idle_blas_threads_sleep; {before}"
+            "idle_blas_threads_sleep(); "
+            "print(*map(os.environ.get, ('OPENBLAS_THREAD_TIMEOUT', 'GOTO_THREAD_TIMEOUT')))")
+    assert _blas_timeout_seen(code.format(before="")) == f"{BLAS_THREAD_TIMEOUT} None"
+    assert _blas_timeout_seen(code.format(before=""), OPENBLAS_THREAD_TIMEOUT="24") == "24 None"
+    assert _blas_timeout_seen(code.format(before=""), GOTO_THREAD_TIMEOUT="20") == "None 20"
+    # too late once NumPy is imported: OpenBLAS has read its environment already
+    assert _blas_timeout_seen(code.format(before="import numpy; ")) == "None None"
+    # main() does it first, before any command imports NumPy
+    wired = ("import os, sys, nnctl.cli.app as app; "
+             "app.run = lambda args: print(os.environ.get('OPENBLAS_THREAD_TIMEOUT'), "
+             "'numpy' in sys.modules) or 0; app.main(['act', 'relu', '1'])")
+    assert _blas_timeout_seen(wired) == f"{BLAS_THREAD_TIMEOUT} False"
+
+
 def test_the_engine_choice_reads_a_tap_of_one_output_of_several():
     """`--tap encoder[1]`, one output of an LSTM with return_state: gemm_bound walked the graph
     with a copy of Model.needed that took the reference for a layer's name (a KeyError)."""
