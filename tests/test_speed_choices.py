@@ -278,6 +278,43 @@ def test_idle_blas_threads_sleep_unless_the_user_set_their_timeout():
     assert _blas_timeout_seen(wired) == f"{BLAS_THREAD_TIMEOUT} False"
 
 
+def test_the_collector_leaves_start_up_objects_alone_but_still_collects():
+    """main() has Python's collector run every GC_YOUNG_OBJECTS new objects, not 700: start-up
+    makes ~50,000 lasting objects that it would rescan; cycles are still collected."""
+    import gc
+
+    from nnctl.cli.tuning import GC_YOUNG_OBJECTS, collect_garbage_less_often
+
+    code = ("import gc, sys, nnctl.cli.app as app; "
+            "app.run = lambda args: print(*gc.get_threshold(), gc.isenabled()) or 0; "
+            "app.main(['act', 'relu', '1'])")
+    older = " ".join(map(str, gc.get_threshold()[1:]))
+    assert _blas_timeout_seen(code) == f"{GC_YOUNG_OBJECTS} {older} True"
+    before = gc.get_threshold()
+    try:
+        gc.set_threshold(0)  # the collector turned off stays off
+        collect_garbage_less_often()
+        assert gc.get_threshold()[0] == 0
+        gc.set_threshold(700, *before[1:])
+        collect_garbage_less_often()
+        assert gc.get_threshold() == (GC_YOUNG_OBJECTS, *before[1:])
+        # reference cycles are still freed, once GC_YOUNG_OBJECTS objects have been made
+        collected = []
+
+        class Node:
+            def __del__(self):
+                collected.append(1)
+
+        first = Node()
+        first.other = first
+        del first
+        junk = [[] for _ in range(GC_YOUNG_OBJECTS + 1000)]
+        assert collected == [1]
+        del junk
+    finally:
+        gc.set_threshold(*before)
+
+
 def test_the_engine_choice_reads_a_tap_of_one_output_of_several():
     """`--tap encoder[1]`, one output of an LSTM with return_state: gemm_bound walked the graph
     with a copy of Model.needed that took the reference for a layer's name (a KeyError)."""

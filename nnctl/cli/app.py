@@ -18,7 +18,7 @@ from typer._click import exceptions as click_exceptions  # typer carries its own
 from nnctl import __version__
 from nnctl.cli import commands, typerfit
 from nnctl.cli.console import error_line
-from nnctl.cli.tuning import idle_blas_threads_sleep
+from nnctl.cli.tuning import collect_garbage_less_often, idle_blas_threads_sleep
 from nnctl.errors import NnctlError
 
 app = typer.Typer(
@@ -302,6 +302,7 @@ def main(argv: list[str] | None = None) -> None:
     """The process entry point (`nnctl`, `python -m nnctl`): runs and ends the process with
     its exit status. To run nnctl inside a Python process, call run(args), which returns it."""
     idle_blas_threads_sleep()  # before NumPy is imported
+    collect_garbage_less_often()
     _closed_streams_made_safe()
     args = list(sys.argv[1:] if argv is None else argv)
     for name in ("SIGTERM", "SIGHUP"):
