@@ -45,12 +45,16 @@ def model_file(tmp_path):
 
 @pytest.mark.parametrize("args,what,fix", [
     (["build", str(ARTICLE), "-o", "-"], "a model file (.npz)", "give -o FILE.npz or pipe it"),
+    (["convert", "M", "-o", "-"], "a model file (.npz)", "give -o FILE.npz or pipe it"),
     (["forward", "M", "S", "--output-format", "npy"], ".npy", "give -o FILE or pipe it"),
     (["forward", "M", "S", "--output-format", "parquet"], "Parquet", "give -o FILE or pipe it"),
     (["forward", "M", "S", "--output-format", "pq", "-o", "-"], "Parquet",
      "give -o FILE or pipe it"),
     (["act", "relu", "1", "2", "-f", "npy"], ".npy", "redirect it to a file (> FILE) or pipe it"),
     (["init", "he_normal", "--shape", "2", "--seed", "0", "-f", "npy"], ".npy",
+     "redirect it to a file (> FILE) or pipe it"),
+    # without --seed: refused before a seed is drawn, so the error is the only line
+    (["init", "he_normal", "--shape", "2", "-f", "npy"], ".npy",
      "redirect it to a file (> FILE) or pipe it"),
 ])
 def test_binary_output_is_refused_on_a_terminal(tmp_path, model_file, args, what, fix):

@@ -23,16 +23,12 @@ def build(
     see nnctl convert). It is written atomically. A model file or a Python model keeps its
     own weights unless --seed or --weights is given.
     """
-    from nnctl.cli.console import message, refuse_binary_on_terminal
+    from nnctl.cli.console import message
+    from nnctl.cli.destination import check_model_output
     from nnctl.cli.weights_source import model_and_weights
-    from nnctl.modelfiles import output_format, save_model_as
+    from nnctl.modelfiles import save_model_as
 
-    from nnctl.cli.destination import check_output
-
-    check_output(output, (model, weights))
-    output_format(output)   # a name nnctl cannot write is refused before any work
-    if output == "-":
-        refuse_binary_on_terminal("a model file (.npz)", "give -o FILE.npz or pipe it")
+    check_model_output(output, (model, weights))
 
     # no --seed: a model file or Python model keeps its weights; a spec uses its `seed:`, else 0
     built, values = model_and_weights(model, weights, seed, drawing_note=False)

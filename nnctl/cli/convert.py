@@ -24,13 +24,11 @@ def convert(
     weights drawn from its initializers with --seed (default 0). Written atomically.
     """
     from nnctl.cli.console import message, warn
+    from nnctl.cli.destination import check_model_output
     from nnctl.cli.weights_source import model_and_weights
-    from nnctl.modelfiles import WITHOUT_WEIGHTS, output_format, save_model_as
+    from nnctl.modelfiles import WITHOUT_WEIGHTS, save_model_as
 
-    from nnctl.cli.destination import check_output
-
-    check_output(output, (model, weights))
-    extension = output_format(output)
+    extension = check_model_output(output, (model, weights))
     built, values = model_and_weights(model, weights, seed, drawing_note=False)
     if extension in WITHOUT_WEIGHTS and (weights is not None or _carries_weights(model)):
         warn(f"{output} holds no weights (a {extension} file has none): write .npz or .keras "

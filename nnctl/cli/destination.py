@@ -20,6 +20,20 @@ def check_output(output: str | None, inputs=(), *, extensions: tuple[str, ...] =
                          f"name the file FILE{extensions[0]}")
 
 
+def check_model_output(output: str, inputs=()) -> str:
+    """-o FILE of a command that writes a model (build, convert), checked before any work:
+    check_output, a name nnctl cannot write, and a model file's binary bytes on a terminal
+    (`-o -` writes an .npz). Returns the extension that says the format."""
+    from nnctl.cli.console import refuse_binary_on_terminal
+    from nnctl.modelfiles import output_format
+
+    check_output(output, inputs)
+    extension = output_format(output)
+    if output == "-":
+        refuse_binary_on_terminal("a model file (.npz)", "give -o FILE.npz or pipe it")
+    return extension
+
+
 def _file_of(argument: str) -> str:
     from nnctl.cli.models import is_python_model, python_file
 

@@ -57,13 +57,15 @@ def init(
 
     from nnctl import initializers
     from nnctl.cli.console import message
-    from nnctl.cli.output import array_format, write_array
+    from nnctl.cli.output import array_format, refuse_npy_on_terminal, write_array
     from nnctl.errors import UsageError
 
     if (stats or plot) and format == ArrayFormat.npy:
         raise UsageError("--stats and --plot print text; --format npy writes only the values")
     if plot and format is not None and not stats:
         raise UsageError("--plot draws a chart; --format applies to the values or --stats")
+    if format == ArrayFormat.npy:
+        refuse_npy_on_terminal()  # before a seed is drawn and said
     dims = parse_shape(shape)
     args = parse_params(param or [], kind="initializer", name=name)
     cls = initializers.INITIALIZERS.get(name)

@@ -43,9 +43,7 @@ def json_text(array: np.ndarray) -> str:
 
 def write_array(array: np.ndarray, fmt: str) -> None:
     if fmt == "npy":
-        from nnctl.cli.console import refuse_binary_on_terminal
-
-        refuse_binary_on_terminal(".npy", "redirect it to a file (> FILE) or pipe it")
+        refuse_npy_on_terminal()
         sys.stdout.flush()
         np.save(sys.stdout.buffer, array, allow_pickle=False)
         sys.stdout.buffer.flush()
@@ -57,6 +55,13 @@ def write_array(array: np.ndarray, fmt: str) -> None:
     else:
         text = format_rows(as_rows(array), fmt).decode()
     write_text(text)
+
+
+def refuse_npy_on_terminal() -> None:
+    """.npy bytes would garble a terminal: a usage error (call it before any work too)."""
+    from nnctl.cli.console import refuse_binary_on_terminal
+
+    refuse_binary_on_terminal(".npy", "redirect it to a file (> FILE) or pipe it")
 
 
 def write_text(text: str) -> None:
