@@ -232,6 +232,13 @@ def test_terminal_stats_is_a_rich_table():
     (["he_normal", "--shape", "9", "--seed", "1", "-p", "seed=2"], "--seed 1 and --param seed=2 disagree"),
     (["identity", "--shape", "3,3,3"], "only 2-D shapes"),
     (["orthogonal", "--shape", "5"], "at least 2-D"),
+    # draws beyond the dtype: an error as `build` gives, not inf and NumPy's RuntimeWarning
+    (["random_normal", "--shape", "9", "--seed", "0", "-p", "stddev=1e300"],
+     "random_normal: the values drawn are not finite (beyond 3.4e+38, the largest float32)"),
+    (["random_uniform", "--shape", "9", "--seed", "0", "-p", "minval=-1e39", "-p", "maxval=1e39"],
+     "random_uniform: the values drawn are not finite"),
+    (["random_normal", "--shape", "9", "--seed", "0", "--dtype", "float64",
+      "-p", "stddev=1e308", "-p", "mean=1e308"], "(beyond 1.8e+308, the largest float64)"),
 ])
 def test_bad_input_is_one_error_line_and_exit_1(args, message):
     result = run(*args)

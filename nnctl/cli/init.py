@@ -75,7 +75,7 @@ def init(
     initializer = initializers.get({"type": cls.name, **args})
 
     theory = initializer.theory(dims)  # shape errors (identity 3-D, ...) before sampling
-    values = initializer(dims, dtype=dtype.value)
+    values = finite_sample(initializer, dims, np.dtype(dtype.value))
     if drawn:
         message(f"seed {seed} (pass --seed {seed} to draw the same values again)")
 
@@ -117,6 +117,22 @@ def parse_shape(text: str) -> tuple[int, ...]:
     if bad:
         raise ParameterError(f"--shape {text}: dimensions must be positive integers, got {bad[0]}")
     return dims
+
+
+def finite_sample(initializer, shape, dtype):
+    """The initializer's sample; an error, not infinities and NumPy's overflow warning, when
+    its arguments draw values beyond `dtype` (as `build` refuses such weights)."""
+    import numpy as np
+
+    from nnctl.errors import ParameterError
+
+    with np.errstate(over="ignore", invalid="ignore"):  # said below, in one line
+        values = initializer(shape, dtype=dtype)
+    if not np.isfinite(values).all():
+        raise ParameterError(f"{initializer.name}: the values drawn are not finite (beyond "
+                             f"{np.finfo(dtype).max:.3g}, the largest {dtype.name}): make its "
+                             "arguments smaller")
+    return values
 
 
 def _resolve_seed(cls, args: dict, seed):
