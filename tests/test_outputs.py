@@ -101,6 +101,24 @@ def test_a_trailing_slash_or_a_directory_is_refused(work, command):
 
 
 @pytest.mark.parametrize("command", sorted(WRITERS))
+def test_an_output_in_a_missing_directory_is_one_error_line(work, command):
+    args, name = WRITERS[command]
+    before = listing(work)
+    error_line(run_nnctl(*args, "-o", f"missing/{name}", cwd=work), 1,
+               f"missing/{name}: No such file or directory")
+    assert listing(work) == before
+
+
+def test_convert_of_weights_to_a_spec_in_a_missing_directory_is_one_error_line(work):
+    """The warning that a .yaml holds no weights comes only once the file is written."""
+    assert run_nnctl("build", "net.yaml", "-o", "m.npz", cwd=work).code == 0
+    error_line(run_nnctl("convert", "m.npz", "-o", "missing/net.yaml", cwd=work), 1,
+               "missing/net.yaml: No such file or directory")
+    result = run_nnctl("convert", "m.npz", "-o", "again.yaml", cwd=work)
+    assert result.code == 0 and "again.yaml holds no weights" in result.err, result.err
+
+
+@pytest.mark.parametrize("command", sorted(WRITERS))
 def test_an_existing_file_keeps_its_mode(work, command):
     args, name = WRITERS[command]
     (work / name).write_text("old\n")

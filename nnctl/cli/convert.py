@@ -30,10 +30,10 @@ def convert(
 
     extension = check_model_output(output, (model, weights))
     built, values = model_and_weights(model, weights, seed, drawing_note=False)
+    save_model_as(output, built, values)  # first: a file that cannot be written is one line
     if extension in WITHOUT_WEIGHTS and (weights is not None or _carries_weights(model)):
         warn(f"{output} holds no weights (a {extension} file has none): write .npz or .keras "
              "to keep them")
-    save_model_as(output, built, values)
     if output != "-":
         message(f"wrote {output}: {built.total_params:,} parameters")
 
