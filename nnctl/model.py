@@ -14,7 +14,7 @@ from functools import cached_property
 
 import numpy as np
 
-from nnctl.errors import DataError, NnctlError, SpecError, WeightsError
+from nnctl.errors import DataError, NnctlError, ResourceError, SpecError, WeightsError
 from nnctl.graphwalk import Cycle, ancestors, depth_first
 from nnctl.layers import ArgError, WeightSpec, default_name, format_shape, get as get_layer_class
 from nnctl.layers.base import Layer
@@ -203,11 +203,16 @@ class Model:
         weights = {}
         for key, (node, w) in self.weight_specs().items():
             rng = weight_rng(seed, node.name, w.name)
-            with np.errstate(over="ignore", invalid="ignore"):  # said below, in one line
-                weights[key] = np.asarray(w.initializer(w.shape, dtype=node.dtype, rng=rng),
-                                          dtype=node.dtype)
+            argument = f"{w.name}_initializer"
+            try:
+                with np.errstate(over="ignore", invalid="ignore"):  # said below, in one line
+                    weights[key] = np.asarray(w.initializer(w.shape, dtype=node.dtype, rng=rng),
+                                              dtype=node.dtype)
+            except ResourceError as exc:  # too large to draw: say which layer, where
+                raise self.spec.locate(ResourceError(
+                    f"layer '{node.name}': weight '{w.name}': {exc.message}"),
+                    node.path + (argument,)) from None
             if not np.isfinite(weights[key]).all():
-                argument = f"{w.name}_initializer"
                 raise self.spec.error(
                     f"layer '{node.name}': weight '{w.name}' drawn from its initializer is not "
                     f"finite (values beyond {np.finfo(node.dtype).max:.3g}, the largest "

@@ -254,6 +254,18 @@ def test_weights_drawn_to_infinity_are_an_error_naming_the_layer(tmp_path):
     assert (tmp_path / "m.npz").read_bytes() == b"previous"
 
 
+def test_weights_too_large_to_draw_are_an_error_naming_the_layer(tmp_path):
+    """40 TB of kernel: refused before allocating, at the layer's place in the spec."""
+    (tmp_path / "huge.yaml").write_text(
+        "name: m\ninput: [100000]\nlayers:\n  - {type: Dense, units: 100000000, name: big}\n")
+    for args in (["build", "huge.yaml", "-o", "m.npz"], ["forward", "huge.yaml"],
+                 ["inspect", "huge.yaml"], ["export", "huge.yaml", "-o", "m.onnx"]):
+        result = run_nnctl(*args, input="1\n", cwd=tmp_path)
+        one_error_line(result, "huge.yaml:4:", "layer 'big': weight 'kernel': a glorot_uniform "
+                       "sample of shape (100000, 100000000) needs 40.00 TB")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["huge.yaml"]
+
+
 def test_a_parquet_file_that_unpacks_past_a_hundred_times_itself_is_refused(tmp_path):
     """20,000,000 rows of zeros in one row group take 0.2 MB: they were streamed (3 s,
     332 MB); they are refused from the metadata, as an .npz bomb is."""
