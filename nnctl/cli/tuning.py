@@ -40,13 +40,13 @@ def keep_freed_memory(mmap_threshold: int = 64 << 20, trim_threshold: int = 256 
 # OpenBLAS (NumPy's BLAS) keeps each idle thread spinning for 2^28 CPU cycles, about 0.1 s,
 # after its last job, and from the moment NumPy starts it, before the thread sleeps: CPU taken
 # from nnctl's own threads and from the other processes of a pipeline or a `make -j`. 2^16
-# cycles (about 25 us) still bridges back-to-back matrix products. Idle 2-core machine, best of
-# 3 (wall s / CPU s), 2^28 against 2^16: `nnctl act relu 1` 0.15/0.18 against 0.15/0.14, and
-# 40 of them two at a time 4.1 s against 3.3 s; `forward` of 1,000,000 .npy rows through a
-# 32-64-64-10 MLP on the NumPy engine 0.42/0.62 against 0.43/0.47, with exact GELU 0.95/1.60
-# against 0.85/0.95 (its element-wise slices run on both cores); a 32-1024-1024-10 MLP over
-# 100,000 rows 1.08/1.95 against 1.10/1.79, and over 20,000 rows in batches of 256 0.42/0.64
-# against 0.40/0.49.
+# cycles (about 25 us) still bridges back-to-back matrix products. Idle 2-core machine (wall
+# s / CPU s), 2^28 against 2^16: `nnctl act relu 1` 0.09/0.12 against 0.09/0.09 (best of 15),
+# and 40 of them two at a time 2.5-2.7 s against 1.8-1.9 s; `forward` of 1,000,000 .npy rows
+# through a 32-64-64-10 MLP on the NumPy engine 0.42/0.62 against 0.43/0.47, with exact GELU
+# 0.95/1.60 against 0.85/0.95 (its element-wise slices run on both cores); a 32-1024-1024-10
+# MLP over 100,000 rows 1.08/1.95 against 1.10/1.79, and over 20,000 rows in batches of 256
+# 0.42/0.64 against 0.40/0.49.
 BLAS_THREAD_TIMEOUT = "16"
 
 
@@ -61,14 +61,18 @@ def idle_blas_threads_sleep() -> None:
 
 
 # Importing NumPy, polars, typer and nnctl makes about 50,000 objects that live as long as the
-# process. Python's collector runs every 700 new objects and then rescans the survivors (its
-# older generations) again and again: 28 ms of a `forward` run (99 young, 9 middle and one
-# full collection), 5 to 10 ms of `act` or `summary`, in the main thread, before any data
-# moves. Collecting every 100,000 new objects instead (as mypy does, for the same reason)
-# still frees reference cycles, a few MB of them at most, and leaves start-up nearly alone:
-# 1,000 CSV rows through the 32-64-64-10 MLP 0.246 s -> 0.213 s, 200,000 rows 0.499 s ->
-# 0.473 s (idle 2-core machine, best of 15); `summary` of a 10,000-layer chain 1.82 s -> 1.41 s
-# (a large model's own objects were rescanned too).
+# process. Python's collector runs every 700 new objects (2,000 from Python 3.13) and then
+# rescans the survivors (its older generations) again and again: 28 ms of a `forward` run
+# (Python 3.11: 99 young, 9 middle and one full collection), 5 to 10 ms of `act` or `summary`,
+# in the main thread, before any data moves. Collecting every 100,000 new objects instead (as
+# mypy does, for the same reason) leaves start-up nearly alone: 1,000 CSV rows through the
+# 32-64-64-10 MLP 0.246 s -> 0.213 s, 200,000 rows 0.499 s -> 0.473 s (idle 2-core machine,
+# best of 15); `summary` of a 10,000-layer chain 1.82 s -> 1.41 s (a large model's own objects
+# were rescanned too). Reference cycles are still freed, later: `forward` makes none per batch
+# (tests/test_speed_choices.py), so its memory is what it was (200,000 CSV rows: 143 MB at the
+# peak either way). Python 3.14's incremental collector keeps the first threshold's meaning
+# (its young generation) and scans a slice of the old one with each young collection, in
+# proportion to the objects made since the last: fewer, larger slices here.
 GC_YOUNG_OBJECTS = 100_000
 
 
