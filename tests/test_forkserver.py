@@ -144,8 +144,9 @@ def test_a_run_cut_short_by_an_exception_retires_the_server(stand_in):
         server.close()
 
 
-def test_the_server_starts_openblas_as_nnctl_does():
-    """Forked commands keep the BLAS settings the server's NumPy read when it started."""
+def test_the_server_sets_nnctl_s_blas_thread_timeout():
+    """Forked commands keep the BLAS settings the server's NumPy read when it started: the
+    server (which never imports nnctl) sets nnctl's timeout by a copy of its value."""
     from nnctl.cli.tuning import BLAS_THREAD_TIMEOUT
 
     assert forkserver.BLAS_THREAD_TIMEOUT == BLAS_THREAD_TIMEOUT
