@@ -575,6 +575,18 @@ def test_usage_and_install_hint(model, tmp_path):
     assert not os.path.exists(tmp_path / "out" / "a.parquet")
 
 
+@pytest.mark.parametrize("inputs", [["a.csv", "b.csv"], ["."], ["*.csv"]])
+def test_many_inputs_to_a_data_file_name_are_refused(model, tmp_path, inputs):
+    """`-o scores.csv` reads as one file: many inputs do not make a directory of that name."""
+    _write(tmp_path, "a.csv", _rows(0))
+    _write(tmp_path, "b.csv", _rows(1))
+    result = run_nnctl("forward", model, *inputs, "-o", "scores.csv", cwd=tmp_path)
+    assert (result.code, result.out, result.err) == (2, "", (
+        "nnctl: error: -o scores.csv: names a data file, and many input files write one "
+        "output file each into a directory: give -o OUTDIR/\n"))
+    assert sorted(os.listdir(tmp_path)) == ["a.csv", "b.csv"]
+
+
 def test_dask_log_lines_of_the_client_stay_off_stderr_during_a_run():
     """A worker lost while its result is fetched makes Dask's client log `Couldn't gather 1
     keys, rescheduling` to stderr; nnctl retries the part and reports failures in its own one

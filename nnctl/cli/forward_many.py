@@ -24,6 +24,15 @@ def is_many(inputs: list[str], output: str, workers, scheduler) -> bool:
         not os.path.exists(source) and any(c in source for c in "*?["))
 
 
+def _names_a_data_file(output: str) -> bool:
+    """`-o scores.csv`, not there yet: a file meant, not a directory to make of that name."""
+    from nnctl.parts import DATA_EXTENSIONS, is_url
+
+    return (not is_url(output) and not output.endswith(("/", os.sep))
+            and not os.path.exists(output)
+            and os.path.splitext(output)[1].lower() in DATA_EXTENSIONS)
+
+
 def forward_many(model, inputs, output, *, weights, seed, overwrite, workers, scheduler,
                  **options) -> int:
     """Plan the parts, run them, print a summary; one error line per bad input file."""
@@ -35,6 +44,9 @@ def forward_many(model, inputs, output, *, weights, seed, overwrite, workers, sc
 
     if output == "-":
         raise UsageError("many input files write one output file each: give -o OUTDIR/")
+    if _names_a_data_file(output):
+        raise UsageError(f"-o {output}: names a data file, and many input files write one "
+                         "output file each into a directory: give -o OUTDIR/")
     if model == "-":
         raise UsageError("MODEL '-' is read once, here: with -o OUTDIR/, give it as a file")
     if workers is not None and scheduler is not None:
