@@ -171,6 +171,13 @@ def test_stdin_rows_one_output_row_each():
     assert lines[3] == "0.25,0.25,0.25,0.25"
 
 
+def test_stdin_from_a_windows_editor_byte_order_mark_and_crlf():
+    """Notepad's UTF-8 starts with a byte order mark: not part of the first number (as
+    forward reads such a file)."""
+    r = run_nnctl("act", "relu", input=b"\xef\xbb\xbf-1,2\r\n3\r\n")
+    assert (r.code, r.out, r.err) == (0, "0,2\n3\n", "")
+
+
 def test_stdin_json_lines_and_elementwise_ragged_rows():
     r = run_nnctl("act", "relu", "-f", "json", input="-1 2\n3\n\n-4,5,-6\n")
     assert [json.loads(line) for line in r.out.splitlines()] == [[0, 2], [3], [], [0, 5, 0]]

@@ -191,7 +191,7 @@ def read_rows(fd: int, dtype):
     producer gets its answers line by line, a fast one in large chunks.
 
     A row is numbers separated by commas, or else by white space; rows may differ in length
-    and an empty line is an empty row. A field that is not a number is an error at its line
+    and an empty line is an empty row; a byte order mark and CRLF line ends are read too. A field that is not a number is an error at its line
     and field number, as forward's reader words it: `<stdin>:2: column 3: 'x' is not a number`.
 
     NOTE: not nnctl.tabular.read_batches: that reads a table (every row as wide as the first,
@@ -226,6 +226,8 @@ def read_rows(fd: int, dtype):
             rows = []
             for line in lines:
                 number += 1
+                if number == 1:  # a byte order mark (Windows' UTF-8) is not part of a number
+                    line = line.removeprefix(b"\xef\xbb\xbf")
                 rows.append(parse_row(line.decode("utf-8", "replace").rstrip("\r"), number,
                                       dtype))
             yield rows
