@@ -492,6 +492,17 @@ def test_a_damaged_h5_that_crashes_the_hdf5_library_is_one_error_line(tmp_path):
     one_error_line(flipped, "<stdin>")
 
 
+@pytest.mark.parametrize("name", ["model.h5", "model.hdf5", "model.keras"])
+@pytest.mark.parametrize("content", [b"", b"garbage\n", b"\x89HDF\r\n"])
+def test_a_keras_file_that_is_not_one_says_so(tmp_path, name, content):
+    """A download cut short or a page of HTML saved as model.h5: not read as a YAML spec."""
+    (tmp_path / name).write_bytes(content)
+    kind = "HDF5 file" if name.endswith(("h5", "hdf5")) else ".keras archive"
+    for command in ("summary", "forward"):
+        one_error_line(run_nnctl(command, name, cwd=tmp_path, input="1,2,3\n"),
+                       f"{name}: not a valid {kind}")
+
+
 @pytest.mark.parametrize("mutation, fragment", [
     ({"dtype": {"module": "keras", "class_name": "DTypePolicy",
                 "config": {"name": "mixed_float16"}}}, "mixed precision policy 'mixed_float16'"),

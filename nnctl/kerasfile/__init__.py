@@ -73,8 +73,9 @@ def keras_kind(path, data: bytes | None = None) -> str | None:
                 return "keras" if "config.json" in archive.namelist() else None
         except (zipfile.BadZipFile, OSError, ValueError):
             return "keras" if name.lower().endswith(".keras") else None
-    if name.lower().endswith(".keras"):
-        return "keras"
+    extension = os.path.splitext(name)[1].lower()
+    if extension in EXTENSIONS:  # named so, not one inside: its reader says what is wrong
+        return EXTENSIONS[extension]
     if head.lstrip()[:1] == b"{" and _is_keras_json(name, data):
         return "json"
     return None
