@@ -83,11 +83,30 @@ class Report:
 
 # --- inputs and targets --------------------------------------------------------------------------
 
+def check_batch_fits(model, batch: int) -> None:
+    """ResourceError, before any pass, when the passes over `batch` rows cannot fit in half
+    the free memory: every layer's values and their gradients in float64, and one layer's
+    scratch (nnctl.forward.check_sample_fits), about three copies (measured: 3.3 for an MLP,
+    2 for a convnet)."""
+    from nnctl.errors import ResourceError
+    from nnctl.forward import check_sample_fits
+    from nnctl.limits import check_allocation
+
+    per_row = check_sample_fits(model)
+    try:
+        check_allocation((batch, per_row), "float64", copies=3,
+                         what=f"inspecting a batch of {batch:,} rows: its layer values and "
+                              "gradients (float64)")
+    except ResourceError as exc:
+        raise ResourceError(f"{exc.message}: inspect fewer rows") from None
+
+
 def random_inputs(model, batch: int, seed: int) -> dict[str, np.ndarray]:
     """A standard-normal batch for every input, from the seed (independent of the weights')."""
     from nnctl.initializers import weight_rng
     from nnctl.limits import check_allocation
 
+    check_batch_fits(model, batch)
     inputs = {}
     for name in model.input_names:
         shape = model.nodes[name].shape
@@ -176,6 +195,7 @@ def inspect(model, inputs: dict[str, np.ndarray], weights: dict[str, np.ndarray]
             kernel_initializer: str | None = None) -> Report:
     """One forward and backward pass over `inputs`; the statistics of every layer."""
     batch = len(next(iter(inputs.values())))
+    check_batch_fits(model, batch)
     model = in_float64(model)
     inputs = {k: np.asarray(v) if np.asarray(v).dtype.kind in "iu"   # token ids stay ids
               else np.asarray(v, dtype=np.float64) for k, v in inputs.items()}

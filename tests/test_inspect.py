@@ -337,6 +337,26 @@ def test_errors(nnctl, args, code, message):
     assert r.err.count("\n") == 1 and "Traceback" not in r.err
 
 
+def test_a_batch_whose_passes_cannot_fit_in_memory_is_refused_before_them():
+    """--batch 20,000,000: 240 MB of inputs, but 5 GB of float64 layer values and gradients
+    (the OOM killer ended `--batch 100000000` at 24 GB). Run under a 2 GiB address space so
+    that a missing check fails here with a MemoryError, not by filling the machine."""
+    import resource
+
+    def cap():
+        resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    r = subprocess.run([sys.executable, "-m", "nnctl", "inspect", str(ARTICLE), "--batch",
+                        "20000000"], capture_output=True, text=True, env=env, preexec_fn=cap,
+                       timeout=120)
+    assert (r.returncode, r.stdout) == (1, ""), r.stderr
+    assert r.stderr.startswith("nnctl: error: inspecting a batch of 20,000,000 rows: its layer "
+                               "values and gradients (float64) of shape (20000000, ") \
+        and "more than the" in r.stderr and r.stderr.endswith("spare: inspect fewer rows\n"), r.stderr
+    assert r.stderr.count("\n") == 1
+
+
 def test_terminal_shows_a_chart():
     """On a terminal: a title, the table and the log-scale chart (run under a pty)."""
     main, child = pty.openpty()
