@@ -171,6 +171,40 @@ def test_stdin_rows_one_output_row_each():
     assert lines[3] == "0.25,0.25,0.25,0.25"
 
 
+@pytest.mark.parametrize("fmt", ["csv", "json"])
+def test_a_long_range_is_written_in_pieces(fmt):
+    """8,000,000 values: 64 MB as float32 arrays (x and y). The whole text at once took 400 MB
+    as CSV, 970 MB as JSON, so a --num that passed the memory check of its array could need
+    ten times that and meet the OOM killer."""
+    from fuzzing import measured
+
+    code, out, err, peak = measured(["act", "relu", "--range", "-1,1", "--num", "8000000",
+                                     "-f", fmt])
+    assert (code, err) == (0, ""), err
+    if fmt == "json":
+        assert out.startswith(b"[0, 0, 0, ") and out.endswith(b", 1]\n")
+        assert out.count(b", ") == 7_999_999 and b"\n" not in out[:-1]
+    else:
+        lines = out.split(b"\n")
+        assert len(lines) == 8_000_001 and lines[0] == b"0" and lines[-2:] == [b"1", b""]
+    assert peak < 200_000, peak
+
+
+@pytest.mark.parametrize("shape", [(), (1,), (7,), (0, 3), (4, 3), (3, 2, 2), (5, 1, 3)])
+@pytest.mark.parametrize("fmt", ["csv", "json"])
+def test_an_array_written_in_pieces_is_the_whole_array(monkeypatch, capsys, shape, fmt):
+    from nnctl.cli import output
+
+    array = np.arange(int(np.prod(shape)), dtype=np.float32).reshape(shape) / 4
+    output.write_array(array, fmt)
+    whole = capsys.readouterr().out
+    monkeypatch.setattr(output, "PIECE_VALUES", 2)  # a piece of one row, or of two
+    output.write_array(array, fmt)
+    assert capsys.readouterr().out == whole
+    if fmt == "json":
+        assert json.loads(whole) == array.tolist()
+
+
 def test_stdin_from_a_windows_editor_byte_order_mark_and_crlf():
     """Notepad's UTF-8 starts with a byte order mark: not part of the first number (as
     forward reads such a file)."""

@@ -31,14 +31,21 @@ def tensor_text(array: np.ndarray) -> str:
 
 def json_text(array: np.ndarray) -> str:
     """Nested lists, with each number in its shortest round-trip form."""
-    texts = iter(JSON_SPELLING.get(t, t) for t in float_texts(array))
+    return _nested(iter(JSON_SPELLING.get(t, t) for t in float_texts(array)), array.shape) + "\n"
 
-    def nest(shape):
-        if not shape:
-            return next(texts)
-        return "[" + ", ".join(nest(shape[1:]) for _ in range(shape[0])) + "]"
 
-    return nest(array.shape) + "\n"
+def _nested(texts, shape) -> str:
+    # NOTE: a module function, not a closure calling itself: that closure is a reference
+    # cycle, which kept every value's text alive until a garbage collection (67 MB a call
+    # for 1,000,000 values, act's rows on stdin calling it once a row)
+    if not shape:
+        return next(texts)
+    return "[" + ", ".join(_nested(texts, shape[1:]) for _ in range(shape[0])) + "]"
+
+
+# values formatted at a time: the text of a value takes 10-50 times its 4 or 8 bytes, so a
+# large array (act --num 10^8) is written in pieces, not as one string
+PIECE_VALUES = 1 << 18
 
 
 def write_array(array: np.ndarray, fmt: str) -> None:
@@ -48,13 +55,33 @@ def write_array(array: np.ndarray, fmt: str) -> None:
         np.save(sys.stdout.buffer, array, allow_pickle=False)
         sys.stdout.buffer.flush()
         return
-    if fmt == "text":
-        text = tensor_text(array) + "\n"
+    if fmt == "text":  # NumPy elides the middle of a large array: one short string
+        write_text(tensor_text(array) + "\n")
     elif fmt == "json":
-        text = json_text(array)
+        for piece in json_pieces(array):
+            write_text(piece)
     else:
-        text = format_rows(as_rows(array), fmt).decode()
-    write_text(text)
+        rows = as_rows(array)
+        for part in _row_slices(rows):
+            write_text(format_rows(part, fmt).decode())
+
+
+def _row_slices(array: np.ndarray):
+    """`array` in slices along its first axis of about PIECE_VALUES values each."""
+    step = max(1, PIECE_VALUES // max(1, array[0].size)) if len(array) else 1
+    for start in range(0, max(len(array), 1), step):
+        yield array[start:start + step]
+
+
+def json_pieces(array: np.ndarray):
+    """json_text(array), in pieces of about PIECE_VALUES values."""
+    if array.ndim == 0 or array.size <= PIECE_VALUES:
+        yield json_text(array)
+        return
+    yield "["
+    for k, part in enumerate(_row_slices(array)):
+        yield (", " if k else "") + json_text(part)[1:-2]  # the rows, without `[` and `]\n`
+    yield "]\n"
 
 
 def refuse_npy_on_terminal() -> None:
