@@ -539,9 +539,13 @@ def test_errors_are_the_builtins_a_keras_user_catches(tmp_path):
     import nnctl
     from nnctl.errors import FileError, SpecError
 
-    with pytest.raises(OSError) as missing:
-        nnctl.load_model(str(tmp_path / "nope.yaml"))
-    assert isinstance(missing.value, FileError) and "no such file" in str(missing.value)
+    for name in ("nope.yaml", "nope.keras", "nope.h5"):
+        with pytest.raises(OSError) as missing:
+            nnctl.load_model(str(tmp_path / name))
+        assert isinstance(missing.value, FileError) and "no such file" in str(missing.value)
+    model = nnctl.Sequential([nnctl.Input((2,)), L.Dense(1)])
+    with pytest.raises(FileError, match="nope.weights.h5: no such file"):
+        model.load_weights(str(tmp_path / "nope.weights.h5"))
     bad = tmp_path / "bad.yaml"
     bad.write_text("input: [3]\nlayers:\n  - {type: Dense, units: -1}\n")
     with pytest.raises(ValueError) as invalid:

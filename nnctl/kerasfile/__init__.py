@@ -22,7 +22,7 @@ from __future__ import annotations
 import io
 import os
 
-from nnctl.errors import NnctlError, SpecError, WeightsError
+from nnctl.errors import FileError, NnctlError, SpecError, WeightsError
 from nnctl.spec import HDF5_MAGIC, ZIP_MAGIC
 
 KINDS = {"keras": "Keras 3 archive", "h5": "Keras 2 / tf.keras HDF5 model",
@@ -114,9 +114,9 @@ def load_model(path, data: bytes | None = None, weights: bool = True):
     name = os.fspath(path)
     kind = keras_kind(path, data)
     if data is None and not os.path.exists(name):
-        raise SpecError("no such file", source=name)
+        raise FileError("no such file", source=name)
     if data is None and os.path.isdir(name):
-        raise SpecError("is a directory, not a Keras file", source=name)
+        raise FileError("is a directory, not a Keras file", source=name)
     if kind == "json":
         text = data if data is not None else _read_limited(name)
         return keras_json_to_spec(text, name), None
@@ -192,9 +192,10 @@ def load_weights_h5(path, spec) -> dict:
     name = os.fspath(path)
     model = _built(spec)
     kind = keras_kind(name)
+    if not os.path.exists(name):
+        raise FileError("no such file", source=name)
     if not os.path.isfile(name):
-        raise WeightsError("no such file" if not os.path.exists(name) else "not a file",
-                           source=name)
+        raise FileError("not a file", source=name)
     size = os.path.getsize(name)
     if kind == "keras":
         return run_isolated(lambda: _load_archive(name, None, True, model=model), name, size)[1]
