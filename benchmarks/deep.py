@@ -68,7 +68,8 @@ def main() -> None:
             for command in commands:
                 args = {"forward": ["forward", f"{depth}.yaml"],
                         "inspect": ["inspect", f"{depth}.yaml", "--batch", "16"],
-                        "plot": ["plot", f"{depth}.yaml", "-f", "svg"]}.get(
+                        "plot": ["plot", f"{depth}.yaml", "-f", "svg"],
+                        "build": ["build", f"{depth}.yaml", "-o", f"{depth}.npz"]}.get(
                     command, [command, f"{depth}.yaml"])
                 times[command, depth] = run(args, tmp, rows if command == "forward" else b"")
                 print(f"{command:8s} {depth:6,d} layers  {times[command, depth]:7.2f} s",

@@ -16,7 +16,8 @@ writing) and the ratio nnctl / alternative, with the target where the project se
   parquet  Parquet -> Parquet / a polars script (read_parquet, the MLP, write_parquet)
   gelu     the same network with exact GELU / with relu (.npy, NumPy engine and default engine);
            and the activation alone in process, CPU time (no start-up, I/O or BLAS)
-  others   benchmarks/conv.py, rnn.py and deep.py, where they exist, run as they are
+  others   benchmarks/conv.py, rnn.py and deep.py, where they exist (deep.py for summary,
+           plot, inspect, lint, build and forward, 50 to 10,000 layers)
 
 The network is a 32 -> 64 -> 64 -> 10 MLP (weights drawn once with `nnctl build`); the
 hand-written scripts compute it as `x @ W + b` with np.maximum(x, 0, out=x). nnctl runs with
@@ -307,6 +308,10 @@ def gelu(report: Report, work: Workdir, args) -> None:
                  "relu")
 
 
+# deep.py measures every command that walks a whole model, not only its default two
+OTHER_ARGUMENTS = {"deep": ["--commands", "summary,plot,inspect,lint,build,forward"]}
+
+
 def others(report: Report, work: Workdir, args) -> None:
     for name in ("conv", "rnn", "deep"):
         path = os.path.join(ROOT, "benchmarks", f"{name}.py")
@@ -314,7 +319,8 @@ def others(report: Report, work: Workdir, args) -> None:
             print(f"\nbenchmarks/{name}.py: not written yet")
             continue
         print(f"\nbenchmarks/{name}.py (its own output)", flush=True)
-        result = subprocess.run([sys.executable, path], env=ENV, stdout=subprocess.PIPE,
+        result = subprocess.run([sys.executable, path, *OTHER_ARGUMENTS.get(name, [])],
+                                env=ENV, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True)
         print("  " + result.stdout.rstrip().replace("\n", "\n  "), flush=True)
         report.rows.append({"section": name, "output": result.stdout,
