@@ -86,13 +86,13 @@ def model_graph(model, options: PlotOptions | None = None) -> Graph:
     # model.nodes holds inputs first, then layers as the spec lists them (dependencies first):
     # the order a reader expects, and a good start for the layout's ordering.
     boxes = [_box(model, model.nodes[name]) for name in model.nodes if name in shown]
-    edges = []
+    edges: dict[tuple[str, str], None] = {}   # a set that keeps its order
     for box in boxes:   # a shared layer: one box, the edges of all its calls (not to itself:
         for call in model.calls(model.nodes[box.name]):   # the layout has no loops)
             for source in (model.nodes[i].layer_name for i in call.inbound):
-                if source in shown and source != box.name and (source, box.name) not in edges:
-                    edges.append((source, box.name))
-    return Graph(model.name, boxes, edges, options)
+                if source in shown and source != box.name:
+                    edges[source, box.name] = None
+    return Graph(model.name, boxes, list(edges), options)
 
 
 def _box(model, node) -> Box:
