@@ -205,6 +205,15 @@ def test_an_array_written_in_pieces_is_the_whole_array(monkeypatch, capsys, shap
         assert json.loads(whole) == array.tolist()
 
 
+def test_stdin_json_arrays_as_act_and_forward_write_them():
+    """`forward -f jsonl | nnctl act softmax`, `act -f json | act`: a JSON array is a row."""
+    r = run_nnctl("act", "relu", "-f", "json", input="[-1, 2]\n[]\n[3,-4.5]\n  [ 5 ]\n")
+    assert (r.code, r.out, r.err) == (0, "[0, 2]\n[]\n[3, 0]\n[5]\n", "")
+    r = run_nnctl("act", "relu", input="[1,x]\n")
+    assert (r.code, r.out, r.err) == (1, "", "nnctl: error: <stdin>:1: column 2: 'x' is not a "
+                                             "number\n")
+
+
 def test_stdin_from_a_windows_editor_byte_order_mark_and_crlf():
     """Notepad's UTF-8 starts with a byte order mark: not part of the first number (as
     forward reads such a file)."""

@@ -48,8 +48,8 @@ def act(
 
     Values come from the arguments, or from --range A,B (--num points, 100
     by default), or else from stdin: rows of numbers (commas or spaces
-    between them), one output row per input row; softmax and the other
-    vector functions work on each row.
+    between them, or JSON arrays), one output row per input row; softmax and
+    the other vector functions work on each row.
 
     Examples:
 
@@ -190,9 +190,11 @@ def read_rows(fd: int, dtype):
     """Chunks of rows (1-D arrays) from a file descriptor, as the bytes arrive: a slow
     producer gets its answers line by line, a fast one in large chunks.
 
-    A row is numbers separated by commas, or else by white space; rows may differ in length
-    and an empty line is an empty row; a byte order mark and CRLF line ends are read too. A field that is not a number is an error at its line
-    and field number, as forward's reader words it: `<stdin>:2: column 3: 'x' is not a number`.
+    A row is numbers separated by commas, or else by white space, or a JSON array of numbers
+    (as act -f json and forward -f jsonl write them); rows may differ in length and an empty
+    line is an empty row; a byte order mark and CRLF line ends are read too. A field that is
+    not a number is an error at its line and field number, as forward's reader words it:
+    `<stdin>:2: column 3: 'x' is not a number`.
 
     NOTE: not nnctl.tabular.read_batches: that reads a table (every row as wide as the first,
     blank lines skipped, CSV or TSV but not numbers between spaces), while `seq` or a person
@@ -242,6 +244,9 @@ def parse_row(line: str, number: int, dtype):
 
     from nnctl.errors import DataError
 
+    body = line.strip()
+    if body[:1] == "[" and body[-1:] == "]":  # a JSON array (act -f json, forward -f jsonl)
+        line = body[1:-1]
     fields = [f.strip() for f in line.split(",")] if "," in line else line.split()
     numbers = []
     for k, text in enumerate(fields, start=1):
