@@ -16,6 +16,7 @@ from nnctl.errors import SpecError
 MAX_NODES = 100_000   # values after alias expansion; real specs have a few hundred
 MAX_DEPTH = 64
 
+_MERGE_TAG = "tag:yaml.org,2002:merge"
 _STANDARD_TAGS = {
     "tag:yaml.org,2002:" + t for t in ("str", "int", "float", "bool", "null", "seq", "map")
 }
@@ -231,7 +232,7 @@ class _Builder:
         yaml = self.yaml
         if isinstance(node, yaml.MappingNode):
             result = {}
-            for key_node, value_node in node.value:
+            for key_node, value_node in self.pairs(node):
                 if not isinstance(key_node, yaml.ScalarNode):
                     raise self.fail(key_node, "mapping keys must be plain values")
                 key = self.scalar(key_node)
@@ -246,6 +247,30 @@ class _Builder:
         if isinstance(node, yaml.SequenceNode):
             return [self.build(item, path + (i,), depth + 1) for i, item in enumerate(node.value)]
         return self.scalar(node)
+
+    def pairs(self, node) -> list:
+        """A mapping's (key node, value node) pairs with YAML's merge keys resolved, as
+        PyYAML's safe loader resolves them: `<<: *base` (or a list of them) adds the keys of
+        the mappings named that the mapping does not give itself, the first one named first."""
+        own, merged = [], []
+        for key_node, value_node in node.value:
+            if key_node.tag != _MERGE_TAG:
+                own.append((key_node, value_node))
+                continue
+            sources = (value_node.value if isinstance(value_node, self.yaml.SequenceNode)
+                       else [value_node])
+            for source in sources:
+                if not isinstance(source, self.yaml.MappingNode):
+                    raise self.fail(source, "a merge key `<<` takes a mapping or a list of "
+                                            "mappings")
+                merged += self.pairs(source)
+        scalar = self.yaml.ScalarNode
+        given = {k.value for k, _ in own if isinstance(k, scalar)}
+        for key_node, value_node in merged:
+            if not isinstance(key_node, scalar) or key_node.value not in given:
+                given.add(key_node.value if isinstance(key_node, scalar) else None)
+                own.append((key_node, value_node))
+        return own
 
     def scalar(self, node):
         if node.tag not in _STANDARD_TAGS:

@@ -325,6 +325,43 @@ def test_alias_bomb_is_refused_quickly(nnctl, tmp_path):
     assert r.code == 1 and "alias bomb" in r.err and r.err.count("\n") == 1
 
 
+def test_yaml_merge_keys_reuse_a_layers_arguments(nnctl, tmp_path):
+    """`<<: *hidden` (YAML's merge key, which PyYAML's safe loader reads): the keys given
+    beside it win; an error in a merged value points at the line that wrote it."""
+    (tmp_path / "merged.yaml").write_text(textwrap.dedent("""\
+        name: m
+        input: [3]
+        layers:
+          - &hidden {type: Dense, units: 4, activation: relu, kernel_initializer: he_normal}
+          - {<<: *hidden, name: a}
+          - <<: [{use_bias: false}, *hidden]
+            units: 5
+          - {type: Dense, units: 1}
+        """))
+    (tmp_path / "plain.yaml").write_text(textwrap.dedent("""\
+        name: m
+        input: [3]
+        layers:
+          - {type: Dense, units: 4, activation: relu, kernel_initializer: he_normal}
+          - {type: Dense, units: 4, activation: relu, kernel_initializer: he_normal, name: a}
+          - {type: Dense, units: 5, activation: relu, kernel_initializer: he_normal,
+             use_bias: false}
+          - {type: Dense, units: 1}
+        """))
+    merged = nnctl("summary", tmp_path / "merged.yaml")
+    assert (merged.code, merged.err) == (0, "")
+    assert merged.out == nnctl("summary", tmp_path / "plain.yaml").out
+    (tmp_path / "bad.yaml").write_text("input: [3]\nlayers:\n  - {<<: 3, type: Dense}\n")
+    r = nnctl("validate", tmp_path / "bad.yaml")
+    assert (r.code, r.err) == (1, f"nnctl: error: {tmp_path / 'bad.yaml'}:3:10: a merge key "
+                                  "`<<` takes a mapping or a list of mappings\n")
+    (tmp_path / "typo.yaml").write_text(
+        "input: [3]\nlayers:\n  - &d {type: Dense, units: 2, activation: relux}\n"
+        "  - {<<: *d}\n")
+    r = nnctl("validate", tmp_path / "typo.yaml")
+    assert r.code == 1 and r.err.startswith(f"nnctl: error: {tmp_path / 'typo.yaml'}:3:"), r.err
+
+
 def test_missing_file(nnctl, tmp_path):
     r = nnctl("summary", tmp_path / "nope.yaml")
     assert r.code == 1
