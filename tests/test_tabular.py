@@ -511,6 +511,34 @@ def test_a_npy_file_shorter_than_its_header_announces_says_so(tmp_path):
                                      f"{path.stat().st_size} B")
 
 
+@pytest.mark.parametrize("fmt", ["csv", "jsonl", "npy", "parquet"])
+@pytest.mark.parametrize("named", [True, False], ids=["by-option", "by-content"])
+def test_a_pipe_given_as_a_path_is_read_as_a_stream(tmp_path, fmt, named):
+    """`nnctl forward MODEL <(zcat rows.npy.gz)`: the path (/dev/fd/N) is a pipe, read once
+    as stdin is (an .npy's header was read, then the path opened again and found empty: 'not
+    a valid .npy file'; Parquet could not be mapped: 'No such device')."""
+    import threading
+
+    rows = np.array([[1, 2, 3], [4, 5, 6.5]], np.float32)
+    path = tmp_path / f"rows.{fmt}"
+    with open_writer(str(path)) as out:
+        out.write(rows)
+    read_end, write_end = os.pipe()
+
+    def write():
+        with open(write_end, "wb") as pipe:
+            pipe.write(path.read_bytes())
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    try:
+        got = read_all(f"/dev/fd/{read_end}", fmt=fmt if named else None)
+    finally:
+        writer.join(timeout=30)
+        os.close(read_end)
+    np.testing.assert_array_equal(got, rows)
+
+
 def test_parquet_on_stdin_is_refused_past_the_spool_limit(tmp_path):
     """Parquet on stdin is copied to a temporary file: up to MAX_STDIN_PARQUET_BYTES, then one
     error line (exit 1) that says the limit and asks for a file path. Here the limit is the

@@ -25,13 +25,13 @@ NPY_HEADER_ERRORS = (ValueError, EOFError, SyntaxError, OverflowError, TypeError
 class NpyReading:
     """The .npy half of TableReader (nnctl.tabular.readers), mixed into it.
 
-    `_npy` is the memory map of a file, or (shape, fortran, dtype) from the header on stdin;
+    `_npy` is the memory map of a file, or (shape, fortran, dtype) from the header of a stream;
     `_npy_done` counts the bytes of a map handed out (progress).
     """
 
     def _start_npy(self) -> None:
         self._npy_done = 0
-        if self.source != "-":  # a file: read its header from the start, then map it
+        if not self._stream:  # a file: read its header from the start, then map it
             self._raw.close()
             self._raw = open(self.source, "rb")
             self._input = PeekableInput(self._raw)
@@ -47,7 +47,7 @@ class NpyReading:
             raise DataError("holds Python objects (a pickle), which nnctl never loads",
                             source=self.name)
         self._npy = (shape, fortran, dtype)
-        if self.source != "-":
+        if not self._stream:
             self._raw.close()
             try:
                 self._npy = np.load(self.source, mmap_mode="r", allow_pickle=False)

@@ -40,7 +40,7 @@ class ParquetReading:
     def _start_parquet(self) -> None:
         import polars as pl
 
-        if self.source == "-":  # Parquet keeps its index at the end: spool stdin to disk
+        if self._stream:  # Parquet keeps its index at the end: spool stdin (a pipe) to disk
             import tempfile
 
             self._spool = tempfile.TemporaryFile()
@@ -104,7 +104,8 @@ class ParquetReading:
     def _stdin_too_large(self) -> DataError:
         from nnctl.limits import human_bytes
 
-        return DataError(f"Parquet on stdin is copied to a temporary file first (Parquet keeps "
+        where = "on stdin" if self.source == "-" else "from a pipe"
+        return DataError(f"Parquet {where} is copied to a temporary file first (Parquet keeps "
                          f"its index at the end), and this one is over "
                          f"{human_bytes(MAX_STDIN_PARQUET_BYTES)}: give it as a file path "
                          "instead", source=self.name)

@@ -12,6 +12,7 @@ import io
 import math
 import os
 import queue
+import stat
 import sys
 import threading
 from typing import Iterator, NamedTuple
@@ -104,6 +105,7 @@ class TableReader(TextReading, NpyReading, ParquetReading):
         self._column_names = column_names
         self._objects = None  # JSON Lines of objects: their keys, in the order read
         self._raw = None
+        self._stream = source == "-"   # read once, front to back: no reopening, no mapping
         self._npy = None
         self._parquet = None
         self._spool = None
@@ -118,12 +120,14 @@ class TableReader(TextReading, NpyReading, ParquetReading):
         else:
             try:
                 self._raw = open(self.source, "rb", buffering=0)
-                size = os.fstat(self._raw.fileno()).st_size
+                info = os.fstat(self._raw.fileno())
             except IsADirectoryError:
                 raise DataError("is a directory, not a data file", source=self.name) from None
             except OSError as exc:
                 raise FileError(f"cannot open: {exc.strerror}", source=self.name) from None
-            self.total_bytes = size or None
+            # a pipe given as a path (<(zcat rows.npy.gz), a FIFO) is read once, as stdin is
+            self._stream = not stat.S_ISREG(info.st_mode)
+            self.total_bytes = None if self._stream else info.st_size or None
         self._input = PeekableInput(self._raw)
         if self.format is None:
             self.format = sniff(self._input)
@@ -150,7 +154,7 @@ class TableReader(TextReading, NpyReading, ParquetReading):
 
     @property
     def bytes_read(self) -> int:
-        if self._npy is not None and self.source != "-":
+        if self._npy is not None and not self._stream:
             return self._npy_done
         return self._input.bytes_read
 
