@@ -84,27 +84,28 @@ def read_spec(path: str) -> ModelSpec:
     return parse_spec(load_yaml(read_text(path), str(path)))
 
 
-def read_stdin_model() -> tuple[ModelSpec, dict | None]:
+def read_stdin_model(source: str = "-") -> tuple[ModelSpec, dict | None]:
     """MODEL "-": a YAML spec, a model file (an .npz, known by the zip magic at its start:
     `nnctl build net.yaml -o - | nnctl forward - data.csv`) or a Keras file on stdin, read once
-    and whole.
+    and whole. `source`: a pipe given as a path instead (`<(cat net.yaml)`, a FIFO).
 
     Returns the spec and the model file's weights (None for a YAML spec).
     """
-    data = _read_stdin()
+    name = STDIN if source == "-" else str(source)
+    data = _read_stdin(source)
     from nnctl.kerasfile import keras_kind
 
-    if keras_kind(STDIN, data):
+    if keras_kind(name, data):
         from nnctl.kerasfile import load_model
 
-        spec_dict, weights = load_model(STDIN, data)
-        return parse_spec(Located(spec_dict, {}, STDIN)), weights
+        spec_dict, weights = load_model(name, data)
+        return parse_spec(Located(spec_dict, {}, name)), weights
     if data.startswith(ZIP_MAGIC):
         from nnctl.weights import load_model_file
 
-        spec_dict, weights = load_model_file(STDIN, data)
-        return parse_spec(Located(spec_dict, {}, STDIN)), weights
-    return parse_spec(load_yaml(_decoded(data, STDIN), STDIN)), None
+        spec_dict, weights = load_model_file(name, data)
+        return parse_spec(Located(spec_dict, {}, name)), weights
+    return parse_spec(load_yaml(_decoded(data, name), name)), None
 
 
 MAX_SPEC_BYTES = 16 << 20  # specs are small; /dev/zero or a mistaken big file is refused
@@ -114,29 +115,40 @@ HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"  # a Keras .h5
 STDIN = "<stdin>"
 
 
-def _read_stdin() -> bytes:
-    """stdin's bytes: up to MAX_SPEC_BYTES of YAML, or MAX_STDIN_MODEL_BYTES of model file."""
+def _read_stdin(source: str = "-") -> bytes:
+    """stdin's (or a pipe's) bytes: up to MAX_SPEC_BYTES of YAML, or MAX_STDIN_MODEL_BYTES of
+    model file."""
+    import contextlib
     import sys
 
-    stream = sys.stdin.buffer
+    name, where = (STDIN, "on stdin") if source == "-" else (str(source), "from a pipe")
     try:
-        head = stream.read(len(ZIP_MAGIC))
-        model = head in (ZIP_MAGIC, HDF5_MAGIC[:len(ZIP_MAGIC)])
-        limit = MAX_STDIN_MODEL_BYTES if model else MAX_SPEC_BYTES
-        chunks, size = [head], len(head)
-        while size <= limit:  # in pieces: read(limit) would allocate all of it at once
-            chunk = stream.read(min(1 << 20, limit + 1 - size))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
+        stream = sys.stdin.buffer if source == "-" else open(source, "rb")
     except OSError as exc:
-        raise SpecError(exc.strerror or str(exc), source=STDIN) from None
+        raise FileError(exc.strerror or str(exc), source=name) from None
+    try:
+        with contextlib.nullcontext() if source == "-" else stream:
+            return _read_bounded(stream, name, where)
+    except OSError as exc:
+        raise SpecError(exc.strerror or str(exc), source=name) from None
+
+
+def _read_bounded(stream, name: str, where: str) -> bytes:
+    head = stream.read(len(ZIP_MAGIC))
+    model = head in (ZIP_MAGIC, HDF5_MAGIC[:len(ZIP_MAGIC)])
+    limit = MAX_STDIN_MODEL_BYTES if model else MAX_SPEC_BYTES
+    chunks, size = [head], len(head)
+    while size <= limit:  # in pieces: read(limit) would allocate all of it at once
+        chunk = stream.read(min(1 << 20, limit + 1 - size))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
     if size > limit:
         if model:
-            raise SpecError(f"a model file larger than {limit >> 20} MB on stdin: give it as "
-                            "a file path", source=STDIN)
-        raise SpecError(f"larger than {limit >> 20} MB: not a spec", source=STDIN)
+            raise SpecError(f"a model file larger than {limit >> 20} MB {where}: give it as "
+                            "a file path", source=name)
+        raise SpecError(f"larger than {limit >> 20} MB: not a spec", source=name)
     return b"".join(chunks)
 
 

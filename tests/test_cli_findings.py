@@ -200,6 +200,29 @@ def test_model_file_on_stdin_for_other_commands(model_file):
     assert yaml.code == 0 and yaml.out == summary.out
 
 
+@pytest.mark.parametrize("source", ["spec", "model file"])
+def test_a_model_through_a_pipe_given_as_a_path(tmp_path, model_file, source):
+    """`nnctl forward <(cat net.yaml) data.csv`, or a FIFO: read once, as MODEL `-` is (the
+    first bytes were read to tell the kind, then the path opened again: 'the spec is empty')."""
+    import threading
+
+    data = write_csv(tmp_path / "s.csv", [[1, 2, 3], [-1, 0.5, 2]])
+    content = (ARTICLE if source == "spec" else model_file).read_bytes()
+    fifo = tmp_path / "model"
+    os.mkfifo(fifo)
+
+    def feed():  # once; a second opening of the FIFO would wait for a writer (the timeout)
+        with open(fifo, "wb") as f:
+            f.write(content)
+
+    writer = threading.Thread(target=feed, daemon=True)
+    writer.start()
+    r = run_nnctl("forward", fifo, data, timeout=20)
+    writer.join(timeout=5)
+    expected = run_nnctl("forward", ARTICLE if source == "spec" else model_file, data)
+    assert (r.code, r.err, r.out) == (0, "", expected.out)
+
+
 def test_broken_model_file_on_stdin_is_one_error_line(model_file):
     r = run_nnctl("forward", "-", "/dev/null", input=model_file.read_bytes()[:100])
     assert r.code == 1

@@ -20,7 +20,7 @@ import re
 
 _PYTHON = re.compile(r"^(?P<file>.+?\.py)(?::(?P<name>.*))?$", re.DOTALL)
 _loaded: dict[str, object] = {}   # MODEL argument -> API model (a file is imported once);
-                                  # "-" -> (spec, weights) read from stdin
+                                  # "-" or a pipe -> (spec, weights) read from it
 
 
 def is_python_model(path: str) -> bool:
@@ -33,10 +33,25 @@ def python_file(path: str) -> str:
     return _PYTHON.match(str(path))["file"]
 
 
+def is_stream(path: str) -> bool:
+    """Whether MODEL is read once, front to back: "-" (stdin), or a pipe given as a path
+    (`<(cat net.yaml)`, a FIFO), which a second opening would find empty."""
+    import os
+    import stat
+
+    if str(path) == "-":
+        return True
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):
+        return False
+    return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)
+
+
 def open_spec(path: str):
     """The ModelSpec of MODEL (the CLI's one way of reading it)."""
-    if str(path) == "-":
-        return _stdin_model()[0]
+    if is_stream(path):
+        return _stream_model(path)[0]
     if is_python_model(path):
         from nnctl.spec import parse_spec
         from nnctl.yamlpos import Located
@@ -57,8 +72,8 @@ def open_model(path: str):
 def open_weights(path: str) -> dict | None:
     """The weights MODEL carries (a model file's, a Keras file's, a Python model's own), or
     None for a spec or a Keras .json config: then they are drawn from its initializers."""
-    if str(path) == "-":
-        weights = _stdin_model()[1]
+    if is_stream(path):
+        weights = _stream_model(path)[1]
         return None if weights is None else dict(weights)
     if is_python_model(path):
         model = python_model(path)
@@ -76,13 +91,15 @@ def open_weights(path: str) -> dict | None:
     return None
 
 
-def _stdin_model():
-    """(spec, weights or None) of MODEL "-": stdin is read once, for the spec and the weights."""
-    if "-" not in _loaded:
+def _stream_model(path: str):
+    """(spec, weights or None) of MODEL "-" or a pipe: read once, for the spec and the
+    weights."""
+    key = str(path)
+    if key not in _loaded:
         from nnctl.spec import read_stdin_model
 
-        _loaded["-"] = read_stdin_model()
-    return _loaded["-"]
+        _loaded[key] = read_stdin_model(key)
+    return _loaded[key]
 
 
 def python_model(path: str):
