@@ -170,6 +170,26 @@ def test_an_npz_on_stdin_asks_for_its_path(article):
                                "give its path")
 
 
+@pytest.mark.parametrize("device", ["/dev/zero", "/dev/urandom"])
+def test_an_npz_input_that_is_a_device_is_refused_before_reading_it(device):
+    """zipfile looks for an archive's end record by reading to the end: /dev/zero has none,
+    and `forward MODEL /dev/zero --input-format npz` grew until the OOM killer came. Under a
+    2 GiB address space here, so that a missing check fails with a MemoryError instead."""
+    import os
+    import resource
+
+    from conftest import ROOT
+
+    def cap():
+        resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
+
+    r = subprocess.run([sys.executable, "-m", "nnctl", "forward", str(CONFIGS / "two_input.yaml"),
+                        device, "--input-format", "npz"], capture_output=True, text=True,
+                       env={**os.environ, "PYTHONPATH": str(ROOT)}, preexec_fn=cap, timeout=60)
+    assert (r.returncode, r.stdout, r.stderr) == (1, "", error(
+        f"{device}: is not a regular file (an .npz archive is read from a file)"))
+
+
 def test_a_zip_file_without_the_npz_extension_is_named_as_such(article, tmp_path):
     path = tmp_path / "inputs.dat"
     path.write_bytes(article.read_bytes())

@@ -264,6 +264,11 @@ def read_npz_inputs(path, names, *, batch_size: int = DEFAULT_BATCH_SIZE,
     broken = (zipfile.BadZipFile, zlib.error, EOFError, ValueError, OSError, KeyError)
     if os.path.isfile(name):   # before the directory is parsed: 1-2 s for 100,000 members
         check_member_count(zip_entry_count(name), name, DataError)
+    elif os.path.isdir(name):
+        raise DataError("is a directory, not an .npz file", source=name)
+    elif os.path.exists(name):  # zipfile reads a device (/dev/zero) or a pipe to its "end"
+        raise DataError("is not a regular file (an .npz archive is read from a file)",
+                        source=name)
     try:
         archive = zipfile.ZipFile(name)
     except FileNotFoundError:
