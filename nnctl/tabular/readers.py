@@ -126,8 +126,8 @@ class TableReader(TextReading, NpyReading, ParquetReading):
             except OSError as exc:
                 raise FileError(f"cannot open: {exc.strerror}", source=self.name) from None
             # a pipe given as a path (<(zcat rows.npy.gz), a FIFO) is read once, as stdin is
-            self._stream = not stat.S_ISREG(info.st_mode)
-            self.total_bytes = None if self._stream else info.st_size or None
+            self._stream = stat.S_ISFIFO(info.st_mode) or stat.S_ISSOCK(info.st_mode)
+            self.total_bytes = info.st_size or None
         self._input = PeekableInput(self._raw)
         if self.format is None:
             self.format = sniff(self._input)
