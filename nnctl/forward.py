@@ -184,9 +184,7 @@ def check_sample_fits(model: Model) -> int:
     runs (Layer.scratch_values: a recurrent layer's projection of every step, 100x its output
     for an LSTM over 100 steps); ResourceError when they cannot fit in memory whatever the
     batch (an UpSampling2D of size 10^6)."""
-    per_row = sum(math.prod(d or 1 for d in node.shape) for node in model.nodes.values())
-    per_row += max((node.layer.scratch_values(model.inbound_shapes(node))
-                    for node in model.nodes.values() if node.layer is not None), default=0)
+    per_row = model.values_per_sample()
     check_allocation((per_row,), model.dtype, what="the layer outputs of one sample")
     return per_row
 

@@ -86,13 +86,12 @@ class Report:
 def check_batch_fits(model, batch: int) -> None:
     """ResourceError, before any pass, when the passes over `batch` rows cannot fit in half
     the free memory: every layer's values and their gradients in float64, and one layer's
-    scratch (nnctl.forward.check_sample_fits), about three copies (measured: 3.3 for an MLP,
-    2 for a convnet)."""
+    scratch (Model.values_per_sample), about three copies (measured: 3.3 for an MLP, 2 for
+    a convnet)."""
     from nnctl.errors import ResourceError
-    from nnctl.forward import check_sample_fits
     from nnctl.limits import check_allocation
 
-    per_row = check_sample_fits(model)
+    per_row = model.values_per_sample()
     try:
         check_allocation((batch, per_row), "float64", copies=3,
                          what=f"inspecting a batch of {batch:,} rows: its layer values and "

@@ -195,6 +195,14 @@ class Model:
                             for k in range(node.n_outputs)]
         return tensors
 
+    def values_per_sample(self) -> int:
+        """The values of one sample's layer outputs, and the most any one layer holds while
+        it runs (Layer.scratch_values: a recurrent layer's projection of every step)."""
+        values = sum(math.prod(d or 1 for d in node.shape) for node in self.nodes.values())
+        return values + max((node.layer.scratch_values(self.inbound_shapes(node))
+                             for node in self.nodes.values() if node.layer is not None),
+                            default=0)
+
     # --- weights -------------------------------------------------------------------------
     def init_weights(self, seed: int = 0) -> dict[str, np.ndarray]:
         """Every weight drawn from its initializer; each depends only on the seed and its name."""
