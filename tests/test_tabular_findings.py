@@ -99,6 +99,10 @@ def test_json_strings_with_spaces_around_them_are_read_as_numbers(article):
 
 # --- 3, 6: rows of the wrong width: say why -----------------------------------------------------
 
+CR_ALONE = ("(lines here end with a carriage return alone, as old Mac files do; nnctl reads "
+            "lines that end with \\n or \\r\\n: convert with tr '\\r' '\\n')")
+
+
 @pytest.mark.parametrize("data,args,message", [
     ("1\t2\t3\n", [], "<stdin>:1: expected 3 columns, got 1 "
      "(the values look tab-separated: give --input-format tsv)"),
@@ -120,6 +124,11 @@ def test_json_strings_with_spaces_around_them_are_read_as_numbers(article):
     ("a,b\n", [], "<stdin>:1: expected 3 columns, got 2 in the header"),  # no hint to give
     ("first name,last name\n", [], "<stdin>:1: expected 3 columns, got 2 in the header"),
     ("1,2\n", [], "<stdin>:1: expected 3 columns, got 2"),
+    # lines ended by a CR alone (classic Mac OS): the whole file is one line; CRLF is read
+    ("1,2,3\r4,5,6\r", [], "<stdin>:1: expected 3 columns, got 5 " + CR_ALONE),
+    ("a,b,c\r1,2,3\r", [], "<stdin>:1: expected 3 columns, got 5 " + CR_ALONE),
+    ("1\t2\t3\r4\t5\t6\r", ["--input-format", "tsv"],
+     "<stdin>:1: expected 3 columns, got 5 " + CR_ALONE),
 ])
 def test_a_line_of_the_wrong_width_says_what_it_looks_like(article, data, args, message):
     result = run_nnctl("forward", article, *args, input=data)

@@ -328,6 +328,9 @@ def _width_hint(text: bytes, cells: list[bytes], fmt: str, n_columns: int) -> tu
 
     Only on the way to an error: it may take its time.
     """
+    if b"\r" in text.rstrip(b"\r"):  # not a CRLF line end: a CR alone inside the line
+        return (" (lines here end with a carriage return alone, as old Mac files do; nnctl "
+                "reads lines that end with \\n or \\r\\n: convert with tr '\\r' '\\n')"), False
     extra = cells[n_columns:]
     if extra and not any(extra):
         return f" (a trailing {'tab' if fmt == 'tsv' else repr(',')}?)", False
