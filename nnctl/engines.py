@@ -20,7 +20,6 @@ was 1.14x slower in wall time).
 """
 from __future__ import annotations
 
-import math
 import os
 
 ENGINES = ("auto", "numpy", "onnxruntime")
@@ -101,11 +100,6 @@ def _layer_nodes(model, outputs=None) -> list:
     return [node for node in nodes if node.layer is not None]
 
 
-def _values(node) -> int:
-    """The values of one row (one sample) of a node's output."""
-    return math.prod(d or 1 for d in node.shape)
-
-
 def macs_per_row(model, outputs=None) -> int:
     """Multiply-adds for one row (one sample) on the way to `outputs`."""
     return sum(node.layer.macs(model.inbound_shapes(node), node.shape)
@@ -131,7 +125,7 @@ def saved_values_per_row(model, outputs=None) -> int:
         kind = activation.name if activation is not None else "linear"
         weight = (COSTLY_VALUE if kind in SAVES_MUCH else
                   SLOWER_VALUE if kind in SLOWER_ON_ONNXRUNTIME else 1)
-        total += _values(node) * weight
+        total += node.values * weight
     return total
 
 
@@ -167,7 +161,7 @@ def gemm_bound(model, outputs=None) -> bool:
     same large matrix products, and ONNX Runtime's start-up is not paid back."""
     if not dense_only(model, outputs):
         return False
-    values = sum(_values(node) for node in _layer_nodes(model, outputs))
+    values = sum(node.values for node in _layer_nodes(model, outputs))
     return macs_per_row(model, outputs) >= GEMM_BOUND_MACS * max(1, values)
 
 

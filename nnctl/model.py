@@ -53,6 +53,11 @@ class Node:
             self.inbound_index = [0] * len(self.inbound)
 
     @property
+    def values(self) -> int:
+        """The values of one sample's output (the first output's, for a layer of several)."""
+        return math.prod(d or 1 for d in self.shape)
+
+    @property
     def layer_name(self) -> str:
         """The name of the layer this node calls (a shared layer's later calls: the first's)."""
         return self.owner or self.name
@@ -198,7 +203,7 @@ class Model:
     def values_per_sample(self) -> int:
         """The values of one sample's layer outputs, and the most any one layer holds while
         it runs (Layer.scratch_values: a recurrent layer's projection of every step)."""
-        values = sum(math.prod(d or 1 for d in node.shape) for node in self.nodes.values())
+        values = sum(node.values for node in self.nodes.values())
         return values + max((node.layer.scratch_values(self.inbound_shapes(node))
                              for node in self.nodes.values() if node.layer is not None),
                             default=0)
