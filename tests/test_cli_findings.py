@@ -333,6 +333,44 @@ def test_help_fits_and_cuts_nothing(command, columns):
             assert f"{name} {first}." in commands, (name, first)
 
 
+def examples_of(text: str) -> list[str]:
+    """The commands under a --help's "Examples:", a line ending in a backslash joined to the
+    next one as the shell joins them."""
+    block = text.split("\n  Examples:\n\n", 1)[1].split("\n\n", 1)[0]
+    return [line.strip() for line in re.sub(r" \\\n\s+", " ", block).splitlines()]
+
+
+EXAMPLE_COMMANDS = ["act", "init", "list"]
+
+
+@pytest.mark.parametrize("command", EXAMPLE_COMMANDS)
+def test_help_examples_are_not_rewrapped(command):
+    """An example is one command line at every width: click rewrapped each as a paragraph,
+    and at 80 columns init's became two lines, the first ending in `-p` (pasted: 'Option -p
+    requires an argument', then a shell variable set by the second)."""
+    assert "Examples:" in help_of(command, columns=80)
+    for columns in (80, 60):
+        examples = examples_of(help_of(command, columns=columns))
+        assert len(examples) >= 3
+        assert all(re.match(r"(seq -5 5 \| )?nnctl " + command + " ", e) for e in examples), \
+            examples
+
+
+def test_help_examples_run_when_pasted(tmp_path):
+    """Every example of every --help, pasted into a shell, succeeds."""
+    examples = [e for command in EXAMPLE_COMMANDS for e in examples_of(help_of(command,
+                                                                                columns=60))]
+    script = "set -e -o pipefail\nnnctl() { \"$PYTHON\" -m nnctl \"$@\"; }\n" + "".join(
+        f"echo '+ {e}' >&2\n{e} >/dev/null\n" for e in examples)
+    env = {**os.environ, "PYTHON": sys.executable,
+           "PYTHONPATH": os.pathsep.join(filter(None, (str(ROOT), os.environ.get("PYTHONPATH"))))}
+    env.pop("COLUMNS", None)
+    proc = subprocess.run(["bash", "-c", script], capture_output=True, text=True, cwd=tmp_path,
+                          env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.count("\n+ ") + 1 == len(examples) >= 9
+
+
 def test_nnctl_alone_shows_the_help_as_a_usage_error():
     alone = run_nnctl()
     assert (alone.code, alone.out) == (2, run_nnctl("--help").out)

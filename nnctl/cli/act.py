@@ -53,14 +53,13 @@ def act(
 
     Examples:
 
-      nnctl act softmax 0.2 0.02 0.15 1.3 0.5 0.06 1.1 0.05 3.75
-
+    \b
+      nnctl act softmax 0.2 0.02 0.15 1.3 0.5 \\
+          0.06 1.1 0.05 3.75
       nnctl act relu -1 2
-
-      nnctl act leaky_relu --range -5,5 --num 11 -p negative_slope=0.1
-
+      nnctl act leaky_relu --range -5,5 --num 11 \\
+          -p negative_slope=0.1
       seq -5 5 | nnctl act sigmoid
-
       nnctl act sigmoid --range -10,10 --plot --derivative
     """
     import numpy as np

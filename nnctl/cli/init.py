@@ -47,10 +47,10 @@ def init(
 
     Examples:
 
+    \b
       nnctl init he_normal --shape 9,1 --seed 0
-
-      nnctl init variance_scaling --shape 784,10 -p scale=2 -p distribution=uniform --stats
-
+      nnctl init variance_scaling --shape 784,10 --stats \\
+          -p scale=2 -p distribution=uniform
       nnctl init glorot_normal --shape 3,3,16,32 --plot
     """
     import numpy as np

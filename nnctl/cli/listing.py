@@ -43,10 +43,9 @@ def list_names(
 
     Examples:
 
+    \b
       nnctl list activations
-
       nnctl list initializers --format json
-
       nnctl list layers | cut -f1
     """
     from nnctl.cli.console import choose_format
