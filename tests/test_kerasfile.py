@@ -26,7 +26,8 @@ from nnctl.yamlpos import Located
 
 KERAS = GOLDEN / "keras"
 STEMS = sorted(p.name[:-len(".expected.json")] for p in KERAS.glob("*.expected.json"))
-NESTED = {"nested_sequential", "nested_functional", "shared_encoder"}   # flattened: their own
+NESTED = {"nested_sequential", "nested_functional", "shared_encoder",
+          "sequential_of_branches"}   # flattened: their own
                                                                        # summary rows
 WEIGHTS_FILES = sorted(KERAS.glob("*weights.h5"))   # model.save_weights: Keras 3, tf.keras 2
 FILES = sorted(p for p in KERAS.iterdir()

@@ -70,6 +70,19 @@ class KerasGraph:
     # the NotEqual it reads (checked against nnctl's own masks by nnctl.kerasfile.masks)
     masks: dict[str, MaskOp] = field(default_factory=dict)
 
+    def is_chain(self) -> bool:
+        """Each layer reads the one before it (the first, the one input), once: what a
+        Sequential spec can say. A Sequential holding a Functional block with branches is,
+        once flattened, not one."""
+        previous = list(self.inputs)
+        if len(previous) != 1 or self.calls:
+            return False
+        for layer in self.layers:
+            if layer.inbound != previous:
+                return False
+            previous = [layer.name]
+        return self.outputs == previous
+
     def spec(self) -> dict:
         """The nnctl spec dict (docs/spec.md) of this model."""
         dtypes = {layer.args.get("dtype", "float32") for layer in self.layers}
@@ -147,6 +160,7 @@ def keras_config_to_graph(config, source: str | None = None) -> KerasGraph:
     graph.name = reader.add_model(graph, config, weights_path="", legacy_group=None,
                                   called_on=None)[0]
     reader.check_unique(graph)
+    graph.sequential = graph.sequential and graph.is_chain()   # else written as a graph
     return graph
 
 

@@ -120,6 +120,17 @@ def nested_functional():
     return keras.Model(x, out, name="residual")
 
 
+def sequential_of_branches():
+    # a Sequential holding a Functional block with a branch (and a Sequential inside that):
+    # flattened, no longer a chain of layers
+    inner = keras.Sequential([keras.Input((4,)), L.Dense(3, activation="relu", name="inner_a"),
+                              L.Dense(3, name="inner_b")], name="inner")
+    x = keras.Input((4,), name="block_in")
+    block = keras.Model(x, L.Add(name="skip")([inner(x), L.Dense(3, name="side")(x)]),
+                        name="block")
+    return keras.Sequential([keras.Input((4,)), block, L.Dense(2, name="post")], name="outer")
+
+
 def conv2d_net():
     return keras.Sequential([keras.Input((8, 8, 2)),
                              L.Conv2D(4, 3, padding="same", activation="relu"),
@@ -272,7 +283,8 @@ def activation_layers():
 
 MODELS = {f.__name__: f for f in (seq_mlp, seq_batchnorm, seq_layernorm, seq_reshape, seq_frozen,
                                   seq_float64, func_article, func_two_in_out, func_merges,
-                                  nested_sequential, nested_functional, conv2d_net, conv1d_net,
+                                  nested_sequential, nested_functional, sequential_of_branches,
+                                  conv2d_net, conv1d_net,
                                   text_lstm, bidirectional_rnn, activation_layers, lstm_states,
                                   masked_gru, func_masked, func_masked_two, shared_dense,
                                   shared_text,

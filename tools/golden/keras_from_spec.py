@@ -127,11 +127,13 @@ def vocabulary(spec) -> int:
 def weight_key(model, weight) -> str:
     """A weight's key in a weights file: `LAYER/PATH` with its path inside the layer
     (`dense/kernel`, `lstm/lstm_cell/kernel`, `bidirectional/forward_lstm/lstm_cell/bias`).
-    Keras prefixes a Sequential's paths with the model's name, a Functional's not."""
+    Keras prefixes a Sequential's paths with the model's name, a Functional's not (a
+    Functional model used as a layer: its paths are its own layers', `inner_a/kernel`)."""
     for layer in model.layers:
         if any(w is weight for w in layer.weights):
             parts = weight.path.split("/")
-            return "/".join([layer.name] + parts[parts.index(layer.name) + 1:])
+            start = parts.index(layer.name) + 1 if layer.name in parts else 0
+            return "/".join([layer.name] + parts[start:])
     raise KeyError(weight.path)
 
 
