@@ -517,6 +517,33 @@ def test_graph_mistakes():
         NoShape().summary()
 
 
+def test_a_layer_called_on_arrays_checks_them_as_on_tensors():
+    """A built layer called on arrays of another width drew new weights for them (Keras says
+    the input is incompatible); a 1-D array or a list of numbers ended in an IndexError."""
+    dense = L.Dense(2, name="d")
+    dense(np.ones((1, 3)))
+    kernel = dense.kernel.numpy().copy()
+    with pytest.raises(ValueError, match=r"^Input of layer 'd' is incompatible with the layer: it "
+                                         r"was built for inputs of shape \(None, 3\) \(its "
+                                         r"weights fit those\), but was called on \(None, 4\)$"):
+        dense(np.ones((1, 4)))
+    np.testing.assert_array_equal(dense.kernel.numpy(), kernel)
+    assert dense(np.ones((2, 5, 3))).shape == (2, 5, 2)     # same weights, more axes: fine
+    one_axis = (r"^layer 'e': an input is a batch of samples, \(batch, \.\.\.\): got an "
+                r"array of shape \(3,\); for one sample add the batch axis \(x\[None\]\)")
+    with pytest.raises(ValueError, match=one_axis + "$"):
+        L.Dense(2, name="e")(np.ones(3))
+    with pytest.raises(ValueError, match=one_axis + r"; a list given to a layer is the list "
+                                                    r"of its inputs: np.array\(\.\.\.\) makes "
+                                                    r"one array of it$"):
+        L.Dense(2, name="e")([[1.0, 2.0, 3.0]])
+    with pytest.raises(ValueError, match=r"^layer 'f': .* got an array of shape \(\)$"):
+        L.Dense(2, name="f")(3.0)
+    with pytest.raises(ValueError, match=r"^layer 'g': .* got an array of shape \(2,\); for "
+                                         r"one sample add the batch axis \(x\[None\]\)$"):
+        L.Add(name="g")([[1.0, 2.0], [3.0, 4.0]])
+
+
 def test_data_mistakes():
     model = nnctl.from_spec(CONFIGS / "article_functional.yaml")
     with pytest.raises(DataError, match=r"input 'input': expected an array of shape "

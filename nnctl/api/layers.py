@@ -371,7 +371,7 @@ class Layer(KerasViews):
                             "or on arrays (to compute)")
         self._check_arity(inputs)
         if not all(symbolic):
-            return self._call_on_arrays(tensors)
+            return self._call_on_arrays(tensors, listed=isinstance(inputs, (list, tuple)))
         return self._call_symbolic(tensors)
 
     def _check_arity(self, inputs) -> None:
@@ -423,7 +423,8 @@ class Layer(KerasViews):
                              f"was built for inputs of shape {shown(self._built_shapes)} (its "
                              f"weights fit those), but was called on {shown(shapes)}")
 
-    def _call_on_arrays(self, values: list):
+    def _call_on_arrays(self, values: list, listed: bool = False):
+        """Compute on arrays; `listed`: they were given as a list (a list of the inputs)."""
         import numpy as np
 
         dtype = self.config.get("dtype") or "float32"
@@ -434,14 +435,20 @@ class Layer(KerasViews):
             except (TypeError, ValueError) as exc:
                 raise TypeError(f"layer '{self.name}' was called on {type(v).__name__}, not "
                                 f"an array of numbers ({exc})") from None
-            if arrays[-1].ndim < 1:
-                raise ValueError(f"layer '{self.name}': an input needs a batch axis, got a "
-                                 "scalar")
+            if arrays[-1].ndim < 2:   # a sample has at least one axis (as a spec's `input:`)
+                raise ValueError(
+                    f"layer '{self.name}': an input is a batch of samples, (batch, ...): got "
+                    f"an array of shape {arrays[-1].shape}"
+                    + ("; for one sample add the batch axis (x[None])" if arrays[-1].ndim else "")
+                    + ("; a list given to a layer is the list of its inputs: np.array(...) "
+                       "makes one array of it" if listed and type(self).engine.arity == "one"
+                       else ""))
         shapes = [a.shape[1:] for a in arrays]
         self._engine_layer.output_shape(shapes)
+        specs = self._engine_layer.weight_specs(shapes)
+        self._check_same_weights(shapes, specs)   # not new weights drawn for a new shape
         if self._built_shapes is None:
             self._built_shapes = shapes
-        specs = self._engine_layer.weight_specs(shapes)
         self._ensure_weights(specs, dtype, _session_rng)
         return self._engine_layer.call(arrays, dict(self._weights or {}))
 
