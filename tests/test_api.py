@@ -544,6 +544,34 @@ def test_a_layer_called_on_arrays_checks_them_as_on_tensors():
         L.Add(name="g")([[1.0, 2.0], [3.0, 4.0]])
 
 
+@pytest.mark.parametrize("argument, value, hint", [
+    ("activation", lambda x: x, "give an activation's name ('relu') or a function of "
+     "nnctl.activations; for a function of your own, write a custom layer"),
+    ("kernel_initializer", np.ones, "give an initializer's name ('he_normal'), an object of "
+     "nnctl.initializers, or a mapping such as {'type': 'he_normal', 'seed': 1}"),
+    ("kernel_regularizer", object(), "give a number, a name, or a list or mapping of them"),
+])
+def test_an_argument_a_spec_cannot_hold_says_what_to_give(argument, value, hint):
+    """A Python function as a Dense's activation was told to give "a mapping such as
+    {'type': 'he_normal', 'seed': 1}" (an initializer's)."""
+    with pytest.raises(TypeError) as refused:
+        L.Dense(2, name="h", **{argument: value})
+    assert str(refused.value).startswith(f"layer 'h': `{argument}`: {value!r} cannot be "
+                                         f"written in a spec; {hint}")
+
+
+def test_a_custom_layer_is_the_way_to_an_activation_of_your_own():
+    class Swish(L.Layer):
+        def call(self, x):
+            return nnctl.ops.multiply(x, nnctl.ops.sigmoid(x))
+
+    inputs = nnctl.Input(shape=(3,))
+    model = nnctl.Model(inputs, Swish()(L.Dense(3)(inputs)))
+    x = np.ones((2, 3), np.float32)
+    z = model.layers[1](x)
+    np.testing.assert_allclose(model.predict(x), z / (1 + np.exp(-z)), rtol=1e-6)
+
+
 def test_data_mistakes():
     model = nnctl.from_spec(CONFIGS / "article_functional.yaml")
     with pytest.raises(DataError, match=r"input 'input': expected an array of shape "

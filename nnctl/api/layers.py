@@ -725,8 +725,19 @@ def _plain(value, what: str = "value"):
         return _plain(value.get_config(), what)
     if callable(value) and getattr(value, "activation_name", None):   # nnctl.activations.relu
         return value.activation_name
-    raise TypeError(f"{what}: {value!r} cannot be written in a spec; give a name or a mapping "
-                    "such as {'type': 'he_normal', 'seed': 1}")
+    raise TypeError(f"{what}: {value!r} cannot be written in a spec; {_spec_value_hint(what)}")
+
+
+def _spec_value_hint(what: str) -> str:
+    """What a spec takes instead of an object it cannot hold, by the argument's name."""
+    if what.endswith("activation`"):    # activation, recurrent_activation
+        return ("give an activation's name ('relu') or a function of nnctl.activations; for a "
+                "function of your own, write a custom layer (a subclass of nnctl.layers.Layer "
+                "whose call() uses nnctl.ops)")
+    if what.endswith("initializer`"):
+        return ("give an initializer's name ('he_normal'), an object of nnctl.initializers, "
+                "or a mapping such as {'type': 'he_normal', 'seed': 1}")
+    return "give a number, a name, or a list or mapping of them"
 
 
 def _positional_args(engine_cls: type) -> list[str]:
