@@ -66,7 +66,7 @@ def backward(model, trace: Trace, weights: dict[str, np.ndarray],
     return_state) has a list, None for an output no gradient reached; `grad_outputs` may
     name one of them (`lstm[1]`).
     """
-    from nnctl.masking import first_mask
+    from nnctl.masking import first_mask, inbound_masks
     from nnctl.model import split_ref
 
     grads = Gradients()
@@ -85,10 +85,14 @@ def backward(model, trace: Trace, weights: dict[str, np.ndarray],
             continue
         mask = (first_mask(node, trace.masks) if getattr(node.layer, "consumes_mask", False)
                 else None)
+        masks = {}
+        if getattr(node.layer, "reads_input_masks", False) and first_mask(node, trace.masks) \
+                is not None:
+            masks = {"masks": inbound_masks(node, trace.masks)}   # Multiply, Maximum, Minimum
         input_grads, weight_grads = node.layer.backward(
             model.layer_inputs(node, trace.values), node.layer_weights(weights),
             trace.values[name], g,
-            **({"mask": mask} if mask is not None else {}))
+            **({"mask": mask} if mask is not None else {}), **masks)
         for key, wg in weight_grads.items():   # a shared layer's calls add up
             key = f"{node.layer_name}/{key}"
             grads.weights[key] = grads.weights[key] + wg if key in grads.weights else wg

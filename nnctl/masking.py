@@ -6,7 +6,8 @@ layers do: Keras 3 or-s their masks when every input carries one, and drops the 
 does not (merging/base_merge.py; Concatenate's mask is then all ones, the same thing)), any
 other drops it. Only some layers change their results by it;
 of those nnctl computes the recurrent ones (a masked step leaves the state as it was, see
-nnctl.layers.recurrent) and refuses the others, rather than compute something else.
+nnctl.layers.recurrent) and Multiply, Maximum and Minimum (which read each input's mask,
+nnctl.layers.merging), and refuses the others, rather than compute something else.
 """
 from __future__ import annotations
 
@@ -161,6 +162,8 @@ def call_masked(model, node, args, weights, masks):
     mask = first_mask(node, masks)
     if getattr(layer, "consumes_mask", False) and mask is not None:
         values = layer.call(args, weights, mask=mask)
+    elif getattr(layer, "reads_input_masks", False) and mask is not None:
+        values = layer.call(args, weights, masks=inbound)   # Multiply, Maximum, Minimum
     else:
         values = layer.call(args, weights)
     if not node.masked:
@@ -172,9 +175,10 @@ def call_masked(model, node, args, weights, masks):
     return values, mask
 
 
-def onnx_mask(g, model, node, args, masks) -> str | None:
+def onnx_mask(g, model, node, args, masks) -> str | list | None:
     """call_masked for the ONNX graph: records the node's mask tensor (bool) in `masks` and
-    returns the mask its layer reads (None when it reads none)."""
+    returns the mask its layer reads (None when it reads none; a list, an input's mask or
+    None, for a layer that reads_input_masks)."""
     layer = node.layer
     present = [m for m in inbound_masks(node, masks) if m is not None]
     if getattr(layer, "mask_zero", False):
@@ -186,6 +190,8 @@ def onnx_mask(g, model, node, args, masks) -> str | None:
         masks[node.name] = present[0]
     if getattr(layer, "consumes_mask", False) and present:
         return present[0]
+    if getattr(layer, "reads_input_masks", False) and present:
+        return inbound_masks(node, masks)
     return None
 
 

@@ -308,6 +308,16 @@ LAYER_CASES = {
           - {name: bi, type: Bidirectional, inputs: embed,
              layer: {type: GRU, units: 2, return_state: true, reset_after: false, use_bias: false}}
         outputs: ["rnn[0]", "rnn[1]", "lstm[0]", "lstm[2]", gru, "bi[0]", "bi[2]"]""",
+    "masked_products": """
+        inputs: {a: {shape: [4], dtype: int32}, b: {shape: [4], dtype: int32}, f: [4, 2]}
+        layers:
+          - {name: ea, type: Embedding, input_dim: 5, output_dim: 2, mask_zero: true, inputs: a}
+          - {name: eb, type: Embedding, input_dim: 5, output_dim: 2, mask_zero: true, inputs: b}
+          - {name: prod, type: Multiply, inputs: [ea, eb]}
+          - {name: prod_mixed, type: Multiply, inputs: [f, ea]}
+          - {name: high, type: Maximum, inputs: [ea, eb]}
+          - {name: low, type: Minimum, inputs: [eb, f, ea]}
+        outputs: [prod, prod_mixed, high, low]""",
     # convolution and pooling (nnctl/layers/convolution.py, pooling.py)
     "conv2d_same_groups": """
         input: [5, 4, 4]

@@ -28,6 +28,28 @@ def _same_rank_onnx(g, inputs, shapes):
             for x, s in zip(inputs, shapes)]
 
 
+def _masked(inputs, masks):
+    """The inputs at one rank (_same_rank) and each one's mask (nnctl.masking) spread over its
+    values, as Keras' Multiply, Maximum and Minimum read them (merging/multiply.py,
+    base_merge.py: broadcast_to(expand_dims(mask, -1), shape(x))); None for an input without
+    one, or whose rank was raised (Keras' expand_dims makes a tensor without a mask)."""
+    same = _same_rank(inputs)
+    return same, [None if m is None or x.ndim != y.ndim else np.broadcast_to(m[..., None], y.shape)
+                  for x, y, m in zip(inputs, same, masks)]
+
+
+def _masked_onnx(g, inputs, shapes, masks):
+    """_masked in ONNX: the masks Unsqueezed on a last axis of 1 (Where broadcasts them)."""
+    rank = max(len(s) for s in shapes)
+    same = _same_rank_onnx(g, inputs, shapes)
+    return same, [None if m is None or len(s) != rank else g.op("Unsqueeze", m, g.ints([-1]))
+                  for s, m in zip(shapes, masks)]
+
+
+def _any_mask(masks) -> bool:
+    return masks is not None and any(m is not None for m in masks)
+
+
 def _chain(inputs, combine, partials, g):
     """Backward through reduce(combine, inputs): acc_k = combine(acc_{k-1}, x_k).
 
@@ -128,32 +150,110 @@ class Subtract(Merge):
 
 
 class Multiply(Merge):
-    """The element-wise product of the inputs."""
+    """The element-wise product of the inputs. Under a mask (nnctl.masking), as Keras 3's
+    Multiply: a masked input's masked values count as 1, and when every input carries a mask
+    the product is 0 where none is set."""
 
     onnx_op = "Mul"
     affine = False
+    reads_input_masks = True   # call, backward and to_onnx take each input's mask
 
     @staticmethod
     def combine(a, b):
         return a * b
 
-    def backward(self, inputs, weights, output, grad):
-        # the chain rule along the product, so a zero factor does not need a division
-        return _chain(inputs, np.multiply, lambda acc, x: (x, acc), grad), {}
+    @staticmethod
+    def _factors(inputs, masks):
+        same, spread = _masked(inputs, masks)
+        factors = [x if m is None else np.where(m, x, np.ones((), x.dtype))
+                   for x, m in zip(same, spread)]
+        kept = reduce(np.logical_or, spread) if all(m is not None for m in spread) else None
+        return factors, spread, kept
+
+    def call(self, inputs, weights, masks=None):
+        if not _any_mask(masks):
+            return super().call(inputs, weights)
+        factors, _, kept = self._factors(inputs, masks)
+        product = reduce(np.multiply, factors)
+        return product if kept is None else np.where(kept, product, np.zeros((), product.dtype))
+
+    def backward(self, inputs, weights, output, grad, masks=None):
+        if not _any_mask(masks):
+            # the chain rule along the product, so a zero factor does not need a division
+            return _chain(inputs, np.multiply, lambda acc, x: (x, acc), grad), {}
+        factors, spread, kept = self._factors(inputs, masks)
+        if kept is not None:
+            grad = np.where(kept, grad, np.zeros((), grad.dtype))
+        grads = _chain(factors, np.multiply, lambda acc, x: (x, acc), grad)
+        return [(gx if m is None else np.where(m, gx, np.zeros((), gx.dtype))).reshape(x.shape)
+                for gx, m, x in zip(grads, spread, inputs)], {}
+
+    def to_onnx(self, g, inputs, weights, input_shapes, output_shape, mask=None):
+        if not _any_mask(mask):
+            return super().to_onnx(g, inputs, weights, input_shapes, output_shape)
+        same, spread = _masked_onnx(g, inputs, input_shapes, mask)
+        product = reduce(g.mul, [x if m is None else g.where(m, x, 1.0)
+                                 for x, m in zip(same, spread)])
+        if any(m is None for m in spread):
+            return product
+        return g.where(reduce(lambda a, b: g.op("Or", a, b), spread), product, 0.0)
 
 
 class _Extreme(Merge):
     """The element-wise maximum or minimum: `combine` picks one of two values, and the
     gradient goes where `keeps_first(a, b)` says it picked the first (ties go to the earlier
-    input, as TensorFlow's Maximum/Minimum gradients do)."""
+    input, as TensorFlow's Maximum/Minimum gradients do). Under a mask (nnctl.masking), as
+    Keras 3's _apply_merge_op_and_or_mask: a masked value of an input gives way to the
+    other's, input by input."""
 
     affine = False
+    reads_input_masks = True   # call, backward and to_onnx take each input's mask
 
-    def backward(self, inputs, weights, output, grad):
+    def _pick(self, inputs, masks):
+        """(the result, which input each value is from) under masks, in Keras' order."""
+        same, spread = _masked(inputs, masks)
+        out, source, kept = same[0], np.zeros((), np.intp), spread[0]
+        for i, (x, m) in enumerate(zip(same[1:], spread[1:]), 1):
+            origin = np.asarray(i)
+            if m is not None:
+                x, origin = np.where(m, x, out), np.where(m, origin, source)
+            if kept is not None:
+                out, source = np.where(kept, out, x), np.where(kept, source, origin)
+            kept = kept | m if kept is not None and m is not None else None
+            source = np.where(self.keeps_first(out, x), source, origin)
+            out = self.combine(out, x)
+        return out, source
+
+    def call(self, inputs, weights, masks=None):
+        if not _any_mask(masks):
+            return super().call(inputs, weights)
+        return self._pick(inputs, masks)[0]
+
+    def backward(self, inputs, weights, output, grad, masks=None):
+        if _any_mask(masks):
+            source = self._pick(inputs, masks)[1]
+            return [unbroadcast(np.where(source == i, grad, np.zeros((), grad.dtype)),
+                                y.shape).reshape(x.shape)
+                    for i, (x, y) in enumerate(zip(inputs, _same_rank(inputs)))], {}
+
         def partials(acc, x):
             first = self.keeps_first(acc, x)
             return first, ~first
         return _chain(inputs, self.combine, partials, grad), {}
+
+    def to_onnx(self, g, inputs, weights, input_shapes, output_shape, mask=None):
+        if not _any_mask(mask):
+            return super().to_onnx(g, inputs, weights, input_shapes, output_shape)
+        same, spread = _masked_onnx(g, inputs, input_shapes, mask)
+        out, kept = same[0], spread[0]
+        for x, m in zip(same[1:], spread[1:]):
+            if m is not None:
+                x = g.where(m, x, out)
+            if kept is not None:
+                out = g.where(kept, out, x)
+            kept = g.op("Or", kept, m) if kept is not None and m is not None else None
+            out = g.op(self.onnx_op, out, x)
+        return out
 
 
 class Maximum(_Extreme):
