@@ -83,6 +83,9 @@ def name_problem(name: str) -> str | None:
     if bad:
         return (f"cannot contain control characters, got {name[:80]!r} "
                 f"(U+{ord(bad.group()):04X} at character {bad.start() + 1})")
+    if "/" in name:   # Keras refuses it too: it separates a weight's path, LAYER/WEIGHT
+        return (f"cannot contain the character '/', got {name[:80]!r} (Keras refuses it: it "
+                "separates the parts of a weight's path, LAYER/WEIGHT)")
     if len(name) > MAX_NAME_LENGTH:
         return (f"is {len(name):,} characters long, more than the {MAX_NAME_LENGTH} allowed: "
                 f"{name[:40]!r}...")

@@ -21,6 +21,9 @@ BAD_NAMES = {
     "bidi": ("ab\u202ecd", "U+202E at character 3"),   # right-to-left override
     "arabic-letter-mark": ("ab\u061ccd", "U+061C at character 3"),   # a bidi control too
     "too-long": ("n" * 70_000, "70,000 characters long, more than the 255 allowed"),
+    # Keras refuses it; nnctl took it and wrote .keras files Keras could not open
+    "slash": ("a/kernel", "cannot contain the character '/', got 'a/kernel' (Keras refuses "
+                          "it: it separates the parts of a weight's path, LAYER/WEIGHT)"),
 }
 
 
@@ -64,6 +67,17 @@ def test_a_bad_model_name_is_refused(tmp_path, kind):
     (tmp_path / "s.yaml").write_text(sequential("out", model_name=name))
     one_error_line(run_nnctl("summary", "s.yaml", cwd=tmp_path), "s.yaml:1:7",
                    "the model's name", detail)
+
+
+def test_a_slash_in_a_name_is_refused_in_python_when_the_layer_is_made():
+    import nnctl
+
+    with pytest.raises(ValueError, match=r"^Dense: `name` cannot contain the character '/', "
+                                         r"got 'a/b' \(Keras refuses it"):
+        nnctl.layers.Dense(2, name="a/b")
+    with pytest.raises(ValueError, match=r"^model 's/t': the model's name cannot contain the "
+                                         r"character '/'"):
+        nnctl.Sequential([nnctl.Input((3,)), nnctl.layers.Dense(2)], name="s/t")
 
 
 def test_a_bad_input_name_is_refused(tmp_path):

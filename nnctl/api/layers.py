@@ -15,6 +15,7 @@ from nnctl.api import session
 from nnctl.api.variables import Variable
 from nnctl.errors import SpecError
 from nnctl.layers import LAYERS, default_name, format_shape
+from nnctl.naming import name_problem
 
 # Creation counters: Keras names layers in the order they are made (a model may list them in
 # another order), and a graph is written out in the order its nodes were made.
@@ -275,6 +276,9 @@ class Layer(KerasViews):
         if name is not None and (not isinstance(name, str) or not name):
             raise SpecError(f"{type(self).__name__}: `name` must be a non-empty string, "
                             f"got {name!r}")
+        problem = name and name_problem(name)
+        if problem:   # refused when made, as Keras does, not when a model is built of it
+            raise SpecError(f"{type(self).__name__}: `name` {problem}")
         self.default_named = name is None   # the spec may leave such a name out
         self.name = name if name is not None else session.unique_name(stem)
         self.order = next(_layer_counter)
