@@ -572,6 +572,34 @@ def test_a_custom_layer_is_the_way_to_an_activation_of_your_own():
     np.testing.assert_allclose(model.predict(x), z / (1 + np.exp(-z)), rtol=1e-6)
 
 
+@pytest.mark.parametrize("make", [
+    lambda: L.InputLayer(shape=(3,)), lambda: L.InputLayer(shape=3),
+    lambda: L.InputLayer((3,), 8),                       # Keras' order: shape, batch_size
+    lambda: L.InputLayer(input_shape=(3,)),              # tf.keras' name, taken by Keras 3
+    lambda: L.InputLayer(batch_input_shape=(None, 3)),
+    lambda: L.InputLayer(batch_shape=(8, 3)),
+], ids=["shape", "int", "positional", "input_shape", "batch_input_shape", "batch_shape"])
+def test_input_layer_takes_keras_arguments(make):
+    """`InputLayer(input_shape=(3,))`, as tf.keras tutorials write it, was a TypeError, and
+    `InputLayer((3,), 8)` named the input 8."""
+    model = nnctl.Sequential([make(), L.Dense(2)])
+    assert (model.input_shape, model.output_shape, model.count_params()) == ((None, 3),
+                                                                             (None, 2), 8)
+    assert model.inputs[0].name.startswith("input_layer")
+
+
+def test_input_layer_mistakes():
+    with pytest.raises(TypeError, match=r"^Unrecognized keyword arguments passed to "
+                                        r"InputLayer: \{'shap': \(3,\)\}$"):
+        L.InputLayer(shap=(3,))
+    with pytest.raises(ValueError, match="cannot pass both `shape` and `batch_shape`"):
+        L.InputLayer(shape=(3,), batch_shape=(None, 3))
+    with pytest.raises(SpecError, match=r"^InputLayer: `name` cannot contain the character '/'"):
+        L.InputLayer(shape=(3,), name="a/b")
+    with pytest.raises(SpecError, match=r"^InputLayer: shape dimensions must be positive"):
+        L.InputLayer(shape=(0,))
+
+
 def test_data_mistakes():
     model = nnctl.from_spec(CONFIGS / "article_functional.yaml")
     with pytest.raises(DataError, match=r"input 'input': expected an array of shape "

@@ -118,17 +118,39 @@ def sample_shape(shape, what: str) -> tuple:
 
 class InputLayer:
     """A model input: its name (Keras' `input_layer`, `input_layer_1`, ... by default), shape
-    and dtype. `nnctl.Input(...)` makes one and returns its output tensor."""
+    and dtype. `nnctl.Input(...)` makes one and returns its output tensor; in a Sequential,
+    `InputLayer(shape=(3,))` starts the model, with Keras' arguments (tf.keras'
+    `input_shape=` and `batch_input_shape=` too, as Keras 3 still takes them)."""
 
-    def __init__(self, shape: tuple | None, name: str | None = None, dtype: str | None = None):
-        self.shape = shape
+    def __init__(self, shape=None, batch_size=None, dtype=None, sparse=None, ragged=None,
+                 batch_shape=None, input_tensor=None, optional=False, name=None, **kwargs):
+        if "input_shape" in kwargs:
+            shape = kwargs.pop("input_shape")
+        if "batch_input_shape" in kwargs:
+            batch_shape = kwargs.pop("batch_input_shape")
+        if kwargs:
+            raise TypeError(f"Unrecognized keyword arguments passed to InputLayer: {kwargs}")
+        if name is not None and (not isinstance(name, str) or not name):
+            raise SpecError(f"InputLayer: `name` must be a non-empty string, got {name!r}")
+        problem = name and name_problem(name)
+        if problem:
+            raise SpecError(f"InputLayer: `name` {problem}")
+        if sparse or ragged or optional or input_tensor is not None:
+            raise TypeError("InputLayer: nnctl has no sparse, ragged, optional or given tensors")
+        if batch_shape is not None:
+            if shape is not None:
+                raise ValueError("You cannot pass both `shape` and `batch_shape` at the same "
+                                 "time.")
+            shape = tuple(batch_shape)[1:]
+        what = f"input '{name}'" if name else "InputLayer"
+        self.shape = None if shape is None else sample_shape(shape, what)  # None: not known yet
         self.default_named = name is None
         self.name = name if name is not None else session.unique_name("input_layer")
-        self.dtype = dtype or "float32"
+        self.dtype = normalize_dtype(dtype, what, integers=True) or "float32"
         self.order = next(_layer_counter)
         self.trainable = True
-        self.output = SymbolicTensor(None if shape is None else (None, *shape), self.dtype,
-                                     Node(self, [], next(_node_counter)))
+        self.output = SymbolicTensor(None if self.shape is None else (None, *self.shape),
+                                     self.dtype, Node(self, [], next(_node_counter)))
         self.output.node.output = self.output
 
     @property
@@ -169,8 +191,8 @@ def Input(shape=None, batch_size=None, dtype=None, batch_shape=None, name=None,
     what = f"input '{name}'" if name else "Input"
     if name is not None and (not isinstance(name, str) or not name):
         raise SpecError(f"Input: `name` must be a non-empty string, got {name!r}")
-    return InputLayer(sample_shape(shape, what), name,
-                      normalize_dtype(dtype, what, integers=True)).output
+    return InputLayer(shape=sample_shape(shape, what), name=name,
+                      dtype=normalize_dtype(dtype, what, integers=True)).output
 
 
 class KerasViews:

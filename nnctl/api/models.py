@@ -103,7 +103,7 @@ class Model(KerasViews):
             structure = [Input(shape=s, name=f"{stem}_{i}", dtype=dtype)
                          for i, s in enumerate(shapes)]
         elif shapes is None:  # the first layer's input_shape= will say
-            structure = InputLayer(None, stem, dtype).output
+            structure = InputLayer(name=stem, dtype=dtype).output
         else:
             structure = Input(shape=shapes, name=stem, dtype=dtype)
         kwargs = {"training": False} if "training" in parameters else {}
