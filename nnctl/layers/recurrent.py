@@ -4,13 +4,14 @@ A recurrent layer reads a sequence (batch, steps, features). Its input projectio
 (+ bias) is one matrix product for every step at once; only the recurrence h @ recurrent_kernel
 loops, over the steps, vectorized over the batch.
 
-Keras' semantics kept here (keras/src/backend/numpy/rnn.py, the non-unrolled path, which
-`unroll: true` also follows here: both give the same numbers):
+Keras' semantics kept here (keras/src/backend/numpy/rnn.py; `unroll: true` gives the same
+numbers but for the zero_output_for_mask below):
 - `go_backwards: true` reads the steps last to first, and returns the sequence of outputs in
   that processing order (not flipped back); Bidirectional flips its backward half back.
 - With a mask (from `Embedding(mask_zero=True)`), a masked step leaves every state as it was;
   its output is the previous output (`h`), or zeros where Keras sets `zero_output_for_mask`
-  (inside Bidirectional with `return_sequences: true`).
+  (inside Bidirectional with `return_sequences: true`, unless `unroll: true`: Keras' NumPy
+  and JAX backends' unrolled loop ignores it).
 - Dropout and recurrent dropout are the identity at inference.
 
 Weights follow Keras 3 paths: `lstm/lstm_cell/kernel` (in, 4u), `.../recurrent_kernel`
@@ -651,7 +652,10 @@ class Bidirectional(Layer):
     def _half(self, name, go_backwards):
         half = copy.copy(self.layer)
         half.name, half.go_backwards = name, go_backwards
-        half.zero_output_for_mask = self.layer.return_sequences
+        # Keras sets zero_output_for_mask when returning sequences; its NumPy and JAX
+        # backends honour it only without `unroll` (backend/numpy/rnn.py: the unrolled loop
+        # repeats the previous output at a masked step, as a layer of its own does)
+        half.zero_output_for_mask = self.layer.return_sequences and not self.layer.unroll
         return half
 
     def get_config(self):
