@@ -600,6 +600,16 @@ def test_input_layer_mistakes():
         L.InputLayer(shape=(0,))
 
 
+def test_an_initializer_class_is_taken_as_keras_takes_it():
+    """Keras' initializers.get makes an instance of a class given: Dense(kernel_initializer=
+    HeNormal) was a TypeError ('get_config() missing 1 required positional argument')."""
+    model = nnctl.Sequential([nnctl.Input((3,)), L.Dense(2, kernel_initializer=
+                                                         nnctl.initializers.HeNormal,
+                                                         bias_initializer=nnctl.initializers.Ones)])
+    assert model.layers[0].get_config()["kernel_initializer"]["type"] == "he_normal"
+    np.testing.assert_array_equal(model.get_weights()[1], [1, 1])
+
+
 def test_data_mistakes():
     model = nnctl.from_spec(CONFIGS / "article_functional.yaml")
     with pytest.raises(DataError, match=r"input 'input': expected an array of shape "

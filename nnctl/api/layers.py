@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from nnctl.api import session
 from nnctl.api.variables import Variable
 from nnctl.errors import SpecError
+from nnctl.initializers import Initializer
 from nnctl.layers import LAYERS, default_name, format_shape
 from nnctl.naming import name_problem
 
@@ -747,6 +748,8 @@ def _plain(value, what: str = "value"):
         return value.item()            # a NumPy scalar
     if isinstance(value, Layer) and type(value).engine is not None:
         return value.spec_entry()      # a wrapped layer: Bidirectional(LSTM(8))
+    if isinstance(value, type) and issubclass(value, Initializer):
+        value = value()                # HeNormal: Keras' initializers.get makes one
     if hasattr(value, "get_config"):   # an nnctl activation or initializer object
         return _plain(value.get_config(), what)
     if callable(value) and getattr(value, "activation_name", None):   # nnctl.activations.relu
