@@ -560,6 +560,15 @@ def test_an_argument_a_spec_cannot_hold_says_what_to_give(argument, value, hint)
                                          f"written in a spec; {hint}")
 
 
+def test_a_layer_given_as_an_activation_is_refused_with_what_to_do():
+    """Dense(activation=ReLU()) said "activation 'relu' has no argument 'name'"."""
+    with pytest.raises(TypeError, match=r"^layer 'd': `activation`: a layer \('r'\) cannot be "
+                                        r"an activation in nnctl: give an activation's name "
+                                        r"\('relu'\) or a function of nnctl.activations, or put "
+                                        r"the layer after this one in the model$"):
+        L.Dense(2, activation=L.ReLU(name="r"), name="d")
+
+
 def test_a_custom_layer_is_the_way_to_an_activation_of_your_own():
     class Swish(L.Layer):
         def call(self, x):

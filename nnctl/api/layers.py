@@ -746,6 +746,10 @@ def _plain(value, what: str = "value"):
         return {str(k): _plain(v, what) for k, v in value.items()}
     if hasattr(value, "item") and getattr(value, "ndim", None) == 0:
         return value.item()            # a NumPy scalar
+    if isinstance(value, Layer) and what.endswith("activation`"):
+        raise TypeError(f"{what}: a layer ('{value.name}') cannot be an activation in nnctl: "
+                        "give an activation's name ('relu') or a function of nnctl.activations, "
+                        "or put the layer after this one in the model")
     if isinstance(value, Layer) and type(value).engine is not None:
         return value.spec_entry()      # a wrapped layer: Bidirectional(LSTM(8))
     if isinstance(value, type) and issubclass(value, Initializer):
