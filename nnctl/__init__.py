@@ -22,13 +22,21 @@ _LAZY = {
     "layers": ("nnctl.layers", None), "activations": ("nnctl.activations", None),
     "initializers": ("nnctl.initializers", None), "models": ("nnctl.models", None),
     "utils": ("nnctl.utils", None), "ops": ("nnctl.ops", None),
-    "backend": ("nnctl.backend", None),
+    "backend": ("nnctl.backend", None), "saving": ("nnctl.saving", None),
     "forward_file": ("nnctl.api.forwarding", "forward_file"),
     "forward_files": ("nnctl.api.forwarding", "forward_files"),
 }
 
 
+# Keras' names for training, which nnctl leaves to Keras: asked for, they say so.
+_TRAINING = ("optimizers", "losses", "metrics", "callbacks", "Optimizer", "Loss", "Metric")
+
+
 def __getattr__(name):
+    if name in _TRAINING:
+        raise AttributeError(f"module 'nnctl' has no attribute {name!r}: nnctl does not train "
+                             "models (it builds, inspects and runs them); save the model with "
+                             "model.save('model.keras') and train it with Keras")
     if name not in _LAZY:
         raise AttributeError(f"module 'nnctl' has no attribute {name!r}")
     import importlib

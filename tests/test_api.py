@@ -619,6 +619,20 @@ def test_an_initializer_class_is_taken_as_keras_takes_it():
     np.testing.assert_array_equal(model.get_weights()[1], [1, 1])
 
 
+def test_keras_saving_and_the_training_modules(tmp_path):
+    """keras.saving.load_model, Keras 3's way to open a .keras file, was an AttributeError;
+    keras.optimizers, a plain one that did not say why."""
+    model = nnctl.from_spec(CONFIGS / "article_functional.yaml")
+    nnctl.saving.save_model(model, tmp_path / "m.keras")
+    again = nnctl.saving.load_model(tmp_path / "m.keras")
+    np.testing.assert_array_equal(again.predict(np.ones((1, 3))), model.predict(np.ones((1, 3))))
+    for name in ("optimizers", "losses", "metrics", "callbacks"):
+        with pytest.raises(AttributeError, match=rf"^module 'nnctl' has no attribute '{name}': "
+                                                 r"nnctl does not train models .* train it "
+                                                 r"with Keras$"):
+            getattr(nnctl, name)
+
+
 def test_data_mistakes():
     model = nnctl.from_spec(CONFIGS / "article_functional.yaml")
     with pytest.raises(DataError, match=r"input 'input': expected an array of shape "
