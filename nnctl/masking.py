@@ -4,10 +4,11 @@ Keras attaches a mask to a tensor and hands it on from layer to layer (keras/src
 layer.py): a layer that supports masking passes it on (or combines several, as the merge
 layers do: Keras 3 or-s their masks when every input carries one, and drops the mask when one
 does not (merging/base_merge.py; Concatenate's mask is then all ones, the same thing)), any
-other drops it. Only some layers change their results by it;
-of those nnctl computes the recurrent ones (a masked step leaves the state as it was, see
-nnctl.layers.recurrent) and Multiply, Maximum and Minimum (which read each input's mask,
-nnctl.layers.merging), and refuses the others, rather than compute something else.
+other drops it. Only some layers change their results by it; of those nnctl computes the
+recurrent ones (a masked step leaves the state as it was, see nnctl.layers.recurrent),
+GlobalAveragePooling1D (the mean of the unmasked steps, nnctl.layers.pooling) and Multiply,
+Maximum and Minimum (which read each input's mask, nnctl.layers.merging), and refuses the
+others, rather than compute something else.
 """
 from __future__ import annotations
 
@@ -102,8 +103,8 @@ def output_masked(layer, inbound, index) -> bool:
     source = inbound[masked.index(True)].name
     if kind in MERGE and not all(masked):
         return False   # Keras 3: no mask (Concatenate: an all-ones mask, which masks nothing)
-    if getattr(layer, "consumes_mask", False):
-        return layer.return_sequences
+    if getattr(layer, "consumes_mask", False):   # a recurrent layer, GlobalAveragePooling1D
+        return getattr(layer, "return_sequences", False)
     if kind in PASS_ON:
         return True
     if kind in MERGE:

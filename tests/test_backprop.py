@@ -318,6 +318,14 @@ LAYER_CASES = {
           - {name: high, type: Maximum, inputs: [ea, eb]}
           - {name: low, type: Minimum, inputs: [eb, f, ea]}
         outputs: [prod, prod_mixed, high, low]""",
+    "masked_average": """
+        inputs: {ids: {shape: [5], dtype: int32}}
+        layers:
+          - {name: embed, type: Embedding, input_dim: 5, output_dim: 2, mask_zero: true}
+          - {name: rnn, type: SimpleRNN, units: 2, return_sequences: true}
+          - {name: mean, type: GlobalAveragePooling1D, keepdims: true}
+          - {name: direct, type: GlobalAveragePooling1D, inputs: embed}
+        outputs: [mean, direct]""",
     # convolution and pooling (nnctl/layers/convolution.py, pooling.py)
     "conv2d_same_groups": """
         input: [5, 4, 4]

@@ -543,7 +543,8 @@ def test_summary_macs_count_every_step(nnctl):
     ("{type: Softmax}", "layer 'softmax': Softmax would use the mask that 'embedding' carries "
                         "(mask_zero); nnctl does not compute masked Softmax; drop mask_zero or "
                         "the layer"),
-    ("{type: GlobalAveragePooling1D}", "GlobalAveragePooling1D would use the mask"),
+    ("{type: GlobalAveragePooling1D, data_format: channels_first}",
+     "GlobalAveragePooling1D would use the mask"),
 ])
 def test_a_mask_nnctl_cannot_honour_is_refused(nnctl, tmp_path, layer, message):
     path = tmp_path / "s.yaml"

@@ -219,9 +219,42 @@ class GlobalMaxPooling3D(_Max, _GlobalPool):
 
 
 class GlobalAveragePooling1D(_Average, _GlobalPool):
-    """The mean over all steps, per channel."""
+    """The mean over all steps, per channel; under a mask (nnctl.masking), over the unmasked
+    steps only, as Keras 3 computes it (NaN where every step is masked: 0 / 0)."""
 
     rank = 1
+
+    @property
+    def consumes_mask(self) -> bool:
+        # channels_first: Keras would lay the mask of the steps along the channels, which
+        # nnctl refuses (nnctl.masking.USES_MASK)
+        return not self.channels_first
+
+    def call(self, inputs, weights, mask=None):
+        if mask is None:
+            return super().call(inputs, weights)
+        keep = mask[:, :, None]
+        x = inputs[0]
+        total = np.where(keep, x, np.zeros((), x.dtype)).sum(axis=1, keepdims=self.keepdims)
+        with np.errstate(invalid="ignore"):
+            return total / keep.astype(x.dtype).sum(axis=1, keepdims=self.keepdims)
+
+    def backward(self, inputs, weights, output, grad, mask=None):
+        if mask is None:
+            return super().backward(inputs, weights, output, grad)
+        x, keep = inputs[0], mask[:, :, None]
+        g = grad if self.keepdims else grad[:, None, :]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            share = g / keep.astype(x.dtype).sum(axis=1, keepdims=True)
+        return [np.where(keep, share, np.zeros((), x.dtype))], {}
+
+    def to_onnx(self, g, inputs, weights, input_shapes, output_shape, mask=None):
+        if mask is None:
+            return super().to_onnx(g, inputs, weights, input_shapes, output_shape)
+        keep = g.op("Unsqueeze", mask, g.ints([-1]))
+        total = g.reduce("ReduceSum", g.where(keep, inputs[0], 0.0), [1])
+        y = g.div(total, g.reduce("ReduceSum", g.where(keep, 1.0, 0.0), [1]))
+        return y if self.keepdims else g.op("Flatten", y, axis=1)
 
 
 class GlobalAveragePooling2D(_Average, _GlobalPool):
