@@ -740,9 +740,11 @@ def bind(name: str, params: dict | None = None) -> Activation:
         if arg not in definition.params:
             if not allowed:
                 raise ParameterError(f"activation '{name}' takes no arguments, got '{arg}'")
-            raise ParameterError(f"activation '{name}' has no argument '{arg}'"
-                                 + did_you_mean(arg, allowed)
-                                 + f"; its arguments: {', '.join(allowed)}")
+            renamed = _KERAS2_NAMES.get(arg)
+            hint = (f" (tf.keras' `{arg}` is `{renamed}` in Keras 3)" if renamed in allowed
+                    else did_you_mean(arg, allowed))
+            raise ParameterError(f"activation '{name}' has no argument '{arg}'{hint}"
+                                 f"; its arguments: {', '.join(allowed)}")
     bound = {}
     for arg, default in definition.params.items():
         if arg not in params:
@@ -758,6 +760,10 @@ def bind(name: str, params: dict | None = None) -> Activation:
     if definition.check is not None:
         definition.check(name, bound)
     return Activation(definition, bound)
+
+
+# Arguments tf.keras (Keras 2) named otherwise: relu(x, alpha=0.1), leaky_relu(x, alpha=0.3)
+_KERAS2_NAMES = {"alpha": "negative_slope"}
 
 
 def get(identifier) -> Activation:

@@ -265,6 +265,10 @@ def test_stdin_is_streamed():
     (["relu", "1e39"], None, 1, r"value '1e39' is out of range for float32"),
     (["relu", "1", "-p", "slope=1"], None, 1,
      r"activation 'relu' has no argument 'slope'; its arguments: negative_slope, max_value"),
+    # tf.keras' name, as tutorials (and tf.nn.leaky_relu) write it
+    (["leaky_relu", "1", "-p", "alpha=0.1"], None, 1,
+     r"^nnctl: error: activation 'leaky_relu' has no argument 'alpha' \(tf.keras' `alpha` is "
+     r"`negative_slope` in Keras 3\); its arguments: negative_slope$"),
     (["relu", "1", "-p", "max_value=-1"], None, 1, r"max_value must not be negative"),
     (["relu", "1", "-p", "max_value=six"], None, 1, r"max_value must be a number or null"),
     (["relu", "1", "-p", "max_value"], None, 1, r"--param 'max_value': expected KEY=VALUE"),
