@@ -72,6 +72,8 @@ def load_yaml(text: str, source: str) -> Located:
             message = f"the spec is nested more than {MAX_DEPTH} levels deep"
         else:
             message = f"invalid YAML: {problem}"
+        if mark and text[mark.index:mark.index + 1] == "\t" and "tab" not in problem:
+            message += " (a tab: YAML indents with spaces)"
         raise SpecError(message, source=source,
                         line=mark.line + 1 if mark else None,
                         column=mark.column + 1 if mark else None) from None

@@ -280,6 +280,12 @@ CASES = [
         layers:
           - {type: Dense, units: 3
         """, 4, 1, ["invalid YAML"]),
+    # a tab where YAML wants spaces (an editor's indentation): the error now says so
+    ("tab_indent", "input: [3]\nlayers:\n\t- {type: Dense, units: 3}\n", 3, 1,
+     ["invalid YAML: found character that cannot start any token (a tab: YAML indents with "
+      "spaces)\n"]),
+    ("tab_in_block", "input: [3]\nlayers:\n  - type: Dense\n  \tunits: 3\n", 4, 3,
+     ["invalid YAML: found a tab character that violates indentation\n"]),
     ("not_a_mapping", """\
         - just
         - a list
