@@ -651,6 +651,20 @@ class Activation:
                     or self.name == "gelu" and not self.params["approximate"])
         self._sliced = self.elementwise and not one_pass
 
+    def shape_problem(self, shape) -> str | None:
+        """Why this activation cannot take values of `shape` (the batch axis first, None),
+        as Keras finds on building the model: an axis beyond the rank, or glu's halves of an
+        odd size; None when it can."""
+        if self.elementwise:
+            return None
+        axis = self.params["axis"]
+        if not -len(shape) <= axis < len(shape):
+            return f"axis {axis} is out of range"
+        if self.name == "glu" and shape[axis] is not None and shape[axis] % 2:
+            return (f"glu splits axis {axis} in two halves, but it has {shape[axis]} values "
+                    "(an odd number)")
+        return None
+
     # The arrays: float in the input's dtype; float16 is computed in float32.
     def _run(self, function, x, *extra):
         x = _as_float(x)

@@ -695,6 +695,7 @@ class GraphBuilder:
             else:
                 out_shapes = [tuple(layer.output_shape(shapes))]
             weights = layer.weight_specs(shapes)
+            self._check_activation(layer, out_shapes[0])
             from nnctl.masking import output_masked
 
             masked = output_masked(layer, [self.nodes[i] for i in inbound], index)
@@ -717,6 +718,20 @@ class GraphBuilder:
                                       masked=masked, owner=owner and owner.name,
                                       call_index=getattr(layer, "call_index", 0),
                                       shared_weights=owner.weights if owner else [])
+
+    @staticmethod
+    def _check_activation(layer, shape) -> None:
+        """An activation along an axis (glu, softmax...) that cannot take the layer's outputs
+        is refused here, as Keras refuses it on building the model, not at the first batch.
+        (A recurrent layer's acts inside its cell, on its units.)"""
+        activation = getattr(layer, "activation", None)
+        if activation is None or getattr(layer, "recurrent", False):
+            return
+        problem = activation.shape_problem((None, *shape))
+        if problem:
+            raise ArgError("activation", f"layer '{layer.name}': activation "
+                                         f"{activation.name} cannot take outputs of shape "
+                                         f"{format_shape((None, *shape))}: {problem}")
 
     def _check_shared_weights(self, ls, owner: Node, shapes, weights) -> None:
         """A shared layer called on tensors its weights do not fit is refused (as Keras)."""

@@ -38,6 +38,12 @@ CASES = [
      ["`shared_axes` must be an axis or a list of axes counted from 1"]),
     ("prelu_axis_too_far", "[3, 2]", "{type: PReLU, shared_axes: 3}", 'shared_axes',
      ["axis 3 of `shared_axes` is not an axis"]),
+    ("glu_odd_units", "[4]", "{type: Dense, units: 3, activation: glu}", 'activation',
+     ["layer 'dense': activation glu cannot take outputs of shape (None, 3): glu splits axis "
+      "-1 in two halves, but it has 3 values (an odd number)"]),   # Keras: on building
+    ("activation_axis", "[4, 3]", "{type: Conv1D, filters: 2, kernel_size: 1, activation: "
+     "{type: softmax, axis: 3}}", 'activation',
+     ["activation softmax cannot take outputs of shape (None, 4, 2): axis 3 is out of range"]),
     ("softmax_axis", "[3, 2]", "{type: Softmax, axis: 3}", 'axis',
      ["axis 3 is out of bounds for an input of rank 3"]),
     ("permute_bad_dims", "[3, 2]", "{type: Permute, dims: [1, 3]}", 'dims',
