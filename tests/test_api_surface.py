@@ -148,6 +148,20 @@ def test_import_line_of_the_issue_runs_the_article_samples(tmp_path):
     assert " Total params: 26 (104.00 B)" in done.stdout
 
 
+@pytest.mark.parametrize("doc", ["README.md", "docs/python-api.md"])
+def test_the_python_blocks_of_the_docs_run_when_pasted(tmp_path, doc):
+    """docs/python-api.md's first example called np.ones without importing NumPy."""
+    import re
+
+    root = GOLDEN.parent.parent
+    blocks = re.findall(r"```python\n(.*?)```", (root / doc).read_text(), re.S)
+    assert blocks
+    for block in blocks:
+        done = subprocess.run([sys.executable, "-c", block], capture_output=True, text=True,
+                              cwd=tmp_path, env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"})
+        assert done.returncode == 0, (block, done.stderr)
+
+
 def test_the_docstring_examples_run(tmp_path, monkeypatch):
     """Every `>>>` example of the public names gives what it shows (files land in tmp)."""
     import doctest
