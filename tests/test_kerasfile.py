@@ -504,6 +504,19 @@ def test_a_keras_file_that_is_not_one_says_so(tmp_path, name, content):
                        f"{name}: not a valid {kind}")
 
 
+def test_a_keras_archive_without_its_config_says_so(tmp_path):
+    """Keras' seq_mlp.keras less its config.json (an archive cut down, or another zip named
+    .keras): the archive's own error, not 'not UTF-8 text' from reading it as a YAML spec."""
+    with zipfile.ZipFile(KERAS / "seq_mlp.keras") as source, \
+            zipfile.ZipFile(tmp_path / "model.keras", "w") as archive:
+        for member in source.namelist():
+            if member != "config.json":
+                archive.writestr(member, source.read(member))
+    for command in ("summary", "forward"):
+        one_error_line(run_nnctl(command, "model.keras", cwd=tmp_path, input="1,2,3\n"),
+                       "model.keras: the archive has no config.json")
+
+
 @pytest.mark.parametrize("mutation, fragment", [
     ({"dtype": {"module": "keras", "class_name": "DTypePolicy",
                 "config": {"name": "mixed_float16"}}}, "mixed precision policy 'mixed_float16'"),

@@ -70,9 +70,12 @@ def keras_kind(path, data: bytes | None = None) -> str | None:
             return "keras" if name.lower().endswith(".keras") else None
         try:
             with zipfile.ZipFile(source) as archive:
-                return "keras" if "config.json" in archive.namelist() else None
+                if "config.json" in archive.namelist():
+                    return "keras"
         except (zipfile.BadZipFile, OSError, ValueError):
-            return "keras" if name.lower().endswith(".keras") else None
+            pass
+        # named .keras: its reader says what is wrong (a zip without config.json)
+        return "keras" if name.lower().endswith(".keras") else None
     extension = os.path.splitext(name)[1].lower()
     if extension in EXTENSIONS:  # named so, not one inside: its reader says what is wrong
         return EXTENSIONS[extension]
