@@ -200,6 +200,12 @@ class Initializer:
 
     __hash__ = None
 
+    def __new__(cls, *args, **kwargs):
+        # checked here for every class: Python's own TypeError would name the class that
+        # defines __init__ (`_MeanStddev.__init__()` for RandomNormal) and suggest nothing
+        check_arguments(cls, kwargs)
+        return super().__new__(cls)
+
 
 class _Filled(Initializer):
     """Every value `value`."""
@@ -636,6 +642,17 @@ def parameters(cls) -> dict:
             if name != "self" and p.kind in kinds}
 
 
+def check_arguments(cls, args) -> None:
+    """Refuse an argument the initializer class does not take, with a did-you-mean."""
+    allowed = parameters(cls)
+    for arg in args:
+        if arg not in allowed:
+            raise ParameterError(
+                f"{cls.name}: unknown argument {arg!r}"
+                + (did_you_mean(str(arg), allowed) if allowed else " (it takes none)")
+                + (f" (arguments: {', '.join(allowed)})" if allowed else ""))
+
+
 def get(identifier):
     """An Initializer from a name, a mapping, or an Initializer (returned as is).
 
@@ -658,13 +675,6 @@ def get(identifier):
             raise ParameterError(f"an initializer mapping needs a 'type', got {identifier!r}")
         name = config.pop("type")
         cls = INITIALIZERS.get(name)
-        allowed = parameters(cls)
-        for arg in config:
-            if arg not in allowed:
-                raise ParameterError(
-                    f"{cls.name}: unknown argument {arg!r}"
-                    + (did_you_mean(str(arg), allowed) if allowed else " (it takes none)")
-                    + (f" (arguments: {', '.join(allowed)})" if allowed else ""))
         return cls(**config)
     if callable(identifier):
         return identifier

@@ -352,6 +352,20 @@ def test_bad_arguments_are_refused_with_the_offending_value(config, message):
         I.get(config)
 
 
+@pytest.mark.parametrize("make, message", [
+    (lambda: I.RandomNormal(stdev=1.0), r"^random_normal: unknown argument 'stdev' \(did you "
+                                        r"mean 'stddev'\?\) \(arguments: mean, stddev, seed\)$"),
+    (lambda: I.TruncatedNormal(mean=0, stdev=1.0), r"^truncated_normal: unknown argument "
+                                                   r"'stdev' \(did you mean 'stddev'\?\)"),
+    (lambda: I.Zeros(value=1), r"^zeros: unknown argument 'value' \(it takes none\)$"),
+])
+def test_a_class_made_with_a_wrong_argument_says_which_as_get_does(make, message):
+    """In Python, RandomNormal(stdev=1.0) was "_MeanStddev.__init__() got an unexpected
+    keyword argument 'stdev'": a class the user never wrote, and no did-you-mean."""
+    with pytest.raises(ParameterError, match=message):
+        make()
+
+
 @pytest.mark.parametrize("init, shape, message", [
     (I.Identity(), (3, 3, 3), r"only 2-D shapes"),
     (I.Orthogonal(), (5,), r"at least 2-D, got shape \(5,\)"),
