@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -204,6 +205,22 @@ def to_json(summary: Summary, macs: bool = False, batch: int | None = None) -> s
     return json.dumps(data, indent=2) + "\n"
 
 
+# Markdown's inline syntax: a name with these shows as written, not as bold, a link or HTML
+# (`_` only at a word's edge: inside a word, as in dense_1, it is plain text in CommonMark)
+_MARKDOWN_SPECIAL = re.compile(r"[\\`*<>\[\]|~&]|(?<![0-9A-Za-z])_|_(?![0-9A-Za-z])")
+
+
+def markdown_text(text: str) -> str:
+    """`text` in a Markdown table cell or title, its special characters escaped."""
+    return _MARKDOWN_SPECIAL.sub(lambda m: "\\" + m.group(), text)
+
+
+def _markdown_tensor(reference: str) -> str:
+    """`name[1][0]` with its name escaped (the indexes make no link: nothing defines one)."""
+    name, indexes = re.fullmatch(r"(.*?)((?:\[\d+\])*)", reference, re.S).groups()
+    return markdown_text(name) + indexes
+
+
 def to_markdown(summary: Summary, show_trainable=False, macs=False, batch=None) -> str:
     header = ["Layer (type)", "Output Shape", "Param #"]
     if not summary.chain:
@@ -212,20 +229,20 @@ def to_markdown(summary: Summary, show_trainable=False, macs=False, batch=None) 
         header.append("Trainable")
     if macs:
         header.append("MACs")
-    lines = [f'**Model: "{summary.name}"**', "", "| " + " | ".join(header) + " |",
+    lines = [f'**Model: "{markdown_text(summary.name)}"**', "", "| " + " | ".join(header) + " |",
              "|" + "|".join(":---" if h not in ("Param #", "MACs") else "---:"
                             for h in header) + "|"]
     figures = batch_figures(summary, batch)
     for r, row_macs in zip(summary.rows, figures.macs):
-        cells = [f"{r.name} ({r.type})", format_output_shape(r.output_shape),
+        cells = [f"{markdown_text(r.name)} ({r.type})", format_output_shape(r.output_shape),
                  f"{r.params:,}"]
         if not summary.chain:
-            cells.append(", ".join(r.connections()) or "-")
+            cells.append(", ".join(map(_markdown_tensor, r.connections())) or "-")
         if show_trainable:
             cells.append(r.trainable)
         if macs:
             cells.append(f"{row_macs:,}")
-        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+        lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
     if summary.error:  # a broken spec: the rows before the broken layer, and no totals
         return "\n".join(lines) + "\n"

@@ -132,6 +132,26 @@ def test_markdown_format(nnctl):
     assert "- Total params: 26 (104.00 B)" in r.out
 
 
+def test_markdown_escapes_what_markdown_would_read_in_a_name(nnctl, tmp_path):
+    """A layer named `<b>x` made the rest of its row bold on GitHub, `*d*` italic: names are
+    escaped (and `|`, as before); `dense_1` and the tensor indexes stay as written."""
+    spec = tmp_path / "names.yaml"
+    spec.write_text('name: _m_\ninputs: {"<b>x": [3]}\nlayers:\n'
+                    '  - {type: Dense, units: 3, name: "*d*"}\n'
+                    '  - {type: Dense, units: 3, name: dense_1, inputs: "<b>x"}\n'
+                    '  - {type: Add, name: "a|b&c", inputs: ["*d*", dense_1]}\n')
+    r = nnctl("summary", spec, "--format", "markdown")
+    assert (r.code, r.err) == (0, "")
+    assert r.out.splitlines()[:8] == [
+        '**Model: "\\_m\\_"**', "",
+        "| Layer (type) | Output Shape | Param # | Connected to |",
+        "|:---|:---|---:|:---|",
+        "| \\<b\\>x (InputLayer) | (None, 3) | 0 | - |",
+        "| \\*d\\* (Dense) | (None, 3) | 12 | \\<b\\>x[0][0] |",
+        "| dense_1 (Dense) | (None, 3) | 12 | \\<b\\>x[0][0] |",
+        "| a\\|b\\&c (Add) | (None, 3) | 0 | \\*d\\*[0][0], dense_1[0][0] |"]
+
+
 def test_float64_bytes():
     data = summaries.summarize(load_model(str(SPECS / "float64.yaml")))
     assert data.total_bytes == data.total_params * 8
