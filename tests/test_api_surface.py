@@ -131,6 +131,23 @@ def test_plot_model_writes_a_picture(tmp_path):
         nnctl.utils.plot_model(model, to_file=str(tmp_path / "m.gif"))
 
 
+def test_plot_model_shows_in_a_notebook_and_is_still_the_path(tmp_path):
+    """The article's notebook shows keras.utils.plot_model(model, show_shapes=True) as a
+    picture (Keras returns an IPython Image); nnctl returned the bare path, shown as text.
+    Its result is the path still, with IPython's display methods (_repr_svg_)."""
+    x = nnctl.Input(shape=(3,), name="input")
+    model = nnctl.Model(x, nnctl.layers.Dense(2, name="layer1")(x), name="m")
+    picture = nnctl.utils.plot_model(model, to_file=str(tmp_path / "m.svg"), show_shapes=True)
+    assert picture == str(tmp_path / "m.svg") and isinstance(picture, str)
+    assert picture._repr_svg_() == (tmp_path / "m.svg").read_text()
+    assert picture._repr_png_() is None
+    text = nnctl.utils.plot_model(model, to_file=str(tmp_path / "m.txt"))
+    assert text._repr_svg_() is None and text._repr_png_() is None
+    with pytest.raises(TypeError, match=r"^plot_model\(\) got unexpected arguments: show_shape "
+                                        r"\(did you mean 'show_shapes'\?\)$"):
+        nnctl.utils.plot_model(model, to_file=str(tmp_path / "m.svg"), show_shape=True)
+
+
 def test_import_line_of_the_issue_runs_the_article_samples(tmp_path):
     """`import nnctl as keras; from nnctl import layers`, then the article's first sample."""
     code = ("import nnctl as keras; from nnctl import layers\n"

@@ -1,6 +1,7 @@
 """keras.utils.plot_model for the Python API, drawn by nnctl.plot (no pydot needed)."""
 from __future__ import annotations
 
+import inspect
 import sys
 
 
@@ -12,7 +13,8 @@ def plot_model(model, to_file="model.png", show_shapes=False, show_dtype=False,
     The file's extension picks the picture: `.svg` (drawn by nnctl), `.png` (drawn by
     Graphviz' `dot` when it is installed; without it an SVG is written next to the asked
     name, `model.svg`, and a line on stderr says so), `.dot`, `.mmd` (Mermaid), `.txt`.
-    Returns the path written.
+    Returns the path written, which a Jupyter notebook shows as the picture (Keras returns
+    an IPython Image for that), and which is still the path (a str) in a script.
 
     >>> import nnctl
     >>> x = nnctl.Input(shape=(3,), name="input")
@@ -27,9 +29,13 @@ def plot_model(model, to_file="model.png", show_shapes=False, show_dtype=False,
     from nnctl.plot import PlotOptions, draw, format_for_path
     from nnctl.plot.dot import graphviz_dot
 
-    unknown = set(kwargs) - {"layer_range", "show_layer_range"}
+    unknown = sorted(set(kwargs) - {"layer_range", "show_layer_range"})
     if unknown:
-        raise TypeError(f"plot_model() got unexpected arguments: {', '.join(sorted(unknown))}")
+        from nnctl.naming import did_you_mean
+
+        taken = [n for n in inspect.signature(plot_model).parameters if n != "kwargs"]
+        raise TypeError(f"plot_model() got unexpected arguments: {', '.join(unknown)}"
+                        + did_you_mean(unknown[0], taken))
     if rankdir not in ("TB", "LR"):
         raise ValueError(f"rankdir must be 'TB' or 'LR', got {rankdir!r}")
     path = os.fspath(to_file)
@@ -49,4 +55,23 @@ def plot_model(model, to_file="model.png", show_shapes=False, show_dtype=False,
     picture = draw(model.engine, fmt, options)
     with atomic_write(path, "wb") as f:
         f.write(picture if isinstance(picture, bytes) else picture.encode("utf-8"))
-    return path
+    return PictureFile(path)
+
+
+class PictureFile(str):
+    """The path of a drawn model; Jupyter (IPython's display) shows an .svg or .png one as
+    the picture itself, as the article's notebook shows keras.utils.plot_model's result."""
+
+    def _read(self, fmt: str, mode: str):
+        from nnctl.plot import format_for_path
+
+        if format_for_path(self) != fmt:
+            return None
+        with open(self, mode) as f:
+            return f.read()
+
+    def _repr_svg_(self):
+        return self._read("svg", "r")
+
+    def _repr_png_(self):
+        return self._read("png", "rb")
