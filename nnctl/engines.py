@@ -64,9 +64,12 @@ SLOWER_ON_ONNXRUNTIME = ("elu", "selu", "celu", "squareplus", "sparsemax", "soft
 # 49 on the MLP above (ONNX Runtime faster), 681 on the wide one (no faster).
 GEMM_BOUND_MACS = 512
 # Layers that add no work of their own besides their element-wise pass.
-_ELEMENTWISE = ("Activation", "Dropout", "ReLU", "LeakyReLU", "ELU", "Softmax", "PReLU")
-# Layers that pass their input on, at no cost on either engine.
-_PASSING = ("Dropout", "Flatten", "Reshape")
+_ELEMENTWISE = ("Activation", "ReLU", "LeakyReLU", "ELU", "Softmax", "PReLU")
+# Layers that pass their input on, at no cost on either engine (Dropout and its kin of
+# nnctl/layers/noise.py).
+_PASSING = ("Dropout", "Flatten", "Reshape", "SpatialDropout1D", "SpatialDropout2D",
+            "SpatialDropout3D", "GaussianDropout", "AlphaDropout", "GaussianNoise",
+            "ActivityRegularization")
 # What an MLP is made of, for --engine auto: these, with per-feature BatchNormalization (which
 # ONNX Runtime folds into the matrix product before it). Measured on the idle 2-core machine,
 # whole processes: configs/softmax_classifier.yaml (Flatten first) ran faster on numpy up to

@@ -21,7 +21,8 @@ from nnctl.layers.base import ArgError
 # Layers that hand a mask on unchanged (Keras: supports_masking, compute_mask = the input's).
 PASS_ON = {"Dense", "Activation", "Dropout", "BatchNormalization", "LayerNormalization",
            "ReLU", "LeakyReLU", "PReLU", "ELU", "Rescaling", "Normalization",
-           "GaussianNoise", "GaussianDropout", "AlphaDropout", "SpatialDropout1D"}
+           "GaussianNoise", "GaussianDropout", "AlphaDropout", "SpatialDropout1D",
+           "SpatialDropout2D", "SpatialDropout3D", "ActivityRegularization"}
 # Merge layers: the output's mask is every input's mask or-ed, when every input carries one.
 MERGE = {"Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate"}
 # Layers whose results Keras computes differently under a mask, and nnctl does not (yet).

@@ -191,6 +191,20 @@ LAYER_CASES = {
     "dropout": """
         input: [4]
         layers: [{type: Dropout, rate: 0.5}, {type: Dense, units: 2}]""",
+    "training_only": """
+        input: [4, 3, 2]
+        layers:
+          - {type: SpatialDropout2D, rate: 0.3}
+          - {type: Reshape, target_shape: [4, 6]}
+          - {type: SpatialDropout1D, rate: 0.2}
+          - {type: GaussianNoise, stddev: 0.1}
+          - {type: GaussianDropout, rate: 0.1}
+          - {type: AlphaDropout, rate: 0.1}
+          - {type: ActivityRegularization, l1: 0.01}
+          - {type: Reshape, target_shape: [2, 2, 3, 2]}
+          - {type: SpatialDropout3D, rate: 0.5}
+          - {type: Flatten}
+          - {type: Dense, units: 2}""",
     "flatten": """
         input: [2, 3]
         layers: [{type: Flatten}, {type: Dense, units: 2}]""",

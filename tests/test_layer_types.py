@@ -64,7 +64,9 @@ def test_arguments_and_defaults_are_keras():
     keras = json.loads((GOLDEN / "layer_signatures.json").read_text())
     for type_name in LAYERS.names():
         mine = {k: keras_form(v) for k, v in LAYERS.get(type_name).arguments().items()}
-        theirs = keras[type_name]
+        # `dtype`, which a few Keras classes (SpatialDropout1D) list in their own signature,
+        # is every nnctl layer's (Layer.__init__, with name and trainable)
+        theirs = {k: v for k, v in keras[type_name].items() if k != "dtype"}
         assert {k for k in theirs if k not in mine} == \
             {k for t, k in KERAS_ONLY if t == type_name and k not in mine}, type_name
         assert {k for k in mine if k not in theirs} == \
@@ -128,3 +130,14 @@ def test_leaky_relu_reads_the_deprecated_alpha(given, slope):
     assert layer.negative_slope == slope
     assert layer.get_config() == {"type": "LeakyReLU", "name": "leaky_re_lu",
                                   **({"negative_slope": slope} if slope != 0.3 else {})}
+
+
+def test_spatial_dropout_takes_the_rank_keras_takes(tmp_path):
+    """SpatialDropout1D/2D/3D (the identity at inference) refuse what Keras' InputSpec
+    refuses: an image to SpatialDropout1D is one line at the layer."""
+    path = tmp_path / "net.yaml"
+    path.write_text("input: [4, 4, 1]\nlayers:\n  - {type: SpatialDropout1D, rate: 0.2}\n")
+    with pytest.raises(nnctl.errors.SpecError) as info:
+        build_model(parse_spec(load_yaml(path.read_text(), str(path))))
+    assert "SpatialDropout1D takes inputs of 2 axes after the batch, got shape (4, 4, 1)" in \
+        str(info.value)

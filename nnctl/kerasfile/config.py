@@ -767,6 +767,8 @@ def _serialized_layer(layer, name: str, dtype: str) -> dict:
     from nnctl.layers.base import Layer
 
     config = {"name": name, "trainable": layer.trainable, "dtype": _policy(dtype)}
+    if getattr(layer, "keras_takes_no_common", False):   # as Keras writes it (SpatialDropout2D)
+        config = {"name": name, "dtype": dtype}
     for key in layer.arguments():
         if key in layer.inert_args or not hasattr(layer, key):
             continue

@@ -14,7 +14,7 @@ from __future__ import annotations
 import inspect
 import re
 
-from nnctl.layers import (activation_layers, convolution, core, embedding, merging,
+from nnctl.layers import (activation_layers, convolution, core, embedding, merging, noise,
                           normalization, pooling, preprocessing, recurrent, reshaping, spatial)
 from nnctl.layers.base import ArgError, WeightSpec, format_shape
 from nnctl.naming import Registry
@@ -30,7 +30,7 @@ for _cls in (core.Dense, core.Activation, core.Dropout, reshaping.Flatten, resha
              reshaping.Permute, reshaping.RepeatVector, preprocessing.Rescaling,
              preprocessing.Normalization, embedding.Embedding, recurrent.SimpleRNN,
              recurrent.LSTM, recurrent.GRU, recurrent.Bidirectional,
-             *convolution.CONVOLUTIONS, *pooling.POOLINGS):
+             *convolution.CONVOLUTIONS, *pooling.POOLINGS, *noise.NOISE_LAYERS):
     LAYERS.register(_cls.__name__, _cls)
 
 

@@ -136,8 +136,9 @@ class Activation(ActivationLayer):
         self.activation = _activation(activation, self.name)
 
 
-class Dropout(Layer):
-    """Randomly zeroes inputs while training; the identity at inference, as here."""
+class PassThrough(Layer):
+    """The pieces of a layer that acts only while training: the identity at inference
+    (Dropout here, its kin in nnctl/layers/noise.py)."""
 
     affine = True
     output_shape = same_shape
@@ -146,14 +147,18 @@ class Dropout(Layer):
     neuron_link = unit_to_unit
     to_onnx = identity_onnx
 
-    def __init__(self, rate, noise_shape=None, seed=None, **common):
-        super().__init__(**common)
-        self.rate = number(rate, "rate", self.name, low=0, high=1)
-        self.noise_shape = noise_shape
-        self.seed = seed
-
     def call(self, inputs, weights):
         return inputs[0]
 
     def backward(self, inputs, weights, output, grad):
         return [grad], {}
+
+
+class Dropout(PassThrough):
+    """Randomly zeroes inputs while training; the identity at inference, as here."""
+
+    def __init__(self, rate, noise_shape=None, seed=None, **common):
+        super().__init__(**common)
+        self.rate = number(rate, "rate", self.name, low=0, high=1)
+        self.noise_shape = noise_shape
+        self.seed = seed

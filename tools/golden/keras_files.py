@@ -196,6 +196,24 @@ def func_masked_two():
     return keras.Model([left, right], L.Concatenate(name="cat")([a, b]), name="masked_pair")
 
 
+def text_spatial_dropout():
+    # a keras.io-style text classifier trained with SpatialDropout1D and GaussianNoise (the
+    # identity at inference); the mask passes SpatialDropout1D (Keras: not_equal as mask=)
+    tokens = keras.Input((6,), dtype="int32", name="tokens")
+    h = L.SpatialDropout1D(0.2, name="drop_words")(L.Embedding(20, 4, mask_zero=True,
+                                                               name="embed")(tokens))
+    h = L.GaussianNoise(0.1, name="noise")(L.LSTM(3, name="lstm")(h))
+    return keras.Model(tokens, L.Dense(2, activation="softmax", name="out")(h),
+                       name="text_dropout")
+
+
+def image_noise():
+    return keras.Sequential([keras.Input((6, 6, 2)), L.GaussianNoise(0.2),
+                             L.Conv2D(3, 3, activation="relu"), L.SpatialDropout2D(0.3),
+                             L.GaussianDropout(0.1), L.Flatten(), L.AlphaDropout(0.1),
+                             L.ActivityRegularization(l1=0.01), L.Dense(2)], name="noisy")
+
+
 def lstm_states():
     x = keras.Input((5, 3), name="seq")
     out, h, c = L.LSTM(4, return_state=True, name="enc")(x)
@@ -287,6 +305,7 @@ MODELS = {f.__name__: f for f in (seq_mlp, seq_batchnorm, seq_layernorm, seq_res
                                   conv2d_net, conv1d_net,
                                   text_lstm, bidirectional_rnn, activation_layers, lstm_states,
                                   masked_gru, func_masked, func_masked_two, shared_dense,
+                                  text_spatial_dropout, image_noise,
                                   shared_text,
                                   shared_encoder, func_input_order, func_dict_io,
                                   spatial_2d, sequence_1d, volume_3d)}
@@ -296,7 +315,7 @@ WEIGHTS_ONLY = ("seq_batchnorm", "func_two_in_out")
 # Keras 3's save_weights only: a nested model's layers in its own group (layers/sequential/layers/)
 NESTED_WEIGHTS = ("nested_functional",)
 # Keras 3.15 writes these as .h5 but cannot load them back (Unknown layer: 'NotEqual')
-H5_NOT_RELOADED = ("func_masked", "func_masked_two")
+H5_NOT_RELOADED = ("func_masked", "func_masked_two", "text_spatial_dropout")
 
 
 def randomize(model, rng):
