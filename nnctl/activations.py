@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import sys
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -844,6 +845,10 @@ def _keras_function(name: str, aliases=()):
     definition = ACTIVATIONS.get(name)
 
     def function(x, **arguments):
+        api_layers = sys.modules.get("nnctl.api.layers")   # no symbolic tensor without it
+        if api_layers is not None and isinstance(x, api_layers.SymbolicTensor):
+            # in a functional model or a traced call(): the layer that computes it, as Keras
+            return api_layers.Activation({"type": name, **arguments} if arguments else name)(x)
         return bind(name, arguments)(x)
 
     params = [inspect.Parameter("x", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
@@ -858,7 +863,8 @@ def _keras_function(name: str, aliases=()):
     sample = np.array([[0.5, -1.0]])  # element-wise ones keep its shape: not computed at import
     shape = sample.shape if definition.elementwise else bind(name, required)(sample).shape
     function.__doc__ = (f"Keras' `keras.activations.{name}`: {definition.formula or name}.\n\n"
-                        f"Applied to an array; or given to a layer: "
+                        f"Applied to an array (to a model's tensor: an Activation layer); "
+                        f"or given to a layer: "
                         f"`Dense(3, activation=nnctl.activations.{name})`.\n\n"
                         f"    >>> import nnctl\n"
                         f"    >>> nnctl.activations.{name}({call}).shape\n"

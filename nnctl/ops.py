@@ -61,12 +61,7 @@ def _activation(name: str):
 
     function = getattr(activations, name)
 
-    def op(x, **arguments):
-        if _symbolic([x]):
-            from nnctl.api import layers
-
-            activation = {"type": name, **arguments} if arguments else name
-            return layers.Activation(activation)(x)
+    def op(x, **arguments):   # on a symbolic tensor, the function adds an Activation layer
         return function(x, **arguments)
 
     op.__name__ = op.__qualname__ = name

@@ -569,6 +569,31 @@ def test_a_layer_given_as_an_activation_is_refused_with_what_to_do():
         L.Dense(2, activation=L.ReLU(name="r"), name="d")
 
 
+def test_an_activation_function_on_a_models_tensor_adds_its_layer():
+    """keras.activations.relu(x) in a functional model or a subclass's call(), as Keras
+    allows (nnctl.ops did it): it was refused, 'a symbolic tensor has no values'."""
+    inputs = nnctl.Input(shape=(3,))
+    hidden = L.Dense(4)(inputs)
+    model = nnctl.Model(inputs, nnctl.activations.leaky_relu(hidden, negative_slope=0.1))
+    assert [layer.get_config().get("activation") for layer in model.layers[2:]] == [
+        {"type": "leaky_relu", "negative_slope": 0.1}]
+    x = np.array([[1.0, -2.0, 0.5]], np.float32)
+    z = model.layers[1](x)
+    np.testing.assert_allclose(model.predict(x), np.where(z > 0, z, 0.1 * z), rtol=1e-6)
+
+    class Net(nnctl.Model):
+        def __init__(self):
+            super().__init__()
+            self.dense = L.Dense(3)
+
+        def call(self, x):
+            return nnctl.activations.softmax(self.dense(x))
+
+    net = Net()
+    out = net(x)
+    np.testing.assert_allclose(out.sum(axis=-1), [1.0], rtol=1e-6)
+
+
 def test_a_custom_layer_is_the_way_to_an_activation_of_your_own():
     class Swish(L.Layer):
         def call(self, x):
