@@ -658,6 +658,23 @@ def test_keras_saving_and_the_training_modules(tmp_path):
             getattr(nnctl, name)
 
 
+def test_a_subclass_that_forgot_super_init_still_works():
+    """The class defaults are there so that it works (nnctl.api.models), but the model had
+    no name: calling it was "'NoSuper' object has no attribute 'name'"."""
+    class NoSuper(nnctl.Model):
+        def __init__(self):
+            self.dense = L.Dense(2, input_shape=(3,))
+
+        def call(self, x):
+            return self.dense(x)
+
+    model = NoSuper()
+    assert model(np.ones((1, 3))).shape == (1, 2)
+    assert model.name == "no_super" and model.count_params() == 8
+    with pytest.raises(AttributeError, match=r"^'NoSuper' object has no attribute 'nope'$"):
+        model.nope
+
+
 def test_data_mistakes():
     model = nnctl.from_spec(CONFIGS / "article_functional.yaml")
     with pytest.raises(DataError, match=r"input 'input': expected an array of shape "

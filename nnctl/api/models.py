@@ -70,6 +70,14 @@ class Model(KerasViews):
         if not trainable:
             self.trainable = False
 
+    def __getattr__(self, key):
+        # the name of a subclass whose __init__ forgot super().__init__(): given when first
+        # asked for, as super().__init__() would have given it (the rest has class defaults)
+        if key == "name":
+            self._name_seed_dtype(None, None, None)
+            return self.__dict__["name"]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {key!r}")
+
     def _name_seed_dtype(self, name, seed, dtype) -> None:
         self.name = _model_name(name, self)
         self.seed = self._draw_seed = _seed(seed)
