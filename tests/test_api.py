@@ -675,6 +675,23 @@ def test_a_subclass_that_forgot_super_init_still_works():
         model.nope
 
 
+def test_a_custom_layer_that_forgot_super_init_works_too():
+    """It was "'tuple' object has no attribute 'append'" when called on a model's tensor."""
+    class Block(L.Layer):
+        def __init__(self):
+            self.dense = L.Dense(2)
+
+        def call(self, x):
+            return self.dense(x)
+
+    inputs = nnctl.Input(shape=(3,))
+    block = Block()
+    model = nnctl.Model(inputs, block(inputs))
+    assert block.name.startswith("block") and model.count_params() == 8
+    assert [layer.name for layer in model.layers][1:] == [block.name]
+    assert Block()(np.ones((1, 3))).shape == (1, 2)
+
+
 def test_data_mistakes():
     model = nnctl.from_spec(CONFIGS / "article_functional.yaml")
     with pytest.raises(DataError, match=r"input 'input': expected an array of shape "

@@ -312,10 +312,21 @@ class Layer(KerasViews):
     def _engine_config(self) -> dict:
         return self.config if self._trainable else {**self.config, "trainable": False}
 
+    def _forgot_super_init(self) -> None:
+        """A custom layer whose __init__ did not call super().__init__() is set up when first
+        called or named, as that call would have set it up (Keras refuses it, nnctl.Model
+        takes it too)."""
+        if "order" not in self.__dict__ and type(self).engine is None:
+            self._init_custom()
+
     # --- Keras' arguments and config ----------------------------------------------------
     def __getattr__(self, key):
         # Keras arguments read back as attributes (`layer.units`), and weights by their name
         # (`dense.kernel`, `batch_normalization.moving_mean`).
+        if key in ("name", "order", "default_named") and "order" not in self.__dict__ \
+                and type(self).engine is None:
+            self._forgot_super_init()
+            return self.__dict__[key]
         if key.startswith("_") or "config" not in self.__dict__:
             raise AttributeError(f"{type(self).__name__!r} object has no attribute {key!r}")
         if key in self.config:
@@ -388,6 +399,7 @@ class Layer(KerasViews):
         tensors = leaves(inputs)
         symbolic = [isinstance(t, SymbolicTensor) for t in tensors]
         if type(self).engine is None:
+            self._forgot_super_init()
             return self._call_custom(inputs, args, training, kwargs, all(symbolic))
         if args or kwargs:
             raise TypeError(f"{type(self).__name__}.call() got unexpected arguments "
