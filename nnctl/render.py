@@ -71,7 +71,7 @@ def _cells(r, chain, show_trainable, row_macs, esc, num, style=None) -> list[str
     style = style or (lambda text, markup: f"[{markup}]{text}[/]")
     shape = format_output_shape(r.output_shape, num)
     cells = [f"{esc(r.name)} ({style(esc(r.type), 'color(33)')})", shape,
-             num(f"{r.params:,}")]
+             num(f"{r.params:,}") + (" (unbuilt)" if r.unbuilt else "")]
     if not chain:
         index = r.connected_index or [0] * len(r.connected_to)
         node = r.connected_node or [0] * len(r.connected_to)

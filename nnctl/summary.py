@@ -33,6 +33,7 @@ class Row:
     connected_index: list[int] = field(default_factory=list)  # which output of each (0)
     # which call of each (0; a model used as a layer several times: Keras' node index)
     connected_node: list[int] = field(default_factory=list)
+    unbuilt: bool = False         # a layer of a model not built yet: Keras' "0 (unbuilt)"
 
     def connections(self) -> list[str]:
         """Keras' "Connected to" entries: `layer1[0][0]`, `lstm[0][2]`, `encoder[1][0]`."""

@@ -416,7 +416,7 @@ def test_sequential_from_an_input_or_deferred():
     deferred = nnctl.Sequential([L.Dense(2), L.Dense(1)])
     assert not deferred.built
     with pytest.raises(SpecError, match="not built"):
-        deferred.summary()
+        deferred.to_spec()
     out = deferred(np.ones((4, 7)))
     assert out.shape == (4, 1) and deferred.to_spec()["input"] == [7]
     built = nnctl.Sequential([L.Dense(2)])
@@ -514,7 +514,7 @@ def test_graph_mistakes():
             return self.d(x)
 
     with pytest.raises(SpecError, match="the input shape is not known yet"):
-        NoShape().summary()
+        NoShape().to_spec()
 
 
 def test_a_layer_called_on_arrays_checks_them_as_on_tensors():

@@ -25,6 +25,10 @@ from nnctl.layers import format_shape
 from nnctl.model import split_ref
 
 
+class NotBuilt(SpecError):
+    """The model cannot be built yet: no input shape is known (see Model.build)."""
+
+
 class Model(KerasViews):
     """A network: `Model(inputs, outputs)` (functional API), or subclass it with `call`.
 
@@ -118,7 +122,7 @@ class Model(KerasViews):
         try:
             result = self.call(structure, **kwargs)
         except UnknownShape:
-            raise SpecError(f"model '{self.name}': the input shape is not known yet; call the "
+            raise NotBuilt(f"model '{self.name}': the input shape is not known yet; call the "
                             "model on data first (model(np.ones((1, 3)))), call "
                             "model.build((None, 3)), or give its first layer input_shape=(3,)"
                             ) from None
@@ -295,7 +299,10 @@ class Model(KerasViews):
 
         if layer_range is not None:
             raise NotImplementedError("summary(layer_range=...) is not supported by nnctl")
-        data = self._summary_data()
+        try:
+            data = self._summary_data()
+        except NotBuilt:      # Keras prints its layers all the same: "?", "0 (unbuilt)"
+            data = self._unbuilt_summary_data()
         if expand_nested:
             data.rows = _expanded(data.rows, self)
         import shutil
@@ -313,6 +320,26 @@ class Model(KerasViews):
                             positions=positions)
         if print_fn is not None:
             print_fn(console.end_capture())
+
+    def _unbuilt_summary_data(self):
+        """The summary of a model that cannot be built yet (no input shape), as Keras prints
+        it: its layers, an unknown shape, no weights but those of layers built already."""
+        from nnctl.summary import Row, Summary
+
+        rows = []
+        for layer in self.layers:
+            built = bool(getattr(layer, "built", False))
+            params = layer.count_params() if built else 0
+            trainable = "-" if not params else "Y" if layer.trainable else "N"
+            rows.append(Row(layer.name, type(layer).__name__, None, params,
+                            params if trainable == "Y" else 0, params if trainable == "N" else 0,
+                            [], trainable, unbuilt=not built))
+        total = sum(r.params for r in rows)
+        trainable = sum(r.trainable_params for r in rows)
+        size = np.dtype(self.dtype or "float32").itemsize
+        return Summary(self.name, "Sequential" if isinstance(self, Sequential) else "Functional",
+                       rows, True, total, trainable, total - trainable, total * size,
+                       trainable * size, (total - trainable) * size)
 
     def _summary_data(self):
         """Rows and totals; a subclassed model's as Keras shows them: its layers in the order
@@ -760,7 +787,7 @@ class Sequential(Model):
             self._input = InputLayer(sample_shape(np.shape(data)[1:], f"model '{self.name}'"),
                                      dtype=self.dtype)
         if self._input is None or not self._stack:
-            raise SpecError(f"model '{self.name}' is not built: "
+            raise NotBuilt(f"model '{self.name}' is not built: "
                             + ("it has no layers" if not self._stack else
                                "give its first layer input_shape=, start it with "
                                "nnctl.Input(shape=...), or call model.build((None, ...))"))
