@@ -16,11 +16,12 @@ def test_model_is_declared_once_and_its_help_names_every_form():
     from nnctl.cli.params import MODEL_HELP
 
     takers = {name: p for name, cmd in _commands().items() for p in cmd.params
-              if p.name == "model"}
+              if p.name in ("model", "models")}   # validate and lint take several
     assert set(takers) >= {"summary", "validate", "build", "forward", "export", "convert",
                            "plot", "inspect", "lint"}
     for name, param in takers.items():
-        assert param.help == MODEL_HELP and param.metavar == "MODEL", name
+        assert param.help.startswith(MODEL_HELP) and param.metavar == "MODEL", name
+        assert (param.nargs == -1) == (name in ("validate", "lint")), name
     for form in (".yaml", ".npz", ".keras", ".h5", ".json", "file.py:NAME", "- for stdin"):
         assert form in MODEL_HELP
     # issue 18: the one form that runs code says so wherever MODEL is taken (and README.md)

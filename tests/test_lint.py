@@ -335,6 +335,29 @@ def test_cli_broken_spec(nnctl, tmp_path):
     assert r.err.startswith(f"nnctl: error: {path}:3:") and "did you mean 'relu'" in r.err
 
 
+def test_cli_lints_every_model_given(nnctl, tmp_path):
+    """`nnctl lint configs/*.yaml` was a usage error: the findings of each file in order, the
+    JSON an array of each file's object, exit 1 for an error finding or a file not read."""
+    clean = write(tmp_path, dense_stack(["relu", "relu", "softmax"], units=[16, 16, 3]), "a.yaml")
+    warned = write(tmp_path, dense_stack(["relu", "linear"], initializer="glorot_uniform"),
+                   "b.yaml")
+    broken = write(tmp_path, dense_stack(["relu", "softmax"], units=[16, 1]), "c.yaml")
+    r = nnctl("lint", clean, warned)
+    assert (r.code, r.err) == (0, "")
+    assert [line.split(": ")[0] for line in r.out.splitlines()] == [f"{warned}:3:68"]
+    r = nnctl("lint", broken, tmp_path / "missing.yaml", warned)
+    assert r.code == 1
+    assert [line.split(": ")[:2] for line in r.out.splitlines()] == [
+        [f"{broken}:4:41", "error"], [f"{warned}:3:68", "warning"]]
+    assert r.err == f"nnctl: error: {tmp_path / 'missing.yaml'}: no such file\n"
+    r = nnctl("lint", clean, broken, "--format", "json")
+    assert r.code == 1
+    data = json.loads(r.out)
+    assert [(d["file"], d["counts"]["error"]) for d in data] == [(str(clean), 0), (str(broken), 1)]
+    assert set(json.loads(nnctl("lint", clean, "--format", "json").out)) == {
+        "model", "file", "findings", "counts"}      # one MODEL: its object, as before
+
+
 def test_cli_bad_format(nnctl):
     r = nnctl("lint", CONFIGS / "article_sequential.yaml", "--format", "xml")
     assert r.code == 2 and r.out == ""

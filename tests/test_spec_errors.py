@@ -422,6 +422,30 @@ def test_validate_skips_the_calls_of_a_broken_shared_layer(nnctl, tmp_path):
     assert "got 0" in lines[0] and "unknown argument 'unitz'" in lines[1]
 
 
+def test_validate_checks_every_model_given(nnctl, tmp_path):
+    """`nnctl validate configs/*.yaml`, as a CI job writes it, was a usage error ('Got
+    unexpected extra argument(s)'): each file is checked, its errors one line each."""
+    good = tmp_path / "good.yaml"
+    good.write_text("input: [3]\nlayers:\n  - {type: Dense, units: 2}\n")
+    typo = tmp_path / "typo.yaml"
+    typo.write_text("input: [3]\nlayers:\n  - {type: Dens, units: 2}\n")
+    two = tmp_path / "two.yaml"
+    two.write_text("input: [3]\nlayers:\n  - {type: Dense, units: 0}\n  - {type: Dense, unitz: 1}\n")
+    r = nnctl("validate", good, good)
+    assert (r.code, r.out, r.err) == (0, "", "")
+    r = nnctl("validate", typo, good, tmp_path / "missing.yaml", two, tmp_path)
+    assert (r.code, r.out) == (1, "")
+    assert r.err.splitlines() == [
+        f"nnctl: error: {typo}:3:12: unknown layer type 'Dens' (did you mean 'Dense'?)",
+        f"nnctl: error: {tmp_path / 'missing.yaml'}: no such file",
+        f"nnctl: error: {two}:3:26: layer 'dense': `units` must be a positive integer, got 0",
+        f"nnctl: error: {two}:4:19: layer 'dense_1': unknown argument 'unitz' for Dense (did "
+        "you mean 'units'?); allowed: units, activation, use_bias, kernel_initializer, "
+        "bias_initializer, kernel_regularizer, bias_regularizer, activity_regularizer, "
+        "kernel_constraint, bias_constraint, name, trainable, dtype",
+        f"nnctl: error: {tmp_path}: is a directory, not a spec file"]
+
+
 def test_validate_stops_at_twenty_errors(nnctl, tmp_path):
     spec = tmp_path / "many.yaml"
     spec.write_text("input: [3]\nlayers:\n" + "  - {type: Dense, units: -1}\n" * 30)

@@ -16,9 +16,10 @@ class LintFormat(str, Enum):
 
 
 def lint(
-    model: params.ModelArgument,
+    models: params.ModelsArgument,
     format: Annotated[Optional[LintFormat], typer.Option(
-        "--format", "-f", help="text (FILE:LINE:COL: level: message) or json.")] = None,
+        "--format", "-f", help="text (FILE:LINE:COL: level: message) or json (an array of "
+                               "one object a MODEL when there are several).")] = None,
 ):
     """Check activations and initializers by the article's advice.
 
@@ -28,42 +29,62 @@ def lint(
 
     Output: FILE:LINE:COL: level: message (fix: ...) [rule-id], one line per finding.
 
-    Exit status 1 when an error-level rule fires, else 0.
+    Exit status 1 when an error-level rule fires (or a MODEL cannot be read), else 0.
     """
     from nnctl import lint as rules
-    from nnctl.cli.console import color_allowed, message, warn
-    from nnctl.cli.models import is_python_model, open_model
+    from nnctl.cli.console import message
+    from nnctl.cli.models import check_each
 
-    built = open_model(model)
-    for text in built.warnings:
-        warn(text)
-    findings = rules.lint(built, python=is_python_model(model))
-    tally = rules.counts(findings)
-    if format is not None and format.value == "json":
+    as_json = format is not None and format.value == "json"
+    reports = []   # (model, built, findings) of each MODEL read, in order
+
+    def check(model: str) -> bool:
+        from nnctl.cli.console import warn
+        from nnctl.cli.models import is_python_model, open_model
+
+        built = open_model(model)
+        for text in built.warnings:
+            warn(text)
+        findings = rules.lint(built, python=is_python_model(model))
+        if not as_json:   # as each MODEL is checked: a long run shows its progress
+            _print_findings(findings)
+        reports.append((model, built, findings))
+        return not rules.counts(findings)["error"]
+
+    passed = check_each(models, check)
+    if as_json:
         import json
 
-        data = {"model": built.name, "file": model,
-                "findings": [f.to_dict() for f in findings], "counts": tally}
-        sys.stdout.write(json.dumps(data, indent=2) + "\n")
-    elif color_allowed(sys.stdout):
-        from nnctl.cli.console import rich_console
-        from rich.text import Text
-
-        console = rich_console()
-        styles = {"error": "bold red", "warning": "yellow", "info": "cyan"}
-        for f in findings:
-            line = Text()
-            if f.location:
-                line.append(f"{f.location}: ", style="bold")
-            line.append(f.level, style=styles[f.level])
-            line.append(f": {f.message} ")
-            line.append(f"(fix: {f.fix})", style="green")
-            line.append(f" [{f.rule}]", style="dim")
-            console.print(line)
-    else:
-        sys.stdout.write("".join(f.text() + "\n" for f in findings))
+        data = [{"model": built.name, "file": model, "findings": [f.to_dict() for f in found],
+                 "counts": rules.counts(found)} for model, built, found in reports]
+        sys.stdout.write(json.dumps(data[0] if len(models) == 1 else data, indent=2) + "\n")
+    tally = rules.counts([f for _, _, found in reports for f in found])
     summary = ", ".join(f"{n} {level}{'s' if n != 1 and level != 'info' else ''}"
                         for level, n in tally.items() if n)
     message(summary or "no findings")
-    if tally["error"]:
+    if not passed:
         raise typer.Exit(1)
+
+
+def _print_findings(findings) -> None:
+    """One line per finding on stdout, styled on a terminal."""
+    from nnctl.cli.console import color_allowed
+
+    if not color_allowed(sys.stdout):
+        sys.stdout.write("".join(f.text() + "\n" for f in findings))
+        return
+    from rich.text import Text
+
+    from nnctl.cli.console import rich_console
+
+    console = rich_console()
+    styles = {"error": "bold red", "warning": "yellow", "info": "cyan"}
+    for f in findings:
+        line = Text()
+        if f.location:
+            line.append(f"{f.location}: ", style="bold")
+        line.append(f.level, style=styles[f.level])
+        line.append(f": {f.message} ")
+        line.append(f"(fix: {f.fix})", style="green")
+        line.append(f" [{f.rule}]", style="dim")
+        console.print(line)

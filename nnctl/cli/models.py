@@ -48,6 +48,26 @@ def is_stream(path: str) -> bool:
     return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)
 
 
+def check_each(models: list[str], check) -> bool:
+    """Run `check(model)` on each MODEL (validate, lint); True when every one passed. One
+    MODEL: its error is raised, as any command's; several: an error is one line on stderr
+    and the next MODEL is checked, as a linter goes through its files."""
+    from nnctl.cli.console import error_line
+    from nnctl.errors import NnctlError
+
+    passed = True
+    for model in models:
+        try:
+            passed = bool(check(model)) and passed
+        except (NnctlError, OSError) as exc:
+            if len(models) == 1:
+                raise
+            error_line(str(exc) if isinstance(exc, NnctlError) or not exc.filename
+                       else f"{exc.filename}: {exc.strerror or exc}")
+            passed = False
+    return passed
+
+
 def open_spec(path: str):
     """The ModelSpec of MODEL (the CLI's one way of reading it)."""
     if is_stream(path):

@@ -146,6 +146,10 @@ MODEL_HELP = ("A spec (.yaml/.yml), a model file (.npz), a Keras file (.keras, .
               "file.py:NAME (imports and runs that Python file), or - for stdin.")
 ModelArgument = Annotated[str, typer.Argument(metavar="MODEL", help=MODEL_HELP,
                                               show_default=False)]
+# the checking commands (validate, lint) take several, as linters do: `nnctl lint configs/*.yaml`
+ModelsArgument = Annotated[list[str], typer.Argument(
+    metavar="MODEL", show_default=False,
+    help=MODEL_HELP + " Several: each is checked, exit 1 if any fails.")]
 
 # Where MODEL's weights come from (nnctl.cli.weights_source), declared once for every command
 # that runs or writes a model.
