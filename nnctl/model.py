@@ -82,6 +82,17 @@ class Node:
 
     @property
     def trainable_params(self) -> int:
+        """Its layer's trainable weights, as Keras' layer.trainable_weights: none when the
+        layer is frozen, even where its weights are not (a Bidirectional made with
+        `trainable: false` around a trainable layer)."""
+        if self.layer is not None and not self.layer.trainable:
+            return 0
+        return self.trainable_weight_params
+
+    @property
+    def trainable_weight_params(self) -> int:
+        """The size of its weights that are trainable themselves (Keras' variables'
+        `trainable`), which a model's totals count (Keras' model.trainable_weights)."""
         return sum(math.prod(w.shape) for w in self.weights if w.trainable)
 
     def layer_weights(self, weights: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -144,7 +155,7 @@ class Model:
 
     @property
     def trainable_params(self) -> int:
-        return sum(n.trainable_params for n in self.layers)
+        return sum(n.trainable_weight_params for n in self.layers)
 
     def input_shapes(self) -> dict[str, tuple]:
         return {name: self.nodes[name].shape for name in self.input_names}

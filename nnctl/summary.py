@@ -82,8 +82,11 @@ def summarize(model: Model, error: str | None = None) -> Summary:
                 trainable_bytes += nbytes
             else:
                 non_trainable_bytes += nbytes
-    trainable = sum(r.trainable_params for r in rows)
-    non_trainable = sum(r.non_trainable_params for r in rows)
+    # the totals count the weights by their own flag, as Keras' model.trainable_weights,
+    # not the rows: a Bidirectional made frozen around a trainable layer is a row of
+    # non-trainable params whose weights count as trainable
+    trainable = model.trainable_params
+    non_trainable = sum(r.params for r in rows) - trainable
     return Summary(
         name=model.name, type="Functional" if model.functional else "Sequential", rows=rows,
         chain=not ops and is_chain(model), total_params=trainable + non_trainable,

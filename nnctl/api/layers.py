@@ -212,11 +212,12 @@ class KerasViews:
 
     @property
     def trainable_weights(self) -> list:
-        return [v for v in self.weights if v.trainable]
+        # as Keras: a frozen layer has none, whatever its weights' own flags
+        return [v for v in self.weights if v.trainable] if self.trainable else []
 
     @property
     def non_trainable_weights(self) -> list:
-        return [v for v in self.weights if not v.trainable]
+        return [v for v in self.weights if not v.trainable] if self.trainable else self.weights
 
     @property
     def variables(self) -> list:
@@ -383,6 +384,12 @@ class Layer(KerasViews):
         self._trainable = bool(value)
         for layer in self._sublayers():
             layer.trainable = value
+        key = getattr(type(self).engine, "wrapped_layer_key", None)
+        if key and isinstance(self.__dict__.get("config", {}).get(key), dict):
+            # Bidirectional's layer too, as Keras' setter freezes its sublayers (made frozen,
+            # a Bidirectional leaves them trainable: nnctl.layers.recurrent)
+            inner = {k: v for k, v in self.config[key].items() if k != "trainable"}
+            self.config[key] = inner if value else {**inner, "trainable": False}
         if type(self).engine is not None and "config" in self.__dict__:
             self._engine_layer = type(self).engine.from_config(self.name, self._engine_config())
         session.touch()

@@ -252,6 +252,16 @@ class Model(KerasViews):
     def trainable(self) -> bool:
         return all(layer.trainable for layer in self._weighted_layers())
 
+    @property
+    def trainable_weights(self) -> list:
+        # by each weight's own flag, as Keras' model.trainable_weights (a Bidirectional made
+        # frozen has none of its own, but its halves' weights are trainable)
+        return [v for v in self.weights if v.trainable]
+
+    @property
+    def non_trainable_weights(self) -> list:
+        return [v for v in self.weights if not v.trainable]
+
     @trainable.setter
     def trainable(self, value) -> None:
         """`model.trainable = False` freezes every layer, as in Keras."""

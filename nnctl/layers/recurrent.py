@@ -689,8 +689,9 @@ class Bidirectional(Layer):
         for half in (self.forward_half, self.backward_half):
             specs += [WeightSpec(f"{half.name}/{w.name}", w.shape, w.initializer, w.trainable)
                       for w in half.weight_specs(input_shapes)]
-        if not self.trainable:
-            specs = [WeightSpec(w.name, w.shape, w.initializer, False) for w in specs]
+        # trainable as the wrapped layer is: Keras' Bidirectional(trainable=False) freezes
+        # itself (its summary row) but not the halves it makes, whose weights its model counts
+        # as trainable (setting `trainable` afterwards freezes the wrapped layer too)
         return specs
 
     def macs(self, input_shapes, output_shape):
