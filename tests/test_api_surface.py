@@ -12,6 +12,7 @@ import pydoc
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 import nnctl
@@ -177,6 +178,21 @@ def test_the_python_blocks_of_the_docs_run_when_pasted(tmp_path, doc):
         done = subprocess.run([sys.executable, "-c", block], capture_output=True, text=True,
                               cwd=tmp_path, env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"})
         assert done.returncode == 0, (block, done.stderr)
+
+
+def test_a_layers_arguments_and_weights_are_in_its_dir():
+    """dense.units and dense.kernel are read through __getattr__: dir() did not list them,
+    so tab completion missed them and a typo (dense.unit) got no "Did you mean"."""
+    dense = nnctl.layers.Dense(2)
+    assert {"units", "activation", "use_bias", "kernel_initializer"} <= set(dir(dense))
+    assert "kernel" not in dir(dense)
+    dense(np.ones((1, 3)))
+    assert {"kernel", "bias"} <= set(dir(dense))
+    done = subprocess.run([sys.executable, "-c", "import nnctl; nnctl.layers.Dense(2).unit"],
+                          capture_output=True, text=True,
+                          env={"PYTHONPATH": str(GOLDEN.parent.parent), "PATH": "/usr/bin:/bin"})
+    assert done.stderr.splitlines()[-1] == ("AttributeError: 'Dense' object has no attribute "
+                                            "'unit'. Did you mean: 'units'?")
 
 
 def test_the_docstring_examples_run(tmp_path, monkeypatch):

@@ -343,6 +343,15 @@ class Layer(KerasViews):
                 return default
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {key!r}")
 
+    def __dir__(self):
+        # what __getattr__ gives too: the arguments (`units`) and, once built, the weights
+        # (`kernel`): tab completion lists them, and a typo's AttributeError suggests them
+        names = set(super().__dir__()) | set(self.__dict__.get("config", {}))
+        engine = type(self).engine
+        if engine is not None:
+            names |= set(engine.arguments()) | {w.name for w in self._weight_specs()}
+        return sorted(names)
+
     def get_config(self) -> dict:
         """Keras' config of this layer: name, trainable, dtype and every argument.
 
