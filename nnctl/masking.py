@@ -34,20 +34,29 @@ USES_MASK = {"Softmax", "GlobalAveragePooling1D", "Attention", "AdditiveAttentio
 TAKES_MASK = {"BatchNormalization"}
 MASK_OP = "NotEqual"      # Keras 3's operation for Embedding(mask_zero=True)'s mask
 MASK_OP_NAME = "not_equal"
+STEPS_OP, STEPS_OP_NAME = "Any", "any"   # Masking's mask: any(x != mask_value, axis=-1)
 MERGED = object()         # a mask Keras makes of several by further operations
 
 
 @dataclass
 class MaskOperation:
     """A `NotEqual(x, 0)` that Keras 3 traces in a functional model for the mask of one
-    Embedding(mask_zero=True) call, and lists in its summary when a layer is called with it."""
+    Embedding(mask_zero=True) call, and lists in its summary when a layer is called with it;
+    for a Masking layer, `NotEqual(x, mask_value)` and the `Any` over its last axis."""
 
-    name: str                  # Keras' name: not_equal, not_equal_1, ...
-    embedding: str             # the Embedding's node
-    inbound: str               # the node whose output it compares (the Embedding's input)
+    name: str                  # Keras' name: not_equal, not_equal_1, ... (any, any_1, ...)
+    embedding: str             # the node whose mask it is (an Embedding's, a Masking's)
+    inbound: str               # the node whose output it compares (an Any: its NotEqual)
     index: int                 # which output of that node
-    shape: tuple               # its output's shape (one sample): the Embedding input's
+    shape: tuple               # its output's shape (one sample)
     consumers: list[str] = field(default_factory=list)   # nodes called with mask= it
+    kind: str = "NotEqual"     # its Keras class: NotEqual, Any
+
+
+def creates_mask(layer) -> bool:
+    """Whether the layer's output carries a mask of its own making: Embedding(mask_zero=True),
+    Masking (`compute_mask`)."""
+    return bool(getattr(layer, "mask_zero", False) or getattr(layer, "creates_mask", False))
 
 
 def takes_mask(layer) -> bool:
@@ -64,6 +73,7 @@ def mask_operations(model) -> tuple[list[MaskOperation], list[str]]:
     from nnctl.model import mask_key
 
     created: list[MaskOperation] = []
+    reduced: list[MaskOperation] = []  # Masking's Any operations
     tensors: dict[str, object] = {}    # node -> the mask operation of its output, or MERGED
     unlisted = []
     for name, node in model.nodes.items():
@@ -77,26 +87,52 @@ def mask_operations(model) -> tuple[list[MaskOperation], list[str]]:
             reads.consumers.append(name)
         if not node.masked:
             continue
-        if getattr(node.layer, "mask_zero", False):
+        if creates_mask(node.layer):
             source = model.nodes[node.inbound[0]]
             k = node.inbound_index[0]
-            default = MASK_OP_NAME if not created else f"{MASK_OP_NAME}_{len(created)}"
-            op = MaskOperation(model.spec.mask_names.get(mask_key(node), default), name,
+            given = model.spec.mask_names.get(mask_key(node))
+            names = [given] if isinstance(given, str) else given or [None, None]
+            op = MaskOperation(names[0] or _numbered(MASK_OP_NAME, len(created)), name,
                                source.name, k, source.shapes[k])
             created.append(op)
             tensors[name] = op
+            if not getattr(node.layer, "mask_zero", False):   # Masking: then any(axis=-1)
+                tensors[name] = MaskOperation(names[1] or _numbered(STEPS_OP_NAME, len(reduced)),
+                                              name, op.name, 0, source.shapes[k][:-1],
+                                              kind=STEPS_OP)
+                reduced.append(tensors[name])
         elif type(node.layer).__name__ in MERGE:
             tensors[name] = MERGED
         else:
             tensors[name] = reads
-    return [op for op in created if op.consumers], unlisted
+    used = [op for op in reduced if op.consumers]
+    for op in used:   # a used Any lists the NotEqual it reads
+        next(c for c in created if c.name == op.inbound).consumers.append(op.name)
+    return [op for op in created if op.consumers] + used, unlisted
+
+
+def order_with_operations(model, ops: list[MaskOperation]) -> list[str]:
+    """Keras' order of a functional model's layers and of its listed mask operations `ops`
+    (mask_operations): its graph holds them, so they change where layers come."""
+    from nnctl.model import keras_layer_order
+
+    by_name = {op.name: op for op in ops}
+    reads = {consumer: op.name for op in ops for consumer in op.consumers}
+    return keras_layer_order(model, lambda name: [by_name[name].inbound] if name in by_name
+                             else model.nodes[name].inbound + ([reads[name]]
+                                                               if name in reads else []))
+
+
+def _numbered(stem: str, count: int) -> str:
+    """Keras' name of the count-th (from 0) operation of a kind in a session."""
+    return stem if not count else f"{stem}_{count}"
 
 
 def output_masked(layer, inbound, index) -> bool:
     """Whether `layer`'s first output carries a mask, given its inbound nodes (and which of
     their outputs it reads); refuses, as an ArgError, a mask that nnctl cannot honour."""
     kind = type(layer).__name__
-    if getattr(layer, "mask_zero", False):
+    if creates_mask(layer):
         return True
     masked = [node.masked and k == 0 for node, k in zip(inbound, index)]
     if not any(masked):
@@ -144,6 +180,9 @@ def mask_origins(model) -> dict[str, frozenset]:
         if getattr(node.layer, "mask_zero", False):
             origins[name] = frozenset([(node.inbound[0], node.inbound_index[0])])
             continue
+        if creates_mask(node.layer):   # Masking: no Embedding's `!= 0`, its own mask
+            origins[name] = frozenset([(name, -1)])
+            continue
         present = [origins[i] for i, k in zip(node.inbound, node.inbound_index)
                    if k == 0 and i in origins]
         origins[name] = frozenset().union(*present) if type(node.layer).__name__ in MERGE \
@@ -170,7 +209,7 @@ def call_masked(model, node, args, weights, masks):
         values = layer.call(args, weights)
     if not node.masked:
         return values, None
-    if getattr(layer, "mask_zero", False):
+    if creates_mask(layer):
         return values, layer.compute_mask(args)
     if type(layer).__name__ in MERGE:   # every input carries a mask (output_masked)
         mask = inbound[0] if len(inbound) == 1 else np.logical_or.reduce(inbound)
@@ -186,6 +225,8 @@ def onnx_mask(g, model, node, args, masks) -> str | list | None:
     if getattr(layer, "mask_zero", False):
         zero = g.c(0, model.nodes[node.inbound[0]].dtype)
         masks[node.name] = g.op("Not", g.op("Equal", args[0], zero))
+    elif creates_mask(layer):   # Masking
+        masks[node.name] = layer.onnx_mask(g, args[0])
     elif node.masked and type(layer).__name__ in MERGE and len(present) > 1:
         masks[node.name] = _or_all(g, present)
     elif node.masked:

@@ -120,6 +120,13 @@ class Model:
         # first call), in Keras' order of `model.layers`. A partial model keeps build order.
         if order is None:
             self.layer_order = keras_layer_order(self)
+            if self.functional and any(node.masked for node in nodes.values()):
+                from nnctl.masking import mask_operations, order_with_operations
+
+                ops = mask_operations(self)[0]   # in Keras' graph: they move layers
+                if ops:
+                    self.layer_order = [name for name in order_with_operations(self, ops)
+                                        if name in nodes]
             shared = any(node.owner for node in nodes.values())
             order = list(nodes) if shared else self.layer_order  # nodes: built in topological order
         else:
@@ -461,13 +468,19 @@ class GraphBuilder:
         self._check_mask_names()
 
     def _check_mask_names(self) -> None:
-        """`mask_names` names the masks of Embedding(mask_zero: true) layers (or calls)."""
+        """`mask_names` names the masks of Embedding(mask_zero: true) layers (or calls), by
+        one name, and of Masking layers, by two (its NotEqual's and its Any's)."""
         calls = {mask_key(node): node for node in self.nodes.values()}
-        for name in self.spec.mask_names:
+        for name, value in self.spec.mask_names.items():
             node = calls.get(name)
-            if node is None or not getattr(node.layer, "mask_zero", False):
+            layer = node.layer if node is not None else None
+            if isinstance(value, str) and not getattr(layer, "mask_zero", False):
                 raise self.spec.error(f"mask_names: '{name}' is not an Embedding with "
                                       "mask_zero: true", ("mask_names", name))
+            if isinstance(value, list) and type(layer).__name__ != "Masking":
+                raise self.spec.error(f"mask_names: '{name}' is not a Masking layer (two "
+                                      "names: its NotEqual's and its Any's)",
+                                      ("mask_names", name))
 
     def check_all(self, limit: int = 20) -> list[SpecError]:
         """Every error of the spec (up to `limit`), for `nnctl validate`: a broken layer is

@@ -43,7 +43,7 @@ class ModelSpec:
     seed: int | None = None
     doc: Located | None = field(default=None, repr=False)
     # Keras' names of its NotEqual mask operations, by masking Embedding (call): for summaries
-    mask_names: dict[str, str] = field(default_factory=dict)
+    mask_names: dict[str, str | list[str]] = field(default_factory=dict)
 
     def error(self, message: str, path=(), kind=SpecError) -> NnctlError:
         """An error located at `path` of the document (file:line:col when known)."""
@@ -239,17 +239,27 @@ def _parse_mask_names(doc: Located, top: dict) -> dict[str, str]:
     raw = top.get("mask_names")
     if raw is None:
         return {}
-    if not isinstance(raw, dict) or not all(isinstance(k, str) and isinstance(v, str) and v
+    def names(value) -> list:
+        if isinstance(value, str) and value:
+            return [value]
+        if isinstance(value, list) and len(value) == 2 and all(
+                isinstance(v, str) and v for v in value):
+            return value
+        return []
+
+    if not isinstance(raw, dict) or not all(isinstance(k, str) and names(v)
                                             for k, v in raw.items()):
         raise doc.error("`mask_names` maps an Embedding(mask_zero: true) to the name of its "
-                        "mask operation: {embedding: not_equal}", ("mask_names",))
+                        "mask operation, a Masking layer to its two: {embedding: not_equal, "
+                        "masking: [not_equal_1, any]}", ("mask_names",))
     seen: dict[str, str] = {}
     for key, value in raw.items():
-        check_name(doc, value, ("mask_names", key), "a mask operation's name")
-        if value in seen:
-            raise doc.error(f"mask operation name '{value}' is given to '{seen[value]}' and "
-                            f"'{key}'", ("mask_names", key))
-        seen[value] = key
+        for name in names(value):
+            check_name(doc, name, ("mask_names", key), "a mask operation's name")
+            if name in seen:
+                raise doc.error(f"mask operation name '{name}' is given to '{seen[name]}' and "
+                                f"'{key}'", ("mask_names", key))
+            seen[name] = key
     return dict(raw)
 
 

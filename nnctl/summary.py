@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from nnctl.masking import MASK_OP, MaskOperation, mask_operations
-from nnctl.model import Model, Node, keras_depths, keras_layer_order
+from nnctl.masking import MaskOperation, mask_operations, order_with_operations
+from nnctl.model import Model, Node, keras_depths
 
 
 @dataclass
@@ -67,9 +67,7 @@ def summarize(model: Model, error: str | None = None) -> Summary:
     if ops:   # Keras lists its mask operations among the layers, in graph order
         by_name = {op.name: op for op in ops}
         reads = {consumer: op.name for op in ops for consumer in op.consumers}
-        order = keras_layer_order(model, lambda name: [by_name[name].inbound] if name in by_name
-                                  else model.nodes[name].inbound + ([reads[name]]
-                                                                    if name in reads else []))
+        order = order_with_operations(model, ops)
         rows = [_op_row(model, by_name[name]) if name in by_name
                 else _row(model, model.nodes[name], reads, used) for name in order]
     else:
@@ -132,13 +130,15 @@ def _row(model: Model, node: Node, masks: dict | None = None,
 
 
 def _op_row(model: Model, op: MaskOperation) -> Row:
-    """The row of one of Keras' mask operations (NotEqual: a bool per step)."""
-    source = model.nodes[op.inbound]
-    return Row(name=op.name, type=MASK_OP, output_shape=[None, *op.shape], params=0,
-               trainable_params=0, non_trainable_params=0, connected_to=[source.layer_name],
+    """The row of one of Keras' mask operations (NotEqual: a bool per value; Masking's Any
+    of it: a bool per step)."""
+    source = model.nodes.get(op.inbound)   # None: an Any reads a NotEqual
+    return Row(name=op.name, type=op.kind, output_shape=[None, *op.shape], params=0,
+               trainable_params=0, non_trainable_params=0,
+               connected_to=[source.layer_name if source else op.inbound],
                trainable="-", activation_bytes=math.prod(d or 1 for d in op.shape),
                connected_index=[op.index] if op.index else [],
-               connected_node=[source.call_index] if source.call_index else [])
+               connected_node=[source.call_index] if source and source.call_index else [])
 
 
 def is_chain(model: Model) -> bool:

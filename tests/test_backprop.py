@@ -205,6 +205,9 @@ LAYER_CASES = {
           - {type: SpatialDropout3D, rate: 0.5}
           - {type: Flatten}
           - {type: Dense, units: 2}""",
+    "masking": """
+        input: [4, 3]
+        layers: [{type: Masking, mask_value: 0.5}, {type: SimpleRNN, units: 2}]""",
     "flatten": """
         input: [2, 3]
         layers: [{type: Flatten}, {type: Dense, units: 2}]""",

@@ -106,3 +106,56 @@ def test_converted_to_yaml_the_summary_keeps_keras_mask_names(tmp_path):
         (tmp_path / "m.yaml").read_text()
     summary = run_nnctl("summary", "m.yaml", cwd=tmp_path)
     assert (summary.code, summary.out) == (0, want), summary.err
+
+
+def other_mask_value(cfg):
+    layer(cfg, "not_equal")["inbound_nodes"][0]["args"][1] = 0.0   # pad_x compares with -1.0
+
+
+def kept_axis(cfg):
+    layer(cfg, "any")["config"]["keepdims"] = True
+
+
+def any_of_data(cfg):
+    layer(cfg, "any")["inbound_nodes"][0]["args"][0]["config"]["keras_history"] = ["x", 0, 0]
+
+
+def mask_of_the_other_input(cfg):
+    mask_kwarg(cfg, "lstm")["keras_history"] = ["any_1", 0, 0]
+
+
+@pytest.mark.parametrize("mutate, fragments", [
+    (other_mask_value, ["layer 'lstm' is called with mask= 'any' (x != 0.0), over the last "
+                        "axis; nnctl reads such a mask only as the mask of a Masking layer"]),
+    (mask_of_the_other_input, ["layer 'lstm' is called with mask= 'any_1' (y != 0.0)"]),
+    (kept_axis, ["layer 'any' (Any): nnctl reads an Any over the last axis of a NotEqual"]),
+    (any_of_data, ["layer 'any' (Any): nnctl reads an Any over the last axis of a NotEqual"]),
+], ids=lambda v: getattr(v, "__name__", ""))
+def test_a_masking_mask_nnctl_would_not_hand_on_is_refused(tmp_path, mutate, fragments):
+    """Keras records Masking's mask as Any(NotEqual(x, mask_value), axis=-1) (golden
+    masking_func): read only when it is the mask of that Masking layer."""
+    cfg = config("masking_func")
+    mutate(cfg)
+    (tmp_path / "m.json").write_text(json.dumps(cfg))
+    one_error_line(run_nnctl("summary", "m.json", cwd=tmp_path), "m.json", *fragments)
+
+
+def test_masking_converted_to_yaml_keeps_keras_operation_names(tmp_path):
+    """A Masking's two mask operations (not_equal, any; the second Masking's not_equal_1,
+    any_1) go into the spec's mask_names; the spec's summary is Keras'."""
+    want = json.loads((KERAS / "masking_func.expected.json").read_text())["summary"]
+    result = run_nnctl("convert", str(KERAS / "masking_func.keras"), "-o", "m.yaml",
+                       cwd=tmp_path)
+    assert result.code == 0, result.err
+    text = (tmp_path / "m.yaml").read_text()
+    assert "mask_names: {pad_x: [not_equal, any], pad_y: [not_equal_1, any_1]}" in text, text
+    summary = run_nnctl("summary", "m.yaml", cwd=tmp_path)
+    assert (summary.code, summary.out) == (0, want), summary.err
+    renamed = text.replace("[not_equal_1, any_1]", "[not_equal_7, any_3]")
+    (tmp_path / "renamed.yaml").write_text(renamed)
+    again = run_nnctl("summary", "renamed.yaml", cwd=tmp_path)
+    assert "│ any_3 (Any)  " in again.out and "not_equal_7[0][0]" in again.out, again.out
+    wrong = text.replace("pad_y: [not_equal_1, any_1]", "proj: [not_equal_1, any_1]")
+    (tmp_path / "wrong.yaml").write_text(wrong)
+    one_error_line(run_nnctl("summary", "wrong.yaml", cwd=tmp_path),
+                   "mask_names: 'proj' is not a Masking layer")

@@ -543,3 +543,28 @@ def test_shared_layers_export_with_their_weights_once(stem):
                                  expected["outputs"]):
         np.testing.assert_allclose(y, ref, **tolerance(model.dtype))
         np.testing.assert_allclose(y, np.asarray(keras_out, dtype=y.dtype), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("opset", [MIN_OPSET, 18])
+@pytest.mark.parametrize("stem", ["masking_seq", "masking_func"])
+def test_masking_exports_its_zeroing_and_its_mask(stem, opset):
+    """Masking (Keras' golden files, padded steps): the steps zeroed and the mask handed to
+    the recurrent layers in ONNX too; ReduceMax's axes an attribute before opset 18, an input
+    from it."""
+    import json
+
+    from conftest import GOLDEN
+    from nnctl.kerasfile import load_model as load_keras
+
+    spec, weights = load_keras(GOLDEN / "keras" / f"{stem}.keras")
+    model = model_from(spec)
+    weights = model.check_weights(weights)
+    proto = to_onnx(model, weights, opset=opset)
+    onnx.checker.check_model(proto, full_check=True)
+    expected = json.loads((GOLDEN / "keras" / f"{stem}.expected.json").read_text())
+    inputs = dict(zip(model.input_names, (np.asarray(v, np.float32)
+                                          for v in expected["inputs"].values())))
+    got = session(proto).run(None, inputs)
+    assert len(got) == len(expected["outputs"])
+    for y, keras_out in zip(got, expected["outputs"]):
+        np.testing.assert_allclose(y, np.asarray(keras_out, dtype=y.dtype), rtol=1e-5, atol=1e-6)

@@ -21,6 +21,7 @@ from nnctl.model import call_node_name
 MODEL_CLASSES = ("Sequential", "Functional", "Model")
 INPUT_CLASS = "InputLayer"
 MASK_OP_CLASS = "NotEqual"   # Keras 3 traces Embedding(mask_zero=True)'s mask as this operation
+STEPS_OP_CLASS = "Any"       # ... and Masking's as Any(NotEqual(x, mask_value), axis=-1)
 # Keras-only config keys that change nothing at inference whatever their value
 IGNORED_KEYS = {"synchronized", "renorm_momentum", "renorm_clipping", "autocast", "input_length",
                 "build_config", "compile_config", "shared_object_id", "input_shape",
@@ -41,7 +42,8 @@ class MaskOp:
     name: str
     input: str                 # the ref (in the graph) of the tensor it compares
     value: object              # what it is compared with
-
+    steps: bool = False        # reduced by Any over the last axis: Masking's mask
+    compared_by: str = ""      # steps: the NotEqual's name
 
 @dataclass
 class KerasLayer:
@@ -115,9 +117,10 @@ class KerasGraph:
         return spec
 
 
-    def mask_names(self) -> dict[str, str]:
+    def mask_names(self) -> dict[str, str | list[str]]:
         """Each NotEqual's name by the Embedding (call) whose mask it is: the first masking
-        Embedding on the tensor it compares (two on one tensor have equal masks)."""
+        Embedding on the tensor it compares (two on one tensor have equal masks); a Masking
+        layer's NotEqual and Any names."""
         embeddings = [(layer.name, layer.inbound[0]) for layer in self.layers
                       if layer.class_name == "Embedding" and layer.args.get("mask_zero")]
         masking = {name for name, _ in embeddings}
@@ -126,8 +129,16 @@ class KerasGraph:
             calls[name] = calls.get(name, 0) + 1
             if name in masking:
                 embeddings.append((f"{name}[{calls[name]}]", inbound[0]))
-        names: dict[str, str] = {}
+        names: dict[str, str | list[str]] = {}
         for op in {op.name: op for op in self.masks.values()}.values():
+            if op.steps:   # a Masking's: [its NotEqual, its Any]
+                owner = next((layer.name for layer in self.layers
+                              if layer.class_name == "Masking" and layer.inbound[0] == op.input
+                              and layer.args.get("mask_value", 0.0) == op.value
+                              and layer.name not in names), None)
+                if owner is not None:
+                    names[owner] = [op.compared_by, op.name]
+                continue
             owner = next((e for e, tensor in embeddings
                           if tensor == op.input and e not in names), None)
             if owner is not None:
@@ -294,14 +305,17 @@ class _Reader:
                     alias[layer_name] = [called_on[input_names.index(layer_name)]]
                 continue
             if str(entry.get("module", "")).startswith("keras.src.ops") and \
-                    entry["class_name"] != MASK_OP_CLASS:
+                    entry["class_name"] not in (MASK_OP_CLASS, STEPS_OP_CLASS):
                 raise self.error(f"layer '{layer_name}' ({entry['class_name']}): a Keras "
-                                 "operation; nnctl reads none but NotEqual, the mask of "
-                                 "Embedding(mask_zero=True) (Keras traces others for a mask "
-                                 "merged from masked sequences: docs/keras-files.md)")
+                                 "operation; nnctl reads none but NotEqual and Any, the masks "
+                                 "of Embedding(mask_zero=True) and Masking (Keras traces others "
+                                 "for a mask merged from masked sequences: docs/keras-files.md)")
             nodes = self.inbound_nodes(entry, layer_name)
             if entry["class_name"] == MASK_OP_CLASS:
                 alias[layer_name] = [self.mask_op(entry, layer_name, alias)]
+                continue
+            if entry["class_name"] == STEPS_OP_CLASS:
+                alias[layer_name] = [self.steps_op(entry, layer_name, alias)]
                 continue
             inbound = [self.resolve(alias, ref, layer_name) for ref in nodes[0][0]]
             self.record_mask(graph, alias, nodes[0][1], layer_name, entry["class_name"],
@@ -374,6 +388,21 @@ class _Reader:
                              f" got {_short(args)}")
         (ref,) = _keras_tensors(args[0])
         return MaskOp(name, self.resolve(alias, ref, name), args[1])
+
+    def steps_op(self, entry: dict, name: str, alias) -> MaskOp:
+        """An Any node: Masking's mask, `any(x != mask_value, axis=-1)`, of a NotEqual."""
+        node = entry["inbound_nodes"][0] if len(entry["inbound_nodes"]) == 1 else None
+        args = node.get("args") if isinstance(node, dict) else None
+        config = entry.get("config") or {}
+        tensors = list(_keras_tensors(args)) if isinstance(args, list) and len(args) == 1 else []
+        source = alias.get(tensors[0][0]) if len(tensors) == 1 else None
+        if not (source and isinstance(source[0], MaskOp) and not source[0].steps
+                and config.get("axis") in (-1, [-1]) and not config.get("keepdims")):
+            raise self.error(f"layer '{name}' ({STEPS_OP_CLASS}): nnctl reads an "
+                             f"{STEPS_OP_CLASS} over the last axis of a {MASK_OP_CLASS} (the "
+                             f"mask of Masking), got {_short(args)} with {_short(config)}")
+        return MaskOp(name, source[0].input, source[0].value, steps=True,
+                      compared_by=source[0].name)
 
     def call_name(self, layer_name: str) -> str:
         """The nnctl node name of this call of a layer (a nested model's layer called again:

@@ -20,7 +20,8 @@ from nnctl.layers.base import ArgError, WeightSpec, format_shape
 from nnctl.naming import Registry
 
 LAYERS = Registry("layer type")
-for _cls in (core.Dense, core.Activation, core.Dropout, reshaping.Flatten, reshaping.Reshape,
+for _cls in (core.Dense, core.Activation, core.Dropout, core.Masking, reshaping.Flatten,
+             reshaping.Reshape,
              merging.Add, merging.Subtract, merging.Multiply, merging.Average, merging.Maximum,
              merging.Minimum, merging.Concatenate, normalization.BatchNormalization,
              normalization.LayerNormalization, activation_layers.ReLU,

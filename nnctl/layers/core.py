@@ -1,11 +1,13 @@
-"""Dense, Activation and Dropout: the article's layers."""
+"""Dense, Activation and Dropout: the article's layers; Masking (Keras' core family too)."""
 from __future__ import annotations
 
 import math
 
-from nnctl.layers.base import (ArgError, Layer, WeightSpec, boolean, identity_onnx, no_macs,
-                               no_weights, number, positive_int, resolve, same_shape,
-                               unit_to_unit, unravel)
+import numpy as np
+
+from nnctl.layers.base import (ArgError, Layer, WeightSpec, boolean, elementwise_macs,
+                               identity_onnx, no_macs, no_weights, number, positive_int, resolve,
+                               same_shape, unit_to_unit, unravel)
 
 
 def _activation(value, layer):
@@ -162,3 +164,44 @@ class Dropout(PassThrough):
         self.rate = number(rate, "rate", self.name, low=0, high=1)
         self.noise_shape = noise_shape
         self.seed = seed
+
+
+class Masking(Layer):
+    """Marks the steps whose every feature equals mask_value as padding (a mask, handed on as
+    Embedding's mask_zero is) and zeroes them."""
+
+    affine = False
+    output_shape = same_shape
+    weight_specs = no_weights
+    macs = elementwise_macs
+    neuron_link = unit_to_unit
+    creates_mask = True   # nnctl.masking: its output carries a mask whatever its input
+
+    def __init__(self, mask_value=0.0, **common):
+        super().__init__(**common)
+        self.mask_value = number(mask_value, "mask_value", self.name)
+
+    def compute_mask(self, inputs):
+        """Keras' mask: True for a step holding any feature other than mask_value."""
+        x = inputs[0]
+        return np.any(x != np.asarray(self.mask_value, x.dtype), axis=-1)
+
+    def call(self, inputs, weights):
+        x = inputs[0]
+        return x * self.compute_mask(inputs)[..., None].astype(x.dtype)
+
+    def backward(self, inputs, weights, output, grad):
+        return [grad * self.compute_mask(inputs)[..., None].astype(grad.dtype)], {}
+
+    def _onnx_keep(self, g, x) -> str:
+        """1 for a kept step, 0 for a masked one, in x's dtype, its last axis kept (of 1)."""
+        other = g.op("Not", g.op("Equal", x, g.c(self.mask_value)))
+        return g.reduce("ReduceMax", g.cast(other, np.bool_, g.dtype), [-1])
+
+    def onnx_mask(self, g, x) -> str:
+        """compute_mask in ONNX: a bool per step."""
+        keep = g.op("Squeeze", self._onnx_keep(g, x), g.ints([-1]))
+        return g.cast(keep, g.dtype, np.bool_)
+
+    def to_onnx(self, g, inputs, weights, input_shapes, output_shape):
+        return g.op("Mul", inputs[0], self._onnx_keep(g, inputs[0]))

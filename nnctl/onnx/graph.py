@@ -32,7 +32,8 @@ PROTOBUF_LIMIT = 2 ** 31 - 1   # an ONNX model is one protobuf message
 # onnx.TensorProto.DataType values (fixed by the ONNX standard)
 FLOAT, INT32, INT64, BOOL, DOUBLE = 1, 6, 7, 9, 11
 ELEMENT = {np.dtype(np.float32): FLOAT, np.dtype(np.float64): DOUBLE,
-           np.dtype(np.int32): INT32, np.dtype(np.int64): INT64}  # integer inputs: token ids
+           np.dtype(np.int32): INT32, np.dtype(np.int64): INT64,  # integer inputs: token ids
+           np.dtype(np.bool_): BOOL}                             # masks
 
 
 @dataclass

@@ -214,6 +214,24 @@ def image_noise():
                              L.ActivityRegularization(l1=0.01), L.Dense(2)], name="noisy")
 
 
+def masking_seq():
+    # padded time series: Masking (steps all 0.0 are skipped) before recurrent layers
+    return keras.Sequential([keras.Input((6, 3)), L.Masking(),
+                             L.LSTM(4, return_sequences=True), L.Dense(3, activation="relu"),
+                             L.GRU(2), L.Dense(1)], name="padded_series")
+
+
+def masking_func():
+    # Functional: Keras records each Masking's mask as Any(NotEqual(x, mask_value), axis=-1)
+    # (not_equal/any, not_equal_1/any_1) and calls the recurrent layers with mask= it
+    x, y = keras.Input((5, 3), name="x"), keras.Input((4, 2), name="y")
+    a = L.LSTM(3, name="lstm")(L.Masking(mask_value=-1.0, name="pad_x")(x))
+    b = L.Dense(3, name="proj")(L.Masking(name="pad_y")(y))
+    b = L.Bidirectional(L.GRU(2), name="bidi")(b)
+    return keras.Model([x, y], L.Dense(2, name="out")(L.Concatenate(name="cat")([a, b])),
+                       name="two_series")
+
+
 def lstm_states():
     x = keras.Input((5, 3), name="seq")
     out, h, c = L.LSTM(4, return_state=True, name="enc")(x)
@@ -305,7 +323,8 @@ MODELS = {f.__name__: f for f in (seq_mlp, seq_batchnorm, seq_layernorm, seq_res
                                   conv2d_net, conv1d_net,
                                   text_lstm, bidirectional_rnn, activation_layers, lstm_states,
                                   masked_gru, func_masked, func_masked_two, shared_dense,
-                                  text_spatial_dropout, image_noise,
+                                  text_spatial_dropout, image_noise, masking_seq,
+                                  masking_func,
                                   shared_text,
                                   shared_encoder, func_input_order, func_dict_io,
                                   spatial_2d, sequence_1d, volume_3d)}
@@ -315,7 +334,10 @@ WEIGHTS_ONLY = ("seq_batchnorm", "func_two_in_out")
 # Keras 3's save_weights only: a nested model's layers in its own group (layers/sequential/layers/)
 NESTED_WEIGHTS = ("nested_functional",)
 # Keras 3.15 writes these as .h5 but cannot load them back (Unknown layer: 'NotEqual')
-H5_NOT_RELOADED = ("func_masked", "func_masked_two", "text_spatial_dropout")
+H5_NOT_RELOADED = ("func_masked", "func_masked_two", "text_spatial_dropout", "masking_func")
+# inputs whose last steps are padding (every feature the value Masking compares with), by
+# position in model.inputs
+PADDED = {"masking_seq": [0.0], "masking_func": [-1.0, 0.0]}
 
 
 def randomize(model, rng):
@@ -335,6 +357,17 @@ def inputs_of(model, rng):
     return {t.name: (rng.integers(-10, 20, (BATCH, *t.shape[1:])).clip(0) if "int" in str(t.dtype)
                      else rng.normal(0, 1.5, (BATCH, *t.shape[1:]))).astype(t.dtype)
             for t in model.inputs}
+
+
+def pad_steps(inputs, values, rng):
+    """Sample i of each input loses its last i % steps steps to padding (`values`, one per
+    input), so some are not padded and some only partly."""
+    for (name, x), value in zip(inputs.items(), values):
+        for i in range(len(x)):
+            cut = i % x.shape[1]
+            if cut:
+                x[i, -cut:] = value
+    return inputs
 
 
 def predictions(model, inputs):
@@ -427,6 +460,8 @@ def main():
         model = make()
         randomize(model, rng)
         inputs = inputs_of(model, rng)
+        if name in PADDED:
+            inputs = pad_steps(inputs, PADDED[name], rng)
         outputs = predictions(model, inputs)
         base = os.path.join(OUT, name)
         model.save(base + ".keras")
