@@ -226,3 +226,26 @@ def test_debug_shows_the_users_traceback(tmp_path):
     result = run_nnctl("--debug", "summary", f"{path}:m")
     assert result.code != 0
     assert "ZeroDivisionError" in result.err and "Traceback" in result.err
+
+
+def test_a_keras_script_given_as_a_model_says_how_to_make_it_nnctls(tmp_path):
+    """The article's script run as it is (`import tensorflow as tf`): the import error now
+    says what to write instead; a model Keras built (Keras installed) is named as such,
+    not "'model' needs arguments (inputs)" (a Keras model is a callable)."""
+    (tmp_path / "tf_script.py").write_text(
+        "import sys\nsys.modules['tensorflow'] = None   # not installed, whatever the machine\n"
+        "import tensorflow as tf\nmodel = None\n")
+    r = run_nnctl("summary", "tf_script.py:model", cwd=tmp_path)
+    assert (r.code, r.out) == (1, "")
+    assert r.err.startswith("nnctl: error: tf_script.py:3: cannot import: ModuleNotFoundError: ")
+    assert r.err.endswith(" (nnctl runs Keras code without TensorFlow: write `import nnctl as "
+                          "keras`, `from nnctl import layers`; docs/python-api.md)\n")
+    (tmp_path / "keras").mkdir()    # a stand-in for Keras, found beside the script
+    (tmp_path / "keras" / "__init__.py").write_text(
+        "class Sequential:\n    def __call__(self, inputs, training=None):\n        pass\n")
+    (tmp_path / "keras_script.py").write_text("import keras\nmodel = keras.Sequential()\n")
+    r = run_nnctl("summary", "keras_script.py:model", cwd=tmp_path)
+    assert (r.code, r.out, r.err) == (1, "", (
+        "nnctl: error: keras_script.py: 'model' is a Sequential of Keras, not an nnctl model: "
+        "save it (model.save('model.keras')) and give model.keras, or build it with `import "
+        "nnctl as keras`\n"))

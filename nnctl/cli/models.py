@@ -156,6 +156,10 @@ def _load_python_model(arg: str):
     obj = getattr(module, name)
     what = f"'{name}'"
     if not isinstance(obj, Model):
+        if type(obj).__module__.split(".")[0] in KERAS_MODULES:   # a model built by Keras
+            raise SpecError(f"{what} is {_a(obj)} of Keras, not an nnctl model: save it "
+                            "(model.save('model.keras')) and give model.keras, or build it "
+                            "with `import nnctl as keras`", source=file)
         if not callable(obj) or (isinstance(obj, type) and not issubclass(obj, Model)):
             raise SpecError(f"{what} is {_a(obj)}, not an nnctl model (nnctl.Sequential, "
                             "nnctl.Model, or a function that returns one)", source=file)
@@ -226,7 +230,14 @@ def _error_from(exc: Exception, doing: str, file: str):
         return exc.at(file, line)   # an nnctl error in the user's code: its own message
     text = str(exc).strip().splitlines()
     detail = f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+    if isinstance(exc, ModuleNotFoundError) and exc.name in KERAS_MODULES:
+        detail += (" (nnctl runs Keras code without TensorFlow: write `import nnctl as keras`, "
+                   "`from nnctl import layers`; docs/python-api.md)")
     return SpecError(f"{doing}: {detail}", source=file, line=line)
+
+
+# what a Keras script imports, which nnctl stands for
+KERAS_MODULES = ("tensorflow", "keras", "tf_keras")
 
 
 def _check_no_arguments(obj, what: str, file: str) -> None:
