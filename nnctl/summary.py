@@ -183,7 +183,8 @@ def batch_figures(summary: Summary, batch: int | None = None) -> BatchFigures:
     return BatchFigures(batch, macs, act, sum(macs), sum(act))
 
 
-def to_json(summary: Summary, macs: bool = False, batch: int | None = None) -> str:
+def to_json(summary: Summary, macs: bool = False, batch: int | None = None,
+            show_trainable: bool = False) -> str:
     figures = batch_figures(summary, batch)
     layers = []
     for i, r in enumerate(summary.rows):
@@ -191,6 +192,8 @@ def to_json(summary: Summary, macs: bool = False, batch: int | None = None) -> s
                 "params": r.params, "trainable_params": r.trainable_params,
                 "non_trainable_params": r.non_trainable_params,
                 "connected_to": r.connected_to, "connected_tensors": r.connections()}
+        if show_trainable:     # the table's Trainable column: Y, N, or - (no weights)
+            item["trainable"] = r.trainable
         if macs:
             item["macs"] = figures.macs[i]
             item["activation_bytes"] = figures.activation_bytes[i]

@@ -272,6 +272,20 @@ def test_macs_for_a_batch_are_one_set_of_numbers_in_every_format(nnctl, fmt):
         assert "512,000" in r.out and "1,024,000" in r.out and "2,656,000" in r.out
 
 
+def test_show_trainable_adds_the_column_to_json_as_to_the_table(nnctl):
+    """--show-trainable changed the table and Markdown, and was ignored by --format json."""
+    spec = CONFIGS / "batchnorm_mlp.yaml"
+    table = nnctl("summary", spec, "--show-trainable").out
+    column = [line.split("│")[-2].strip() for line in table.splitlines()
+              if line.startswith("│") and line.split("│")[-2].strip()]
+    r = nnctl("summary", spec, "--show-trainable", "--format", "json")
+    assert (r.code, r.err) == (0, "")
+    assert [layer["trainable"] for layer in json.loads(r.out)["layers"]] == column
+    assert set(column) == {"Y", "-"}
+    plain = json.loads(nnctl("summary", spec, "--format", "json").out)
+    assert "trainable" not in plain["layers"][0]
+
+
 def test_the_macs_table_cuts_no_number_at_76_columns(nnctl):
     r = nnctl("summary", CONFIGS / "article_sequential.yaml", "--macs", "--show-trainable",
               "--batch", "100000000")

@@ -56,7 +56,8 @@ def summary(
     if error is not None and not data.rows:
         raise error
     if fmt == "json":
-        sys.stdout.write(summaries.to_json(data, macs=macs, batch=batch))
+        sys.stdout.write(summaries.to_json(data, macs=macs, batch=batch,
+                                           show_trainable=show_trainable))
     elif fmt == "markdown":
         sys.stdout.write(summaries.to_markdown(data, show_trainable, macs, batch))
     else:
