@@ -65,6 +65,7 @@ def _activation(name: str):
         return function(x, **arguments)
 
     op.__name__ = op.__qualname__ = name
+    op.activation_name = name    # Dense(3, activation=nnctl.ops.relu), as with activations.relu
     op.__signature__ = getattr(function, "__signature__", None)
     op.__doc__ = (f"The {name} activation, as `keras.ops.{name}`: on a symbolic tensor an "
                   f"Activation layer.\n\n"

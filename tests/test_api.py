@@ -594,6 +594,15 @@ def test_an_activation_function_on_a_models_tensor_adds_its_layer():
     np.testing.assert_allclose(out.sum(axis=-1), [1.0], rtol=1e-6)
 
 
+@pytest.mark.parametrize("name", ["relu", "sigmoid", "softmax", "gelu"])
+def test_an_ops_function_is_an_activation_as_in_keras(name):
+    """Dense(3, activation=keras.ops.relu) (tf.nn.relu translated) was refused: "cannot be
+    written in a spec"; nnctl.activations' functions were taken."""
+    dense = L.Dense(3, activation=getattr(nnctl.ops, name))
+    assert dense.get_config()["activation"] == name
+    assert nnctl.activations.get(getattr(nnctl.ops, name)).name == name
+
+
 def test_a_custom_layer_is_the_way_to_an_activation_of_your_own():
     class Swish(L.Layer):
         def call(self, x):
