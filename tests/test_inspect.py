@@ -320,6 +320,16 @@ def test_target_rows_must_match(nnctl, tmp_path):
     assert r.code == 1 and r.out == ""
     assert r.err == f"nnctl: error: {tmp_path / 't.csv'}: the target has 4 rows, the input " \
                     "batch 6\n"
+    # a longer target was cut to the input's rows without a word: misaligned files
+    (tmp_path / "t.csv").write_text("1,0\n" * 7)
+    r = nnctl("inspect", ARTICLE, tmp_path / "x.csv", "--target", tmp_path / "t.csv")
+    assert (r.code, r.out) == (1, "")
+    assert r.err == f"nnctl: error: {tmp_path / 't.csv'}: the target has more than 6 rows, " \
+                    "the input 6 (a target row for each input row)\n"
+    # INPUT and target longer than --batch: both cut to it, as --batch says
+    r = nnctl("inspect", ARTICLE, tmp_path / "x.csv", "--target", tmp_path / "t.csv",
+              "--batch", "5", "-f", "json")
+    assert (r.code, json.loads(r.out)["batch"]) == (0, 5)
 
 
 @pytest.mark.parametrize("args, code, message", [

@@ -67,10 +67,17 @@ def inspect(
     count = len(next(iter(inputs.values())))
     targets = None
     if target is not None:
-        rows = _read_rows(target, built, inspection.target_width(built), count, npz=False)
-        if len(rows) != count:
-            raise DataError(f"the target has {len(rows)} rows, the input batch {count}",
+        # one row more than the batch: a target longer than an INPUT read whole (fewer rows
+        # than --batch) is misaligned with it; one longer than the batch is cut as INPUT is
+        rows = _read_rows(target, built, inspection.target_width(built), count + 1, npz=False)
+        whole_input = input is not None and count < batch
+        if len(rows) < count or len(rows) > count and whole_input:
+            more = len(rows) > count
+            raise DataError(f"the target has {'more than ' * more}{len(rows) - more} rows, "
+                            f"the input {'' if more else 'batch '}{count}"
+                            + (" (a target row for each input row)" if more else ""),
                             source=target)
+        rows = rows[:count]
         targets = inspection.split_outputs(built, rows, source=target)
 
     if names is not None:
