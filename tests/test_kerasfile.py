@@ -27,8 +27,10 @@ from nnctl.yamlpos import Located
 KERAS = GOLDEN / "keras"
 STEMS = sorted(p.name[:-len(".expected.json")] for p in KERAS.glob("*.expected.json"))
 NESTED = {"nested_sequential", "nested_functional", "shared_encoder",
-          "sequential_of_branches"}   # flattened: their own
-                                                                       # summary rows
+          "sequential_of_branches"}   # flattened: their own summary rows
+# Keras operations between tensors (`a + b`): rows of Keras' summary, but not in its
+# model.layers; nnctl reads them as the merge layers they compute
+OPERATIONS = {"tensor_operations"}
 WEIGHTS_FILES = sorted(KERAS.glob("*weights.h5"))   # model.save_weights: Keras 3, tf.keras 2
 FILES = sorted(p for p in KERAS.iterdir()
                if not p.name.endswith(".expected.json") and p not in WEIGHTS_FILES)
@@ -72,7 +74,7 @@ def test_summary_facts_equal_keras(path):
     assert model.name == want["name"]
     assert model.total_params == want["total_params"]
     assert model.trainable_params == want["trainable_params"]
-    if stem_of(path) in NESTED:
+    if stem_of(path) in NESTED | OPERATIONS:
         return
     rows = [{"name": n.name, "type": n.type_name, "output_shape": [None, *n.shape],
              "params": n.params} for n in model.layers]
@@ -502,6 +504,28 @@ def test_a_keras_file_that_is_not_one_says_so(tmp_path, name, content):
     for command in ("summary", "forward"):
         one_error_line(run_nnctl(command, name, cwd=tmp_path, input="1,2,3\n"),
                        f"{name}: not a valid {kind}")
+
+
+def test_an_operation_on_a_number_is_refused_naming_it(tmp_path):
+    """`a * 2.0` in a Keras model is a Multiply operation of a tensor and a number (Keras'
+    tensor_operations with b replaced by 2.0): refused in one line, in a .json and (no
+    `module` there) an .h5's config alike, where it was 'Multiply takes at least 2 inputs'."""
+    import h5py
+
+    config = json.loads((KERAS / "tensor_operations.json").read_text())
+    (entry,) = [e for e in config["config"]["layers"] if e["name"] == "multiply"]
+    entry["inbound_nodes"][0]["args"][1] = 2.0
+    (tmp_path / "m.json").write_text(json.dumps(config))
+    shutil.copy(KERAS / "tensor_operations.h5", tmp_path / "m.h5")
+    with h5py.File(tmp_path / "m.h5", "r+") as f:
+        legacy = json.loads(f.attrs["model_config"])
+        (entry,) = [e for e in legacy["config"]["layers"] if e["name"] == "multiply"]
+        entry["inbound_nodes"][0]["args"][1] = 2.0
+        f.attrs["model_config"] = json.dumps(legacy)
+    for name in ("m.json", "m.h5"):
+        one_error_line(run_nnctl("summary", name, cwd=tmp_path),
+                       "layer 'multiply' (Multiply) is called with the number 2.0; nnctl "
+                       "reads calls on tensors only")
 
 
 def test_a_keras_archive_without_its_config_says_so(tmp_path):

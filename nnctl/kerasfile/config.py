@@ -22,6 +22,9 @@ MODEL_CLASSES = ("Sequential", "Functional", "Model")
 INPUT_CLASS = "InputLayer"
 MASK_OP_CLASS = "NotEqual"   # Keras 3 traces Embedding(mask_zero=True)'s mask as this operation
 STEPS_OP_CLASS = "Any"       # ... and Masking's as Any(NotEqual(x, mask_value), axis=-1)
+# Keras operations between tensors that compute what the merge layer of the same name does
+# (`a + b` in a functional model is ops.add: an `Add` of keras.src.ops.numpy), read as it
+MERGE_OPS = ("Add", "Subtract", "Multiply", "Maximum", "Minimum", "Concatenate")
 # Keras-only config keys that change nothing at inference whatever their value
 IGNORED_KEYS = {"synchronized", "renorm_momentum", "renorm_clipping", "autocast", "input_length",
                 "build_config", "compile_config", "shared_object_id", "input_shape",
@@ -30,7 +33,9 @@ IGNORED_KEYS = {"synchronized", "renorm_momentum", "renorm_clipping", "autocast"
                 # tf.keras 2's LSTM/GRU: how the gates' products are grouped (same numbers)
                 "implementation"}
 # Keras-only config keys that change nothing while they hold their default (False / None)
-KERAS_VERSION_WRITTEN = "3.0.0"   # the oldest Keras 3 that reads what nnctl writes
+# metadata.json's keras_version; the configs are written as Keras 3.15 writes them, which
+# Keras 3.3 cannot load (a Functional model's, a recurrent layer's), whoever wrote the file
+KERAS_VERSION_WRITTEN = "3.0.0"
 FLOAT_POLICIES = ("float32", "float64")
 
 
@@ -305,11 +310,13 @@ class _Reader:
                     alias[layer_name] = [called_on[input_names.index(layer_name)]]
                 continue
             if str(entry.get("module", "")).startswith("keras.src.ops") and \
-                    entry["class_name"] not in (MASK_OP_CLASS, STEPS_OP_CLASS):
+                    entry["class_name"] not in (MASK_OP_CLASS, STEPS_OP_CLASS, *MERGE_OPS):
                 raise self.error(f"layer '{layer_name}' ({entry['class_name']}): a Keras "
-                                 "operation; nnctl reads none but NotEqual and Any, the masks "
-                                 "of Embedding(mask_zero=True) and Masking (Keras traces others "
-                                 "for a mask merged from masked sequences: docs/keras-files.md)")
+                                 "operation; nnctl reads none but NotEqual and Any (the masks "
+                                 "of Embedding(mask_zero=True) and Masking) and those of merge "
+                                 f"layers between tensors ({', '.join(MERGE_OPS)}); Keras "
+                                 "traces others for a mask merged from masked sequences "
+                                 "(docs/keras-files.md)")
             nodes = self.inbound_nodes(entry, layer_name)
             if entry["class_name"] == MASK_OP_CLASS:
                 alias[layer_name] = [self.mask_op(entry, layer_name, alias)]
@@ -593,6 +600,11 @@ class _Reader:
             if extra:
                 raise self.error(f"layer '{name}' ({entry['class_name']}) is called with "
                                  f"{', '.join(extra)}=...; nnctl supports a plain call")
+            number = next(_numbers(node.get("args")), None)
+            if number is not None and entry["class_name"] != MASK_OP_CLASS:   # `x * 2.0`
+                raise self.error(f"layer '{name}' ({entry['class_name']}) is called with the "
+                                 f"number {number!r}; nnctl reads calls on tensors only (for "
+                                 "`x * 2.0` or `x + 1` in a model, use a layer: Rescaling)")
             refs = list(_keras_tensors(node.get("args")))
         else:                        # Keras 2: [[layer, node, tensor, kwargs], ...]
             refs = [tuple(r[:3]) for r in node if isinstance(r, list) and len(r) >= 3]
@@ -692,6 +704,15 @@ def _keras_tensors(args):
     if isinstance(args, list):
         for item in args:
             yield from _keras_tensors(item)
+
+
+def _numbers(args):
+    """The numbers among a Keras 3 call's arguments (not inside its tensors)."""
+    if isinstance(args, (int, float)) and not isinstance(args, bool):
+        yield args
+    elif isinstance(args, list):
+        for item in args:
+            yield from _numbers(item)
 
 
 def _is_keras_module(module) -> bool:

@@ -232,6 +232,17 @@ def masking_func():
                        name="two_series")
 
 
+def tensor_operations():
+    # `a + b`, `a * b`, keras.ops.maximum, ...: Keras records operations (Add of
+    # keras.src.ops.numpy), listed in its summary as the merge layers are
+    x = keras.Input((4,), name="x")
+    a, b = L.Dense(4, name="a")(x), L.Dense(4, activation="tanh", name="b")(x)
+    both = keras.ops.concatenate([a - b, a * b, keras.ops.maximum(a, b),
+                                  keras.ops.minimum(a, b)], axis=-1)
+    return keras.Model(x, L.Dense(2, name="out")(both) + L.Dense(2, name="skip")(a + b),
+                       name="operations")
+
+
 def lstm_states():
     x = keras.Input((5, 3), name="seq")
     out, h, c = L.LSTM(4, return_state=True, name="enc")(x)
@@ -324,7 +335,7 @@ MODELS = {f.__name__: f for f in (seq_mlp, seq_batchnorm, seq_layernorm, seq_res
                                   text_lstm, bidirectional_rnn, activation_layers, lstm_states,
                                   masked_gru, func_masked, func_masked_two, shared_dense,
                                   text_spatial_dropout, image_noise, masking_seq,
-                                  masking_func,
+                                  masking_func, tensor_operations,
                                   shared_text,
                                   shared_encoder, func_input_order, func_dict_io,
                                   spatial_2d, sequence_1d, volume_3d)}
@@ -334,7 +345,8 @@ WEIGHTS_ONLY = ("seq_batchnorm", "func_two_in_out")
 # Keras 3's save_weights only: a nested model's layers in its own group (layers/sequential/layers/)
 NESTED_WEIGHTS = ("nested_functional",)
 # Keras 3.15 writes these as .h5 but cannot load them back (Unknown layer: 'NotEqual')
-H5_NOT_RELOADED = ("func_masked", "func_masked_two", "text_spatial_dropout", "masking_func")
+H5_NOT_RELOADED = ("func_masked", "func_masked_two", "text_spatial_dropout", "masking_func",
+                   "tensor_operations")
 # inputs whose last steps are padding (every feature the value Masking compares with), by
 # position in model.inputs
 PADDED = {"masking_seq": [0.0], "masking_func": [-1.0, 0.0]}
