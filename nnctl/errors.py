@@ -67,6 +67,26 @@ class FileError(NnctlError, OSError):
         NnctlError.__init__(self, message, **position)
 
 
+# what a MODEL or weights file is named: the names a missing one is compared with
+MODEL_EXTENSIONS = (".yaml", ".yml", ".npz", ".keras", ".h5", ".hdf5", ".json", ".py")
+
+
+def no_such_file(path) -> FileError:
+    """'no such file', with the file of that directory it was likely meant to be: a typo
+    (article_sequental.yaml), or the extension left out (configs/article_sequential)."""
+    import difflib
+    import os
+
+    directory, base = os.path.split(os.fspath(path))
+    try:
+        names = [n for n in os.listdir(directory or ".") if n.endswith(MODEL_EXTENSIONS)]
+    except OSError:
+        names = []
+    close = difflib.get_close_matches(base, names, n=1, cutoff=0.85)
+    hint = f" (did you mean '{os.path.join(directory, close[0])}'?)" if close else ""
+    return FileError("no such file" + hint, source=os.fspath(path))
+
+
 class UsageError(NnctlError):
     """The command line itself is wrong (bad combination of options). Exit status 2."""
 

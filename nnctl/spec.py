@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from nnctl.errors import FileError, NnctlError, SpecError
+from nnctl.errors import FileError, NnctlError, SpecError, no_such_file
 from nnctl.naming import did_you_mean, name_problem
 from nnctl.yamlpos import Located, load_yaml
 
@@ -158,7 +158,7 @@ def read_text(path: str) -> str:
         with open(path, "rb") as f:
             data = f.read(MAX_SPEC_BYTES + 1)
     except FileNotFoundError:
-        raise FileError("no such file", source=str(path)) from None
+        raise no_such_file(path) from None
     except IsADirectoryError:
         raise FileError("is a directory, not a spec file", source=str(path)) from None
     except OSError as exc:

@@ -21,7 +21,7 @@ import zlib
 
 import numpy as np
 
-from nnctl.errors import FileError, NnctlError, WeightsError
+from nnctl.errors import FileError, NnctlError, WeightsError, no_such_file
 from nnctl.limits import (MAX_EXPANSION, check_allocation, is_bomb, json_values_at_most,
                           zip_entry_count)
 from nnctl.naming import did_you_mean, normalize_key
@@ -42,7 +42,7 @@ def _read_arrays(path, data: bytes | None = None) -> dict[str, np.ndarray]:
     name = os.fspath(path)
     if data is None:
         if not os.path.exists(name):
-            raise FileError("no such file", source=name)
+            raise no_such_file(name)
         if os.path.isdir(name):
             raise WeightsError("is a directory, not an .npz file", source=name)
         if not _regular_or_new(name):  # zipfile reads a device such as /dev/zero to its "end"

@@ -422,6 +422,22 @@ def test_validate_skips_the_calls_of_a_broken_shared_layer(nnctl, tmp_path):
     assert "got 0" in lines[0] and "unknown argument 'unitz'" in lines[1]
 
 
+def test_a_missing_model_file_names_the_one_meant(nnctl, tmp_path):
+    """A typo in a file name, or the extension left out, was only 'no such file'."""
+    (tmp_path / "article_sequential.yaml").write_text(
+        "input: [3]\nlayers:\n  - {type: Dense, units: 2}\n")
+    (tmp_path / "notes.txt").write_text("article_sequentia\n")   # not a model's name
+    for given in ("article_sequental.yaml", "article_sequential", "article_sequential.yml"):
+        r = nnctl("summary", given, cwd=tmp_path)
+        assert (r.code, r.out, r.err) == (1, "", f"nnctl: error: {given}: no such file (did "
+                                                 "you mean 'article_sequential.yaml'?)\n")
+    r = nnctl("summary", tmp_path / "other.yaml")     # nothing close: no guess
+    assert r.err == f"nnctl: error: {tmp_path / 'other.yaml'}: no such file\n"
+    r = nnctl("summary", "article_sequentia", cwd=tmp_path)
+    assert r.err == "nnctl: error: article_sequentia: no such file (did you mean " \
+                    "'article_sequential.yaml'?)\n"
+
+
 def test_validate_checks_every_model_given(nnctl, tmp_path):
     """`nnctl validate configs/*.yaml`, as a CI job writes it, was a usage error ('Got
     unexpected extra argument(s)'): each file is checked, its errors one line each."""

@@ -133,7 +133,7 @@ def _load_python_model(arg: str):
     from pathlib import Path
 
     from nnctl.api import Model
-    from nnctl.errors import FileError, SpecError
+    from nnctl.errors import FileError, SpecError, no_such_file
     from nnctl.naming import did_you_mean
 
     match = _PYTHON.match(arg)
@@ -147,8 +147,8 @@ def _load_python_model(arg: str):
         raise SpecError(f"'{name}' after the colon is not a Python name; a Python model is "
                         f"given as {file}:NAME, and the file is run to get it", source=file)
     if not Path(file).is_file():
-        raise FileError("no such file" if not Path(file).exists() else "not a file",
-                        source=file)
+        raise (no_such_file(file) if not Path(file).exists()
+               else FileError("not a file", source=file))
     module = _import_file(file)
     if not hasattr(module, name):
         names = [k for k in vars(module) if not k.startswith("_")]

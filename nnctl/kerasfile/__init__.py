@@ -22,7 +22,7 @@ from __future__ import annotations
 import io
 import os
 
-from nnctl.errors import FileError, NnctlError, SpecError, WeightsError
+from nnctl.errors import FileError, NnctlError, SpecError, WeightsError, no_such_file
 from nnctl.spec import HDF5_MAGIC, ZIP_MAGIC
 
 KINDS = {"keras": "Keras 3 archive", "h5": "Keras 2 / tf.keras HDF5 model",
@@ -117,7 +117,7 @@ def load_model(path, data: bytes | None = None, weights: bool = True):
     name = os.fspath(path)
     kind = keras_kind(path, data)
     if data is None and not os.path.exists(name):
-        raise FileError("no such file", source=name)
+        raise no_such_file(name)
     if data is None and os.path.isdir(name):
         raise FileError("is a directory, not a Keras file", source=name)
     if kind == "json":
@@ -196,7 +196,7 @@ def load_weights_h5(path, spec) -> dict:
     model = _built(spec)
     kind = keras_kind(name)
     if not os.path.exists(name):
-        raise FileError("no such file", source=name)
+        raise no_such_file(name)
     if not os.path.isfile(name):
         raise FileError("not a file", source=name)
     size = os.path.getsize(name)
