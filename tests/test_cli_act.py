@@ -331,6 +331,18 @@ def test_plot_piped_is_a_plain_chart_with_axes():
     assert "sigmoid(x)" in r.out  # the legend
 
 
+def test_plot_takes_num_for_its_default_range():
+    """--plot draws -10..10 without --range, but --num with it was refused ('--num goes
+    with --range A,B'); it is the number of points of that range."""
+    r = run_nnctl("act", "relu", "--plot", "--num", "11")
+    assert (r.code, r.err) == (0, "")
+    assert r.out.splitlines()[0] == "relu(x), x from -10 to 10, 11 points"
+    r = run_nnctl("act", "relu", "--num", "5")
+    assert (r.code, r.out) == (2, "")
+    assert r.err == ("nnctl: error: --num goes with --range A,B (or --plot alone, for its "
+                     "range -10,10)\n")
+
+
 def test_plot_with_derivative_has_both_curves():
     r = run_nnctl("act", "tanh", "--plot", "--derivative", "--range", "-3,3")
     assert r.code == 0, r.err

@@ -24,7 +24,8 @@ def act(
                         "np.linspace(A, B, N): --range -10,10.", metavar="A,B",
         show_default=False)] = None,
     num: Annotated[Optional[int], typer.Option(
-        "--num", "-n", min=1, help="Number of points of --range (default 100).",
+        "--num", "-n", min=1, help="Number of points of --range (default 100), or of "
+                                   "--plot's default range.",
         metavar="N", show_default=False)] = None,
     param: Annotated[Optional[list[str]], typer.Option(
         "--param", "-p", help="Argument of the activation, repeatable: -p negative_slope=0.1 "
@@ -71,8 +72,10 @@ def act(
 
     if values and range_ is not None:
         raise UsageError("give values or --range, not both")
+    if plot and num is not None and range_ is None and not values:
+        range_ = "-10,10"    # --plot's own range, in --num points
     if num is not None and range_ is None:
-        raise UsageError("--num goes with --range A,B")
+        raise UsageError("--num goes with --range A,B (or --plot alone, for its range -10,10)")
     if plot and format is not None:
         raise UsageError("--plot draws a chart; --format applies to the values")
     params = parse_params(param or [], kind="activation", name=name)
