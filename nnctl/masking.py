@@ -3,7 +3,8 @@
 Keras attaches a mask to a tensor and hands it on from layer to layer (keras/src/layers/
 layer.py): a layer that supports masking passes it on (or combines several, as the merge
 layers do: Keras 3 or-s their masks when every input carries one, and drops the mask when one
-does not (merging/base_merge.py; Concatenate's mask is then all ones, the same thing)), any
+does not (merging/base_merge.py; Concatenate's mask is then all ones, the same thing; along
+the steps Concatenate joins the masks, all ones for an unmasked input)), any
 other drops it. Only some layers change their results by it; of those nnctl computes the
 recurrent ones (a masked step leaves the state as it was, see nnctl.layers.recurrent),
 GlobalAveragePooling1D (the mean of the unmasked steps, nnctl.layers.pooling) and Multiply,
@@ -138,18 +139,13 @@ def output_masked(layer, inbound, index) -> bool:
     if not any(masked):
         return False
     source = inbound[masked.index(True)].name
+    if kind == "Concatenate" and layer.along_steps(len(inbound[0].shapes[index[0]])):
+        return True    # the masks joined along the steps, all ones for an unmasked input
     if kind in MERGE and not all(masked):
         return False   # Keras 3: no mask (Concatenate: an all-ones mask, which masks nothing)
     if getattr(layer, "consumes_mask", False):   # a recurrent layer, GlobalAveragePooling1D
         return getattr(layer, "return_sequences", False)
-    if kind in PASS_ON:
-        return True
-    if kind in MERGE:
-        if kind == "Concatenate" and layer.axis not in (-1, len(inbound[0].shape)):
-            raise ArgError("axis", f"layer '{layer.name}': its inputs carry a mask (from "
-                                   f"'{source}', mask_zero) and Keras would concatenate "
-                                   "the masks along this axis; nnctl supports masks only "
-                                   "with the last axis")
+    if kind in PASS_ON or kind in MERGE:
         return True
     if kind in USES_MASK:
         raise ArgError(None, f"layer '{layer.name}': {kind} would use the mask that "
@@ -211,9 +207,23 @@ def call_masked(model, node, args, weights, masks):
         return values, None
     if creates_mask(layer):
         return values, layer.compute_mask(args)
-    if type(layer).__name__ in MERGE:   # every input carries a mask (output_masked)
+    if _joins_steps(layer, args):
+        mask = np.concatenate([np.ones(x.shape[:-1], bool) if m is None else m
+                               for m, x in zip(inbound, args)], axis=_mask_axis(layer, args))
+    elif type(layer).__name__ in MERGE:   # every input carries a mask (output_masked)
         mask = inbound[0] if len(inbound) == 1 else np.logical_or.reduce(inbound)
     return values, mask
+
+
+def _joins_steps(layer, args) -> bool:
+    """A Concatenate along the steps: Keras joins its inputs' masks along that axis (an
+    unmasked input's all ones; merging/concatenate.py, compute_mask)."""
+    return type(layer).__name__ == "Concatenate" and layer.along_steps(len(args[0].shape) - 1)
+
+
+def _mask_axis(layer, args) -> int:
+    """The Concatenate's axis in its masks (a sample's steps: its axes but the last)."""
+    return layer.sample_axis(len(args[0].shape) - 1) + 1
 
 
 def onnx_mask(g, model, node, args, masks) -> str | list | None:
@@ -227,6 +237,12 @@ def onnx_mask(g, model, node, args, masks) -> str | list | None:
         masks[node.name] = g.op("Not", g.op("Equal", args[0], zero))
     elif creates_mask(layer):   # Masking
         masks[node.name] = layer.onnx_mask(g, args[0])
+    elif node.masked and type(layer).__name__ == "Concatenate" and \
+            layer.along_steps(len(model.inbound_shapes(node)[0])):
+        rank = len(model.inbound_shapes(node)[0])
+        masks[node.name] = g.op("Concat", *[_onnx_ones(g, x) if m is None else m for m, x in
+                                            zip(inbound_masks(node, masks), args)],
+                                axis=layer.sample_axis(rank) + 1)
     elif node.masked and type(layer).__name__ in MERGE and len(present) > 1:
         masks[node.name] = _or_all(g, present)
     elif node.masked:
@@ -236,6 +252,14 @@ def onnx_mask(g, model, node, args, masks) -> str | list | None:
     if getattr(layer, "reads_input_masks", False) and present:
         return inbound_masks(node, masks)
     return None
+
+
+def _onnx_ones(g, x):
+    """An all-true mask for x's steps (its shape but the last axis)."""
+    from nnctl.onnx.graph import BOOL
+
+    steps = g.op("Slice", g.op("Shape", x), g.ints([0]), g.ints([-1]))
+    return g.op("Not", g.op("Cast", g.op("ConstantOfShape", steps), to=BOOL))
 
 
 def _or_all(g, masks):

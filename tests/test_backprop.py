@@ -343,6 +343,13 @@ LAYER_CASES = {
           - {name: mean, type: GlobalAveragePooling1D, keepdims: true}
           - {name: direct, type: GlobalAveragePooling1D, inputs: embed}
         outputs: [mean, direct]""",
+    "masked_concatenate_steps": """
+        inputs: {ids: {shape: [3], dtype: int32}, f: [2, 2]}
+        layers:
+          - {name: embed, type: Embedding, input_dim: 5, output_dim: 2, mask_zero: true,
+             inputs: ids}
+          - {name: steps, type: Concatenate, axis: 1, inputs: [f, embed]}
+          - {name: rnn, type: GRU, units: 2, return_sequences: true}""",
     # convolution and pooling (nnctl/layers/convolution.py, pooling.py)
     "conv2d_same_groups": """
         input: [5, 4, 4]

@@ -324,6 +324,11 @@ class Concatenate(Merge):
         """`axis` as an axis of one sample (0-based)."""
         return self.axis - 1 if self.axis > 0 else rank + self.axis
 
+    def along_steps(self, rank: int) -> bool:
+        """Whether it joins samples of `rank` axes along another axis than the last (the
+        features): the steps of sequences, whose masks (nnctl.masking) it joins too."""
+        return self.sample_axis(rank) != rank - 1
+
     def call(self, inputs, weights):
         return np.concatenate(inputs, axis=self.axis)
 
