@@ -579,3 +579,23 @@ def test_weights_of_a_whole_model_h5_whose_config_nnctl_would_not_run(tmp_path):
     assert weights.keys() == want.keys() and len(want) > 0
     for key in want:
         np.testing.assert_array_equal(weights[key], want[key])
+
+
+def test_source_date_epoch_makes_a_keras_file_reproducible(tmp_path):
+    """Two builds of one spec gave .keras files that differed in their dates (metadata.json
+    and the zip entries), so a Makefile's or a CI cache's checksums never matched; with
+    SOURCE_DATE_EPOCH they are the same bytes, dated then."""
+    spec = CONFIGS / "article_sequential.yaml"
+    env = {"SOURCE_DATE_EPOCH": "1700000000"}
+    for name in ("a.keras", "b.keras"):
+        r = run_nnctl("build", spec, "-o", tmp_path / name, env=env)
+        assert (r.code, r.out) == (0, ""), r.err
+    assert (tmp_path / "a.keras").read_bytes() == (tmp_path / "b.keras").read_bytes()
+    with zipfile.ZipFile(tmp_path / "a.keras") as archive:
+        assert json.loads(archive.read("metadata.json"))["date_saved"] == "2023-11-14@22:13:20"
+        assert {info.date_time for info in archive.infolist()} == {(2023, 11, 14, 22, 13, 20)}
+    r = run_nnctl("build", spec, "-o", tmp_path / "c.keras", env={"SOURCE_DATE_EPOCH": "soon"})
+    assert (r.code, r.out) == (1, "")
+    assert r.err == ("nnctl: error: SOURCE_DATE_EPOCH='soon' is not a time in seconds since "
+                     "1970-01-01 UTC\n")
+    assert not (tmp_path / "c.keras").exists()

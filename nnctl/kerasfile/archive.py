@@ -11,7 +11,7 @@ import json
 import zipfile
 import zlib
 
-from nnctl.errors import WeightsError
+from nnctl.errors import NnctlError, WeightsError
 from nnctl.kerasfile import MAX_CONFIG_BYTES, MAX_CONFIG_VALUES, MAX_KERAS_MEMBERS
 from nnctl.limits import (MAX_EXPANSION, available_memory, human_bytes, is_bomb,
                           json_values_at_most, zip_entry_count)
@@ -87,17 +87,34 @@ def read_weights_bytes(archive: zipfile.ZipFile, name: str) -> bytes | None:
 
 def write_archive(f, config: dict, weights_h5: bytes) -> None:
     """Write a .keras archive to the binary file object `f`: what Keras 3's save writes."""
-    import datetime
-
     from nnctl import __version__
     from nnctl.kerasfile.config import KERAS_VERSION_WRITTEN
 
+    saved = _saved_at()
     metadata = {"keras_version": KERAS_VERSION_WRITTEN,
-                "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S"),
+                "date_saved": saved.strftime("%Y-%m-%d@%H:%M:%S"),
                 "written_by": f"nnctl {__version__}"}
+    stamp = max(saved.timetuple()[:6], (1980, 1, 1, 0, 0, 0))   # a zip's dates start in 1980
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
-        archive.writestr(METADATA, json.dumps(metadata))
-        archive.writestr(CONFIG, json.dumps(config))
-        archive.writestr(WEIGHTS, weights_h5)
+        for member, data in ((METADATA, json.dumps(metadata)), (CONFIG, json.dumps(config)),
+                             (WEIGHTS, weights_h5)):
+            archive.writestr(zipfile.ZipInfo(member, date_time=stamp), data)
     f.write(buffer.getvalue())
+
+
+def _saved_at():
+    """When the archive says it was saved: now, as Keras writes it, or the time that
+    SOURCE_DATE_EPOCH gives (reproducible-builds.org's convention): then the same spec and
+    seed give the same bytes, for a Makefile's or a CI cache's checksums."""
+    import datetime
+    import os
+
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    if epoch is None:
+        return datetime.datetime.now()
+    try:
+        return datetime.datetime.fromtimestamp(int(epoch), datetime.timezone.utc)
+    except (ValueError, OverflowError, OSError):
+        raise NnctlError(f"SOURCE_DATE_EPOCH={epoch!r} is not a time in seconds since "
+                         "1970-01-01 UTC") from None
