@@ -67,6 +67,28 @@ def test_bad_arguments_are_one_line_at_their_position(nnctl, tmp_path, layer, me
     assert r.err == f"nnctl: error: {spec}:3:{column}: {message}\n"
 
 
+@pytest.mark.parametrize("shape, layer, message", [
+    # MNIST's images without their channels axis: the usual first convnet's mistake
+    ("[28, 28]", "{type: Conv2D, filters: 8, kernel_size: 3}",
+     "layer 'conv2d': Conv2D takes samples of shape (height, width, channels), got input shape "
+     "(28, 28); add a channels axis first: a Reshape to (28, 28, 1)"),
+    ("[28, 28]", "{type: MaxPooling2D, data_format: channels_first}",
+     "layer 'max_pooling2d': MaxPooling2D takes samples of shape (channels, height, width), got "
+     "input shape (28, 28); add a channels axis first: a Reshape to (1, 28, 28)"),
+    ("[100]", "{type: Conv1D, filters: 8, kernel_size: 3}",
+     "layer 'conv1d': Conv1D takes samples of shape (steps, channels), got input shape (100); "
+     "add a channels axis first: a Reshape to (100, 1)"),
+    ("[784]", "{type: Conv2D, filters: 8, kernel_size: 3}",
+     "layer 'conv2d': Conv2D takes samples of shape (height, width, channels), got input shape "
+     "(784); a Reshape layer before it can give that shape"),
+])
+def test_a_sample_short_of_axes_says_how_to_reshape_it(nnctl, tmp_path, shape, layer, message):
+    spec = tmp_path / "net.yaml"
+    spec.write_text(f"input: {shape}\nlayers:\n  - {layer}\n")
+    r = nnctl("validate", spec)
+    assert (r.code, r.out, r.err) == (1, "", f"nnctl: error: {spec}:3:5: {message}\n")
+
+
 # --- data: flat rows, or samples of the input's shape ---------------------------------------------
 
 @pytest.fixture(scope="module")

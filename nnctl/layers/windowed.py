@@ -59,8 +59,15 @@ class WindowLayer(Layer):
         if len(shape) != self.rank + 1:
             layout = ("(channels, " + ", ".join(self.axis_names()) + ")" if self.channels_first
                       else "(" + ", ".join(self.axis_names()) + ", channels)")
+            hint = ""
+            if len(shape) == self.rank and None not in shape:   # MNIST's (28, 28): no channels
+                with_channels = (1, *shape) if self.channels_first else (*shape, 1)
+                hint = f"; add a channels axis first: a Reshape to {with_channels}"
+            elif len(shape) < self.rank:
+                hint = "; a Reshape layer before it can give that shape"
             raise ArgError(None, f"layer '{self.name}': {type(self).__name__} {what} samples "
-                                 f"of shape {layout}, got input shape {format_shape(shape)}")
+                                 f"of shape {layout}, got input shape {format_shape(shape)}"
+                                 + hint)
         if self.channels_first:
             return tuple(shape[1:]), shape[0]
         return tuple(shape[:-1]), shape[-1]
