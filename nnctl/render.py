@@ -58,7 +58,8 @@ def print_summary_table(summary: Summary, console, *, width: int, show_trainable
     for label, count, nbytes in (
             ("Total params", summary.total_params, summary.total_bytes),
             ("Trainable params", summary.trainable_params, summary.trainable_bytes),
-            ("Non-trainable params", summary.non_trainable_params, summary.non_trainable_bytes)):
+            ("Non-trainable params", summary.non_trainable_params, summary.non_trainable_bytes),
+            *([("Optimizer params", *summary.optimizer)] if summary.optimizer else [])):
         console.print(f"[bold] {label}: [/]{num(f'{count:,}')} ({readable_bytes(nbytes)})")
     if macs:
         for line in mac_lines(summary, batch):

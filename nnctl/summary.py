@@ -56,9 +56,14 @@ class Summary:
     non_trainable_bytes: float
     total_macs: int = 0
     error: str | None = field(default=None)   # a broken spec: rows before the broken layer
+    # a compiled Keras model's optimizer variables (count, bytes), in the totals above too
+    # (nnctl.kerasfile.optimizer)
+    optimizer: tuple[int, float] | None = None
 
 
-def summarize(model: Model, error: str | None = None) -> Summary:
+def summarize(model: Model, error: str | None = None, optimizer=None) -> Summary:
+    """The summary of `model`; `optimizer`: the OptimizerState of the Keras file it was read
+    from (its variables are counted as Keras counts them: ` Optimizer params`)."""
     # a shared layer's first call that leads to no output (it holds the weights) is not
     # one of the model's nodes for Keras: its inputs are not in "Connected to"
     used = (model.needed(model.outputs)
@@ -85,13 +90,17 @@ def summarize(model: Model, error: str | None = None) -> Summary:
     # non-trainable params whose weights count as trainable
     trainable = model.trainable_params
     non_trainable = sum(r.params for r in rows) - trainable
+    state = None if optimizer is None else (optimizer.count(trainable),
+                                            optimizer.nbytes(trainable_bytes))
+    extra, extra_bytes = state or (0, 0.0)
     return Summary(
         name=model.name, type="Functional" if model.functional else "Sequential", rows=rows,
-        chain=not ops and is_chain(model), total_params=trainable + non_trainable,
+        chain=not ops and is_chain(model), total_params=trainable + non_trainable + extra,
         trainable_params=trainable, non_trainable_params=non_trainable,
-        total_bytes=trainable_bytes + non_trainable_bytes, trainable_bytes=trainable_bytes,
+        total_bytes=trainable_bytes + non_trainable_bytes + extra_bytes,
+        trainable_bytes=trainable_bytes,
         non_trainable_bytes=non_trainable_bytes, total_macs=sum(r.macs for r in rows),
-        error=error)
+        error=error, optimizer=state)
 
 
 def _row(model: Model, node: Node, masks: dict | None = None,
@@ -203,6 +212,8 @@ def to_json(summary: Summary, macs: bool = False, batch: int | None = None,
         data.update(total_params=summary.total_params, trainable_params=summary.trainable_params,
                     non_trainable_params=summary.non_trainable_params,
                     total_bytes=summary.total_bytes)
+        if summary.optimizer:
+            data["optimizer_params"] = summary.optimizer[0]
     if macs and not summary.error:
         data["total_macs"] = figures.total_macs
         data["batch"] = figures.batch
@@ -258,6 +269,9 @@ def to_markdown(summary: Summary, show_trainable=False, macs=False, batch=None) 
               f"({readable_bytes(summary.trainable_bytes)})",
               f"- Non-trainable params: {summary.non_trainable_params:,} "
               f"({readable_bytes(summary.non_trainable_bytes)})"]
+    if summary.optimizer:
+        lines.append(f"- Optimizer params: {summary.optimizer[0]:,} "
+                     f"({readable_bytes(summary.optimizer[1])})")
     if macs:
         lines += mac_lines(summary, batch, prefix="- ")
     return "\n".join(lines) + "\n"

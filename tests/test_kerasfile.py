@@ -31,6 +31,9 @@ NESTED = {"nested_sequential", "nested_functional", "shared_encoder",
 # Keras operations between tensors (`a + b`): rows of Keras' summary, but not in its
 # model.layers; nnctl reads them as the merge layers they compute
 OPERATIONS = {"tensor_operations"}
+# compiled: Keras' summary of the model it loads counts the optimizer (Optimizer params),
+# which only the .keras archive holds (test_a_compiled_model_counts_its_optimizer_as_keras)
+COMPILED = {"compiled_adam", "compiled_rmsprop", "compiled_schedule"}
 WEIGHTS_FILES = sorted(KERAS.glob("*weights.h5"))   # model.save_weights: Keras 3, tf.keras 2
 FILES = sorted(p for p in KERAS.iterdir()
                if not p.name.endswith(".expected.json") and p not in WEIGHTS_FILES)
@@ -82,7 +85,7 @@ def test_summary_facts_equal_keras(path):
                     for layer in want["layers"]]
 
 
-@pytest.mark.parametrize("stem", sorted(set(STEMS) - NESTED))
+@pytest.mark.parametrize("stem", sorted(set(STEMS) - NESTED - COMPILED))
 def test_summary_text_equals_keras(stem):
     for suffix in (".keras", ".h5", ".json"):
         model, _ = model_of(KERAS / f"{stem}{suffix}")
@@ -213,6 +216,25 @@ def test_the_cli_reads_keras_files_by_content(tmp_path):
     assert piped.out == expected("func_article")["summary"], piped.err
     config = run_nnctl("summary", KERAS / "func_article.json")
     assert config.out == expected("func_article")["summary"], config.err
+
+
+@pytest.mark.parametrize("stem", sorted(COMPILED))
+def test_a_compiled_model_counts_its_optimizer_as_keras(stem):
+    """A .keras archive of a compiled model: `nnctl summary` prints what Keras' summary of the
+    model load_model gives (its optimizer rebuilt: ` Optimizer params: N`, counted in the
+    total): Adam with amsgrad, RMSprop with momentum and centered, Nadam with a learning-rate
+    schedule. The .json config (no compile_config) has no such line, as in Keras."""
+    want = expected(stem)["summary"]
+    assert " Optimizer params: " in want
+    result = run_nnctl("summary", KERAS / f"{stem}.keras")
+    assert (result.code, result.err, result.out) == (0, "", want)
+    facts = json.loads(run_nnctl("summary", KERAS / f"{stem}.keras", "--format", "json").out)
+    optimizer = int(want.split(" Optimizer params: ")[1].split()[0].replace(",", ""))
+    assert facts["optimizer_params"] == optimizer
+    assert facts["total_params"] == expected(stem)["facts"]["total_params"] + optimizer
+    config = run_nnctl("summary", KERAS / f"{stem}.json")
+    assert config.code == 0 and "Optimizer params" not in config.out
+    assert config.out == piped_summary(model_of(KERAS / f"{stem}.keras")[0])
 
 
 def test_forward_reads_the_columns_in_keras_input_order():

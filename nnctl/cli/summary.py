@@ -49,7 +49,8 @@ def summary(
         built = builder.model()
     except SpecError as exc:
         error, built = exc, builder.partial_model()
-    data = summaries.summarize(built, error=str(error) if error else None)
+    data = summaries.summarize(built, error=str(error) if error else None,
+                               optimizer=_keras_optimizer(model))
     if error is None and is_python_model(model):
         data = python_model(model)._summary_data()   # a subclassed model: as Keras shows it
     fmt = (format.value if format else "table")
@@ -85,3 +86,15 @@ def _warn(model) -> None:
 
     for text in model.warnings:
         warn(text)
+
+
+def _keras_optimizer(model: str):
+    """A compiled model's optimizer, when MODEL is a .keras archive (Keras' summary counts
+    its variables), else None."""
+    from nnctl.cli.models import is_python_model, is_stream
+
+    if is_stream(model) or is_python_model(model):
+        return None
+    from nnctl.kerasfile import keras_optimizer
+
+    return keras_optimizer(model)

@@ -133,6 +133,20 @@ def load_model(path, data: bytes | None = None, weights: bool = True):
     raise SpecError("not a Keras file (.keras, .h5 or a model.to_json() config)", source=name)
 
 
+def keras_optimizer(path, data: bytes | None = None):
+    """The OptimizerState (nnctl.kerasfile.optimizer) of a `.keras` archive saved from a
+    compiled model, whose summary in Keras counts its optimizer's variables; None for any
+    other file, or an archive of a model never compiled."""
+    if keras_kind(path, data) != "keras":
+        return None
+    from nnctl.kerasfile import archive
+    from nnctl.kerasfile.optimizer import optimizer_state
+
+    name = os.fspath(path)
+    with archive.open_archive(name if data is None else io.BytesIO(data), name) as zf:
+        return optimizer_state(archive.read_config(zf, name))
+
+
 def _read_limited(name: str) -> bytes:
     with open(name, "rb") as f:
         data = f.read(MAX_CONFIG_BYTES + 1)

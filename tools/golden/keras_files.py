@@ -243,6 +243,31 @@ def tensor_operations():
                        name="operations")
 
 
+def compiled_adam():
+    # compiled (as a trained model's file is): Keras' load_model compiles it again and its
+    # summary counts the optimizer's variables (Optimizer params), amsgrad's third slot too
+    model = keras.Sequential([keras.Input((3,)), L.Dense(4, activation="relu"),
+                              L.BatchNormalization(), L.Dense(1)], name="compiled")
+    model.compile(optimizer=keras.optimizers.Adam(amsgrad=True), loss="mse")
+    return model
+
+
+def compiled_rmsprop():
+    x = keras.Input((3,), name="x")
+    model = keras.Model(x, [L.Dense(2, name="a")(x), L.Dense(1, name="b")(x)], name="two_losses")
+    model.compile(optimizer=keras.optimizers.RMSprop(momentum=0.9, centered=True),
+                  loss=["mse", "mae"])
+    return model
+
+
+def compiled_schedule():
+    # a learning-rate schedule: no learning_rate variable
+    model = keras.Sequential([keras.Input((2,)), L.Dense(3), L.Dense(1)], name="scheduled")
+    model.compile(optimizer=keras.optimizers.Nadam(
+        keras.optimizers.schedules.ExponentialDecay(0.01, 100, 0.9)), loss="mse")
+    return model
+
+
 def lstm_states():
     x = keras.Input((5, 3), name="seq")
     out, h, c = L.LSTM(4, return_state=True, name="enc")(x)
@@ -335,7 +360,8 @@ MODELS = {f.__name__: f for f in (seq_mlp, seq_batchnorm, seq_layernorm, seq_res
                                   text_lstm, bidirectional_rnn, activation_layers, lstm_states,
                                   masked_gru, func_masked, func_masked_two, shared_dense,
                                   text_spatial_dropout, image_noise, masking_seq,
-                                  masking_func, tensor_operations,
+                                  masking_func, tensor_operations, compiled_adam,
+                                  compiled_rmsprop, compiled_schedule,
                                   shared_text,
                                   shared_encoder, func_input_order, func_dict_io,
                                   spatial_2d, sequence_1d, volume_3d)}
@@ -346,7 +372,10 @@ WEIGHTS_ONLY = ("seq_batchnorm", "func_two_in_out")
 NESTED_WEIGHTS = ("nested_functional",)
 # Keras 3.15 writes these as .h5 but cannot load them back (Unknown layer: 'NotEqual')
 H5_NOT_RELOADED = ("func_masked", "func_masked_two", "text_spatial_dropout", "masking_func",
-                   "tensor_operations")
+                   "tensor_operations", "compiled_adam", "compiled_rmsprop", "compiled_schedule")
+# compiled models: their summary is that of the model Keras loads from the .keras file (its
+# optimizer built: `Optimizer params`)
+COMPILED = ("compiled_adam", "compiled_rmsprop", "compiled_schedule")
 # inputs whose last steps are padding (every feature the value Masking compares with), by
 # position in model.inputs
 PADDED = {"masking_seq": [0.0], "masking_func": [-1.0, 0.0]}
@@ -483,6 +512,8 @@ def main():
         expected = {"summary": summary_text(model), "facts": facts(model),
                     "inputs": {k: v.tolist() for k, v in inputs.items()},
                     "outputs": [np.asarray(o).tolist() for o in outputs]}
+        if name in COMPILED:
+            expected["summary"] = summary_text(keras.saving.load_model(base + ".keras"))
         with open(base + ".expected.json", "w") as f:
             json.dump(expected, f, indent=1)
         for path in (base + ".keras", base + ".h5")[:1 if name in H5_NOT_RELOADED else 2]:
