@@ -92,7 +92,8 @@ def _plain_table(summary, console, new_table, align, show_trainable, row_macs):
     which is 10 s for a 10,000-layer model; the borders and column widths are taken from rich's
     drawing of the first two rows, and those two rows must come out the same both ways."""
     rows = summary.rows
-    if console.color_system is not None or len(rows) < 2:
+    if console.color_system is not None or len(rows) < 2 or \
+            not console.encoding.lower().startswith("utf"):   # rich draws ASCII boxes then
         return None
     plain = [_cells(r, summary.chain, show_trainable, m, str, str, lambda text, markup: text)
              for r, m in zip(rows, row_macs)]

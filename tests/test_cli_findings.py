@@ -375,3 +375,33 @@ def test_nnctl_alone_shows_the_help_as_a_usage_error():
     alone = run_nnctl()
     assert (alone.code, alone.out) == (2, run_nnctl("--help").out)
     assert alone.out.startswith("Usage: nnctl [OPTIONS] COMMAND [ARGS]...\n")
+
+
+# ---------------------------------------------------------------------------------------------
+# An ASCII stdout (PYTHONIOENCODING=ascii, a cp1252 console): no internal error
+
+@pytest.mark.parametrize("args", [
+    ["summary", "configs/two_input.yaml"],
+    ["summary", "configs/two_input.yaml", "--macs", "--show-trainable"],
+    ["act", "sigmoid", "--plot", "--derivative"],
+    ["init", "he_normal", "--shape", "100,10", "--plot", "--seed", "1"],
+    ["plot", "configs/two_input.yaml"],
+])
+def test_an_ascii_stdout_gets_ascii_tables_and_charts(args):
+    """summary and act/init --plot ended in 'internal error: UnicodeEncodeError' on a stdout
+    that cannot encode box-drawing characters; plot drew ASCII art there already."""
+    r = run_nnctl(*args, cwd=ROOT, env={"PYTHONIOENCODING": "ascii"})
+    assert (r.code, r.err) == (0, "")
+    assert r.out_bytes.isascii() and "?" not in r.out.replace("?)", "")
+    assert len(r.out.splitlines()) > 8
+
+
+def test_an_ascii_stdout_escapes_a_name_it_cannot_write(tmp_path):
+    (tmp_path / "net.yaml").write_text("input: [3]\nlayers:\n  - {type: Dense, units: 2, "
+                                       "name: 层1}\n", encoding="utf-8")
+    r = run_nnctl("summary", "net.yaml", cwd=tmp_path, env={"PYTHONIOENCODING": "ascii"})
+    assert (r.code, r.err) == (0, "")
+    assert "\\u5c421 (Dense)" in r.out and r.out_bytes.isascii()
+    r = run_nnctl("summary", "net.yaml", "-f", "markdown", cwd=tmp_path,
+                  env={"PYTHONIOENCODING": "ascii"})
+    assert (r.code, r.err) == (0, "") and "| \\u5c421 (Dense) |" in r.out

@@ -298,12 +298,22 @@ def _closed_streams_made_safe() -> None:
             setattr(sys, name, stream)
 
 
+def _streams_never_fail_to_encode() -> None:
+    """On a stdout or stderr whose encoding cannot write a character (PYTHONIOENCODING=ascii,
+    a cp1252 console), write it escaped (\\u2192) rather than fail: a layer's name in a
+    table, a message's arrow. Tables, drawings and charts use ASCII there already."""
+    for stream in (sys.stdout, sys.stderr):
+        if getattr(stream, "errors", None) == "strict" and hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
+
+
 def main(argv: list[str] | None = None) -> None:
     """The process entry point (`nnctl`, `python -m nnctl`): runs and ends the process with
     its exit status. To run nnctl inside a Python process, call run(args), which returns it."""
     idle_blas_threads_sleep()  # before NumPy is imported
     collect_garbage_less_often()
     _closed_streams_made_safe()
+    _streams_never_fail_to_encode()
     args = list(sys.argv[1:] if argv is None else argv)
     for name in ("SIGTERM", "SIGHUP"):
         if hasattr(signal, name) and signal.getsignal(getattr(signal, name)) != signal.SIG_IGN:

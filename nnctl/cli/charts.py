@@ -35,7 +35,28 @@ def captioned(figure, caption: str) -> str:
 
     The caption goes above the chart, not in it: plotext drops titles wider than the plot.
     """
-    from nnctl.cli.console import color_allowed
+    from nnctl.cli.console import can_draw_lines, color_allowed
 
     chart = figure.build().string(colorless=not color_allowed(sys.stdout)).rstrip("\n")
+    if not can_draw_lines(sys.stdout):   # an ASCII stdout (PYTHONIOENCODING=ascii, cp1252...)
+        chart = ascii_chart(chart)
     return caption + "\n" + chart
+
+
+# plotext's characters as ASCII: lines, their crossings, the curves' blocks and dots
+_ASCII = {**dict.fromkeys("─━┄┈═", "-"), **dict.fromkeys("│┃┆┊║", "|"),
+          **dict.fromkeys("┌┐└┘├┤┬┴┼┏┓┗┛┣┫┳┻╋╭╮╯╰", "+"),
+          **dict.fromkeys("▄▀▖▗▘▝▚▞▙▛▜▟▌▐█", "#"), "•": "*", "·": "."}
+
+
+def ascii_chart(chart: str) -> str:
+    """A chart in ASCII: box lines as - | +, the curves' blocks as #, braille dots as *
+    (blank braille as a space); anything else not ASCII as ?."""
+    def char(c: str) -> str:
+        if c.isascii():
+            return c
+        if "\u2800" <= c <= "\u28ff":      # braille: a curve drawn in dots
+            return " " if c == "\u2800" else "*"
+        return _ASCII.get(c, "?")
+
+    return "".join(map(char, chart))

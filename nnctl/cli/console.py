@@ -34,6 +34,15 @@ def refuse_binary_on_terminal(what: str, fix: str = "give -o FILE or pipe it") -
         raise UsageError(f"refusing to write {what} to a terminal: {fix}")
 
 
+def can_draw_lines(stream) -> bool:
+    """Whether the stream's encoding has box-drawing characters (else: ASCII art)."""
+    try:
+        "┌─▼".encode(getattr(stream, "encoding", None) or "ascii")
+        return True
+    except (UnicodeEncodeError, LookupError):
+        return False
+
+
 def color_allowed(stream) -> bool:
     return (is_terminal(stream) and "NO_COLOR" not in os.environ
             and os.environ.get("TERM") != "dumb")

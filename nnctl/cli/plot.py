@@ -59,7 +59,7 @@ def plot(
     import sys
 
     from nnctl.atomic import write_bytes
-    from nnctl.cli.console import message, stdout_is_terminal, warn
+    from nnctl.cli.console import can_draw_lines, message, stdout_is_terminal, warn
     from nnctl.cli.models import open_model
     from nnctl.errors import NnctlError, UsageError
     from nnctl.plot import NEURON_FORMATS, PlotOptions, draw, format_for_path
@@ -98,7 +98,7 @@ def plot(
                           show_trainable=show_trainable, rankdir=rankdir.value)
     width = shutil.get_terminal_size().columns if to_stdout and stdout_is_terminal() else 80
     picture = draw(built, fmt, options, neurons=neurons, width=width,
-                   ascii_only=to_stdout and not _can_draw_lines(sys.stdout))
+                   ascii_only=to_stdout and not can_draw_lines(sys.stdout))
     data = picture if isinstance(picture, bytes) else picture.encode("utf-8")
     if to_stdout:
         if isinstance(picture, bytes):
@@ -122,11 +122,3 @@ def _stem(path: str) -> str:
 
     return os.path.splitext(os.path.basename(path))[0] or "model"
 
-
-def _can_draw_lines(stream) -> bool:
-    """Whether the stream's encoding has box-drawing characters (else: ASCII art)."""
-    try:
-        "┌─▼".encode(getattr(stream, "encoding", None) or "ascii")
-        return True
-    except (UnicodeEncodeError, LookupError):
-        return False
