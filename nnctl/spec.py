@@ -13,8 +13,9 @@ from nnctl.errors import FileError, NnctlError, SpecError, no_such_file
 from nnctl.naming import did_you_mean, name_problem
 from nnctl.yamlpos import Located, load_yaml
 
-TOP_KEYS_SEQUENTIAL = ("name", "input", "layers", "dtype", "seed")
-TOP_KEYS_FUNCTIONAL = ("name", "inputs", "layers", "outputs", "dtype", "seed", "mask_names")
+TOP_KEYS_SEQUENTIAL = ("name", "input", "layers", "dtype", "seed", "batch_size")
+TOP_KEYS_FUNCTIONAL = ("name", "inputs", "layers", "outputs", "dtype", "seed", "mask_names",
+                       "batch_size")
 DTYPES = ("float32", "float64")
 INPUT_DTYPES = ("int32", "int64") + DTYPES  # an input may hold integers (Embedding indices)
 INDEXED = re.compile(r".*\[\d+\]$")   # `lstm[1]`, `dense[1][0]`: a reference, not a name
@@ -42,6 +43,9 @@ class ModelSpec:
     input_dtypes: dict[str, str] = field(default_factory=dict)  # only those given
     seed: int | None = None
     doc: Located | None = field(default=None, repr=False)
+    # a fixed batch size (Keras' Input(batch_size=N), a Sequential built by fit): the first
+    # axis of the summary's shapes, as Keras shows them; any number of rows still runs
+    batch_size: int | None = None
     # Keras' names of its NotEqual mask operations, by masking Embedding (call): for summaries
     mask_names: dict[str, str | list[str]] = field(default_factory=dict)
 
@@ -201,6 +205,11 @@ def parse_spec(doc: Located) -> ModelSpec:
     seed = top.get("seed")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
         raise doc.error(f"`seed` must be a non-negative integer, got {seed!r}", ("seed",))
+    batch_size = top.get("batch_size")
+    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(
+            batch_size, int) or batch_size < 1):
+        raise doc.error(f"`batch_size` must be a positive integer, got {batch_size!r}",
+                        ("batch_size",))
 
     raw_layers = top.get("layers")
     if raw_layers is None:
@@ -229,7 +238,7 @@ def parse_spec(doc: Located) -> ModelSpec:
             raise doc.error("`outputs` must be a layer name or a list of layer names",
                             ("outputs",))
     return ModelSpec(name=name, functional=functional, inputs=inputs, layers=layers,
-                     outputs=outputs, dtype=dtype, seed=seed, doc=doc,
+                     outputs=outputs, dtype=dtype, seed=seed, doc=doc, batch_size=batch_size,
                      input_dtypes=input_dtypes, mask_names=_parse_mask_names(doc, top))
 
 

@@ -125,8 +125,9 @@ def _row(model: Model, node: Node, masks: dict | None = None,
             connected_index.append(0)
     last = calls[-1]
     itemsize = np.dtype(node.dtype).itemsize
-    output_shape = ([None, *last.shape] if last.n_outputs == 1
-                    else [[None, *shape] for shape in last.shapes])
+    batch = model.spec.batch_size   # None unless the Keras model has a fixed one
+    output_shape = ([batch, *last.shape] if last.n_outputs == 1
+                    else [[batch, *shape] for shape in last.shapes])
     return Row(
         name=node.name, type=node.type_name, output_shape=output_shape,
         params=node.params, trainable_params=node.trainable_params,
@@ -142,7 +143,8 @@ def _op_row(model: Model, op: MaskOperation) -> Row:
     """The row of one of Keras' mask operations (NotEqual: a bool per value; Masking's Any
     of it: a bool per step)."""
     source = model.nodes.get(op.inbound)   # None: an Any reads a NotEqual
-    return Row(name=op.name, type=op.kind, output_shape=[None, *op.shape], params=0,
+    return Row(name=op.name, type=op.kind, output_shape=[model.spec.batch_size, *op.shape],
+               params=0,
                trainable_params=0, non_trainable_params=0,
                connected_to=[source.layer_name if source else op.inbound],
                trainable="-", activation_bytes=math.prod(d or 1 for d in op.shape),

@@ -79,7 +79,8 @@ def test_summary_facts_equal_keras(path):
     assert model.trainable_params == want["trainable_params"]
     if stem_of(path) in NESTED | OPERATIONS:
         return
-    rows = [{"name": n.name, "type": n.type_name, "output_shape": [None, *n.shape],
+    batch = model.spec.batch_size   # a fixed batch size: Keras' shapes start with it
+    rows = [{"name": n.name, "type": n.type_name, "output_shape": [batch, *n.shape],
              "params": n.params} for n in model.layers]
     assert rows == [{k: layer[k] for k in ("name", "type", "output_shape", "params")}
                     for layer in want["layers"]]

@@ -76,6 +76,8 @@ class KerasGraph:
     # the explicit `mask=` of a layer's call: node name (`lstm`, a later call `lstm[1]`) ->
     # the NotEqual it reads (checked against nnctl's own masks by nnctl.kerasfile.masks)
     masks: dict[str, MaskOp] = field(default_factory=dict)
+    # each input's fixed batch size (Input(batch_size=8); a Sequential built by fit) or None
+    batch_sizes: list = field(default_factory=list)
 
     def is_chain(self) -> bool:
         """Each layer reads the one before it (the first, the one input), once: what a
@@ -119,6 +121,8 @@ class KerasGraph:
             spec["mask_names"] = self.mask_names()
         if model_dtype != "float32":
             spec["dtype"] = model_dtype
+        if len(set(self.batch_sizes)) == 1 and self.batch_sizes[0] is not None:
+            spec["batch_size"] = self.batch_sizes[0]   # as Keras shows it in the summary
         return spec
 
 
@@ -243,7 +247,7 @@ class _Reader:
         layers = config.get("layers")
         if not isinstance(layers, list):
             raise self.error(f"model '{name}': `layers` must be a list")
-        shape, dtype = None, "float32"
+        shape, dtype, batch = None, "float32", None
         input_name = "input_layer"
         body = []
         for entry in layers:
@@ -252,6 +256,7 @@ class _Reader:
             self.check_object(entry, _entry_where(name, entry), layer=True)
             if entry.get("class_name") == INPUT_CLASS:
                 shape, dtype = self.input_shape(entry.get("config") or {}, name)
+                batch = _batch_size(entry.get("config") or {})
                 input_name = (entry.get("config") or {}).get("name", input_name)
                 continue
             body.append(entry)
@@ -260,8 +265,11 @@ class _Reader:
             for key in ("batch_shape", "batch_input_shape"):
                 if first.get(key) is not None:
                     shape, dtype = self.input_shape(first, name)
+                    batch = _batch_size(first)
         if shape is None and isinstance(config.get("build_input_shape"), list):
+            # built by model.build() or by its first call (fit: the batch size Keras shows)
             shape = self.shape(config["build_input_shape"], name)
+            batch = _batch_size({"batch_shape": config["build_input_shape"]})
         if not body:
             raise self.error(f"model '{name}' has no layers")
         if called_on is None:
@@ -270,6 +278,7 @@ class _Reader:
                                  "was never built); nnctl needs one: save it after "
                                  "model.build() or with an Input")
             graph.inputs[input_name] = (shape, dtype)
+            graph.batch_sizes.append(batch)
             previous = [input_name]
         else:
             previous = list(called_on)
@@ -305,6 +314,7 @@ class _Reader:
                 if called_on is None:
                     graph.inputs[layer_name] = self.input_shape(entry.get("config") or {},
                                                                 layer_name)
+                    graph.batch_sizes.append(_batch_size(entry.get("config") or {}))
                     alias[layer_name] = [layer_name]
                 elif layer_name in input_names:
                     alias[layer_name] = [called_on[input_names.index(layer_name)]]
@@ -706,6 +716,16 @@ def _keras_tensors(args):
             yield from _keras_tensors(item)
 
 
+def _batch_size(config: dict) -> int | None:
+    """The fixed batch size of an input's `batch_shape` (Keras 2: `batch_input_shape`)."""
+    shape = config.get("batch_shape", config.get("batch_input_shape"))
+    if isinstance(shape, dict):   # a Keras 2 __tuple__
+        shape = shape.get("items")
+    first = shape[0] if isinstance(shape, list) and shape else None
+    return first if isinstance(first, int) and not isinstance(first, bool) and first > 0 \
+        else None
+
+
 def _numbers(args):
     """The numbers among a Keras 3 call's arguments (not inside its tensors)."""
     if isinstance(args, (int, float)) and not isinstance(args, bool):
@@ -784,8 +804,9 @@ def model_to_keras_config(model) -> dict:
                 "config": config, "registered_name": "Functional"}   # as Keras 3 writes it
     (input_name,) = model.input_names
     node = model.nodes[input_name]
-    layers = [_input_entry_keras(node)] + [_layer_entry(model, n) for n in model.layers]
-    batch_shape = [None, *node.shape]
+    layers = [_input_entry_keras(node, model.spec.batch_size)] + [_layer_entry(model, n)
+                                                                  for n in model.layers]
+    batch_shape = [model.spec.batch_size, *node.shape]
     config = {"name": model.name, "trainable": True, "dtype": policy, "layers": layers,
               "build_input_shape": batch_shape}
     return {"module": "keras", "class_name": "Sequential", "config": config,
@@ -797,9 +818,9 @@ def _policy(dtype: str) -> dict:
             "registered_name": None}
 
 
-def _input_entry_keras(node) -> dict:
+def _input_entry_keras(node, batch_size: int | None) -> dict:
     return {"module": "keras.layers", "class_name": INPUT_CLASS,
-            "config": {"batch_shape": [None, *node.shape], "dtype": node.dtype,
+            "config": {"batch_shape": [batch_size, *node.shape], "dtype": node.dtype,
                        "sparse": False, "name": node.name},
             "registered_name": None}
 
@@ -834,7 +855,7 @@ def _serialized_layer(layer, name: str, dtype: str) -> dict:
 def _functional_entry(model, name) -> dict:
     node = model.nodes[name]
     if node.layer is None:
-        entry = _input_entry_keras(node)
+        entry = _input_entry_keras(node, model.spec.batch_size)
         entry.update(name=name, inbound_nodes=[])
         return entry
     entry = _layer_entry(model, node)

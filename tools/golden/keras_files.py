@@ -268,6 +268,21 @@ def compiled_schedule():
     return model
 
 
+def seq_built_by_call():
+    # no Input: built by its first call, as fit builds it, with that batch's size (8), which
+    # Keras' summary shows (8, 4)
+    model = keras.Sequential([L.Dense(4, activation="relu"), L.Dropout(0.2), L.Dense(1)],
+                             name="built_by_fit")
+    model(np.zeros((8, 3), "float32"))
+    return model
+
+
+def func_fixed_batch():
+    x = keras.Input((3,), batch_size=4, name="fixed")
+    return keras.Model(x, L.Dense(2, name="out")(L.Dense(3, name="hidden")(x)),
+                       name="fixed_batch")
+
+
 def lstm_states():
     x = keras.Input((5, 3), name="seq")
     out, h, c = L.LSTM(4, return_state=True, name="enc")(x)
@@ -361,7 +376,8 @@ MODELS = {f.__name__: f for f in (seq_mlp, seq_batchnorm, seq_layernorm, seq_res
                                   masked_gru, func_masked, func_masked_two, shared_dense,
                                   text_spatial_dropout, image_noise, masking_seq,
                                   masking_func, tensor_operations, compiled_adam,
-                                  compiled_rmsprop, compiled_schedule,
+                                  compiled_rmsprop, compiled_schedule, seq_built_by_call,
+                                  func_fixed_batch,
                                   shared_text,
                                   shared_encoder, func_input_order, func_dict_io,
                                   spatial_2d, sequence_1d, volume_3d)}
