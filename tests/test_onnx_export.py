@@ -568,3 +568,25 @@ def test_masking_exports_its_zeroing_and_its_mask(stem, opset):
     assert len(got) == len(expected["outputs"])
     for y, keras_out in zip(got, expected["outputs"]):
         np.testing.assert_allclose(y, np.asarray(keras_out, dtype=y.dtype), rtol=1e-5, atol=1e-6)
+
+
+def test_the_python_apis_model_export_writes_onnx(tmp_path, capsys):
+    """Keras' model.export(path, format="onnx") was an AttributeError in nnctl; its default
+    format (a TF SavedModel) and the others say what to do instead."""
+    import nnctl
+
+    inputs = nnctl.Input(shape=(3,), name="x")
+    model = nnctl.Model(inputs, nnctl.layers.Dense(2, activation="relu")(inputs), name="m")
+    model.export(tmp_path / "m.onnx", format="onnx", verbose=True, opset_version=17)
+    assert capsys.readouterr().out == f"Saved artifact at '{tmp_path / 'm.onnx'}'.\n"
+    x = np.random.default_rng(0).standard_normal((4, 3)).astype(np.float32)
+    run = ort.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"])
+    np.testing.assert_allclose(run.run(None, {"x": x})[0], model.predict(x), rtol=1e-6)
+    assert onnx.load(tmp_path / "m.onnx").opset_import[0].version == 17
+    with pytest.raises(NotImplementedError, match=r"^export\(format='tf_saved_model'\): nnctl "
+                                                  r"exports ONNX \(format='onnx'\); for "
+                                                  r"tf_saved_model, save the model with "
+                                                  r"model.save\('m.keras'\) and export it with "
+                                                  r"Keras$"):
+        model.export(tmp_path / "saved")
+    assert not (tmp_path / "saved").exists()

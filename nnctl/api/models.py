@@ -483,6 +483,37 @@ class Model(KerasViews):
                     "Invalid filepath extension for saving. Please add a `.keras` extension "
                     "for the native Keras format (or `.npz` for an nnctl model file).")
 
+    def export(self, filepath, format="tf_saved_model", verbose=None, input_signature=None,
+               **kwargs) -> None:
+        """Export for inference, as Keras' `model.export`: `format="onnx"` writes an ONNX
+        model of standard operators (as `nnctl export`; `opset_version=` as Keras takes it);
+        Keras' other formats (tf_saved_model, its default, openvino, litert, torch) need Keras.
+
+        >>> import nnctl
+        >>> model = nnctl.Sequential([nnctl.Input((3,)), nnctl.layers.Dense(2)])
+        >>> model.export("model.onnx", format="onnx")   # doctest: +SKIP
+        """
+        import os
+
+        if format != "onnx":
+            raise NotImplementedError(
+                f"export(format={format!r}): nnctl exports ONNX (format='onnx'); for "
+                f"{format}, save the model with model.save('{self.name}.keras') and export it "
+                "with Keras")
+        unknown = set(kwargs) - {"opset_version"}
+        if unknown or input_signature is not None:
+            raise NotImplementedError(f"export(format='onnx'): nnctl takes opset_version only, "
+                                      f"got {', '.join(sorted(unknown)) or 'input_signature'}")
+        from nnctl.onnx import require
+
+        require(("onnx",), "export(format='onnx')")
+        from nnctl.onnx.export import DEFAULT_OPSET, to_onnx, write_onnx
+
+        opset = kwargs.get("opset_version") or DEFAULT_OPSET
+        write_onnx(to_onnx(self.engine, self._weight_dict(), opset=opset), os.fspath(filepath))
+        if verbose:
+            print(f"Saved artifact at '{os.fspath(filepath)}'.")
+
     def save_weights(self, filepath, overwrite=True) -> None:
         """Write the weights: `.weights.h5` as Keras 3's save_weights, or `.npz` (nnctl's
         weights file, keys `layer/weight`).
