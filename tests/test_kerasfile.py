@@ -447,6 +447,23 @@ def test_a_lambda_layer_is_refused_and_its_bytecode_never_runs(tmp_path):
     assert not marker.exists()
 
 
+def test_a_python_function_activation_is_refused_and_never_runs(tmp_path):
+    """Keras stores a lambda activation (`activation=lambda x: relu(x, max_value=2)`) as
+    marshalled bytecode under "value"; it was 'an activation mapping needs a type key'."""
+    import base64
+    import marshal
+
+    marker = tmp_path / "ran"
+    code = compile(f"open({str(marker)!r}, 'w').write('x')", "evil", "exec")
+    config = seq_config()
+    config["config"]["layers"][1]["config"]["activation"] = {
+        "value": [base64.b64encode(marshal.dumps(code)).decode(), None, None]}
+    (tmp_path / "fn.json").write_text(json.dumps(config))
+    one_error_line(run_nnctl("summary", "fn.json", cwd=tmp_path),
+                   "layer 'layer1'", "a Python function stored as bytecode", "runs no code")
+    assert not marker.exists()
+
+
 def test_a_module_that_is_not_keras_is_refused(tmp_path):
     config = seq_config()
     config["config"]["layers"][1]["module"] = "os"

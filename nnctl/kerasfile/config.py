@@ -527,6 +527,12 @@ class _Reader:
         from nnctl import layers as registry
 
         if isinstance(value, dict):
+            if list(value) == ["value"] and isinstance(value["value"], list):
+                # Keras' serialize_keras_object of a Python function (a lambda): bytecode
+                raise self.error(f"{where}: a Python function stored as bytecode (a lambda, "
+                                 "e.g. an activation with arguments); nnctl runs no code from a "
+                                 "file: give the activation by name, or use an activation layer "
+                                 "(LeakyReLU, ReLU, ELU, ...)")
             if value.get("class_name") == "__tuple__":
                 return [self.value(v, where) for v in value.get("items", [])]
             if "class_name" in value:
