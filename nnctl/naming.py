@@ -63,8 +63,10 @@ class Registry:
             raise ParameterError(f"{self.kind} name must be a string, got {name!r}")
         key = normalize_key(name)
         if key not in self._by_key:
+            # a dotted path as code writes it (tf.nn.relu, keras.initializers.he_normal): its
+            # last part is the name
             raise ParameterError(f"unknown {self.kind} '{name}'"
-                                 + (did_you_mean(name, self.names()) or
+                                 + (did_you_mean(name.rsplit(".", 1)[-1], self.names()) or
                                     f" (known: {', '.join(self.names())})"))
         return key
 

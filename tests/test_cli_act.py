@@ -261,6 +261,9 @@ def test_stdin_is_streamed():
 
 @pytest.mark.parametrize("args,stdin,code,pattern", [
     (["relux", "1"], None, 1, r"unknown activation 'relux' \(did you mean 'relu'\?\)"),
+    # the article's tf.nn.relu(x) as a name: its last part is meant
+    (["tf.nn.relu", "1"], None, 1,
+     r"^nnctl: error: unknown activation 'tf.nn.relu' \(did you mean 'relu'\?\)$"),
     (["relu", "abc"], None, 1, r"value 'abc' is not a number"),
     (["relu", "1e39"], None, 1, r"value '1e39' is out of range for float32"),
     (["relu", "1", "-p", "slope=1"], None, 1,

@@ -216,6 +216,8 @@ def test_terminal_stats_is_a_rich_table():
     (["he_normal", "--shape", "0,-1"], "--shape 0,-1: dimensions must be positive integers, got 0"),
     (["he_normal", "--shape", "9,x"], "--shape 9,x: 'x' is not an integer"),
     (["he_normall", "--shape", "9,1"], "unknown initializer 'he_normall' (did you mean 'he_normal'?)"),
+    (["tf.keras.initializers.glorot_normal", "--shape", "9,1"],   # the article's code
+     "unknown initializer 'tf.keras.initializers.glorot_normal' (did you mean 'glorot_normal'?)"),
     (["random_normal", "--shape", "9", "--param", "stddev=-1"], "stddev must be >= 0, got stddev=-1"),
     (["random_uniform", "--shape", "9", "-p", "minval=1", "-p", "maxval=0"],
      "minval must be <= maxval, got minval=1.0, maxval=0.0"),
