@@ -69,7 +69,8 @@ _ELEMENTWISE = ("Activation", "ReLU", "LeakyReLU", "ELU", "Softmax", "PReLU")
 # nnctl/layers/noise.py).
 _PASSING = ("Dropout", "Flatten", "Reshape", "SpatialDropout1D", "SpatialDropout2D",
             "SpatialDropout3D", "GaussianDropout", "AlphaDropout", "GaussianNoise",
-            "ActivityRegularization")
+            "ActivityRegularization", "RandomFlip", "RandomRotation", "RandomZoom",
+            "RandomTranslation", "RandomContrast", "RandomBrightness")
 # What an MLP is made of, for --engine auto: these, with per-feature BatchNormalization (which
 # ONNX Runtime folds into the matrix product before it). Measured on the idle 2-core machine,
 # whole processes: configs/softmax_classifier.yaml (Flatten first) ran faster on numpy up to

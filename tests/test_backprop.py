@@ -194,6 +194,12 @@ LAYER_CASES = {
     "training_only": """
         input: [4, 3, 2]
         layers:
+          - {type: RandomFlip}
+          - {type: RandomRotation, factor: 0.2}
+          - {type: RandomZoom, height_factor: [-0.1, 0.2], width_factor: 0.1}
+          - {type: RandomTranslation, height_factor: 0.1, width_factor: 0.1}
+          - {type: RandomContrast, factor: 0.3}
+          - {type: RandomBrightness, factor: 0.2, value_range: [0, 1]}
           - {type: SpatialDropout2D, rate: 0.3}
           - {type: Reshape, target_shape: [4, 6]}
           - {type: SpatialDropout1D, rate: 0.2}

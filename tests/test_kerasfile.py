@@ -27,7 +27,7 @@ from nnctl.yamlpos import Located
 KERAS = GOLDEN / "keras"
 STEMS = sorted(p.name[:-len(".expected.json")] for p in KERAS.glob("*.expected.json"))
 NESTED = {"nested_sequential", "nested_functional", "shared_encoder",
-          "sequential_of_branches"}   # flattened: their own summary rows
+          "sequential_of_branches", "image_augmentation"}   # flattened: their own summary rows
 # Keras operations between tensors (`a + b`): rows of Keras' summary, but not in its
 # model.layers; nnctl reads them as the merge layers they compute
 OPERATIONS = {"tensor_operations"}

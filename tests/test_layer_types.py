@@ -45,7 +45,9 @@ KERAS_ONLY = {
     ("LSTM", "use_cudnn"), ("GRU", "use_cudnn"),   # accepted, default None: nnctl has no GPU
 }
 NNCTL_ONLY = {("Embedding", "activity_regularizer"), ("Embedding", "input_length"),
-              ("SimpleRNN", "use_cudnn")}   # read from older Keras files, inert
+              ("SimpleRNN", "use_cudnn"),   # read from older Keras files, inert
+              ("RandomContrast", "data_format"), ("RandomBrightness", "data_format")}  # in
+              # Keras' configs (its base class takes it), not its signature
 
 
 def keras_form(value):

@@ -1,8 +1,10 @@
 """Layers that act only while training, the identity at inference as here: Dropout's kin
-(SpatialDropout1D/2D/3D, GaussianDropout, AlphaDropout), GaussianNoise and
-ActivityRegularization (which adds a loss). Keras files of trained models hold them; their
-arguments are checked and kept (a .keras file written back has them) but change nothing
-nnctl computes."""
+(SpatialDropout1D/2D/3D, GaussianDropout, AlphaDropout), GaussianNoise,
+ActivityRegularization (which adds a loss), and the image augmentation layers keras.io's image
+classifiers start with (RandomFlip, RandomRotation, RandomZoom, RandomTranslation,
+RandomContrast, RandomBrightness). Keras files of trained models hold them; their arguments
+are checked and kept (a .keras file written back has them) but change nothing nnctl
+computes."""
 from __future__ import annotations
 
 from nnctl.layers.base import ArgError, number
@@ -94,5 +96,106 @@ class ActivityRegularization(PassThrough):
         self.l2 = number(l2, "l2", self.name, low=0)
 
 
+def _choice(value, key: str, layer: str, choices: tuple):
+    if value not in choices:
+        raise ArgError(key, f"layer '{layer}': `{key}` must be one of {', '.join(choices)}, got "
+                            f"{value!r}")
+    return value
+
+
+def _factor(value, key: str, layer: str):
+    """A factor: a number, or [low, high] (kept as given: Keras reads either)."""
+    if isinstance(value, (list, tuple)) and len(value) == 2:
+        return [number(v, key, layer) for v in value]
+    return number(value, key, layer)
+
+
+FILL_MODES = ("reflect", "wrap", "constant", "nearest")
+INTERPOLATIONS = ("nearest", "bilinear")
+
+
+class _Augmentation(PassThrough):
+    """An image augmentation layer: random while training, the identity at inference."""
+
+    def _image_args(self, seed, data_format):
+        self.seed = seed
+        data_format_of(data_format, self.name)   # checked; kept as given
+        self.data_format = data_format
+
+    def _geometry_args(self, fill_mode, interpolation, fill_value):
+        self.fill_mode = _choice(fill_mode, "fill_mode", self.name, FILL_MODES)
+        self.interpolation = _choice(interpolation, "interpolation", self.name, INTERPOLATIONS)
+        self.fill_value = number(fill_value, "fill_value", self.name)
+
+
+class RandomFlip(_Augmentation):
+    """Flips images at random while training; the identity at inference."""
+
+    def __init__(self, mode="horizontal_and_vertical", seed=None, data_format=None, **common):
+        super().__init__(**common)
+        self.mode = _choice(mode, "mode", self.name,
+                            ("horizontal", "vertical", "horizontal_and_vertical"))
+        self._image_args(seed, data_format)
+
+
+class RandomRotation(_Augmentation):
+    """Rotates images at random while training; the identity at inference."""
+
+    def __init__(self, factor, fill_mode="reflect", interpolation="bilinear", seed=None,
+                 fill_value=0.0, data_format=None, **common):
+        super().__init__(**common)
+        self.factor = _factor(factor, "factor", self.name)
+        self._geometry_args(fill_mode, interpolation, fill_value)
+        self._image_args(seed, data_format)
+
+
+class RandomZoom(_Augmentation):
+    """Zooms images at random while training; the identity at inference."""
+
+    def __init__(self, height_factor, width_factor=None, fill_mode="reflect",
+                 interpolation="bilinear", seed=None, fill_value=0.0, data_format=None,
+                 **common):
+        super().__init__(**common)
+        self.height_factor = _factor(height_factor, "height_factor", self.name)
+        self.width_factor = None if width_factor is None else _factor(width_factor,
+                                                                      "width_factor", self.name)
+        self._geometry_args(fill_mode, interpolation, fill_value)
+        self._image_args(seed, data_format)
+
+
+class RandomTranslation(_Augmentation):
+    """Shifts images at random while training; the identity at inference."""
+
+    def __init__(self, height_factor, width_factor, fill_mode="reflect",
+                 interpolation="bilinear", seed=None, fill_value=0.0, data_format=None,
+                 **common):
+        super().__init__(**common)
+        self.height_factor = _factor(height_factor, "height_factor", self.name)
+        self.width_factor = _factor(width_factor, "width_factor", self.name)
+        self._geometry_args(fill_mode, interpolation, fill_value)
+        self._image_args(seed, data_format)
+
+
+class _RandomIntensity(_Augmentation):
+    # data_format: not in Keras' signature, but in its config (its base class takes it)
+    def __init__(self, factor, value_range=(0, 255), seed=None, data_format=None, **common):
+        super().__init__(**common)
+        self._image_args(seed, data_format)
+        self.factor = _factor(factor, "factor", self.name)
+        if not (isinstance(value_range, (list, tuple)) and len(value_range) == 2):
+            raise ArgError("value_range", f"layer '{self.name}': `value_range` is [low, high], "
+                                          f"got {value_range!r}")
+        self.value_range = [number(v, "value_range", self.name) for v in value_range]
+
+
+class RandomContrast(_RandomIntensity):
+    """Changes images' contrast at random while training; the identity at inference."""
+
+
+class RandomBrightness(_RandomIntensity):
+    """Changes images' brightness at random while training; the identity at inference."""
+
+
 NOISE_LAYERS = (SpatialDropout1D, SpatialDropout2D, SpatialDropout3D, GaussianDropout,
-                AlphaDropout, GaussianNoise, ActivityRegularization)
+                AlphaDropout, GaussianNoise, ActivityRegularization, RandomFlip, RandomRotation,
+                RandomZoom, RandomTranslation, RandomContrast, RandomBrightness)

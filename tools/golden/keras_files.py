@@ -283,6 +283,19 @@ def func_fixed_batch():
                        name="fixed_batch")
 
 
+def image_augmentation():
+    # keras.io's image classifiers: an augmentation block (a Sequential inside the model),
+    # random while training, the identity at inference (not RandomBrightness: Keras 3.15
+    # cannot save it as .h5)
+    augment = keras.Sequential([L.RandomFlip("horizontal"), L.RandomRotation(0.1),
+                                L.RandomZoom(0.1), L.RandomTranslation(0.1, 0.2),
+                                L.RandomContrast(0.2)], name="augment")
+    x = keras.Input((6, 6, 3), name="image")
+    h = L.Conv2D(2, 3, activation="relu", name="conv")(augment(L.Rescaling(1 / 255.0)(x)))
+    return keras.Model(x, L.Dense(2, name="out")(L.GlobalAveragePooling2D(name="pool")(h)),
+                       name="augmented")
+
+
 def lstm_states():
     x = keras.Input((5, 3), name="seq")
     out, h, c = L.LSTM(4, return_state=True, name="enc")(x)
@@ -377,7 +390,7 @@ MODELS = {f.__name__: f for f in (seq_mlp, seq_batchnorm, seq_layernorm, seq_res
                                   text_spatial_dropout, image_noise, masking_seq,
                                   masking_func, tensor_operations, compiled_adam,
                                   compiled_rmsprop, compiled_schedule, seq_built_by_call,
-                                  func_fixed_batch,
+                                  func_fixed_batch, image_augmentation,
                                   shared_text,
                                   shared_encoder, func_input_order, func_dict_io,
                                   spatial_2d, sequence_1d, volume_3d)}
