@@ -211,6 +211,12 @@ LAYER_CASES = {
           - {type: SpatialDropout3D, rate: 0.5}
           - {type: Flatten}
           - {type: Dense, units: 2}""",
+    "time_distributed": """
+        input: [3, 4, 4, 1]
+        layers:
+          - {type: TimeDistributed, layer: {type: Conv2D, filters: 2, kernel_size: 3}}
+          - {type: TimeDistributed, layer: {type: Flatten}}
+          - {type: TimeDistributed, layer: {type: Dense, units: 2, activation: tanh}}""",
     "masking": """
         input: [4, 3]
         layers: [{type: Masking, mask_value: 0.5}, {type: SimpleRNN, units: 2}]""",

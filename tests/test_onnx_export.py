@@ -590,3 +590,23 @@ def test_the_python_apis_model_export_writes_onnx(tmp_path, capsys):
                                                   r"Keras$"):
         model.export(tmp_path / "saved")
     assert not (tmp_path / "saved").exists()
+
+
+def test_time_distributed_exports_one_set_of_weights_for_every_step():
+    """TimeDistributed (Keras' golden: a Conv2D on every frame, a Dense on every step): the
+    steps folded into the batch around the wrapped layer; ONNX Runtime's outputs are Keras'."""
+    import json
+
+    from conftest import GOLDEN
+    from nnctl.kerasfile import load_model as load_keras
+
+    spec, weights = load_keras(GOLDEN / "keras" / "time_distributed.keras")
+    model = model_from(spec)
+    weights = model.check_weights(weights)
+    proto = to_onnx(model, weights)
+    onnx.checker.check_model(proto, full_check=True)
+    expected = json.loads((GOLDEN / "keras" / "time_distributed.expected.json").read_text())
+    (frames,) = expected["inputs"].values()
+    (got,) = session(proto).run(None, {"frames": np.asarray(frames, np.float32)})
+    np.testing.assert_allclose(got, np.asarray(expected["outputs"][0], np.float32), rtol=1e-5,
+                               atol=1e-6)

@@ -342,6 +342,7 @@ def write_keras3_weights(target, model, weights: dict, paths: dict[str, str]) ->
             if node.name not in paths:
                 continue
             group = f.require_group(paths[node.name])
+            attributes = getattr(node.layer, "keras_sub_layers", {})   # TimeDistributed's
             sub_groups: dict[str, object] = {}
             own = group.create_group("vars")
             own.attrs["name"] = node.name
@@ -349,7 +350,7 @@ def write_keras3_weights(target, model, weights: dict, paths: dict[str, str]) ->
                 prefix, _, _ = w.name.rpartition("/")
                 target_group = own if not prefix else sub_groups.get(prefix)
                 if target_group is None:
-                    target_group = _sub_vars(group, prefix)
+                    target_group = _sub_vars(group, prefix, attributes)
                     sub_groups[prefix] = target_group
                 index = str(len(target_group.keys()))
                 target_group.create_dataset(index, data=np.asarray(weights[f"{node.name}/{w.name}"],
@@ -360,7 +361,9 @@ def write_keras3_weights(target, model, weights: dict, paths: dict[str, str]) ->
 
 # Keras' attribute names for the sub-layers nnctl names in weight paths: `lstm_cell` is
 # the RNN's `cell`, `forward_lstm` is Bidirectional's `forward_layer`.
-def _sub_attribute(name: str) -> str:
+def _sub_attribute(name: str, attributes: dict | None = None) -> str:
+    if attributes and name in attributes:   # a wrapper's own: TimeDistributed's `layer`
+        return attributes[name]
     if name.endswith("_cell"):
         return "cell"
     for side in ("forward", "backward"):
@@ -375,9 +378,9 @@ def _attribute_path(prefix: str) -> str:
     return "".join(f"{_sub_attribute(p)}/" for p in parts)
 
 
-def _sub_vars(group, prefix: str):
+def _sub_vars(group, prefix: str, attributes: dict | None = None):
     for part in prefix.split("/"):
-        group = group.require_group(_sub_attribute(part))
+        group = group.require_group(_sub_attribute(part, attributes))
         if "vars" not in group:
             group.create_group("vars").attrs["name"] = part
     return group["vars"]

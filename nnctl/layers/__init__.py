@@ -15,7 +15,8 @@ import inspect
 import re
 
 from nnctl.layers import (activation_layers, convolution, core, embedding, merging, noise,
-                          normalization, pooling, preprocessing, recurrent, reshaping, spatial)
+                          normalization, pooling, preprocessing, recurrent, reshaping, spatial,
+                          wrappers)
 from nnctl.layers.base import ArgError, WeightSpec, format_shape
 from nnctl.naming import Registry
 
@@ -31,7 +32,8 @@ for _cls in (core.Dense, core.Activation, core.Dropout, core.Masking, reshaping.
              reshaping.Permute, reshaping.RepeatVector, preprocessing.Rescaling,
              preprocessing.Normalization, embedding.Embedding, recurrent.SimpleRNN,
              recurrent.LSTM, recurrent.GRU, recurrent.Bidirectional,
-             *convolution.CONVOLUTIONS, *pooling.POOLINGS, *noise.NOISE_LAYERS):
+             *convolution.CONVOLUTIONS, *pooling.POOLINGS, *noise.NOISE_LAYERS,
+             wrappers.TimeDistributed):
     LAYERS.register(_cls.__name__, _cls)
 
 

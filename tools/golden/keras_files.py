@@ -296,6 +296,16 @@ def image_augmentation():
                        name="augmented")
 
 
+def time_distributed():
+    # a video-style model (a convolution on every frame) and a tagger's per-step Dense
+    frames = keras.Input((3, 6, 6, 1), name="frames")
+    h = L.TimeDistributed(L.Conv2D(2, 3, activation="relu"), name="per_frame")(frames)
+    h = L.TimeDistributed(L.Flatten(), name="flat")(h)
+    h = L.LSTM(4, return_sequences=True, name="lstm")(h)
+    tags = L.TimeDistributed(L.Dense(3, activation="softmax"), name="tags")(h)
+    return keras.Model(frames, tags, name="per_step")
+
+
 def lstm_states():
     x = keras.Input((5, 3), name="seq")
     out, h, c = L.LSTM(4, return_state=True, name="enc")(x)
@@ -390,7 +400,7 @@ MODELS = {f.__name__: f for f in (seq_mlp, seq_batchnorm, seq_layernorm, seq_res
                                   text_spatial_dropout, image_noise, masking_seq,
                                   masking_func, tensor_operations, compiled_adam,
                                   compiled_rmsprop, compiled_schedule, seq_built_by_call,
-                                  func_fixed_batch, image_augmentation,
+                                  func_fixed_batch, image_augmentation, time_distributed,
                                   shared_text,
                                   shared_encoder, func_input_order, func_dict_io,
                                   spatial_2d, sequence_1d, volume_3d)}
