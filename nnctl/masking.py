@@ -23,16 +23,17 @@ from nnctl.layers.base import ArgError
 PASS_ON = {"Dense", "Activation", "Dropout", "BatchNormalization", "LayerNormalization",
            "ReLU", "LeakyReLU", "PReLU", "ELU", "Rescaling", "Normalization",
            "GaussianNoise", "GaussianDropout", "AlphaDropout", "SpatialDropout1D",
-           "SpatialDropout2D", "SpatialDropout3D", "ActivityRegularization"}
+           "SpatialDropout2D", "SpatialDropout3D", "ActivityRegularization",
+           "TimeDistributed"}   # its wrapped layer takes no mask (nnctl.layers.wrappers)
 # Merge layers: the output's mask is every input's mask or-ed, when every input carries one.
 MERGE = {"Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate"}
 # Layers whose results Keras computes differently under a mask, and nnctl does not (yet).
 USES_MASK = {"Softmax", "GlobalAveragePooling1D", "Attention", "AdditiveAttention",
-             "MultiHeadAttention", "GroupedQueryAttention", "TimeDistributed"}
+             "MultiHeadAttention", "GroupedQueryAttention"}
 
 
 # Layers Keras calls with `mask=` though the mask changes nothing they compute at inference
-TAKES_MASK = {"BatchNormalization"}
+TAKES_MASK = {"BatchNormalization", "TimeDistributed"}
 MASK_OP = "NotEqual"      # Keras 3's operation for Embedding(mask_zero=True)'s mask
 MASK_OP_NAME = "not_equal"
 STEPS_OP, STEPS_OP_NAME = "Any", "any"   # Masking's mask: any(x != mask_value, axis=-1)

@@ -306,6 +306,16 @@ def time_distributed():
     return keras.Model(frames, tags, name="per_step")
 
 
+def masked_tagger():
+    # a sequence tagger: Keras calls TimeDistributed with the mask (mask=not_equal), which
+    # its Dense does not use; the tags of padded steps are computed all the same
+    tokens = keras.Input((6,), dtype="int32", name="tokens")
+    h = L.Embedding(20, 4, mask_zero=True, name="embed")(tokens)
+    h = L.Bidirectional(L.LSTM(3, return_sequences=True), name="bilstm")(h)
+    return keras.Model(tokens, L.TimeDistributed(L.Dense(2, activation="softmax"),
+                                                 name="tags")(h), name="tagger")
+
+
 def lstm_states():
     x = keras.Input((5, 3), name="seq")
     out, h, c = L.LSTM(4, return_state=True, name="enc")(x)
@@ -401,6 +411,7 @@ MODELS = {f.__name__: f for f in (seq_mlp, seq_batchnorm, seq_layernorm, seq_res
                                   masking_func, tensor_operations, compiled_adam,
                                   compiled_rmsprop, compiled_schedule, seq_built_by_call,
                                   func_fixed_batch, image_augmentation, time_distributed,
+                                  masked_tagger,
                                   shared_text,
                                   shared_encoder, func_input_order, func_dict_io,
                                   spatial_2d, sequence_1d, volume_3d)}
@@ -411,7 +422,8 @@ WEIGHTS_ONLY = ("seq_batchnorm", "func_two_in_out")
 NESTED_WEIGHTS = ("nested_functional",)
 # Keras 3.15 writes these as .h5 but cannot load them back (Unknown layer: 'NotEqual')
 H5_NOT_RELOADED = ("func_masked", "func_masked_two", "text_spatial_dropout", "masking_func",
-                   "tensor_operations", "compiled_adam", "compiled_rmsprop", "compiled_schedule")
+                   "tensor_operations", "compiled_adam", "compiled_rmsprop", "compiled_schedule",
+                   "masked_tagger")
 # compiled models: their summary is that of the model Keras loads from the .keras file (its
 # optimizer built: `Optimizer params`)
 COMPILED = ("compiled_adam", "compiled_rmsprop", "compiled_schedule")
