@@ -214,3 +214,11 @@ def test_channels_first_flatten_draws_where_each_unit_goes(tmp_path):
     drawn = {(s, d) for s in range(12) for d in range(12) if connected(model, node, 0, s, d)}
     assert drawn == _dependencies(model, "flatten", 0)
     assert (1, 2) in drawn     # input (0, 0, 1) is output (0, 1, 0): after the 2 channels of (0, 0)
+
+
+def test_a_wide_layers_count_is_written_as_summary_writes_numbers():
+    """A convnet's 21632 units were written without the separator summary() uses (21,632)."""
+    from nnctl.plot import draw
+
+    svg = draw(load_model(str(CONFIGS / "mnist_convnet.yaml")), "svg", neurons=True)
+    assert ">21,632 units<" in svg and ">784 units<" in svg and ">21632 units<" not in svg

@@ -50,7 +50,7 @@ class Column:
         return f"{kind}, {self.activation}" if self.activation else kind
 
     def count(self) -> str:
-        return f"{self.units} unit{'s' if self.units != 1 else ''}"
+        return f"{self.units:,} unit{'s' if self.units != 1 else ''}"   # 21,632 as summary writes it
 
 
 @dataclass
