@@ -75,6 +75,10 @@ def test_a_slash_in_a_name_is_refused_in_python_when_the_layer_is_made():
     with pytest.raises(ValueError, match=r"^Dense: `name` cannot contain the character '/', "
                                          r"got 'a/b' \(Keras refuses it"):
         nnctl.layers.Dense(2, name="a/b")
+    with pytest.raises(ValueError, match=r"^Input: `name` cannot contain the character '/'"):
+        nnctl.Input(shape=(3,), name="x/y")
+    with pytest.raises(ValueError, match=r"^InputLayer: `name` cannot contain the character"):
+        nnctl.layers.InputLayer(shape=(3,), name="x/y")
     with pytest.raises(ValueError, match=r"^model 's/t': the model's name cannot contain the "
                                          r"character '/'"):
         nnctl.Sequential([nnctl.Input((3,)), nnctl.layers.Dense(2)], name="s/t")

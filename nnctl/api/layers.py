@@ -192,6 +192,8 @@ def Input(shape=None, batch_size=None, dtype=None, batch_shape=None, name=None,
     what = f"input '{name}'" if name else "Input"
     if name is not None and (not isinstance(name, str) or not name):
         raise SpecError(f"Input: `name` must be a non-empty string, got {name!r}")
+    if name and name_problem(name):   # said as Input's, which the user called
+        raise SpecError(f"Input: `name` {name_problem(name)}")
     return InputLayer(shape=sample_shape(shape, what), name=name,
                       dtype=normalize_dtype(dtype, what, integers=True)).output
 
