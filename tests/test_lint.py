@@ -358,6 +358,20 @@ def test_cli_lints_every_model_given(nnctl, tmp_path):
         "model", "file", "findings", "counts"}      # one MODEL: its object, as before
 
 
+def test_cli_fail_on_sets_the_level_that_fails(nnctl, tmp_path):
+    """A CI job that allows no warning had no way to fail on one: --fail-on warning."""
+    warned = write(tmp_path, dense_stack(["relu", "linear"], initializer="glorot_uniform"))
+    info = CONFIGS / "article_sequential.yaml"      # one info finding (sigmoid over 2 units)
+    assert nnctl("lint", warned).code == 0
+    r = nnctl("lint", warned, "--fail-on", "warning")
+    assert (r.code, r.err) == (1, "") and ": warning: " in r.out
+    assert nnctl("lint", info, "--fail-on", "warning").code == 0
+    assert nnctl("lint", info, "--fail-on", "info").code == 1
+    r = nnctl("lint", info, "--fail-on", "warn")
+    assert (r.code, r.out) == (2, "")
+    assert r.err.startswith("nnctl: error: Invalid value for '--fail-on': 'warn' is not one of")
+
+
 def test_cli_bad_format(nnctl):
     r = nnctl("lint", CONFIGS / "article_sequential.yaml", "--format", "xml")
     assert r.code == 2 and r.out == ""

@@ -15,11 +15,21 @@ class LintFormat(str, Enum):
     json = "json"
 
 
+class FailOn(str, Enum):
+    error = "error"
+    warning = "warning"
+    info = "info"
+
+
 def lint(
     models: params.ModelsArgument,
     format: Annotated[Optional[LintFormat], typer.Option(
         "--format", "-f", help="text (FILE:LINE:COL: level: message) or json (an array of "
                                "one object a MODEL when there are several).")] = None,
+    fail_on: Annotated[FailOn, typer.Option(
+        "--fail-on", metavar="LEVEL", help="Exit 1 when a finding is at this level or above: "
+                                           "error, warning (a CI job that allows none), or "
+                                           "info.")] = FailOn.error,
 ):
     """Check activations and initializers by the article's advice.
 
@@ -29,7 +39,8 @@ def lint(
 
     Output: FILE:LINE:COL: level: message (fix: ...) [rule-id], one line per finding.
 
-    Exit status 1 when an error-level rule fires (or a MODEL cannot be read), else 0.
+    Exit status 1 when an error-level rule fires (--fail-on warning: a warning too), or a
+    MODEL cannot be read; else 0.
     """
     from nnctl import lint as rules
     from nnctl.cli.console import message
@@ -49,7 +60,8 @@ def lint(
         if not as_json:   # as each MODEL is checked: a long run shows its progress
             _print_findings(findings)
         reports.append((model, built, findings))
-        return not rules.counts(findings)["error"]
+        failing = rules.LEVELS[:rules.LEVELS.index(fail_on.value) + 1]
+        return not any(f.level in failing for f in findings)
 
     passed = check_each(models, check)
     if as_json:
