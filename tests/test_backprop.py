@@ -211,6 +211,11 @@ LAYER_CASES = {
           - {type: SpatialDropout3D, rate: 0.5}
           - {type: Flatten}
           - {type: Dense, units: 2}""",
+    "separable_1d": """
+        input: [7, 2]
+        layers:
+          - {type: DepthwiseConv1D, kernel_size: 3, depth_multiplier: 2, padding: same}
+          - {type: SeparableConv1D, filters: 3, kernel_size: 2, strides: 2, activation: tanh}""",
     "time_distributed": """
         input: [3, 4, 4, 1]
         layers:

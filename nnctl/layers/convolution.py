@@ -467,5 +467,19 @@ class SeparableConv2D(_Depthwise):
                     *self.onnx_bias(g, weights), kernel_shape=[1] * self.rank)
 
 
-CONVOLUTIONS = (Conv1D, Conv2D, Conv3D, DepthwiseConv2D, SeparableConv2D, Conv1DTranspose,
-                Conv2DTranspose)
+class DepthwiseConv1D(DepthwiseConv2D):
+    """Depthwise 1-D convolution: each input channel of a sequence convolved with its own
+    `depth_multiplier` kernels."""
+
+    rank = 1
+
+
+class SeparableConv1D(SeparableConv2D):
+    """Depthwise separable 1-D convolution: a depthwise convolution of a sequence, then a
+    size-1 one mixing the channels into `filters`."""
+
+    rank = 1
+
+
+CONVOLUTIONS = (Conv1D, Conv2D, Conv3D, DepthwiseConv2D, SeparableConv2D, DepthwiseConv1D,
+                SeparableConv1D, Conv1DTranspose, Conv2DTranspose)

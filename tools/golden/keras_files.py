@@ -316,6 +316,13 @@ def masked_tagger():
                                                  name="tags")(h), name="tagger")
 
 
+def separable_1d():
+    return keras.Sequential([keras.Input((11, 2)), L.Conv1D(4, 4, strides=2, padding="same"),
+                             L.Conv1D(4, 3, groups=2), L.DepthwiseConv1D(2, depth_multiplier=2),
+                             L.SeparableConv1D(2, 2, padding="same", activation="relu"),
+                             L.GlobalMaxPooling1D(), L.Dense(1)], name="separable_1d")
+
+
 def lstm_states():
     x = keras.Input((5, 3), name="seq")
     out, h, c = L.LSTM(4, return_state=True, name="enc")(x)
@@ -411,7 +418,7 @@ MODELS = {f.__name__: f for f in (seq_mlp, seq_batchnorm, seq_layernorm, seq_res
                                   masking_func, tensor_operations, compiled_adam,
                                   compiled_rmsprop, compiled_schedule, seq_built_by_call,
                                   func_fixed_batch, image_augmentation, time_distributed,
-                                  masked_tagger,
+                                  masked_tagger, separable_1d,
                                   shared_text,
                                   shared_encoder, func_input_order, func_dict_io,
                                   spatial_2d, sequence_1d, volume_3d)}
