@@ -211,6 +211,13 @@ LAYER_CASES = {
           - {type: SpatialDropout3D, rate: 0.5}
           - {type: Flatten}
           - {type: Dense, units: 2}""",
+    "spatial_3d": """
+        input: [3, 2, 4, 1]
+        layers:
+          - {type: ZeroPadding3D, padding: [[1, 0], 1, [0, 2]]}
+          - {type: Cropping3D, cropping: [[1, 1], [0, 1], 1]}
+          - {type: UpSampling3D, size: [1, 2, 1]}
+          - {type: ZeroPadding3D, padding: 1, data_format: channels_first}""",
     "separable_1d": """
         input: [7, 2]
         layers:

@@ -33,7 +33,8 @@ for _cls in (core.Dense, core.Activation, core.Dropout, core.Masking, reshaping.
              preprocessing.Normalization, embedding.Embedding, recurrent.SimpleRNN,
              recurrent.LSTM, recurrent.GRU, recurrent.Bidirectional,
              *convolution.CONVOLUTIONS, *pooling.POOLINGS, *noise.NOISE_LAYERS,
-             wrappers.TimeDistributed):
+             wrappers.TimeDistributed, spatial.ZeroPadding3D, spatial.Cropping3D,
+             spatial.UpSampling3D):
     LAYERS.register(_cls.__name__, _cls)
 
 

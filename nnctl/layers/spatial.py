@@ -11,14 +11,14 @@ from nnctl.layers.base import (ArgError, Layer, format_shape, int_tuple, linear_
 from nnctl.layers.base import data_format as check_data_format
 
 
-def _pairs(value, key: str, layer: str) -> tuple:
-    """ZeroPadding2D's and Cropping2D's argument: an int, two ints (symmetric per axis) or
-    two pairs ((top, bottom), (left, right)); each >= 0."""
+def _pairs(value, key: str, layer: str, rank: int = 2) -> tuple:
+    """ZeroPadding2D/3D's and Cropping2D/3D's argument: an int, `rank` ints (symmetric per
+    axis) or `rank` pairs ((top, bottom), (left, right)); each >= 0."""
     if isinstance(value, int) and not isinstance(value, bool):
-        value = [value, value]
-    if not isinstance(value, (list, tuple)) or len(value) != 2:
-        raise ArgError(key, f"layer '{layer}': `{key}` must be an integer, a list of 2 integers "
-                            f"or a list of 2 pairs of integers, got {value!r}")
+        value = [value] * rank
+    if not isinstance(value, (list, tuple)) or len(value) != rank:
+        raise ArgError(key, f"layer '{layer}': `{key}` must be an integer, a list of {rank} "
+                            f"integers or a list of {rank} pairs of integers, got {value!r}")
     return tuple(int_tuple(v, 2, key, layer, allow_zero=True) for v in value)
 
 
@@ -105,6 +105,18 @@ class ZeroPadding2D(_Padding):
         super().__init__(**common)
         self.padding = padding
         self.pads = _pairs(padding, "padding", self.name)
+        self.data_format = check_data_format(data_format, self.name)
+
+
+class ZeroPadding3D(_Padding):
+    """Zeros around a volume: `padding` = n, (d1, d2, d3) or three (before, after) pairs."""
+
+    rank = 3
+
+    def __init__(self, padding=((1, 1), (1, 1), (1, 1)), data_format=None, **common):
+        super().__init__(**common)
+        self.padding = padding
+        self.pads = _pairs(padding, "padding", self.name, 3)
         self.data_format = check_data_format(data_format, self.name)
 
 
@@ -195,6 +207,19 @@ def resize_matrix(size_in: int, factor: int, kernel) -> np.ndarray:
                        np.divide(weights, np.where(total != 0, total, 1)), 0)
     inside = (sample >= -0.5) & (sample <= size_in - 0.5)
     return np.where(inside[np.newaxis, :], weights, 0)
+
+
+class Cropping3D(_Cropping):
+    """Cuts values from the edges of a volume: `cropping` = n, (d1, d2, d3) or three (before,
+    after) pairs."""
+
+    rank = 3
+
+    def __init__(self, cropping=((1, 1), (1, 1), (1, 1)), data_format=None, **common):
+        super().__init__(**common)
+        self.cropping = cropping
+        self.crops = _pairs(cropping, "cropping", self.name, 3)
+        self.data_format = check_data_format(data_format, self.name)
 
 
 class _UpSampling(Spatial):
@@ -305,3 +330,15 @@ class UpSampling2D(_UpSampling):
                                             f"of {', '.join(INTERPOLATIONS)}, got "
                                             f"{interpolation!r}")
         self.interpolation = interpolation.lower()
+
+
+class UpSampling3D(_UpSampling):
+    """Makes a volume `size` times larger along each of its three axes, each value repeated."""
+
+    rank = 3
+
+    def __init__(self, size=(2, 2, 2), data_format=None, **common):
+        super().__init__(**common)
+        self.size = size
+        self.sizes = int_tuple(size, 3, "size", self.name)
+        self.data_format = check_data_format(data_format, self.name)

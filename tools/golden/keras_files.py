@@ -323,6 +323,13 @@ def separable_1d():
                              L.GlobalMaxPooling1D(), L.Dense(1)], name="separable_1d")
 
 
+def spatial_3d():
+    return keras.Sequential([keras.Input((3, 4, 2, 1)), L.ZeroPadding3D(((1, 0), (0, 1), 1)),
+                             L.Conv3D(2, 2, name="conv"), L.Cropping3D(((1, 0), (1, 1), 0)),
+                             L.UpSampling3D((2, 1, 2)), L.Flatten(), L.Dense(2)],
+                            name="spatial_3d")
+
+
 def lstm_states():
     x = keras.Input((5, 3), name="seq")
     out, h, c = L.LSTM(4, return_state=True, name="enc")(x)
@@ -418,7 +425,7 @@ MODELS = {f.__name__: f for f in (seq_mlp, seq_batchnorm, seq_layernorm, seq_res
                                   masking_func, tensor_operations, compiled_adam,
                                   compiled_rmsprop, compiled_schedule, seq_built_by_call,
                                   func_fixed_batch, image_augmentation, time_distributed,
-                                  masked_tagger, separable_1d,
+                                  masked_tagger, separable_1d, spatial_3d,
                                   shared_text,
                                   shared_encoder, func_input_order, func_dict_io,
                                   spatial_2d, sequence_1d, volume_3d)}
