@@ -639,3 +639,27 @@ def test_source_date_epoch_makes_a_keras_file_reproducible(tmp_path):
     assert r.err == ("nnctl: error: SOURCE_DATE_EPOCH='soon' is not a time in seconds since "
                      "1970-01-01 UTC\n")
     assert not (tmp_path / "c.keras").exists()
+
+
+@pytest.mark.parametrize("epoch, stamp", [("100", (1980, 1, 1, 0, 0, 0)),
+                                          ("5000000000", (2107, 12, 31, 23, 59, 58))])
+def test_source_date_epoch_outside_a_zips_dates(tmp_path, epoch, stamp):
+    """A zip's dates run from 1980 to 2107: a SOURCE_DATE_EPOCH after 2107 was 'internal
+    error: ushort format requires 0 <= number <= 65535'; the zip entries take the nearest date
+    (metadata.json keeps the time given)."""
+    r = run_nnctl("build", CONFIGS / "article_sequential.yaml", "-o", tmp_path / "m.keras",
+                  env={"SOURCE_DATE_EPOCH": epoch})
+    assert (r.code, r.out, r.err) == (0, "", "")
+    with zipfile.ZipFile(tmp_path / "m.keras") as archive:
+        assert {info.date_time for info in archive.infolist()} == {stamp}
+
+
+def test_source_date_epoch_negative_is_refused(tmp_path):
+    """reproducible-builds.org's SOURCE_DATE_EPOCH is a non-negative integer: -5 was taken
+    and the archive said it was saved in 1969."""
+    r = run_nnctl("build", CONFIGS / "article_sequential.yaml", "-o", tmp_path / "m.keras",
+                  env={"SOURCE_DATE_EPOCH": "-5"})
+    assert (r.code, r.out) == (1, "")
+    assert r.err == ("nnctl: error: SOURCE_DATE_EPOCH='-5' is not a time in seconds since "
+                     "1970-01-01 UTC\n")
+    assert not (tmp_path / "m.keras").exists()

@@ -94,13 +94,17 @@ def write_archive(f, config: dict, weights_h5: bytes) -> None:
     metadata = {"keras_version": KERAS_VERSION_WRITTEN,
                 "date_saved": saved.strftime("%Y-%m-%d@%H:%M:%S"),
                 "written_by": f"nnctl {__version__}"}
-    stamp = max(saved.timetuple()[:6], (1980, 1, 1, 0, 0, 0))   # a zip's dates start in 1980
+    # a zip's dates run from 1980 to 2107: a time outside is written as the nearest one
+    stamp = min(max(saved.timetuple()[:6], ZIP_FIRST_DATE), ZIP_LAST_DATE)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
         for member, data in ((METADATA, json.dumps(metadata)), (CONFIG, json.dumps(config)),
                              (WEIGHTS, weights_h5)):
             archive.writestr(zipfile.ZipInfo(member, date_time=stamp), data)
     f.write(buffer.getvalue())
+
+
+ZIP_FIRST_DATE, ZIP_LAST_DATE = (1980, 1, 1, 0, 0, 0), (2107, 12, 31, 23, 59, 58)
 
 
 def _saved_at():
@@ -114,7 +118,10 @@ def _saved_at():
     if epoch is None:
         return datetime.datetime.now()
     try:
-        return datetime.datetime.fromtimestamp(int(epoch), datetime.timezone.utc)
+        seconds = int(epoch)
+        if seconds < 0:   # the convention's value is a non-negative integer
+            raise ValueError(epoch)
+        return datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc)
     except (ValueError, OverflowError, OSError):
         raise NnctlError(f"SOURCE_DATE_EPOCH={epoch!r} is not a time in seconds since "
                          "1970-01-01 UTC") from None
