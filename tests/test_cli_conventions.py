@@ -135,6 +135,21 @@ def test_rich_output_into_a_closed_pipe_dies_of_sigpipe(command):
     assert proc.returncode == -signal.SIGPIPE and proc.stderr == b"", proc
 
 
+def test_closed_pipe_with_several_models_dies_of_sigpipe():
+    """`nnctl lint configs/*.yaml | head -1`: a closed stdout ends the run as a filter, silent;
+    it was taken for one MODEL's error, 'nnctl: error: [Errno 32] Broken pipe' once a MODEL,
+    and the next MODEL was checked."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    models = sorted(str(p) for p in CONFIGS.glob("*.yaml"))[:3]
+    try:
+        proc = subprocess.run([sys.executable, "-m", "nnctl", "lint", *models],
+                              stdout=write_end, stderr=subprocess.PIPE, cwd=ROOT, timeout=120)
+    finally:
+        os.close(write_end)
+    assert proc.returncode == -signal.SIGPIPE and proc.stderr == b"", proc
+
+
 def test_closed_pipe_while_streaming_stdin():
     script = (f"seq 1 300000 | '{sys.executable}' -m nnctl act sigmoid | head -2; "
               "echo \"status=${PIPESTATUS[1]}\" >&2")

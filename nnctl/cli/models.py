@@ -59,6 +59,8 @@ def check_each(models: list[str], check) -> bool:
     for model in models:
         try:
             passed = bool(check(model)) and passed
+        except BrokenPipeError:   # stdout's reader is gone (| head -1): end as a filter does
+            raise
         except (NnctlError, OSError) as exc:
             if len(models) == 1:
                 raise
