@@ -840,3 +840,11 @@ def test_models_made_alike_draw_new_weights_unless_seeded():
     first = make().get_weights()[0]
     nnctl.utils.set_random_seed(3)
     assert np.array_equal(first, make().get_weights()[0])
+
+
+@pytest.mark.parametrize("size", [0, -1, 2.5, "8"])
+def test_input_batch_size_must_be_positive_integer(size):
+    """Input(batch_size=...) is the summary's first axis (tests/api_scripts/fixed_batch_size.py):
+    a value that is no batch size is refused where it is given."""
+    with pytest.raises(nnctl.errors.SpecError, match="`batch_size` must be a positive integer"):
+        nnctl.Input((3,), batch_size=size)

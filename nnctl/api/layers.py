@@ -142,9 +142,11 @@ class InputLayer:
             if shape is not None:
                 raise ValueError("You cannot pass both `shape` and `batch_shape` at the same "
                                  "time.")
-            shape = tuple(batch_shape)[1:]
+            shape, batch_size = tuple(batch_shape)[1:], tuple(batch_shape)[0]
         what = f"input '{name}'" if name else "InputLayer"
         self.shape = None if shape is None else sample_shape(shape, what)  # None: not known yet
+        # a fixed batch size: the first axis of the model's summary shapes, as Keras shows it
+        self.batch_size = fixed_batch_size(batch_size, what)
         self.default_named = name is None
         self.name = name if name is not None else session.unique_name("input_layer")
         self.dtype = normalize_dtype(dtype, what, integers=True) or "float32"
@@ -183,7 +185,7 @@ def Input(shape=None, batch_size=None, dtype=None, batch_shape=None, name=None,
     if batch_shape is not None:
         if shape is not None:
             raise ValueError("You cannot pass both `shape` and `batch_shape` at the same time.")
-        shape = tuple(batch_shape)[1:]
+        shape, batch_size = tuple(batch_shape)[1:], tuple(batch_shape)[0]
     if shape is None:
         raise ValueError("You must pass a `shape` argument, e.g. Input(shape=(3,)) (the shape "
                          "of one sample)")
@@ -194,8 +196,18 @@ def Input(shape=None, batch_size=None, dtype=None, batch_shape=None, name=None,
         raise SpecError(f"Input: `name` must be a non-empty string, got {name!r}")
     if name and name_problem(name):   # said as Input's, which the user called
         raise SpecError(f"Input: `name` {name_problem(name)}")
-    return InputLayer(shape=sample_shape(shape, what), name=name,
+    return InputLayer(shape=sample_shape(shape, what), name=name, batch_size=batch_size,
                       dtype=normalize_dtype(dtype, what, integers=True)).output
+
+
+def fixed_batch_size(size, what: str) -> int | None:
+    """An input's batch size as Keras takes it (Input(batch_size=8), batch_shape=(8, 3)):
+    a positive integer, or None for any."""
+    size = _plain(size)
+    if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 1):
+        raise SpecError(f"{what}: `batch_size` must be a positive integer or None, got "
+                        f"{size!r}")
+    return size
 
 
 class KerasViews:

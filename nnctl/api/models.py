@@ -672,7 +672,7 @@ class Model(KerasViews):
         if batch_size is not None and (isinstance(batch_size, bool) or
                                        not isinstance(batch_size, int) or batch_size < 1):
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-        self._ensure_built(x)
+        self._ensure_built(_first_batch(x, batch_size or 32))   # Keras builds on the first
         return self._run(x, batch_size=batch_size or 32)
 
     def predict_on_batch(self, x):
@@ -816,17 +816,18 @@ class Sequential(Model):
     def build(self, input_shape=None) -> None:
         if self.built:
             return
-        if input_shape is not None:
+        if input_shape is not None:   # build((5, 3)): Keras' summary shows the batch of 5
             self._input = InputLayer(sample_shape(_without_batch(input_shape),
-                                                  f"model '{self.name}'"), dtype=self.dtype)
+                                                  f"model '{self.name}'"), dtype=self.dtype,
+                                     batch_size=tuple(input_shape)[0])
         self._ensure_built()
 
     def _ensure_built(self, data=None) -> None:
         if self._built_and_current():
             return
-        if self._input is None and data is not None:
+        if self._input is None and data is not None:   # built on data: its batch, as Keras
             self._input = InputLayer(sample_shape(np.shape(data)[1:], f"model '{self.name}'"),
-                                     dtype=self.dtype)
+                                     dtype=self.dtype, batch_size=len(data) or None)
         if self._input is None or not self._stack:
             raise NotBuilt(f"model '{self.name}' is not built: "
                             + ("it has no layers" if not self._stack else
@@ -860,6 +861,8 @@ class Sequential(Model):
             spec["dtype"] = "float64"
         if self.seed is not None:
             spec["seed"] = self.seed
+        if self._input.batch_size is not None:
+            spec["batch_size"] = self._input.batch_size
         spec["input"] = input_entry(self._input)
         omit_names = spec_default_names(layers, {"input_layer"})
         spec["layers"] = [_entry(layer, omit_names) for layer in layers]
@@ -953,6 +956,9 @@ def functional_spec(name: str, inputs: list, outputs: list, seed=None) -> tuple[
         spec["dtype"] = "float64"
     if seed is not None:
         spec["seed"] = seed
+    batch_sizes = {layer.batch_size for layer in input_layers}
+    if len(batch_sizes) == 1 and None not in batch_sizes:   # as nnctl.kerasfile reads it
+        spec["batch_size"] = batch_sizes.pop()
     spec["inputs"] = {layer.name: input_entry(layer) for layer in input_layers}
     spec["layers"] = entries
     spec["outputs"] = [ref(t) for t in outputs]
@@ -1194,7 +1200,8 @@ def from_spec(source, *, seed=None) -> Model:
         made[node.name] = layer
     if not spec.functional:
         ((input_name, shape),) = spec.inputs.items()
-        first = Input(shape=shape, dtype=spec.input_dtypes.get(input_name, spec.dtype))
+        first = Input(shape=shape, dtype=spec.input_dtypes.get(input_name, spec.dtype),
+                      batch_size=spec.batch_size)
         model = Sequential([first] + [made[n.name] for n in engine.layers], name=spec.name,
                            seed=seed)
         model._draw_seed = seed or 0     # a spec's weights: seed 0 unless it says, as the CLI
@@ -1202,7 +1209,8 @@ def from_spec(source, *, seed=None) -> Model:
     tensors = {}
     for node in engine.nodes.values():   # inputs first, then an order where inputs come first
         if node.layer is None:
-            tensors[node.name] = Input(shape=node.shape, name=node.name, dtype=node.dtype)
+            tensors[node.name] = Input(shape=node.shape, name=node.name, dtype=node.dtype,
+                                       batch_size=spec.batch_size)
         else:
             args = engine.inbound_values(node, tensors)
             layer = made[node.layer_name]     # a shared layer's calls call the one layer
@@ -1350,6 +1358,16 @@ def _data_shapes(x):
     if isinstance(x, (list, tuple)) and x and all(isinstance(v, np.ndarray) for v in x):
         return [v.shape[1:] for v in x]
     return np.shape(x)[1:]
+
+
+def _first_batch(x, size: int):
+    """predict's first batch of x (an array, a list or a dict of arrays): Keras builds a model
+    on it, and its summary shows that batch size."""
+    if isinstance(x, dict):
+        return {k: _first_batch(v, size) for k, v in x.items()}
+    if isinstance(x, (list, tuple)) and x and all(isinstance(v, np.ndarray) for v in x):
+        return [v[:size] for v in x]
+    return x[:size] if isinstance(x, np.ndarray) else x
 
 
 def _build_shapes(input_shape):
