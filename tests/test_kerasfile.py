@@ -238,6 +238,33 @@ def test_a_compiled_model_counts_its_optimizer_as_keras(stem):
     assert config.out == piped_summary(model_of(KERAS / f"{stem}.keras")[0])
 
 
+def test_time_distributed_weights_without_group_names(tmp_path):
+    """Keras 3.3 writes no `name` on a weights file's `vars` groups: TimeDistributed's weights
+    (`time_distributed/layer/vars`) are then found by Keras' attribute, `layer`, not by the
+    wrapped layer's name (they were 'the file has 0 variables for it'). Keras' golden with
+    its names taken out, as Keras 3.3 saves it."""
+    import h5py
+
+    with zipfile.ZipFile(KERAS / "time_distributed.keras") as source:
+        members = {name: source.read(name) for name in source.namelist()}
+    weights = io.BytesIO(members["model.weights.h5"])
+    with h5py.File(weights, "r+") as f:
+        groups = []
+        f.visititems(lambda name, obj: groups.append(obj) if "name" in obj.attrs else None)
+        for group in groups:
+            del group.attrs["name"]
+    members["model.weights.h5"] = weights.getvalue()
+    with zipfile.ZipFile(tmp_path / "old.keras", "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    want = expected("time_distributed")
+    model, weights = model_of(tmp_path / "old.keras")
+    (frames,) = (np.asarray(v) for v in want["inputs"].values())
+    (got,) = model.forward({"frames": frames}, model.check_weights(weights)).values()
+    np.testing.assert_allclose(got, np.asarray(want["outputs"][0], np.float32), rtol=1e-5,
+                               atol=1e-6)
+
+
 def test_forward_reads_the_columns_in_keras_input_order():
     """A model whose `layers` list its inputs in another order than `input_layers`: the
     columns are the inputs in Keras' order (model.inputs), short's 2 then deep's 3."""

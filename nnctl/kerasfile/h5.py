@@ -275,11 +275,16 @@ def _match(reader, layer, names: list[str], found) -> dict:
         by_prefix.setdefault(f"{prefix}/" if prefix else "", []).append(name)
     by_name = {p: ds for p, _, ds in found if p is not None}
     by_path = {path: ds for _, path, ds in found}
+    from nnctl import layers as registry
+
+    cls = registry.get(layer.class_name) if layer.class_name in registry.LAYERS else None
+    attributes = _wrapper_attributes(cls, layer.args.get(getattr(cls, "wrapped_layer_key",
+                                                                 None) or "", None))
     result, used = {}, set()
     for prefix, group_names in by_prefix.items():
         datasets = by_name.get(prefix)
         if datasets is None:
-            datasets = by_path.get(_attribute_path(prefix), [])
+            datasets = by_path.get(_attribute_path(prefix, attributes), [])
         used.update(id(d) for d in datasets)
         if len(group_names) != len(datasets):
             raise reader.error(f"layer '{layer.name}' ({layer.class_name}): the file has "
@@ -342,7 +347,8 @@ def write_keras3_weights(target, model, weights: dict, paths: dict[str, str]) ->
             if node.name not in paths:
                 continue
             group = f.require_group(paths[node.name])
-            attributes = getattr(node.layer, "keras_sub_layers", {})   # TimeDistributed's
+            attributes = _wrapper_attributes(type(node.layer), getattr(node.layer, "layer",
+                                                                         None))
             sub_groups: dict[str, object] = {}
             own = group.create_group("vars")
             own.attrs["name"] = node.name
@@ -372,10 +378,19 @@ def _sub_attribute(name: str, attributes: dict | None = None) -> str:
     return name
 
 
-def _attribute_path(prefix: str) -> str:
+def _attribute_path(prefix: str, attributes: dict | None = None) -> str:
     """`forward_lstm/lstm_cell/` -> Keras' `forward_layer/cell/`."""
     parts = [p for p in prefix.split("/") if p]
-    return "".join(f"{_sub_attribute(p)}/" for p in parts)
+    return "".join(f"{_sub_attribute(p, attributes)}/" for p in parts)
+
+
+def _wrapper_attributes(cls, inner) -> dict[str, str]:
+    """A wrapper's sub-layer by the Keras attribute its weights are saved under, by the
+    sub-layer's name: {"dense": "layer"} for TimeDistributed(Dense) (`wrapped_attribute`);
+    inner: the wrapped layer, or its spec mapping."""
+    attribute = getattr(cls, "wrapped_attribute", None)
+    name = inner.get("name") if isinstance(inner, dict) else getattr(inner, "name", None)
+    return {name: attribute} if attribute and isinstance(name, str) else {}
 
 
 def _sub_vars(group, prefix: str, attributes: dict | None = None):

@@ -11,6 +11,7 @@ class TimeDistributed(Layer):
     """A layer applied to every step of a sequence (axis 1), with the same weights."""
 
     wrapped_layer_key = "layer"  # the model names it (Keras' default names, nnctl.model)
+    wrapped_attribute = "layer"  # Keras saves its weights under `layer/vars` (kerasfile.h5)
     neuron_link = cannot_draw("TimeDistributed applies its layer to every step")
     affine = False   # whatever it wraps: lint sees no activation of its own
 
@@ -46,11 +47,6 @@ class TimeDistributed(Layer):
                                     "is not supported; nnctl wraps layers of one input that "
                                     "hold no state across steps (Dense, convolutions, ...)")
         return inner
-
-    @property
-    def keras_sub_layers(self) -> dict[str, str]:
-        """The Keras attribute its wrapped layer's weights are saved under (`layer/vars`)."""
-        return {self.layer.name: "layer"}
 
     def get_config(self):
         config = super().get_config()
