@@ -595,6 +595,19 @@ def test_an_operation_on_a_number_is_refused_naming_it(tmp_path):
                        "reads calls on tensors only")
 
 
+def test_an_operation_nnctl_does_not_read_says_what_it_is(tmp_path):
+    """`a / b` in a Keras model (Keras' tensor_operations with its Subtract a TrueDivide):
+    the error said Keras traces such operations for merged masks, which this one is not."""
+    config = json.loads((KERAS / "tensor_operations.json").read_text())
+    (entry,) = [e for e in config["config"]["layers"] if e["name"] == "subtract"]
+    entry.update(class_name="TrueDivide", name="true_divide")
+    (tmp_path / "m.json").write_text(json.dumps(config))
+    one_error_line(run_nnctl("summary", "m.json", cwd=tmp_path),
+                   "layer 'true_divide' (TrueDivide): a Keras operation (an operator or "
+                   "keras.ops call in the model, as a / b, or one Keras traces for a mask",
+                   "for another computation, use a layer")
+
+
 def test_a_keras_archive_without_its_config_says_so(tmp_path):
     """Keras' seq_mlp.keras less its config.json (an archive cut down, or another zip named
     .keras): the archive's own error, not 'not UTF-8 text' from reading it as a YAML spec."""

@@ -58,8 +58,8 @@ def another_operation(cfg):
     (no_mask_zero, ["layer 'lstm' is called with mask= 'not_equal' (tokens != 0), but no "
                     "Embedding(mask_zero=True) on tokens masks its input"]),
     (not_a_not_equal, ["layer 'lstm' is called with mask= 'embed', which is not a NotEqual"]),
-    (another_operation, ["layer 'not_equal' (ExpandDims): a Keras operation; nnctl reads "
-                         "none but NotEqual"]),
+    (another_operation, ["layer 'not_equal' (ExpandDims): a Keras operation (",
+                         "nnctl reads none but NotEqual"]),
     (two_args, ["layer 'not_equal' (NotEqual): nnctl reads a NotEqual of one tensor and a "
                 "number"]),
 ], ids=lambda v: getattr(v, "__name__", ""))

@@ -322,11 +322,12 @@ class _Reader:
             if str(entry.get("module", "")).startswith("keras.src.ops") and \
                     entry["class_name"] not in (MASK_OP_CLASS, STEPS_OP_CLASS, *MERGE_OPS):
                 raise self.error(f"layer '{layer_name}' ({entry['class_name']}): a Keras "
-                                 "operation; nnctl reads none but NotEqual and Any (the masks "
+                                 "operation (an operator or keras.ops call in the model, as "
+                                 "a / b, or one Keras traces for a mask merged from masked "
+                                 "sequences); nnctl reads none but NotEqual and Any (the masks "
                                  "of Embedding(mask_zero=True) and Masking) and those of merge "
-                                 f"layers between tensors ({', '.join(MERGE_OPS)}); Keras "
-                                 "traces others for a mask merged from masked sequences "
-                                 "(docs/keras-files.md)")
+                                 f"layers between tensors ({', '.join(MERGE_OPS)}); for "
+                                 "another computation, use a layer (docs/keras-files.md)")
             nodes = self.inbound_nodes(entry, layer_name)
             if entry["class_name"] == MASK_OP_CLASS:
                 alias[layer_name] = [self.mask_op(entry, layer_name, alias)]
