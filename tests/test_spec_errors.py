@@ -300,6 +300,27 @@ CASES = [
         layers:
           - {type: Dense, units: 2, activation: {type: leaky_relu, slope: 0.1}}
         """, 3, 41, ["slope"]),
+    # augmentation factors out of Keras' range: Keras refuses to make (or load) the layer
+    ("contrast_factor_above_one", """\
+        input: [8, 8, 3]
+        layers:
+          - {type: RandomContrast, factor: 1.5}
+        """, 3, 36, ["`factor` must be a number or [low, high] in [0, 1]", "got 1.5"]),
+    ("zoom_factor_pair_above_one", """\
+        input: [8, 8, 3]
+        layers:
+          - {type: RandomZoom, height_factor: [0.2, 1.1]}
+        """, 3, 39, ["`height_factor` must be a number or [low, high] in (-1, 1]"]),
+    ("translation_factor_below_minus_one", """\
+        input: [8, 8, 3]
+        layers:
+          - {type: RandomTranslation, height_factor: 0.1, width_factor: -1.5}
+        """, 3, 65, ["`width_factor` must be a number or [low, high] in [-1, 1]"]),
+    ("brightness_factor_pair_outside", """\
+        input: [8, 8, 3]
+        layers:
+          - {type: RandomBrightness, factor: [1.5, 2]}
+        """, 3, 38, ["`factor` must be a number or [low, high] in [-1, 1]"]),
 ]
 
 

@@ -103,11 +103,25 @@ def _choice(value, key: str, layer: str, choices: tuple):
     return value
 
 
-def _factor(value, key: str, layer: str):
-    """A factor: a number, or [low, high] (kept as given: Keras reads either)."""
-    if isinstance(value, (list, tuple)) and len(value) == 2:
-        return [number(v, key, layer) for v in value]
-    return number(value, key, layer)
+def _factor(value, key: str, layer: str, bounds=(-1.0, 1.0), each=False, low_open=False):
+    """A factor: a number, or [low, high] (kept as given: Keras reads either), in `bounds` as
+    Keras checks it on making the layer: a number within them; a pair that reaches into them
+    (its base class's _set_factor), or each of its two within them (`each`: RandomZoom's and
+    RandomTranslation's own check; `low_open`: RandomZoom's -1 excluded)."""
+    pair = isinstance(value, (list, tuple)) and len(value) == 2
+    values = [number(v, key, layer) for v in value] if pair else [number(value, key, layer)]
+    low, high = bounds
+
+    def within(v):
+        return (low < v if low_open else low <= v) and v <= high
+
+    fits = all(map(within, values)) if each or not pair else \
+        values[0] <= high and values[1] >= low
+    if not fits:
+        raise ArgError(key, f"layer '{layer}': `{key}` must be a number or [low, high] in "
+                            f"{'(' if low_open else '['}{low:g}, {high:g}], as Keras checks "
+                            f"it, got {value!r}")
+    return values if pair else values[0]
 
 
 FILL_MODES = ("reflect", "wrap", "constant", "nearest")
@@ -156,9 +170,10 @@ class RandomZoom(_Augmentation):
                  interpolation="bilinear", seed=None, fill_value=0.0, data_format=None,
                  **common):
         super().__init__(**common)
-        self.height_factor = _factor(height_factor, "height_factor", self.name)
-        self.width_factor = None if width_factor is None else _factor(width_factor,
-                                                                      "width_factor", self.name)
+        self.height_factor = _factor(height_factor, "height_factor", self.name, each=True,
+                                     low_open=True)
+        self.width_factor = None if width_factor is None else _factor(
+            width_factor, "width_factor", self.name, each=True, low_open=True)
         self._geometry_args(fill_mode, interpolation, fill_value)
         self._image_args(seed, data_format)
 
@@ -170,18 +185,20 @@ class RandomTranslation(_Augmentation):
                  interpolation="bilinear", seed=None, fill_value=0.0, data_format=None,
                  **common):
         super().__init__(**common)
-        self.height_factor = _factor(height_factor, "height_factor", self.name)
-        self.width_factor = _factor(width_factor, "width_factor", self.name)
+        self.height_factor = _factor(height_factor, "height_factor", self.name, each=True)
+        self.width_factor = _factor(width_factor, "width_factor", self.name, each=True)
         self._geometry_args(fill_mode, interpolation, fill_value)
         self._image_args(seed, data_format)
 
 
 class _RandomIntensity(_Augmentation):
+    factor_bounds = (-1.0, 1.0)   # Keras' _FACTOR_BOUNDS
+
     # data_format: not in Keras' signature, but in its config (its base class takes it)
     def __init__(self, factor, value_range=(0, 255), seed=None, data_format=None, **common):
         super().__init__(**common)
         self._image_args(seed, data_format)
-        self.factor = _factor(factor, "factor", self.name)
+        self.factor = _factor(factor, "factor", self.name, self.factor_bounds)
         if not (isinstance(value_range, (list, tuple)) and len(value_range) == 2):
             raise ArgError("value_range", f"layer '{self.name}': `value_range` is [low, high], "
                                           f"got {value_range!r}")
@@ -190,6 +207,8 @@ class _RandomIntensity(_Augmentation):
 
 class RandomContrast(_RandomIntensity):
     """Changes images' contrast at random while training; the identity at inference."""
+
+    factor_bounds = (0.0, 1.0)
 
 
 class RandomBrightness(_RandomIntensity):
