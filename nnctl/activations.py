@@ -666,6 +666,16 @@ class Activation:
                     "(an odd number)")
         return None
 
+    def computed_shape(self, shape) -> tuple:
+        """The shape of this activation's values for inputs of `shape` (the batch axis first):
+        the same, but for glu, which halves its axis. Keras' layers declare their output shape
+        without their activation, so that a layer with glu computes half of what Keras says."""
+        if self.name != "glu" or shape[self.params["axis"]] is None:
+            return tuple(shape)
+        halved = list(shape)
+        halved[self.params["axis"]] //= 2
+        return tuple(halved)
+
     # The arrays: float in the input's dtype; float16 is computed in float32.
     def _run(self, function, x, *extra):
         x = _as_float(x)

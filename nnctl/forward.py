@@ -57,7 +57,8 @@ def read_dtype(model: Model) -> np.dtype:
 def output_tensors(model: Model, names: list[str]) -> list[tuple[str, tuple]]:
     """(column stem, shape) of each output tensor (Model.output_tensors): a layer of several
     outputs named alone (`lstm`, return_state) gives one per output: `lstm[0][0]`, ..."""
-    return [(written, model.nodes[name].shapes[k])
+    return [(written, model.nodes[name].shapes[k] if k else
+             model.nodes[name].computed_shape or model.nodes[name].shape)
             for written, name, k in model.output_tensors(names)]
 
 

@@ -45,6 +45,9 @@ class Node:
     owner: str | None = None
     call_index: int = 0
     shared_weights: list[WeightSpec] = field(default_factory=list)  # the first call's, if owned
+    # What the layer computes where its declared (Keras') `shape` says otherwise: glu as its
+    # activation halves an axis (Activation.computed_shape). None: `shape`.
+    computed_shape: tuple | None = None
 
     def __post_init__(self):
         if self.shapes is None:
@@ -55,7 +58,7 @@ class Node:
     @property
     def values(self) -> int:
         """The values of one sample's output (the first output's, for a layer of several)."""
-        return math.prod(d or 1 for d in self.shape)
+        return math.prod(d or 1 for d in self.computed_shape or self.shape)
 
     @property
     def layer_name(self) -> str:
@@ -718,8 +721,9 @@ class GraphBuilder:
                 out_shapes = [tuple(s) for s in layer.output_shapes(shapes)]
             else:
                 out_shapes = [tuple(layer.output_shape(shapes))]
+            self._check_computed_inputs(layer, inbound)
             weights = layer.weight_specs(shapes)
-            self._check_activation(layer, out_shapes[0])
+            computed = self._check_activation(layer, out_shapes[0])
             from nnctl.masking import output_masked
 
             masked = output_masked(layer, [self.nodes[i] for i in inbound], index)
@@ -741,21 +745,39 @@ class GraphBuilder:
                                       weights, ls.path, shapes=out_shapes, inbound_index=index,
                                       masked=masked, owner=owner and owner.name,
                                       call_index=getattr(layer, "call_index", 0),
-                                      shared_weights=owner.weights if owner else [])
+                                      shared_weights=owner.weights if owner else [],
+                                      computed_shape=computed)
 
     @staticmethod
-    def _check_activation(layer, shape) -> None:
+    def _check_activation(layer, shape) -> tuple | None:
         """An activation along an axis (glu, softmax...) that cannot take the layer's outputs
         is refused here, as Keras refuses it on building the model, not at the first batch.
-        (A recurrent layer's acts inside its cell, on its units.)"""
+        (A recurrent layer's acts inside its cell, on its units.) Returns the shape the layer
+        computes where its activation changes the declared one (glu), else None."""
         activation = getattr(layer, "activation", None)
         if activation is None or getattr(layer, "recurrent", False):
-            return
+            return None
         problem = activation.shape_problem((None, *shape))
         if problem:
             raise ArgError("activation", f"layer '{layer.name}': activation "
                                          f"{activation.name} cannot take outputs of shape "
                                          f"{format_shape((None, *shape))}: {problem}")
+        computed = activation.computed_shape((None, *shape))[1:]
+        return computed if computed != tuple(shape) else None
+
+    def _check_computed_inputs(self, layer, inbound) -> None:
+        """A layer after one whose glu halved its output is refused: Keras builds it for the
+        declared shape, and its own predict fails there (a model output may be such a layer:
+        it is written as computed)."""
+        for name in inbound:
+            node = self.nodes[name]
+            if node.computed_shape is not None:
+                raise ArgError("inputs", (
+                    f"layer '{layer.name}': its input {node.label} computes "
+                    f"{format_shape((None, *node.computed_shape))} (glu halves it), where "
+                    f"Keras declares {format_shape((None, *node.shape))} and builds the layers "
+                    "after it for that, so that Keras' own predict fails here; glu can be the "
+                    "activation of an output layer only"))
 
     def _check_shared_weights(self, ls, owner: Node, shapes, weights) -> None:
         """A shared layer called on tensors its weights do not fit is refused (as Keras)."""

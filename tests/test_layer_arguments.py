@@ -3,8 +3,10 @@ reshaping, preprocessing layers): one error naming the layer, at the argument's 
 spec, as for Dense."""
 from __future__ import annotations
 
+import json
 import textwrap
 
+import numpy as np
 import pytest
 
 from nnctl.errors import SpecError
@@ -95,3 +97,31 @@ def test_on_the_command_line(nnctl, tmp_path):
     assert r.err == (f"nnctl: error: {path}:4:34: layer 'cropping2d': `cropping` must be "
                      "non-negative, got [-4, 4]\n")
 
+
+
+def test_glu_as_a_layers_activation_is_written_as_computed(nnctl, tmp_path):
+    """glu halves its axis, which Keras' layers leave out of their declared shape: Keras 3's
+    summary of Activation('glu') over 6 values says (None, 6), its predict gives 3 values, and
+    a layer after it fails there. nnctl shows Keras' shape, writes the 3 values it computes
+    (it wrote a table of 6 columns: an internal error), and refuses a layer after it."""
+    last = tmp_path / "last.yaml"
+    last.write_text("name: g\ninput: [6]\nlayers:\n  - {type: Activation, activation: glu}\n")
+    r = nnctl("summary", last, "--format", "json")
+    assert r.code == 0 and json.loads(r.out)["layers"][-1]["output_shape"] == [None, 6]
+    r = nnctl("forward", last, "--output-header", input="1,2,3,4,5,6\n-1,0,1,2,3,4\n")
+    assert (r.code, r.err) == (0, ""), r.err
+    header, *rows = r.out.splitlines()
+    assert header == "activation_0,activation_1,activation_2"
+    x = np.array([[1, 2, 3, 4, 5, 6], [-1, 0, 1, 2, 3, 4]], dtype=np.float32)
+    want = x[:, :3] / (1 + np.exp(-x[:, 3:]))
+    np.testing.assert_allclose(np.array([r.split(",") for r in rows], dtype=np.float32),
+                               want, rtol=1e-6)
+    after = tmp_path / "after.yaml"
+    after.write_text("input: [6]\nlayers:\n  - {type: Dense, units: 6, activation: glu}\n"
+                     "  - {type: Dense, units: 2}\n")
+    r = nnctl("forward", after, input="1,2,3,4,5,6\n")
+    assert (r.code, r.out) == (1, "")
+    assert r.err == (f"nnctl: error: {after}:4:5: layer 'dense_1': its input layer 'dense' "
+                     "computes (None, 3) (glu halves it), where Keras declares (None, 6) and "
+                     "builds the layers after it for that, so that Keras' own predict fails "
+                     "here; glu can be the activation of an output layer only\n")
