@@ -703,3 +703,15 @@ def test_source_date_epoch_negative_is_refused(tmp_path):
     assert r.err == ("nnctl: error: SOURCE_DATE_EPOCH='-5' is not a time in seconds since "
                      "1970-01-01 UTC\n")
     assert not (tmp_path / "m.keras").exists()
+
+
+def test_a_weights_group_without_its_variable_0_names_what_is_missing(tmp_path):
+    """A `vars` group holding only variable '1' said "does not number its variables 0..0"."""
+    import h5py
+
+    with h5py.File(tmp_path / "gap.weights.h5", "w") as f:
+        f.create_group("layers/dense/vars").create_dataset("1", shape=(3,), dtype="float32")
+    keras_archive(tmp_path / "gap.keras", seq_config(), (tmp_path / "gap.weights.h5").read_bytes())
+    one_error_line(run_nnctl("forward", "gap.keras", cwd=tmp_path, input="1,2,3\n"),
+                   "'/layers/dense/vars' has no variable '0': Keras numbers a layer's variables "
+                   "from 0, and this group holds '1'")

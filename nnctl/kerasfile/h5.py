@@ -258,10 +258,14 @@ def _collect_vars(reader, group, h5py, prefix: str | None = "", path: str = ""):
 def _numbered(reader, group) -> list:
     h5py = require_h5py()
     datasets = []
-    for i in range(len(group.keys())):
+    keys = list(group.keys())
+    for i in range(len(keys)):
         dataset = reader.child(group, str(i), h5py.Dataset)
         if dataset is None:
-            raise reader.error(f"'{group.name}' does not number its variables 0..{len(group) - 1}")
+            held = ", ".join(f"'{k}'" for k in sorted(keys)[:5]) + (", ..." if len(keys) > 5
+                                                                    else "")
+            raise reader.error(f"'{group.name}' has no variable '{i}': Keras numbers a layer's "
+                               f"variables from 0, and this group holds {held}")
         datasets.append(dataset)
     return datasets
 
