@@ -541,7 +541,19 @@ def test_a_layer_called_on_arrays_checks_them_as_on_tensors():
         L.Dense(2, name="f")(3.0)
     with pytest.raises(ValueError, match=r"^layer 'g': .* got an array of shape \(2,\); for "
                                          r"one sample add the batch axis \(x\[None\]\)$"):
-        L.Add(name="g")([[1.0, 2.0], [3.0, 4.0]])
+        L.Concatenate(name="g")([np.ones(2), np.ones(2)])
+
+
+def test_an_element_wise_layer_computes_on_a_vector_as_keras():
+    """ReLU()(np.array([-1., 2.])): Keras computes it (a batch of numbers), as nnctl did until
+    the check for a batch axis refused every 1-D array; a layer that needs samples of an axis
+    or more (Dense, Concatenate) still says to add the batch axis. Keras' numbers."""
+    np.testing.assert_array_equal(L.ReLU()(np.array([-1.0, 2.0])), [0.0, 2.0])
+    np.testing.assert_allclose(L.Activation("sigmoid")(np.array([0.0, 1.0])),
+                               [0.5, 0.7310586], rtol=1e-6)
+    np.testing.assert_allclose(L.LeakyReLU()(np.array([-1.0, 2.0])), [-0.3, 2.0], rtol=1e-6)
+    np.testing.assert_array_equal(L.Add()([np.array([1.0, 2.0]), np.array([3.0, 4.0])]),
+                                  [4.0, 6.0])
 
 
 @pytest.mark.parametrize("argument, value, hint", [

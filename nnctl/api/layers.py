@@ -504,22 +504,33 @@ class Layer(KerasViews):
             except (TypeError, ValueError) as exc:
                 raise TypeError(f"layer '{self.name}' was called on {type(v).__name__}, not "
                                 f"an array of numbers ({exc})") from None
-            if arrays[-1].ndim < 2:   # a sample has at least one axis (as a spec's `input:`)
-                raise ValueError(
-                    f"layer '{self.name}': an input is a batch of samples, (batch, ...): got "
-                    f"an array of shape {arrays[-1].shape}"
-                    + ("; for one sample add the batch axis (x[None])" if arrays[-1].ndim else "")
-                    + ("; a list given to a layer is the list of its inputs: np.array(...) "
-                       "makes one array of it" if listed and type(self).engine.arity == "one"
-                       else ""))
+            if arrays[-1].ndim < 1:
+                raise self._not_a_batch(arrays[-1], listed)
         shapes = [a.shape[1:] for a in arrays]
-        self._engine_layer.output_shape(shapes)
+        try:
+            self._engine_layer.output_shape(shapes)
+        except Exception:
+            # a vector is a batch of numbers to an element-wise layer (ReLU()(np.array([-1.,
+            # 2.])), as in Keras); a layer that needs samples of an axis or more says so
+            vector = next((a for a in arrays if a.ndim == 1), None)
+            if vector is not None:
+                raise self._not_a_batch(vector, listed) from None
+            raise
         specs = self._engine_layer.weight_specs(shapes)
         self._check_same_weights(shapes, specs)   # not new weights drawn for a new shape
         if self._built_shapes is None:
             self._built_shapes = shapes
         self._ensure_weights(specs, dtype, _session_rng)
         return self._engine_layer.call(arrays, dict(self._weights or {}))
+
+    def _not_a_batch(self, array, listed: bool) -> ValueError:
+        """The error for an array that is not a batch of the samples the layer takes."""
+        return ValueError(
+            f"layer '{self.name}': an input is a batch of samples, (batch, ...): got an array "
+            f"of shape {array.shape}"
+            + ("; for one sample add the batch axis (x[None])" if array.ndim else "")
+            + ("; a list given to a layer is the list of its inputs: np.array(...) makes one "
+               "array of it" if listed and type(self).engine.arity == "one" else ""))
 
     def _call_custom(self, inputs, args, training, kwargs, symbolic: bool):
         """A subclass of Layer: its call() runs on what it is given; on symbolic tensors
