@@ -23,6 +23,7 @@ from nnctl.graphwalk import ancestors, depth_first
 from nnctl.masking import MASK_OP_NAME
 from nnctl.layers import format_shape
 from nnctl.model import split_ref
+from nnctl.naming import name_problem
 
 
 class NotBuilt(SpecError):
@@ -1332,6 +1333,9 @@ def _model_name(name, model) -> str:
         return session.unique_name(session.to_snake_case(type(model).__name__))
     if not isinstance(name, str) or not name:
         raise SpecError(f"a model's name must be a non-empty string, got {name!r}")
+    problem = name_problem(name)
+    if problem:   # as Keras refuses it on making the model, not when it is first built
+        raise SpecError(f"{type(model).__name__}: `name` {problem}")
     return name
 
 
