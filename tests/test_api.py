@@ -665,6 +665,19 @@ def test_a_model_name_with_a_slash_is_refused_when_the_model_is_made():
         nnctl.Model(x, L.Dense(1)(x), name="f/g")
 
 
+def test_time_distributed_of_a_model_says_so():
+    """TimeDistributed(a Sequential) was "`layer` is the layer to apply to every step, e.g.
+    `layer: {type: Dense, units: 8}`" (a spec's wording for the model's Keras config), or
+    'not built' for a Sequential without an input: nnctl wraps its own layers only."""
+    for inner in (nnctl.Sequential([nnctl.Input((4,)), L.Dense(3)], name="inner"),
+                  nnctl.Sequential([L.Dense(3)], name="inner2")):
+        with pytest.raises(TypeError, match=r"`layer`: nnctl wraps one of its own layers "
+                                            r"\(Dense, Conv2D, LSTM, \.\.\.\), not a model "
+                                            r"\('inner2?'\)"):
+            L.TimeDistributed(inner)
+    assert L.TimeDistributed(L.Dense(2)).layer["units"] == 2   # the wrapped layer's entry
+
+
 def test_an_initializer_class_is_taken_as_keras_takes_it():
     """Keras' initializers.get makes an instance of a class given: Dense(kernel_initializer=
     HeNormal) was a TypeError ('get_config() missing 1 required positional argument')."""

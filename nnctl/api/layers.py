@@ -805,6 +805,11 @@ def _plain(value, what: str = "value"):
                         "or put the layer after this one in the model")
     if isinstance(value, Layer) and type(value).engine is not None:
         return value.spec_entry()      # a wrapped layer: Bidirectional(LSTM(8))
+    if what.endswith("`layer`") and isinstance(value, (Layer, KerasViews)):
+        # a model or a custom layer (its get_config is no layer's spec entry)
+        kind = "a custom layer" if isinstance(value, Layer) else "a model"
+        raise TypeError(f"{what}: nnctl wraps one of its own layers (Dense, Conv2D, LSTM, "
+                        f"...), not {kind} ('{value.name}'); wrap each of its layers instead")
     if isinstance(value, type) and issubclass(value, Initializer):
         value = value()                # HeNormal: Keras' initializers.get makes one
     if hasattr(value, "get_config"):   # an nnctl activation or initializer object
