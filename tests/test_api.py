@@ -883,3 +883,20 @@ def test_input_batch_size_must_be_positive_integer(size):
     a value that is no batch size is refused where it is given."""
     with pytest.raises(nnctl.errors.SpecError, match="`batch_size` must be a positive integer"):
         nnctl.Input((3,), batch_size=size)
+
+
+@pytest.mark.parametrize("name", ["compiled_adam", "compiled_rmsprop", "compiled_schedule"])
+def test_load_model_of_a_compiled_keras_file_summarizes_as_keras(name):
+    """load_model of a compiled model's .keras: Keras compiles it again, and its summary adds
+    ' Optimizer params: N' and counts N in the total, as `nnctl summary` has since 07cbe79;
+    the Python API's summary lacked them. compile=False: none, as in Keras."""
+    keras_dir = ROOT / "tests" / "golden" / "keras"
+    want = json.loads((keras_dir / f"{name}.expected.json").read_text())["summary"]
+    printed = []
+    nnctl.saving.load_model(keras_dir / f"{name}.keras").summary(
+        print_fn=lambda text, **kwargs: printed.append(text))
+    assert "".join(printed) == want
+    printed.clear()
+    nnctl.saving.load_model(keras_dir / f"{name}.keras", compile=False).summary(
+        print_fn=lambda text, **kwargs: printed.append(text))
+    assert "Optimizer params" not in "".join(printed)

@@ -57,6 +57,7 @@ class Model(KerasViews):
     _calls = 0                # calls on tensors so far (Keras numbers them: encoder[1][0])
     _generation = -1
     _batch_size = None        # a subclassed model's summary shows the batch it was built on
+    _optimizer = None         # a compiled .keras file's optimizer (nnctl.kerasfile.optimizer)
     seed: int | None = None
     _draw_seed: int | None = None
     dtype: str | None = None
@@ -357,7 +358,7 @@ class Model(KerasViews):
         __init__ set them, no inputs, the batch size it was first called on."""
         from nnctl.summary import summarize
 
-        data = summarize(self.engine)
+        data = summarize(self.engine, optimizer=self._optimizer)
         if self._nested:
             _collapse_nested(data, self._nested, _calls_in_model(self._inputs, self._outputs))
         if not isinstance(self, Sequential):
@@ -1263,6 +1264,10 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True, *,
     if weights is not None:
         model.engine.check_weights(dict(weights), source=path)
         model.set_weights(dict(weights))
+    if compile and keras_kind(path) == "keras":   # Keras compiles it again: its summary
+        from nnctl.kerasfile import keras_optimizer  # counts the optimizer's variables
+
+        model._optimizer = keras_optimizer(path)
     return model
 
 
