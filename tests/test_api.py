@@ -655,16 +655,6 @@ def test_input_layer_mistakes():
         L.InputLayer(shape=(0,))
 
 
-def test_a_model_name_with_a_slash_is_refused_when_the_model_is_made():
-    """Keras refuses Sequential(name='m/x') on making it; nnctl took it until the model was
-    built (an empty Sequential, one given its layers later) and refused it then."""
-    with pytest.raises(SpecError, match=r"^Sequential: `name` cannot contain the character '/'"):
-        nnctl.Sequential(name="m/x")
-    x = nnctl.Input((2,))
-    with pytest.raises(SpecError, match=r"^Model: `name` cannot contain the character '/'"):
-        nnctl.Model(x, L.Dense(1)(x), name="f/g")
-
-
 def test_time_distributed_of_a_model_says_so():
     """TimeDistributed(a Sequential) was "`layer` is the layer to apply to every step, e.g.
     `layer: {type: Dense, units: 8}`" (a spec's wording for the model's Keras config), or

@@ -79,9 +79,15 @@ def test_a_slash_in_a_name_is_refused_in_python_when_the_layer_is_made():
         nnctl.Input(shape=(3,), name="x/y")
     with pytest.raises(ValueError, match=r"^InputLayer: `name` cannot contain the character"):
         nnctl.layers.InputLayer(shape=(3,), name="x/y")
-    with pytest.raises(ValueError, match=r"^model 's/t': the model's name cannot contain the "
-                                         r"character '/'"):
+    # a model's too when it is made, as Keras (it was taken until built: an empty Sequential)
+    with pytest.raises(ValueError, match=r"^Sequential: `name` cannot contain the character "
+                                         r"'/'"):
         nnctl.Sequential([nnctl.Input((3,)), nnctl.layers.Dense(2)], name="s/t")
+    with pytest.raises(ValueError, match=r"^Sequential: `name` cannot contain the character"):
+        nnctl.Sequential(name="m/x")
+    x = nnctl.Input((2,))
+    with pytest.raises(ValueError, match=r"^Model: `name` cannot contain the character '/'"):
+        nnctl.Model(x, nnctl.layers.Dense(1)(x), name="f/g")
 
 
 def test_a_bad_input_name_is_refused(tmp_path):
