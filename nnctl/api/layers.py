@@ -242,6 +242,14 @@ def _shape_of(value):
     return [t.shape for t in value] if isinstance(value, list) else value.shape
 
 
+def forgot_super_init(obj) -> RuntimeError:
+    """Keras 3's error for a Layer or Model subclass whose __init__ did not call
+    super().__init__(), raised when the object is first used, as Keras raises it."""
+    return RuntimeError(f"In layer '{type(obj).__name__}', you forgot to call "
+                        "`super().__init__()` as the first statement in the `__init__()` "
+                        "method. Go add it!")
+
+
 class Layer(KerasViews):
     """A layer, as `keras.layers.Layer`: made with Keras' arguments, called on tensors.
 
@@ -328,11 +336,11 @@ class Layer(KerasViews):
         return self.config if self._trainable else {**self.config, "trainable": False}
 
     def _forgot_super_init(self) -> None:
-        """A custom layer whose __init__ did not call super().__init__() is set up when first
-        called or named, as that call would have set it up (Keras refuses it, nnctl.Model
-        takes it too)."""
+        """A custom layer whose __init__ did not call super().__init__() is refused when first
+        called or named, with Keras' words (its class defaults would have hidden the mistake
+        until the script meets Keras)."""
         if "order" not in self.__dict__ and type(self).engine is None:
-            self._init_custom()
+            raise forgot_super_init(self)
 
     # --- Keras' arguments and config ----------------------------------------------------
     def __getattr__(self, key):
@@ -340,8 +348,7 @@ class Layer(KerasViews):
         # (`dense.kernel`, `batch_normalization.moving_mean`).
         if key in ("name", "order", "default_named") and "order" not in self.__dict__ \
                 and type(self).engine is None:
-            self._forgot_super_init()
-            return self.__dict__[key]
+            raise forgot_super_init(self)
         if key.startswith("_") or "config" not in self.__dict__:
             raise AttributeError(f"{type(self).__name__!r} object has no attribute {key!r}")
         if key in self.config:

@@ -15,8 +15,8 @@ import numpy as np
 
 from nnctl.api import session
 from nnctl.api.layers import (NestedCall, Input, InputLayer, KerasViews, Layer, SymbolicTensor,
-                              UnknownShape, attribute_layers, leaves, normalize_dtype,
-                              sample_shape, untraceable)
+                              UnknownShape, attribute_layers, forgot_super_init, leaves,
+                              normalize_dtype, sample_shape, untraceable)
 from nnctl.api.variables import Variable
 from nnctl.errors import DataError, SpecError, WeightsError
 from nnctl.graphwalk import ancestors, depth_first
@@ -77,11 +77,10 @@ class Model(KerasViews):
             self.trainable = False
 
     def __getattr__(self, key):
-        # the name of a subclass whose __init__ forgot super().__init__(): given when first
-        # asked for, as super().__init__() would have given it (the rest has class defaults)
+        # a subclass whose __init__ forgot super().__init__() has no name: refused when first
+        # used (called, summarized), as Keras refuses it
         if key == "name":
-            self._name_seed_dtype(None, None, None)
-            return self.__dict__["name"]
+            raise forgot_super_init(self)
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {key!r}")
 
     def _name_seed_dtype(self, name, seed, dtype) -> None:
