@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from nnctl.errors import NnctlError, SpecError
-from nnctl.naming import did_you_mean
+from nnctl.naming import did_you_mean, name_problem
 
 
 class ArgError(SpecError):
@@ -417,6 +417,24 @@ def int_tuple(value, n: int, key: str, layer: str, *, allow_zero: bool = False) 
         raise ArgError(key, f"layer '{layer}': `{key}` must be "
                             f"{'non-negative' if allow_zero else 'positive'}, got {value!r}")
     return tuple(values)
+
+
+def wrapped_layer(wrapper: str, cls, entry: dict, default_name: str) -> "Layer":
+    """The layer a wrapper (Bidirectional, TimeDistributed) named `wrapper` holds, made as
+    `cls` from its spec entry (`{type: ..., name: ..., units: ...}`): named as the entry says or
+    `default_name`, every error said as the wrapper's `layer` argument's."""
+    config = {k: v for k, v in entry.items() if k != "type"}
+    name = config.pop("name", None) or default_name
+    if not isinstance(name, str):
+        raise ArgError("layer", f"layer '{wrapper}': the wrapped layer's `name` must be text, "
+                                f"got {name!r}")
+    problem = name_problem(name)
+    if problem:
+        raise ArgError("layer", f"layer '{wrapper}': the wrapped layer's name {problem}")
+    try:
+        return cls.from_config(name, config)
+    except ArgError as exc:
+        raise ArgError("layer", f"layer '{wrapper}': {exc.message}") from None
 
 
 def format_shape(shape: tuple) -> str:

@@ -26,9 +26,8 @@ import math
 import numpy as np
 
 from nnctl.layers.base import (ArgError, Layer, WeightSpec, boolean, cannot_draw, number,
-                               positive_int)
+                               positive_int, wrapped_layer)
 from nnctl.layers.core import _activation, _initializer
-from nnctl.naming import name_problem
 
 # ONNX's names for the activations its RNN, LSTM and GRU operators apply without arguments
 NATIVE_ACTIVATIONS = {"sigmoid": "Sigmoid", "tanh": "Tanh", "relu": "Relu",
@@ -636,18 +635,7 @@ class Bidirectional(Layer):
         if cls is None:
             raise ArgError("layer", f"layer '{name}': Bidirectional wraps SimpleRNN, LSTM or "
                                     f"GRU, got {layer['type']!r}")
-        config = {k: v for k, v in layer.items() if k != "type"}
-        inner_name = config.pop("name", None) or _stem(cls)
-        if not isinstance(inner_name, str):
-            raise ArgError("layer", f"layer '{name}': the wrapped layer's `name` must be text, "
-                                    f"got {inner_name!r}")
-        problem = name_problem(inner_name)
-        if problem:
-            raise ArgError("layer", f"layer '{name}': the wrapped layer's name {problem}")
-        try:
-            return cls.from_config(inner_name, config)
-        except ArgError as exc:
-            raise ArgError("layer", f"layer '{name}': {exc.message}") from None
+        return wrapped_layer(name, cls, layer, _stem(cls))
 
     def _half(self, name, go_backwards):
         half = copy.copy(self.layer)

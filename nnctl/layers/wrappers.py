@@ -3,8 +3,7 @@ weights, as Keras' wrapper (its weights are the wrapped layer's: `time_distribut
 kernel`). Bidirectional, the other wrapper, is in recurrent.py."""
 from __future__ import annotations
 
-from nnctl.layers.base import ArgError, Layer, WeightSpec, cannot_draw
-from nnctl.naming import name_problem
+from nnctl.layers.base import ArgError, Layer, WeightSpec, cannot_draw, wrapped_layer
 
 
 class TimeDistributed(Layer):
@@ -31,15 +30,7 @@ class TimeDistributed(Layer):
                 raise ArgError("layer", f"layer '{name}': `layer` is the layer to apply to every "
                                         "step, e.g. `layer: {type: Dense, units: 8}`")
             cls = registry.get(layer["type"])
-            config = {k: v for k, v in layer.items() if k != "type"}
-            inner_name = config.pop("name", None) or registry.default_name(cls)
-            problem = name_problem(inner_name) if isinstance(inner_name, str) else "is not text"
-            if problem:
-                raise ArgError("layer", f"layer '{name}': the wrapped layer's name {problem}")
-            try:
-                inner = cls.from_config(inner_name, config)
-            except ArgError as exc:
-                raise ArgError("layer", f"layer '{name}': {exc.message}") from None
+            inner = wrapped_layer(name, cls, layer, registry.default_name(cls))
         if getattr(inner, "recurrent", False) or getattr(inner, "arity", "one") != "one" or \
                 isinstance(inner, TimeDistributed) or getattr(inner, "consumes_mask", False) \
                 or getattr(inner, "mask_zero", False) or getattr(inner, "creates_mask", False):
