@@ -47,7 +47,8 @@ def lint(
     from nnctl.cli.models import check_each
 
     as_json = format is not None and format.value == "json"
-    reports = []   # (model, built, findings) of each MODEL read, in order
+    reports = []   # (MODEL, its model's name, findings) of each MODEL read, in order: not
+    # the built models, which many large MODELs would all keep in memory
 
     def check(model: str) -> bool:
         from nnctl.cli.console import warn
@@ -59,7 +60,7 @@ def lint(
         findings = rules.lint(built, python=is_python_model(model))
         if not as_json:   # as each MODEL is checked: a long run shows its progress
             _print_findings(findings)
-        reports.append((model, built, findings))
+        reports.append((model, built.name, findings))
         failing = rules.LEVELS[:rules.LEVELS.index(fail_on.value) + 1]
         return not any(f.level in failing for f in findings)
 
@@ -67,8 +68,8 @@ def lint(
     if as_json:
         import json
 
-        data = [{"model": built.name, "file": model, "findings": [f.to_dict() for f in found],
-                 "counts": rules.counts(found)} for model, built, found in reports]
+        data = [{"model": name, "file": model, "findings": [f.to_dict() for f in found],
+                 "counts": rules.counts(found)} for model, name, found in reports]
         sys.stdout.write(json.dumps(data[0] if len(models) == 1 else data, indent=2) + "\n")
     tally = rules.counts([f for _, _, found in reports for f in found])
     summary = ", ".join(f"{n} {level}{'s' if n != 1 and level != 'info' else ''}"
