@@ -413,3 +413,21 @@ def test_orthogonal_density_integrates_to_its_cdf():
     integral = np.trapezoid(I.density(theory, x), x)
     cdf = _orthogonal_entry_cdf(10, 2.0)
     assert integral == pytest.approx(cdf(1.5) - cdf(-1.0), rel=1e-6)
+
+
+def test_an_initializer_reads_its_class_signature_once(monkeypatch):
+    """Every initializer made checks its arguments (Initializer.__new__); reading the class'
+    signature each time (0.1 ms) doubled the time of a 5,000-layer summary (two a Dense)."""
+    import inspect
+
+    from nnctl import initializers
+
+    calls = []
+    signature = inspect.signature
+    monkeypatch.setattr(inspect, "signature", lambda f, **k: calls.append(f) or signature(f, **k))
+    initializers._parameters.cache_clear()
+    for _ in range(50):
+        initializers.get({"type": "he_normal", "seed": 1})
+        initializers.get("zeros")
+        initializers.RandomNormal(stddev=2.0)
+    assert len(calls) <= 2, calls   # he_normal's class and RandomNormal's, once each
