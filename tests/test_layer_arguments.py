@@ -60,6 +60,10 @@ CASES = [
      ["`scale` must be a number"]),
     ("rescaling_shape", "[3]", "{type: Rescaling, scale: [1, 2]}", 'scale',
      ["`scale` of shape (2,) does not broadcast over inputs of shape (None, 3)"]),
+    ("time_distributed_conv_without_channels", "[4, 3]", "{type: TimeDistributed, layer: "
+     "{type: Conv1D, filters: 2, kernel_size: 2}}", None,   # the Reshape goes before the wrapper
+     ["Conv1D takes samples of shape (steps, channels), got input shape (3); add a channels "
+      "axis to each step first: a Reshape to (-1, 3, 1) before 'time_distributed'"]),
     ("normalization_half", "[3]", "{type: Normalization, mean: [1, 2, 3]}", 'mean',
      ["give both `mean` and `variance`, or neither"]),
     ("normalization_shape", "[3]", "{type: Normalization, mean: [1, 2], variance: [1, 1]}", 'mean',

@@ -62,7 +62,11 @@ class WindowLayer(Layer):
             hint = ""
             if len(shape) == self.rank and None not in shape:   # MNIST's (28, 28): no channels
                 with_channels = (1, *shape) if self.channels_first else (*shape, 1)
-                hint = f"; add a channels axis first: a Reshape to {with_channels}"
+                wrapper = getattr(self, "applied_by", None)   # TimeDistributed: each step
+                hint = (f"; add a channels axis first: a Reshape to {with_channels}"
+                        if wrapper is None else
+                        f"; add a channels axis to each step first: a Reshape to "
+                        f"{(-1, *with_channels)} before '{wrapper}'")
             elif len(shape) < self.rank:
                 hint = "; a Reshape layer before it can give that shape"
             raise ArgError(None, f"layer '{self.name}': {type(self).__name__} {what} samples "

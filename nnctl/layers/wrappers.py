@@ -37,6 +37,7 @@ class TimeDistributed(Layer):
             raise ArgError("layer", f"layer '{name}': TimeDistributed of {type(inner).__name__} "
                                     "is not supported; nnctl wraps layers of one input that "
                                     "hold no state across steps (Dense, convolutions, ...)")
+        inner.applied_by = name   # its errors' hints say where a Reshape goes
         return inner
 
     def get_config(self):
