@@ -419,6 +419,16 @@ def int_tuple(value, n: int, key: str, layer: str, *, allow_zero: bool = False) 
     return tuple(values)
 
 
+def choice(value, allowed, key: str, layer: str, fold_case: bool = False):
+    """One of `allowed`, as given (fold_case: compared in lower case and returned so, as
+    Keras' standardize_padding reads `padding`)."""
+    text = value.lower() if fold_case and isinstance(value, str) else value
+    if text not in allowed:
+        raise ArgError(key, f"layer '{layer}': `{key}` must be one of {', '.join(allowed)}, "
+                            f"got {value!r}")
+    return text
+
+
 def wrapped_layer(wrapper: str, cls, entry: dict, default_name: str) -> "Layer":
     """The layer a wrapper (Bidirectional, TimeDistributed) named `wrapper` holds, made as
     `cls` from its spec entry (`{type: ..., name: ..., units: ...}`): named as the entry says or

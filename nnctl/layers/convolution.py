@@ -16,11 +16,11 @@ import math
 
 import numpy as np
 
-from nnctl.layers.base import (ArgError, WeightSpec, boolean, format_shape, int_tuple,
+from nnctl.layers.base import (ArgError, WeightSpec, boolean, choice, format_shape, int_tuple,
                                positive_int)
 from nnctl.layers.base import data_format as check_data_format
 from nnctl.layers.core import _activation, _initializer
-from nnctl.layers.windowed import WindowLayer, choice
+from nnctl.layers.windowed import WindowLayer
 from nnctl.layers.windows import (Convolution, dilate, output_length, padding_pairs,
                                   transpose_length, transpose_padding, undilate)
 
@@ -41,7 +41,7 @@ class _Convolutional(WindowLayer):
         name, rank = self.name, self.rank
         self.kernel_size = int_tuple(kernel_size, rank, "kernel_size", name)
         self.strides = int_tuple(strides, rank, "strides", name)
-        self.padding = choice(padding, self.paddings, "padding", name)
+        self.padding = choice(padding, self.paddings, "padding", name, fold_case=True)
         self.data_format = check_data_format(data_format, name)
         self.dilation_rate = int_tuple(dilation_rate, rank, "dilation_rate", name)
         self.activation = _activation(activation, name)

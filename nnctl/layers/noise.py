@@ -7,7 +7,7 @@ are checked and kept (a .keras file written back has them) but change nothing nn
 computes."""
 from __future__ import annotations
 
-from nnctl.layers.base import ArgError, number
+from nnctl.layers.base import ArgError, choice, number
 from nnctl.layers.base import data_format as data_format_of
 from nnctl.layers.core import PassThrough
 
@@ -96,13 +96,6 @@ class ActivityRegularization(PassThrough):
         self.l2 = number(l2, "l2", self.name, low=0)
 
 
-def _choice(value, key: str, layer: str, choices: tuple):
-    if value not in choices:
-        raise ArgError(key, f"layer '{layer}': `{key}` must be one of {', '.join(choices)}, got "
-                            f"{value!r}")
-    return value
-
-
 def _factor(value, key: str, layer: str, bounds=(-1.0, 1.0), each=False, low_open=False):
     """A factor: a number, or [low, high] (kept as given: Keras reads either), in `bounds` as
     Keras checks it on making the layer: a number within them; a pair that reaches into them
@@ -137,8 +130,8 @@ class _Augmentation(PassThrough):
         self.data_format = data_format
 
     def _geometry_args(self, fill_mode, interpolation, fill_value):
-        self.fill_mode = _choice(fill_mode, "fill_mode", self.name, FILL_MODES)
-        self.interpolation = _choice(interpolation, "interpolation", self.name, INTERPOLATIONS)
+        self.fill_mode = choice(fill_mode, FILL_MODES, "fill_mode", self.name)
+        self.interpolation = choice(interpolation, INTERPOLATIONS, "interpolation", self.name)
         self.fill_value = number(fill_value, "fill_value", self.name)
 
 
@@ -147,8 +140,8 @@ class RandomFlip(_Augmentation):
 
     def __init__(self, mode="horizontal_and_vertical", seed=None, data_format=None, **common):
         super().__init__(**common)
-        self.mode = _choice(mode, "mode", self.name,
-                            ("horizontal", "vertical", "horizontal_and_vertical"))
+        self.mode = choice(mode, ("horizontal", "vertical", "horizontal_and_vertical"), "mode",
+                           self.name)
         self._image_args(seed, data_format)
 
 

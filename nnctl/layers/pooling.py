@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from nnctl.layers.base import ArgError, boolean, int_tuple, no_macs, no_weights, unravel
+from nnctl.layers.base import (ArgError, boolean, choice, int_tuple, no_macs, no_weights,
+                               unravel)
 from nnctl.layers.base import data_format as check_data_format
-from nnctl.layers.windowed import WindowLayer, choice
+from nnctl.layers.windowed import WindowLayer
 from nnctl.layers.windows import Pooling, padding_pairs
 
 
@@ -43,7 +44,7 @@ class _Pool(_Pooling):
         self.pool_size = int_tuple(pool_size, self.rank, "pool_size", self.name)
         self.strides = None if strides is None else int_tuple(strides, self.rank, "strides",
                                                               self.name)
-        self.padding = choice(padding, ("valid", "same"), "padding", self.name)
+        self.padding = choice(padding, ("valid", "same"), "padding", self.name, fold_case=True)
         self.data_format = check_data_format(data_format, self.name)
 
     @property

@@ -11,15 +11,6 @@ import numpy as np
 from nnctl.layers.base import ArgError, Layer, format_shape, unravel
 
 
-def choice(value, allowed, key: str, layer: str) -> str:
-    """One of `allowed` (case-insensitive, as Keras' standardize_padding)."""
-    text = value.lower() if isinstance(value, str) else value
-    if text not in allowed:
-        raise ArgError(key, f"layer '{layer}': `{key}` must be one of {', '.join(allowed)}, "
-                            f"got {value!r}")
-    return text
-
-
 class WindowLayer(Layer):
     """A layer over `rank` spatial axes plus a channel axis, in either data_format."""
 
