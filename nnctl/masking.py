@@ -140,7 +140,7 @@ def output_masked(layer, inbound, index) -> bool:
     if not any(masked):
         return False
     source = inbound[masked.index(True)].name
-    if kind == "Concatenate" and layer.along_steps(len(inbound[0].shapes[index[0]])):
+    if _joins_steps(layer, len(inbound[0].shapes[index[0]])):
         return True    # the masks joined along the steps, all ones for an unmasked input
     if kind in MERGE and not all(masked):
         return False   # Keras 3: no mask (Concatenate: an all-ones mask, which masks nothing)
@@ -208,23 +208,26 @@ def call_masked(model, node, args, weights, masks):
         return values, None
     if creates_mask(layer):
         return values, layer.compute_mask(args)
-    if _joins_steps(layer, args):
+    if _joins_steps(layer, args[0].ndim - 1):
         mask = np.concatenate([np.ones(x.shape[:-1], bool) if m is None else m
-                               for m, x in zip(inbound, args)], axis=_mask_axis(layer, args))
+                               for m, x in zip(inbound, args)],
+                              axis=_mask_axis(layer, args[0].ndim - 1))
     elif type(layer).__name__ in MERGE:   # every input carries a mask (output_masked)
         mask = inbound[0] if len(inbound) == 1 else np.logical_or.reduce(inbound)
     return values, mask
 
 
-def _joins_steps(layer, args) -> bool:
-    """A Concatenate along the steps: Keras joins its inputs' masks along that axis (an
-    unmasked input's all ones; merging/concatenate.py, compute_mask)."""
-    return type(layer).__name__ == "Concatenate" and layer.along_steps(len(args[0].shape) - 1)
+def _joins_steps(layer, rank: int) -> bool:
+    """A Concatenate along the steps of inputs of `rank` axes a sample: Keras joins their
+    masks along that axis (an unmasked input's all ones; merging/concatenate.py,
+    compute_mask)."""
+    return type(layer).__name__ == "Concatenate" and layer.along_steps(rank)
 
 
-def _mask_axis(layer, args) -> int:
-    """The Concatenate's axis in its masks (a sample's steps: its axes but the last)."""
-    return layer.sample_axis(len(args[0].shape) - 1) + 1
+def _mask_axis(layer, rank: int) -> int:
+    """That Concatenate's axis in its masks (batched: a sample's steps, its axes but the
+    last)."""
+    return layer.sample_axis(rank) + 1
 
 
 def onnx_mask(g, model, node, args, masks) -> str | list | None:
@@ -238,12 +241,10 @@ def onnx_mask(g, model, node, args, masks) -> str | list | None:
         masks[node.name] = g.op("Not", g.op("Equal", args[0], zero))
     elif creates_mask(layer):   # Masking
         masks[node.name] = layer.onnx_mask(g, args[0])
-    elif node.masked and type(layer).__name__ == "Concatenate" and \
-            layer.along_steps(len(model.inbound_shapes(node)[0])):
-        rank = len(model.inbound_shapes(node)[0])
+    elif node.masked and _joins_steps(layer, len(model.inbound_shapes(node)[0])):
         masks[node.name] = g.op("Concat", *[_onnx_ones(g, x) if m is None else m for m, x in
                                             zip(inbound_masks(node, masks), args)],
-                                axis=layer.sample_axis(rank) + 1)
+                                axis=_mask_axis(layer, len(model.inbound_shapes(node)[0])))
     elif node.masked and type(layer).__name__ in MERGE and len(present) > 1:
         masks[node.name] = _or_all(g, present)
     elif node.masked:
