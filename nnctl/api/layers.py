@@ -131,18 +131,10 @@ class InputLayer:
             batch_shape = kwargs.pop("batch_input_shape")
         if kwargs:
             raise TypeError(f"Unrecognized keyword arguments passed to InputLayer: {kwargs}")
-        if name is not None and (not isinstance(name, str) or not name):
-            raise SpecError(f"InputLayer: `name` must be a non-empty string, got {name!r}")
-        problem = name and name_problem(name)
-        if problem:
-            raise SpecError(f"InputLayer: `name` {problem}")
+        checked_name(name, "InputLayer")
         if sparse or ragged or optional or input_tensor is not None:
             raise TypeError("InputLayer: nnctl has no sparse, ragged, optional or given tensors")
-        if batch_shape is not None:
-            if shape is not None:
-                raise ValueError("You cannot pass both `shape` and `batch_shape` at the same "
-                                 "time.")
-            shape, batch_size = tuple(batch_shape)[1:], tuple(batch_shape)[0]
+        shape, batch_size = _from_batch_shape(shape, batch_shape, batch_size)
         what = f"input '{name}'" if name else "InputLayer"
         self.shape = None if shape is None else sample_shape(shape, what)  # None: not known yet
         # a fixed batch size: the first axis of the model's summary shapes, as Keras shows it
@@ -182,22 +174,36 @@ def Input(shape=None, batch_size=None, dtype=None, batch_shape=None, name=None,
     >>> x.shape
     (None, 3)
     """
-    if batch_shape is not None:
-        if shape is not None:
-            raise ValueError("You cannot pass both `shape` and `batch_shape` at the same time.")
-        shape, batch_size = tuple(batch_shape)[1:], tuple(batch_shape)[0]
+    shape, batch_size = _from_batch_shape(shape, batch_shape, batch_size)
     if shape is None:
         raise ValueError("You must pass a `shape` argument, e.g. Input(shape=(3,)) (the shape "
                          "of one sample)")
     if sparse or ragged or tensor is not None:
         raise TypeError("Input: nnctl has no sparse, ragged or given tensors")
     what = f"input '{name}'" if name else "Input"
-    if name is not None and (not isinstance(name, str) or not name):
-        raise SpecError(f"Input: `name` must be a non-empty string, got {name!r}")
-    if name and name_problem(name):   # said as Input's, which the user called
-        raise SpecError(f"Input: `name` {name_problem(name)}")
+    checked_name(name, "Input")   # said as Input's, which the user called
     return InputLayer(shape=sample_shape(shape, what), name=name, batch_size=batch_size,
                       dtype=normalize_dtype(dtype, what, integers=True)).output
+
+
+def checked_name(name, caller: str) -> None:
+    """Refuse a layer's or an input's `name` that Keras refuses (not a non-empty string, a
+    `/`...), said as the error of `caller`, the class or function the user called."""
+    if name is not None and (not isinstance(name, str) or not name):
+        raise SpecError(f"{caller}: `name` must be a non-empty string, got {name!r}")
+    problem = name and name_problem(name)
+    if problem:
+        raise SpecError(f"{caller}: `name` {problem}")
+
+
+def _from_batch_shape(shape, batch_shape, batch_size) -> tuple:
+    """(shape, batch_size) of an input given `batch_shape` (its batch axis first), as Keras
+    reads it; else as given."""
+    if batch_shape is None:
+        return shape, batch_size
+    if shape is not None:
+        raise ValueError("You cannot pass both `shape` and `batch_shape` at the same time.")
+    return tuple(batch_shape)[1:], tuple(batch_shape)[0]
 
 
 def fixed_batch_size(size, what: str) -> int | None:
@@ -319,12 +325,7 @@ class Layer(KerasViews):
         self._trainable = bool(trainable)
 
     def _setup(self, name, stem: str, input_shape) -> None:
-        if name is not None and (not isinstance(name, str) or not name):
-            raise SpecError(f"{type(self).__name__}: `name` must be a non-empty string, "
-                            f"got {name!r}")
-        problem = name and name_problem(name)
-        if problem:   # refused when made, as Keras does, not when a model is built of it
-            raise SpecError(f"{type(self).__name__}: `name` {problem}")
+        checked_name(name, type(self).__name__)   # when made, as Keras, not when built
         self.default_named = name is None   # the spec may leave such a name out
         self.name = name if name is not None else session.unique_name(stem)
         self.order = next(_layer_counter)
